@@ -1,0 +1,3 @@
+from fangzhou.cli import main
+
+raise SystemExit(main())

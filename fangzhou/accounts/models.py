@@ -1,0 +1,67 @@
+"""Users, their role and the place they may see, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    SUBDISTRICT_OFFICER = "subdistrict_officer", _("Subdistrict officer")
+    SECRETARY = "secretary", _("Committee secretary")
+    SOCIAL_WORKER = "social_worker", _("Social worker")
+    GRID_LEADER = "grid_leader", _("Grid leader")
+    BUILDING_LEADER = "building_leader", _("Building leader")
+    VOLUNTEER = "volunteer", _("Volunteer")
+
+
+class User(AbstractUser):
+    """A staff member. The role says what they do; the scope fields say where.
+
+    - administrator: everything
+    - subdistrict officer: every community of ``subdistrict``
+    - secretary, social worker: ``community``
+    - grid leader: ``grids`` (inside ``community``)
+    - building leader: ``buildings`` (inside ``community``)
+    - volunteer: only what is assigned to them
+    """
+
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.VOLUNTEER)
+    display_name = models.CharField(max_length=64, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    subdistrict = models.ForeignKey(
+        "registry.Subdistrict", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        "registry.Community", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    grids = models.ManyToManyField("registry.Grid", blank=True, related_name="leaders")
+    buildings = models.ManyToManyField("registry.Building", blank=True, related_name="leaders")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class AuditLog(models.Model):
+    """Who did what to which record, when. Never stores an unmasked sensitive value."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64, db_index=True)
+    community = models.ForeignKey(
+        "registry.Community", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.target_type}:{self.target_id}"

@@ -1,0 +1,216 @@
+"""The ``fangzhou`` command: operations for the committee and the operator.
+
+Each subcommand calls the same services as the pages and the API. ``--json`` prints one JSON
+object; exit code 0 means success, 2 means the input was refused (with a clear message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_REFUSED = 2
+
+
+class CommandError(Exception):
+    pass
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")
+    import django
+
+    django.setup()
+
+
+def _print(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        print(text)
+
+
+def _community(code: str) -> Any:
+    from fangzhou.registry.models import Community
+
+    community = Community.objects.filter(code=code).first()
+    if community is None:
+        raise CommandError(f"社区 {code} 不存在 / community {code} does not exist (fangzhou community create)")
+    return community
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0 if args.json else 1)
+    _print(args, {"migrated": True}, "Database is up to date.")
+    return EXIT_OK
+
+
+def cmd_community_create(args: argparse.Namespace) -> int:
+    from fangzhou.registry.services import RegistryError, community_create
+
+    try:
+        community = community_create(code=args.code, name=args.name, subdistrict_name=args.subdistrict or "")
+    except RegistryError as exc:
+        raise CommandError(str(exc)) from exc
+    _print(
+        args,
+        {"code": community.code, "name": community.name, "subdistrict": community.subdistrict.name, "id": community.pk},
+        f"Community {community.code} {community.name} ({community.subdistrict.name})",
+    )
+    return EXIT_OK
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    from fangzhou.registry.roster.reader import UnreadableFile
+    from fangzhou.registry.services import roster_import
+
+    community = _community(args.community)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"找不到文件 {path} / file not found: {path}")
+    with path.open("rb") as handle:
+        data = handle.read(50 * 1024 * 1024 + 1)
+    try:
+        report = roster_import(
+            community=community, actor=None, data=data, filename=path.name, dry_run=args.dry_run
+        )
+    except UnreadableFile as exc:
+        raise CommandError(str(exc)) from exc
+    payload = report.as_dict()
+    lines = [
+        f"{'Preview (nothing written)' if args.dry_run else 'Imported'}: created {report.created}, "
+        f"updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)} row(s)",
+    ]
+    lines += [f"  row {r['row']} [{r['column']}]: {r['reason']}" for r in payload["rejected"]]
+    _print(args, payload, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_roster_export(args: argparse.Namespace) -> int:
+    from fangzhou.registry.services import roster_export
+
+    community = _community(args.community)
+    content = roster_export(community=community, actor=None)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    _print(args, {"file": str(out), "bytes": len(content)}, f"Wrote {out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    from fangzhou.registry.demo import demo_seed
+
+    Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    result = demo_seed(size=args.size, stdout=sys.stdout)
+    print("\nDemo accounts (passwords are new on every run):")
+    for username, role, password, scope in result.accounts:
+        print(f"  {username:<12} {password:<26} {role:<20} {scope}")
+    if args.no_serve:
+        return EXIT_OK
+    print(f"\nServing on http://127.0.0.1:{args.port}/  (Ctrl-C to stop)")
+    call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    argv = [
+        str(gunicorn),
+        "fangzhou.wsgi:application",
+        "--bind",
+        args.bind,
+        "--workers",
+        str(args.workers),
+        "--threads",
+        "4",
+        "--timeout",
+        "120",
+    ]
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the WSGI server
+    return EXIT_OK  # pragma: no cover
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["fangzhou manage", *args.rest])
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fangzhou", description="Fangzhou (方舟): lockdown operations for a community")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, parent: Any = sub) -> Any:
+        p = parent.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        return p
+
+    add("migrate", cmd_migrate, "create or update the database")
+
+    community = sub.add_parser("community", help="communities").add_subparsers(dest="action", required=True)
+    p = add("create", cmd_community_create, "create a community", community)
+    p.add_argument("code")
+    p.add_argument("--name", required=True)
+    p.add_argument("--subdistrict", default="")
+
+    roster = sub.add_parser("roster", help="the residents' roster").add_subparsers(dest="action", required=True)
+    p = add("import", cmd_roster_import, "import an .xlsx or .csv roster", roster)
+    p.add_argument("file")
+    p.add_argument("--community", required=True)
+    p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    p = add("export", cmd_roster_export, "export the roster as .xlsx", roster)
+    p.add_argument("--community", required=True)
+    p.add_argument("-o", "--output", required=True)
+
+    p = add("demo", cmd_demo, "generate a demo community and serve it")
+    p.add_argument("--size", choices=["small", "default", "large"], default="default")
+    p.add_argument("--no-serve", action="store_true")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = add("serve", cmd_serve, "run the production server (gunicorn) on DATABASE_URL")
+    p.add_argument("--bind", default="127.0.0.1:8000")
+    p.add_argument("--workers", type=int, default=3)
+
+    p = sub.add_parser("manage", help="run a Django management command", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_manage, json=False)
+
+    from fangzhou.commands import register_all
+
+    register_all(sub, add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _setup()
+        result: int = args.handler(args)
+        return result
+    except CommandError as exc:
+        message = str(exc)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": message}, ensure_ascii=False))
+        print(f"fangzhou: {message}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130

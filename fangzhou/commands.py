@@ -1,0 +1,14 @@
+"""Subcommands contributed by the apps: each app may have a ``cli.py`` with ``register(sub, add)``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+APPS_WITH_COMMANDS: tuple[str, ...] = ()
+
+
+def register_all(sub: Any, add: Any) -> None:
+    for module_name in APPS_WITH_COMMANDS:
+        module = importlib.import_module(module_name)
+        module.register(sub, add)

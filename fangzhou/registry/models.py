@@ -1,0 +1,189 @@
+"""The place and its people: subdistrict → community → compound → grid → building → household → resident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Subdistrict(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Community(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.PROTECT, related_name="communities")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "communities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Compound(models.Model):
+    class Kind(models.TextChoices):
+        RESIDENTIAL = "residential", _("Residential compound")
+        PLAZA = "plaza", _("Commercial plaza")
+        OTHER = "other", _("Other site")
+
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="compounds")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RESIDENTIAL)
+    # Origin of the compound on the community plan, in metres.
+    origin_x = models.FloatField(default=0)
+    origin_y = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["community_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["community", "name"], name="compound_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Grid(models.Model):
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="grids")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["community_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["community", "name"], name="grid_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Building(models.Model):
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="buildings")
+    compound = models.ForeignKey(Compound, on_delete=models.CASCADE, related_name="buildings")
+    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.SET_NULL, related_name="buildings")
+    # Normalised number as people say it: "3", "12A". Display adds 号楼.
+    number = models.CharField(max_length=16)
+    sort_key = models.IntegerField(default=0)
+    # Site plan: centre and size in metres on the community plan, optional footprint polygon.
+    x = models.FloatField(null=True, blank=True)
+    y = models.FloatField(null=True, blank=True)
+    width = models.FloatField(default=24)
+    depth = models.FloatField(default=12)
+    footprint: models.JSONField[Any, Any] = models.JSONField(default=list, blank=True)
+    floors = models.PositiveSmallIntegerField(default=6)
+
+    class Meta:
+        ordering = ["compound_id", "sort_key", "number"]
+        constraints = [models.UniqueConstraint(fields=["compound", "number"], name="building_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.compound.name} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}号楼"
+
+
+class Household(models.Model):
+    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="households")
+    room = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["building_id", "room"]
+        constraints = [models.UniqueConstraint(fields=["building", "room"], name="household_unique_room")]
+
+    def __str__(self) -> str:
+        return f"{self.building} {self.room}室"
+
+
+class IdType(models.TextChoices):
+    RESIDENT_ID = "resident_id", _("Resident ID card")
+    PASSPORT = "passport", _("Passport")
+    HK_MACAO = "hk_macao", _("Mainland travel permit for Hong Kong and Macao residents")
+    TAIWAN = "taiwan", _("Mainland travel permit for Taiwan residents")
+    FOREIGN_PR = "foreign_pr", _("Foreign permanent resident ID card")
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class ResidentType(models.TextChoices):
+    REGISTERED = "registered", _("Registered (hukou)")
+    PERMANENT = "permanent", _("Permanent, non-hukou")
+    TENANT = "tenant", _("Tenant")
+    TEMPORARY = "temporary", _("Temporary")
+    OTHER = "other", _("Other")
+
+
+class SpecialCare(models.TextChoices):
+    ELDERLY_ALONE = "elderly_alone", _("Elderly living alone")
+    DIALYSIS = "dialysis", _("Dialysis")
+    CHEMOTHERAPY = "chemotherapy", _("Chemotherapy")
+    PREGNANT = "pregnant", _("Pregnant")
+    DISABLED = "disabled", _("Disabled")
+    LIMITED_MOBILITY = "limited_mobility", _("Limited mobility")
+    BEDRIDDEN = "bedridden", _("Bedridden")
+    CHRONIC = "chronic", _("Chronic illness")
+
+
+class Resident(models.Model):
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="residents")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="residents")
+    name = models.CharField(max_length=64)
+    id_type = models.CharField(max_length=16, choices=IdType.choices, default=IdType.RESIDENT_ID)
+    id_number = models.CharField(max_length=32, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    resident_type = models.CharField(max_length=16, choices=ResidentType.choices, blank=True)
+    # Comma-joined SpecialCare codes in a fixed order, e.g. "dialysis,elderly_alone".
+    special = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["household_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_type", "id_number"],
+                condition=~Q(id_number=""),
+                name="resident_unique_document",
+            )
+        ]
+        indexes = [models.Index(fields=["community", "name"]), models.Index(fields=["community", "phone"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def special_codes(self) -> list[str]:
+        return [c for c in self.special.split(",") if c]
+
+
+class RosterImport(models.Model):
+    """One roster upload: what was read, what was written, what was rejected and why."""
+
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="roster_imports")
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    dry_run = models.BooleanField(default=False)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected: models.JSONField[Any, Any] = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,453 @@
+"""Roster import: parse every row, report each bad one, write every good one in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from fangzhou.accounts.models import AuditLog, User
+from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident, RosterImport
+from fangzhou.registry.roster import normalize as nz
+from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
+
+ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
+    "compound": ("小区", "小区名称", "小区名"),
+    "building": ("楼号", "楼栋", "楼栋号", "楼", "栋号"),
+    "room": ("室号", "房号", "门牌", "门牌号", "房间号", "室"),
+    "name": ("姓名", "名字"),
+    "id_type": ("证件类型",),
+    "id_number": ("身份证号", "证件号码", "身份证号码", "证件号"),
+    "sex": ("性别",),
+    "birth_date": ("出生日期", "出生年月日", "生日"),
+    "phone": ("手机号", "联系电话", "手机号码", "电话", "手机"),
+    "resident_type": ("人员类型", "人口类型"),
+    "special": ("特殊人群", "特殊关爱", "特殊情况"),
+    "note": ("备注",),
+    "grid": ("网格", "片区", "网格片区"),
+}
+REQUIRED = ("building", "room", "name")
+# Resident fields an import may set, each tied to the column that carries it.
+FIELD_COLUMNS = {
+    "name": "name",
+    "id_type": "id_type",
+    "id_number": "id_number",
+    "sex": "sex",
+    "birth_date": "birth_date",
+    "phone": "phone",
+    "resident_type": "resident_type",
+    "special": "special",
+    "note": "note",
+}
+SENSITIVE = {"id_number": nz.mask_id, "phone": nz.mask_phone}
+
+
+@dataclass
+class Rejection:
+    row: int
+    column: str
+    reason_zh: str
+    reason_en: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.reason_zh} / {self.reason_en}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "reason": self.reason,
+            "reason_zh": self.reason_zh,
+            "reason_en": self.reason_en,
+        }
+
+
+@dataclass
+class RosterRow:
+    row: int
+    compound: str
+    building: str
+    room: str
+    name: str
+    id_type: str = ""
+    id_number: str = ""
+    sex: str = ""
+    birth_date: dt.date | None = None
+    phone: str = ""
+    resident_type: str = ""
+    special: str = ""
+    note: str = ""
+    grid: str = ""
+
+    def values(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {f: data[f] for f in FIELD_COLUMNS}
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    rows_read: int = 0
+    header_row: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    import_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [r.as_dict() for r in sorted(self.rejected, key=lambda r: r.row)],
+            "rows_read": self.rows_read,
+            "header_row": self.header_row,
+            "ignored_columns": self.ignored_columns,
+            "dry_run": self.dry_run,
+            "import_id": self.import_id,
+        }
+
+
+def _cell_error(rejections: list[Rejection], row: int, column: str, error: nz.CellError) -> None:
+    rejections.append(Rejection(row, column, error.zh, error.en))
+
+
+def parse_row(number: int, cells: dict[str, nz.Cell], *, today: dt.date) -> tuple[RosterRow | None, list[Rejection]]:
+    """Check one row. Pure: returns the clean row or every reason it is rejected."""
+    errors: list[Rejection] = []
+    parsed: dict[str, Any] = {}
+
+    def check(column: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(cells.get(column), *args, **kwargs)
+        except nz.CellError as exc:
+            _cell_error(errors, number, column, exc)
+            return None
+
+    parsed["compound"] = nz.compound_name(cells.get("compound"))
+    parsed["building"] = check("building", nz.building_number)
+    parsed["room"] = check("room", nz.room_number)
+    parsed["name"] = check("name", nz.person_name)
+    parsed["sex"] = check("sex", nz.sex)
+    parsed["birth_date"] = check("birth_date", nz.birth_date, today=today)
+    parsed["phone"] = check("phone", nz.phone)
+    parsed["resident_type"] = check("resident_type", nz.resident_type)
+    parsed["special"] = check("special", nz.special)
+    parsed["note"] = nz.note(cells.get("note"))
+    parsed["grid"] = nz.compound_name(cells.get("grid"))
+    kind = check("id_type", nz.id_type)
+    raw_number = cells.get("id_number")
+    has_number = nz.compact(raw_number) != "" or isinstance(raw_number, int | float)
+    parsed["id_type"], parsed["id_number"] = "", ""
+    if has_number and kind is not None:
+        if not kind:
+            guess = nz.compact(raw_number).upper()
+            kind = "resident_id" if len(guess) == 18 or isinstance(raw_number, int | float) else ""
+            if not kind:
+                errors.append(
+                    Rejection(number, "id_type", "请填写证件类型", "the document type is missing for this number")
+                )
+        if kind == "resident_id":
+            try:
+                facts = nz.resident_id(raw_number, today=today)
+            except nz.CellError as exc:
+                _cell_error(errors, number, "id_number", exc)
+            else:
+                parsed["id_number"] = facts.number
+                if parsed["sex"] and parsed["sex"] != facts.sex:
+                    errors.append(
+                        Rejection(number, "sex", "性别与身份证号不符", "sex does not match the ID number")
+                    )
+                if parsed["birth_date"] and parsed["birth_date"] != facts.birth_date:
+                    errors.append(
+                        Rejection(number, "birth_date", "出生日期与身份证号不符", "birth date does not match the ID number")
+                    )
+                parsed["sex"] = facts.sex
+                parsed["birth_date"] = facts.birth_date
+        elif kind:
+            try:
+                parsed["id_number"] = nz.other_document(kind, raw_number)
+            except nz.CellError as exc:
+                _cell_error(errors, number, "id_number", exc)
+        parsed["id_type"] = kind or ""
+    elif kind:
+        parsed["id_type"] = kind
+    if errors:
+        return None, errors
+    return RosterRow(row=number, **parsed), []
+
+
+def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], ImportReport, set[str]]:
+    header = find_header(sheet, {k: (k, *v) for k, v in ROSTER_ALIASES.items()}, required=REQUIRED)
+    report = ImportReport(header_row=header.row, ignored_columns=header.ignored)
+    good: list[RosterRow] = []
+    seen_doc: dict[tuple[str, str], int] = {}
+    seen_place: dict[tuple[str, str, str, str], int] = {}
+    for number, cells in data_rows(sheet, header):
+        report.rows_read += 1
+        row, errors = parse_row(number, cells, today=today)
+        if row is None:
+            report.rejected.extend(errors)
+            continue
+        place = (row.compound, row.building, row.room, row.name)
+        if row.id_number:
+            earlier = seen_doc.get((row.id_type, row.id_number))
+            if earlier:
+                report.rejected.append(
+                    Rejection(
+                        number,
+                        "id_number",
+                        f"证件号码与第 {earlier} 行重复",
+                        f"the same document number as row {earlier}",
+                    )
+                )
+                continue
+            seen_doc[(row.id_type, row.id_number)] = number
+        elif place in seen_place:
+            earlier = seen_place[place]
+            report.rejected.append(
+                Rejection(number, "name", f"与第 {earlier} 行是同一人（同楼同室同名）", f"the same person as row {earlier}")
+            )
+            continue
+        seen_place.setdefault(place, number)
+        good.append(row)
+    return good, report, set(header.columns)
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _mask(field_name: str, value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    masker = SENSITIVE.get(field_name)
+    return masker(value) if masker and value else value
+
+
+def roster_import(
+    *,
+    community: Community,
+    actor: User | None,
+    data: bytes | None = None,
+    filename: str = "roster.xlsx",
+    sheet: Sheet | None = None,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> ImportReport:
+    """Import a roster into ``community``.
+
+    Every row is checked; bad rows are reported (row, column, reason) and every good row is written.
+    Compounds, buildings and households named by the roster are created. A resident is matched on
+    the document number, else on building + room + name; changes are written to the audit log.
+    The whole import is one transaction; ``dry_run`` computes the same report and writes nothing.
+    Raises :class:`UnreadableFile` when the file cannot be read at all.
+    """
+    if sheet is None:
+        if data is None:
+            raise UnreadableFile("没有文件", "no file given")
+        sheet = read_table(data, filename)
+    today = today or timezone.localdate()
+    rows, report, present = parse_sheet(sheet, today=today)
+    report.dry_run = dry_run
+    columns = {f for f, col in FIELD_COLUMNS.items() if col in present}
+    columns |= {"sex", "birth_date"} if "id_number" in present else set()
+    digest = hashlib.sha256(data or repr(sheet.rows[:50]).encode()).hexdigest()
+
+    with transaction.atomic():
+        # One import per community at a time: the row lock makes concurrent uploads queue up.
+        Community.objects.select_for_update().filter(pk=community.pk).first()
+        _write(community, rows, report, columns, actor, today)
+        record = RosterImport.objects.create(
+            community=community,
+            actor=actor,
+            filename=filename[:255],
+            sha256=digest,
+            dry_run=dry_run,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=[r.as_dict() for r in report.rejected],
+        )
+        report.import_id = record.pk
+        AuditLog.objects.create(
+            actor=actor,
+            action="roster.import" + (".dry_run" if dry_run else ""),
+            target_type="community",
+            target_id=str(community.pk),
+            community=community,
+            detail={
+                "filename": filename,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "rejected": len(report.rejected),
+            },
+        )
+        if dry_run:
+            transaction.set_rollback(True)
+            report.import_id = None
+    return report
+
+
+def _write(
+    community: Community,
+    rows: list[RosterRow],
+    report: ImportReport,
+    columns: set[str],
+    actor: User | None,
+    today: dt.date,
+) -> None:
+    rejected_rows: set[int] = set()
+
+    def reject(row: RosterRow, column: str, zh: str, en: str) -> None:
+        report.rejected.append(Rejection(row.row, column, zh, en))
+        rejected_rows.add(row.row)
+
+    # Documents already registered in another community are not moved silently.
+    docs = [r.id_number for r in rows if r.id_number]
+    elsewhere: dict[tuple[str, str], str] = {}
+    for chunk in _chunks(docs):
+        for kind, number, name in (
+            Resident.objects.filter(id_number__in=chunk)
+            .exclude(community=community)
+            .values_list("id_type", "id_number", "community__name")
+        ):
+            elsewhere[(kind, number)] = name
+    for row in rows:
+        other = elsewhere.get((row.id_type, row.id_number))
+        if other:
+            reject(row, "id_number", f"此人已登记在「{other}」", f"this person is registered in {other}")
+
+    compounds = {c.name: c for c in Compound.objects.filter(community=community)}
+    for row in rows:
+        if row.row in rejected_rows or row.compound:
+            continue
+        if len(compounds) == 1:
+            row.compound = next(iter(compounds))
+        elif not compounds:
+            row.compound = community.name
+        else:
+            reject(row, "compound", "小区为空（本社区有多个小区）", "compound is empty (this community has several)")
+    rows = [r for r in rows if r.row not in rejected_rows]
+
+    for name in sorted({r.compound for r in rows} - set(compounds)):
+        compounds[name] = Compound.objects.create(community=community, name=name)
+    grids = {g.name: g for g in Grid.objects.filter(community=community)}
+    for name in sorted({r.grid for r in rows if r.grid} - set(grids)):
+        grids[name] = Grid.objects.create(community=community, name=name)
+
+    buildings = {(b.compound_id, b.number): b for b in Building.objects.filter(community=community)}
+    new_buildings: dict[tuple[int, str], Building] = {}
+    regrid: dict[int, Building] = {}
+    for row in rows:
+        compound = compounds[row.compound]
+        key = (compound.pk, row.building)
+        building = buildings.get(key) or new_buildings.get(key)
+        grid = grids.get(row.grid) if row.grid else None
+        if building is None:
+            new_buildings[key] = Building(
+                community=community,
+                compound=compound,
+                number=row.building,
+                sort_key=nz.building_sort_key(row.building),
+                grid=grid,
+            )
+        elif grid is not None and building.grid_id != grid.pk and building.pk:
+            building.grid = grid
+            regrid[building.pk] = building
+    Building.objects.bulk_create(list(new_buildings.values()), batch_size=500)
+    buildings.update(new_buildings)
+    if regrid:
+        Building.objects.bulk_update(list(regrid.values()), ["grid"], batch_size=500)
+
+    households = {
+        (h.building_id, h.room): h for h in Household.objects.filter(building__community=community)
+    }
+    new_households: dict[tuple[int, str], Household] = {}
+    for row in rows:
+        building = buildings[(compounds[row.compound].pk, row.building)]
+        key = (building.pk, row.room)
+        if key not in households and key not in new_households:
+            new_households[key] = Household(building=building, room=row.room)
+    Household.objects.bulk_create(list(new_households.values()), batch_size=1000)
+    households.update(new_households)
+
+    existing = list(Resident.objects.filter(community=community))
+    by_doc = {(r.id_type, r.id_number): r for r in existing if r.id_number}
+    by_place: dict[tuple[int, str], list[Resident]] = {}
+    for resident in existing:
+        by_place.setdefault((resident.household_id, resident.name), []).append(resident)
+
+    to_create: list[Resident] = []
+    to_update: dict[int, Resident] = {}
+    changed_fields: set[str] = set()
+    audits: list[AuditLog] = []
+    for row in rows:
+        household = households[(buildings[(compounds[row.compound].pk, row.building)].pk, row.room)]
+        match = by_doc.get((row.id_type, row.id_number)) if row.id_number else None
+        if match is None:
+            candidates = [
+                r
+                for r in by_place.get((household.pk, row.name), [])
+                if not r.id_number or not row.id_number or r.id_number == row.id_number
+            ]
+            match = candidates[0] if candidates else None
+        values = row.values()
+        if match is None:
+            resident = Resident(community=community, household=household, **values)
+            to_create.append(resident)
+            if row.id_number:
+                by_doc[(row.id_type, row.id_number)] = resident
+            by_place.setdefault((household.pk, row.name), []).append(resident)
+            report.created += 1
+            continue
+        if match.pk is None or match.pk in to_update:
+            reject(row, "name", "与本文件前面的一行是同一人", "the same person as an earlier row of this file")
+            continue
+        diff: dict[str, list[Any]] = {}
+        if match.household_id != household.pk:
+            diff["household"] = [str(match.household_id), str(household.pk)]
+            match.household = household
+        for name in columns:
+            new = values[name]
+            if name in {"id_type", "id_number"} and not row.id_number:
+                continue
+            old = getattr(match, name)
+            if old != new:
+                diff[name] = [_mask(name, old), _mask(name, new)]
+                setattr(match, name, new)
+        if not diff:
+            report.unchanged += 1
+            continue
+        report.updated += 1
+        to_update[match.pk] = match
+        changed_fields.update("household" if k == "household" else k for k in diff)
+        audits.append(
+            AuditLog(
+                actor=actor,
+                action="resident.update",
+                target_type="resident",
+                target_id=str(match.pk),
+                community=community,
+                detail={"source": "roster_import", "row": row.row, "changes": diff},
+            )
+        )
+    Resident.objects.bulk_create(to_create, batch_size=1000)
+    if to_update:
+        now = timezone.now()
+        for resident in to_update.values():
+            resident.updated_at = now
+        Resident.objects.bulk_update(
+            list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500
+        )
+    AuditLog.objects.bulk_create(audits, batch_size=1000)

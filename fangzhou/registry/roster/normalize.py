@@ -1,0 +1,420 @@
+"""Pure normalisation and validation of roster cells. No Django imports.
+
+Every checker returns either a clean value or raises :class:`CellError` carrying a reason in
+Chinese and English, so that an import can report the row, the column and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+Cell = str | int | float | dt.date | dt.datetime | None
+
+
+class CellError(ValueError):
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+
+    @property
+    def reason(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+_SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
+_DOTS = str.maketrans({"・": "·", "•": "·", "‧": "·", "∙": "·", "．": "·", "⋅": "·"})
+
+
+def text(value: Cell) -> str:
+    """A cell as clean text: full-width folded to half-width, spaces trimmed, Excel floats tidied."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raw = str(value)
+    # An apostrophe written by our own export to stop formula injection.
+    if len(raw) > 1 and raw[0] == "'" and raw[1] in "=+-@":
+        raw = raw[1:]
+    return unicodedata.normalize("NFKC", raw).strip()
+
+
+def compact(value: Cell) -> str:
+    return _SPACES.sub("", text(value))
+
+
+# --- places -----------------------------------------------------------------------------------
+
+_BUILDING = re.compile(r"^(?:第)?0*(\d{1,4}[A-Z]?)(?:号楼|号|栋|幢|楼|座|#)?$")
+_ROOM = re.compile(r"^0*([0-9A-Z][0-9A-Z\-]{0,11})(?:室|号|房)?$")
+
+
+def building_number(value: Cell) -> str:
+    """'3', '3号', '3号楼', '3栋', '3幢', '３号楼' are all building '3'."""
+    raw = compact(value).upper()
+    if not raw:
+        raise CellError("楼号为空", "building is empty")
+    match = _BUILDING.match(raw)
+    if not match:
+        raise CellError(f"无法识别的楼号「{raw}」", f"building number {raw!r} not understood")
+    return match.group(1)
+
+
+def building_sort_key(number: str) -> int:
+    digits = re.match(r"\d+", number)
+    return int(digits.group(0)) * 100 + (ord(number[-1]) - 64 if number[-1].isalpha() else 0) if digits else 0
+
+
+def room_number(value: Cell) -> str:
+    """'1201', '1201室', '１２０１' are all room '1201'."""
+    raw = compact(value).upper()
+    if not raw:
+        raise CellError("室号为空", "room is empty")
+    match = _ROOM.match(raw)
+    if not match:
+        raise CellError(f"无法识别的室号「{raw}」", f"room {raw!r} not understood")
+    return match.group(1)
+
+
+def compound_name(value: Cell) -> str:
+    return _SPACES.sub(" ", text(value)).strip()[:64]
+
+
+# --- people -----------------------------------------------------------------------------------
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NAME = re.compile(rf"^[{_CJK}A-Za-z][{_CJK}A-Za-z ·.'\-]*$")
+
+
+def person_name(value: Cell) -> str:
+    raw = _SPACES.sub(" ", text(value).translate(_DOTS)).strip()
+    if not raw:
+        raise CellError("姓名为空", "name is empty")
+    if any(ch.isdigit() for ch in raw):
+        raise CellError(f"姓名「{raw}」含有数字", f"name {raw!r} contains digits")
+    if len(raw) > 64 or not _NAME.match(raw):
+        raise CellError(f"姓名「{raw}」含有无效字符", f"name {raw!r} has characters a name cannot have")
+    if re.fullmatch(rf"[{_CJK}·]+", raw.replace(" ", "")):
+        raw = raw.replace(" ", "")
+    return raw
+
+
+SEX_ALIASES = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}
+
+
+def sex(value: Cell) -> str:
+    raw = compact(value).lower()
+    if not raw:
+        return ""
+    if raw in SEX_ALIASES:
+        return SEX_ALIASES[raw]
+    raise CellError(f"无法识别的性别「{raw}」", f"sex {raw!r} not understood (男/女)")
+
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+
+
+def birth_date(value: Cell, *, today: dt.date) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value.date()
+    elif isinstance(value, dt.date):
+        parsed = value
+    else:
+        raw = compact(value)
+        if not raw:
+            return None
+        parsed_or_none = None
+        for pattern in _DATE_PATTERNS:
+            match = pattern.match(raw)
+            if match:
+                try:
+                    parsed_or_none = dt.date(int(match[1]), int(match[2]), int(match[3]))
+                except ValueError:
+                    raise CellError(f"日期「{raw}」不存在", f"date {raw!r} does not exist") from None
+                break
+        if parsed_or_none is None:
+            raise CellError(f"无法识别的日期「{raw}」", f"date {raw!r} not understood (YYYY-MM-DD)")
+        parsed = parsed_or_none
+    if parsed > today or parsed.year < 1890:
+        raise CellError(f"出生日期「{parsed}」不合理", f"birth date {parsed} is not plausible")
+    return parsed
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def phone(value: Cell) -> str:
+    """A mainland mobile number. Excel numbers are recovered when they are exact."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int):
+        raw = str(value)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise CellError("手机号不是整数", "phone is not a whole number")
+        raw = str(int(value))
+    else:
+        raw = compact(value)
+        raw = re.sub(r"[-()（）]", "", raw)
+        sci = re.fullmatch(r"(\d+)(?:\.(\d+))?[eE]\+?(\d+)", raw)
+        if sci:
+            # Exact only when the mantissa, as written, carries all eleven digits.
+            written = (sci[1] + (sci[2] or "")).lstrip("0")
+            if len(written) < 11:
+                raise CellError(
+                    "手机号被 Excel 变成科学计数法并丢失了数字，请把该列设为文本后重新填写",
+                    "phone was turned into scientific notation and lost digits; set the column to text",
+                )
+            try:
+                raw = str(int(Decimal(raw)))
+            except InvalidOperation:  # pragma: no cover - the regex admits only numbers
+                raise CellError("手机号无效", "phone is not valid") from None
+        elif re.fullmatch(r"\d+\.0+", raw):
+            raw = raw.split(".")[0]
+    if raw.startswith("+86"):
+        raw = raw[3:]
+    elif raw.startswith("0086"):
+        raw = raw[4:]
+    elif raw.startswith("86") and len(raw) == 13:
+        raw = raw[2:]
+    if not _MOBILE.match(raw):
+        raise CellError(f"手机号「{raw}」不是有效的 11 位大陆手机号", f"phone {raw!r} is not an 11-digit mainland mobile")
+    return raw
+
+
+# --- identity documents -----------------------------------------------------------------------
+
+ID_TYPE_ALIASES = {
+    "": "",
+    "身份证": "resident_id",
+    "居民身份证": "resident_id",
+    "二代身份证": "resident_id",
+    "身份证号": "resident_id",
+    "resident_id": "resident_id",
+    "idcard": "resident_id",
+    "护照": "passport",
+    "passport": "passport",
+    "港澳居民来往内地通行证": "hk_macao",
+    "港澳通行证": "hk_macao",
+    "回乡证": "hk_macao",
+    "hk_macao": "hk_macao",
+    "台湾居民来往大陆通行证": "taiwan",
+    "台胞证": "taiwan",
+    "taiwan": "taiwan",
+    "外国人永久居留身份证": "foreign_pr",
+    "外国人永久居留证": "foreign_pr",
+    "永居证": "foreign_pr",
+    "foreign_pr": "foreign_pr",
+}
+
+ID_TYPE_LABELS = {
+    "resident_id": "居民身份证",
+    "passport": "护照",
+    "hk_macao": "港澳居民来往内地通行证",
+    "taiwan": "台湾居民来往大陆通行证",
+    "foreign_pr": "外国人永久居留身份证",
+}
+
+
+def id_type(value: Cell) -> str:
+    raw = compact(value).lower()
+    if raw in ID_TYPE_ALIASES:
+        return ID_TYPE_ALIASES[raw]
+    raise CellError(f"无法识别的证件类型「{raw}」", f"document type {raw!r} not understood")
+
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643-1999: ISO 7064 MOD 11-2 over the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK[total % 11]
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    number: str
+    birth_date: dt.date
+    sex: str
+
+
+_LOST_DIGITS = CellError(
+    "证件号码被 Excel 存成了数字，丢失了末尾几位；请把该列设为文本后重新填写",
+    "the ID number was stored by Excel as a number and lost digits; set the column to text",
+)
+
+
+def resident_id(value: Cell, *, today: dt.date) -> IdFacts:
+    if isinstance(value, float) or (isinstance(value, int) and value > 10**15):
+        raise _LOST_DIGITS
+    raw = compact(value).upper()
+    if re.fullmatch(r"\d+(\.\d+)?E\+?\d+", raw):
+        raise _LOST_DIGITS
+    if not re.fullmatch(r"\d{17}[\dX]", raw):
+        raise CellError(
+            f"身份证号「{mask_id(raw)}」应为 18 位（17 位数字加数字或 X）",
+            "a resident ID number has 18 characters: 17 digits, then a digit or X",
+        )
+    if raw[:2] not in _PROVINCES:
+        raise CellError("身份证号的地区码无效", "the ID number's region code is not valid")
+    try:
+        born = dt.date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14]))
+    except ValueError:
+        raise CellError("身份证号中的出生日期不存在", "the birth date inside the ID number does not exist") from None
+    if born > today or born.year < 1890:
+        raise CellError("身份证号中的出生日期不合理", "the birth date inside the ID number is not plausible")
+    if id_check_digit(raw[:17]) != raw[17]:
+        if raw.endswith("000"):
+            raise _LOST_DIGITS
+        raise CellError("身份证号校验位错误", "the ID number's check digit is wrong")
+    return IdFacts(raw, born, "M" if int(raw[16]) % 2 else "F")
+
+
+_OTHER_DOCS = {
+    "passport": re.compile(r"^[A-Z0-9]{5,17}$"),
+    "hk_macao": re.compile(r"^[HM]\d{8}(\d{2})?$"),
+    "taiwan": re.compile(r"^\d{8}(\d{2})?$"),
+    "foreign_pr": re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$"),
+}
+
+
+def other_document(kind: str, value: Cell) -> str:
+    raw = compact(value).upper()
+    if not _OTHER_DOCS[kind].match(raw):
+        label = ID_TYPE_LABELS[kind]
+        raise CellError(f"{label}号码格式不正确", f"{kind} document number format is not valid")
+    return raw
+
+
+def mask_id(value: str) -> str:
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return value[:1] + "*" * (len(value) - 2) + value[-1:] if len(value) > 2 else "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    if len(value) < 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+# --- categories -------------------------------------------------------------------------------
+
+RESIDENT_TYPE_ALIASES = {
+    "户籍": "registered",
+    "户籍人口": "registered",
+    "本地户籍": "registered",
+    "registered": "registered",
+    "常住": "permanent",
+    "常住人口": "permanent",
+    "非户籍常住": "permanent",
+    "人户分离": "permanent",
+    "permanent": "permanent",
+    "租户": "tenant",
+    "租客": "tenant",
+    "租住": "tenant",
+    "tenant": "tenant",
+    "临时": "temporary",
+    "临时居住": "temporary",
+    "暂住": "temporary",
+    "temporary": "temporary",
+    "其他": "other",
+    "other": "other",
+}
+RESIDENT_TYPE_LABELS = {"registered": "户籍", "permanent": "常住", "tenant": "租户", "temporary": "临时", "other": "其他"}
+
+
+def resident_type(value: Cell) -> str:
+    raw = compact(value).lower()
+    if not raw:
+        return ""
+    if raw in RESIDENT_TYPE_ALIASES:
+        return RESIDENT_TYPE_ALIASES[raw]
+    raise CellError(
+        f"无法识别的人员类型「{raw}」（可填：户籍、常住、租户、临时、其他）",
+        f"resident type {raw!r} not understood (registered, permanent, tenant, temporary, other)",
+    )
+
+
+SPECIAL_ORDER = (
+    "elderly_alone",
+    "dialysis",
+    "chemotherapy",
+    "pregnant",
+    "disabled",
+    "limited_mobility",
+    "bedridden",
+    "chronic",
+)
+SPECIAL_LABELS = {
+    "elderly_alone": "独居老人",
+    "dialysis": "血透",
+    "chemotherapy": "化疗",
+    "pregnant": "孕妇",
+    "disabled": "残疾",
+    "limited_mobility": "行动不便",
+    "bedridden": "卧床",
+    "chronic": "慢性病",
+}
+SPECIAL_ALIASES = {
+    **{code: code for code in SPECIAL_ORDER},
+    **{label: code for code, label in SPECIAL_LABELS.items()},
+    "独居": "elderly_alone",
+    "孤老": "elderly_alone",
+    "透析": "dialysis",
+    "血液透析": "dialysis",
+    "放化疗": "chemotherapy",
+    "肿瘤化疗": "chemotherapy",
+    "孕产妇": "pregnant",
+    "残疾人": "disabled",
+    "卧床不起": "bedridden",
+    "长期卧床": "bedridden",
+    "慢病": "chronic",
+}
+_SPECIAL_SPLIT = re.compile(r"[,，、;；/|\s]+")
+
+
+def special(value: Cell) -> str:
+    raw = text(value)
+    codes: set[str] = set()
+    for part in _SPECIAL_SPLIT.split(raw):
+        key = part.strip().lower()
+        if not key or key in {"无", "none", "-"}:
+            continue
+        if key not in SPECIAL_ALIASES:
+            raise CellError(
+                f"无法识别的特殊人群「{part}」（可填：{'、'.join(SPECIAL_LABELS.values())}）",
+                f"special-care flag {part!r} not understood",
+            )
+        codes.add(SPECIAL_ALIASES[key])
+    return ",".join(code for code in SPECIAL_ORDER if code in codes)
+
+
+def special_labels(codes: str) -> str:
+    return "、".join(SPECIAL_LABELS[c] for c in codes.split(",") if c in SPECIAL_LABELS)
+
+
+def note(value: Cell) -> str:
+    return text(value)[:500]

@@ -1,0 +1,209 @@
+"""Read the rows of a spreadsheet the way Excel numbers them, safely.
+
+Shared by every import (rosters, lab results, samples, cases): .xlsx and .csv (UTF-8, UTF-8 with
+BOM, GBK/GB18030). Hostile files are refused before they are parsed: a size cap, a cap on the
+uncompressed size and compression ratio of an .xlsx (zip bombs), and a clear message for a file
+that is not a spreadsheet at all. No Django imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO
+
+from fangzhou.registry.roster.normalize import Cell
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 120
+MAX_ROWS = 300_000
+MAX_COLUMNS = 80
+MERGE_FILL_LIMIT_BYTES = 3 * 1024 * 1024
+
+
+class UnreadableFile(ValueError):
+    """The file cannot be read at all (as opposed to a bad row)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+
+
+@dataclass
+class Sheet:
+    """Rows as (row number as Excel shows it, cells)."""
+
+    rows: list[tuple[int, list[Cell]]]
+    name: str = ""
+
+
+@dataclass
+class Header:
+    row: int
+    columns: dict[str, int]  # canonical key -> column index
+    ignored: list[str] = field(default_factory=list)
+
+
+def read_table(data: bytes, filename: str) -> Sheet:
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(
+            f"文件过大（{len(data) // 1024 // 1024} MB），上限 {MAX_FILE_BYTES // 1024 // 1024} MB",
+            f"file too large ({len(data) // 1024 // 1024} MB); the limit is {MAX_FILE_BYTES // 1024 // 1024} MB",
+        )
+    if not data.strip():
+        raise UnreadableFile("文件是空的", "the file is empty")
+    lower = filename.lower()
+    if lower.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
+        return _read_xlsx(data)
+    if lower.endswith(".xls"):
+        raise UnreadableFile(
+            "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx",
+            "old .xls files are not supported; save the file as .xlsx in Excel",
+        )
+    if lower.endswith((".csv", ".txt", ".tsv")) or not lower.rpartition(".")[1]:
+        return _read_csv(data)
+    raise UnreadableFile("只支持 .xlsx 和 .csv 文件", "only .xlsx and .csv files can be read")
+
+
+def _read_csv(data: bytes) -> Sheet:
+    if b"\x00" in data[:4096]:
+        raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            content = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes almost anything
+        raise UnreadableFile("无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)")
+    sample = content[:4096]
+    delimiter = ","
+    counts = {d: sample.count(d) for d in (",", "\t", ";")}
+    if counts[","] == 0 and max(counts.values()) > 0:
+        delimiter = max(counts, key=lambda d: counts[d])
+    rows: list[tuple[int, list[Cell]]] = []
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    try:
+        for index, row in enumerate(reader, start=1):
+            if index > MAX_ROWS:
+                raise UnreadableFile(f"行数超过上限 {MAX_ROWS}", f"more than {MAX_ROWS} rows")
+            rows.append((index, list(row[:MAX_COLUMNS])))
+    except csv.Error as exc:
+        raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
+    return Sheet(rows)
+
+
+def _check_zip(data: bytes) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise UnreadableFile(
+            "文件不是有效的 Excel（.xlsx）文件", "the file is not a valid Excel (.xlsx) workbook"
+        ) from None
+    with archive:
+        names = archive.namelist()
+        if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+            raise UnreadableFile("文件不是有效的 Excel（.xlsx）文件", "the file is not a valid Excel (.xlsx) workbook")
+        total = sum(info.file_size for info in archive.infolist())
+        packed = max(1, sum(info.compress_size for info in archive.infolist()))
+        if total > MAX_UNCOMPRESSED_BYTES or (total > 10 * 1024 * 1024 and total / packed > MAX_RATIO):
+            raise UnreadableFile(
+                "文件解压后过大，疑似压缩炸弹，已拒绝", "the workbook expands to an unsafe size (zip bomb); refused"
+            )
+
+
+def _read_xlsx(data: bytes) -> Sheet:
+    _check_zip(data)
+    import openpyxl  # imported lazily: the CSV path and the pure tests do not need it
+
+    small = len(data) <= MERGE_FILL_LIMIT_BYTES
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=not small, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on broken files
+        raise UnreadableFile(
+            "无法读取 Excel 文件（文件损坏或格式不对）", "the Excel file cannot be read (damaged or wrong format)"
+        ) from exc
+    try:
+        worksheet = workbook.worksheets[0]
+        fills: dict[tuple[int, int], Cell] = {}
+        if small:
+            for merged in list(getattr(worksheet, "merged_cells", ()).ranges):
+                top = worksheet.cell(merged.min_row, merged.min_col).value
+                for r in range(merged.min_row, merged.max_row + 1):
+                    for c in range(merged.min_col, merged.max_col + 1):
+                        fills[(r, c)] = top
+        rows: list[tuple[int, list[Cell]]] = []
+        for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+            if index > MAX_ROWS:
+                raise UnreadableFile(f"行数超过上限 {MAX_ROWS}", f"more than {MAX_ROWS} rows")
+            cells: list[Cell] = list(values)
+            if fills:
+                for c in range(len(cells)):
+                    if cells[c] is None and (index, c + 1) in fills:
+                        cells[c] = fills[(index, c + 1)]
+            rows.append((index, cells))
+        return Sheet(rows, worksheet.title)
+    finally:
+        workbook.close()
+
+
+def header_key(value: Cell) -> str:
+    raw = "" if value is None else unicodedata.normalize("NFKC", str(value))
+    raw = raw.strip().lower().replace(" ", "").replace("*", "").replace("（必填）", "").replace("(必填)", "")
+    return raw
+
+
+def find_header(
+    sheet: Sheet, aliases: Mapping[str, Iterable[str]], *, required: Iterable[str], scan: int = 10
+) -> Header:
+    """Find the header row among the first rows: the one that names the most known columns."""
+    lookup: dict[str, str] = {}
+    for key, names in aliases.items():
+        lookup[header_key(key)] = key
+        for name in names:
+            lookup[header_key(name)] = key
+    best: Header | None = None
+    for number, cells in sheet.rows[:scan]:
+        columns: dict[str, int] = {}
+        ignored: list[str] = []
+        for index, cell in enumerate(cells):
+            key = lookup.get(header_key(cell))
+            if key and key not in columns:
+                columns[key] = index
+            elif cell not in (None, ""):
+                ignored.append(str(cell))
+        if best is None or len(columns) > len(best.columns):
+            best = Header(number, columns, ignored)
+    missing = [key for key in required if best is None or key not in best.columns]
+    if best is None or missing:
+        wanted = ", ".join(missing)
+        raise UnreadableFile(
+            f"在前 {scan} 行找不到表头，缺少列：{wanted}", f"no header row in the first {scan} rows; missing: {wanted}"
+        )
+    return best
+
+
+def data_rows(sheet: Sheet, header: Header) -> Iterator[tuple[int, dict[str, Cell]]]:
+    """Rows below the header as {canonical key: cell}; blank rows are skipped."""
+    for number, cells in sheet.rows:
+        if number <= header.row:
+            continue
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        yield number, {key: (cells[i] if i < len(cells) else None) for key, i in header.columns.items()}
+
+
+def read_upload(stream: IO[bytes], limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read an upload without ever holding more than the limit (+1 byte) in memory."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableFile(
+            f"文件过大，上限 {limit // 1024 // 1024} MB", f"file too large; the limit is {limit // 1024 // 1024} MB"
+        )
+    return data

@@ -1,0 +1,158 @@
+"""Reads for the registry, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q, QuerySet
+
+from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import building_q, community_q
+from fangzhou.registry.models import Building, Community, Household, Resident
+
+
+def communities_visible(user: User | AnonymousUser) -> QuerySet[Community]:
+    return Community.objects.filter(community_q(user)).distinct().select_related("subdistrict").order_by("code")
+
+
+def buildings_visible(user: User | AnonymousUser) -> QuerySet[Building]:
+    return Building.objects.filter(building_q(user))
+
+
+def residents_visible(user: User | AnonymousUser) -> QuerySet[Resident]:
+    return Resident.objects.filter(household__building__in=buildings_visible(user).values("pk"))
+
+
+def building_get(user: User | AnonymousUser, building_id: int) -> Building | None:
+    return buildings_visible(user).select_related("compound", "grid", "community").filter(pk=building_id).first()
+
+
+def resident_get(user: User | AnonymousUser, resident_id: int) -> Resident | None:
+    return (
+        residents_visible(user)
+        .select_related("household__building__compound", "community")
+        .filter(pk=resident_id)
+        .first()
+    )
+
+
+@dataclass
+class BuildingStat:
+    id: int
+    label: str
+    compound: str
+    compound_id: int
+    grid: str
+    x: float | None
+    y: float | None
+    width: float
+    depth: float
+    footprint: list[list[float]]
+    households: int
+    residents: int
+    special: int
+
+
+@dataclass
+class Overview:
+    community: Community
+    buildings: list[BuildingStat]
+    compounds: list[dict[str, object]] = field(default_factory=list)
+    grids: list[dict[str, object]] = field(default_factory=list)
+    households: int = 0
+    residents: int = 0
+    special: int = 0
+
+
+def community_overview(user: User | AnonymousUser, community: Community) -> Overview:
+    """Counts per building, compound and grid, in three queries whatever the size of the community."""
+    buildings = (
+        buildings_visible(user)
+        .filter(community=community)
+        .select_related("compound", "grid")
+        .annotate(n_households=Count("households", distinct=True))
+        .order_by("compound_id", "sort_key", "number")
+    )
+    resident_counts = {
+        row["household__building_id"]: row
+        for row in Resident.objects.filter(household__building__in=buildings.values("pk"))
+        .values("household__building_id")
+        .annotate(n=Count("id"), special=Count("id", filter=~Q(special="")))
+    }
+    stats: list[BuildingStat] = []
+    for b in buildings:
+        counts = resident_counts.get(b.pk, {})
+        stats.append(
+            BuildingStat(
+                id=b.pk,
+                label=b.label,
+                compound=b.compound.name,
+                compound_id=b.compound_id,
+                grid=b.grid.name if b.grid else "",
+                x=b.x,
+                y=b.y,
+                width=b.width,
+                depth=b.depth,
+                footprint=b.footprint or [],
+                households=b.n_households,  # type: ignore[attr-defined]
+                residents=int(counts.get("n", 0)),
+                special=int(counts.get("special", 0)),
+            )
+        )
+    overview = Overview(community=community, buildings=stats)
+    by_compound: dict[str, dict[str, object]] = {}
+    by_grid: dict[str, dict[str, object]] = {}
+    for s in stats:
+        for key, bucket in ((s.compound, by_compound), (s.grid or "—", by_grid)):
+            entry = bucket.setdefault(key, {"name": key, "buildings": 0, "households": 0, "residents": 0})
+            entry["buildings"] = int(entry["buildings"]) + 1  # type: ignore[call-overload]
+            entry["households"] = int(entry["households"]) + s.households  # type: ignore[call-overload]
+            entry["residents"] = int(entry["residents"]) + s.residents  # type: ignore[call-overload]
+        overview.households += s.households
+        overview.residents += s.residents
+        overview.special += s.special
+    overview.compounds = list(by_compound.values())
+    overview.grids = sorted(by_grid.values(), key=lambda g: str(g["name"]))
+    return overview
+
+
+def building_households(building: Building) -> list[Household]:
+    return list(
+        Household.objects.filter(building=building).prefetch_related("residents").order_by("room")
+    )
+
+
+_DIGITS = re.compile(r"^\d{3,11}$")
+
+
+def resident_search(
+    user: User | AnonymousUser, query: str, *, community: Community | None = None, limit: int = 50
+) -> list[Resident]:
+    """Search by name, by room ("1201", "3-1201") or by the last digits of a phone."""
+    query = query.strip()
+    if not query:
+        return []
+    qs = residents_visible(user).select_related("household__building__compound")
+    if community is not None:
+        qs = qs.filter(community=community)
+    match = re.fullmatch(r"(\d{1,4}[A-Za-z]?)\s*[-号#栋幢]\s*(\d{1,6})室?", query)
+    if match:
+        qs = qs.filter(household__building__number=match[1].upper(), household__room=match[2])
+    elif _DIGITS.match(query):
+        condition = Q(household__room=query)
+        if len(query) >= 4:
+            condition |= Q(phone__endswith=query)
+        qs = qs.filter(condition)
+    else:
+        qs = qs.filter(name__contains=query)
+    return list(qs.order_by("household__building__compound_id", "household__building__sort_key", "household__room")[:limit])
+
+
+def residents_for_export(community: Community) -> list[Resident]:
+    return list(
+        Resident.objects.filter(community=community)
+        .select_related("household__building__compound", "household__building__grid")
+        .order_by("household__building__compound_id", "household__building__sort_key", "household__room", "id")
+    )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from fangzhou.registry import views
+
+app_name = "registry"
+
+urlpatterns = [
+    path("", views.home, name="overview"),
+    path("c/<str:code>/", views.community_overview, name="community"),
+    path("c/<str:code>/roster/", views.roster_upload, name="roster_upload"),
+    path("c/<str:code>/roster.xlsx", views.roster_download, name="roster_download"),
+    path("b/<int:building_id>/", views.building_detail, name="building"),
+    path("residents/", views.resident_search, name="resident_search"),
+    path("r/<int:resident_id>/unmask/", views.resident_unmask, name="resident_unmask"),
+]

@@ -1,0 +1,127 @@
+"""Registry pages: thin views over the selectors and services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.services import resident_unmask as unmask_service
+from fangzhou.registry import selectors
+from fangzhou.registry.models import Community
+from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.services import roster_export, roster_import
+from fangzhou.registry.siteplan import site_plan_svg
+
+
+def _community(request: HttpRequest, code: str) -> Community:
+    community = selectors.communities_visible(request.user).filter(code=code).first()
+    if community is None:
+        raise Http404(_("Community not found"))
+    return community
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    communities = list(selectors.communities_visible(request.user))
+    if len(communities) == 1:
+        return redirect("registry:community", code=communities[0].code)
+    return render(request, "registry/home.html", {"communities": communities})
+
+
+MEASURES = ("households", "residents", "special")
+
+
+@login_required
+def community_overview(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code)
+    measure = request.GET.get("measure", "households")
+    if measure not in MEASURES:
+        measure = "households"
+    overview = selectors.community_overview(request.user, community)
+    context = {
+        "community": community,
+        "overview": overview,
+        "measure": measure,
+        "measures": MEASURES,
+        "plan": site_plan_svg(overview.buildings, measure=measure),
+        "can_roster": can_write_roster(request.user, community.pk),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "registry/_site_plan.html", context)
+    return render(request, "registry/overview.html", context)
+
+
+@login_required
+def building_detail(request: HttpRequest, building_id: int) -> HttpResponse:
+    building = selectors.building_get(request.user, building_id)
+    if building is None:
+        raise Http404(_("Building not found"))
+    households = selectors.building_households(building)
+    return render(request, "registry/building.html", {"building": building, "households": households})
+
+
+@login_required
+def resident_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:40]
+    results = selectors.resident_search(request.user, query)
+    template = "registry/_search_results.html" if request.headers.get("HX-Request") else "registry/search.html"
+    return render(request, template, {"q": query, "results": results})
+
+
+@login_required
+@require_POST
+def resident_unmask(request: HttpRequest, resident_id: int) -> HttpResponse:
+    resident = selectors.resident_get(request.user, resident_id)
+    if resident is None:
+        raise Http404(_("Resident not found"))
+    assert isinstance(request.user, User)
+    values = unmask_service(actor=request.user, resident=resident)
+    return render(request, "registry/_unmasked.html", {"resident": resident, "values": values})
+
+
+@login_required
+def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code)
+    if not can_write_roster(request.user, community.pk):
+        return HttpResponseForbidden(_("You may not import this community's roster."))
+    context: dict[str, object] = {"community": community}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        dry_run = request.POST.get("mode") != "import"
+        if upload is None:
+            context["error"] = _("Choose a file first.")
+        else:
+            try:
+                data = read_upload(upload)
+                assert isinstance(request.user, User)
+                report = roster_import(
+                    community=community, actor=request.user, data=data, filename=upload.name or "roster",
+                    dry_run=dry_run,
+                )
+            except UnreadableFile as exc:
+                context["error"] = f"{exc.zh} / {exc.en}"
+            else:
+                context["report"] = report.as_dict()
+                if not dry_run:
+                    messages.success(request, _("Roster imported."))
+        status = 400 if "error" in context else 200
+        return render(request, "registry/roster_upload.html", context, status=status)
+    return render(request, "registry/roster_upload.html", context)
+
+
+@login_required
+def roster_download(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code)
+    if not can_write_roster(request.user, community.pk):
+        return HttpResponseForbidden(_("You may not export this community's roster."))
+    assert isinstance(request.user, User)
+    content = roster_export(community=community, actor=request.user)
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="roster-{community.code}.xlsx"'
+    return response
