@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up everything and run the whole suite: lint, types, tests on SQLite (with headless Chromium
+# browser tests) and on PostgreSQL (with real concurrent connections).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+
+ensure_debs chromium
+export FANGZHOU_CHROMIUM="${FANGZHOU_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
+
+# PostgreSQL: use DATABASE_URL_PG if given; otherwise a local server, installed and started if needed.
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
+if [ -z "${DATABASE_URL_PG:-}" ]; then
+  ensure_debs postgresql postgresql-client
+  if ! pg_ready; then
+    log "starting PostgreSQL"
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || \
+        as_root pg_ctlcluster "$version" main start || true
+    done
+    for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+  fi
+  pg_ready || { log "PostgreSQL is not running on 127.0.0.1:5432"; exit 1; }
+  # A role for the tests (idempotent). Trust auth is used if the server allows it; otherwise the password.
+  sql="DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='fangzhou') THEN CREATE ROLE fangzhou LOGIN SUPERUSER PASSWORD 'fangzhou'; END IF; END\$\$;"
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "$sql" >/dev/null 2>&1 || \
+    as_root runuser -u postgres -- psql -q -d postgres -c "$sql" >/dev/null
+  DATABASE_URL_PG="postgres://fangzhou:fangzhou@127.0.0.1:5432/fangzhou"
+fi
+
+log "ruff"
+"$VENV/bin/ruff" check fangzhou bench tests
+log "mypy"
+"$VENV/bin/mypy" fangzhou
+export FANGZHOU_DATA_DIR="$ROOT/var/test"
+mkdir -p "$FANGZHOU_DATA_DIR"
+
+log "tests on SQLite, with browser tests in headless Chromium"
+env -u DATABASE_URL "$VENV/bin/pytest" -q "$@"
+
+log "tests on PostgreSQL"
+DATABASE_URL="$DATABASE_URL_PG" "$VENV/bin/pytest" -q -m "not browser" "$@"
