@@ -80,9 +80,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     with path.open("rb") as handle:
         data = handle.read(50 * 1024 * 1024 + 1)
     try:
-        report = roster_import(
-            community=community, actor=None, data=data, filename=path.name, dry_run=args.dry_run
-        )
+        report = roster_import(community=community, actor=None, data=data, filename=path.name, dry_run=args.dry_run)
     except UnreadableFile as exc:
         raise CommandError(str(exc)) from exc
     payload = report.as_dict()
@@ -154,7 +152,9 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fangzhou", description="Fangzhou (方舟): lockdown operations for a community")
+    parser = argparse.ArgumentParser(
+        prog="fangzhou", description="Fangzhou (方舟): lockdown operations for a community"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, parent: Any = sub) -> Any:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from django.conf import settings
 
 from fangzhou.registry.tests.factories import World, build_world
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings: settings) -> None:  # type: ignore[valid-type]
+def _fast_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

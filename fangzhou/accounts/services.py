@@ -66,7 +66,9 @@ def user_upsert(
     return user
 
 
-def resident_unmask(*, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")) -> dict[str, str]:
+def resident_unmask(
+    *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
+) -> dict[str, str]:
     """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
     names = [f for f in fields if f in {"id_number", "phone"}]
     AuditLog.objects.create(

@@ -149,8 +149,14 @@ def community_overview(request: HttpRequest, code: str) -> OverviewOut:
         grids=[CountsOut(**g) for g in data.grids],  # type: ignore[arg-type]
         buildings=[
             BuildingOut(
-                id=b.id, label=b.label, compound=b.compound, grid=b.grid, x=b.x, y=b.y,
-                households=b.households, residents=b.residents,
+                id=b.id,
+                label=b.label,
+                compound=b.compound,
+                grid=b.grid,
+                x=b.x,
+                y=b.y,
+                households=b.households,
+                residents=b.residents,
             )
             for b in data.buildings
         ],
@@ -196,7 +202,10 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
 
 @router.post("/communities/{code}/roster", response=ImportOut)
 def roster_upload(
-    request: HttpRequest, code: str, file: UploadedFile = File(...), dry_run: bool = Form(False)  # noqa: B008
+    request: HttpRequest,
+    code: str,
+    file: UploadedFile = File(...),
+    dry_run: bool = Form(False),
 ) -> dict[str, object]:
     community = _community(request, code)
     if not can_write_roster(request.user, community.pk):
@@ -214,8 +223,6 @@ def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     if not can_write_roster(request.user, community.pk):
         raise HttpError(403, "无权导出本社区花名册 / you may not export this community's roster")
     content = roster_export(community=community, actor=_user(request))
-    response = HttpResponse(
-        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="roster-{community.code}.xlsx"'
     return response

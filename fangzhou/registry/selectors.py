@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
@@ -83,7 +84,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
     }
     stats: list[BuildingStat] = []
     for b in buildings:
-        counts = resident_counts.get(b.pk, {})
+        counts: dict[str, Any] = dict(resident_counts.get(b.pk, {}))
         stats.append(
             BuildingStat(
                 id=b.pk,
@@ -119,9 +120,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
 
 
 def building_households(building: Building) -> list[Household]:
-    return list(
-        Household.objects.filter(building=building).prefetch_related("residents").order_by("room")
-    )
+    return list(Household.objects.filter(building=building).prefetch_related("residents").order_by("room"))
 
 
 _DIGITS = re.compile(r"^\d{3,11}$")
@@ -147,7 +146,9 @@ def resident_search(
         qs = qs.filter(condition)
     else:
         qs = qs.filter(name__contains=query)
-    return list(qs.order_by("household__building__compound_id", "household__building__sort_key", "household__room")[:limit])
+    return list(
+        qs.order_by("household__building__compound_id", "household__building__sort_key", "household__room")[:limit]
+    )
 
 
 def residents_for_export(community: Community) -> list[Resident]:

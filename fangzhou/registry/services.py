@@ -36,9 +36,7 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
     if not name:
         raise RegistryError("社区名称不能为空", "the community name is empty")
     subdistrict, _ = Subdistrict.objects.get_or_create(name=subdistrict_name.strip() or "默认街道")
-    community, created = Community.objects.get_or_create(
-        code=code, defaults={"name": name, "subdistrict": subdistrict}
-    )
+    community, created = Community.objects.get_or_create(code=code, defaults={"name": name, "subdistrict": subdistrict})
     if not created and (community.name != name or (subdistrict_name and community.subdistrict_id != subdistrict.pk)):
         raise RegistryError(
             f"社区代码 {code} 已被「{community.name}」使用", f"code {code} is already used by {community.name}"
@@ -82,7 +80,10 @@ class PlacedBuilding:
 
 @transaction.atomic
 def site_plan_apply(
-    *, community: Community, buildings: Iterable[PlacedBuilding], compounds: dict[int, tuple[float, float]] | None = None
+    *,
+    community: Community,
+    buildings: Iterable[PlacedBuilding],
+    compounds: dict[int, tuple[float, float]] | None = None,
 ) -> int:
     """Put buildings on the community's site plan (metres). Returns how many were placed."""
     placed = list(buildings)
@@ -115,7 +116,11 @@ def compound_upsert(
         compound.kind = kind
         compound.save(update_fields=["kind"])
         AuditLog.objects.create(
-            actor=actor, action="compound.update", target_type="compound", target_id=str(compound.pk),
-            community=community, detail={"kind": [before, kind]},
+            actor=actor,
+            action="compound.update",
+            target_type="compound",
+            target_id=str(compound.pk),
+            community=community,
+            detail={"kind": [before, kind]},
         )
     return compound

@@ -69,7 +69,11 @@ def site_plan_svg(buildings: Sequence[BuildingStat], *, measure: str) -> SitePla
             )
         )
     pad = 20.0
-    view_box = f"{min(xs) - pad:.0f} {min(ys) - pad:.0f} {max(xs) - min(xs) + 2 * pad:.0f} {max(ys) - min(ys) + 2 * pad:.0f}"
+    view_box = (
+        f"{min(xs) - pad:.0f} {min(ys) - pad:.0f} {max(xs) - min(xs) + 2 * pad:.0f} {max(ys) - min(ys) + 2 * pad:.0f}"
+    )
     steps = len(PALETTE)
-    legend = [(PALETTE[i], f"≤{round(top * (i + 0.5) / (steps - 1))}" if i < steps - 1 else f"≤{top}") for i in range(steps)]
+    legend = [
+        (PALETTE[i], f"≤{round(top * (i + 0.5) / (steps - 1))}" if i < steps - 1 else f"≤{top}") for i in range(steps)
+    ]
     return SitePlan(view_box, shapes, legend, len(buildings) - len(placed))

@@ -101,7 +101,10 @@ def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
                 data = read_upload(upload)
                 assert isinstance(request.user, User)
                 report = roster_import(
-                    community=community, actor=request.user, data=data, filename=upload.name or "roster",
+                    community=community,
+                    actor=request.user,
+                    data=data,
+                    filename=upload.name or "roster",
                     dry_run=dry_run,
                 )
             except UnreadableFile as exc:

@@ -42,7 +42,9 @@ def test_sign_in_overview_and_search_on_a_phone(live_server: Any, phone: Any, li
     assert "13900005678" not in phone.content()
     # Live search by name as the user types (htmx).
     phone.fill("input[type=search]", "王秀")
-    phone.wait_for_function("document.querySelector('.results') && document.querySelector('.results').innerText.includes('王秀英')")
+    phone.wait_for_function(
+        "document.querySelector('.results') && document.querySelector('.results').innerText.includes('王秀英')"
+    )
     shot(phone, "search-phone")
 
 
@@ -57,7 +59,9 @@ def test_building_page_masks_and_unmasking_is_logged(live_server: Any, phone: An
     row.locator("button").click()
     phone.wait_for_selector(f"#s{zhang.pk}.shown")
     assert zhang.id_number in row.inner_text()
-    assert AuditLog.objects.filter(action="resident.unmask", target_id=str(zhang.pk), actor__username="leader3").exists()
+    assert AuditLog.objects.filter(
+        action="resident.unmask", target_id=str(zhang.pk), actor__username="leader3"
+    ).exists()
     # Another building is not theirs: 404, not the data.
     response = phone.goto(f"{live_server.url}/b/{live_world.b5.pk}/")
     assert response.status == 404

@@ -163,12 +163,12 @@ def parse_row(number: int, cells: dict[str, nz.Cell], *, today: dt.date) -> tupl
             else:
                 parsed["id_number"] = facts.number
                 if parsed["sex"] and parsed["sex"] != facts.sex:
-                    errors.append(
-                        Rejection(number, "sex", "性别与身份证号不符", "sex does not match the ID number")
-                    )
+                    errors.append(Rejection(number, "sex", "性别与身份证号不符", "sex does not match the ID number"))
                 if parsed["birth_date"] and parsed["birth_date"] != facts.birth_date:
                     errors.append(
-                        Rejection(number, "birth_date", "出生日期与身份证号不符", "birth date does not match the ID number")
+                        Rejection(
+                            number, "birth_date", "出生日期与身份证号不符", "birth date does not match the ID number"
+                        )
                     )
                 parsed["sex"] = facts.sex
                 parsed["birth_date"] = facts.birth_date
@@ -214,7 +214,9 @@ def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], Impor
         elif place in seen_place:
             earlier = seen_place[place]
             report.rejected.append(
-                Rejection(number, "name", f"与第 {earlier} 行是同一人（同楼同室同名）", f"the same person as row {earlier}")
+                Rejection(
+                    number, "name", f"与第 {earlier} 行是同一人（同楼同室同名）", f"the same person as row {earlier}"
+                )
             )
             continue
         seen_place.setdefault(place, number)
@@ -370,9 +372,7 @@ def _write(
     if regrid:
         Building.objects.bulk_update(list(regrid.values()), ["grid"], batch_size=500)
 
-    households = {
-        (h.building_id, h.room): h for h in Household.objects.filter(building__community=community)
-    }
+    households = {(h.building_id, h.room): h for h in Household.objects.filter(building__community=community)}
     new_households: dict[tuple[int, str], Household] = {}
     for row in rows:
         building = buildings[(compounds[row.compound].pk, row.building)]
@@ -447,7 +447,5 @@ def _write(
         now = timezone.now()
         for resident in to_update.values():
             resident.updated_at = now
-        Resident.objects.bulk_update(
-            list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500
-        )
+        Resident.objects.bulk_update(list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500)
     AuditLog.objects.bulk_create(audits, batch_size=1000)

@@ -193,7 +193,9 @@ def phone(value: Cell) -> str:
     elif raw.startswith("86") and len(raw) == 13:
         raw = raw[2:]
     if not _MOBILE.match(raw):
-        raise CellError(f"手机号「{raw}」不是有效的 11 位大陆手机号", f"phone {raw!r} is not an 11-digit mainland mobile")
+        raise CellError(
+            f"手机号「{raw}」不是有效的 11 位大陆手机号", f"phone {raw!r} is not an 11-digit mainland mobile"
+        )
     return raw
 
 
@@ -241,7 +243,43 @@ def id_type(value: Cell) -> str:
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    ]
 )
 
 
@@ -343,7 +381,13 @@ RESIDENT_TYPE_ALIASES = {
     "其他": "other",
     "other": "other",
 }
-RESIDENT_TYPE_LABELS = {"registered": "户籍", "permanent": "常住", "tenant": "租户", "temporary": "临时", "other": "其他"}
+RESIDENT_TYPE_LABELS = {
+    "registered": "户籍",
+    "permanent": "常住",
+    "tenant": "租户",
+    "temporary": "临时",
+    "other": "其他",
+}
 
 
 def resident_type(value: Cell) -> str:

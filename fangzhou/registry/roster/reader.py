@@ -133,7 +133,8 @@ def _read_xlsx(data: bytes) -> Sheet:
         worksheet = workbook.worksheets[0]
         fills: dict[tuple[int, int], Cell] = {}
         if small:
-            for merged in list(getattr(worksheet, "merged_cells", ()).ranges):
+            merged_ranges = worksheet.merged_cells.ranges  # type: ignore[union-attr]
+            for merged in list(merged_ranges):
                 top = worksheet.cell(merged.min_row, merged.min_col).value
                 for r in range(merged.min_row, merged.max_row + 1):
                     for c in range(merged.min_col, merged.max_col + 1):
@@ -148,7 +149,7 @@ def _read_xlsx(data: bytes) -> Sheet:
                     if cells[c] is None and (index, c + 1) in fills:
                         cells[c] = fills[(index, c + 1)]
             rows.append((index, cells))
-        return Sheet(rows, worksheet.title)
+        return Sheet(rows, worksheet.title or "")
     finally:
         workbook.close()
 
@@ -173,9 +174,9 @@ def find_header(
         columns: dict[str, int] = {}
         ignored: list[str] = []
         for index, cell in enumerate(cells):
-            key = lookup.get(header_key(cell))
-            if key and key not in columns:
-                columns[key] = index
+            found = lookup.get(header_key(cell))
+            if found and found not in columns:
+                columns[found] = index
             elif cell not in (None, ""):
                 ignored.append(str(cell))
         if best is None or len(columns) > len(best.columns):

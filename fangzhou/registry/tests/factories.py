@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import user_upsert
 from fangzhou.registry.models import Building, Community, Resident
-from fangzhou.registry.roster.normalize import id_check_digit
+from fangzhou.registry.roster.normalize import Cell, id_check_digit
 from fangzhou.registry.roster.reader import Sheet
 from fangzhou.registry.services import community_create, roster_import
 
@@ -41,18 +41,28 @@ class World:
         return Resident.objects.get(name=name)
 
 
-def roster_sheet(rows: list[list[object]]) -> Sheet:
-    return Sheet([(1, list(HEADER))] + [(i + 2, list(r)) for i, r in enumerate(rows)])
+def roster_sheet(rows: list[list[Cell]]) -> Sheet:
+    header: list[Cell] = list(HEADER)
+    return Sheet([(1, header)] + [(i + 2, list(r)) for i, r in enumerate(rows)])
 
 
 def build_world() -> World:
     community = community_create(code="T01", name="测试居民区", subdistrict_name="测试街道")
     other = community_create(code="T02", name="另一居民区", subdistrict_name="别的街道")
     born = dt.date(1980, 5, 17)
-    rows: list[list[object]] = [
+    rows: list[list[Cell]] = [
         ["阳光小区", "3号楼", "101", "张伟", make_id("310104", born, 1, True), "13800001234", "", "一网格"],
         ["阳光小区", "3号楼", "101", "李娜", make_id("310104", born, 2, False), "13900005678", "", "一网格"],
-        ["阳光小区", "3号楼", "102", "王秀英", make_id("310104", dt.date(1940, 1, 2), 3, False), "", "独居老人", "一网格"],
+        [
+            "阳光小区",
+            "3号楼",
+            "102",
+            "王秀英",
+            make_id("310104", dt.date(1940, 1, 2), 3, False),
+            "",
+            "独居老人",
+            "一网格",
+        ],
         ["阳光小区", "5号楼", "201", "刘洋", make_id("310104", born, 4, True), "13700009999", "血透", "二网格"],
     ]
     roster_import(community=community, actor=None, sheet=roster_sheet(rows), filename="t.xlsx")
@@ -73,8 +83,12 @@ def build_world() -> World:
         community=community,
         other=other,
         secretary=user_upsert(username="sec", password=PASSWORD, role=Role.SECRETARY, community=community),
-        leader=user_upsert(username="leader3", password=PASSWORD, role=Role.BUILDING_LEADER, community=community, buildings=[b3]),
-        grid_leader=user_upsert(username="grid1", password=PASSWORD, role=Role.GRID_LEADER, community=community, grids=[grid]),
+        leader=user_upsert(
+            username="leader3", password=PASSWORD, role=Role.BUILDING_LEADER, community=community, buildings=[b3]
+        ),
+        grid_leader=user_upsert(
+            username="grid1", password=PASSWORD, role=Role.GRID_LEADER, community=community, grids=[grid]
+        ),
         volunteer=user_upsert(username="vol", password=PASSWORD, role=Role.VOLUNTEER, community=community),
         outsider=user_upsert(username="outsider", password=PASSWORD, role=Role.SECRETARY, community=other),
         officer=user_upsert(

@@ -94,7 +94,16 @@ class TestPlaces:
 
 class TestPhone:
     @pytest.mark.parametrize(
-        "raw", ["13812345678", 13812345678, 13812345678.0, "1.3812345678E+10", "138 1234 5678", "+86 138-1234-5678", "１３８１２３４５６７８"]
+        "raw",
+        [
+            "13812345678",
+            13812345678,
+            13812345678.0,
+            "1.3812345678E+10",
+            "138 1234 5678",
+            "+86 138-1234-5678",
+            "１３８１２３４５６７８",
+        ],
     )
     def test_recovered_when_exact(self, raw: object) -> None:
         assert nz.phone(raw) == "13812345678"  # type: ignore[arg-type]
@@ -110,7 +119,10 @@ class TestPhone:
 
 
 class TestNames:
-    @pytest.mark.parametrize("raw, clean", [("张伟", "张伟"), ("张 伟", "张伟"), ("买买提・艾力", "买买提·艾力"), ("John Smith", "John Smith")])
+    @pytest.mark.parametrize(
+        "raw, clean",
+        [("张伟", "张伟"), ("张 伟", "张伟"), ("买买提・艾力", "买买提·艾力"), ("John Smith", "John Smith")],
+    )
     def test_valid(self, raw: str, clean: str) -> None:
         assert nz.person_name(raw) == clean
 

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 BORN = dt.date(1985, 3, 9)
 
 
-def xlsx(rows: list[list[object]], *, title: str | None = "阳光小区居民花名册（2022年4月）", text_cols: tuple[int, ...] = ()) -> bytes:
+def xlsx(
+    rows: list[list[object]], *, title: str | None = "阳光小区居民花名册（2022年4月）", text_cols: tuple[int, ...] = ()
+) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
@@ -38,17 +40,94 @@ def messy_rows() -> list[list[object]]:
     good1 = make_id("310104", BORN, 11, True)
     good2 = make_id("310104", BORN, 12, False)
     return [
-        ["序号", "楼栋", "房号", "姓名", "身份证号", "联系电话", "性别", "特殊人群", "小区", "微信号"],  # header on row 2
+        [
+            "序号",
+            "楼栋",
+            "房号",
+            "姓名",
+            "身份证号",
+            "联系电话",
+            "性别",
+            "特殊人群",
+            "小区",
+            "微信号",
+        ],  # header on row 2
         [1, "3号楼", "1201室", "陈建国", good1.lower(), 13812345678.0, "男", "", "阳光小区", "x"],  # row 3: good
         [2, "３栋", "１２０１", "周丽", good2, "1.3812345679E+10", "女", "孕妇", "阳光小区", ""],  # row 4: good
-        [3, "3", "1202", "吴3", make_id("310104", BORN, 13, True), "13812345670", "", "", "阳光小区", ""],  # row 5: bad name
+        [
+            3,
+            "3",
+            "1202",
+            "吴3",
+            make_id("310104", BORN, 13, True),
+            "13812345670",
+            "",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 5: bad name
         [None, None, None, None, None, None, None, None, None, None],  # row 6: blank, skipped silently
-        [4, "3幢", "1203", "郑强", "310104198503091234", "13812345671", "", "", "阳光小区", ""],  # row 7: bad check digit
-        [5, "3号", "1204", "孙梅", make_id("310104", BORN, 14, False), "1.38123E+10", "", "", "阳光小区", ""],  # row 8: phone lost digits
-        [6, "3", "1205", "钱进", 3.10104198503091e17, "13812345672", "", "", "阳光小区", ""],  # row 9: ID stored as number
+        [
+            4,
+            "3幢",
+            "1203",
+            "郑强",
+            "310104198503091234",
+            "13812345671",
+            "",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 7: bad check digit
+        [
+            5,
+            "3号",
+            "1204",
+            "孙梅",
+            make_id("310104", BORN, 14, False),
+            "1.38123E+10",
+            "",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 8: phone lost digits
+        [
+            6,
+            "3",
+            "1205",
+            "钱进",
+            3.10104198503091e17,
+            "13812345672",
+            "",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 9: ID stored as number
         [7, "3", "1206", "冯云", good1, "13812345673", "", "", "阳光小区", ""],  # row 10: duplicate of row 3
-        [8, "3", "1207", "褚红", make_id("310104", BORN, 15, False), "13812345674", "男", "", "阳光小区", ""],  # row 11: sex mismatch
-        [9, "3", "1208", "卫东", make_id("310104", BORN, 16, True), "13812345675", "", "", "阳光小区", ""],  # row 12: good
+        [
+            8,
+            "3",
+            "1207",
+            "褚红",
+            make_id("310104", BORN, 15, False),
+            "13812345674",
+            "男",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 11: sex mismatch
+        [
+            9,
+            "3",
+            "1208",
+            "卫东",
+            make_id("310104", BORN, 16, True),
+            "13812345675",
+            "",
+            "",
+            "阳光小区",
+            "",
+        ],  # row 12: good
     ]
 
 
@@ -116,7 +195,9 @@ class TestImportMessyRoster:
         assert Resident.objects.get().phone == "13600002222"
 
     def test_dry_run_writes_nothing(self, community) -> None:  # type: ignore[no-untyped-def]
-        report = roster_import(community=community, actor=None, data=xlsx(messy_rows()), filename="r.xlsx", dry_run=True)
+        report = roster_import(
+            community=community, actor=None, data=xlsx(messy_rows()), filename="r.xlsx", dry_run=True
+        )
         assert report.created == 3 and report.dry_run
         assert not Resident.objects.exists() and not Household.objects.exists()
 
@@ -142,7 +223,9 @@ class TestCsv:
         writer = csv.writer(buffer)
         writer.writerow(["小区", "楼号", "室号", "姓名", "证件号码"])
         writer.writerow(["阳光小区", "9号楼", "501", "欧阳娜娜", make_id("310110", BORN, 1, False)])
-        report = roster_import(community=community, actor=None, data=buffer.getvalue().encode(encoding), filename="r.csv")
+        report = roster_import(
+            community=community, actor=None, data=buffer.getvalue().encode(encoding), filename="r.csv"
+        )
         assert report.created == 1, report.as_dict()
         assert Resident.objects.get().name == "欧阳娜娜"
 
@@ -168,7 +251,7 @@ class TestHostileFiles:
 
     def test_no_header(self, community) -> None:  # type: ignore[no-untyped-def]
         with pytest.raises(UnreadableFile, match="header"):
-            roster_import(community=community, actor=None, data="a,b\n1,2\n".encode(), filename="r.csv")
+            roster_import(community=community, actor=None, data=b"a,b\n1,2\n", filename="r.csv")
 
 
 class TestExport:
