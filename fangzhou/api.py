@@ -9,7 +9,14 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import django_auth
 
+from fangzhou.care.api import router as care_router
+from fangzhou.cases.api import router as cases_router
 from fangzhou.registry.api import router as registry_router
+from fangzhou.supplies.api import router as supplies_router
+from fangzhou.testing.api import router as testing_router
+from fangzhou.volunteers.api import router as volunteers_router
+from fangzhou.workorders.api import router as workorders_router
+from fangzhou.zones.api import router as zones_router
 from fangzhou.registry.roster.reader import UnreadableFile
 
 api = NinjaAPI(
@@ -20,6 +27,13 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", registry_router)
+api.add_router("/testing", testing_router)
+api.add_router("/cases", cases_router)
+api.add_router("/zones", zones_router)
+api.add_router("/volunteers", volunteers_router)
+api.add_router("/orders", workorders_router)
+api.add_router("/supplies", supplies_router)
+api.add_router("/care", care_router)
 
 
 @api.exception_handler(UnreadableFile)

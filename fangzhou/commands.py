@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-APPS_WITH_COMMANDS: tuple[str, ...] = ()
+APPS_WITH_COMMANDS: tuple[str, ...] = (
+    "fangzhou.testing.cli",
+    "fangzhou.cases.cli",
+    "fangzhou.zones.cli",
+    "fangzhou.volunteers.cli",
+    "fangzhou.workorders.cli",
+    "fangzhou.supplies.cli",
+    "fangzhou.care.cli",
+)
 
 
 def register_all(sub: Any, add: Any) -> None:

@@ -45,6 +45,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "fangzhou.accounts",
     "fangzhou.registry",
+    "fangzhou.testing",
+    "fangzhou.cases",
+    "fangzhou.zones",
+    "fangzhou.volunteers",
+    "fangzhou.workorders",
+    "fangzhou.supplies",
+    "fangzhou.care",
 ]
 
 MIDDLEWARE = [

@@ -7,5 +7,12 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", api.urls),
     path("accounts/", include("fangzhou.accounts.urls")),
+    path("testing/", include("fangzhou.testing.urls")),
+    path("cases/", include("fangzhou.cases.urls")),
+    path("zones/", include("fangzhou.zones.urls")),
+    path("volunteers/", include("fangzhou.volunteers.urls")),
+    path("orders/", include("fangzhou.workorders.urls")),
+    path("supplies/", include("fangzhou.supplies.urls")),
+    path("care/", include("fangzhou.care.urls")),
     path("", include("fangzhou.registry.urls")),
 ]

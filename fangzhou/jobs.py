@@ -1,0 +1,43 @@
+"""Background work behind one small interface.
+
+``job_enqueue("fangzhou.supplies.tasks.plan_routes", plan_id=3)`` runs the function after the
+current transaction commits: in-process for the embedded default (``FANGZHOU_JOBS=inline``), or on
+a Celery worker with Redis (``FANGZHOU_JOBS=celery``, ``CELERY_BROKER_URL``). Jobs take ids, not
+objects, and must be safe to run twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module_name, _, attr = path.rpartition(".")
+    function: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return function
+
+
+def run_job(path: str, kwargs: dict[str, Any]) -> Any:
+    return _resolve(path)(**kwargs)
+
+
+def job_enqueue(path: str, **kwargs: Any) -> None:
+    """Run ``path(**kwargs)`` after commit, in-process or on Celery."""
+    for value in kwargs.values():
+        if not isinstance(value, str | int | float | bool | type(None) | list | dict):
+            raise TypeError("jobs take ids and plain values, not objects")
+    mode = os.environ.get("FANGZHOU_JOBS", "inline")
+    if mode == "celery":
+        from fangzhou.celery import app
+
+        transaction.on_commit(lambda: app.send_task("fangzhou.run_job", args=[path, kwargs]))
+    else:
+        transaction.on_commit(lambda: run_job(path, kwargs))

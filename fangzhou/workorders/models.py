@@ -1,0 +1,114 @@
+"""One queue for every job: work orders, their history."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    RETEST = "retest", _("Door-to-door re-test")
+    TRANSFER = "transfer", _("Transfer to isolation")
+    DISINFECTION = "disinfection", _("Disinfection")
+    SUPPLY_DELIVERY = "supply_delivery", _("Supply delivery")
+    MEDICINE = "medicine", _("Medicine on behalf")
+    MEDICAL_ESCORT = "medical_escort", _("Medical visit escort")
+    CARE_CHECKIN = "care_checkin", _("Special-care check-in")
+    PATROL = "patrol", _("Patrol")
+    RESIDENT_REQUEST = "resident_request", _("Resident request")
+    HOUSEHOLD_CHECK = "household_check", _("Check on household")
+    OTHER = "other", _("Other")
+
+
+class Status(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLAIMED = "claimed", _("Claimed")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Priority(models.IntegerChoices):
+    EMERGENCY = 0, _("Emergency")
+    URGENT = 1, _("Urgent")
+    NORMAL = 2, _("Normal")
+    LOW = 3, _("Low")
+
+
+class Group(models.TextChoices):
+    """The default seven work groups of the source; volunteers.WorkGroup rows use these codes."""
+
+    TESTING = "testing", _("Testing")
+    DISINFECTION = "disinfection", _("Disinfection")
+    MEDICAL = "medical", _("Medical visits and medicine")
+    CARE = "care", _("Special care")
+    SUPPLIES = "supplies", _("Supplies")
+    PATROL = "patrol", _("Patrol")
+    DATA = "data", _("Information and data")
+
+
+class WorkOrder(models.Model):
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="work_orders")
+    building = models.ForeignKey(
+        "registry.Building", null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders"
+    )
+    household = models.ForeignKey(
+        "registry.Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders"
+    )
+    resident = models.ForeignKey(
+        "registry.Resident", null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    group = models.CharField(max_length=16, choices=Group.choices, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Idempotency: the thing that caused this order ("retest:12:345"); one order per cause.
+    source_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    assignee = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders"
+    )
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    completion_note = models.TextField(blank=True)
+    completion_photo = models.FileField(upload_to="orders/%Y/%m/", null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "due_at", "id"]
+        indexes = [
+            models.Index(fields=["community", "status", "priority"]),
+            models.Index(fields=["assignee", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(status="cancelled") | Q(assignee__isnull=False),
+                name="work_order_assignee_when_taken",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class WorkOrderEvent(models.Model):
+    """The full history of one order: every status change and note."""
+
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status}→{self.to_status}"
