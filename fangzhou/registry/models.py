@@ -76,6 +76,9 @@ class Building(models.Model):
     depth = models.FloatField(default=12)
     footprint: models.JSONField[Any, Any] = models.JSONField(default=list, blank=True)
     floors = models.PositiveSmallIntegerField(default=6)
+    # The building's public QR link (antigen reports, requests, zone status). Unguessable and
+    # revocable: rotating it kills every printed poster of the old one. Empty = no public page.
+    public_token = models.CharField(max_length=43, blank=True, db_index=True)
 
     class Meta:
         ordering = ["compound_id", "sort_key", "number"]

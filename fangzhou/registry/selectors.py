@@ -157,3 +157,10 @@ def residents_for_export(community: Community) -> list[Resident]:
         .select_related("household__building__compound", "household__building__grid")
         .order_by("household__building__compound_id", "household__building__sort_key", "household__room", "id")
     )
+
+
+def building_by_token(token: str) -> Building | None:
+    """The building behind a public QR link, or None for an unknown or revoked token."""
+    if not token or len(token) < 16:
+        return None
+    return Building.objects.select_related("compound", "community").filter(public_token=token).first()

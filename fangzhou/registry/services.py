@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -124,3 +125,28 @@ def compound_upsert(
             detail={"kind": [before, kind]},
         )
     return compound
+
+
+def building_token_rotate(*, building: Building, actor: User | None) -> str:
+    """Give a building a new public QR token (the old poster stops working at once)."""
+    token = secrets.token_urlsafe(24)
+    Building.objects.filter(pk=building.pk).update(public_token=token)
+    building.public_token = token
+    AuditLog.objects.create(
+        actor=actor,
+        action="building.token_rotate",
+        target_type="building",
+        target_id=str(building.pk),
+        community_id=building.community_id,
+        detail={},
+    )
+    return token
+
+
+def building_tokens_ensure(*, community: Community) -> int:
+    """Give every building of the community that has none a public token. Returns how many were given."""
+    missing = list(Building.objects.filter(community=community, public_token=""))
+    for building in missing:
+        building.public_token = secrets.token_urlsafe(24)
+    Building.objects.bulk_update(missing, ["public_token"], batch_size=500)
+    return len(missing)
