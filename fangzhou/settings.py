@@ -19,6 +19,7 @@ from fangzhou.env import ConfigError, envbool, envint, envstr, parse_database_ur
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 ENVIRONMENT = envstr("FANGZHOU_ENV", "development")
 if ENVIRONMENT not in {"development", "production"}:

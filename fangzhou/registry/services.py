@@ -15,7 +15,16 @@ from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import ImportReport, roster_import
 from fangzhou.registry.selectors import residents_for_export
 
-__all__ = ["ImportReport", "community_create", "compound_upsert", "roster_export", "roster_import", "site_plan_apply"]
+__all__ = [
+    "ImportReport",
+    "building_token_rotate",
+    "building_tokens_ensure",
+    "community_create",
+    "compound_upsert",
+    "roster_export",
+    "roster_import",
+    "site_plan_apply",
+]
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -85,6 +94,7 @@ def site_plan_apply(
     community: Community,
     buildings: Iterable[PlacedBuilding],
     compounds: dict[int, tuple[float, float]] | None = None,
+    actor: User | None = None,
 ) -> int:
     """Put buildings on the community's site plan (metres). Returns how many were placed."""
     placed = list(buildings)
@@ -101,6 +111,14 @@ def site_plan_apply(
     Building.objects.bulk_update(changed, ["x", "y", "width", "depth", "floors", "footprint"], batch_size=500)
     for compound_id, (ox, oy) in (compounds or {}).items():
         Compound.objects.filter(community=community, pk=compound_id).update(origin_x=ox, origin_y=oy)
+    AuditLog.objects.create(
+        actor=actor,
+        action="site_plan.apply",
+        target_type="community",
+        target_id=str(community.pk),
+        community=community,
+        detail={"buildings": len(changed), "compounds": len(compounds or {})},
+    )
     return len(changed)
 
 
@@ -112,7 +130,16 @@ def compound_upsert(
     if kind not in Compound.Kind.values:
         raise RegistryError(f"无效的场所类型「{kind}」", f"unknown compound kind {kind!r}")
     compound, created = Compound.objects.get_or_create(community=community, name=name.strip(), defaults={"kind": kind})
-    if not created and compound.kind != kind:
+    if created:
+        AuditLog.objects.create(
+            actor=actor,
+            action="compound.create",
+            target_type="compound",
+            target_id=str(compound.pk),
+            community=community,
+            detail={"name": compound.name, "kind": kind},
+        )
+    elif compound.kind != kind:
         before = compound.kind
         compound.kind = kind
         compound.save(update_fields=["kind"])

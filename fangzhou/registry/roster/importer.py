@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -86,8 +86,7 @@ class RosterRow:
     grid: str = ""
 
     def values(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {f: data[f] for f in FIELD_COLUMNS}
+        return {f: getattr(self, f) for f in FIELD_COLUMNS}
 
 
 @dataclass
@@ -263,7 +262,7 @@ def roster_import(
     report.dry_run = dry_run
     columns = {f for f, col in FIELD_COLUMNS.items() if col in present}
     columns |= {"sex", "birth_date"} if "id_number" in present else set()
-    digest = hashlib.sha256(data or repr(sheet.rows[:50]).encode()).hexdigest()
+    digest = hashlib.sha256(data or repr(sheet.rows).encode()).hexdigest()
 
     with transaction.atomic():
         # One import per community at a time: the row lock makes concurrent uploads queue up.
@@ -316,15 +315,21 @@ def _write(
         rejected_rows.add(row.row)
 
     # Documents already registered in another community are not moved silently.
-    docs = [r.id_number for r in rows if r.id_number]
+    docs_by_type: dict[str, list[str]] = {}
+    for r in rows:
+        if r.id_number:
+            docs_by_type.setdefault(r.id_type, []).append(r.id_number)
     elsewhere: dict[tuple[str, str], str] = {}
-    for chunk in _chunks(docs):
-        for kind, number, name in (
-            Resident.objects.filter(id_number__in=chunk)
-            .exclude(community=community)
-            .values_list("id_type", "id_number", "community__name")
-        ):
-            elsewhere[(kind, number)] = name
+    for kind, numbers in docs_by_type.items():
+        for chunk in _chunks(numbers):
+            # id_type + id_number lets the database use the unique index on documents.
+            for number, name in (
+                Resident.objects.filter(id_type=kind, id_number__in=chunk)
+                .exclude(id_number="")
+                .exclude(community=community)
+                .values_list("id_number", "community__name")
+            ):
+                elsewhere[(kind, number)] = name
     for row in rows:
         other = elsewhere.get((row.id_type, row.id_number))
         if other:
