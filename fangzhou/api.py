@@ -12,12 +12,12 @@ from ninja.security import django_auth
 from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
 from fangzhou.registry.api import router as registry_router
+from fangzhou.registry.roster.reader import UnreadableFile
 from fangzhou.supplies.api import router as supplies_router
 from fangzhou.testing.api import router as testing_router
 from fangzhou.volunteers.api import router as volunteers_router
 from fangzhou.workorders.api import router as workorders_router
 from fangzhou.zones.api import router as zones_router
-from fangzhou.registry.roster.reader import UnreadableFile
 
 api = NinjaAPI(
     title="Fangzhou API",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fangzhou.registry.selectors import BuildingStat
 
@@ -24,11 +24,19 @@ class PlanShape:
 
 
 @dataclass
+class PlanLabel:
+    x: float
+    y: float
+    text: str
+
+
+@dataclass
 class SitePlan:
     view_box: str
     shapes: list[PlanShape]
     legend: list[tuple[str, str]]
     unplaced: int
+    labels: list[PlanLabel] = field(default_factory=list)
 
 
 def _colour(value: int, top: int) -> str:
@@ -68,12 +76,26 @@ def site_plan_svg(buildings: Sequence[BuildingStat], *, measure: str) -> SitePla
                 title=f"{b.compound} {b.label}: {values[b.id]}",
             )
         )
+    # Name each compound above its top-left building.
+    corners_by_compound: dict[str, tuple[float, float]] = {}
+    for shape, b in zip(shapes, placed, strict=True):
+        xs_b = [float(v.split(",")[0]) for v in shape.points.split()]
+        ys_b = [float(v.split(",")[1]) for v in shape.points.split()]
+        left, upper = corners_by_compound.get(b.compound, (min(xs_b), min(ys_b)))
+        corners_by_compound[b.compound] = (min(left, min(xs_b)), min(upper, min(ys_b)))
+    labels = [PlanLabel(x, y - 8, name) for name, (x, y) in corners_by_compound.items()]
+    ys.extend(label.y - 10 for label in labels)
     pad = 20.0
     view_box = (
         f"{min(xs) - pad:.0f} {min(ys) - pad:.0f} {max(xs) - min(xs) + 2 * pad:.0f} {max(ys) - min(ys) + 2 * pad:.0f}"
     )
-    steps = len(PALETTE)
+    # Legend: the value range each colour stands for, as whole numbers, without empty buckets.
+    ranges: dict[str, list[int]] = {}
+    for value in range(top + 1):
+        ranges.setdefault(_colour(value, top), []).append(value)
     legend = [
-        (PALETTE[i], f"≤{round(top * (i + 0.5) / (steps - 1))}" if i < steps - 1 else f"≤{top}") for i in range(steps)
+        (colour, f"{vals[0]}" if vals[0] == vals[-1] else f"{vals[0]}–{vals[-1]}")
+        for colour in PALETTE
+        if (vals := ranges.get(colour))
     ]
-    return SitePlan(view_box, shapes, legend, len(buildings) - len(placed))
+    return SitePlan(view_box, shapes, legend, len(buildings) - len(placed), labels)

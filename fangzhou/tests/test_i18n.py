@@ -34,3 +34,14 @@ def test_chinese_is_the_default_and_english_available() -> None:
         assert translation.gettext("Sign in") == "登录"
     with translation.override("en"):
         assert translation.gettext("Sign in") == "Sign in"
+
+
+@pytest.mark.django_db
+def test_chinese_even_when_the_phone_asks_for_english(client: object) -> None:
+    from django.test import Client
+
+    assert isinstance(client, Client)
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in page
+    client.cookies["django_language"] = "en"
+    assert "Sign in" in client.get("/accounts/login/").content.decode()

@@ -29,7 +29,7 @@ def test_simultaneous_imports_of_one_roster_create_each_resident_once() -> None:
         try:
             barrier.wait()
             reports.append(roster_import(community=community, actor=None, data=data, filename="r.xlsx"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
