@@ -1,0 +1,127 @@
+"""Roster import speed: the set-based pipeline against a plain row-by-row ORM import, same run.
+
+    python bench/roster_import.py [--rows 6500] [--database-url postgres://...]
+
+Both paths import the same generated roster (valid IDs, households of 1-5) into a fresh
+database; the baseline does what a straightforward implementation would (get_or_create per place,
+one save per resident). Reported as ratios against that baseline, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=6500)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="fz-bench-")
+    os.environ["FANGZHOU_DATA_DIR"] = tmp
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from fangzhou.registry.models import Building, Compound, Household, Resident
+    from fangzhou.registry.roster.importer import parse_sheet
+    from fangzhou.registry.roster.reader import Sheet
+    from fangzhou.registry.services import community_create, roster_import
+    from fangzhou.registry.tests.factories import make_id
+
+    if args.database_url:
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+    rng = random.Random(7)
+    header = ["小区", "楼号", "室号", "姓名", "证件号码", "手机号"]
+
+    def roster(tag: int) -> Sheet:
+        rows: list[tuple[int, list[object]]] = [(1, list(header))]
+        seq = 0
+        n = 0
+        building = 1
+        while n < args.rows:
+            for room in range(101, 107):
+                for floor in range(0, 6):
+                    size = rng.choice([1, 2, 2, 3, 3, 3, 4, 5])
+                    for _ in range(size):
+                        seq += 1
+                        born = dt.date(1940 + seq % 70, 1 + seq % 12, 1 + seq % 28)
+                        number = make_id(f"3101{tag:02d}", born, seq % 500, bool(seq % 2))
+                        name = "张王李赵刘陈杨黄"[seq % 8] + "伟芳娜敏静丽强磊"[seq // 8 % 8] + "一二三四五六七八九十"[seq // 64 % 10]
+                        rows.append((len(rows) + 1, [f"小区{tag}", f"{building}号楼", str(room + floor * 100), name, number, f"139{seq:08d}"]))
+                        n += 1
+            building += 1
+        return Sheet(rows[: args.rows + 1])  # type: ignore[arg-type]
+
+    def naive(community: object, sheet: Sheet) -> None:
+        rows, _, _ = parse_sheet(sheet, today=dt.date(2022, 4, 1))
+        for row in rows:
+            with transaction.atomic():
+                compound, _ = Compound.objects.get_or_create(community=community, name=row.compound)
+                building, _ = Building.objects.get_or_create(community=community, compound=compound, number=row.building)
+                household, _ = Household.objects.get_or_create(building=building, room=row.room)
+                resident = Resident.objects.filter(id_type=row.id_type, id_number=row.id_number).first()
+                values = row.values()
+                if resident is None:
+                    Resident.objects.create(community=community, household=household, **values)
+                else:
+                    for key, value in values.items():
+                        setattr(resident, key, value)
+                    resident.household = household
+                    resident.save()
+
+    results: list[tuple[str, float]] = []
+    baseline_community = community_create(code="B1", name="基线")
+    sheet_a = roster(11)
+    t = time.perf_counter()
+    naive(baseline_community, sheet_a)
+    results.append(("row-by-row ORM import (baseline)", time.perf_counter() - t))
+    t = time.perf_counter()
+    naive(baseline_community, sheet_a)
+    results.append(("row-by-row ORM re-import (baseline)", time.perf_counter() - t))
+
+    community = community_create(code="B2", name="批量")
+    sheet_b = roster(12)
+    t = time.perf_counter()
+    report = roster_import(community=community, actor=None, sheet=sheet_b, filename="b.xlsx")
+    results.append(("roster_import, first import", time.perf_counter() - t))
+    assert report.created == args.rows, report.as_dict()
+    t = time.perf_counter()
+    again = roster_import(community=community, actor=None, sheet=sheet_b, filename="b.xlsx")
+    results.append(("roster_import, re-import (no-op)", time.perf_counter() - t))
+    assert again.unchanged == args.rows
+
+    base_first, base_again = results[0][1], results[1][1]
+    lines = [
+        f"Roster import, {args.rows:,} rows, {connection.vendor}:",
+        "",
+        "| path | seconds | ratio to baseline |",
+        "|---|---:|---:|",
+    ]
+    for label, seconds in results:
+        base = base_again if "re-import" in label else base_first
+        lines.append(f"| {label} | {seconds:.2f} | {seconds / base:.3f} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
