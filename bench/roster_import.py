@@ -57,7 +57,7 @@ def main() -> None:
         building = 1
         while n < args.rows:
             for room in range(101, 107):
-                for floor in range(0, 6):
+                for floor in range(6):
                     size = rng.choice([1, 2, 2, 3, 3, 3, 4, 5])
                     for _ in range(size):
                         seq += 1
