@@ -75,9 +75,7 @@ class Positivity:
     @classmethod
     def from_pools(cls, tubes: int, positive_tubes: int, pool_size: int) -> Positivity:
         """People-equivalent counts from a pooled round, by the maximum-likelihood estimate."""
-        return cls(
-            tubes * pool_size, tubes * pool_size * prevalence_from_pools(tubes, positive_tubes, pool_size)
-        )
+        return cls(tubes * pool_size, tubes * pool_size * prevalence_from_pools(tubes, positive_tubes, pool_size))
 
 
 def prevalence_from_pools(tubes: int, positive_tubes: int, pool_size: int) -> float:
@@ -176,9 +174,7 @@ def estimate_prevalence(
             shrunk = mean
         else:
             # Effective counts: a cluster-noisy building carries less information per test.
-            shrunk = (obs.positive / design_effect + prior_weight * mean) / (
-                obs.tested / design_effect + prior_weight
-            )
+            shrunk = (obs.positive / design_effect + prior_weight * mean) / (obs.tested / design_effect + prior_weight)
         buildings[building_id] = correct(shrunk)
     return PrevalenceEstimate(correct(mean), buildings, prior_weight, design_effect)
 
@@ -563,9 +559,7 @@ def _default_expectation(
     return tubes, retests
 
 
-def _explain(
-    groups: Sequence[PoolGroup], community: float, threshold: float, pooling_pays: bool, people: int
-) -> str:
+def _explain(groups: Sequence[PoolGroup], community: float, threshold: float, pooling_pays: bool, people: int) -> str:
     if not people:
         return "Nobody to sample."
     if not pooling_pays:

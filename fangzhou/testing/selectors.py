@@ -1,0 +1,545 @@
+"""Reads for testing, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AnonymousUser
+from django.core import signing
+from django.db.models import Max, Q, QuerySet
+
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import STAFF_ROLES
+from fangzhou.cases.selectors import residents_exempt_from_testing
+from fangzhou.registry import selectors as registry
+from fangzhou.registry.models import Building, Community, Household, Resident, SpecialCare
+from fangzhou.testing.models import (
+    AntigenReport,
+    AntigenResult,
+    BuildingSlot,
+    KitHandout,
+    LabResult,
+    Result,
+    Retest,
+    Round,
+    Sample,
+    Tube,
+)
+
+QR_SALT = "fangzhou.testing.resident-qr"
+DOOR_SPECIAL = {SpecialCare.LIMITED_MOBILITY, SpecialCare.BEDRIDDEN, SpecialCare.DISABLED}
+
+
+def is_committee(user: User | AnonymousUser) -> bool:
+    """Roles that may run rounds for a whole community (create, import, close)."""
+    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in STAFF_ROLES)
+
+
+def can_run_round(user: User | AnonymousUser, rnd: Round) -> bool:
+    if not isinstance(user, User) or not user.is_active:
+        return False
+    if user.is_superuser or user.role == Role.ADMIN:
+        return True
+    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == rnd.community_id
+
+
+def rounds_visible(user: User | AnonymousUser) -> QuerySet[Round]:
+    return Round.objects.filter(community__in=registry.communities_visible(user).values("pk"))
+
+
+def round_get(user: User | AnonymousUser, round_id: int) -> Round | None:
+    return rounds_visible(user).select_related("community").filter(pk=round_id).first()
+
+
+def tube_get(user: User | AnonymousUser, tube_id: int) -> Tube | None:
+    return (
+        Tube.objects.filter(round__in=rounds_visible(user).values("pk"))
+        .select_related("round")
+        .filter(pk=tube_id)
+        .first()
+    )
+
+
+def exempt_resident_ids(rnd: Round) -> set[int]:
+    """Not counted as missing: in isolation or post-discharge (cases), or already pending re-test."""
+    exempt = residents_exempt_from_testing(rnd.community, rnd.date)
+    exempt |= set(
+        Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
+            "resident_id", flat=True
+        )
+    )
+    return exempt
+
+
+# --------------------------------------------------------------------------------------------------
+# Live counts, missing list, coverage
+
+
+@dataclass
+class Count3:
+    name: str
+    id: int = 0
+    expected: int = 0
+    sampled: int = 0
+    exempt: int = 0
+    residents: int = 0
+
+    @property
+    def missing(self) -> int:
+        return max(self.expected - self.sampled, 0)
+
+    @property
+    def rate(self) -> float:
+        return self.sampled / self.expected if self.expected else 1.0
+
+
+@dataclass
+class RoundCounts:
+    buildings: list[Count3]
+    grids: list[Count3]
+    total: Count3
+
+
+def round_counts(user: User | AnonymousUser, rnd: Round) -> RoundCounts:
+    """Sampled / expected / missing per building and grid (only the buildings the user sees)."""
+    buildings = list(
+        registry.buildings_visible(user)
+        .filter(community_id=rnd.community_id)
+        .select_related("grid", "compound")
+        .order_by("compound_id", "sort_key", "number")
+    )
+    ids = [b.pk for b in buildings]
+    exempt = exempt_resident_ids(rnd)
+    sampled = set(Sample.objects.filter(round=rnd).values_list("resident_id", flat=True))
+    rows: dict[int, Count3] = {b.pk: Count3(name=f"{b.compound.name} {b.label}", id=b.pk) for b in buildings}
+    for resident_id, building_id in Resident.objects.filter(household__building_id__in=ids).values_list(
+        "id", "household__building_id"
+    ):
+        row = rows[building_id]
+        row.residents += 1
+        if resident_id in sampled:
+            row.sampled += 1
+            row.expected += 1
+        elif resident_id in exempt:
+            row.exempt += 1
+        else:
+            row.expected += 1
+    grids: dict[str, Count3] = {}
+    total = Count3(name="total")
+    for b in buildings:
+        row = rows[b.pk]
+        grid = grids.setdefault(b.grid.name if b.grid else "—", Count3(name=b.grid.name if b.grid else "—"))
+        for bucket in (grid, total):
+            bucket.expected += row.expected
+            bucket.sampled += row.sampled
+            bucket.exempt += row.exempt
+            bucket.residents += row.residents
+    return RoundCounts(list(rows.values()), sorted(grids.values(), key=lambda g: g.name), total)
+
+
+def missing_residents(user: User | AnonymousUser, rnd: Round, building_id: int | None = None) -> list[Resident]:
+    """Residents expected but not sampled (漏检), in the buildings the user sees."""
+    exempt = exempt_resident_ids(rnd)
+    qs = (
+        registry.residents_visible(user)
+        .filter(community_id=rnd.community_id)
+        .exclude(pk__in=Sample.objects.filter(round=rnd).values("resident_id"))
+        .select_related("household__building__compound")
+        .order_by("household__building__compound_id", "household__building__sort_key", "household__room", "id")
+    )
+    if building_id is not None:
+        qs = qs.filter(household__building_id=building_id)
+    return [r for r in qs if r.pk not in exempt]
+
+
+@dataclass
+class Coverage:
+    residents: int
+    in_buildings_counted: int
+    without_grid: list[Building]
+    residents_without_grid: int
+    buildings_without_slot: list[Building]
+
+    @property
+    def complete(self) -> bool:
+        return self.residents == self.in_buildings_counted
+
+
+def coverage_check(rnd: Round) -> Coverage:
+    """Check against the registry: no resident is forgotten by the counts or the schedule."""
+    community_residents = Resident.objects.filter(community_id=rnd.community_id)
+    counted = Resident.objects.filter(household__building__community_id=rnd.community_id).count()
+    buildings = list(Building.objects.filter(community_id=rnd.community_id).select_related("compound"))
+    slotted = set(BuildingSlot.objects.filter(round=rnd).values_list("building_id", flat=True))
+    no_grid = [b for b in buildings if b.grid_id is None]
+    return Coverage(
+        residents=community_residents.count(),
+        in_buildings_counted=counted,
+        without_grid=no_grid,
+        residents_without_grid=community_residents.filter(household__building__grid__isnull=True).count(),
+        buildings_without_slot=[b for b in buildings if b.pk not in slotted] if slotted else [],
+    )
+
+
+def round_schedule_rows(user: User | AnonymousUser, rnd: Round) -> list[BuildingSlot]:
+    return list(
+        BuildingSlot.objects.filter(round=rnd, building__in=registry.buildings_visible(user).values("pk"))
+        .select_related("building__compound", "site")
+        .order_by("starts_at", "site_id")
+    )
+
+
+def round_tubes(rnd: Round, limit: int = 200) -> list[Tube]:
+    return list(
+        Tube.objects.filter(round=rnd)
+        .select_related("lab_result", "site")
+        .prefetch_related("samples")
+        .order_by("-id")[:limit]
+    )
+
+
+def retests_visible(user: User | AnonymousUser, community: Community, *, pending_only: bool = True) -> list[Retest]:
+    qs = Retest.objects.filter(
+        community=community, resident__household__building__in=registry.buildings_visible(user).values("pk")
+    ).select_related("resident__household__building__compound", "source_tube", "work_order")
+    if pending_only:
+        qs = qs.filter(status=Retest.Status.PENDING)
+    return list(qs.order_by("resident__household__building__sort_key", "resident__household__room"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling desk
+
+
+def resident_qr_payload(resident_id: int) -> str:
+    """What a resident's personal QR code carries: a signed id (not guessable, not personal)."""
+    return "FZR:" + signing.Signer(salt=QR_SALT).sign(str(resident_id))
+
+
+def resident_from_qr(payload: str) -> int | None:
+    if not payload.startswith("FZR:"):
+        return None
+    try:
+        return int(signing.Signer(salt=QR_SALT).unsign(payload[4:]))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+@dataclass
+class DeskRow:
+    resident: Resident
+    tube_code: str = ""
+    pending_retest: bool = False
+    household_open: list[Resident] = field(default_factory=list)  # members still to sample
+
+
+def desk_search(user: User | AnonymousUser, rnd: Round, query: str) -> list[DeskRow]:
+    """Residents matching a name, room, last phone digits or a scanned QR code, with their status."""
+    query = query.strip()[:80]
+    resident_id = resident_from_qr(query)
+    if resident_id is not None:
+        found = list(
+            registry.residents_visible(user)
+            .filter(pk=resident_id, community_id=rnd.community_id)
+            .select_related("household__building__compound")
+        )
+    else:
+        community = Community(pk=rnd.community_id)
+        found = registry.resident_search(user, query, community=community, limit=30)
+    if not found:
+        return []
+    household_ids = {r.household_id for r in found}
+    members: dict[int, list[Resident]] = defaultdict(list)
+    for member in Resident.objects.filter(household_id__in=household_ids).order_by("id"):
+        members[member.household_id].append(member)
+    all_ids = [m.pk for ms in members.values() for m in ms]
+    tubes = dict(Sample.objects.filter(round=rnd, resident_id__in=all_ids).values_list("resident_id", "tube__code"))
+    pending = set(
+        Retest.objects.filter(resident_id__in=all_ids, status=Retest.Status.PENDING).values_list(
+            "resident_id", flat=True
+        )
+    )
+    rows = []
+    for r in found:
+        rows.append(
+            DeskRow(
+                resident=r,
+                tube_code=tubes.get(r.pk, "") if r.pk not in pending else "",
+                pending_retest=r.pk in pending,
+                household_open=[m for m in members[r.household_id] if m.pk not in tubes and m.pk not in pending],
+            )
+        )
+    return rows
+
+
+def open_tube(rnd: Round, station: str) -> Tube | None:
+    return (
+        Tube.objects.filter(round=rnd, station=station, status=Tube.Status.OPEN)
+        .prefetch_related("samples__resident")
+        .first()
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Door-to-door lists
+
+
+@dataclass
+class DoorStop:
+    resident: Resident
+    why: str  # "retest" or "mobility"
+
+
+@dataclass
+class DoorList:
+    building: Building
+    order: int
+    stops: list[DoorStop]
+
+
+def _room_key(room: str) -> tuple[int, str]:
+    digits = re.sub(r"\D", "", room)
+    return (int(digits) if digits else 0, room)
+
+
+def walking_order(points: list[tuple[int, float | None, float | None]]) -> list[int]:
+    """Nearest-neighbour walk over buildings on the site plan, starting at the one nearest the origin.
+
+    Buildings without a position come last, in their given order. Pure; tested on its own.
+    """
+    placed = [(i, x, y) for i, x, y in points if x is not None and y is not None]
+    unplaced = [i for i, x, y in points if x is None or y is None]
+    order: list[int] = []
+    cx, cy = 0.0, 0.0
+    remaining = list(placed)
+    while remaining:
+        best = min(remaining, key=lambda p: (math.hypot((p[1] or 0) - cx, (p[2] or 0) - cy), p[0]))
+        remaining.remove(best)
+        order.append(best[0])
+        cx, cy = best[1] or 0.0, best[2] or 0.0
+    return order + unplaced
+
+
+def door_lists(user: User | AnonymousUser, rnd: Round) -> list[DoorList]:
+    """Per building, who is sampled at their door (pending re-test, limited mobility), in walking order."""
+    pending = set(
+        Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
+            "resident_id", flat=True
+        )
+    )
+    special = Q()
+    for code in DOOR_SPECIAL:
+        special |= Q(special__contains=code)
+    done = set(Sample.objects.filter(round=rnd).values_list("resident_id", "kind"))
+    residents = (
+        registry.residents_visible(user)
+        .filter(community_id=rnd.community_id)
+        .filter(Q(pk__in=pending) | special)
+        .select_related("household__building__compound")
+    )
+    by_building: dict[int, list[DoorStop]] = defaultdict(list)
+    buildings: dict[int, Building] = {}
+    for r in residents:
+        if r.pk in pending:
+            if (r.pk, "single") in done:
+                continue
+            why = "retest"
+        else:
+            if (r.pk, "pooled") in done:
+                continue
+            why = "mobility"
+        building = r.household.building
+        buildings[building.pk] = building
+        by_building[building.pk].append(DoorStop(r, why))
+    order = walking_order([(b.pk, b.x, b.y) for b in sorted(buildings.values(), key=lambda b: (b.sort_key, b.pk))])
+    lists = []
+    for n, building_id in enumerate(order, start=1):
+        stops = sorted(by_building[building_id], key=lambda s: (_room_key(s.resident.household.room), s.resident.pk))
+        lists.append(DoorList(buildings[building_id], n, stops))
+    return lists
+
+
+# --------------------------------------------------------------------------------------------------
+# Antigen
+
+
+def household_identify(building: Building, room: str, phone_last4: str) -> Household | None:
+    """The household of a public page: the room in this building plus the last 4 digits of a phone."""
+    room = re.sub(r"\s+", "", room or "").removesuffix("室")
+    if not re.fullmatch(r"\d{4}", phone_last4 or "") or not room:
+        return None
+    household = Household.objects.filter(building=building, room=room).first()
+    if household is None:
+        return None
+    if not Resident.objects.filter(household=household, phone__endswith=phone_last4).exists():
+        return None
+    return household
+
+
+CELL_STATES = ("positive", "negative", "partial", "none")
+
+
+@dataclass
+class HouseholdCell:
+    id: int
+    room: str
+    members: int
+    reported: int
+    positive: int
+    kits: int = 0
+
+    @property
+    def state(self) -> str:
+        if self.positive:
+            return "positive"
+        if self.members and self.reported >= self.members:
+            return "negative"
+        if self.reported:
+            return "partial"
+        return "none"
+
+
+@dataclass
+class BuildingGrid:
+    building: Building
+    cells: list[HouseholdCell]
+
+    @property
+    def residents(self) -> int:
+        return sum(c.members for c in self.cells)
+
+    @property
+    def reported(self) -> int:
+        return sum(c.reported for c in self.cells)
+
+    @property
+    def rate(self) -> float:
+        return self.reported / self.residents if self.residents else 0.0
+
+
+@dataclass
+class AntigenGlance:
+    day: dt.date
+    buildings: list[BuildingGrid]
+    grids: list[dict[str, object]]
+    residents: int
+    reported: int
+    positives: list[AntigenReport]
+
+    @property
+    def rate(self) -> float:
+        return self.reported / self.residents if self.residents else 0.0
+
+
+def antigen_glance(
+    user: User | AnonymousUser, community: Community, day: dt.date, building_id: int | None = None
+) -> AntigenGlance:
+    """Household cells per building for a day, rates per building, grid and community, the positives.
+
+    A fixed number of queries whatever the community's size.
+    """
+    buildings_qs = (
+        registry.buildings_visible(user)
+        .filter(community=community)
+        .select_related("compound", "grid")
+        .order_by("compound_id", "sort_key", "number")
+    )
+    if building_id is not None:
+        buildings_qs = buildings_qs.filter(pk=building_id)
+    buildings = list(buildings_qs)
+    ids = [b.pk for b in buildings]
+    cells: dict[int, HouseholdCell] = {}
+    per_building: dict[int, list[HouseholdCell]] = defaultdict(list)
+    households = Household.objects.filter(building_id__in=ids).order_by("room")
+    for h in households.values("id", "room", "building_id"):
+        cell = HouseholdCell(h["id"], h["room"], 0, 0, 0)
+        cells[h["id"]] = cell
+        per_building[h["building_id"]].append(cell)
+    for household_id in Resident.objects.filter(household__building_id__in=ids).values_list("household_id", flat=True):
+        cells[household_id].members += 1
+    for household_id, result in (
+        AntigenReport.objects.filter(day=day, household__building_id__in=ids)
+        .exclude(result=AntigenResult.NOT_TESTED)
+        .values_list("household_id", "result")
+    ):
+        cell = cells.get(household_id)
+        if cell is None:
+            continue
+        cell.reported += 1
+        if result == AntigenResult.POSITIVE:
+            cell.positive += 1
+    for household_id, kits in KitHandout.objects.filter(day=day, household__building_id__in=ids).values_list(
+        "household_id", "kits"
+    ):
+        if household_id in cells:
+            cells[household_id].kits = kits
+    for cell_list in per_building.values():
+        cell_list.sort(key=lambda c: _room_key(c.room))
+    grid_rows: dict[str, dict[str, object]] = {}
+    result_buildings = []
+    for b in buildings:
+        grid = BuildingGrid(b, per_building.get(b.pk, []))
+        result_buildings.append(grid)
+        name = b.grid.name if b.grid else "—"
+        entry = grid_rows.setdefault(name, {"name": name, "residents": 0, "reported": 0})
+        entry["residents"] = int(str(entry["residents"])) + grid.residents
+        entry["reported"] = int(str(entry["reported"])) + grid.reported
+    for entry in grid_rows.values():
+        residents = int(str(entry["residents"]))
+        entry["rate"] = int(str(entry["reported"])) / residents if residents else 0.0
+    positives = list(
+        AntigenReport.objects.filter(day=day, household__building_id__in=ids, result=AntigenResult.POSITIVE)
+        .select_related("resident", "household__building")
+        .order_by("-reported_at")
+    )
+    return AntigenGlance(
+        day=day,
+        buildings=result_buildings,
+        grids=sorted(grid_rows.values(), key=lambda g: str(g["name"])),
+        residents=sum(b.residents for b in result_buildings),
+        reported=sum(b.reported for b in result_buildings),
+        positives=positives,
+    )
+
+
+def antigen_not_reported(user: User | AnonymousUser, building: Building, day: dt.date) -> list[Resident]:
+    """Residents of a building without a result for the day (the building leader's chase list)."""
+    reported = AntigenReport.objects.filter(day=day, household__building=building).exclude(
+        result=AntigenResult.NOT_TESTED
+    )
+    return list(
+        registry.residents_visible(user)
+        .filter(household__building=building)
+        .exclude(pk__in=reported.values("resident_id"))
+        .select_related("household")
+        .order_by("household__room", "id")
+    )
+
+
+def household_today(household: Household, day: dt.date) -> dict[int, str]:
+    return dict(AntigenReport.objects.filter(household=household, day=day).values_list("resident_id", "result"))
+
+
+# --------------------------------------------------------------------------------------------------
+# For other apps
+
+
+def last_negative_test_at(resident_id: int) -> dt.datetime | None:
+    """When the resident last tested negative, or None.
+
+    The later of: the ``tested_at`` of the latest negative lab result of a tube (pooled or single)
+    that holds a sample of the resident, and the ``reported_at`` of the latest negative antigen
+    self-test report. Used by the volunteers' health gate. Not scoped: callers decide who may ask.
+    """
+    pcr = LabResult.objects.filter(result=Result.NEGATIVE, tube__samples__resident_id=resident_id).aggregate(
+        at=Max("tested_at")
+    )["at"]
+    antigen = AntigenReport.objects.filter(resident_id=resident_id, result=AntigenResult.NEGATIVE).aggregate(
+        at=Max("reported_at")
+    )["at"]
+    candidates = [t for t in (pcr, antigen) if t is not None]
+    return max(candidates) if candidates else None

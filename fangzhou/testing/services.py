@@ -1,0 +1,970 @@
+"""Writes for testing. Pages, the API, the commands and the demo all call these.
+
+Every write is idempotent where a retry can happen: tubes by code, samples by (round, resident)
+for pooled sampling, lab results one per tube, re-tests one pending per resident, antigen reports
+one per resident per day and one submission per client-generated id.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from fangzhou.accounts.models import AuditLog, User
+from fangzhou.cases.services import case_confirm
+from fangzhou.registry.models import Building, Community, Household, Resident
+from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
+from fangzhou.testing import schedule as core
+from fangzhou.testing.models import (
+    AntigenReport,
+    AntigenResult,
+    AntigenSubmission,
+    BuildingSlot,
+    KitHandout,
+    LabResult,
+    Result,
+    Retest,
+    Round,
+    Sample,
+    SamplingSite,
+    Tube,
+    TubeKind,
+)
+from fangzhou.testing.pooling import TubeFiller
+from fangzhou.workorders.models import Kind, Priority
+from fangzhou.workorders.services import work_order_create
+
+MAX_POOL_SIZE = 20
+
+
+class TestingError(ValueError):
+    """A refused action, with the reason in Chinese and English."""
+
+    __test__ = False
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+
+
+def _audit(actor: User | None, action: str, target: Any, community_id: int, **detail: Any) -> None:
+    AuditLog.objects.create(
+        actor=actor,
+        action=action,
+        target_type=type(target).__name__.lower(),
+        target_id=str(target.pk),
+        community_id=community_id,
+        detail=detail,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Rounds, sites, schedule
+
+
+@transaction.atomic
+def round_create(
+    *, community: Community, date: dt.date, pool_size: int = 10, actor: User | None, note: str = ""
+) -> Round:
+    if not 1 <= pool_size <= MAX_POOL_SIZE:
+        raise TestingError(
+            f"混采管容量须在 1 到 {MAX_POOL_SIZE} 之间", f"the pool size must be between 1 and {MAX_POOL_SIZE}"
+        )
+    rnd = Round.objects.create(community=community, date=date, pool_size=pool_size, note=note[:200], created_by=actor)
+    _audit(actor, "round.create", rnd, community.pk, date=date.isoformat(), pool_size=pool_size)
+    return rnd
+
+
+@transaction.atomic
+def site_add(
+    *,
+    round: Round,
+    name: str,
+    desks: int,
+    opens_at: dt.time,
+    closes_at: dt.time,
+    x: float | None = None,
+    y: float | None = None,
+    actor: User | None,
+) -> SamplingSite:
+    """Add (or update, by name) a sampling site of a round."""
+    name = name.strip()
+    if not name:
+        raise TestingError("采样点名称不能为空", "the site name is empty")
+    if desks < 1:
+        raise TestingError("采样台数量至少为 1", "a site needs at least one desk")
+    if closes_at <= opens_at:
+        raise TestingError("结束时间须晚于开始时间", "the closing time must be after the opening time")
+    site, _ = SamplingSite.objects.update_or_create(
+        round=round, name=name, defaults={"desks": desks, "opens_at": opens_at, "closes_at": closes_at, "x": x, "y": y}
+    )
+    _audit(actor, "site.save", site, round.community_id, name=name, desks=desks)
+    return site
+
+
+def _minutes(t: dt.time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def expected_by_building(rnd: Round) -> dict[int, int]:
+    """Residents expected at the round per building (everyone but the exempt)."""
+    from fangzhou.testing.selectors import exempt_resident_ids
+
+    exempt = exempt_resident_ids(rnd)
+    counts: dict[int, int] = defaultdict(int)
+    for resident_id, building_id in Resident.objects.filter(community_id=rnd.community_id).values_list(
+        "id", "household__building_id"
+    ):
+        if resident_id not in exempt:
+            counts[building_id] += 1
+    return counts
+
+
+@transaction.atomic
+def round_schedule(
+    *, round: Round, actor: User | None, per_desk_per_minute: float = 2.0, step: int = 10
+) -> core.Schedule:
+    """Give every building of the community a window at a site (replaces the previous schedule)."""
+    sites = list(round.sites.all())
+    if not sites:
+        raise TestingError("请先添加采样点", "add a sampling site first")
+    expected = expected_by_building(round)
+    buildings = list(Building.objects.filter(community_id=round.community_id).order_by("id"))
+    plan = core.schedule_round(
+        [core.Site(s.pk, s.x or 0.0, s.y or 0.0, s.desks, _minutes(s.opens_at), _minutes(s.closes_at)) for s in sites],
+        [core.Building(b.pk, b.x, b.y, expected.get(b.pk, 0)) for b in buildings],
+        per_desk_per_minute=per_desk_per_minute,
+        step=step,
+    )
+    tz = timezone.get_current_timezone()
+
+    def at(minute: int) -> dt.datetime:
+        return dt.datetime.combine(round.date, dt.time(minute // 60 % 24, minute % 60), tzinfo=tz)
+
+    BuildingSlot.objects.filter(round=round).delete()
+    BuildingSlot.objects.bulk_create(
+        [
+            BuildingSlot(
+                round=round,
+                building_id=s.building_id,
+                site_id=s.site_id,
+                starts_at=at(s.start),
+                ends_at=at(s.end),
+                expected=s.people,
+            )
+            for s in plan.slots
+        ]
+    )
+    _audit(actor, "round.schedule", round, round.community_id, slots=len(plan.slots), unscheduled=plan.unscheduled)
+    return plan
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling
+
+
+@dataclass
+class TakeResult:
+    tube: Tube  # the tube the last resident went into
+    samples: list[Sample]
+    closed: list[str] = field(default_factory=list)  # tube codes closed by this call
+    single: bool = False
+
+
+def _lock_round(rnd: Round) -> Round:
+    locked = Round.objects.select_for_update().get(pk=rnd.pk)
+    if locked.status != Round.Status.OPEN:
+        raise TestingError("本轮次已结束，不能再采样", "this round is closed")
+    return locked
+
+
+def _new_code(rnd: Round) -> str:
+    n = Tube.objects.filter(round=rnd).count() + 1
+    while True:
+        code = f"R{rnd.pk}-{n:04d}"
+        if not Tube.objects.filter(code=code).exists():
+            return code
+        n += 1
+
+
+def _clean_code(code: str) -> str:
+    return re.sub(r"\s+", "", code or "").upper()
+
+
+def _check_new_code(code: str) -> str:
+    code = _clean_code(code)
+    if not re.fullmatch(r"[A-Z0-9-]{4,40}", code):
+        raise TestingError(f"试管编码「{code}」无效", f"tube code {code!r} is not valid")
+    if Tube.objects.filter(code=code).exists():
+        raise TestingError(f"试管编码 {code} 已被使用", f"tube code {code} is already used")
+    return code
+
+
+def sample_take(
+    *,
+    round: Round,
+    residents: Sequence[Resident],
+    actor: User | None,
+    station: str,
+    site: SamplingSite | None = None,
+    door_to_door: bool = False,
+    tube_code: str = "",
+    at: dt.datetime | None = None,
+) -> TakeResult:
+    """Put residents (usually one household, or one person) into the station's open tube.
+
+    Residents pending re-test each get a single tube (单采) instead. A resident already in a pooled
+    tube of this round is refused, naming them. Members of one household stay in one tube when they
+    fit (:class:`TubeFiller` with one open tube per station); a full tube is closed at once.
+    """
+    if not residents:
+        raise TestingError("请选择要采样的居民", "choose who to sample")
+    at = at or timezone.now()
+    with transaction.atomic():
+        rnd = _lock_round(round)
+        ids = [r.pk for r in residents]
+        if len(set(ids)) != len(ids):
+            raise TestingError("同一居民被选了两次", "the same resident was chosen twice")
+        if any(r.community_id != rnd.community_id for r in residents):
+            raise TestingError("居民不属于本社区", "a resident does not belong to this community")
+        if site is not None and site.round_id != rnd.pk:
+            raise TestingError("采样点不属于本轮次", "the site belongs to another round")
+        pending = set(
+            Retest.objects.filter(resident_id__in=ids, status=Retest.Status.PENDING).values_list(
+                "resident_id", flat=True
+            )
+        )
+        pooled_ids = [i for i in ids if i not in pending]
+        already = list(
+            Sample.objects.filter(round=rnd, resident_id__in=pooled_ids, kind=TubeKind.POOLED).select_related(
+                "resident", "tube"
+            )
+        )
+        if already:
+            names = "、".join(f"{s.resident.name}（{s.tube.code}）" for s in already)
+            names_en = ", ".join(f"{s.resident.name} (tube {s.tube.code})" for s in already)
+            raise TestingError(
+                f"本轮已采过：{names}，不能重复混采", f"already sampled in this round: {names_en}; not sampled again"
+            )
+        samples: list[Sample] = []
+        closed: list[str] = []
+        by_id = {r.pk: r for r in residents}
+        last_tube: Tube | None = None
+        code_given = _check_new_code(tube_code) if tube_code else ""
+
+        def new_tube(kind: str, pool_size: int, status: str) -> Tube:
+            nonlocal code_given
+            code = code_given or _new_code(rnd)
+            code_given = ""
+            return Tube.objects.create(
+                round=rnd,
+                code=code,
+                kind=kind,
+                pool_size=pool_size,
+                status=status,
+                site=site,
+                station="" if status != Tube.Status.OPEN else station,
+                door_to_door=door_to_door,
+                opened_by=actor,
+                closed_at=at if status != Tube.Status.OPEN else None,
+            )
+
+        for resident_id in [i for i in ids if i in pending]:
+            tube = new_tube(TubeKind.SINGLE, 1, Tube.Status.CLOSED)
+            samples.append(
+                Sample.objects.create(
+                    round=rnd,
+                    resident=by_id[resident_id],
+                    tube=tube,
+                    kind=TubeKind.SINGLE,
+                    sampled_at=at,
+                    site=site,
+                    door_to_door=door_to_door,
+                    taken_by=actor,
+                )
+            )
+            closed.append(tube.code)
+            last_tube = tube
+        if pooled_ids:
+            open_tube = Tube.objects.filter(round=rnd, station=station, status=Tube.Status.OPEN).first()
+            filler: TubeFiller[int] = TubeFiller(rnd.pool_size, max_open=1)
+            tubes: list[Tube] = []
+            inside = list(open_tube.samples.values_list("resident_id", flat=True)) if open_tube else []
+            if open_tube is not None and inside:
+                filler.add_household(inside)  # index 0: the tube already in the desk's hand
+                tubes.append(open_tube)
+            elif open_tube is not None:
+                _close(open_tube, at)
+            placement = filler.add_household(pooled_ids)
+            for resident_id, index in zip(pooled_ids, placement, strict=True):
+                while index >= len(tubes):
+                    # one open tube per station: opening a tube seals the one before it
+                    for earlier in tubes:
+                        if earlier.status == Tube.Status.OPEN:
+                            _close(earlier, at)
+                            closed.append(earlier.code)
+                    tubes.append(new_tube(TubeKind.POOLED, rnd.pool_size, Tube.Status.OPEN))
+                tube = tubes[index]
+                samples.append(
+                    Sample.objects.create(
+                        round=rnd,
+                        resident=by_id[resident_id],
+                        tube=tube,
+                        kind=TubeKind.POOLED,
+                        sampled_at=at,
+                        site=site,
+                        door_to_door=door_to_door,
+                        taken_by=actor,
+                    )
+                )
+                last_tube = tube
+            open_now = set(filler.open_tubes)
+            for index, tube in enumerate(tubes):
+                if index not in open_now and tube.status == Tube.Status.OPEN:
+                    _close(tube, at)
+                    closed.append(tube.code)
+        assert last_tube is not None
+        _audit(
+            actor,
+            "sample.take",
+            last_tube,
+            rnd.community_id,
+            residents=ids,
+            single=sorted(pending & set(ids)),
+            station=station,
+        )
+    return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+
+
+def _close(tube: Tube, at: dt.datetime) -> None:
+    Tube.objects.filter(pk=tube.pk, status=Tube.Status.OPEN).update(status=Tube.Status.CLOSED, closed_at=at, station="")
+    tube.status = Tube.Status.CLOSED
+    tube.closed_at = at
+    tube.station = ""
+
+
+@transaction.atomic
+def tube_close(*, tube: Tube, actor: User | None) -> Tube:
+    """Close an open tube (staff close it before it is full). Closing a closed tube changes nothing."""
+    if tube.status == Tube.Status.OPEN:
+        _close(tube, timezone.now())
+        _audit(actor, "tube.close", tube, tube.round.community_id, code=tube.code)
+    return tube
+
+
+@transaction.atomic
+def round_close(*, round: Round, actor: User | None) -> Round:
+    now = timezone.now()
+    for tube in Tube.objects.filter(round=round, status=Tube.Status.OPEN):
+        _close(tube, now)
+    if Round.objects.filter(pk=round.pk, status=Round.Status.OPEN).update(status=Round.Status.CLOSED):
+        _audit(actor, "round.close", round, round.community_id)
+    round.status = Round.Status.CLOSED
+    return round
+
+
+# --------------------------------------------------------------------------------------------------
+# Imports (shared helpers)
+
+SAMPLE_COLUMNS = {
+    "tube": ("试管编码", "试管码", "管码", "tube_code", "tube"),
+    "id_number": ("证件号码", "身份证号", "身份证号码", "id_number"),
+    "name": ("姓名", "name"),
+    "sampled_at": ("采样时间", "sampled_at"),
+    "site": ("采样点", "site"),
+}
+RESULT_COLUMNS = {
+    "tube": ("试管编码", "试管码", "管码", "tube_code", "tube"),
+    "result": ("检测结果", "结果", "result"),
+    "ct_orf1ab": ("ct_orf1ab", "orf1ab", "orf1abct", "orf1ab_ct", "ct值orf1ab", "orf1ab基因ct值"),
+    "ct_n": ("ct_n", "n", "nct", "n_ct", "ct值n", "n基因ct值"),
+    "tested_at": ("检测时间", "tested_at"),
+}
+RESULT_WORDS = {
+    "阴性": Result.NEGATIVE,
+    "negative": Result.NEGATIVE,
+    "neg": Result.NEGATIVE,
+    "阳性": Result.POSITIVE,
+    "positive": Result.POSITIVE,
+    "pos": Result.POSITIVE,
+    "无效": Result.INVALID,
+    "invalid": Result.INVALID,
+}
+
+
+@dataclass
+class Rejection:
+    row: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "reason": self.reason}
+
+
+def _sheet(
+    data: bytes, filename: str, columns: Mapping[str, tuple[str, ...]], required: set[str]
+) -> tuple[Sheet, Header]:
+    sheet = read_table(data, filename)
+    return sheet, find_header(sheet, columns, required=required)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _when(value: Any, default: dt.datetime) -> dt.datetime | None:
+    """A timestamp cell (datetime, date or text) as an aware datetime; None if unreadable."""
+    tz = timezone.get_current_timezone()
+    if value is None or value == "":
+        return default
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(12, 0), tzinfo=tz)
+    text = _text(value).replace("/", "-").replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            parsed = dt.datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware on the next line
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=tz)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Samples import
+
+
+@dataclass
+class SamplesReport:
+    tubes: int = 0
+    samples: int = 0
+    single: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tubes": self.tubes,
+            "samples": self.samples,
+            "single_tube_retests": self.single,
+            "unchanged": self.unchanged,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
+    """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
+    sheet, header = _sheet(data, filename, SAMPLE_COLUMNS, {"tube", "id_number"})
+    report = SamplesReport()
+    with transaction.atomic():
+        rnd = _lock_round(round)
+        rows = list(data_rows(sheet, header))
+        docs = {_text(cells.get("id_number")).upper() for _, cells in rows}
+        residents = {
+            r.id_number.upper(): r for r in Resident.objects.filter(community_id=rnd.community_id, id_number__in=docs)
+        }
+        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        tubes = {t.code: t for t in Tube.objects.filter(code__in=codes)}
+        sampled = dict(Sample.objects.filter(round=rnd, kind=TubeKind.POOLED).values_list("resident_id", "tube__code"))
+        in_tube = set(Sample.objects.filter(round=rnd, tube__code__in=codes).values_list("tube__code", "resident_id"))
+        pending = set(
+            Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
+                "resident_id", flat=True
+            )
+        )
+        sites = {s.name: s for s in rnd.sites.all()}
+        seen: dict[tuple[str, int], int] = {}
+        resident_row: dict[int, tuple[str, int]] = {}
+        site_labels: dict[str, str] = {}
+        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
+        now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
+        for row, cells in rows:
+            code = _clean_code(_text(cells.get("tube")))
+            doc = _text(cells.get("id_number")).upper()
+            name = _text(cells.get("name"))
+            if not code:
+                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
+                continue
+            if not doc:
+                report.rejected.append(Rejection(row, "缺少证件号码 / document number missing"))
+                continue
+            resident = residents.get(doc)
+            if resident is None:
+                report.rejected.append(Rejection(row, "本社区没有此证件号码的居民 / unknown resident"))
+                continue
+            if name and name != resident.name:
+                report.rejected.append(
+                    Rejection(row, f"姓名与登记不符（登记为 {resident.name}）/ name does not match the registry")
+                )
+                continue
+            tube = tubes.get(code)
+            if tube is not None and tube.round_id != rnd.pk:
+                report.rejected.append(
+                    Rejection(
+                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
+                    )
+                )
+                continue
+            sampled_at = _when(cells.get("sampled_at"), now)
+            if sampled_at is None:
+                report.rejected.append(Rejection(row, "采样时间无法识别 / unreadable sampled_at"))
+                continue
+            key = (code, resident.pk)
+            if key in seen:
+                report.rejected.append(Rejection(row, f"与第 {seen[key]} 行重复 / duplicate of row {seen[key]}"))
+                continue
+            seen[key] = row
+            if (code, resident.pk) in in_tube:
+                report.unchanged += 1
+                continue
+            earlier = resident_row.get(resident.pk)
+            if earlier is not None:
+                report.rejected.append(
+                    Rejection(
+                        row,
+                        f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中 / "
+                        f"resident already in tube {earlier[0]} (row {earlier[1]})",
+                    )
+                )
+                continue
+            resident_row[resident.pk] = (code, row)
+            site_name = _text(cells.get("site"))
+            if site_name:
+                site_labels.setdefault(code, site_name)
+            good[code].append((row, resident, sampled_at, sites.get(site_name)))
+        for code, members in good.items():
+            tube = tubes.get(code)
+            single = (
+                tube.kind == TubeKind.SINGLE if tube is not None else len(members) == 1 and members[0][1].pk in pending
+            )
+            kept = []
+            for row, resident, sampled_at, site in members:
+                if not single and resident.pk in sampled:
+                    report.rejected.append(
+                        Rejection(
+                            row,
+                            f"本轮已混采（试管 {sampled[resident.pk]}）/ already sampled in this round "
+                            f"(tube {sampled[resident.pk]})",
+                        )
+                    )
+                    continue
+                kept.append((row, resident, sampled_at, site))
+            if not kept:
+                continue
+            if tube is None:
+                tube = Tube.objects.create(
+                    round=rnd,
+                    code=code,
+                    kind=TubeKind.SINGLE if single else TubeKind.POOLED,
+                    pool_size=1 if single else rnd.pool_size,
+                    status=Tube.Status.CLOSED,
+                    site=kept[0][3],
+                    site_label=site_labels.get(code, "")[:64],
+                    opened_by=actor,
+                    closed_at=max(m[2] for m in kept),
+                    imported=True,
+                )
+                report.tubes += 1
+            Sample.objects.bulk_create(
+                [
+                    Sample(
+                        round=rnd,
+                        resident=resident,
+                        tube=tube,
+                        kind=tube.kind,
+                        sampled_at=sampled_at,
+                        site=site,
+                        taken_by=actor,
+                    )
+                    for _, resident, sampled_at, site in kept
+                ]
+            )
+            report.samples += len(kept)
+            if tube.kind == TubeKind.SINGLE:
+                report.single += len(kept)
+        report.rejected.sort(key=lambda r: r.row)
+        AuditLog.objects.create(
+            actor=actor,
+            action="samples.import",
+            target_type="round",
+            target_id=str(rnd.pk),
+            community_id=rnd.community_id,
+            detail={
+                "filename": filename,
+                **{k: v for k, v in report.as_dict().items() if k != "rejected"},
+                "rejected": len(report.rejected),
+            },
+        )
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Lab results
+
+
+@dataclass
+class ResultsReport:
+    tubes: int = 0
+    negative: int = 0
+    unchanged: int = 0
+    positive_tubes: list[str] = field(default_factory=list)
+    invalid_tubes: list[str] = field(default_factory=list)
+    retest: list[str] = field(default_factory=list)
+    confirmed_positive: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tubes": self.tubes,
+            "negative": self.negative,
+            "positive_tubes": self.positive_tubes,
+            "invalid_tubes": self.invalid_tubes,
+            "retest": self.retest,
+            "confirmed_positive": self.confirmed_positive,
+            "cleared": self.cleared,
+            "unchanged": self.unchanged,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+def _ct(value: Any) -> tuple[float | None, bool]:
+    text = _text(value)
+    if not text or text in {"-", "/", "N/A", "NA", "无"}:
+        return None, True
+    try:
+        number = float(text)
+    except ValueError:
+        return None, False
+    return number, 0 <= number <= 50
+
+
+def _doc(resident: Resident) -> str:
+    return resident.id_number or f"#{resident.pk}"
+
+
+def retest_open(
+    *,
+    resident: Resident,
+    reason: str,
+    actor: User | None,
+    round: Round | None = None,
+    tube: Tube | None = None,
+    key: str,
+) -> tuple[Retest, bool]:
+    """Put a resident on the re-test list (once) with a door-to-door single-tube work order."""
+    existing = Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).first()
+    if existing is not None:
+        return existing, False
+    order = work_order_create(
+        community=resident.community,
+        kind=Kind.RETEST,
+        title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
+        actor=actor,
+        detail=dict(Retest.Reason.choices).get(reason, reason),
+        priority=Priority.URGENT,
+        resident=resident,
+        source_key=f"retest:{key}:{resident.pk}",
+    )
+    try:
+        with transaction.atomic():
+            retest = Retest.objects.create(
+                community_id=resident.community_id,
+                resident=resident,
+                round=round,
+                source_tube=tube,
+                reason=reason,
+                work_order=order,
+            )
+    except IntegrityError:
+        return Retest.objects.get(resident=resident, status=Retest.Status.PENDING), False
+    _audit(actor, "retest.open", retest, resident.community_id, resident=resident.pk, reason=reason)
+    return retest, True
+
+
+def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
+    """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
+    sheet, header = _sheet(data, filename, RESULT_COLUMNS, {"tube", "result"})
+    report = ResultsReport()
+    rows = list(data_rows(sheet, header))
+    with transaction.atomic():
+        rnd = Round.objects.select_for_update().get(pk=round.pk)
+        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        tubes = {
+            t.code: t
+            for t in Tube.objects.filter(code__in=codes).select_related("lab_result").annotate(n=Count("samples"))
+        }
+        now = timezone.now()
+        parsed: dict[str, list[tuple[int, str, float | None, float | None, dt.datetime]]] = defaultdict(list)
+        for row, cells in rows:
+            code = _clean_code(_text(cells.get("tube")))
+            word = _text(cells.get("result")).lower()
+            if not code:
+                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
+                continue
+            result = RESULT_WORDS.get(word)
+            if result is None:
+                report.rejected.append(
+                    Rejection(row, f"检测结果「{word}」无法识别（阴性/阳性/无效）/ unknown result {word!r}")
+                )
+                continue
+            tube = tubes.get(code)
+            if tube is None:
+                report.rejected.append(Rejection(row, f"未知试管 {code} / unknown tube {code}"))
+                continue
+            if tube.round_id != rnd.pk:
+                report.rejected.append(
+                    Rejection(
+                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
+                    )
+                )
+                continue
+            if not tube.n:  # type: ignore[attr-defined]
+                report.rejected.append(Rejection(row, f"试管 {code} 没有样本 / tube {code} holds no sample"))
+                continue
+            ct_a, ok_a = _ct(cells.get("ct_orf1ab"))
+            ct_n, ok_n = _ct(cells.get("ct_n"))
+            if not (ok_a and ok_n):
+                report.rejected.append(Rejection(row, "Ct 值无效（应为 0–50 的数字）/ Ct value is not a number 0–50"))
+                continue
+            tested_at = _when(cells.get("tested_at"), now)
+            if tested_at is None:
+                report.rejected.append(Rejection(row, "检测时间无法识别 / unreadable tested_at"))
+                continue
+            parsed[code].append((row, result, ct_a, ct_n, tested_at))
+        for code, entries in parsed.items():
+            tube = tubes[code]
+            results = {e[1] for e in entries}
+            if len(results) > 1:
+                rows_text = "、".join(str(e[0]) for e in entries)
+                for e in entries:
+                    report.rejected.append(
+                        Rejection(
+                            e[0], f"试管 {code} 结果相互矛盾（第 {rows_text} 行）/ conflicting results for tube {code}"
+                        )
+                    )
+                continue
+            first, *dupes = entries
+            for e in dupes:
+                report.rejected.append(Rejection(e[0], f"与第 {first[0]} 行重复 / duplicate of row {first[0]}"))
+            row, result, ct_a, ct_n, tested_at = first
+            stored = getattr(tube, "lab_result", None)
+            if stored is not None:
+                if stored.result == result:
+                    report.unchanged += 1
+                else:
+                    report.rejected.append(
+                        Rejection(
+                            row,
+                            f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾 / "
+                            f"conflicts with the stored result {stored.result}",
+                        )
+                    )
+                continue
+            LabResult.objects.create(
+                tube=tube,
+                result=result,
+                ct_orf1ab=ct_a,
+                ct_n=ct_n,
+                tested_at=tested_at,
+                imported_by=actor,
+                filename=filename[:255],
+            )
+            Tube.objects.filter(pk=tube.pk).update(status=Tube.Status.RESULTED, closed_at=tube.closed_at or now)
+            report.tubes += 1
+            _apply_result(rnd, tube, result, tested_at, actor, report)
+        report.rejected.sort(key=lambda r: r.row)
+        AuditLog.objects.create(
+            actor=actor,
+            action="results.import",
+            target_type="round",
+            target_id=str(rnd.pk),
+            community_id=rnd.community_id,
+            detail={
+                "filename": filename,
+                "tubes": report.tubes,
+                "positive_tubes": report.positive_tubes,
+                "invalid_tubes": report.invalid_tubes,
+                "rejected": len(report.rejected),
+            },
+        )
+    return report
+
+
+def _apply_result(
+    rnd: Round, tube: Tube, result: str, tested_at: dt.datetime, actor: User | None, report: ResultsReport
+) -> None:
+    members = [s.resident for s in tube.samples.select_related("resident__household__building", "resident__community")]
+    if result == Result.NEGATIVE:
+        report.negative += 1
+    elif result == Result.POSITIVE:
+        report.positive_tubes.append(tube.code)
+    else:
+        report.invalid_tubes.append(tube.code)
+    if tube.kind == TubeKind.POOLED and tube.pool_size > 1:
+        if result == Result.NEGATIVE:
+            return
+        reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
+        for resident in members:
+            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+            report.retest.append(_doc(resident))
+        return
+    # Single tube (单采): the result is the resident's own.
+    now = timezone.now()
+    for resident in members:
+        if result == Result.POSITIVE:
+            case_confirm(
+                resident=resident,
+                report_date=timezone.localtime(tested_at).date(),
+                source="pooled_pcr",
+                actor=actor,
+            )
+            Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).update(
+                status=Retest.Status.CONFIRMED, resolved_at=now, resolved_by_tube=tube
+            )
+            report.confirmed_positive.append(_doc(resident))
+        elif result == Result.NEGATIVE and Retest.objects.filter(
+            resident=resident, status=Retest.Status.PENDING
+        ).update(status=Retest.Status.CLEARED, resolved_at=now, resolved_by_tube=tube):
+            report.cleared.append(_doc(resident))
+        # invalid single tube: the re-test stays pending, the resident is sampled again
+
+
+def manifest_csv(*, round: Round) -> str:
+    """What the lab needs per tube: code, sampled-at, number of samples, site. Nothing personal."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"])
+    tubes = (
+        Tube.objects.filter(round=round)
+        .select_related("site")
+        .annotate(n=Count("samples"), first=Min("samples__sampled_at"))
+        .order_by("id")
+    )
+    for tube in tubes:
+        if not tube.n:  # type: ignore[attr-defined]
+            continue
+        first = tube.first  # type: ignore[attr-defined]
+        writer.writerow(
+            [
+                tube.code,
+                timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
+                tube.n,  # type: ignore[attr-defined]
+                tube.site.name
+                if tube.site
+                else (tube.site_label or ("上门 door-to-door" if tube.door_to_door else "")),
+                tube.kind,
+            ]
+        )
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# Antigen self-tests
+
+
+@dataclass
+class AntigenOutcome:
+    submission: AntigenSubmission
+    created: bool
+    positives: list[int]
+
+
+def antigen_report_submit(
+    *,
+    household: Household,
+    day: dt.date,
+    results: Mapping[int, str],
+    client_id: str,
+    photo: bytes | None = None,
+    photo_name: str = "",
+) -> AntigenOutcome:
+    """Store one household's antigen results for a day (public page, no account).
+
+    Idempotent on ``client_id``: a retry returns the stored submission. A later submission the same
+    day overwrites each resident's report (one row per resident per day); every submission is kept.
+    A positive puts the resident on the re-test list with a door-to-door PCR work order.
+    """
+    client_id = client_id.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
+        raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
+    with transaction.atomic():
+        locked = Household.objects.select_for_update().select_related("building").get(pk=household.pk)
+        existing = AntigenSubmission.objects.filter(client_id=client_id).first()
+        if existing is not None:
+            if existing.household_id != locked.pk:
+                raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page")
+            return AntigenOutcome(existing, False, [])
+        members = {r.pk: r for r in Resident.objects.filter(household=locked).select_related("community")}
+        clean: dict[int, str] = {}
+        for resident_id, value in results.items():
+            if resident_id not in members:
+                raise TestingError("所报人员不属于本户", "a reported person is not in this household")
+            if value not in AntigenResult.values:
+                raise TestingError(f"结果「{value}」无效", f"unknown result {value!r}")
+            clean[resident_id] = value
+        if not clean:
+            raise TestingError("请至少填写一人的结果", "report at least one person")
+        submission = AntigenSubmission.objects.create(
+            client_id=client_id,
+            building_id=locked.building_id,
+            household=locked,
+            day=day,
+            results={str(k): v for k, v in clean.items()},
+        )
+        if photo:
+            submission.photo.save(photo_name or "strip.jpg", ContentFile(photo), save=True)
+        now = timezone.now()
+        positives = []
+        for resident_id, value in clean.items():
+            AntigenReport.objects.update_or_create(
+                resident_id=resident_id,
+                day=day,
+                defaults={"household": locked, "result": value, "submission": submission, "reported_at": now},
+            )
+            if value == AntigenResult.POSITIVE:
+                positives.append(resident_id)
+                retest_open(
+                    resident=members[resident_id],
+                    reason=Retest.Reason.ANTIGEN,
+                    actor=None,
+                    key=f"antigen:{day.isoformat()}",
+                )
+        AuditLog.objects.create(
+            actor=None,
+            action="antigen.submit",
+            target_type="household",
+            target_id=str(locked.pk),
+            community_id=locked.building.community_id,
+            detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
+        )
+    return AntigenOutcome(submission, True, positives)
+
+
+@transaction.atomic
+def kit_handout_record(*, household: Household, day: dt.date, kits: int, actor: User | None) -> KitHandout:
+    """Record (or correct) the antigen kits handed to a household on a day."""
+    if not 0 <= kits <= 200:
+        raise TestingError("试剂数量无效", "invalid number of kits")
+    row, _ = KitHandout.objects.update_or_create(
+        household=household, day=day, defaults={"kits": kits, "handed_by": actor}
+    )
+    _audit(actor, "kits.handout", row, household.building.community_id, kits=kits, day=day.isoformat())
+    return row
