@@ -18,8 +18,9 @@ def _active(user: User | AnonymousUser) -> User | None:
     return user
 
 
-def building_q(user: User | AnonymousUser, prefix: str = "") -> Q:
-    """A filter on Building (or on a model reaching a building through ``prefix``)."""
+def _scoped(user: User | AnonymousUser, prefix: str, fields: dict[str, str]) -> Q:
+    """The one place where a role becomes a filter. ``fields`` names, for the model being
+    filtered, the lookup that reaches the subdistrict, the community, the grids and the buildings."""
     active = _active(user)
     if active is None:
         return NOTHING
@@ -28,34 +29,38 @@ def building_q(user: User | AnonymousUser, prefix: str = "") -> Q:
     if role == Role.ADMIN or active.is_superuser:
         return Q()
     if role == Role.SUBDISTRICT_OFFICER and active.subdistrict_id:
-        return Q(**{f"{p}community__subdistrict_id": active.subdistrict_id})
+        return Q(**{p + fields["subdistrict"]: active.subdistrict_id})
     if role in {Role.SECRETARY, Role.SOCIAL_WORKER} and active.community_id:
-        return Q(**{f"{p}community_id": active.community_id})
+        return Q(**{p + fields["community"]: active.community_id})
     if role == Role.GRID_LEADER:
-        return Q(**{f"{p}grid__in": active.grids.values("pk")})
+        return Q(**{p + fields["grids"]: active.grids.values("pk")})
     if role == Role.BUILDING_LEADER:
-        return Q(**{f"{p}pk__in" if p else "pk__in": active.buildings.values("pk")})
+        return Q(**{p + fields["buildings"]: active.buildings.values("pk")})
     return NOTHING
+
+
+_BUILDING_FIELDS = {
+    "subdistrict": "community__subdistrict_id",
+    "community": "community_id",
+    "grids": "grid__in",
+    "buildings": "pk__in",
+}
+_COMMUNITY_FIELDS = {
+    "subdistrict": "subdistrict_id",
+    "community": "pk",
+    "grids": "grids__in",
+    "buildings": "buildings__in",
+}
+
+
+def building_q(user: User | AnonymousUser, prefix: str = "") -> Q:
+    """A filter on Building (or on a model reaching a building through ``prefix``)."""
+    return _scoped(user, prefix, _BUILDING_FIELDS)
 
 
 def community_q(user: User | AnonymousUser, prefix: str = "") -> Q:
     """A filter on Community: the communities in which the user sees at least something."""
-    active = _active(user)
-    if active is None:
-        return NOTHING
-    p = f"{prefix}__" if prefix else ""
-    role = active.role
-    if role == Role.ADMIN or active.is_superuser:
-        return Q()
-    if role == Role.SUBDISTRICT_OFFICER and active.subdistrict_id:
-        return Q(**{f"{p}subdistrict_id": active.subdistrict_id})
-    if role in {Role.SECRETARY, Role.SOCIAL_WORKER} and active.community_id:
-        return Q(**{f"{p}pk": active.community_id})
-    if role == Role.GRID_LEADER:
-        return Q(**{f"{p}grids__in": active.grids.values("pk")})
-    if role == Role.BUILDING_LEADER:
-        return Q(**{f"{p}buildings__in": active.buildings.values("pk")})
-    return NOTHING
+    return _scoped(user, prefix, _COMMUNITY_FIELDS)
 
 
 def can_write_roster(user: User | AnonymousUser, community_id: int) -> bool:

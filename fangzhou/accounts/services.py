@@ -18,14 +18,16 @@ def audit_record(
     target_type: str,
     target_id: str | int,
     community: Community | None = None,
+    community_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditLog:
+    """Write one audit row: who did what to which record. Never pass an unmasked sensitive value."""
     return AuditLog.objects.create(
         actor=actor,
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        community=community,
+        community_id=community.pk if community is not None else community_id,
         detail=detail or {},
     )
 
@@ -71,11 +73,11 @@ def resident_unmask(
 ) -> dict[str, str]:
     """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
     names = [f for f in fields if f in {"id_number", "phone"}]
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action="resident.unmask",
         target_type="resident",
-        target_id=str(resident.pk),
+        target_id=resident.pk,
         community_id=resident.community_id,
         detail={"fields": names},
     )

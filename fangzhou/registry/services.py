@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.models import User
+from fangzhou.accounts.services import audit_record
 from fangzhou.registry.models import Building, Community, Compound, Subdistrict
 from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import ImportReport, roster_import
@@ -52,7 +53,7 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
             f"社区代码 {code} 已被「{community.name}」使用", f"code {code} is already used by {community.name}"
         )
     if created:
-        AuditLog.objects.create(
+        audit_record(
             actor=actor,
             action="community.create",
             target_type="community",
@@ -66,7 +67,7 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
 def roster_export(*, community: Community, actor: User | None) -> bytes:
     """The community's whole roster as .xlsx; writes an audit row (exports carry full ID numbers)."""
     residents = residents_for_export(community)
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action="roster.export",
         target_type="community",
@@ -111,7 +112,7 @@ def site_plan_apply(
     Building.objects.bulk_update(changed, ["x", "y", "width", "depth", "floors", "footprint"], batch_size=500)
     for compound_id, (ox, oy) in (compounds or {}).items():
         Compound.objects.filter(community=community, pk=compound_id).update(origin_x=ox, origin_y=oy)
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action="site_plan.apply",
         target_type="community",
@@ -131,7 +132,7 @@ def compound_upsert(
         raise RegistryError(f"无效的场所类型「{kind}」", f"unknown compound kind {kind!r}")
     compound, created = Compound.objects.get_or_create(community=community, name=name.strip(), defaults={"kind": kind})
     if created:
-        AuditLog.objects.create(
+        audit_record(
             actor=actor,
             action="compound.create",
             target_type="compound",
@@ -143,7 +144,7 @@ def compound_upsert(
         before = compound.kind
         compound.kind = kind
         compound.save(update_fields=["kind"])
-        AuditLog.objects.create(
+        audit_record(
             actor=actor,
             action="compound.update",
             target_type="compound",
@@ -159,7 +160,7 @@ def building_token_rotate(*, building: Building, actor: User | None) -> str:
     token = secrets.token_urlsafe(24)
     Building.objects.filter(pk=building.pk).update(public_token=token)
     building.public_token = token
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action="building.token_rotate",
         target_type="building",
