@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 
+def cmd_cases_import(args: argparse.Namespace) -> int:
+    from fangzhou.cases.services import cases_import
+    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.registry.roster.reader import UnreadableFile
+
+    community = _community(args.community)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"找不到文件 {path} / file not found: {path}")
+    data = path.read_bytes()[: 50 * 1024 * 1024 + 1]
+    try:
+        report = cases_import(community=community, actor=None, data=data, filename=path.name)
+    except UnreadableFile as exc:
+        raise CommandError(str(exc)) from exc
+    payload = report.as_dict()
+    lines = [
+        f"Cases: created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {len(report.rejected)} row(s)"
+    ]
+    lines += [f"  row {r['row']}: {r['reason']}" for r in payload["rejected"]]
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
 def register(sub: Any, add: Any) -> None:
-    """Add this app's subcommands (none yet)."""
+    cases = sub.add_parser("cases", help="cases and isolation").add_subparsers(dest="action", required=True)
+    p = add("import", cmd_cases_import, "import the district's list of cases (.csv or .xlsx)", cases)
+    p.add_argument("file")
+    p.add_argument("--community", required=True)

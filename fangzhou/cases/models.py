@@ -1,6 +1,8 @@
-"""Cases: a confirmed positive resident, isolation and discharge."""
+"""Cases: a confirmed positive resident, isolation and discharge, close contacts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +15,12 @@ class Source(models.TextChoices):
     STAFF = "staff", _("Entered by staff")
 
 
+class SiteKind(models.TextChoices):
+    SHELTER = "shelter", _("Shelter hospital (方舱)")
+    ISOLATION_POINT = "isolation_point", _("Isolation site (隔离点)")
+    HOSPITAL = "hospital", _("Hospital")
+
+
 class Case(models.Model):
     community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="cases")
     resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="cases")
@@ -23,6 +31,13 @@ class Case(models.Model):
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Isolation: facts, set by case_transfer / case_discharge.
+    site_kind = models.CharField(max_length=16, choices=SiteKind.choices, blank=True)
+    site_name = models.CharField(max_length=100, blank=True)
+    transferred_on = models.DateField(null=True, blank=True)
+    discharged_on = models.DateField(null=True, blank=True)
+    # Last day of home health monitoring after discharge (discharged_on + monitoring days).
+    monitoring_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-report_date", "id"]
@@ -30,3 +45,89 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resident} {self.report_date}"
+
+    def stage(self, on: Any) -> str:
+        """reported / isolated / monitoring / closed on the date ``on``."""
+        if self.discharged_on is None or on < self.discharged_on:
+            return "isolated" if self.transferred_on and self.transferred_on <= on else "reported"
+        if self.monitoring_until is not None and on <= self.monitoring_until:
+            return "monitoring"
+        return "closed"
+
+
+class PcrResult(models.Model):
+    """A PCR result of a case during isolation (for discharge): Ct value where the lab gives it."""
+
+    class Result(models.TextChoices):
+        NEGATIVE = "negative", _("Negative")
+        POSITIVE = "positive", _("Positive")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="pcr_results")
+    sampled_at = models.DateTimeField()
+    result = models.CharField(max_length=8, choices=Result.choices)
+    ct = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["sampled_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "sampled_at"], name="pcr_result_unique_sample")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.sampled_at:%Y-%m-%d %H:%M} {self.result}"
+
+
+class CloseContact(models.Model):
+    """A household member of a case: home isolation with daily tests from ``since`` to ``until``."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="contacts")
+    resident = models.ForeignKey("registry.Resident", on_delete=models.CASCADE, related_name="contact_of")
+    since = models.DateField()
+    until = models.DateField()
+
+    class Meta:
+        ordering = ["case_id", "resident_id"]
+        constraints = [models.UniqueConstraint(fields=["case", "resident"], name="close_contact_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id} ({self.since}..{self.until})"
+
+
+class CaseEvent(models.Model):
+    """One step in a case's life, for the resident's timeline."""
+
+    class Kind(models.TextChoices):
+        REPORTED = "reported", _("Case reported")
+        TRANSFERRED = "transferred", _("Transferred to isolation")
+        PCR = "pcr", _("PCR result in isolation")
+        DISCHARGED = "discharged", _("Discharged")
+        MONITORING_END = "monitoring_end", _("End of home health monitoring")
+        CONTACT = "contact", _("Close contact: home isolation")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    resident = models.ForeignKey("registry.Resident", on_delete=models.CASCADE, related_name="case_events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    on = models.DateField()
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail: models.JSONField[Any, Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["on", "at", "id"]
+        indexes = [models.Index(fields=["resident", "on"])]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.kind}"
+
+
+class CaseSettings(models.Model):
+    """Per-community numbers of the case rules (defaults come from Django settings)."""
+
+    community = models.OneToOneField("registry.Community", on_delete=models.CASCADE, related_name="case_settings")
+    discharge_gap_hours = models.PositiveSmallIntegerField(default=24)
+    discharge_min_ct = models.FloatField(default=35.0)
+    monitoring_days = models.PositiveSmallIntegerField(default=7)
+    contact_days = models.PositiveSmallIntegerField(default=7)
+
+    def __str__(self) -> str:
+        return f"case settings of {self.community_id}"

@@ -1,16 +1,160 @@
-"""Reads for cases that other apps rely on."""
+"""Reads for cases, scoped to what the user may see."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from fangzhou.cases.models import Case
-from fangzhou.registry.models import Community
+from django.apps import apps
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Max, Q, QuerySet
+
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import building_q
+from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult
+from fangzhou.registry.models import Community, Resident
+
+# Roles that see who the cases are; everyone else in scope (grid and building leaders) sees counts.
+PEOPLE_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
+
+
+def sees_case_people(user: User | AnonymousUser) -> bool:
+    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in PEOPLE_ROLES)
+
+
+def cases_visible(user: User | AnonymousUser) -> QuerySet[Case]:
+    """Cases in the user's buildings (the building at report time)."""
+    return Case.objects.filter(building_q(user, "building"))
+
+
+def case_list(user: User | AnonymousUser, community: Community) -> list[Case]:
+    if not sees_case_people(user):
+        return []
+    return list(
+        cases_visible(user)
+        .filter(community=community)
+        .select_related("resident__household", "building__compound")
+        .order_by("-report_date", "id")
+    )
+
+
+def case_get(user: User | AnonymousUser, case_id: int) -> Case | None:
+    if not sees_case_people(user):
+        return None
+    return (
+        cases_visible(user)
+        .select_related("resident__household__building__compound", "community", "building__compound")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+@dataclass
+class BuildingCount:
+    building_id: int
+    compound: str
+    building: str
+    cases: int
+    last_report: dt.date | None
+
+
+def case_counts_by_building(user: User | AnonymousUser, community: Community) -> list[BuildingCount]:
+    """Cases per building as counts only (what a building leader may see)."""
+    rows = (
+        cases_visible(user)
+        .filter(community=community)
+        .values("building_id", "building__compound__name", "building__number")
+        .annotate(n=Count("id"), last=Max("report_date"))
+        .order_by("building__compound_id", "building__sort_key", "building__number")
+    )
+    return [
+        BuildingCount(
+            building_id=r["building_id"],
+            compound=r["building__compound__name"],
+            building=f"{r['building__number']}号楼",
+            cases=r["n"],
+            last_report=r["last"],
+        )
+        for r in rows
+    ]
+
+
+def contacts_of(case: Case) -> list[CloseContact]:
+    return list(CloseContact.objects.filter(case=case).select_related("resident"))
+
+
+def pcr_results(case: Case) -> list[PcrResult]:
+    return list(PcrResult.objects.filter(case=case))
+
+
+@dataclass
+class TimelineItem:
+    on: dt.date
+    at: str
+    kind: str
+    label: str
+    detail: str
+
+
+def _testing_items(resident: Resident) -> list[TimelineItem] | None:
+    """Tests and results from the testing app, if it has models for them; None if not available."""
+    try:
+        sample = apps.get_model("testing", "Sample")
+    except LookupError:
+        return None
+    fields = {f.name for f in sample._meta.get_fields()}
+    if "resident" not in fields:
+        return None
+    items: list[TimelineItem] = []
+    for row in sample.objects.filter(resident=resident).order_by("pk")[:500]:
+        when: Any = next((getattr(row, f) for f in ("sampled_at", "created_at", "at") if f in fields), None)
+        day = when.date() if isinstance(when, dt.datetime) else (when or dt.date.min)
+        result = str(next((getattr(row, f) for f in ("result", "status") if f in fields), ""))
+        items.append(
+            TimelineItem(on=day, at=str(when or ""), kind="test", label="核酸采样 / PCR sample", detail=result)
+        )
+    return items
+
+
+def resident_timeline(resident: Resident) -> tuple[list[TimelineItem], bool]:
+    """A resident's case events and PCR results (and mass-test samples when the testing app
+    provides them). Returns (items, tests_included)."""
+    items = [
+        TimelineItem(
+            on=e.on,
+            at=e.at.isoformat(),
+            kind=e.kind,
+            label=str(e.get_kind_display()),
+            detail=", ".join(f"{k}: {v}" for k, v in sorted(e.detail.items()) if v not in (None, "")),
+        )
+        for e in CaseEvent.objects.filter(resident=resident)
+        if e.kind != CaseEvent.Kind.PCR
+    ]
+    for r in PcrResult.objects.filter(case__resident=resident):
+        ct = f", Ct {r.ct:g}" if r.ct is not None else ""
+        items.append(
+            TimelineItem(
+                on=r.sampled_at.date(),
+                at=r.sampled_at.isoformat(),
+                kind="pcr",
+                label="隔离期核酸 / PCR in isolation",
+                detail=f"{r.get_result_display()}{ct}",
+            )
+        )
+    tests = _testing_items(resident)
+    if tests is not None:
+        items.extend(tests)
+    items.sort(key=lambda i: (i.on, i.at))
+    return items, tests is not None
 
 
 def residents_exempt_from_testing(community: Community, on: dt.date) -> set[int]:
-    """Residents who are not expected at a mass round on ``on``: confirmed cases (in isolation,
-    or within their post-discharge monitoring). The cases work refines this with discharge dates."""
+    """Residents who are not expected at a mass round on ``on``: confirmed cases reported on or
+    before ``on`` that are still in isolation (not discharged by ``on``) or within their
+    post-discharge home health monitoring (up to and including ``monitoring_until``)."""
     return set(
-        Case.objects.filter(community=community, report_date__lte=on).values_list("resident_id", flat=True)
+        Case.objects.filter(community=community, report_date__lte=on)
+        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gt=on) | Q(monitoring_until__gte=on))
+        .values_list("resident_id", flat=True)
     )

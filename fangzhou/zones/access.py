@@ -84,9 +84,7 @@ VEHICLE_CLASSES: dict[str, VehicleClass] = {
     for v in (
         VehicleClass("ambulance", "救护车（120）", "Ambulance (120)", 3.5, True, frozenset({"building"})),
         VehicleClass("fire_engine", "消防车", "Fire engine", 4.0, True, frozenset({"building"})),
-        VehicleClass(
-            "supply_van", "保供车辆", "Supply van", 3.0, False, frozenset({"building", "sampling_site"})
-        ),
+        VehicleClass("supply_van", "保供车辆", "Supply van", 3.0, False, frozenset({"building", "sampling_site"})),
         VehicleClass(
             "garbage_truck",
             "垃圾清运车",
@@ -579,9 +577,7 @@ def check_access(
                         )
                     )
                 else:
-                    any_gate = any(
-                        not graph.node_blocks[g] or graph.node_blocks[g] <= inside for g in plan.gates
-                    )
+                    any_gate = any(not graph.node_blocks[g] or graph.node_blocks[g] <= inside for g in plan.gates)
                     routes.append(
                         Route(
                             reachable=False,
@@ -676,10 +672,7 @@ def nearest_open_space(
     best_key: tuple[float, str] | None = None
     for space in open_spaces:
         p = (space.x, space.y)
-        if any(
-            (space.node is not None and space.node in nodes) or b.contains_point(p, plan)
-            for b, nodes in resolved
-        ):
+        if any((space.node is not None and space.node in nodes) or b.contains_point(p, plan) for b, nodes in resolved):
             continue
         d, origin = min((math.dist(p, o), label) for o, label in origins)
         key = (d, space.key)

@@ -2,8 +2,54 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 from typing import Any
 
 
+def cmd_zones_status(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.zones.selectors import UnknownRuleSet, rule_set_named, zone_report, zone_report_json
+
+    community = _community(args.community)
+    try:
+        on = dt.date.fromisoformat(args.on) if args.on else timezone.localdate()
+    except ValueError as exc:
+        raise CommandError(f"日期格式应为 YYYY-MM-DD：{args.on} / date must be YYYY-MM-DD: {args.on}") from exc
+    try:
+        rules = rule_set_named(args.rules) if args.rules else None
+    except UnknownRuleSet as exc:
+        raise CommandError(str(exc)) from exc
+    report = zone_report(community, on, rules)
+    payload = zone_report_json(report)
+
+    def why(state: Any) -> str:
+        if state.last_case_on is None:
+            return "no case / 无病例"
+        text = f"last case {state.last_case_on}"
+        if state.next_change_on:
+            text += f", {state.next_status} from {state.next_change_on}"
+        if state.overridden:
+            text += f" [override by {state.override_by} until {state.override_until}: {state.override_reason}]"
+        return text
+
+    lines = [f"{community.code} {community.name} — {on} — {report.rules.name}"]
+    for p in report.compounds:
+        lines.append(f"compound  {p.name:<16} {p.state.status:<11} {why(p.state)}")
+    for p in report.microzones:
+        lines.append(f"block     {p.compound}/{p.name:<12} {p.state.status:<11} {why(p.state)}")
+    for b in report.buildings:
+        zone = f" ({b.zone})" if b.zone else ""
+        lines.append(f"building  {b.compound} {b.label}{zone:<10} {b.state.status:<11} {why(b.state)}")
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
 def register(sub: Any, add: Any) -> None:
-    """Add this app's subcommands (none yet)."""
+    zones = sub.add_parser("zones", help="three zones (三区)").add_subparsers(dest="action", required=True)
+    p = add("status", cmd_zones_status, "zone status of every compound, block and building on a date", zones)
+    p.add_argument("--community", required=True)
+    p.add_argument("--on", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--rules", help="rule set name (default: the community's)")

@@ -468,8 +468,7 @@ def classify_many(
     """Classify many places at once: ``{place_key: ZoneState}``."""
     rounds_by_place = rounds_by_place or {}
     return {
-        key: CaseHistory(cases, rounds_by_place.get(key)).classify(on, rules)
-        for key, cases in cases_by_place.items()
+        key: CaseHistory(cases, rounds_by_place.get(key)).classify(on, rules) for key, cases in cases_by_place.items()
     }
 
 

@@ -267,9 +267,7 @@ def test_grid_scale() -> None:
             if j + 1 < n:
                 roads.append(Road(f"{i},{j}", f"{i},{j + 1}", 4.0))
     targets = tuple(Target(f"b{i},{j}", f"{i},{j}") for i in range(n) for j in range(n) if (i + j) % 2)
-    plan = SitePlan(
-        nodes=nodes, roads=tuple(roads), gates=frozenset({"0,0", f"{n - 1},{n - 1}"}), targets=targets
-    )
+    plan = SitePlan(nodes=nodes, roads=tuple(roads), gates=frozenset({"0,0", f"{n - 1},{n - 1}"}), targets=targets)
     block = SealedBlock("mid", polygon=((190.0, 190.0), (290.0, 190.0), (290.0, 290.0), (190.0, 290.0)))
     report = check_access(plan, [block])
     assert report.ok  # a grid always has a way around a square block

@@ -95,9 +95,7 @@ def test_sh04_day_by_day_single_case() -> None:
         30: "prevention",
     }
     for n in range(-3, 31):
-        want = expected.get(n) or (
-            "sealed" if 0 <= n <= 6 else "controlled" if 7 <= n <= 13 else "prevention"
-        )
+        want = expected.get(n) or ("sealed" if 0 <= n <= 6 else "controlled" if 7 <= n <= 13 else "prevention")
         assert status([D], day(n), SH04) == want, n
 
 
@@ -442,9 +440,7 @@ def test_micro_zone_nested_blocks_smallest_wins() -> None:
 
 def test_micro_zone_partial_overlap_rejected() -> None:
     with pytest.raises(ValueError):
-        classify_compound_with_blocks(
-            [], {"x": frozenset({"b1", "b2"}), "y": frozenset({"b2", "b3"})}, D, SH04
-        )
+        classify_compound_with_blocks([], {"x": frozenset({"b1", "b2"}), "y": frozenset({"b2", "b3"})}, D, SH04)
 
 
 def test_micro_zone_cases_after_on_ignored() -> None:
