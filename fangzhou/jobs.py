@@ -29,8 +29,8 @@ def run_job(path: str, kwargs: dict[str, Any]) -> Any:
     return _resolve(path)(**kwargs)
 
 
-def job_enqueue(path: str, **kwargs: Any) -> None:
-    """Run ``path(**kwargs)`` after commit, in-process or on Celery."""
+def job_enqueue(job: str, /, **kwargs: Any) -> None:
+    """Run ``job(**kwargs)`` after commit, in-process or on Celery."""
     for value in kwargs.values():
         if not isinstance(value, str | int | float | bool | type(None) | list | dict):
             raise TypeError("jobs take ids and plain values, not objects")
@@ -38,6 +38,7 @@ def job_enqueue(path: str, **kwargs: Any) -> None:
     if mode == "celery":
         from fangzhou.celery import app
 
-        transaction.on_commit(lambda: app.send_task("fangzhou.run_job", args=[path, kwargs]))
+        queue = os.environ.get("FANGZHOU_CELERY_QUEUE", "celery")
+        transaction.on_commit(lambda: app.send_task("fangzhou.run_job", args=[job, kwargs], queue=queue))
     else:
-        transaction.on_commit(lambda: run_job(path, kwargs))
+        transaction.on_commit(lambda: run_job(job, kwargs))

@@ -29,6 +29,14 @@ if [ -z "${DATABASE_URL_PG:-}" ]; then
   DATABASE_URL_PG="postgres://fangzhou:fangzhou@127.0.0.1:5432/fangzhou"
 fi
 
+# Redis for the Celery worker test (background jobs at scale).
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  ensure_debs redis-server
+  log "starting Redis"
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 20); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.5; done
+fi
+
 log "ruff"
 "$VENV/bin/ruff" check fangzhou bench tests
 log "mypy"
