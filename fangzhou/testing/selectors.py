@@ -466,12 +466,12 @@ def antigen_glance(
         .exclude(result=AntigenResult.NOT_TESTED)
         .values_list("household_id", "result")
     ):
-        cell = cells.get(household_id)
-        if cell is None:
+        found = cells.get(household_id)
+        if found is None:
             continue
-        cell.reported += 1
+        found.reported += 1
         if result == AntigenResult.POSITIVE:
-            cell.positive += 1
+            found.positive += 1
     for household_id, kits in KitHandout.objects.filter(day=day, household__building_id__in=ids).values_list(
         "household_id", "kits"
     ):

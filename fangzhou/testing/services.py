@@ -678,7 +678,7 @@ def retest_open(
         kind=Kind.RETEST,
         title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
         actor=actor,
-        detail=dict(Retest.Reason.choices).get(reason, reason),
+        detail=str(dict(Retest.Reason.choices).get(reason, reason)),
         priority=Priority.URGENT,
         resident=resident,
         source_key=f"retest:{key}:{resident.pk}",
@@ -719,8 +719,8 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
             if not code:
                 report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
                 continue
-            result = RESULT_WORDS.get(word)
-            if result is None:
+            found = RESULT_WORDS.get(word)
+            if found is None:
                 report.rejected.append(
                     Rejection(row, f"检测结果「{word}」无法识别（阴性/阳性/无效）/ unknown result {word!r}")
                 )
@@ -748,7 +748,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
             if tested_at is None:
                 report.rejected.append(Rejection(row, "检测时间无法识别 / unreadable tested_at"))
                 continue
-            parsed[code].append((row, result, ct_a, ct_n, tested_at))
+            parsed[code].append((row, str(found), ct_a, ct_n, tested_at))
         for code, entries in parsed.items():
             tube = tubes[code]
             results = {e[1] for e in entries}

@@ -1,0 +1,269 @@
+"""Pages and endpoints: scope (outsiders refused everywhere, leaders see their buildings), desk, antigen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from fangzhou.accounts.models import User
+from fangzhou.registry.models import Resident
+from fangzhou.registry.services import building_tokens_ensure
+from fangzhou.registry.tests.factories import World
+from fangzhou.testing import selectors
+from fangzhou.testing.models import AntigenReport, AntigenSubmission, Retest, Sample, Tube
+from fangzhou.testing.services import round_create, sample_take
+from fangzhou.testing.tests.helpers import DAY, csv_bytes
+from fangzhou.workorders.models import WorkOrder
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def endpoints(world: World, round_id: int, tube_id: int) -> list[tuple[str, str]]:
+    zhang = Resident.objects.get(name="张伟")
+    code = world.community.code
+    b = world.b3.pk
+    return [
+        ("get", f"/testing/c/{code}/"),
+        ("post", f"/testing/c/{code}/"),
+        ("get", f"/testing/r/{round_id}/"),
+        ("post", f"/testing/r/{round_id}/sites/"),
+        ("post", f"/testing/r/{round_id}/schedule/"),
+        ("get", f"/testing/r/{round_id}/desk/?q=张"),
+        ("post", f"/testing/r/{round_id}/desk/take/"),
+        ("get", f"/testing/r/{round_id}/missing/"),
+        ("get", f"/testing/r/{round_id}/doors/"),
+        ("get", f"/testing/r/{round_id}/manifest.csv"),
+        ("get", f"/testing/r/{round_id}/results/"),
+        ("post", f"/testing/r/{round_id}/results/"),
+        ("get", f"/testing/r/{round_id}/samples/"),
+        ("post", f"/testing/tubes/{tube_id}/close/"),
+        ("get", f"/testing/qr/{zhang.pk}.svg"),
+        ("get", f"/testing/b/{b}/cards/"),
+        ("get", f"/testing/antigen/c/{code}/"),
+        ("get", f"/testing/antigen/b/{b}/"),
+        ("post", f"/testing/antigen/b/{b}/"),
+        ("get", f"/testing/antigen/b/{b}/poster.pdf"),
+        ("post", f"/api/testing/communities/{code}/rounds"),
+        ("get", f"/api/testing/rounds/{round_id}"),
+        ("get", f"/api/testing/rounds/{round_id}/missing"),
+        ("post", f"/api/testing/rounds/{round_id}/samples"),
+        ("post", f"/api/testing/tubes/{tube_id}/close"),
+        ("post", f"/api/testing/rounds/{round_id}/results"),
+        ("post", f"/api/testing/rounds/{round_id}/samples-file"),
+        ("get", f"/api/testing/communities/{code}/retests"),
+        ("get", f"/api/testing/communities/{code}/antigen"),
+    ]
+
+
+@pytest.fixture
+def setup(world: World) -> tuple[World, int, int]:
+    rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=world.secretary)
+    taken = sample_take(round=rnd, residents=[world.resident("刘洋")], actor=world.secretary, station="s1")
+    return world, rnd.pk, taken.tube.pk
+
+
+class TestScope:
+    def test_anonymous_refused_everywhere(self, setup: tuple[World, int, int]) -> None:
+        world, round_id, tube_id = setup
+        client = client_for(None)
+        for method, url in endpoints(world, round_id, tube_id):
+            response = getattr(client, method)(url)
+            if url.startswith("/api/"):
+                assert response.status_code == 401, url
+            else:
+                assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+
+    def test_secretary_of_another_community_gets_404(self, setup: tuple[World, int, int]) -> None:
+        world, round_id, tube_id = setup
+        client = client_for(world.outsider)
+        for method, url in endpoints(world, round_id, tube_id):
+            kwargs = (
+                {"content_type": "application/json", "data": "{}"}
+                if url.startswith("/api/") and method == "post"
+                else {}
+            )
+            response = getattr(client, method)(url, **kwargs)
+            assert response.status_code in (404, 422), (url, response.status_code)
+            assert "刘洋" not in response.content.decode("utf-8", "replace"), url
+        assert Tube.objects.get(pk=tube_id).status == Tube.Status.OPEN
+
+    def test_building_leader_sees_only_their_buildings(self, setup: tuple[World, int, int]) -> None:
+        world, round_id, _ = setup
+        client = client_for(world.leader)  # leader of building 3; 刘洋 lives in building 5
+        page = client.get(f"/testing/r/{round_id}/").content.decode()
+        assert "3号楼" in page and "5号楼" not in page
+        missing = client.get(f"/testing/r/{round_id}/missing/").content.decode()
+        assert "张伟" in missing and "刘洋" not in missing
+        assert client.get(f"/testing/r/{round_id}/desk/?q=刘洋").content.decode().count("刘洋") <= 1  # the query only
+        assert client.get(f"/testing/antigen/b/{world.b5.pk}/").status_code == 404
+        assert client.get(f"/testing/antigen/b/{world.b3.pk}/").status_code == 200
+        liu = world.resident("刘洋")
+        assert client.get(f"/testing/qr/{liu.pk}.svg").status_code == 404
+        # Committee actions are refused to a building leader.
+        assert client.get(f"/testing/r/{round_id}/results/").status_code == 403
+        assert client.get(f"/testing/r/{round_id}/manifest.csv").status_code == 403
+        api = client.get(f"/api/testing/rounds/{round_id}").json()
+        assert [b["name"] for b in api["buildings"]] == ["阳光小区 3号楼"]
+        taken = client.post(
+            f"/api/testing/rounds/{round_id}/samples", {"resident_ids": [liu.pk]}, content_type="application/json"
+        )
+        assert taken.status_code == 404
+
+
+class TestDesk:
+    def test_find_and_sample_with_one_tap(self, world: World) -> None:
+        rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=world.secretary)
+        client = client_for(world.secretary)
+        page = client.get(f"/testing/r/{rnd.pk}/desk/?q=5678&desk=2", HTTP_HX_REQUEST="true").content.decode()
+        assert "李娜" in page and page.count('name="resident"') == 2  # one tap for the whole household
+        zhang, li = world.resident("张伟"), world.resident("李娜")
+        response = client.post(f"/testing/r/{rnd.pk}/desk/take/", {"resident": [zhang.pk, li.pk], "desk": "2"})
+        assert response.status_code == 200 and response["HX-Trigger"] == "sampled"
+        assert Sample.objects.get(resident=zhang).tube == Sample.objects.get(resident=li).tube
+        again = client.post(f"/testing/r/{rnd.pk}/desk/take/", {"resident": [zhang.pk], "desk": "2"})
+        body = again.content.decode()
+        assert again.status_code == 409 and "张伟" in body and "already sampled" in body
+        # A QR code payload finds the resident too.
+        payload = selectors.resident_qr_payload(zhang.pk)
+        found = client.get(f"/testing/r/{rnd.pk}/desk/", {"q": payload}, HTTP_HX_REQUEST="true").content.decode()
+        assert "张伟" in found and "tag done" in found  # shown as sampled, no button
+        assert client.get(f"/testing/r/{rnd.pk}/desk/", {"q": payload[:-2] + "xx"}).content.decode().count("张伟") == 0
+        svg = client.get(f"/testing/qr/{zhang.pk}.svg")
+        assert svg.status_code == 200 and svg.content.startswith(b"<?xml")
+
+    def test_desk_search_query_count_is_fixed(self, world: World) -> None:
+        rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=world.secretary)
+        client = client_for(world.secretary)
+        client.get(f"/testing/r/{rnd.pk}/desk/?q=张")
+        with CaptureQueriesContext(connection) as one:
+            client.get(f"/testing/r/{rnd.pk}/desk/?q=阳", HTTP_HX_REQUEST="true")
+        with CaptureQueriesContext(connection) as many:
+            client.get(f"/testing/r/{rnd.pk}/desk/?q=1", HTTP_HX_REQUEST="true")
+        assert len(one) <= 10 and len(many) <= 10, [q["sql"] for q in many.captured_queries]
+
+    def test_round_page_results_upload_and_schedule(self, world: World) -> None:
+        rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=world.secretary)
+        client = client_for(world.secretary)
+        assert (
+            client.post(
+                f"/testing/r/{rnd.pk}/sites/",
+                {"name": "北广场", "desks": "2", "opens_at": "07:00", "closes_at": "09:00"},
+            ).status_code
+            == 302
+        )
+        client.post(f"/testing/r/{rnd.pk}/schedule/")
+        page = client.get(f"/testing/r/{rnd.pk}/").content.decode()
+        assert "北广场" in page and "07:00" in page
+        bad = io.BytesIO(csv_bytes([["试管编码", "检测结果"], ["NOPE", "阴性"]]))
+        bad.name = "lab.csv"
+        response = client.post(f"/testing/r/{rnd.pk}/results/", {"file": bad})
+        assert response.status_code == 200 and "unknown tube" in response.content.decode()
+        junk = io.BytesIO(b"\x00\x01garbage")
+        junk.name = "lab.xlsx"
+        assert client.post(f"/testing/r/{rnd.pk}/results/", {"file": junk}).status_code == 400
+
+
+class TestAntigen:
+    def _public(self, world: World) -> str:
+        building_tokens_ensure(community=world.community)
+        world.b3.refresh_from_db()
+        return world.b3.public_token
+
+    def test_submit_is_idempotent_latest_wins_and_positive_raises_retest(self, world: World) -> None:
+        token = self._public(world)
+        cache.clear()
+        client = Client()
+        assert client.get(f"/testing/a/{token}/").status_code == 200
+        wrong = client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "0000"})
+        assert wrong.status_code == 404 and "不匹配" in wrong.json()["detail"]
+        ok = client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "1234"}).json()
+        assert sorted(m["name"] for m in ok["members"]) == ["张伟", "李娜"]
+        assert "王秀英" not in json.dumps(ok, ensure_ascii=False)  # another household: nothing of them
+        zhang, li = world.resident("张伟"), world.resident("李娜")
+        today = timezone.localdate().isoformat()
+        form = {"room": "101", "phone4": "1234", "day": today, "client_id": "client-aaaa-0001"}
+        first = client.post(
+            f"/testing/a/{token}/submit/", {**form, "results": json.dumps({zhang.pk: "negative", li.pk: "negative"})}
+        )
+        assert first.json() == {"ok": True, "stored": True, "client_id": "client-aaaa-0001", "duplicate": False}
+        retry = client.post(
+            f"/testing/a/{token}/submit/", {**form, "results": json.dumps({zhang.pk: "negative", li.pk: "negative"})}
+        )
+        assert retry.json()["duplicate"] is True
+        assert AntigenSubmission.objects.count() == 1 and AntigenReport.objects.count() == 2
+        later = client.post(
+            f"/testing/a/{token}/submit/",
+            {**form, "client_id": "client-aaaa-0002", "results": json.dumps({li.pk: "positive"})},
+        )
+        assert later.json()["ok"]
+        assert AntigenReport.objects.get(resident=li).result == "positive"  # latest answer wins
+        assert AntigenReport.objects.count() == 2 and AntigenSubmission.objects.count() == 2  # history kept
+        assert Retest.objects.get(resident=li, status="pending").reason == "antigen"
+        assert WorkOrder.objects.filter(kind="retest", resident=li).count() == 1
+        # The committee's screen shows the alert; the building grid shows a positive household.
+        secretary = client_for(world.secretary)
+        glance = secretary.get(f"/testing/antigen/c/{world.community.code}/?wall=1").content.decode()
+        assert 'id="alerts"' in glance and "李娜" in glance and "cell positive" in glance
+        # Someone else's resident id is refused; a bad day is refused.
+        wang = world.resident("王秀英")
+        foreign = client.post(
+            f"/testing/a/{token}/submit/",
+            {**form, "client_id": "client-aaaa-0003", "results": json.dumps({wang.pk: "negative"})},
+        )
+        assert foreign.status_code == 400 and "不属于本户" in foreign.json()["detail"]
+        old = (timezone.localdate() - dt.timedelta(days=5)).isoformat()
+        stale = client.post(
+            f"/testing/a/{token}/submit/",
+            {**form, "day": old, "client_id": "client-aaaa-0004", "results": json.dumps({zhang.pk: "negative"})},
+        )
+        assert stale.status_code == 400
+        assert Client().get("/testing/a/not-a-valid-token-at-all/").status_code == 404
+
+    def test_rate_limited_with_chinese_message(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        from fangzhou.testing import views
+
+        token = self._public(world)
+        cache.clear()
+        monkeypatch.setattr(views, "RATE_PER_ADDRESS", 3)
+        client = Client()
+        codes = [
+            client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "0000"}).status_code
+            for _ in range(5)
+        ]
+        assert codes[:3] == [404, 404, 404] and codes[3:] == [429, 429]
+        refused = client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "1234"})
+        assert refused.status_code == 429 and "请稍后再试" in refused.json()["detail"]
+        cache.clear()
+
+    def test_glance_query_count_and_poster(self, world: World) -> None:
+        client = client_for(world.secretary)
+        url = f"/testing/antigen/c/{world.community.code}/"
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200 and len(queries) <= 10, [q["sql"] for q in queries.captured_queries]
+        leader = client_for(world.leader)
+        page = leader.get(url).content.decode()
+        assert "3号楼" in page and "5号楼" not in page
+        pdf = leader.get(f"/testing/antigen/b/{world.b3.pk}/poster.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        building = leader.get(f"/testing/antigen/b/{world.b3.pk}/").content.decode()
+        assert "王秀英" in building  # not reported yet
+        household = world.resident("王秀英").household
+        leader.post(f"/testing/antigen/b/{world.b3.pk}/", {"household": household.pk, "kits": "2"})
+        assert household.kit_handouts.get().kits == 2

@@ -1,0 +1,529 @@
+"""Testing pages: rounds, the sampling desk, lab uploads, door lists, antigen glance and the public page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from fangzhou.accounts.models import User
+from fangzhou.registry import selectors as registry
+from fangzhou.registry.models import Building, Community, Resident
+from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.testing import selectors, services
+from fangzhou.testing.models import AntigenResult, Round, SamplingSite
+from fangzhou.testing.services import TestingError
+
+# Public page limits, per client address and per building token, in a 10-minute window.
+RATE_WINDOW = 600
+RATE_PER_ADDRESS = 60
+RATE_PER_TOKEN = 1200
+PHOTO_LIMIT = 5 * 1024 * 1024
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _community(request: HttpRequest, code: str) -> Community:
+    community = registry.communities_visible(request.user).filter(code=code).first()
+    if community is None:
+        raise Http404(_("Community not found"))
+    return community
+
+
+def _round(request: HttpRequest, round_id: int) -> Round:
+    rnd = selectors.round_get(request.user, round_id)
+    if rnd is None:
+        raise Http404(_("Round not found"))
+    return rnd
+
+
+def _building(request: HttpRequest, building_id: int) -> Building:
+    building = registry.building_get(request.user, building_id)
+    if building is None:
+        raise Http404(_("Building not found"))
+    return building
+
+
+def _refused(request: HttpRequest) -> HttpResponse:
+    return HttpResponseForbidden(_("Only the committee may do this. / 只有居委会可以执行此操作。"))
+
+
+def _station(request: HttpRequest, rnd: Round) -> str:
+    desk = request.GET.get("desk") or request.POST.get("desk") or ""
+    if desk == "door":
+        return f"door:{_user(request).pk}"
+    try:
+        number = max(1, min(int(desk or 1), 99))
+    except ValueError:
+        number = 1
+    site = request.GET.get("site") or request.POST.get("site") or ""
+    return f"site:{site or 0}:{number}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Rounds
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    communities = list(registry.communities_visible(request.user))
+    if len(communities) == 1:
+        return redirect("testing:rounds", code=communities[0].code)
+    return render(request, "testing/home.html", {"communities": communities})
+
+
+@login_required
+def rounds(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code)
+    error = ""
+    if request.method == "POST":
+        if not selectors.is_committee(request.user) or not (
+            _user(request).community_id == community.pk or _user(request).role == "admin" or _user(request).is_superuser
+        ):
+            return _refused(request)
+        try:
+            date = dt.date.fromisoformat(request.POST.get("date", ""))
+            rnd = services.round_create(
+                community=community,
+                date=date,
+                pool_size=int(request.POST.get("pool_size") or 10),
+                actor=_user(request),
+            )
+        except ValueError as exc:
+            error = (
+                f"{exc.zh} / {exc.en}"
+                if isinstance(exc, TestingError)
+                else _("Invalid date or pool size. / 日期或混采数无效。")
+            )
+        else:
+            return redirect("testing:round", round_id=rnd.pk)
+    context = {
+        "community": community,
+        "rounds": selectors.rounds_visible(request.user).filter(community=community)[:30],
+        "today": timezone.localdate(),
+        "error": error,
+        "committee": selectors.is_committee(request.user),
+        "retests": selectors.retests_visible(request.user, community),
+    }
+    return render(request, "testing/rounds.html", context, status=400 if error else 200)
+
+
+@login_required
+def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    counts = selectors.round_counts(request.user, rnd)
+    context = {
+        "round": rnd,
+        "counts": counts,
+        "slots": selectors.round_schedule_rows(request.user, rnd),
+        "sites": list(rnd.sites.all()),
+        "can_run": selectors.can_run_round(request.user, rnd),
+        "retests": list(selectors.retests_visible(request.user, rnd.community)),
+    }
+    if context["can_run"]:
+        context["tubes"] = selectors.round_tubes(rnd, limit=50)
+        context["coverage"] = selectors.coverage_check(rnd)
+    if request.headers.get("HX-Request"):
+        return render(request, "testing/_counts.html", context)
+    return render(request, "testing/round.html", context)
+
+
+@login_required
+@require_POST
+def site_add(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    if not selectors.can_run_round(request.user, rnd):
+        return _refused(request)
+    try:
+        services.site_add(
+            round=rnd,
+            name=request.POST.get("name", ""),
+            desks=int(request.POST.get("desks") or 1),
+            opens_at=dt.time.fromisoformat(request.POST.get("opens_at") or "07:00"),
+            closes_at=dt.time.fromisoformat(request.POST.get("closes_at") or "11:00"),
+            x=float(request.POST["x"]) if request.POST.get("x") else None,
+            y=float(request.POST["y"]) if request.POST.get("y") else None,
+            actor=_user(request),
+        )
+    except TestingError as exc:
+        messages.error(request, f"{exc.zh} / {exc.en}")
+    except ValueError:
+        messages.error(request, _("Invalid number or time. / 数字或时间无效。"))
+    return redirect("testing:round", round_id=rnd.pk)
+
+
+@login_required
+@require_POST
+def schedule(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    if not selectors.can_run_round(request.user, rnd):
+        return _refused(request)
+    try:
+        plan = services.round_schedule(round=rnd, actor=_user(request))
+    except TestingError as exc:
+        messages.error(request, f"{exc.zh} / {exc.en}")
+    else:
+        if plan.unscheduled:
+            messages.warning(
+                request,
+                _("%(n)d building(s) did not fit: add a site, desks or hours.") % {"n": len(plan.unscheduled)},
+            )
+        else:
+            messages.success(request, _("Schedule made."))
+    return redirect("testing:round", round_id=rnd.pk)
+
+
+@login_required
+def missing(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    building_id = request.GET.get("building")
+    residents = selectors.missing_residents(
+        request.user, rnd, int(building_id) if building_id and building_id.isdigit() else None
+    )
+    groups: dict[str, list[Resident]] = {}
+    for r in residents:
+        groups.setdefault(f"{r.household.building.compound.name} {r.household.building.label}", []).append(r)
+    return render(request, "testing/missing.html", {"round": rnd, "groups": groups, "total": len(residents)})
+
+
+@login_required
+def doors(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    return render(request, "testing/doors.html", {"round": rnd, "lists": selectors.door_lists(request.user, rnd)})
+
+
+@login_required
+def manifest(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    if not selectors.can_run_round(request.user, rnd):
+        return _refused(request)
+    response = HttpResponse("\ufeff" + services.manifest_csv(round=rnd), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="manifest-round-{rnd.pk}.csv"'
+    return response
+
+
+@login_required
+def upload(request: HttpRequest, round_id: int, what: str) -> HttpResponse:
+    """Lab results (what="results") or samples from another app (what="samples")."""
+    rnd = _round(request, round_id)
+    if not selectors.can_run_round(request.user, rnd):
+        return _refused(request)
+    context: dict[str, Any] = {"round": rnd, "what": what}
+    if request.method == "POST":
+        file = request.FILES.get("file")
+        if file is None:
+            context["error"] = _("Choose a file first. / 请先选择文件。")
+        else:
+            try:
+                data = read_upload(file)
+                importer = services.results_import if what == "results" else services.samples_import
+                report = importer(round=rnd, data=data, filename=file.name or what, actor=_user(request))
+            except UnreadableFile as exc:
+                context["error"] = f"{exc.zh} / {exc.en}"
+            except TestingError as exc:
+                context["error"] = f"{exc.zh} / {exc.en}"
+            else:
+                context["report"] = report.as_dict()
+    return render(request, "testing/upload.html", context, status=400 if "error" in context else 200)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling desk
+
+
+@login_required
+def desk(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    station = _station(request, rnd)
+    query = request.GET.get("q", "")[:80]
+    context: dict[str, Any] = {
+        "round": rnd,
+        "q": query,
+        "rows": selectors.desk_search(request.user, rnd, query) if query else [],
+        "tube": selectors.open_tube(rnd, station),
+        "desk": request.GET.get("desk", "1"),
+        "site": request.GET.get("site", ""),
+        "sites": list(rnd.sites.all()),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "testing/_desk_results.html", context)
+    return render(request, "testing/desk.html", context)
+
+
+@login_required
+@require_POST
+def desk_take(request: HttpRequest, round_id: int) -> HttpResponse:
+    rnd = _round(request, round_id)
+    station = _station(request, rnd)
+    ids = [int(i) for i in request.POST.getlist("resident") if i.isdigit()]
+    residents = list(
+        registry.residents_visible(request.user)
+        .filter(pk__in=ids, community_id=rnd.community_id)
+        .select_related("household")
+    )
+    site_id = request.POST.get("site", "")
+    site = SamplingSite.objects.filter(round=rnd, pk=int(site_id)).first() if site_id.isdigit() else None
+    context: dict[str, Any] = {"round": rnd, "desk": request.POST.get("desk", "1"), "site": site_id}
+    status = 200
+    if len(residents) != len(ids) or not ids:
+        context["error"] = _("Resident not found. / 找不到该居民。")
+        status = 404 if ids else 400
+    else:
+        try:
+            result = services.sample_take(
+                round=rnd,
+                residents=residents,
+                actor=_user(request),
+                station=station,
+                site=site,
+                door_to_door=request.POST.get("desk") == "door",
+                tube_code=request.POST.get("tube_code", ""),
+            )
+        except TestingError as exc:
+            context["error"] = f"{exc.zh} / {exc.en}"
+            status = 409
+        else:
+            context["taken"] = result
+    context["tube"] = selectors.open_tube(rnd, station)
+    response = render(request, "testing/_desk_tube.html", context, status=status)
+    if "taken" in context:
+        response["HX-Trigger"] = "sampled"
+    return response
+
+
+@login_required
+@require_POST
+def tube_close(request: HttpRequest, tube_id: int) -> HttpResponse:
+    tube = selectors.tube_get(request.user, tube_id)
+    if tube is None:
+        raise Http404(_("Tube not found"))
+    services.tube_close(tube=tube, actor=_user(request))
+    context = {"round": tube.round, "tube": None, "closed_code": tube.code, "desk": request.POST.get("desk", "1")}
+    return render(request, "testing/_desk_tube.html", context)
+
+
+@login_required
+def resident_qr(request: HttpRequest, resident_id: int) -> HttpResponse:
+    """A resident's personal QR code (signed id) as SVG, for printing on a card."""
+    resident = registry.resident_get(request.user, resident_id)
+    if resident is None:
+        raise Http404(_("Resident not found"))
+    out = io.BytesIO()
+    segno.make(selectors.resident_qr_payload(resident.pk), error="m").save(out, kind="svg", scale=6, border=2)
+    return HttpResponse(out.getvalue(), content_type="image/svg+xml")
+
+
+@login_required
+def building_cards(request: HttpRequest, building_id: int) -> HttpResponse:
+    """Printable QR cards for every resident of a building (scanned at the desk)."""
+    building = _building(request, building_id)
+    residents = list(Resident.objects.filter(household__building=building).select_related("household"))
+    cards = []
+    for r in residents:
+        svg = segno.make(selectors.resident_qr_payload(r.pk), error="m").svg_inline(scale=4, border=2)
+        cards.append({"resident": r, "svg": svg})
+    return render(request, "testing/cards.html", {"building": building, "cards": cards})
+
+
+# --------------------------------------------------------------------------------------------------
+# Antigen: glance, wall screen, building grid, kits, poster
+
+
+def _day(request: HttpRequest) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return timezone.localdate()
+
+
+@login_required
+def antigen_glance(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code)
+    day = _day(request)
+    glance = selectors.antigen_glance(request.user, community, day)
+    wall = request.GET.get("wall") == "1"
+    context = {"community": community, "glance": glance, "wall": wall, "day": day}
+    if request.headers.get("HX-Request"):
+        return render(request, "testing/_glance.html", context)
+    return render(request, "testing/antigen_wall.html" if wall else "testing/antigen.html", context)
+
+
+@login_required
+def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
+    building = _building(request, building_id)
+    day = _day(request)
+    if request.method == "POST":
+        household_id = request.POST.get("household", "")
+        household = building.households.filter(pk=int(household_id)).first() if household_id.isdigit() else None
+        try:
+            kits = int(request.POST.get("kits", ""))
+        except ValueError:
+            kits = -1
+        if household is None:
+            messages.error(request, _("Household not found. / 找不到该户。"))
+        else:
+            try:
+                services.kit_handout_record(household=household, day=day, kits=kits, actor=_user(request))
+            except TestingError as exc:
+                messages.error(request, f"{exc.zh} / {exc.en}")
+            else:
+                messages.success(request, _("Kits recorded."))
+        return redirect(reverse("testing:antigen_building", args=[building.pk]) + f"?day={day.isoformat()}")
+    glance = selectors.antigen_glance(request.user, building.community, day, building_id=building.pk)
+    context = {
+        "building": building,
+        "grid": glance.buildings[0] if glance.buildings else None,
+        "glance": glance,
+        "day": day,
+        "not_reported": selectors.antigen_not_reported(request.user, building, day),
+    }
+    return render(request, "testing/antigen_building.html", context)
+
+
+@login_required
+def poster(request: HttpRequest, building_id: int) -> HttpResponse:
+    """A4 PDF poster with the building's QR link to the public antigen page."""
+    from weasyprint import HTML
+
+    building = _building(request, building_id)
+    if not building.public_token:
+        from fangzhou.registry.services import building_tokens_ensure
+
+        building_tokens_ensure(community=building.community)
+        building.refresh_from_db(fields=["public_token"])
+    url = request.build_absolute_uri(reverse("testing:public", args=[building.public_token]))
+    svg = segno.make(url, error="m").svg_inline(scale=10, border=2)
+    html = render_to_string("testing/poster.html", {"building": building, "svg": svg, "url": url})
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="antigen-poster-{building.pk}.pdf"'
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# Public antigen page (no account)
+
+TOO_MANY = "提交过于频繁，请稍后再试。/ Too many requests, please try again later."
+
+
+def _hit(key: str, limit: int) -> bool:
+    """Count one hit in the window; False when over the limit."""
+    if cache.add(key, 1, RATE_WINDOW):
+        return True
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, RATE_WINDOW)
+        return True
+    return count <= limit
+
+
+def rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        address = request.META.get("REMOTE_ADDR", "")
+        ok = _hit(f"fz:rl:addr:{address}", RATE_PER_ADDRESS) & _hit(f"fz:rl:tok:{token[:64]}", RATE_PER_TOKEN)
+        if not ok:
+            if request.method == "POST":
+                return JsonResponse({"ok": False, "detail": TOO_MANY}, status=429)
+            return HttpResponse(TOO_MANY, status=429, content_type="text/plain; charset=utf-8")
+        return view(request, token, *args, **kwargs)
+
+    return wrapper
+
+
+def _public_building(token: str) -> Building:
+    building = registry.building_by_token(token)
+    if building is None:
+        raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
+    return building
+
+
+def _fail(zh: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"ok": False, "detail": zh}, status=status)
+
+
+@rate_limited
+@ensure_csrf_cookie
+def public(request: HttpRequest, token: str) -> HttpResponse:
+    building = _public_building(token)
+    return render(
+        request,
+        "testing/public.html",
+        {"building": building, "token": token, "today": timezone.localdate(), "choices": AntigenResult.choices},
+    )
+
+
+@rate_limited
+@require_POST
+def public_identify(request: HttpRequest, token: str) -> HttpResponse:
+    building = _public_building(token)
+    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    if household is None:
+        return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
+    today = selectors.household_today(household, timezone.localdate())
+    members = [
+        {"id": r.pk, "name": r.name, "result": today.get(r.pk, "")}
+        for r in Resident.objects.filter(household=household).order_by("id")
+    ]
+    return JsonResponse({"ok": True, "room": household.room, "members": members})
+
+
+@rate_limited
+@require_POST
+def public_submit(request: HttpRequest, token: str) -> HttpResponse:
+    building = _public_building(token)
+    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    if household is None:
+        return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
+    today = timezone.localdate()
+    try:
+        day = dt.date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        day = today
+    if not today - dt.timedelta(days=1) <= day <= today:
+        return _fail("只能报告今天（或昨天未发送）的结果。/ Only today's results can be reported.")
+    try:
+        raw = json.loads(request.POST.get("results", "{}"))
+        results = {int(k): str(v) for k, v in raw.items() if v}
+    except (ValueError, AttributeError):
+        return _fail("结果格式无效，请刷新页面重试。/ Invalid results.")
+    photo = request.FILES.get("photo")
+    data: bytes | None = None
+    if photo is not None:
+        if (photo.size or 0) > PHOTO_LIMIT or not (photo.content_type or "").startswith("image/"):
+            return _fail("照片须为图片且不超过 5 MB。/ The photo must be an image under 5 MB.")
+        data = photo.read()
+    try:
+        outcome = services.antigen_report_submit(
+            household=household,
+            day=day,
+            results=results,
+            client_id=request.POST.get("client_id", ""),
+            photo=data,
+            photo_name=photo.name if photo is not None and photo.name else "",
+        )
+    except TestingError as exc:
+        return _fail(f"{exc.zh} / {exc.en}")
+    return JsonResponse(
+        {"ok": True, "stored": True, "client_id": outcome.submission.client_id, "duplicate": not outcome.created}
+    )

@@ -1,0 +1,77 @@
+"""The public antigen page on a phone: identify, report, survive a failed submission, resend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from fangzhou.registry.services import building_tokens_ensure
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world
+from fangzhou.testing.models import AntigenReport, AntigenSubmission, Sample
+from fangzhou.testing.services import round_create
+from fangzhou.testing.tests.helpers import DAY
+from tests.browser.conftest import shot, sign_in
+
+
+@pytest.fixture
+def live_world(transactional_db: None) -> World:
+    cache.clear()
+    world = build_world()
+    building_tokens_ensure(community=world.community)
+    world.b3.refresh_from_db()
+    return world
+
+
+def test_antigen_report_resent_after_a_failed_submission(live_server: Any, phone: Any, live_world: World) -> None:
+    token = live_world.b3.public_token
+    failed = {"n": 0}
+
+    def fail_once(route: Any) -> None:
+        if failed["n"] == 0:
+            failed["n"] += 1
+            route.abort()
+        else:
+            route.continue_()
+
+    phone.route("**/submit/", fail_once)
+    phone.goto(f"{live_server.url}/testing/a/{token}/")
+    assert "3号楼" in phone.inner_text("h1")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.fill("input[name=room]", "101")
+    phone.fill("input[name=phone4]", "1234")
+    phone.click("#identify button")
+    phone.wait_for_selector("#members fieldset")
+    assert phone.locator("#members fieldset").count() == 2
+    for fieldset in phone.locator("#members fieldset").all():
+        fieldset.locator("input[value=negative]").check()
+    phone.click("#send")
+    # The first request is aborted: the page must not say "submitted", and keeps the report.
+    phone.wait_for_selector("#queue:not([hidden])")
+    assert "已提交" not in phone.inner_text("#status")
+    assert "未发送" in phone.inner_text("#status")
+    assert phone.evaluate(f"JSON.parse(localStorage.getItem('fz-antigen-queue:{token}')).length") == 1
+    assert AntigenReport.objects.count() == 0
+    shot(phone, "antigen-unsent")
+    phone.click("#resend")
+    phone.wait_for_function("document.getElementById('status').textContent.includes('已提交')")
+    assert phone.evaluate(f"JSON.parse(localStorage.getItem('fz-antigen-queue:{token}')).length") == 0
+    assert phone.locator("#queue").is_hidden()
+    assert AntigenReport.objects.filter(result="negative").count() == 2
+    assert AntigenSubmission.objects.count() == 1
+    shot(phone, "antigen-submitted")
+
+
+def test_sampling_desk_on_a_phone(live_server: Any, phone: Any, live_world: World) -> None:
+    rnd = round_create(community=live_world.community, date=DAY, pool_size=10, actor=live_world.secretary)
+    sign_in(phone, live_server.url, "sec", PASSWORD)
+    phone.goto(f"{live_server.url}/testing/r/{rnd.pk}/desk/")
+    phone.fill("#q", "101")
+    phone.wait_for_selector(".results .desk-row")
+    phone.locator(".desk-row form button").first.click()  # the whole household, one tap
+    phone.wait_for_selector("#tube-code")
+    assert phone.inner_text("#tube-fill") == "2/10"
+    assert Sample.objects.filter(round=rnd).count() == 2
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "sampling-desk")
