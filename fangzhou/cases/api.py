@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
@@ -129,7 +129,7 @@ def case_counts(request: HttpRequest, code: str) -> list[CountOut]:
 
 
 @router.post("/communities/{code}/cases", response={200: CaseOut, 201: CaseOut})
-def case_create(request: HttpRequest, code: str, payload: CaseIn) -> tuple[int, CaseOut]:
+def case_create(request: HttpRequest, code: str, payload: CaseIn) -> Status[CaseOut]:
     community = _community(request, code)
     if not can_write_roster(request.user, community.pk):
         raise HttpError(403, "仅居委会可操作 / only the committee may do this")
@@ -143,7 +143,7 @@ def case_create(request: HttpRequest, code: str, payload: CaseIn) -> tuple[int, 
         resident=resident, report_date=payload.report_date, source=payload.source, actor=request.user
     )
     case = selectors.case_get(request.user, case.pk) or case
-    return (201 if created else 200), _out(case)
+    return Status(201 if created else 200, _out(case))
 
 
 @router.get("/{case_id}", response=CaseOut)
@@ -172,7 +172,7 @@ def case_transfer(request: HttpRequest, case_id: int, payload: TransferIn) -> Ca
 
 
 @router.post("/{case_id}/pcr", response={201: dict[str, int]})
-def case_pcr(request: HttpRequest, case_id: int, payload: PcrIn) -> tuple[int, dict[str, int]]:
+def case_pcr(request: HttpRequest, case_id: int, payload: PcrIn) -> Status[dict[str, int]]:
     case, actor = _case_for_write(request, case_id)
     try:
         row = services.case_pcr_record(
@@ -180,7 +180,7 @@ def case_pcr(request: HttpRequest, case_id: int, payload: PcrIn) -> tuple[int, d
         )
     except services.CaseError as exc:
         raise HttpError(422, str(exc)) from exc
-    return 201, {"id": row.pk}
+    return Status(201, {"id": row.pk})
 
 
 @router.post("/{case_id}/discharge", response=CaseOut)

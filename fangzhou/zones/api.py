@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
@@ -160,7 +160,7 @@ def block_check(request: HttpRequest, code: str, payload: BlockIn) -> AccessOut:
 
 
 @router.post("/communities/{code}/blocks", response={201: AccessOut, 409: AccessOut})
-def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> tuple[int, AccessOut]:
+def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> Status[AccessOut]:
     community = _community(request, code)
     actor = _writer(request, community)
     compound = _compound(community, payload.compound_id)
@@ -174,10 +174,10 @@ def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> tuple[int, 
             accept_cut_off=payload.accept_cut_off,
         )
     except services.BlockCutsOff as exc:
-        return 409, _access(exc.outcome)
+        return Status(409, _access(exc.outcome))
     except services.ZoneError as exc:
         raise HttpError(422, str(exc)) from exc
-    return 201, _access(saved.outcome, saved.microzone.pk)
+    return Status(201, _access(saved.outcome, saved.microzone.pk))
 
 
 @router.post("/blocks/{block_id}/dissolve", response={200: dict[str, str]})
@@ -191,7 +191,7 @@ def block_dissolve(request: HttpRequest, block_id: int) -> dict[str, str]:
 
 
 @router.post("/communities/{code}/overrides", response={201: dict[str, int]})
-def override_create(request: HttpRequest, code: str, payload: OverrideIn) -> tuple[int, dict[str, int]]:
+def override_create(request: HttpRequest, code: str, payload: OverrideIn) -> Status[dict[str, int]]:
     community = _community(request, code)
     actor = _writer(request, community)
     compound = _compound(community, payload.compound_id) if payload.compound_id else None
@@ -213,4 +213,4 @@ def override_create(request: HttpRequest, code: str, payload: OverrideIn) -> tup
         )
     except services.ZoneError as exc:
         raise HttpError(422, str(exc)) from exc
-    return 201, {"id": override.pk}
+    return Status(201, {"id": override.pk})

@@ -35,7 +35,7 @@ def at(day: dt.date, hour: int) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
 
 
-def T(h: float) -> dt.datetime:  # noqa: N802
+def T(h: float) -> dt.datetime:
     return dt.datetime(2022, 4, 10, tzinfo=dt.UTC) + dt.timedelta(hours=h)
 
 
