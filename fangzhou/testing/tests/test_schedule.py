@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from fangzhou.testing.schedule import Building, Site, schedule_round, window_minutes
@@ -23,7 +25,7 @@ def test_buildings_never_overlap_at_a_site_and_go_to_the_nearest_site() -> None:
     assert by_building[12].site_id == 2 and by_building[10].site_id == 1 and by_building[11].site_id == 1
     assert 13 not in by_building and plan.unscheduled == []  # nobody to sample: no slot
     at_site_1 = sorted((s for s in plan.slots if s.site_id == 1), key=lambda s: s.start)
-    for a, b in zip(at_site_1, at_site_1[1:], strict=False):
+    for a, b in itertools.pairwise(at_site_1):
         assert a.end <= b.start  # one building at a time
     assert at_site_1[0].start == 7 * 60 and at_site_1[0].building_id == 10  # the nearest first
     for slot in plan.slots:
