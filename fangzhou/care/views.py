@@ -1,0 +1,298 @@
+"""Special-care pages: the registry and who is at risk, a profile with its schedules, the daily
+check-in list, medicine requests and trips, and the residents' public status page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fangzhou.accounts.models import Role, User
+from fangzhou.care import selectors, services
+from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
+from fangzhou.care.services import CareError
+from fangzhou.registry import selectors as registry_selectors
+from fangzhou.registry.models import Community, SpecialCare
+from fangzhou.registry.selectors import building_by_token
+
+WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _community(request: HttpRequest, code: str) -> Community:
+    community = registry_selectors.communities_visible(request.user).filter(code=code).first()
+    if community is None:
+        raise Http404(_("Community not found"))
+    return community
+
+
+def _staff_only(request: HttpRequest) -> None:
+    """Volunteers see care work through their work orders, not the registry."""
+    if _user(request).role == Role.VOLUNTEER:
+        raise Http404(_("Not found"))
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    _staff_only(request)
+    communities = list(registry_selectors.communities_visible(request.user))
+    if len(communities) == 1:
+        return redirect("care:community", code=communities[0].code)
+    return render(request, "care/home.html", {"communities": communities})
+
+
+@login_required
+def community(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    need = request.GET.get("need", "")
+    if need not in SpecialCare.values:
+        need = ""
+    return render(
+        request,
+        "care/community.html",
+        {
+            "community": community,
+            "risks": selectors.at_risk_next_48h(request.user, community),
+            "profiles": selectors.community_profiles(request.user, community, need),
+            "need": need,
+            "needs": SpecialCare.choices,
+            "manage": services.can_manage(request.user, community),
+        },
+    )
+
+
+@login_required
+@require_POST
+def sync(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    if not services.can_manage(request.user, community):
+        return HttpResponseForbidden(_("You may not change the special-care registry."))
+    report = services.care_registry_sync(community=community, actor=_user(request))
+    messages.success(
+        request, _("Registry updated: %(c)s added, %(u)s updated.") % {"c": report.created, "u": report.updated}
+    )
+    return redirect("care:community", code=community.code)
+
+
+@login_required
+@require_POST
+def escorts(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    if not services.can_manage(request.user, community):
+        return HttpResponseForbidden(_("You may not create escort orders."))
+    report = services.care_escorts_ensure(community=community, actor=_user(request))
+    messages.success(request, _("%(n)s escort orders created.") % {"n": report.created})
+    return redirect("care:community", code=community.code)
+
+
+def _profile(request: HttpRequest, profile_id: int) -> Any:
+    _staff_only(request)
+    profile = selectors.profile_get(request.user, profile_id)
+    if profile is None:
+        raise Http404(_("Not found"))
+    return profile
+
+
+@login_required
+def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
+    p = _profile(request, profile_id)
+    manage = services.can_manage(request.user, p.community)
+    context: dict[str, Any] = {
+        "p": p,
+        "manage": manage,
+        "needs": SpecialCare.choices,
+        "kinds": TreatmentKind.choices,
+        "weekdays": WEEKDAYS,
+        "payers": Payer.choices,
+        "volunteers": User.objects.filter(community=p.community, role=Role.VOLUNTEER, is_active=True).order_by(
+            "username"
+        )
+        if manage
+        else [],
+        "requests": selectors.medicine_requests_visible(request.user).filter(resident=p.resident)[:20],
+        "checkins": p.checkins.all()[:7],
+    }
+    status = 200
+    if request.method == "POST":
+        if not manage:
+            return HttpResponseForbidden(_("You may not change the special-care registry."))
+        action = request.POST.get("action")
+        try:
+            if action == "profile":
+                raw_due = request.POST.get("due_date") or ""
+                carer_id = request.POST.get("carer") or ""
+                services.care_profile_update(
+                    profile_id=p.pk,
+                    actor=_user(request),
+                    needs=request.POST.getlist("needs"),
+                    due_date=dt.date.fromisoformat(raw_due) if raw_due else None,
+                    carer=User.objects.filter(pk=int(carer_id)).first() if carer_id.isdigit() else None,
+                    note=request.POST.get("note", ""),
+                )
+            elif action == "schedule":
+                services.treatment_schedule_set(
+                    profile_id=p.pk,
+                    actor=_user(request),
+                    kind=request.POST.get("kind", ""),
+                    weekdays=",".join(request.POST.getlist("weekdays")),
+                    at=dt.time.fromisoformat(request.POST.get("at") or ""),
+                    hospital=request.POST.get("hospital", ""),
+                )
+            elif action == "stop":
+                schedule = p.schedules.filter(pk=request.POST.get("schedule") or 0).first()
+                if schedule is None:
+                    raise Http404(_("Not found"))
+                services.treatment_schedule_stop(schedule_id=schedule.pk, actor=_user(request))
+            elif action == "medicine":
+                medicines = [
+                    {"name": n, "dose": d, "quantity": q}
+                    for n, d, q in zip(
+                        request.POST.getlist("med_name"),
+                        request.POST.getlist("med_dose"),
+                        request.POST.getlist("med_quantity"),
+                        strict=False,
+                    )
+                ]
+                services.medicine_request_create(
+                    resident=p.resident,
+                    actor=_user(request),
+                    medicines=medicines,
+                    pharmacy=request.POST.get("pharmacy", ""),
+                    prescription=request.POST.get("prescription", ""),
+                    urgency=int(request.POST.get("urgency") or 2),
+                    payer=request.POST.get("payer") or Payer.RESIDENT,
+                    client_id=request.POST.get("client_id") or None,
+                )
+        except CareError as exc:
+            context["error"] = f"{exc.zh} / {exc.en}"
+            status = 400
+        except ValueError:
+            context["error"] = "日期或时间无效 / invalid date or time"
+            status = 400
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("care:profile", profile_id=p.pk)
+    return render(request, "care/profile.html", context, status=status)
+
+
+@login_required
+def checkins(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    today = timezone.localdate()
+    return render(
+        request,
+        "care/checkins.html",
+        {
+            "community": community,
+            "today": today,
+            "rows": selectors.checkins_today(request.user, community, today),
+            "manage": services.can_manage(request.user, community),
+        },
+    )
+
+
+@login_required
+@require_POST
+def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
+    p = _profile(request, profile_id)
+    if _user(request).role == Role.SUBDISTRICT_OFFICER:
+        return HttpResponseForbidden(_("You may not record check-ins."))
+    status = request.POST.get("status", CheckInStatus.OK)
+    try:
+        record = services.checkin_record(profile_id=p.pk, actor=_user(request), status=status)
+    except CareError as exc:
+        return HttpResponse(f"{exc.zh} / {exc.en}", status=400)
+    if request.headers.get("HX-Request"):
+        return render(request, "care/_checkin.html", {"p": p, "c": record})
+    return redirect("care:checkins", code=p.community.code)
+
+
+@login_required
+@require_POST
+def checkins_close(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    if not services.can_manage(request.user, community):
+        return HttpResponseForbidden(_("You may not close the check-in day."))
+    report = services.care_checkins_close(community=community, actor=_user(request))
+    messages.success(request, _("%(n)s missed check-ins are urgent work orders now.") % {"n": report.missed})
+    return redirect("care:checkins", code=community.code)
+
+
+@login_required
+def medicine(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    open_requests = (
+        selectors.medicine_requests_visible(request.user)
+        .filter(community=community, status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP])
+        .select_related("resident__household__building", "trip__order__assignee")
+        .order_by("pharmacy", "urgency", "created_at")
+    )
+    return render(
+        request,
+        "care/medicine.html",
+        {"community": community, "requests": open_requests, "manage": services.can_manage(request.user, community)},
+    )
+
+
+@login_required
+@require_POST
+def medicine_batch(request: HttpRequest, code: str) -> HttpResponse:
+    _staff_only(request)
+    community = _community(request, code)
+    if not services.can_manage(request.user, community):
+        return HttpResponseForbidden(_("You may not batch medicine trips."))
+    report = services.medicine_trips_batch(community=community, actor=_user(request))
+    messages.success(request, _("%(t)s trips for %(r)s requests.") % {"t": len(report.trips), "r": report.requests})
+    return redirect("care:medicine", code=community.code)
+
+
+@login_required
+@require_POST
+def medicine_deliver(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = selectors.medicine_request_get(request.user, request_id)
+    if item is None:
+        raise Http404(_("Not found"))
+    if _user(request).role == Role.SUBDISTRICT_OFFICER:
+        return HttpResponseForbidden(_("You may not record deliveries."))
+    try:
+        services.medicine_request_deliver(request_id=item.pk, actor=_user(request))
+    except CareError as exc:
+        messages.error(request, f"{exc.zh} / {exc.en}")
+    if _user(request).role == Role.VOLUNTEER:
+        messages.success(request, _("Saved."))
+        return redirect("registry:overview")
+    return redirect("care:medicine", code=item.resident.community.code)
+
+
+def public_status(request: HttpRequest, token: str) -> HttpResponse:
+    """No account: a resident checks their medicine requests by room and the last 4 phone digits."""
+    building = building_by_token(token)
+    if building is None:
+        raise Http404(_("Not found"))
+    context: dict[str, Any] = {"building": building, "token": token}
+    if request.method == "POST":  # not in the address: the digits stay out of logs and history
+        room = request.POST.get("room", "")[:16]
+        last4 = request.POST.get("last4", "")[:4]
+        result = selectors.public_medicine_status(building, room, last4)
+        context.update(room=room, asked=True, result=result)
+    response = render(request, "care/public.html", context)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,186 @@
+"""Adapters from the site plan and the zones app to the routing core and the delivery pages.
+
+* :func:`community_road_graph` builds the :class:`~fangzhou.supplies.routing.RoadGraph` of a
+  community: from the zones app's roads and gates (``zones.RoadNode``/``Road``/``Gate``) where a
+  compound has them, otherwise from the building coordinates (a street in front of each row of
+  buildings, lanes at both ends of the rows, a gate at the top-left corner of each compound, and
+  a perimeter road joining the gates).
+* :func:`building_is_sealed` asks the zones app (``zones.selectors.zone_report``) whether a building is
+  sealed (the most severe status of the rule set) on a date. The zones
+  app is read lazily: if its selectors are not there yet, active micro sealed zones are used; if
+  even those are missing, no building counts as sealed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, transaction
+
+from fangzhou.registry.models import Building, Community
+from fangzhou.supplies.routing import RoadGraph
+
+log = logging.getLogger(__name__)
+
+ROW_TOLERANCE_M = 8.0
+STREET_OFFSET_M = 4.0
+LANE_OFFSET_M = 8.0
+
+
+@dataclass(frozen=True)
+class SiteGraph:
+    graph: RoadGraph
+    # Start points: key → (label, node id).
+    gates: dict[str, tuple[str, str]]
+    # Building id → the node of its entrance.
+    entrances: dict[int, str]
+    source: str  # "zones" or "buildings"
+
+
+def _placed(buildings: Iterable[Building]) -> list[Building]:
+    return [b for b in buildings if b.x is not None and b.y is not None]
+
+
+def _from_zones(community: Community, buildings: list[Building]) -> SiteGraph | None:
+    try:
+        from fangzhou.zones.models import Gate, Road, RoadNode
+    except ImportError:  # pragma: no cover - the zones app always has models
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a missing table must not break the caller's transaction
+            nodes_qs = list(RoadNode.objects.filter(compound__community=community))
+    except DatabaseError:  # table missing while the zones app is being built
+        log.warning("zones road tables are not available; drawing streets from buildings")
+        return None
+    if not nodes_qs:
+        return None
+    nodes = {f"n{n.pk}": (n.x, n.y) for n in nodes_qs}
+    edges = [
+        (f"n{r.a_id}", f"n{r.b_id}", math.dist(nodes[f"n{r.a_id}"], nodes[f"n{r.b_id}"]))
+        for r in Road.objects.filter(compound__community=community)
+        if f"n{r.a_id}" in nodes and f"n{r.b_id}" in nodes
+    ]
+    gates = {
+        f"gate{g.pk}": (f"{g.compound.name} {g.name}", f"n{g.node_id}")
+        for g in Gate.objects.filter(compound__community=community).select_related("compound")
+    }
+    graph = RoadGraph(nodes=nodes, edges=edges)
+    entrances: dict[int, str] = {}
+    for b in buildings:
+        assert b.x is not None and b.y is not None
+        entrances[b.pk] = graph.nearest_node(b.x, b.y + b.depth / 2)
+    if not gates:
+        first = next(iter(nodes))
+        gates["gate"] = ("Gate", first)
+    return SiteGraph(graph, gates, entrances, "zones")
+
+
+def _from_buildings(community: Community, buildings: list[Building]) -> SiteGraph:
+    nodes: dict[str, tuple[float, float]] = {}
+    edges: list[tuple[str, str, float]] = []
+    gates: dict[str, tuple[str, str]] = {}
+    entrances: dict[int, str] = {}
+
+    def edge(a: str, b: str) -> None:
+        edges.append((a, b, math.dist(nodes[a], nodes[b])))
+
+    by_compound: dict[int, list[Building]] = defaultdict(list)
+    for b in buildings:
+        by_compound[b.compound_id].append(b)
+    gate_nodes: list[str] = []
+    for compound_id, members in sorted(by_compound.items()):
+        fronts = sorted(members, key=lambda b: (b.y or 0) + b.depth / 2)
+        rows: list[list[Building]] = []
+        for b in fronts:
+            front = (b.y or 0) + b.depth / 2
+            if rows and abs(front - ((rows[-1][0].y or 0) + rows[-1][0].depth / 2)) <= ROW_TOLERANCE_M:
+                rows[-1].append(b)
+            else:
+                rows.append([b])
+        left = min((b.x or 0) - b.width / 2 for b in members) - LANE_OFFSET_M
+        right = max((b.x or 0) + b.width / 2 for b in members) + LANE_OFFSET_M
+        top = min((b.y or 0) - b.depth / 2 for b in members) - LANE_OFFSET_M
+        west_prev = east_prev = ""
+        for r, row in enumerate(rows):
+            street_y = sum((b.y or 0) + b.depth / 2 for b in row) / len(row) + STREET_OFFSET_M
+            west, east = f"c{compound_id}r{r}w", f"c{compound_id}r{r}e"
+            nodes[west] = (left, street_y)
+            nodes[east] = (right, street_y)
+            previous = west
+            for b in sorted(row, key=lambda b: b.x or 0):
+                key = f"b{b.pk}"
+                nodes[key] = (b.x or 0, street_y)
+                entrances[b.pk] = key
+                edge(previous, key)
+                previous = key
+            edge(previous, east)
+            if west_prev:
+                edge(west_prev, west)
+                edge(east_prev, east)
+            west_prev, east_prev = west, east
+        gate = f"c{compound_id}gate"
+        nodes[gate] = (left, top)
+        edge(gate, f"c{compound_id}r0w")
+        gates[gate] = (f"{members[0].compound.name} 大门 / gate", gate)
+        gate_nodes.append(gate)
+    # A perimeter road from gate to gate, nearest first, so the compounds are joined.
+    for first, second in itertools.pairwise(gate_nodes):
+        edge(first, second)
+    return SiteGraph(RoadGraph(nodes=nodes, edges=edges), gates, entrances, "buildings")
+
+
+def community_site_graph(community: Community) -> SiteGraph:
+    """The road graph, start points and building entrances of a community's site plan."""
+    buildings = _placed(Building.objects.filter(community=community).select_related("compound"))
+    if not buildings:
+        raise ValueError("no building of this community is on the site plan")
+    return _from_zones(community, buildings) or _from_buildings(community, buildings)
+
+
+def community_road_graph(community: Community) -> RoadGraph:
+    """The community's road graph for the routing core (see the module docstring)."""
+    return community_site_graph(community).graph
+
+
+def sealed_building_ids(community: Community, on: dt.date) -> set[int]:
+    """Ids of the community's buildings that are sealed (the most severe zone status) on a date."""
+    report_of: Any = None
+    try:
+        from fangzhou.zones import selectors as zone_selectors
+
+        report_of = getattr(zone_selectors, "zone_report", None)
+    except ImportError:
+        pass
+    if callable(report_of):
+        try:
+            with transaction.atomic():
+                report = report_of(community, on)
+        except DatabaseError:
+            log.warning("zone status is not available; falling back to micro sealed zones")
+        else:
+            return {b.id for b in report.buildings if b.state.status == report.rules.most_severe}
+    try:
+        from django.db.models import Q
+
+        from fangzhou.zones.models import MicroZone
+
+        with transaction.atomic():
+            return set(
+                MicroZone.objects.filter(
+                    Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=on), community=community, drawn_on__lte=on
+                ).values_list("buildings", flat=True)
+            ) - {None}
+    except (ImportError, DatabaseError):  # the zones tables may not exist yet
+        return set()
+
+
+def building_is_sealed(building: Building, on: dt.date) -> bool:
+    """Whether a building is sealed (封控) on a date, as the zones app says."""
+    return building.pk in sealed_building_ids(building.community, on)
