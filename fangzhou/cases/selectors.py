@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.scope import building_q
@@ -98,21 +99,39 @@ class TimelineItem:
 
 
 def _testing_items(resident: Resident) -> list[TimelineItem] | None:
-    """Tests and results from the testing app, if it has models for them; None if not available."""
+    """Mass-test samples with their tube's lab result, and antigen self-tests, from the testing
+    app; None if that app has no such models."""
     try:
         sample = apps.get_model("testing", "Sample")
+        antigen = apps.get_model("testing", "AntigenReport")
     except LookupError:
         return None
-    fields = {f.name for f in sample._meta.get_fields()}
-    if "resident" not in fields:
-        return None
     items: list[TimelineItem] = []
-    for row in sample.objects.filter(resident=resident).order_by("pk")[:500]:
-        when: Any = next((getattr(row, f) for f in ("sampled_at", "created_at", "at") if f in fields), None)
-        day = when.date() if isinstance(when, dt.datetime) else (when or dt.date.min)
-        result = str(next((getattr(row, f) for f in ("result", "status") if f in fields), ""))
+    for row in sample.objects.filter(resident=resident).select_related("tube").order_by("sampled_at")[:500]:
+        try:
+            lab = row.tube.lab_result
+        except ObjectDoesNotExist:
+            lab = None
+        result = lab.get_result_display() if lab is not None else "待出结果 / pending"
+        when = timezone.localtime(row.sampled_at)
         items.append(
-            TimelineItem(on=day, at=str(when or ""), kind="test", label="核酸采样 / PCR sample", detail=result)
+            TimelineItem(
+                on=when.date(),
+                at=when.isoformat(),
+                kind="test",
+                label=f"核酸（{row.get_kind_display()}） / PCR ({row.kind})",
+                detail=f"{row.tube.code}: {result}",
+            )
+        )
+    for report in antigen.objects.filter(resident=resident).order_by("day")[:500]:
+        items.append(
+            TimelineItem(
+                on=report.day,
+                at=report.day.isoformat(),
+                kind="antigen",
+                label="抗原自测 / antigen self-test",
+                detail=str(report.get_result_display()),
+            )
         )
     return items
 

@@ -15,6 +15,9 @@ RULE_SET_CHOICES = [(name, rs.label_en) for name, rs in RULE_SETS.items()]
 class ZoneSettings(models.Model):
     community = models.OneToOneField("registry.Community", on_delete=models.CASCADE, related_name="zone_settings")
     rule_set = models.CharField(max_length=40, choices=RULE_SET_CHOICES, default=DEFAULT_RULE_SET.name)
+    # The optional gate of rule sets that have one (national-9): a downgrade waits for an
+    # all-negative mass round (closed rounds of the testing app).
+    clean_round_gate = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

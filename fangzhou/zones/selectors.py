@@ -14,7 +14,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.scope import building_q
@@ -63,25 +63,23 @@ def microzones_active(community: Community, on: dt.date) -> QuerySet[MicroZone]:
 
 
 def _rounds(community: Community, on: dt.date) -> dict[dt.date, bool] | None:
-    """Mass rounds (date -> all negative) from the testing app for the clean-round gate.
-
-    Returns None (gate not applied) while the testing app has no rounds model with a date and
-    an all-negative flag."""
+    """Closed mass rounds up to ``on`` (date -> all tubes resulted negative) for the clean-round
+    gate; None (gate not applied) if the testing app has no rounds."""
     try:
         model = apps.get_model("testing", "Round")
     except LookupError:
         return None
-    names = {f.name for f in model._meta.get_fields()}
-    date_field = next((n for n in ("date", "on", "round_date") if n in names), None)
-    clean_field = next((n for n in ("all_negative", "clean") if n in names), None)
-    if date_field is None or clean_field is None or "community" not in names:
-        return None
-    return {
-        d: bool(c)
-        for d, c in model.objects.filter(community=community, **{f"{date_field}__lte": on}).values_list(
-            date_field, clean_field
+    rows = (
+        model.objects.filter(community=community, date__lte=on, status="closed")
+        .annotate(
+            bad=Count("tubes", filter=~Q(tubes__lab_result__result="negative")),
         )
-    }
+        .values_list("date", "bad")
+    )
+    out: dict[dt.date, bool] = {}
+    for day, bad in rows:
+        out[day] = out.get(day, True) and bad == 0
+    return out
 
 
 def _map_status(status: str, rules: RuleSet) -> str | None:
@@ -186,7 +184,8 @@ def zone_report(community: Community, on: dt.date, rules: RuleSet | None = None)
         .order_by("created_at", "id")
     ):
         overrides[f"c{o.compound_id}" if o.compound_id else f"z{o.microzone_id}"] = o
-    rounds = _rounds(community, on) if rules.downgrade_needs_clean_round else None
+    gate = ZoneSettings.objects.filter(community=community, clean_round_gate=True).exists()
+    rounds = _rounds(community, on) if rules.downgrade_needs_clean_round and gate else None
 
     def overridden(key: str, state: ZoneState) -> tuple[ZoneState, int | None]:
         o = overrides.get(key)

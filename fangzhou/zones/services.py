@@ -39,17 +39,21 @@ def _audit(actor: User | None, action: str, target: str, pk: int, community: Com
 
 
 @transaction.atomic
-def zone_rules_set(*, community: Community, rule_set: str, actor: User | None) -> ZoneSettings:
+def zone_rules_set(
+    *, community: Community, rule_set: str, actor: User | None, clean_round_gate: bool | None = None
+) -> ZoneSettings:
     """Choose the community's rule set; every status is recomputed from the facts on the next read."""
     if rule_set not in RULE_SETS:
         raise ZoneError(f"未知的规则「{rule_set}」", f"unknown rule set {rule_set!r}")
     before = rule_set_for(community).name
     row, _ = ZoneSettings.objects.select_for_update().get_or_create(community=community)
-    if row.rule_set != rule_set:
+    gate = row.clean_round_gate if clean_round_gate is None else clean_round_gate
+    if row.rule_set != rule_set or row.clean_round_gate != gate:
         row.rule_set = rule_set
+        row.clean_round_gate = gate
         row.updated_by = actor
-        row.save(update_fields=["rule_set", "updated_by", "updated_at"])
-        _audit(actor, "zones.rules", "community", community.pk, community, before=before, after=rule_set)
+        row.save(update_fields=["rule_set", "clean_round_gate", "updated_by", "updated_at"])
+        _audit(actor, "zones.rules", "community", community.pk, community, before=before, after=rule_set, gate=gate)
     return row
 
 

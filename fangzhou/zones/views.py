@@ -20,7 +20,7 @@ from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.zones import services
 from fangzhou.zones.core import RULE_SETS
-from fangzhou.zones.models import MicroZone, ZoneOverride
+from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
 from fangzhou.zones.plan import add_blocks, add_routes, zone_plan
 from fangzhou.zones.selectors import (
     UnknownRuleSet,
@@ -87,6 +87,7 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
         "rule_sets": list(RULE_SETS.values()),
         "preview": preview,
         "saved_rules": rule_set_for(community).name,
+        "gate_on": ZoneSettings.objects.filter(community=community, clean_round_gate=True).exists(),
         "on": on,
         "error": error,
         "can_write": can_write_roster(request.user, community.pk),
@@ -112,7 +113,12 @@ def rules_set(request: HttpRequest, code: str) -> HttpResponse:
     if not can_write_roster(request.user, community.pk):
         return HttpResponseForbidden(_("Only the committee may change the rule set."))
     try:
-        services.zone_rules_set(community=community, rule_set=request.POST.get("rules", ""), actor=_user(request))
+        services.zone_rules_set(
+            community=community,
+            rule_set=request.POST.get("rules", ""),
+            actor=_user(request),
+            clean_round_gate=request.POST.get("gate") == "1",
+        )
     except services.ZoneError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
     else:

@@ -181,3 +181,17 @@ def test_page_shows_the_same_status_and_countdown(world: World, cases: dict[str,
     # 5 days after the last case: sealed, 2 days to the downgrade on 04-27.
     assert "2022-04-27" in html and 'id="days-without-case">5<' in html
     assert client.get("/zones/c/T01/?on=yesterday").status_code == 400
+
+
+def test_the_optional_clean_round_gate_holds_a_downgrade_without_a_clean_round(
+    world: World, cases: dict[str, list[dt.date]]
+) -> None:
+    zone_rules_set(community=world.community, rule_set="national-9", actor=world.secretary, clean_round_gate=True)
+    # 04-28 is d+8 after the last case: medium without the gate; with it and no closed round, held at high.
+    data = run("zones", "status", "--community", "T01", "--on", "2022-04-28", "--json")
+    assert data["compounds"][0]["status"] == "high" and data["compounds"][0]["next_change_on"] is None
+    zone_rules_set(community=world.community, rule_set="national-9", actor=world.secretary, clean_round_gate=False)
+    assert (
+        run("zones", "status", "--community", "T01", "--on", "2022-04-28", "--json")["compounds"][0]["status"]
+        == "medium"
+    )
