@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.scope import STAFF_ROLES
+from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Household, Resident, SpecialCare
+from fangzhou.testing import pooling
 from fangzhou.testing.models import (
     AntigenReport,
     AntigenResult,
@@ -543,3 +545,64 @@ def last_negative_test_at(resident_id: int) -> dt.datetime | None:
     )["at"]
     candidates = [t for t in (pcr, antigen) if t is not None]
     return max(candidates) if candidates else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Pool planner: what to recommend for the next round
+
+
+def recent_positivity(community: Community, on: dt.date, days: int = 7) -> dict[str, pooling.Positivity]:
+    """Per building (id as text): people with a PCR result and confirmed cases in the last ``days``,
+    plus antigen self-tests (tested, positive) over the same days."""
+    since = on - dt.timedelta(days=days)
+    observations: dict[str, pooling.Positivity] = {}
+
+    def add(building_id: int, tested: int, positive: int) -> None:
+        key = str(building_id)
+        observations[key] = observations.get(key, pooling.Positivity(0.0, 0.0)) + pooling.Positivity(
+            float(tested), float(min(positive, tested))
+        )
+
+    pcr = (
+        Sample.objects.filter(round__community=community, round__date__gt=since, round__date__lte=on)
+        .exclude(tube__lab_result=None)
+        .values("resident__household__building_id")
+        .annotate(n=Count("resident", distinct=True))
+    )
+    cases = dict(
+        Case.objects.filter(community=community, report_date__gt=since, report_date__lte=on)
+        .values_list("building_id")
+        .annotate(n=Count("id"))
+    )
+    for row in pcr:
+        add(row["resident__household__building_id"], row["n"], cases.get(row["resident__household__building_id"], 0))
+    antigen = (
+        AntigenReport.objects.filter(household__building__community=community, day__gt=since, day__lte=on)
+        .exclude(result=AntigenResult.NOT_TESTED)
+        .values("household__building_id")
+        .annotate(n=Count("id"), pos=Count("id", filter=Q(result=AntigenResult.POSITIVE)))
+    )
+    for a_row in antigen:
+        add(a_row["household__building_id"], a_row["n"], a_row["pos"])
+    return observations
+
+
+def pool_recommendation(community: Community, on: dt.date) -> pooling.PoolPlan[int] | None:
+    """The planner's advice for the next round, beside the plain 10-in-1 default; None without data."""
+    observations = recent_positivity(community, on)
+    if not observations:
+        return None
+    estimate = pooling.estimate_prevalence(observations)
+    households: list[pooling.Household[int]] = []
+    current: dict[int, list[int]] = defaultdict(list)
+    building_of: dict[int, int] = {}
+    for resident_id, household_id, building_id in (
+        Resident.objects.filter(community=community)
+        .order_by("household__building__sort_key", "household__building_id", "household__room", "id")
+        .values_list("id", "household_id", "household__building_id")
+    ):
+        current[household_id].append(resident_id)
+        building_of[household_id] = building_id
+    for household_id, members in current.items():
+        households.append(pooling.Household(str(household_id), str(building_of[household_id]), tuple(members)))
+    return pooling.plan_pools(households, estimate)

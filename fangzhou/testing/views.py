@@ -123,6 +123,9 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
         "error": error,
         "committee": selectors.is_committee(request.user),
         "retests": selectors.retests_visible(request.user, community),
+        "plan": selectors.pool_recommendation(community, timezone.localdate())
+        if selectors.is_committee(request.user)
+        else None,
     }
     return render(request, "testing/rounds.html", context, status=400 if error else 200)
 

@@ -267,3 +267,19 @@ class TestAntigen:
         household = world.resident("王秀英").household
         leader.post(f"/testing/antigen/b/{world.b3.pk}/", {"household": household.pk, "kits": "2"})
         assert household.kit_handouts.get().kits == 2
+
+
+def test_pool_planner_recommendation_on_the_rounds_page(world: World) -> None:
+    from fangzhou.testing.services import results_import
+
+    client = client_for(world.secretary)
+    assert 'id="plan"' not in client.get(f"/testing/c/{world.community.code}/").content.decode()  # no data yet
+    rnd = round_create(community=world.community, date=timezone.localdate(), pool_size=10, actor=world.secretary)
+    taken = sample_take(
+        round=rnd, residents=list(Resident.objects.filter(community=world.community)), actor=None, station="s"
+    )
+    lab = csv_bytes([["tube_code", "result"], [taken.tube.code, "negative"]])
+    results_import(round=rnd, data=lab, filename="l.csv", actor=None)
+    page = client.get(f"/testing/c/{world.community.code}/").content.decode()
+    assert 'id="plan"' in page and 'id="plan-tubes">1<' in page
+    assert 'id="plan"' not in client_for(world.leader).get(f"/testing/c/{world.community.code}/").content.decode()
