@@ -417,13 +417,15 @@ def delivery_mark(
     photo: UploadedFile | None = None,
     note: str = "",
     today: dt.date | None = None,
+    sealed: bool | None = None,
 ) -> Delivery:
     """Mark one door delivered. At a sealed building it is contactless: "left at the door", with an
     optional photo. Idempotent: a second tap returns the delivery as it is."""
     delivery = Delivery.objects.select_for_update().select_related("building", "distribution").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.PENDING:
         return delivery
-    sealed = building_is_sealed(delivery.building, today or timezone.localdate())
+    if sealed is None:  # callers marking many doors may look the zone status up once
+        sealed = building_is_sealed(delivery.building, today or timezone.localdate())
     delivery.status = DeliveryStatus.LEFT_AT_DOOR if sealed else DeliveryStatus.DELIVERED
     delivery.delivered_at = timezone.now()
     delivery.delivered_by = actor

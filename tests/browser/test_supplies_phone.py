@@ -44,9 +44,9 @@ def test_marking_deliveries_on_a_phone(live_server: Any, phone: Any, live_world:
         door.locator("form.mark button").tap()
         phone.wait_for_selector(f"li.door.delivered:has-text('{room}')")
     assert phone.inner_text("#done-count") == "2"
-    assert set(
-        Delivery.objects.filter(distribution=dist, building=live_world.b3).values_list("status", flat=True)
-    ) == {DeliveryStatus.DELIVERED}
+    assert set(Delivery.objects.filter(distribution=dist, building=live_world.b3).values_list("status", flat=True)) == {
+        DeliveryStatus.DELIVERED
+    }
     shot(phone, "supplies-doors-done-phone")
     phone.goto(f"{live_server.url}/supplies/d/{dist.pk}/")
     assert "2/2" in phone.inner_text(f"#bp{live_world.b3.pk}")

@@ -306,3 +306,13 @@ class TestScope:
         leader = client_for(world.leader)
         assert leader.get(f"/care/r/{profile.pk}/").status_code == 404  # 刘洋 lives in building 5
         assert leader.get(f"/care/r/{profile_of('王秀英').pk}/").status_code == 200
+
+
+def test_demo_hook_seeds_and_is_idempotent(placed: World) -> None:
+    from fangzhou.care.demo import care_demo_seed
+
+    first = care_demo_seed(community=placed.community)
+    again = care_demo_seed(community=placed.community)
+    assert first.deliveries == 3 and first.delivered >= 1
+    assert first.profiles == 2 and first.schedules == 1 and again.schedules == 0
+    assert again.distribution_id == first.distribution_id and again.delivered == first.delivered
