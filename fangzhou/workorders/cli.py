@@ -1,9 +1,26 @@
-"""Subcommands of `fangzhou workorders`."""
+"""Subcommands of `fangzhou orders`."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 
+def cmd_escalate(args: argparse.Namespace) -> int:
+    from fangzhou.cli import _community, _print
+    from fangzhou.workorders.services import work_orders_escalate
+
+    community = _community(args.community) if args.community else None
+    counts = work_orders_escalate(community=community)
+    _print(
+        args,
+        counts,
+        f"Escalated {counts['lead']} overdue order(s) to group leads, {counts['committee']} to the committee.",
+    )
+    return 0
+
+
 def register(sub: Any, add: Any) -> None:
-    """Add this app's subcommands (none yet)."""
+    orders = sub.add_parser("orders", help="the work-order queue").add_subparsers(dest="action", required=True)
+    p = add("escalate", cmd_escalate, "escalate overdue orders (run every few minutes from cron)", orders)
+    p.add_argument("--community", default="", help="only this community (code)")

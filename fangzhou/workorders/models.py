@@ -76,7 +76,11 @@ class WorkOrder(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # 0 = not escalated, 1 = to the work group's lead, 2 = to the committee (see work_orders_escalate).
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # Why the order jumped to the front ("dialysis", "acute illness"); empty for ordinary priority.
+    emergency_reason = models.CharField(max_length=64, blank=True)
     completion_note = models.TextField(blank=True)
     completion_photo = models.FileField(upload_to="orders/%Y/%m/", null=True, blank=True)
 
@@ -112,3 +116,63 @@ class WorkOrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status}→{self.to_status}"
+
+
+class RequestKind(models.TextChoices):
+    MEDICINE = "medicine", _("Medicine")
+    MEDICAL = "medical", _("Medical visit")
+    FOOD = "food", _("Food and supplies")
+    REPAIR = "repair", _("Repair")
+    MENTAL_HEALTH = "mental_health", _("Mental health")
+    OTHER = "other", _("Other")
+
+
+class Urgency(models.IntegerChoices):
+    """What the resident says; maps onto the order's priority."""
+
+    EMERGENCY = 0, _("Emergency (life at risk)")
+    URGENT = 1, _("Today")
+    NORMAL = 2, _("In the next days")
+
+
+class RequestSource(models.TextChoices):
+    QR = "qr", _("Building QR page")
+    STAFF = "staff", _("Recorded by staff")
+
+
+class ResidentRequest(models.Model):
+    """A resident's request (诉求). Each becomes one work order; the reference lets the resident check it."""
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="resident_requests")
+    building = models.ForeignKey("registry.Building", on_delete=models.CASCADE, related_name="resident_requests")
+    household = models.ForeignKey(
+        "registry.Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="resident_requests"
+    )
+    room = models.CharField(max_length=16, blank=True)
+    contact_name = models.CharField(max_length=64, blank=True)
+    contact_phone = models.CharField(max_length=20, blank=True)
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.NORMAL)
+    text = models.TextField()
+    photo = models.FileField(upload_to="requests/%Y/%m/", null=True, blank=True)
+    source = models.CharField(max_length=8, choices=RequestSource.choices, default=RequestSource.QR)
+    # A retry or a double tap of the same form sends the same client id: one request.
+    client_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    reference = models.CharField(max_length=12, unique=True)
+    order = models.OneToOneField(
+        WorkOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="resident_request"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    escalation_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["community", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.reference

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import User
+from fangzhou.accounts.models import AuditLog, User
 from fangzhou.registry.models import Building, Community, Household, Resident
-from fangzhou.workorders.models import Group, Kind, Priority, Status, WorkOrder, WorkOrderEvent
+from fangzhou.workorders import rules
+from fangzhou.workorders.models import (
+    Group,
+    Kind,
+    Priority,
+    RequestKind,
+    RequestSource,
+    ResidentRequest,
+    Status,
+    Urgency,
+    WorkOrder,
+    WorkOrderEvent,
+)
 
 # Which work group a kind of job goes to unless the caller says otherwise.
 DEFAULT_GROUP = {
@@ -56,14 +71,24 @@ def work_order_create(
     household: Household | None = None,
     resident: Resident | None = None,
     source_key: str | None = None,
+    acute: bool = False,
 ) -> WorkOrder:
-    """Create a work order; with ``source_key``, a second call for the same cause returns the first order."""
+    """Create a work order; with ``source_key``, a second call for the same cause returns the first order.
+
+    A medical job for a resident on dialysis or chemotherapy, or who is pregnant, or any job marked
+    ``acute`` (acute illness), is an emergency: it goes to the front of the queue whatever was asked.
+    """
     if kind not in Kind.values:
         raise WorkOrderError(f"未知的工单类型「{kind}」", f"unknown work-order kind {kind!r}")
     if resident is not None:
         household = household or resident.household
     if household is not None:
         building = building or household.building
+    reason = rules.emergency_reason(
+        kind=kind, special_codes=resident.special_codes if resident is not None else (), acute=acute
+    )
+    if reason:
+        priority = Priority.EMERGENCY
     with transaction.atomic():
         if source_key:
             existing = WorkOrder.objects.filter(source_key=source_key).first()
@@ -82,6 +107,7 @@ def work_order_create(
             resident=resident,
             source_key=source_key,
             created_by=actor,
+            emergency_reason=reason,
         )
         if source_key:
             # A concurrent creator for the same cause: the unique constraint picks one.
@@ -99,8 +125,32 @@ def work_order_create(
     return order
 
 
+def _health_gate_or_raise(actor: User) -> None:
+    from fangzhou.volunteers.models import Volunteer
+    from fangzhou.volunteers.selectors import volunteer_health
+
+    volunteer = Volunteer.objects.filter(user=actor).first()
+    if volunteer is None:
+        return
+    gate = volunteer_health(volunteer)
+    if not gate.ok:
+        raise WorkOrderError(
+            "您暂不能认领上门工单：" + "；".join(r.zh for r in gate.reasons),
+            "you cannot claim door-to-door work now: " + "; ".join(r.en for r in gate.reasons),
+        )
+
+
 def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
-    """Claim an open order. Exactly one of many simultaneous claimers wins (conditional update)."""
+    """Claim an open order. Exactly one of many simultaneous claimers wins (conditional update).
+
+    A volunteer whose health gate is closed (no recent negative test, or living in a sealed
+    building) may not claim door-to-door work: ``WorkOrderError`` says why.
+    """
+    order_place = WorkOrder.objects.filter(pk=order_id).values("kind", "building_id", "household_id").first()
+    if order_place is None:
+        raise WorkOrderError("工单不存在", "no such work order")
+    if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
+        _health_gate_or_raise(actor)
     now = timezone.now()
     with transaction.atomic():
         won = (
@@ -123,8 +173,13 @@ _NEXT = {
 }
 
 
-def work_order_transition(*, order_id: int, actor: User, action: str, note: str = "") -> WorkOrder:
-    """start / done / cancel / release. Idempotent: repeating an action already done returns the order."""
+def work_order_transition(
+    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile | None = None
+) -> WorkOrder:
+    """start / done / cancel / release. Idempotent: repeating an action already done returns the order.
+
+    ``done`` may carry a note and a photo (proof of delivery, the state of a stairwell).
+    """
     if action not in _NEXT:
         raise WorkOrderError(f"未知操作「{action}」", f"unknown action {action!r}")
     allowed, target = _NEXT[action]
@@ -155,6 +210,9 @@ def work_order_transition(*, order_id: int, actor: User, action: str, note: str 
             if note:
                 order.completion_note = note
                 fields.append("completion_note")
+            if photo is not None and target == Status.DONE:
+                order.completion_photo.save(photo.name or "photo.jpg", photo, save=False)
+                fields.append("completion_photo")
         if target == Status.OPEN:
             order.assignee = None
             order.claimed_at = None
@@ -162,3 +220,208 @@ def work_order_transition(*, order_id: int, actor: User, action: str, note: str 
         order.save(update_fields=fields)
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status=before, to_status=target, note=note)
     return order
+
+
+# --- escalation -----------------------------------------------------------------------------
+
+
+def _committee_after() -> dt.timedelta:
+    return dt.timedelta(minutes=int(getattr(settings, "FANGZHOU_ESCALATE_COMMITTEE_MINUTES", 60)))
+
+
+def work_orders_escalate(*, now: dt.datetime | None = None, community: Community | None = None) -> dict[str, int]:
+    """Escalate past-due orders: to the work group's lead once past due, to the committee after a grace.
+
+    Safe to run on a schedule and twice at once (a conditional update per order and level).
+    """
+    now = now or timezone.now()
+    qs = WorkOrder.objects.filter(
+        status__in=[Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS], due_at__lt=now, escalation_level__lt=2
+    )
+    if community is not None:
+        qs = qs.filter(community=community)
+    counts = {"lead": 0, "committee": 0}
+    for order in qs.only("pk", "escalation_level", "due_at", "community_id"):
+        assert order.due_at is not None
+        target = rules.escalation_target(
+            rules.Overdue(order.pk, order.escalation_level, order.due_at), now=now, committee_after=_committee_after()
+        )
+        if target <= order.escalation_level:
+            continue
+        with transaction.atomic():
+            moved = WorkOrder.objects.filter(pk=order.pk, escalation_level=order.escalation_level).update(
+                escalation_level=target, escalated_at=now
+            )
+            if not moved:
+                continue
+            to = "committee" if target == 2 else "lead"
+            current = WorkOrder.objects.values_list("status", flat=True).get(pk=order.pk)
+            WorkOrderEvent.objects.create(
+                order_id=order.pk,
+                actor=None,
+                from_status=current,
+                to_status=current,
+                note="逾期，已上报居委会 / overdue: escalated to the committee"
+                if to == "committee"
+                else "逾期，已提醒工作组组长 / overdue: escalated to the group lead",
+            )
+            AuditLog.objects.create(
+                actor=None,
+                action="work_order.escalate",
+                target_type="work_order",
+                target_id=str(order.pk),
+                community_id=order.community_id,
+                detail={"level": target},
+            )
+            counts[to] += 1
+    return counts
+
+
+# --- residents' requests --------------------------------------------------------------------
+
+# Which group answers which kind of request.
+REQUEST_GROUP = {
+    RequestKind.MEDICINE: Group.MEDICAL,
+    RequestKind.MEDICAL: Group.MEDICAL,
+    RequestKind.FOOD: Group.SUPPLIES,
+    RequestKind.REPAIR: Group.DATA,
+    RequestKind.MENTAL_HEALTH: Group.CARE,
+    RequestKind.OTHER: Group.DATA,
+}
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+DUE = {
+    Urgency.EMERGENCY: dt.timedelta(hours=1),
+    Urgency.URGENT: dt.timedelta(hours=8),
+    Urgency.NORMAL: dt.timedelta(hours=48),
+}
+
+
+def _reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def resident_request_submit(
+    *,
+    building: Building,
+    kind: str,
+    text: str,
+    urgency: int = Urgency.NORMAL,
+    room: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+    photo: UploadedFile | None = None,
+    client_id: str | None = None,
+    source: str = RequestSource.QR,
+    actor: User | None = None,
+) -> tuple[ResidentRequest, bool]:
+    """Record a resident's request and its work order. A retry with the same client id returns the first."""
+    from fangzhou.registry.roster import normalize as nz
+
+    client_id = (client_id or "").strip()[:64] or None
+    if client_id:
+        existing = ResidentRequest.objects.filter(client_id=client_id).select_related("order").first()
+        if existing is not None:
+            return existing, False
+    if kind not in RequestKind.values:
+        raise WorkOrderError("请选择诉求类型", "choose what the request is about")
+    if urgency not in Urgency.values:
+        raise WorkOrderError("请选择紧急程度", "choose how urgent it is")
+    text = (text or "").strip()
+    if len(text) < 2:
+        raise WorkOrderError("请写下需要什么帮助", "say what help is needed")
+    if len(text) > 2000:
+        raise WorkOrderError("内容太长（最多 2000 字）", "the text is too long (2,000 characters at most)")
+    try:
+        room = nz.room_number(room) if room else ""
+        contact_phone = nz.phone(contact_phone) if contact_phone else ""
+    except nz.CellError as exc:
+        raise WorkOrderError(exc.zh, exc.en) from exc
+    household = Household.objects.filter(building=building, room=room).first() if room else None
+    resident = None
+    if household is not None and contact_phone:
+        resident = Resident.objects.filter(household=household, phone=contact_phone).first()
+    kind_label = str(RequestKind(kind).label)
+    try:
+        with transaction.atomic():
+            request = ResidentRequest(
+                community_id=building.community_id,
+                building=building,
+                household=household,
+                room=room,
+                contact_name=contact_name.strip()[:64],
+                contact_phone=contact_phone,
+                kind=kind,
+                urgency=urgency,
+                text=text,
+                source=source if source in RequestSource.values else RequestSource.QR,
+                client_id=client_id,
+                recorded_by=actor,
+            )
+            for _attempt in range(5):
+                request.reference = _reference()
+                if not ResidentRequest.objects.filter(reference=request.reference).exists():
+                    break
+            if photo is not None:
+                request.photo.save(photo.name or "photo.jpg", photo, save=False)
+            request.save()
+            place = f"{building.label}{f' {room}室' if room else ''}"
+            order = work_order_create(
+                community=building.community,
+                kind=Kind.RESIDENT_REQUEST,
+                title=f"{kind_label}: {place} · {text[:60]}",
+                detail=text,
+                actor=actor,
+                priority=int(urgency),
+                group=REQUEST_GROUP[RequestKind(kind)],
+                due_at=timezone.now() + DUE[Urgency(urgency)],
+                building=building,
+                household=household,
+                resident=resident,
+                source_key=f"request:{request.pk}",
+                acute=urgency == Urgency.EMERGENCY and kind in {RequestKind.MEDICAL, RequestKind.MEDICINE},
+            )
+            request.order = order
+            request.save(update_fields=["order"])
+            AuditLog.objects.create(
+                actor=actor,
+                action="request.submit",
+                target_type="resident_request",
+                target_id=str(request.pk),
+                community_id=building.community_id,
+                detail={"kind": kind, "source": request.source, "order": order.pk},
+            )
+    except IntegrityError:
+        if client_id:
+            existing = ResidentRequest.objects.filter(client_id=client_id).first()
+            if existing is not None:
+                return existing, False
+        raise
+    return request, True
+
+
+def resident_request_escalate(*, request: ResidentRequest, actor: User, note: str = "") -> ResidentRequest:
+    """Escalate a request to the subdistrict (once; a second call returns it unchanged)."""
+    with transaction.atomic():
+        moved = ResidentRequest.objects.filter(pk=request.pk, escalated_at__isnull=True).update(
+            escalated_at=timezone.now(), escalated_by=actor, escalation_note=note.strip()[:500]
+        )
+        request.refresh_from_db()
+        if moved:
+            if request.order_id:
+                status = request.order.status if request.order else ""
+                WorkOrderEvent.objects.create(
+                    order_id=request.order_id,
+                    actor=actor,
+                    from_status=status,
+                    to_status=status,
+                    note=f"已上报街道 / escalated to the subdistrict: {note}".strip(),
+                )
+            AuditLog.objects.create(
+                actor=actor,
+                action="request.escalate",
+                target_type="resident_request",
+                target_id=str(request.pk),
+                community_id=request.community_id,
+                detail={"note": note[:200]},
+            )
+    return request

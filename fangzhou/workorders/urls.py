@@ -1,5 +1,17 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from fangzhou.workorders import views
 
 app_name = "workorders"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/claim/", views.claim, name="claim"),
+    path("<int:pk>/<str:action>/", views.act, name="act"),
+    path("requests/", views.requests_board, name="requests"),
+    path("requests/new/", views.request_record, name="request_record"),
+    path("requests/<int:pk>/escalate/", views.request_escalate, name="request_escalate"),
+    path("p/<str:token>/", views.public_request, name="public"),
+    path("p/<str:token>/r/<str:reference>/", views.public_status, name="public_status"),
+]

@@ -1,0 +1,322 @@
+"""Reads for volunteers, scoped to the user: who may see which volunteer, the roster, the health gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import NOTHING, community_q
+from fangzhou.registry.models import Building, Community, Household
+from fangzhou.volunteers.gate import GateInput, GateResult, health_gate
+from fangzhou.volunteers.models import (
+    Shift,
+    ShiftAssignment,
+    SwapRequest,
+    SwapStatus,
+    TestResult,
+    Volunteer,
+    VolunteerStatus,
+    VolunteerTest,
+    WorkGroup,
+)
+
+log = logging.getLogger(__name__)
+
+MANAGERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
+READERS = MANAGERS | {Role.SUBDISTRICT_OFFICER}
+
+
+def _active(user: User | AnonymousUser) -> User | None:
+    if not isinstance(user, User) or not user.is_active:
+        return None
+    return user
+
+
+def communities_managed(user: User | AnonymousUser) -> QuerySet[Community]:
+    """Communities whose volunteers and roster the user may change (committee roles)."""
+    active = _active(user)
+    if active is None or not (active.is_superuser or active.role in MANAGERS):
+        return Community.objects.none()
+    return Community.objects.filter(community_q(active)).distinct()
+
+
+def communities_read(user: User | AnonymousUser) -> QuerySet[Community]:
+    """Communities whose volunteers and roster the user may see in full (committee + subdistrict)."""
+    active = _active(user)
+    if active is None or not (active.is_superuser or active.role in READERS):
+        return Community.objects.none()
+    return Community.objects.filter(community_q(active)).distinct()
+
+
+def can_manage(user: User | AnonymousUser, community: Community) -> bool:
+    return communities_managed(user).filter(pk=community.pk).exists()
+
+
+def volunteer_of(user: User | AnonymousUser) -> Volunteer | None:
+    active = _active(user)
+    if active is None:
+        return None
+    return Volunteer.objects.filter(user=active).select_related("building", "community").first()
+
+
+def volunteers_q(user: User | AnonymousUser) -> Q:
+    """Volunteers the user may see: committee all of the community; a group lead the members; oneself."""
+    active = _active(user)
+    if active is None:
+        return NOTHING
+    q = Q(community__in=communities_read(active).values("pk")) | Q(user=active)
+    q |= Q(groups__lead=active)
+    return q
+
+
+def volunteers_visible(user: User | AnonymousUser) -> QuerySet[Volunteer]:
+    return Volunteer.objects.filter(pk__in=Volunteer.objects.filter(volunteers_q(user)).values("pk")).select_related(
+        "building__compound", "user"
+    )
+
+
+def volunteer_get(user: User | AnonymousUser, volunteer_id: int) -> Volunteer | None:
+    return volunteers_visible(user).filter(pk=volunteer_id).first()
+
+
+def groups_visible(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
+    active = _active(user)
+    if active is None:
+        return WorkGroup.objects.none()
+    q = Q(community__in=communities_read(active).values("pk")) | Q(lead=active) | Q(members__user=active)
+    return WorkGroup.objects.filter(pk__in=WorkGroup.objects.filter(q).values("pk")).select_related("lead")
+
+
+def groups_led(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
+    active = _active(user)
+    if active is None:
+        return WorkGroup.objects.none()
+    return WorkGroup.objects.filter(lead=active)
+
+
+# --- the health gate ------------------------------------------------------------------------
+
+
+def _max_age() -> dt.timedelta:
+    return dt.timedelta(hours=int(getattr(settings, "FANGZHOU_VOLUNTEER_TEST_HOURS", 48)))
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function of another app that may not exist yet (built in parallel); None if absent."""
+    try:
+        found: Callable[..., Any] | None = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return found
+
+
+def building_is_sealed(building: Building | None, on: dt.date, *, cache: dict[Any, Any] | None = None) -> bool:
+    """Whether the building is in the most severe zone (sealed, 封控区) on that day.
+
+    The one place where the volunteers app asks the zones app. It uses a direct
+    ``fangzhou.zones.selectors.building_is_sealed(building, on)`` if the zones app offers one,
+    else the zones app's ``zone_report(community, on)`` (a building is sealed when its zone's
+    status is the most severe of the community's rule set), else answers False. ``cache``
+    keeps one zone report per community and day across many volunteers.
+    """
+    if building is None:
+        return False
+    direct = _optional("fangzhou.zones.selectors", "building_is_sealed")
+    if direct is not None:
+        return bool(direct(building, on))
+    report_of = _optional("fangzhou.zones.selectors", "zone_report")
+    if report_of is None:
+        return False
+    memo = cache if cache is not None else {}
+    key = (building.community_id, on)
+    if key not in memo:
+        try:
+            report = report_of(Community.objects.get(pk=building.community_id), on)
+            most_severe = report.rules.statuses[0]
+            memo[key] = {b.id for b in report.buildings if b.state.status == most_severe}
+        except Exception:
+            log.exception("zones.zone_report failed")
+            memo[key] = set()
+    return building.pk in memo[key]
+
+
+def _registry_last_negative(resident_id: int | None) -> dt.datetime | None:
+    if resident_id is None:
+        return None
+    reader = _optional("fangzhou.testing.selectors", "last_negative_test_at")
+    if reader is None:
+        return None
+    try:
+        value = reader(resident_id)
+    except Exception:
+        log.exception("testing.last_negative_test_at failed")
+        return None
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if isinstance(value, dt.date):
+        return timezone.make_aware(dt.datetime.combine(value, dt.time(12)))
+    return None
+
+
+def _latest(*values: dt.datetime | None) -> dt.datetime | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def volunteer_health_many(volunteers: Iterable[Volunteer], *, at: dt.datetime | None = None) -> dict[int, GateResult]:
+    """The health gate of each volunteer, in two queries plus one look-up per resident and building."""
+    people = list(volunteers)
+    now = at or timezone.now()
+    ids = [v.pk for v in people]
+    stats = {
+        row["volunteer_id"]: row
+        for row in VolunteerTest.objects.filter(volunteer_id__in=ids, tested_at__lte=now)
+        .values("volunteer_id")
+        .annotate(
+            neg=Max("tested_at", filter=Q(result=TestResult.NEGATIVE)),
+            pos=Max("tested_at", filter=Q(result=TestResult.POSITIVE)),
+        )
+    }
+    buildings = {b.pk: b for b in Building.objects.filter(pk__in={v.building_id for v in people if v.building_id})}
+    sealed_cache: dict[int, bool] = {}
+    reports: dict[Any, Any] = {}
+    today = timezone.localdate(now)
+    out: dict[int, GateResult] = {}
+    for v in people:
+        row: dict[str, Any] = dict(stats.get(v.pk, {}))
+        building = buildings.get(v.building_id) if v.building_id else None
+        if building is not None and building.pk not in sealed_cache:
+            sealed_cache[building.pk] = building_is_sealed(building, today, cache=reports)
+        out[v.pk] = health_gate(
+            GateInput(
+                now=now,
+                last_negative_at=_latest(row.get("neg"), _registry_last_negative(v.resident_id)),
+                last_positive_at=row.get("pos"),
+                building_sealed=sealed_cache.get(building.pk, False) if building else False,
+                building_label=building.label if building else "",
+            ),
+            max_age=_max_age(),
+        )
+    return out
+
+
+def volunteer_health(volunteer: Volunteer, *, at: dt.datetime | None = None) -> GateResult:
+    return volunteer_health_many([volunteer], at=at)[volunteer.pk]
+
+
+# --- roster ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RosterRow:
+    shift: Shift
+    people: list[Volunteer] = field(default_factory=list)
+    assignments: list[ShiftAssignment] = field(default_factory=list)
+
+    @property
+    def gap(self) -> int:
+        return max(0, self.shift.needed - len(self.people))
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    return start, start + dt.timedelta(days=1)
+
+
+def roster_day(*, community: Community, day: dt.date, group: WorkGroup | None = None) -> list[RosterRow]:
+    """Every shift that starts on this day (local time), who is on it, and its gap. Two queries."""
+    start, end = day_bounds(day)
+    shifts = Shift.objects.filter(community=community, starts_at__gte=start, starts_at__lt=end).select_related("group")
+    if group is not None:
+        shifts = shifts.filter(group=group)
+    rows = {s.pk: RosterRow(shift=s) for s in shifts.order_by("starts_at", "group_id", "post", "place")}
+    for a in (
+        ShiftAssignment.objects.filter(shift_id__in=list(rows))
+        .select_related("volunteer")
+        .order_by("shift_id", "volunteer__name")
+    ):
+        rows[a.shift_id].people.append(a.volunteer)
+        rows[a.shift_id].assignments.append(a)
+    return list(rows.values())
+
+
+def shifts_of(volunteer: Volunteer, *, since: dt.datetime | None = None) -> list[ShiftAssignment]:
+    qs = ShiftAssignment.objects.filter(volunteer=volunteer).select_related("shift__group")
+    if since is not None:
+        qs = qs.filter(shift__ends_at__gte=since)
+    return list(qs.order_by("shift__starts_at"))
+
+
+def swaps_open(community: Community) -> list[SwapRequest]:
+    return list(
+        SwapRequest.objects.filter(assignment__shift__community=community, status=SwapStatus.OPEN)
+        .select_related("assignment__shift__group", "requester", "proposed")
+        .order_by("assignment__shift__starts_at")
+    )
+
+
+def eligible_for(shift: Shift) -> list[tuple[Volunteer, GateResult]]:
+    """The approved members of the shift's group, each with their health gate (for the assign menu)."""
+    members = list(
+        Volunteer.objects.filter(groups=shift.group, status=VolunteerStatus.APPROVED)
+        .exclude(assignments__shift=shift)
+        .order_by("name")
+    )
+    health = volunteer_health_many(members)
+    return [(v, health[v.pk]) for v in members]
+
+
+# --- exposure -------------------------------------------------------------------------------
+
+
+@dataclass
+class Exposure:
+    since: dt.datetime
+    until: dt.datetime
+    households: list[Household]
+    colleagues: list[Volunteer]
+    shifts: list[Shift]
+
+
+def exposure(volunteer: Volunteer, *, positive_at: dt.datetime | None = None, days: int = 3) -> Exposure:
+    """Households served and colleagues who shared a shift with the volunteer from ``days`` days before
+    the positive test (or before now) until now."""
+    from fangzhou.workorders.models import WorkOrder
+
+    end = timezone.now()
+    start = (positive_at or end) - dt.timedelta(days=days)
+    households: list[Household] = []
+    if volunteer.user_id:
+        touched = WorkOrder.objects.filter(assignee_id=volunteer.user_id, household__isnull=False).filter(
+            Q(claimed_at__range=(start, end)) | Q(started_at__range=(start, end)) | Q(closed_at__range=(start, end))
+        )
+        households = list(
+            Household.objects.filter(pk__in=touched.values("household_id"))
+            .select_related("building__compound")
+            .prefetch_related("residents")
+            .order_by("building_id", "room")
+        )
+    shifts = list(
+        Shift.objects.filter(assignments__volunteer=volunteer, starts_at__lt=end, ends_at__gt=start)
+        .select_related("group")
+        .order_by("starts_at")
+    )
+    colleagues = list(
+        Volunteer.objects.filter(assignments__shift__in=shifts).exclude(pk=volunteer.pk).distinct().order_by("name")
+    )
+    return Exposure(since=start, until=end, households=households, colleagues=colleagues, shifts=shifts)
+
+
+def last_positive(volunteer: Volunteer) -> VolunteerTest | None:
+    return volunteer.tests.filter(result=TestResult.POSITIVE).order_by("-tested_at").first()

@@ -1,0 +1,148 @@
+"""The health gate: the pure rule, and the places that enforce it (shifts, door-to-door claims)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from fangzhou.registry.tests.factories import World
+from fangzhou.volunteers import selectors
+from fangzhou.volunteers.gate import GateInput, health_gate
+from fangzhou.volunteers.models import Post
+from fangzhou.volunteers.services import (
+    VolunteerError,
+    shift_assign,
+    shift_create,
+    volunteer_test_record,
+    work_groups_ensure,
+)
+from fangzhou.volunteers.tests.helpers import approved
+from fangzhou.workorders.models import Kind
+from fangzhou.workorders.services import WorkOrderError, work_order_claim, work_order_create
+
+NOW = dt.datetime(2022, 4, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def gate(**kw: Any) -> Any:
+    data = {
+        "now": NOW,
+        "last_negative_at": NOW - dt.timedelta(hours=5),
+        "last_positive_at": None,
+        "building_sealed": False,
+    }
+    data.update(kw)
+    return health_gate(GateInput(**data))
+
+
+def test_fresh_negative_passes() -> None:
+    assert gate().ok
+
+
+def test_no_test_stale_test_positive_and_sealed_each_block_with_a_reason() -> None:
+    assert [r.code for r in gate(last_negative_at=None).reasons] == ["no_test"]
+    stale = gate(last_negative_at=NOW - dt.timedelta(hours=49))
+    assert not stale.ok and "48" in stale.reasons[0].zh and "48 hours" in stale.reasons[0].en
+    assert gate(last_negative_at=NOW - dt.timedelta(hours=47)).ok
+    positive = gate(last_positive_at=NOW - dt.timedelta(hours=1))
+    assert [r.code for r in positive.reasons] == ["positive"]
+    # A negative after the positive opens the gate again.
+    assert gate(last_positive_at=NOW - dt.timedelta(hours=30)).ok
+    sealed = gate(building_sealed=True, building_label="3号楼")
+    assert [r.code for r in sealed.reasons] == ["sealed"] and "3号楼" in sealed.reasons[0].zh
+
+
+def test_the_window_is_a_setting(world: World, settings: Any) -> None:
+    v = approved(world.community, "赵一", "13811110001", tested_hours_ago=30)
+    assert selectors.volunteer_health(v).ok
+    settings.FANGZHOU_VOLUNTEER_TEST_HOURS = 24
+    assert not selectors.volunteer_health(v).ok
+
+
+def _shift(world: World) -> Any:
+    group = next(g for g in work_groups_ensure(community=world.community) if g.code == "supplies")
+    start = timezone.now() + dt.timedelta(hours=1)
+    return shift_create(
+        group=group, post=Post.GATE, starts_at=start, ends_at=start + dt.timedelta(hours=4), actor=None
+    )[0]
+
+
+def test_untested_volunteer_cannot_be_put_on_a_shift_and_is_told_why(world: World) -> None:
+    v = approved(world.community, "钱二", "13811110002", tested_hours_ago=None)
+    shift = _shift(world)
+    with pytest.raises(VolunteerError) as err:
+        shift_assign(shift=shift, volunteer=v, actor=world.secretary)
+    assert "48 小时内没有阴性" in err.value.zh and "no negative test" in err.value.en
+    volunteer_test_record(volunteer=v, tested_at=timezone.now() - dt.timedelta(hours=1), result="negative", actor=None)
+    assert shift_assign(shift=shift, volunteer=v, actor=world.secretary).volunteer == v
+
+
+def test_positive_volunteer_is_kept_off(world: World) -> None:
+    v = approved(world.community, "孙三", "13811110003")
+    volunteer_test_record(
+        volunteer=v, tested_at=timezone.now() - dt.timedelta(minutes=5), result="positive", actor=None
+    )
+    with pytest.raises(VolunteerError, match="positive"):
+        shift_assign(shift=_shift(world), volunteer=v, actor=world.secretary)
+
+
+def test_living_in_a_sealed_building_blocks_shift_and_door_to_door_claim(world: World, monkeypatch: Any) -> None:
+    v = approved(world.community, "李四", "13811110004", building=world.b3)
+    assert v.user is not None
+    sealed = types.ModuleType("fangzhou.zones.selectors")
+    sealed.building_is_sealed = lambda building, on: building.pk == world.b3.pk  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fangzhou.zones.selectors", sealed)
+    result = selectors.volunteer_health(v)
+    assert not result.ok and result.reasons[0].code == "sealed"
+    with pytest.raises(VolunteerError, match="sealed"):
+        shift_assign(shift=_shift(world), volunteer=v, actor=world.secretary)
+    door = work_order_create(
+        community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜", actor=None, building=world.b5
+    )
+    with pytest.raises(WorkOrderError, match="sealed"):
+        work_order_claim(order_id=door.pk, actor=v.user)
+    # Work that is not at a door (a patrol round with no place) stays open to them.
+    patrol = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    assert work_order_claim(order_id=patrol.pk, actor=v.user).won
+
+
+def test_a_negative_test_from_the_testing_app_counts_for_a_registered_resident(world: World, monkeypatch: Any) -> None:
+    zhang = world.resident("张伟")
+    v = approved(world.community, "张伟", zhang.phone, building=world.b3, tested_hours_ago=None)
+    assert v.resident_id == zhang.pk
+    assert not selectors.volunteer_health(v).ok
+    testing = types.ModuleType("fangzhou.testing.selectors")
+    testing.last_negative_test_at = lambda rid: timezone.now() - dt.timedelta(hours=3) if rid == zhang.pk else None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fangzhou.testing.selectors", testing)
+    assert selectors.volunteer_health(v).ok
+
+
+def test_the_gate_falls_back_when_other_apps_cannot_answer(world: World, monkeypatch: Any) -> None:
+    broken = types.ModuleType("fangzhou.testing.selectors")
+
+    def boom(rid: int) -> None:
+        raise RuntimeError("not ready")
+
+    broken.last_negative_test_at = boom  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fangzhou.testing.selectors", broken)
+    zhang = world.resident("张伟")
+    v = approved(world.community, "张伟", zhang.phone, building=world.b3)
+    assert selectors.volunteer_health(v).ok  # its own recorded test still counts
+
+
+def test_a_building_sealed_by_a_recent_case_closes_the_gate(world: World) -> None:
+    """With the real zones app: a case in building 3 today seals its compound."""
+    zones = pytest.importorskip("fangzhou.zones.selectors")
+    if not hasattr(zones, "zone_report") and not hasattr(zones, "building_is_sealed"):
+        pytest.skip("the zones app has no building status yet")
+    from fangzhou.cases.services import case_confirm
+
+    v = approved(world.community, "封控", "13811110701", building=world.b3)
+    assert selectors.volunteer_health(v).ok
+    case_confirm(resident=world.resident("张伟"), report_date=timezone.localdate(), source="staff", actor=None)
+    result = selectors.volunteer_health(v)
+    assert [r.code for r in result.reasons] == ["sealed"]

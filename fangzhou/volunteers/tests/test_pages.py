@@ -1,0 +1,147 @@
+"""Volunteer pages and endpoints: public sign-up, the committee's pages, scope for everyone else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from fangzhou.registry.tests.factories import World
+from fangzhou.volunteers.models import Post, Volunteer, VolunteerStatus
+from fangzhou.volunteers.services import shift_create, signup_link_ensure, work_groups_ensure
+from fangzhou.volunteers.tests.helpers import approved
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_public_signup_then_committee_approval(world: World) -> None:
+    token = signup_link_ensure(community=world.community).token
+    phone = Client()
+    form = phone.get(f"/volunteers/join/{token}/").content.decode()
+    assert "测试居民区" in form and 'name="client_id"' in form
+    data = {"client_id": "k" * 32, "name": "林平", "phone": "13612345678", "kind": "cadre", "skills": ["driver"]}
+    first = phone.post(f"/volunteers/join/{token}/", data)
+    assert phone.post(f"/volunteers/join/{token}/", data)["Location"] == first["Location"]
+    assert Volunteer.objects.count() == 1
+    bad = phone.post(f"/volunteers/join/{token}/", {**data, "client_id": "m" * 32, "phone": "123"})
+    assert bad.status_code == 400 and "手机号" in bad.content.decode()
+    assert phone.get("/volunteers/join/wrong-token-000000000/").status_code == 404
+    v = Volunteer.objects.get()
+    sec = client_for(world.secretary)
+    assert "林平" in sec.get("/volunteers/").content.decode()
+    page = sec.post(f"/volunteers/{v.pk}/approve/", {"groups": ["patrol"]}).content.decode()
+    v.refresh_from_db()
+    assert v.status == VolunteerStatus.APPROVED and v.user is not None and 'id="password"' in page
+    assert list(v.groups.values_list("code", flat=True)) == ["patrol"]
+
+
+def test_volunteer_sees_only_themselves(world: World) -> None:
+    a = approved(world.community, "甲", "13811110201")
+    b = approved(world.community, "乙", "13811110202")
+    me = client_for(a.user)
+    assert me.get(f"/volunteers/{a.pk}/").status_code == 200
+    assert me.get("/volunteers/me/").status_code == 200
+    assert me.get(f"/volunteers/{b.pk}/").status_code == 404
+    assert me.get(f"/api/volunteers/{b.pk}").status_code == 404
+    assert [v["name"] for v in json.loads(me.get("/api/volunteers/").content)] == ["甲"]
+    assert me.get("/volunteers/").status_code == 302  # to their own page
+    assert me.get("/volunteers/roster/").status_code == 403
+    assert me.post(f"/volunteers/{b.pk}/approve/").status_code == 404
+    # Recording one's own test works; someone else's does not.
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    assert me.post(f"/volunteers/{a.pk}/tests/", {"tested_at": now, "result": "negative"}).status_code == 302
+    assert me.post(f"/volunteers/{b.pk}/tests/", {"tested_at": now, "result": "positive"}).status_code == 404
+
+
+def test_group_lead_sees_members(world: World) -> None:
+    from fangzhou.volunteers.services import work_group_lead_set
+
+    a = approved(world.community, "组长", "13811110301", groups=("patrol",))
+    b = approved(world.community, "组员", "13811110302", groups=("patrol",))
+    c = approved(world.community, "别组", "13811110303", groups=("supplies",))
+    group = next(g for g in work_groups_ensure(community=world.community) if g.code == "patrol")
+    work_group_lead_set(group=group, lead=a.user, actor=world.secretary)
+    lead = client_for(a.user)
+    assert lead.get(f"/volunteers/{b.pk}/").status_code == 200
+    assert lead.get(f"/volunteers/{c.pk}/").status_code == 404
+
+
+def test_roster_page_gaps_export_and_print(world: World) -> None:
+    group = next(g for g in work_groups_ensure(community=world.community) if g.code == "testing")
+    day = timezone.localdate()
+    start = dt.datetime.combine(day, dt.time(7), tzinfo=timezone.get_current_timezone())
+    shift, _ = shift_create(
+        group=group,
+        post=Post.SAMPLING_SITE,
+        place="1号点",
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=4),
+        needed=3,
+        actor=None,
+    )
+    sec = client_for(world.secretary)
+    page = sec.get(f"/volunteers/roster/?date={day.isoformat()}").content.decode()
+    assert 'id="gaps">3<' in page and "1号点" in page
+    assert sec.get(f"/volunteers/roster/?date={day.isoformat()}&print=1").status_code == 200
+    xlsx = sec.get(f"/volunteers/roster.xlsx?date={day.isoformat()}")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    blocked = approved(world.community, "未测", "13811110401", groups=("testing",), tested_hours_ago=None)
+    menu = sec.get(f"/volunteers/shifts/{shift.pk}/assign/").content.decode()
+    assert "未测" in menu and "no negative test" in menu
+    refused = sec.post(f"/volunteers/shifts/{shift.pk}/assign/", {"volunteer": blocked.pk})
+    assert refused.status_code == 400 and "48 小时内没有阴性" in refused.content.decode()
+
+
+def test_outsiders_and_anonymous_are_refused_everywhere(world: World) -> None:
+    v = approved(world.community, "甲", "13811110501")
+    group = work_groups_ensure(community=world.community)[0]
+    start = timezone.now()
+    shift, _ = shift_create(
+        group=group, post=Post.GATE, starts_at=start, ends_at=start + dt.timedelta(hours=2), actor=None
+    )
+    outsider = client_for(world.outsider)
+    anonymous = Client()
+    gets = [
+        f"/volunteers/{v.pk}/",
+        f"/api/volunteers/{v.pk}",
+        f"/api/volunteers/{v.pk}/health",
+        f"/api/volunteers/{v.pk}/exposure",
+        f"/volunteers/shifts/{shift.pk}/assign/",
+        f"/api/volunteers/roster/{world.community.code}/{start.date().isoformat()}",
+    ]
+    for url in gets:
+        assert outsider.get(url).status_code == 404, url
+        assert anonymous.get(url).status_code in {302, 401}, url
+    posts = [
+        f"/volunteers/{v.pk}/approve/",
+        f"/volunteers/{v.pk}/groups/",
+        f"/volunteers/{v.pk}/tests/",
+        f"/volunteers/groups/{group.pk}/lead/",
+    ]
+    for url in posts:
+        assert outsider.post(url).status_code == 404, url
+        assert anonymous.post(url).status_code == 302, url
+    assert (
+        outsider.post(
+            f"/api/volunteers/shifts/{shift.pk}/assign",
+            json.dumps({"volunteer_id": v.pk}),
+            content_type="application/json",
+        ).status_code
+        == 404
+    )
+    assert "甲" not in outsider.get("/volunteers/").content.decode()
+    assert outsider.get(f"/volunteers/?c={world.community.code}").status_code == 404
+    assert outsider.get(f"/volunteers/roster/?c={world.community.code}").status_code == 404
+    assert outsider.get(f"/volunteers/roster.xlsx?c={world.community.code}").status_code == 404
+    assert json.loads(outsider.get("/api/volunteers/").content) == []
+    for url in ("/volunteers/", "/volunteers/roster/", "/volunteers/groups/", "/volunteers/qr/", "/volunteers/swaps/"):
+        assert anonymous.get(url).status_code == 302
+    # A building leader is not the committee: no volunteer list.
+    assert client_for(world.leader).get("/volunteers/").status_code == 403

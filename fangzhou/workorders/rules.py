@@ -1,0 +1,70 @@
+"""Pure rules of the work-order queue (no Django): emergency priority, escalation, nearest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+EMERGENCY = 0
+
+# Special-care codes that make a medical job an emergency: these are the cases where delay kills.
+EMERGENCY_CONDITIONS = ("dialysis", "chemotherapy", "pregnant")
+MEDICAL_KINDS = frozenset({"medicine", "medical_escort", "transfer", "resident_request"})
+
+
+def emergency_reason(*, kind: str, special_codes: Iterable[str], acute: bool = False) -> str:
+    """The condition that makes this job an emergency, or "" if none."""
+    if acute:
+        return "acute_illness"
+    if kind not in MEDICAL_KINDS:
+        return ""
+    codes = set(special_codes)
+    for condition in EMERGENCY_CONDITIONS:
+        if condition in codes:
+            return condition
+    return ""
+
+
+@dataclass(frozen=True)
+class Overdue:
+    order_id: int
+    level: int  # current escalation level
+    due_at: dt.datetime
+
+
+def escalation_target(order: Overdue, *, now: dt.datetime, committee_after: dt.timedelta) -> int:
+    """The level an overdue order should be at: 1 (group lead) once past due, 2 (committee) after a grace."""
+    if now <= order.due_at:
+        return order.level
+    target = 2 if now - order.due_at > committee_after else 1
+    return max(order.level, target)
+
+
+def distance(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> float:
+    """Straight-line distance on the site plan in metres; unknown places are far away."""
+    if a[0] is None or a[1] is None or b[0] is None or b[1] is None:
+        return math.inf
+    return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+# Jobs done at a door (or in a building): the health gate applies to whoever claims them.
+DOOR_TO_DOOR_KINDS = frozenset(
+    {
+        "retest",
+        "transfer",
+        "disinfection",
+        "supply_delivery",
+        "medicine",
+        "medical_escort",
+        "care_checkin",
+        "resident_request",
+        "household_check",
+        "other",
+    }
+)
+
+
+def is_door_to_door(kind: str, place_id: int | None) -> bool:
+    return bool(place_id) and kind in DOOR_TO_DOOR_KINDS

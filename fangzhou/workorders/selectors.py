@@ -1,0 +1,267 @@
+"""Reads for the work-order queue, scoped: the committee sees its community, a building leader their
+buildings, a group lead their groups' orders, a volunteer their own orders and the open ones of their groups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import NOTHING, building_q, community_q
+from fangzhou.registry.models import Building, Community
+from fangzhou.workorders import rules
+from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+
+ACTIVE = [Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS]
+COMMITTEE = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
+WRITERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
+
+
+def _active(user: User | AnonymousUser) -> User | None:
+    if not isinstance(user, User) or not user.is_active:
+        return None
+    return user
+
+
+def is_committee(user: User | AnonymousUser) -> bool:
+    active = _active(user)
+    return active is not None and (active.is_superuser or active.role in COMMITTEE)
+
+
+def orders_q(user: User | AnonymousUser) -> Q:
+    active = _active(user)
+    if active is None:
+        return NOTHING
+    if active.is_superuser or active.role in COMMITTEE:
+        return Q(community__in=Community.objects.filter(community_q(active)).values("pk"))
+    q = Q(assignee=active)
+    if active.role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+        q |= Q(building__in=Building.objects.filter(building_q(active)).values("pk"))
+    from fangzhou.volunteers.models import WorkGroup
+
+    for community_id, code in WorkGroup.objects.filter(lead=active).values_list("community_id", "code"):
+        q |= Q(community_id=community_id, group=code)
+    for community_id, code in WorkGroup.objects.filter(members__user=active, members__status="approved").values_list(
+        "community_id", "code"
+    ):
+        q |= Q(community_id=community_id, group=code, status=Status.OPEN)
+    return q
+
+
+def orders_visible(user: User | AnonymousUser) -> QuerySet[WorkOrder]:
+    return WorkOrder.objects.filter(orders_q(user)).select_related("building__compound", "household", "assignee")
+
+
+def order_get(user: User | AnonymousUser, order_id: int) -> WorkOrder | None:
+    return orders_visible(user).filter(pk=order_id).first()
+
+
+def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | None:
+    """An order the user may try to claim: visible now, or open a moment ago in one of their groups
+    (so that a claimer who lost the race is told who won rather than "not found")."""
+    order = order_get(user, order_id)
+    if order is not None:
+        return order
+    active = _active(user)
+    if active is None:
+        return None
+    from fangzhou.volunteers.models import WorkGroup
+
+    pairs = list(
+        WorkGroup.objects.filter(members__user=active, members__status="approved").values_list("community_id", "code")
+    )
+    q = NOTHING
+    for community_id, code in pairs:
+        q |= Q(community_id=community_id, group=code)
+    return (
+        WorkOrder.objects.filter(q, pk=order_id).select_related("building__compound", "household", "assignee").first()
+    )
+
+
+def can_manage_order(user: User | AnonymousUser, order: WorkOrder) -> bool:
+    """Cancel, reassign, close others' orders: the committee of its community and its group's lead."""
+    active = _active(user)
+    if active is None:
+        return False
+    if active.is_superuser or active.role == Role.ADMIN:
+        return True
+    if active.role in WRITERS and active.community_id == order.community_id:
+        return True
+    from fangzhou.volunteers.models import WorkGroup
+
+    return WorkGroup.objects.filter(community_id=order.community_id, code=order.group, lead=active).exists()
+
+
+def my_orders(user: User) -> list[WorkOrder]:
+    return list(
+        WorkOrder.objects.filter(assignee=user, status__in=[Status.CLAIMED, Status.IN_PROGRESS])
+        .select_related("building__compound", "household")
+        .order_by("priority", "due_at", "id")
+    )
+
+
+def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
+    """Open orders of the user's groups: emergencies first, then nearest to the volunteer's building."""
+    from fangzhou.volunteers.models import Volunteer, WorkGroup
+
+    volunteer = Volunteer.objects.filter(user=user).select_related("building").first()
+    pairs = list(
+        WorkGroup.objects.filter(Q(members__user=user) | Q(lead=user)).values_list("community_id", "code").distinct()
+    )
+    if not pairs:
+        return []
+    q = NOTHING
+    for community_id, code in pairs:
+        q |= Q(community_id=community_id, group=code)
+    orders = list(
+        WorkOrder.objects.filter(q, status=Status.OPEN).select_related("building__compound", "household")[:500]
+    )
+    home = (volunteer.building.x, volunteer.building.y) if volunteer and volunteer.building else (None, None)
+    for o in orders:
+        o.distance_m = rules.distance(home, (o.building.x, o.building.y) if o.building else (None, None))  # type: ignore[attr-defined]
+    orders.sort(key=lambda o: (o.priority, o.distance_m, o.due_at or timezone.now(), o.pk))  # type: ignore[attr-defined]
+    return orders[:limit]
+
+
+def escalated_to_lead(user: User) -> list[WorkOrder]:
+    from fangzhou.volunteers.models import WorkGroup
+
+    pairs = list(WorkGroup.objects.filter(lead=user).values_list("community_id", "code"))
+    if not pairs:
+        return []
+    q = NOTHING
+    for community_id, code in pairs:
+        q |= Q(community_id=community_id, group=code)
+    return list(
+        WorkOrder.objects.filter(q, status__in=ACTIVE, escalation_level__gte=1).select_related("building", "assignee")
+    )
+
+
+@dataclass
+class Board:
+    community: Community
+    open_total: int = 0
+    by_kind: list[dict[str, object]] = field(default_factory=list)
+    by_priority: list[dict[str, object]] = field(default_factory=list)
+    by_age: list[tuple[str, int]] = field(default_factory=list)
+    overdue: list[WorkOrder] = field(default_factory=list)
+    escalated: list[WorkOrder] = field(default_factory=list)
+    overloaded: list[dict[str, object]] = field(default_factory=list)
+    oldest: list[WorkOrder] = field(default_factory=list)
+    done_today: int = 0
+
+
+AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–12 h"), (dt.timedelta(days=1), "12–24 h"))
+
+
+def board(community: Community) -> Board:
+    """The committee's view: open orders by kind, priority and age; overdue; who is overloaded."""
+    from fangzhou.workorders.models import Kind, Priority
+
+    now = timezone.now()
+    active = WorkOrder.objects.filter(community=community, status__in=ACTIVE)
+    out = Board(community=community)
+    kinds = dict(Kind.choices)
+    out.by_kind = [
+        {"kind": row["kind"], "label": kinds.get(row["kind"], row["kind"]), "open": row["n"]}
+        for row in active.filter(status=Status.OPEN).values("kind").annotate(n=Count("id")).order_by("-n")
+    ]
+    priorities = dict(Priority.choices)
+    out.by_priority = [
+        {"priority": row["priority"], "label": priorities[row["priority"]], "open": row["n"]}
+        for row in active.values("priority").annotate(n=Count("id")).order_by("priority")
+    ]
+    ages: Counter[str] = Counter()
+    for created in active.values_list("created_at", flat=True):
+        age = now - created
+        label = next((name for limit, name in AGE_BUCKETS if age < limit), "> 24 h")
+        ages[label] += 1
+    out.by_age = [(name, ages[name]) for _, name in AGE_BUCKETS] + [("> 24 h", ages["> 24 h"])]
+    out.open_total = active.count()
+    related = ("building__compound", "assignee")
+    out.overdue = list(active.filter(due_at__lt=now).select_related(*related).order_by("priority", "due_at")[:50])
+    out.escalated = list(active.filter(escalation_level__gte=2).select_related(*related).order_by("due_at")[:50])
+    out.oldest = list(
+        active.filter(status=Status.OPEN).select_related(*related).order_by("priority", "created_at")[:30]
+    )
+    limit = int(getattr(settings, "FANGZHOU_OVERLOAD_ORDERS", 5))
+    out.overloaded = [
+        {"user_id": row["assignee"], "name": row["assignee__display_name"] or row["assignee__username"], "n": row["n"]}
+        for row in active.exclude(assignee=None)
+        .values("assignee", "assignee__display_name", "assignee__username")
+        .annotate(n=Count("id"))
+        .filter(n__gte=limit)
+        .order_by("-n")
+    ]
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    out.done_today = WorkOrder.objects.filter(community=community, status=Status.DONE, closed_at__gte=start).count()
+    return out
+
+
+# --- residents' requests --------------------------------------------------------------------
+
+
+def requests_visible(user: User | AnonymousUser) -> QuerySet[ResidentRequest]:
+    active = _active(user)
+    if active is None:
+        return ResidentRequest.objects.none()
+    if active.is_superuser or active.role in COMMITTEE:
+        q = Q(community__in=Community.objects.filter(community_q(active)).values("pk"))
+    elif active.role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+        q = Q(building__in=Building.objects.filter(building_q(active)).values("pk"))
+    else:
+        return ResidentRequest.objects.none()
+    return ResidentRequest.objects.filter(q).select_related("building__compound", "order__assignee")
+
+
+@dataclass
+class RequestBoard:
+    open: list[ResidentRequest]
+    by_kind: list[dict[str, object]]
+    closed_by_day: list[tuple[dt.date, int]]
+    closed_today: int
+
+
+def request_board(user: User | AnonymousUser, community: Community, *, days: int = 7) -> RequestBoard:
+    """Open requests oldest first, counts by kind, and the number closed on each of the last days."""
+    from fangzhou.workorders.models import RequestKind
+
+    qs = requests_visible(user).filter(community=community)
+    open_qs = qs.filter(order__status__in=ACTIVE)
+    labels = dict(RequestKind.choices)
+    by_kind = [
+        {"kind": r["kind"], "label": labels.get(r["kind"], r["kind"]), "open": r["n"]}
+        for r in open_qs.values("kind").annotate(n=Count("id")).order_by("-n")
+    ]
+    today = timezone.localdate()
+    since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(0)))
+    closed: Counter[dt.date] = Counter(
+        timezone.localdate(at)
+        for at in qs.filter(order__status=Status.DONE, order__closed_at__gte=since).values_list(
+            "order__closed_at", flat=True
+        )
+        if at is not None
+    )
+    series = [(today - dt.timedelta(days=i), closed[today - dt.timedelta(days=i)]) for i in range(days)]
+    return RequestBoard(
+        open=list(open_qs.order_by("created_at")[:200]),
+        by_kind=by_kind,
+        closed_by_day=series,
+        closed_today=closed[today],
+    )
+
+
+def request_public(building: Building, reference: str) -> ResidentRequest | None:
+    """A request as its resident sees it: only with the building's token and the reference together."""
+    reference = (reference or "").strip().upper()
+    if not reference or len(reference) > 12:
+        return None
+    return (
+        ResidentRequest.objects.filter(building=building, reference=reference).select_related("order__assignee").first()
+    )

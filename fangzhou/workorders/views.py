@@ -1,0 +1,290 @@
+"""Work-order pages: a volunteer's phone view, the committee's board, an order's history, residents'
+requests (public QR page and the committee's list). Thin: scope, one service, render."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fangzhou.accounts.models import User
+from fangzhou.registry.models import Building, Community
+from fangzhou.registry.selectors import building_by_token, communities_visible
+from fangzhou.workorders import selectors, services
+from fangzhou.workorders.models import RequestKind, RequestSource, Status, Urgency, WorkOrder
+from fangzhou.workorders.services import WorkOrderError
+
+MAX_PHOTO = 8 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _error(exc: WorkOrderError) -> str:
+    return f"{exc.zh} / {exc.en}"
+
+
+def _photo(request: HttpRequest) -> Any:
+    photo = request.FILES.get("photo")
+    if photo is None:
+        return None
+    if (photo.size or 0) > MAX_PHOTO:
+        raise WorkOrderError("照片太大（最多 8 MB）", "the photo is too large (8 MB at most)")
+    if (photo.content_type or "") not in PHOTO_TYPES:
+        raise WorkOrderError("请上传照片（JPEG、PNG）", "upload a photo (JPEG or PNG)")
+    return photo
+
+
+def _committee_community(request: HttpRequest) -> Community | None:
+    if not selectors.is_committee(request.user):
+        return None
+    qs = communities_visible(request.user)
+    code = request.GET.get("c") or request.POST.get("c")
+    if code:
+        return qs.filter(code=code).first()
+    own = getattr(request.user, "community_id", None)
+    return (qs.filter(pk=own).first() if own else None) or qs.first()
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    community = _committee_community(request)
+    if community is not None and request.GET.get("view") != "mine":
+        return render(request, "workorders/board.html", {"community": community, "board": selectors.board(community)})
+    if selectors.is_committee(user):
+        raise Http404(_("Community not found"))
+    return render(
+        request,
+        "workorders/mine.html",
+        {
+            "mine": selectors.my_orders(user),
+            "nearby": selectors.open_orders_near(user),
+            "escalated": selectors.escalated_to_lead(user),
+        },
+    )
+
+
+def _order(request: HttpRequest, pk: int) -> WorkOrder:
+    order = selectors.order_get(request.user, pk)
+    if order is None:
+        raise Http404(_("Work order not found"))
+    return order
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    return render(
+        request,
+        "workorders/detail.html",
+        {
+            "o": order,
+            "events": list(order.events.select_related("actor")),
+            "manage": selectors.can_manage_order(request.user, order),
+        },
+    )
+
+
+def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: str = "") -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        # htmx swaps only 2xx answers: the card itself carries the refusal (and who won).
+        return render(
+            request,
+            "workorders/_card.html",
+            {"o": order, "message": message, "error": error, "manage": selectors.can_manage_order(request.user, order)},
+        )
+    if error:
+        messages.error(request, error)
+    elif message:
+        messages.success(request, message)
+    if selectors.order_get(request.user, order.pk) is None:
+        return redirect("workorders:index")
+    return redirect("workorders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    order = selectors.order_for_claim(request.user, pk)
+    if order is None:
+        raise Http404(_("Work order not found"))
+    try:
+        result = services.work_order_claim(order_id=order.pk, actor=_user(request))
+    except WorkOrderError as exc:
+        return _card(request, order, error=_error(exc))
+    if result.won:
+        return _card(request, result.order, message=_("It is yours. Tap start when you set off."))
+    holder = result.holder
+    if holder is not None and holder.pk == request.user.pk:
+        return _card(request, result.order, message=_("You already have this order."))
+    who = str(holder) if holder else _("someone else")
+    return _card(request, result.order, error=_("Too late: %(who)s took this order.") % {"who": who})
+
+
+ACTIONS = {"start", "done", "release", "cancel"}
+
+
+@login_required
+@require_POST
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404(_("Unknown action"))
+    order = _order(request, pk)
+    user = _user(request)
+    manage = selectors.can_manage_order(user, order)
+    if action == "cancel" and not manage:
+        return HttpResponseForbidden(_("Only the committee or the group lead may cancel an order."))
+    if action in {"start", "done", "release"} and order.assignee_id != user.pk and not manage:
+        return HttpResponseForbidden(_("This order is not yours."))
+    try:
+        photo = _photo(request) if action == "done" else None
+        order = services.work_order_transition(
+            order_id=order.pk, actor=user, action=action, note=request.POST.get("note", "")[:2000], photo=photo
+        )
+    except WorkOrderError as exc:
+        return _card(request, order, error=_error(exc))
+    return _card(request, order, message=str(order.get_status_display()))
+
+
+# --- residents' requests: the committee -----------------------------------------------------
+
+
+@login_required
+def requests_board(request: HttpRequest) -> HttpResponse:
+    community = _committee_community(request)
+    if community is None:
+        if selectors.requests_visible(request.user).exists():
+            community = selectors.requests_visible(request.user).first().community  # type: ignore[union-attr]
+        else:
+            return HttpResponseForbidden(_("Only the committee and building leaders see requests."))
+    buildings = list(Building.objects.filter(community=community).select_related("compound"))
+    return render(
+        request,
+        "workorders/requests.html",
+        {
+            "community": community,
+            "board": selectors.request_board(request.user, community),
+            "kinds": RequestKind.choices,
+            "urgencies": Urgency.choices,
+            "buildings": buildings,
+            "client_id": uuid.uuid4().hex,
+            "can_record": selectors.is_committee(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_record(request: HttpRequest) -> HttpResponse:
+    community = _committee_community(request)
+    if community is None:
+        raise Http404(_("Community not found"))
+    building = Building.objects.filter(community=community, pk=request.POST.get("building") or 0).first()
+    target = f"{reverse('workorders:requests')}?c={community.code}"
+    if building is None:
+        messages.error(request, "请选择楼栋 / choose a building")
+        return redirect(target)
+    try:
+        req, _created = services.resident_request_submit(
+            building=building,
+            kind=request.POST.get("kind", ""),
+            urgency=int(request.POST.get("urgency", Urgency.NORMAL)),
+            text=request.POST.get("text", ""),
+            room=request.POST.get("room", ""),
+            contact_name=request.POST.get("contact_name", ""),
+            contact_phone=request.POST.get("contact_phone", ""),
+            client_id=request.POST.get("client_id"),
+            source=RequestSource.STAFF,
+            actor=_user(request),
+        )
+        messages.success(request, _("Request %(ref)s recorded.") % {"ref": req.reference})
+    except (WorkOrderError, ValueError) as exc:
+        messages.error(request, _error(exc) if isinstance(exc, WorkOrderError) else str(exc))
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    req = selectors.requests_visible(request.user).filter(pk=pk).first()
+    if req is None or not selectors.is_committee(request.user):
+        raise Http404(_("Request not found"))
+    services.resident_request_escalate(request=req, actor=_user(request), note=request.POST.get("note", ""))
+    messages.success(request, _("Escalated to the subdistrict."))
+    return redirect(f"{reverse('workorders:requests')}?c={req.community.code}")
+
+
+# --- residents' requests: the public QR page ------------------------------------------------
+
+
+def public_request(request: HttpRequest, token: str) -> HttpResponse:
+    building = building_by_token(token)
+    if building is None:
+        raise Http404(_("This QR code is not valid any more."))
+    ref = request.GET.get("ref", "").strip().upper()
+    if ref:
+        return redirect("workorders:public_status", token=token, reference=ref)
+    context: dict[str, Any] = {
+        "building": building,
+        "kinds": RequestKind.choices,
+        "urgencies": Urgency.choices,
+        "client_id": uuid.uuid4().hex,
+        "form": {},
+    }
+    if request.method == "POST":
+        form = request.POST
+        try:
+            req, _created = services.resident_request_submit(
+                building=building,
+                kind=form.get("kind", ""),
+                urgency=int(form.get("urgency") or Urgency.NORMAL),
+                text=form.get("text", ""),
+                room=form.get("room", ""),
+                contact_name=form.get("contact_name", ""),
+                contact_phone=form.get("contact_phone", ""),
+                photo=_photo(request),
+                client_id=form.get("client_id"),
+                source=RequestSource.QR,
+            )
+        except (WorkOrderError, ValueError) as exc:
+            message = _error(exc) if isinstance(exc, WorkOrderError) else "输入无效 / invalid input"
+            context.update(error=message, form=form, client_id=form.get("client_id") or context["client_id"])
+            return render(request, "workorders/public_request.html", context, status=400)
+        return redirect("workorders:public_status", token=token, reference=req.reference)
+    return render(request, "workorders/public_request.html", context)
+
+
+def public_status(request: HttpRequest, token: str, reference: str) -> HttpResponse:
+    building = building_by_token(token)
+    if building is None:
+        raise Http404(_("This QR code is not valid any more."))
+    req = selectors.request_public(building, reference)
+    if req is None:
+        return render(
+            request,
+            "workorders/public_status.html",
+            {"building": building, "req": None, "reference": reference[:12]},
+            status=404,
+        )
+    steps = [
+        (Status.OPEN, _("Received")),
+        (Status.CLAIMED, _("Someone is on it")),
+        (Status.IN_PROGRESS, _("On the way")),
+        (Status.DONE, _("Done")),
+    ]
+    return render(
+        request,
+        "workorders/public_status.html",
+        {"building": building, "req": req, "order": req.order, "steps": steps, "token": token},
+    )
