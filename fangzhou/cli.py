@@ -108,13 +108,16 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
+    from fangzhou.demo import demo_operations
     from fangzhou.registry.demo import demo_seed
+    from fangzhou.registry.models import Community
 
     Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0)
     result = demo_seed(size=args.size, stdout=sys.stdout)
+    extra = demo_operations(community=Community.objects.get(code=result.communities[0]), stdout=sys.stdout)
     print("\nDemo accounts (passwords are new on every run):")
-    for username, role, password, scope in result.accounts:
+    for username, role, password, scope in [*result.accounts, *extra]:
         print(f"  {username:<12} {password:<26} {role:<20} {scope}")
     if args.no_serve:
         return EXIT_OK

@@ -12,4 +12,5 @@ urlpatterns = [
     path("b/<int:building_id>/", views.building_detail, name="building"),
     path("residents/", views.resident_search, name="resident_search"),
     path("r/<int:resident_id>/unmask/", views.resident_unmask, name="resident_unmask"),
+    path("p/<str:token>/", views.public_building, name="public"),
 ]

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fangzhou.accounts.context import COMMITTEE as COMMITTEE_ROLES
 from fangzhou.accounts.models import User
 from fangzhou.accounts.scope import can_write_roster
 from fangzhou.accounts.services import resident_unmask as unmask_service
@@ -44,7 +45,14 @@ def community_overview(request: HttpRequest, code: str) -> HttpResponse:
     if measure not in MEASURES:
         measure = "households"
     overview = selectors.community_overview(request.user, community)
+    risks = None
+    if getattr(request.user, "role", "") in COMMITTEE_ROLES:
+        # First on the committee's overview: who is at risk tomorrow (special care).
+        from fangzhou.care.selectors import at_risk_next_48h
+
+        risks = at_risk_next_48h(request.user, community)
     context = {
+        "risks": risks,
         "community": community,
         "overview": overview,
         "measure": measure,
@@ -128,3 +136,11 @@ def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="roster-{community.code}.xlsx"'
     return response
+
+
+def public_building(request: HttpRequest, token: str) -> HttpResponse:
+    """The building's public QR landing page (no account): what a resident can do from home."""
+    building = selectors.building_by_token(token)
+    if building is None:
+        return render(request, "registry/public_unknown.html", status=404)
+    return render(request, "registry/public_building.html", {"building": building, "token": token})

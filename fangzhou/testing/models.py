@@ -17,13 +17,14 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Round(models.Model):
     """One round of mass PCR testing (全员核酸) of a community on a date."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("testing status", "Open")
         CLOSED = "closed", _("Closed")
 
     community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="test_rounds")
@@ -92,7 +93,7 @@ class Result(models.TextChoices):
 
 class Tube(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("testing status", "Open")
         CLOSED = "closed", _("Closed")
         RESULTED = "resulted", _("Result in")
 

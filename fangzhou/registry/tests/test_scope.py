@@ -167,3 +167,21 @@ class TestQueryCounts:
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/b/{world.b3.pk}/").status_code == 200
         assert len(queries) <= 6
+
+
+class TestPublicLanding:
+    def test_building_landing_page_is_public_and_shows_no_one(self, world: World) -> None:
+        from fangzhou.registry.services import building_token_rotate
+
+        token = building_token_rotate(building=world.b3, actor=world.secretary)
+        page = Client().get(f"/p/{token}/").content.decode()
+        assert "3号楼" in page and "张伟" not in page and "1380000" not in page
+        assert f"/testing/a/{token}/" in page and f"/orders/p/{token}/" in page
+
+    def test_revoked_or_guessed_token_is_refused(self, world: World) -> None:
+        from fangzhou.registry.services import building_token_rotate
+
+        old = building_token_rotate(building=world.b3, actor=world.secretary)
+        building_token_rotate(building=world.b3, actor=world.secretary)
+        assert Client().get(f"/p/{old}/").status_code == 404
+        assert Client().get("/p/guess/").status_code == 404
