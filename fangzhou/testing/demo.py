@@ -13,12 +13,14 @@ from fangzhou.accounts.models import User
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing.models import Round, Tube
+from fangzhou.testing.pooling import Household, plan_pools
 from fangzhou.testing.services import (
     antigen_report_submit,
     results_import,
     round_create,
     round_schedule,
     sample_take,
+    samples_import,
     site_add,
     tube_close,
 )
@@ -69,15 +71,30 @@ def demo_testing_seed(
     round_schedule(round=rnd, actor=actor)
     sites = list(rnd.sites.all())
     households: dict[int, list[Resident]] = {}
-    for r in Resident.objects.filter(community=community).order_by("household_id", "id"):
+    for r in (
+        Resident.objects.filter(community=community)
+        .select_related("household")
+        .order_by("household__building_id", "household__room", "id")
+    ):
         households.setdefault(r.household_id, []).append(r)
+    # The round was sampled in the city's sampling app (as many communities did): tubes packed by
+    # the pool planner with whole households together, then imported as the app's export file.
+    present = [
+        Household(id=str(hid), building_id=str(people[0].household.building_id), members=tuple(people))
+        for hid, people in households.items()
+        if rng.random() >= 0.05
+    ]
+    plan = plan_pools(present, 0.0, pool_sizes=(10,), default_pool_size=10)
     tz = timezone.get_current_timezone()
-    for n, members in enumerate(households.values()):
-        if rng.random() < 0.05:
-            continue
+    lines_in = ["试管编码,证件号码,姓名,采样时间,采样点"]
+    start = dt.datetime.combine(day, dt.time(7, 0), tzinfo=tz)
+    for n, pooled in enumerate(plan.tubes):
+        code = f"{community.code}{day:%m%d}{n + 1:05d}"
         site = sites[n % len(sites)]
-        at = dt.datetime.combine(day, dt.time(7, 0), tzinfo=tz) + dt.timedelta(seconds=20 * n)
-        sample_take(round=rnd, residents=members, actor=actor, station=f"site:{site.pk}:1", site=site, at=at)
+        at = start + dt.timedelta(seconds=45 * n)
+        for person in pooled:
+            lines_in.append(f"{code},{person.id_number},{person.name},{at:%Y-%m-%d %H:%M},{site.name}")
+    samples_import(round=rnd, data="\n".join(lines_in).encode(), filename="city-app-samples.csv", actor=actor)
     for tube in Tube.objects.filter(round=rnd, status=Tube.Status.OPEN):
         tube_close(tube=tube, actor=actor)
     codes = list(Tube.objects.filter(round=rnd).order_by("id").values_list("code", flat=True))
