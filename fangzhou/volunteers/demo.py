@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -121,7 +122,7 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
     # A demo volunteer account the presenter can sign in with (new password on every run).
     demo_volunteer = next((v for v in approved if v.user is not None), None)
     if demo_volunteer is not None and demo_volunteer.user is not None:
-        password = f"vol-{rng.randint(100000, 999999)}"
+        password = secrets.token_urlsafe(12)
         user_upsert(
             username=demo_volunteer.user.username,
             password=password,
