@@ -20,7 +20,6 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import DatabaseError, transaction
 
@@ -150,35 +149,10 @@ def community_road_graph(community: Community) -> RoadGraph:
 
 
 def sealed_building_ids(community: Community, on: dt.date) -> set[int]:
-    """Ids of the community's buildings that are sealed (the most severe zone status) on a date."""
-    report_of: Any = None
-    try:
-        from fangzhou.zones import selectors as zone_selectors
+    """Ids of the community's buildings that are sealed on a date, as the zones app says."""
+    from fangzhou.zones.selectors import sealed_building_ids as zones_sealed
 
-        report_of = getattr(zone_selectors, "zone_report", None)
-    except ImportError:
-        pass
-    if callable(report_of):
-        try:
-            with transaction.atomic():
-                report = report_of(community, on)
-        except DatabaseError:
-            log.warning("zone status is not available; falling back to micro sealed zones")
-        else:
-            return {b.id for b in report.buildings if b.state.status == report.rules.most_severe}
-    try:
-        from django.db.models import Q
-
-        from fangzhou.zones.models import MicroZone
-
-        with transaction.atomic():
-            return set(
-                MicroZone.objects.filter(
-                    Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=on), community=community, drawn_on__lte=on
-                ).values_list("buildings", flat=True)
-            ) - {None}
-    except (ImportError, DatabaseError):  # the zones tables may not exist yet
-        return set()
+    return zones_sealed(community, on)
 
 
 def building_is_sealed(building: Building, on: dt.date) -> bool:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,61 +110,27 @@ def _max_age() -> dt.timedelta:
     return dt.timedelta(hours=int(getattr(settings, "FANGZHOU_VOLUNTEER_TEST_HOURS", 48)))
 
 
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function of another app that may not exist yet (built in parallel); None if absent."""
-    try:
-        found: Callable[..., Any] | None = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found
-
-
 def building_is_sealed(building: Building | None, on: dt.date, *, cache: dict[Any, Any] | None = None) -> bool:
-    """Whether the building is in the most severe zone (sealed, 封控区) on that day.
-
-    The one place where the volunteers app asks the zones app. It uses a direct
-    ``fangzhou.zones.selectors.building_is_sealed(building, on)`` if the zones app offers one,
-    else the zones app's ``zone_report(community, on)`` (a building is sealed when its zone's
-    status is the most severe of the community's rule set), else answers False. ``cache``
-    keeps one zone report per community and day across many volunteers.
-    """
+    """Whether the building is in the most severe zone (sealed, 封控区) on that day, as the zones
+    app says. ``cache`` keeps one answer per community and day across many volunteers."""
     if building is None:
         return False
-    direct = _optional("fangzhou.zones.selectors", "building_is_sealed")
-    if direct is not None:
-        return bool(direct(building, on))
-    report_of = _optional("fangzhou.zones.selectors", "zone_report")
-    if report_of is None:
-        return False
+    from fangzhou.zones.selectors import sealed_building_ids
+
     memo = cache if cache is not None else {}
     key = (building.community_id, on)
     if key not in memo:
-        try:
-            report = report_of(Community.objects.get(pk=building.community_id), on)
-            most_severe = report.rules.statuses[0]
-            memo[key] = {b.id for b in report.buildings if b.state.status == most_severe}
-        except Exception:
-            log.exception("zones.zone_report failed")
-            memo[key] = set()
+        memo[key] = sealed_building_ids(Community.objects.get(pk=building.community_id), on)
     return building.pk in memo[key]
 
 
 def _registry_last_negative(resident_id: int | None) -> dt.datetime | None:
+    """The latest negative PCR or antigen result of a volunteer who is a registered resident."""
     if resident_id is None:
         return None
-    reader = _optional("fangzhou.testing.selectors", "last_negative_test_at")
-    if reader is None:
-        return None
-    try:
-        value = reader(resident_id)
-    except Exception:
-        log.exception("testing.last_negative_test_at failed")
-        return None
-    if isinstance(value, dt.datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    if isinstance(value, dt.date):
-        return timezone.make_aware(dt.datetime.combine(value, dt.time(12)))
-    return None
+    from fangzhou.testing.selectors import last_negative_test_at
+
+    return last_negative_test_at(resident_id)
 
 
 def _latest(*values: dt.datetime | None) -> dt.datetime | None:

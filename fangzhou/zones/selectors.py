@@ -269,6 +269,19 @@ def _d(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def sealed_building_ids(community: Community, on: dt.date) -> set[int]:
+    """Ids of the community's buildings in the most severe zone (sealed, 封控区 / high risk) on ``on``.
+
+    The one answer every other app uses (door-to-door sampling, the volunteers' health gate,
+    contactless delivery, escort paperwork)."""
+    report = zone_report(community, on)
+    return {b.id for b in report.buildings if b.state.status == report.rules.most_severe}
+
+
+def building_is_sealed(building: Building, on: dt.date) -> bool:
+    return building.pk in sealed_building_ids(Community.objects.get(pk=building.community_id), on)
+
+
 def zone_report_json(report: ZoneReport, *, case_buildings: set[int] | None = None) -> dict[str, Any]:
     """The shape of ``fangzhou zones status --json``. ``case_buildings`` limits per-building case
     counts to the buildings the reader may see (None: all)."""

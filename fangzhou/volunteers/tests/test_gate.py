@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -90,12 +88,14 @@ def test_positive_volunteer_is_kept_off(world: World) -> None:
         shift_assign(shift=_shift(world), volunteer=v, actor=world.secretary)
 
 
-def test_living_in_a_sealed_building_blocks_shift_and_door_to_door_claim(world: World, monkeypatch: Any) -> None:
+def test_living_in_a_sealed_building_blocks_shift_and_door_to_door_claim(world: World) -> None:
+    from fangzhou.cases.services import case_confirm
+
     v = approved(world.community, "李四", "13811110004", building=world.b3)
     assert v.user is not None
-    sealed = types.ModuleType("fangzhou.zones.selectors")
-    sealed.building_is_sealed = lambda building, on: building.pk == world.b3.pk  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fangzhou.zones.selectors", sealed)
+    assert selectors.volunteer_health(v).ok
+    # A case reported today seals building 3's compound under the default rule set.
+    case_confirm(resident=world.resident("王秀英"), report_date=timezone.localdate(), source="staff", actor=None)
     result = selectors.volunteer_health(v)
     assert not result.ok and result.reasons[0].code == "sealed"
     with pytest.raises(VolunteerError, match="sealed"):
@@ -110,35 +110,21 @@ def test_living_in_a_sealed_building_blocks_shift_and_door_to_door_claim(world: 
     assert work_order_claim(order_id=patrol.pk, actor=v.user).won
 
 
-def test_a_negative_test_from_the_testing_app_counts_for_a_registered_resident(world: World, monkeypatch: Any) -> None:
+def test_a_negative_test_from_the_testing_app_counts_for_a_registered_resident(world: World) -> None:
+    from fangzhou.testing.services import antigen_report_submit
+
     zhang = world.resident("张伟")
     v = approved(world.community, "张伟", zhang.phone, building=world.b3, tested_hours_ago=None)
     assert v.resident_id == zhang.pk
     assert not selectors.volunteer_health(v).ok
-    testing = types.ModuleType("fangzhou.testing.selectors")
-    testing.last_negative_test_at = lambda rid: timezone.now() - dt.timedelta(hours=3) if rid == zhang.pk else None  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fangzhou.testing.selectors", testing)
+    antigen_report_submit(
+        household=zhang.household, day=timezone.localdate(), results={zhang.pk: "negative"}, client_id="gate-test-1"
+    )
     assert selectors.volunteer_health(v).ok
-
-
-def test_the_gate_falls_back_when_other_apps_cannot_answer(world: World, monkeypatch: Any) -> None:
-    broken = types.ModuleType("fangzhou.testing.selectors")
-
-    def boom(rid: int) -> None:
-        raise RuntimeError("not ready")
-
-    broken.last_negative_test_at = boom  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fangzhou.testing.selectors", broken)
-    zhang = world.resident("张伟")
-    v = approved(world.community, "张伟", zhang.phone, building=world.b3)
-    assert selectors.volunteer_health(v).ok  # its own recorded test still counts
 
 
 def test_a_building_sealed_by_a_recent_case_closes_the_gate(world: World) -> None:
     """With the real zones app: a case in building 3 today seals its compound."""
-    zones = pytest.importorskip("fangzhou.zones.selectors")
-    if not hasattr(zones, "zone_report") and not hasattr(zones, "building_is_sealed"):
-        pytest.skip("the zones app has no building status yet")
     from fangzhou.cases.services import case_confirm
 
     v = approved(world.community, "封控", "13811110701", building=world.b3)
