@@ -696,7 +696,10 @@ def walk_order(
     ``time_limit_s``: door-to-door sampling, a medicine trip. Returns the same objects, reordered."""
     if len(stops) <= 1:
         return list(stops)
-    site = community_site_graph(community)
+    try:
+        site = community_site_graph(community)
+    except ValueError:  # no building is on the site plan yet: keep the given order
+        return list(stops)
     keyed: dict[str, Household | Building] = {}
     points: list[routing.Stop] = []
     for i, item in enumerate(stops):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -293,7 +292,7 @@ def open_tube(rnd: Round, station: str) -> Tube | None:
 @dataclass
 class DoorStop:
     resident: Resident
-    why: str  # "retest" or "mobility"
+    why: str  # "retest", "sealed" (the building is sealed: nobody comes down) or "mobility"
 
 
 @dataclass
@@ -308,26 +307,17 @@ def _room_key(room: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, room)
 
 
-def walking_order(points: list[tuple[int, float | None, float | None]]) -> list[int]:
-    """Nearest-neighbour walk over buildings on the site plan, starting at the one nearest the origin.
+def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 0.5) -> list[DoorList]:
+    """Per building, who is sampled at their door, in the walking order of the sampling team.
 
-    Buildings without a position come last, in their given order. Pure; tested on its own.
+    At the door: everyone pending a single-tube re-test, everyone in a sealed building (on the
+    round's date), and residents who cannot walk down (limited mobility, bedridden, disabled).
+    The buildings are ordered by the routing core over the site plan's roads, from a gate.
     """
-    placed = [(i, x, y) for i, x, y in points if x is not None and y is not None]
-    unplaced = [i for i, x, y in points if x is None or y is None]
-    order: list[int] = []
-    cx, cy = 0.0, 0.0
-    remaining = list(placed)
-    while remaining:
-        best = min(remaining, key=lambda p: (math.hypot((p[1] or 0) - cx, (p[2] or 0) - cy), p[0]))
-        remaining.remove(best)
-        order.append(best[0])
-        cx, cy = best[1] or 0.0, best[2] or 0.0
-    return order + unplaced
+    from fangzhou.supplies.services import walk_order
+    from fangzhou.zones.selectors import sealed_building_ids
 
-
-def door_lists(user: User | AnonymousUser, rnd: Round) -> list[DoorList]:
-    """Per building, who is sampled at their door (pending re-test, limited mobility), in walking order."""
+    sealed = sealed_building_ids(Community.objects.get(pk=rnd.community_id), rnd.date)
     pending = set(
         Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
             "resident_id", flat=True
@@ -340,7 +330,7 @@ def door_lists(user: User | AnonymousUser, rnd: Round) -> list[DoorList]:
     residents = (
         registry.residents_visible(user)
         .filter(community_id=rnd.community_id)
-        .filter(Q(pk__in=pending) | special)
+        .filter(Q(pk__in=pending) | special | Q(household__building_id__in=sealed))
         .select_related("household__building__compound")
     )
     by_building: dict[int, list[DoorStop]] = defaultdict(list)
@@ -353,11 +343,14 @@ def door_lists(user: User | AnonymousUser, rnd: Round) -> list[DoorList]:
         else:
             if (r.pk, "pooled") in done:
                 continue
-            why = "mobility"
+            why = "sealed" if r.household.building_id in sealed else "mobility"
         building = r.household.building
         buildings[building.pk] = building
         by_building[building.pk].append(DoorStop(r, why))
-    order = walking_order([(b.pk, b.x, b.y) for b in sorted(buildings.values(), key=lambda b: (b.sort_key, b.pk))])
+    ordered = sorted(buildings.values(), key=lambda b: (b.sort_key, b.pk))
+    community = Community.objects.get(pk=rnd.community_id)
+    walk = walk_order(community, ordered, time_limit_s=time_limit_s)
+    order = [b.pk for b in walk if isinstance(b, Building)]
     lists = []
     for n, building_id in enumerate(order, start=1):
         stops = sorted(by_building[building_id], key=lambda s: (_room_key(s.resident.household.room), s.resident.pk))

@@ -124,3 +124,30 @@ def test_last_negative_test_at_uses_antigen_too(world: World) -> None:
     assert selectors.last_negative_test_at(li.pk) is None
     antigen_report_submit(household=li.household, day=DAY, results={li.pk: "negative"}, client_id="abcdefgh1234")
     assert selectors.last_negative_test_at(li.pk) is not None
+
+
+def test_sealed_building_is_sampled_at_the_door_in_a_walking_order(world: World) -> None:
+    from fangzhou.cases.services import case_confirm
+    from fangzhou.registry.services import PlacedBuilding, site_plan_apply
+    from fangzhou.testing.services import round_create
+
+    site_plan_apply(
+        community=world.community,
+        buildings=[
+            PlacedBuilding(world.b3.pk, 30, 30, 30, 10, 6, []),
+            PlacedBuilding(world.b5.pk, 30, 90, 30, 10, 6, []),
+        ],
+    )
+    rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=world.secretary)
+    assert selectors.door_lists(world.secretary, rnd) == [] or all(
+        s.why != "sealed" for d in selectors.door_lists(world.secretary, rnd) for s in d.stops
+    )
+    # A case reported the day before seals the compound of buildings 3 and 5 on the round's date.
+    case_confirm(resident=world.resident("刘洋"), report_date=DAY - dt.timedelta(days=1), source="staff", actor=None)
+    doors = selectors.door_lists(world.secretary, rnd)
+    sealed = {s.resident.name for d in doors for s in d.stops if s.why == "sealed"}
+    assert {"张伟", "李娜", "王秀英"} <= sealed
+    assert [d.order for d in doors] == list(range(1, len(doors) + 1))
+    assert {d.building.pk for d in doors} == {world.b3.pk, world.b5.pk}
+    # A building leader's list holds only their building.
+    assert {d.building.pk for d in selectors.door_lists(world.leader, rnd)} == {world.b3.pk}

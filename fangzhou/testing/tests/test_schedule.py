@@ -7,7 +7,6 @@ import itertools
 import pytest
 
 from fangzhou.testing.schedule import Building, Site, schedule_round, window_minutes
-from fangzhou.testing.selectors import walking_order
 
 
 def test_window_is_enough_for_everyone_at_the_desks() -> None:
@@ -42,6 +41,3 @@ def test_overflow_goes_to_the_next_site_then_unscheduled() -> None:
     assert schedule_round([], buildings).unscheduled == [1, 2, 3]
 
 
-def test_walking_order_is_nearest_neighbour() -> None:
-    points = [(1, 100.0, 0.0), (2, 10.0, 0.0), (3, 50.0, 0.0), (4, None, None)]
-    assert walking_order(points) == [2, 3, 1, 4]
