@@ -18,6 +18,7 @@ from fangzhou.accounts.models import Role, User
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
+from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, SpecialCare
 from fangzhou.registry.selectors import building_by_token
@@ -281,6 +282,7 @@ def medicine_deliver(request: HttpRequest, request_id: int) -> HttpResponse:
     return redirect("care:medicine", code=item.resident.community.code)
 
 
+@public_rate_limited
 def public_status(request: HttpRequest, token: str) -> HttpResponse:
     """No account: a resident checks their medicine requests by room and the last 4 phone digits."""
     building = building_by_token(token)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -23,6 +20,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
+from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
@@ -31,9 +29,6 @@ from fangzhou.testing.models import AntigenResult, Round, SamplingSite
 from fangzhou.testing.services import TestingError
 
 # Public page limits, per client address and per building token, in a 10-minute window.
-RATE_WINDOW = 600
-RATE_PER_ADDRESS = 60
-RATE_PER_TOKEN = 1200
 PHOTO_LIMIT = 5 * 1024 * 1024
 
 
@@ -425,34 +420,6 @@ def poster(request: HttpRequest, building_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------------------------------
 # Public antigen page (no account)
 
-TOO_MANY = "提交过于频繁，请稍后再试。/ Too many requests, please try again later."
-
-
-def _hit(key: str, limit: int) -> bool:
-    """Count one hit in the window; False when over the limit."""
-    if cache.add(key, 1, RATE_WINDOW):
-        return True
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, RATE_WINDOW)
-        return True
-    return count <= limit
-
-
-def rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        address = request.META.get("REMOTE_ADDR", "")
-        ok = _hit(f"fz:rl:addr:{address}", RATE_PER_ADDRESS) & _hit(f"fz:rl:tok:{token[:64]}", RATE_PER_TOKEN)
-        if not ok:
-            if request.method == "POST":
-                return JsonResponse({"ok": False, "detail": TOO_MANY}, status=429)
-            return HttpResponse(TOO_MANY, status=429, content_type="text/plain; charset=utf-8")
-        return view(request, token, *args, **kwargs)
-
-    return wrapper
-
 
 def _public_building(token: str) -> Building:
     building = registry.building_by_token(token)
@@ -465,7 +432,7 @@ def _fail(zh: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "detail": zh}, status=status)
 
 
-@rate_limited
+@public_rate_limited
 @ensure_csrf_cookie
 def public(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)
@@ -476,7 +443,7 @@ def public(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@rate_limited
+@public_rate_limited
 @require_POST
 def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)
@@ -491,7 +458,7 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     return JsonResponse({"ok": True, "room": household.room, "members": members})
 
 
-@rate_limited
+@public_rate_limited
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)

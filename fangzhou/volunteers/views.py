@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
+from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.volunteers import selectors, services
 from fangzhou.volunteers.models import (
@@ -72,6 +73,7 @@ def _error(exc: VolunteerError) -> str:
 # --- public sign-up -------------------------------------------------------------------------
 
 
+@public_rate_limited
 def signup(request: HttpRequest, token: str) -> HttpResponse:
     community = services.signup_link_community(token)
     if community is None:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
+from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services
@@ -228,6 +229,7 @@ def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
 # --- residents' requests: the public QR page ------------------------------------------------
 
 
+@public_rate_limited
 def public_request(request: HttpRequest, token: str) -> HttpResponse:
     building = building_by_token(token)
     if building is None:
@@ -265,6 +267,7 @@ def public_request(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "workorders/public_request.html", context)
 
 
+@public_rate_limited
 def public_status(request: HttpRequest, token: str, reference: str) -> HttpResponse:
     building = building_by_token(token)
     if building is None:

@@ -316,3 +316,20 @@ def test_demo_hook_seeds_and_is_idempotent(placed: World) -> None:
     assert first.deliveries == 3 and first.delivered >= 1
     assert first.profiles == 2 and first.schedules == 1 and again.schedules == 0
     assert again.distribution_id == first.distribution_id and again.delivered == first.delivered
+
+
+def test_public_medicine_page_stops_guessing_phone_digits(world: World, settings: Any) -> None:
+    from django.test import Client
+
+    from fangzhou.registry.services import building_token_rotate
+
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 5
+    token = building_token_rotate(building=world.b3, actor=world.secretary)
+    client = Client()
+    codes = [
+        client.post(f"/care/p/{token}/", {"room": "101", "last4": f"{n:04d}"}, HTTP_ACCEPT="text/html").status_code
+        for n in range(8)
+    ]
+    assert codes[:4] == [200] * 4 and codes[-2:] == [429, 429]
+    refused = client.post(f"/care/p/{token}/", {"room": "101", "last4": "1234"}, HTTP_ACCEPT="text/html")
+    assert refused.status_code == 429 and "请稍后再试" in refused.content.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -234,12 +235,10 @@ class TestAntigen:
         assert stale.status_code == 400
         assert Client().get("/testing/a/not-a-valid-token-at-all/").status_code == 404
 
-    def test_rate_limited_with_chinese_message(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-        from fangzhou.testing import views
-
+    def test_rate_limited_with_chinese_message(self, world: World, settings: Any) -> None:
         token = self._public(world)
         cache.clear()
-        monkeypatch.setattr(views, "RATE_PER_ADDRESS", 3)
+        settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 3
         client = Client()
         codes = [
             client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "0000"}).status_code
