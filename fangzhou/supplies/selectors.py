@@ -3,11 +3,13 @@ leaders their buildings, volunteers only the lists and routes assigned to them."
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.scope import building_q, community_q
@@ -242,5 +244,17 @@ def my_work(user: AnyUser) -> MyWork:
     )
 
 
-def volunteers_of(community: Community) -> list[User]:
-    return list(User.objects.filter(community=community, role=Role.VOLUNTEER, is_active=True).order_by("username"))
+def volunteers_of(community: Community, *, at: dt.datetime | None = None) -> list[User]:
+    """The community's volunteer accounts, those on a duty shift right now first (``on_shift``)."""
+    from fangzhou.volunteers.models import ShiftAssignment
+
+    now = at or timezone.now()
+    on_shift = set(
+        ShiftAssignment.objects.filter(
+            shift__community=community, shift__starts_at__lte=now, shift__ends_at__gt=now
+        ).values_list("volunteer__user_id", flat=True)
+    )
+    users = list(User.objects.filter(community=community, role=Role.VOLUNTEER, is_active=True).order_by("username"))
+    for user in users:
+        user.on_shift = user.pk in on_shift  # type: ignore[attr-defined]
+    return sorted(users, key=lambda u: (not u.on_shift, u.username))  # type: ignore[attr-defined]

@@ -1,0 +1,39 @@
+"""Route planning starts from the volunteers on duty now."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from fangzhou.registry.tests.factories import World
+from fangzhou.supplies.selectors import volunteers_of
+from fangzhou.volunteers.models import Post
+from fangzhou.volunteers.services import shift_assign, shift_create, work_groups_ensure
+from fangzhou.volunteers.tests.helpers import approved
+
+pytestmark = pytest.mark.django_db
+
+
+def test_volunteers_on_shift_come_first_and_are_preselected(world: World) -> None:
+    on_duty = approved(world.community, "值班员", "13811112001")
+    off_duty = approved(world.community, "休息员", "13811112002")
+    group = next(g for g in work_groups_ensure(community=world.community) if g.code == "supplies")
+    start = timezone.now() - dt.timedelta(hours=1)
+    shift, _ = shift_create(
+        group=group, post=Post.GATE, starts_at=start, ends_at=start + dt.timedelta(hours=4), actor=None
+    )
+    shift_assign(shift=shift, volunteer=on_duty, actor=world.secretary)
+    users = volunteers_of(world.community)
+    assert users[0] == on_duty.user and users[0].on_shift  # type: ignore[attr-defined]
+    assert off_duty.user in users and not next(u for u in users if u == off_duty.user).on_shift  # type: ignore[attr-defined]
+    # Two hours after the shift ended, nobody is on duty.
+    later = start + dt.timedelta(hours=6)
+    assert not any(u.on_shift for u in volunteers_of(world.community, at=later))  # type: ignore[attr-defined]
+    client = Client()
+    client.force_login(world.secretary)
+    page = client.get(f"/supplies/c/{world.community.code}/routes/").content.decode()
+    assert f'value="{on_duty.user.pk}" checked' in page  # type: ignore[union-attr]
+    assert f'value="{off_duty.user.pk}" checked' not in page  # type: ignore[union-attr]
