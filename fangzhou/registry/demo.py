@@ -807,7 +807,6 @@ def _accounts(community: Community, stdout: TextIO | None) -> list[DemoAccount]:
         ("socialworker", Role.SOCIAL_WORKER, "顾晓燕", here),
         ("gridleader", Role.GRID_LEADER, "陆建华", f"{here} {grid.name if grid else ''}"),
         ("leader", Role.BUILDING_LEADER, "王志刚", f"{here} " + "、".join(str(b) for b in buildings)),
-        ("volunteer", Role.VOLUNTEER, "林晨", f"{here}（分配给本人的任务）"),
     ]
     accounts: list[DemoAccount] = []
     for username, role, display, description in plan:

@@ -29,6 +29,8 @@ def _community(request: HttpRequest, code: str) -> Community:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request.user, "role", "") == "volunteer":
+        return redirect("workorders:index")  # a volunteer's day starts with their work orders
     communities = list(selectors.communities_visible(request.user))
     if len(communities) == 1:
         return redirect("registry:community", code=communities[0].code)

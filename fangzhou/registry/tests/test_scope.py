@@ -70,6 +70,7 @@ class TestOutsiders:
 
     def test_volunteer_sees_no_residents(self, world: World) -> None:
         client = client_for(world.volunteer)
+        assert client.get("/")["Location"] == "/orders/"
         assert client.get(f"/b/{world.b3.pk}/").status_code == 404
         assert client.get("/api/residents", {"q": "张"}).json() == []
         assert client.get("/api/communities").json() == []
