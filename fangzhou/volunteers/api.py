@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
 from fangzhou.volunteers import selectors, services
-from fangzhou.volunteers.models import Shift, Volunteer
+from fangzhou.volunteers.models import (
+    Shift,
+    ShiftAssignment,
+    SwapRequest,
+    Volunteer,
+    VolunteerStatus,
+    WorkGroup,
+)
 from fangzhou.volunteers.services import VolunteerError
+from fangzhou.workorders.models import Group
 
 router = Router(tags=["volunteers"])
+
+NOT_A_COLLEAGUE = "替班人必须是本居民区已批准的志愿者 / the colleague must be an approved volunteer here"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class SignupIn(Schema):
@@ -177,23 +190,23 @@ def _managed(request: HttpRequest, pk: int) -> Volunteer:
     return v
 
 
-@router.get("/{pk}", response=VolunteerOut)
+@router.get("/{int:pk}", response=VolunteerOut)
 def volunteer_detail(request: HttpRequest, pk: int) -> VolunteerOut:
     return _volunteer_out(_get(request, pk))
 
 
-@router.get("/{pk}/health", response=GateOut)
+@router.get("/{int:pk}/health", response=GateOut)
 def health(request: HttpRequest, pk: int) -> GateOut:
     return _gate_out(_get(request, pk))
 
 
-@router.post("/{pk}/approve", response=ApproveOut)
+@router.post("/{int:pk}/approve", response=ApproveOut)
 def approve(request: HttpRequest, pk: int, payload: ApproveIn) -> ApproveOut:
     approval = services.volunteer_approve(volunteer=_managed(request, pk), actor=_user(request), groups=payload.groups)
     return ApproveOut(id=approval.volunteer.pk, username=approval.username, password=approval.password)
 
 
-@router.post("/{pk}/tests", response=GateOut)
+@router.post("/{int:pk}/tests", response=GateOut)
 def test_record(request: HttpRequest, pk: int, payload: TestIn) -> GateOut:
     v = _get(request, pk)
     if v.user_id != request.user.pk and not selectors.can_manage(request.user, v.community):
@@ -207,7 +220,7 @@ def test_record(request: HttpRequest, pk: int, payload: TestIn) -> GateOut:
     return _gate_out(v)
 
 
-@router.get("/{pk}/exposure", response=ExposureOut)
+@router.get("/{int:pk}/exposure", response=ExposureOut)
 def exposure(request: HttpRequest, pk: int) -> ExposureOut:
     v = _managed(request, pk)
     positive = selectors.last_positive(v)
@@ -256,3 +269,306 @@ def assign(request: HttpRequest, shift_id: int, payload: AssignIn) -> dict[str, 
     except VolunteerError as exc:
         raise _refuse(exc) from exc
     return {"assignment_id": assignment.pk}
+
+
+# --- committee actions, work groups, the roster, swaps --------------------------------------
+
+
+class WorkGroupMemberOut(Schema):
+    id: int
+    name: str
+
+
+class WorkGroupOut(Schema):
+    id: int
+    code: str
+    label: str
+    lead_id: int | None
+    lead: str | None
+    members: list[WorkGroupMemberOut]
+
+
+class LeadIn(Schema):
+    lead_id: int | None = None
+
+
+class GroupsIn(Schema):
+    groups: list[str]
+
+
+class ShiftIn(Schema):
+    community: str
+    group: str
+    post: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str = ""
+    needed: int = 1
+
+
+class SwapIn(Schema):
+    reason: str = ""
+    proposed_id: int | None = None
+
+
+class SwapOut(Schema):
+    id: int
+    status: str
+    assignment_id: int
+    shift_id: int
+    group: str
+    post: str
+    place: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    requester: str
+    proposed: str | None
+    reason: str
+
+
+class SwapDecideIn(Schema):
+    accept: bool
+    to_id: int | None = None
+
+
+class AutofillOut(Schema):
+    filled: int
+    gaps: int
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+def _shift_out(row: selectors.RosterRow) -> ShiftOut:
+    return ShiftOut(
+        id=row.shift.pk,
+        group=row.shift.group.code,
+        post=row.shift.post,
+        place=row.shift.place,
+        starts_at=row.shift.starts_at,
+        ends_at=row.shift.ends_at,
+        needed=row.shift.needed,
+        people=[p.name for p in row.people],
+        gap=row.gap,
+    )
+
+
+def _managed_community(request: HttpRequest, code: str) -> Community:
+    community = selectors.communities_managed(request.user).filter(code=code).first()
+    if community is None:
+        raise Http404("community not found")
+    return community
+
+
+def _swap_out(swap: SwapRequest) -> SwapOut:
+    shift = swap.assignment.shift
+    return SwapOut(
+        id=swap.pk,
+        status=swap.status,
+        assignment_id=swap.assignment_id,
+        shift_id=shift.pk,
+        group=shift.group.code,
+        post=shift.post,
+        place=shift.place,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+        requester=swap.requester.name,
+        proposed=swap.proposed.name if swap.proposed else None,
+        reason=swap.reason,
+    )
+
+
+@router.post("/{int:pk}/reject", response=VolunteerOut)
+def reject(request: HttpRequest, pk: int) -> VolunteerOut:
+    """Committee: turn down a sign-up (an approved volunteer cannot be rejected)."""
+    try:
+        v = services.volunteer_reject(volunteer=_managed(request, pk), actor=_user(request))
+    except VolunteerError as exc:
+        raise _refuse(exc) from exc
+    return _volunteer_out(v)
+
+
+@router.post("/{int:pk}/groups", response=VolunteerOut)
+def groups_set(request: HttpRequest, pk: int, payload: GroupsIn) -> VolunteerOut:
+    """Committee: the work groups a volunteer belongs to (replaces the previous set)."""
+    v = _managed(request, pk)
+    unknown = sorted(set(payload.groups) - set(Group.values))
+    if unknown:
+        raise HttpError(400, f"未知的工作组：{'、'.join(unknown)} / unknown work group(s): {', '.join(unknown)}")
+    services.volunteer_groups_set(volunteer=v, codes=payload.groups, actor=_user(request))
+    return _volunteer_out(_get(request, pk))
+
+
+@router.get("/groups/{code}", response=list[WorkGroupOut])
+def group_list(request: HttpRequest, code: str) -> list[WorkGroupOut]:
+    """The work groups of a community with their leads and members: all of them for the committee,
+    the user's own groups (led or joined) for anyone else."""
+    community = selectors.communities_read(request.user).filter(code=code).first()
+    visible = selectors.groups_visible(request.user)
+    if community is not None:
+        services.work_groups_ensure(community=community)
+    else:
+        visible = visible.filter(community__code=code)
+        if not visible.exists():
+            raise Http404("community not found")
+    rows = visible.filter(community__code=code).prefetch_related("members").order_by("id")
+    return [
+        WorkGroupOut(
+            id=g.pk,
+            code=g.code,
+            label=str(g.get_code_display()),
+            lead_id=g.lead_id,
+            lead=str(g.lead) if g.lead else None,
+            members=[WorkGroupMemberOut(id=m.pk, name=m.name) for m in g.members.all()],
+        )
+        for g in rows
+    ]
+
+
+@router.post("/groups/{group_id}/lead", response=WorkGroupOut)
+def group_lead_set(request: HttpRequest, group_id: int, payload: LeadIn) -> WorkGroupOut:
+    """Committee: set (or, with no ``lead_id``, clear) a work group's lead."""
+    group = WorkGroup.objects.filter(pk=group_id, community__in=selectors.communities_managed(request.user)).first()
+    if group is None:
+        raise Http404("work group not found")
+    lead = None
+    if payload.lead_id is not None:
+        lead = User.objects.filter(pk=payload.lead_id, community_id=group.community_id, is_active=True).first()
+        if lead is None:
+            raise HttpError(400, "组长必须是本居民区的人员 / the lead must belong to this community")
+    try:
+        group = services.work_group_lead_set(group=group, lead=lead, actor=_user(request))
+    except VolunteerError as exc:
+        raise _refuse(exc) from exc
+    return WorkGroupOut(
+        id=group.pk,
+        code=group.code,
+        label=str(group.get_code_display()),
+        lead_id=group.lead_id,
+        lead=str(group.lead) if group.lead else None,
+        members=[WorkGroupMemberOut(id=m.pk, name=m.name) for m in group.members.order_by("name")],
+    )
+
+
+@router.post("/shifts", response={200: ShiftOut, 201: ShiftOut})
+def shift_new(request: HttpRequest, payload: ShiftIn) -> Reply[ShiftOut]:
+    """Committee: a shift of a work group at a post (idempotent on group + post + place + start)."""
+    community = _managed_community(request, payload.community)
+    groups = {g.code: g for g in services.work_groups_ensure(community=community)}
+    group = groups.get(payload.group)
+    if group is None:
+        raise HttpError(400, f"未知的工作组「{payload.group}」 / unknown work group {payload.group!r}")
+    try:
+        shift, created = services.shift_create(
+            group=group,
+            post=payload.post,
+            place=payload.place,
+            starts_at=_aware(payload.starts_at),
+            ends_at=_aware(payload.ends_at),
+            needed=payload.needed,
+            actor=_user(request),
+        )
+    except VolunteerError as exc:
+        raise _refuse(exc) from exc
+    row = next(
+        r
+        for r in selectors.roster_day(community=community, day=timezone.localdate(shift.starts_at), group=group)
+        if r.shift.pk == shift.pk
+    )
+    return Reply(201 if created else 200, _shift_out(row))
+
+
+@router.delete("/assignments/{assignment_id}", response={204: None})
+def assignment_remove(request: HttpRequest, assignment_id: int) -> Reply[None]:
+    """Committee: take a volunteer off a shift."""
+    assignment = (
+        ShiftAssignment.objects.filter(
+            pk=assignment_id, shift__community__in=selectors.communities_managed(request.user)
+        )
+        .select_related("shift")
+        .first()
+    )
+    if assignment is None:
+        raise Http404("assignment not found")
+    services.shift_unassign(assignment=assignment, actor=_user(request))
+    return Reply(204, None)
+
+
+@router.post("/assignments/{assignment_id}/swap", response=SwapOut)
+def swap_request(request: HttpRequest, assignment_id: int, payload: SwapIn) -> SwapOut:
+    """A volunteer asks to hand their own place on a shift to someone else (one open request per place)."""
+    volunteer = selectors.volunteer_of(request.user)
+    assignment = (
+        ShiftAssignment.objects.filter(pk=assignment_id, volunteer=volunteer).select_related("shift").first()
+        if volunteer
+        else None
+    )
+    if assignment is None:
+        raise Http404("shift not found")
+    proposed = None
+    if payload.proposed_id is not None:
+        proposed = Volunteer.objects.filter(
+            pk=payload.proposed_id, community_id=assignment.shift.community_id, status=VolunteerStatus.APPROVED
+        ).first()
+        if proposed is None:
+            raise HttpError(
+                400, "替班人必须是本居民区已批准的志愿者 / the colleague must be an approved volunteer here"
+            )
+    try:
+        swap = services.swap_request_create(
+            assignment=assignment, actor=_user(request), reason=payload.reason, proposed=proposed
+        )
+    except VolunteerError as exc:
+        raise _refuse(exc) from exc
+    return _swap_out(_swap(swap.pk))
+
+
+def _swap(pk: int) -> SwapRequest:
+    return SwapRequest.objects.select_related("assignment__shift__group", "requester", "proposed").get(pk=pk)
+
+
+@router.get("/swaps/{code}", response=list[SwapOut])
+def swap_list(request: HttpRequest, code: str) -> list[SwapOut]:
+    """Committee: the open swap requests of a community, earliest shift first."""
+    return [_swap_out(s) for s in selectors.swaps_open(_managed_community(request, code))]
+
+
+@router.post("/swaps/{swap_id}/decide", response=SwapOut)
+def swap_decide(request: HttpRequest, swap_id: int, payload: SwapDecideIn) -> SwapOut:
+    """Committee: accept (the place moves to ``to_id`` or the proposed colleague) or cancel a swap."""
+    swap = SwapRequest.objects.filter(
+        pk=swap_id, assignment__shift__community__in=selectors.communities_managed(request.user)
+    ).first()
+    if swap is None:
+        raise Http404("swap request not found")
+    to = None
+    if payload.to_id is not None:
+        to = Volunteer.objects.filter(pk=payload.to_id, community_id=swap.assignment.shift.community_id).first()
+        if to is None:
+            raise HttpError(
+                400, "替班人必须是本居民区已批准的志愿者 / the colleague must be an approved volunteer here"
+            )
+    try:
+        decided = services.swap_request_decide(swap=swap, actor=_user(request), to=to, accept=payload.accept)
+    except VolunteerError as exc:
+        raise _refuse(exc) from exc
+    return _swap_out(_swap(decided.pk))
+
+
+@router.post("/roster/{code}/{day}/autofill", response=AutofillOut)
+def roster_autofill(request: HttpRequest, code: str, day: dt.date) -> AutofillOut:
+    """Committee: fill the day's gaps with eligible members of each group (health gate respected)."""
+    community = _managed_community(request, code)
+    filled = services.shifts_autofill(community=community, day=day, actor=_user(request))
+    return AutofillOut(filled=filled, gaps=sum(r.gap for r in selectors.roster_day(community=community, day=day)))
+
+
+@router.get("/roster/{code}/{day}/xlsx", response={200: None})
+def roster_xlsx(request: HttpRequest, code: str, day: dt.date) -> HttpResponse:
+    """The day's duty roster as an Excel file (phones masked); the export is audited."""
+    community = _community(request, code)
+    content = services.roster_export_xlsx(community=community, day=day, actor=_user(request))
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="duty-{community.code}-{day.isoformat()}.xlsx"'
+    return response

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
+from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services
-from fangzhou.workorders.models import RequestSource, ResidentRequest, WorkOrder
+from fangzhou.workorders.models import Group, Kind, Priority, RequestSource, ResidentRequest, WorkOrder
 from fangzhou.workorders.services import WorkOrderError
 
 router = Router(tags=["workorders"])
@@ -155,8 +160,6 @@ def request_list(request: HttpRequest, open_only: bool = True) -> list[RequestOu
 def request_record(request: HttpRequest, payload: StaffRequestIn) -> RequestOut:
     if not selectors.is_committee(request.user):
         raise Http404("building not found")
-    from fangzhou.registry.models import Building
-
     building = Building.objects.filter(
         pk=payload.building_id, community__in=communities_visible(request.user).values("pk")
     ).first()
@@ -226,12 +229,12 @@ def _order(request: HttpRequest, pk: int) -> WorkOrder:
     return o
 
 
-@router.get("/{pk}", response=OrderOut)
+@router.get("/{int:pk}", response=OrderOut)
 def order_detail(request: HttpRequest, pk: int) -> OrderOut:
     return order_out(_order(request, pk))
 
 
-@router.get("/{pk}/history", response=list[EventOut])
+@router.get("/{int:pk}/history", response=list[EventOut])
 def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     o = _order(request, pk)
     return [
@@ -246,7 +249,7 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     ]
 
 
-@router.post("/{pk}/claim", response={200: ClaimOut, 409: ClaimOut})
+@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimOut})
 def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
     o = selectors.order_for_claim(request.user, pk)
     if o is None:
@@ -260,7 +263,7 @@ def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
     return Reply(200 if mine else 409, out)
 
 
-@router.post("/{pk}/{action}", response=OrderOut)
+@router.post("/{int:pk}/{action}", response=OrderOut)
 def act(request: HttpRequest, pk: int, action: str, payload: ActionIn) -> OrderOut:
     if action not in {"start", "done", "release", "cancel"}:
         raise Http404("unknown action")
@@ -274,3 +277,171 @@ def act(request: HttpRequest, pk: int, action: str, payload: ActionIn) -> OrderO
     except WorkOrderError as exc:
         raise HttpError(400, str(exc)) from exc
     return order_out(o)
+
+
+# --- staff-made orders and the committee board ----------------------------------------------
+
+
+class WorkOrderIn(Schema):
+    """A job the committee makes by hand. ``client_id`` (the form's id) makes a retry return the same order."""
+
+    kind: str
+    title: str
+    community: str | None = None
+    detail: str = ""
+    priority: int = Priority.NORMAL
+    group: str = ""
+    due_at: dt.datetime | None = None
+    building_id: int | None = None
+    household_id: int | None = None
+    room: str = ""
+    acute: bool = False
+    client_id: str | None = None
+
+
+class CountOut(Schema):
+    key: str
+    label: str
+    open: int
+
+
+class OverloadedOut(Schema):
+    user_id: int
+    name: str
+    orders: int
+
+
+class BoardOut(Schema):
+    community: str
+    open_total: int
+    done_today: int
+    by_kind: list[CountOut]
+    by_priority: list[CountOut]
+    by_age: list[CountOut]
+    overdue: list[OrderOut]
+    escalated: list[OrderOut]
+    oldest_open: list[OrderOut]
+    overloaded: list[OverloadedOut]
+
+
+def creatable_communities(user: User | AnonymousUser) -> QuerySet[Community]:
+    """Where the user may make orders by hand: the committee roles (secretary, social worker,
+    administrator) in their own scope — the same set that manages volunteers and the roster."""
+    from fangzhou.volunteers.selectors import communities_managed
+
+    return communities_managed(user)
+
+
+def work_order_make(*, payload: WorkOrderIn, community: Community, actor: User) -> WorkOrder:
+    """Check a hand-made order (every place inside ``community``) and create it through the one service.
+
+    Shared by the endpoint and the board's form; raises ``WorkOrderError`` with Chinese and English."""
+    title = payload.title.strip()
+    if not title:
+        raise WorkOrderError("请填写标题", "enter a title")
+    if len(title) > 200:
+        raise WorkOrderError("标题最多 200 字", "the title is longer than 200 characters")
+    if len(payload.detail) > 4000:
+        raise WorkOrderError("说明最多 4000 字", "the details are longer than 4000 characters")
+    if payload.kind not in Kind.values:
+        raise WorkOrderError("请选择工单类型", "choose the kind of job")
+    if payload.priority not in Priority.values:
+        raise WorkOrderError("优先级无效", "the priority is not valid")
+    if payload.group and payload.group not in Group.values:
+        raise WorkOrderError("请选择工作组", "choose a work group")
+    due_at = payload.due_at
+    if due_at is not None:
+        if timezone.is_naive(due_at):
+            due_at = timezone.make_aware(due_at)
+        if due_at < timezone.now() - dt.timedelta(minutes=5):
+            raise WorkOrderError("截止时间不能早于现在", "the due time cannot be in the past")
+    building = None
+    if payload.building_id is not None:
+        building = Building.objects.filter(pk=payload.building_id, community=community).first()
+        if building is None:
+            raise WorkOrderError("楼栋不属于本居民区", "the building is not in this community")
+    household = None
+    if payload.household_id is not None:
+        household = Household.objects.filter(pk=payload.household_id, building__community=community).first()
+        if household is None or (building is not None and household.building_id != building.pk):
+            raise WorkOrderError("该户不在所选楼栋", "the household is not in the chosen building")
+    elif payload.room.strip():
+        if building is None:
+            raise WorkOrderError("填写房号前请选择楼栋", "choose a building before the room")
+        room = payload.room.strip()
+        household = Household.objects.filter(building=building, room=room).first()
+        if household is None:
+            raise WorkOrderError(f"{building.label} 没有 {room} 室", f"there is no room {room} in {building.label}")
+    client_id = (payload.client_id or "").strip()
+    if client_id and not 8 <= len(client_id) <= 64:
+        raise WorkOrderError("表单已过期，请刷新页面重试", "the form has expired; reload the page and try again")
+    return services.work_order_create(
+        community=community,
+        kind=payload.kind,
+        title=title,
+        detail=payload.detail.strip(),
+        priority=payload.priority,
+        group=payload.group,
+        due_at=due_at,
+        building=building,
+        household=household,
+        acute=payload.acute,
+        actor=actor,
+        source_key=f"manual:{client_id}" if client_id else None,
+    )
+
+
+@router.post("/", response={201: OrderOut})
+def order_create(request: HttpRequest, payload: WorkOrderIn) -> Reply[OrderOut]:
+    """Committee: make a work order by hand (``community`` defaults to the user's own)."""
+    user = _user(request)
+    allowed = creatable_communities(user)
+    if not allowed.exists():
+        raise HttpError(403, "只有居委会可以新建工单 / only the committee makes work orders by hand")
+    code = payload.community
+    if code:
+        community = allowed.filter(code=code).first()
+        if community is None:
+            raise Http404("community not found")
+    else:
+        own = allowed.filter(pk=user.community_id).first() if user.community_id else None
+        community = own or (allowed.first() if allowed.count() == 1 else None)
+        if community is None:
+            raise HttpError(400, "请指明居民区 / say which community (community code)")
+    try:
+        order = work_order_make(payload=payload, community=community, actor=user)
+    except WorkOrderError as exc:
+        raise HttpError(400, str(exc)) from exc
+    found = selectors.order_get(user, order.pk)
+    assert found is not None
+    return Reply(201, order_out(found))
+
+
+def _count(key: object, label: object, n: object) -> CountOut:
+    return CountOut(key=str(key), label=str(label), open=cast(int, n))
+
+
+@router.get("/board/{code}", response=BoardOut)
+def board(request: HttpRequest, code: str) -> BoardOut:
+    """The committee's board: open orders by kind, priority and age; overdue; escalated; who is overloaded."""
+    if not selectors.is_committee(request.user):
+        raise HttpError(403, "只有居委会能看工单总览 / only the committee sees the board")
+    community = communities_visible(request.user).filter(code=code).first()
+    if community is None:
+        raise Http404("community not found")
+    b = selectors.board(community)
+    return BoardOut(
+        community=community.code,
+        open_total=b.open_total,
+        done_today=b.done_today,
+        by_kind=[_count(k["kind"], k["label"], k["open"]) for k in b.by_kind],
+        by_priority=[_count(p["priority"], p["label"], p["open"]) for p in b.by_priority],
+        by_age=[_count(name, name, n) for name, n in b.by_age],
+        overdue=[order_out(o) for o in b.overdue],
+        escalated=[order_out(o) for o in b.escalated],
+        oldest_open=[order_out(o) for o in b.oldest],
+        overloaded=[
+            OverloadedOut(user_id=cast(int, u["user_id"]), name=str(u["name"]), orders=cast(int, u["n"]))
+            for u in b.overloaded
+        ],
+    )

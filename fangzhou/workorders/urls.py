@@ -6,6 +6,7 @@ app_name = "workorders"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.order_new, name="new"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/claim/", views.claim, name="claim"),
     path("<int:pk>/<str:action>/", views.act, name="act"),

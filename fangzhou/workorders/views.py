@@ -3,6 +3,7 @@ requests (public QR page and the committee's list). Thin: scope, one service, re
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -13,13 +14,24 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError as PydanticValidationError
 
 from fangzhou.accounts.models import User
 from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services
-from fangzhou.workorders.models import RequestKind, RequestSource, Status, Urgency, WorkOrder
+from fangzhou.workorders.api import WorkOrderIn, creatable_communities, work_order_make
+from fangzhou.workorders.models import (
+    Group,
+    Kind,
+    Priority,
+    RequestKind,
+    RequestSource,
+    Status,
+    Urgency,
+    WorkOrder,
+)
 from fangzhou.workorders.services import WorkOrderError
 
 MAX_PHOTO = 8 * 1024 * 1024
@@ -57,12 +69,34 @@ def _committee_community(request: HttpRequest) -> Community | None:
     return (qs.filter(pk=own).first() if own else None) or qs.first()
 
 
+def _board(
+    request: HttpRequest, community: Community, *, form: Any = None, error: str = "", status: int = 200
+) -> HttpResponse:
+    can_create = creatable_communities(request.user).filter(pk=community.pk).exists()
+    context: dict[str, Any] = {
+        "community": community,
+        "board": selectors.board(community),
+        "can_create": can_create,
+        "form": form or {},
+        "error": error,
+    }
+    if can_create:
+        context.update(
+            kinds=Kind.choices,
+            priorities=Priority.choices,
+            groups=Group.choices,
+            buildings=list(Building.objects.filter(community=community).select_related("compound")),
+            client_id=(form or {}).get("client_id") or uuid.uuid4().hex,
+        )
+    return render(request, "workorders/board.html", context, status=status)
+
+
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     community = _committee_community(request)
     if community is not None and request.GET.get("view") != "mine":
-        return render(request, "workorders/board.html", {"community": community, "board": selectors.board(community)})
+        return _board(request, community)
     if selectors.is_committee(user):
         raise Http404(_("Community not found"))
     return render(
@@ -74,6 +108,49 @@ def index(request: HttpRequest) -> HttpResponse:
             "escalated": selectors.escalated_to_lead(user),
         },
     )
+
+
+def _form_int(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise WorkOrderError("请从列表中选择", "choose from the list")
+    return int(value)
+
+
+@login_required
+@require_POST
+def order_new(request: HttpRequest) -> HttpResponse:
+    """The committee makes a work order by hand (the form on the board); a retry makes one order."""
+    community = creatable_communities(request.user).filter(code=request.POST.get("c", "")).first()
+    if community is None:
+        if selectors.is_committee(request.user) or creatable_communities(request.user).exists():
+            raise Http404(_("Community not found"))
+        return HttpResponseForbidden(_("Only the committee makes work orders by hand."))
+    form = request.POST
+    try:
+        due = form.get("due_at", "").strip()
+        payload = WorkOrderIn(
+            community=community.code,
+            kind=form.get("kind", ""),
+            title=form.get("title", ""),
+            detail=form.get("detail", ""),
+            priority=int(form.get("priority") or Priority.NORMAL),
+            group=form.get("group", ""),
+            due_at=dt.datetime.fromisoformat(due) if due else None,
+            building_id=_form_int(form.get("building", "")),
+            room=form.get("room", ""),
+            acute=form.get("acute") == "1",
+            client_id=form.get("client_id") or None,
+        )
+        order = work_order_make(payload=payload, community=community, actor=_user(request))
+    except WorkOrderError as exc:
+        return _board(request, community, form=form, error=_error(exc), status=400)
+    except (ValueError, PydanticValidationError):
+        return _board(request, community, form=form, error="输入无效 / invalid input", status=400)
+    messages.success(request, _("Work order #%(n)d created.") % {"n": order.pk})
+    return redirect("workorders:detail", pk=order.pk)
 
 
 def _order(request: HttpRequest, pk: int) -> WorkOrder:
