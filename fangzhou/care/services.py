@@ -28,6 +28,7 @@ from fangzhou.care.models import (
     TreatmentSchedule,
 )
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
 from fangzhou.supplies.sites import sealed_building_ids
@@ -45,11 +46,8 @@ SEALED_PAPERWORK = (
 )
 
 
-class CareError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class CareError(Refused):
+    """Refused by the care rules (reason in Chinese and English)."""
 
 
 def escort_lead_hours() -> float:

@@ -17,16 +17,14 @@ from django.utils import timezone
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Community, Resident
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create
 
 
-class CaseError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class CaseError(Refused):
+    """Refused by the case rules (reason in Chinese and English)."""
 
 
 # --------------------------------------------------------------------------- settings

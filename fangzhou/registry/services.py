@@ -11,6 +11,7 @@ from django.db import transaction
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.services import audit_record
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound, Subdistrict
 from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import ImportReport, roster_import
@@ -30,11 +31,8 @@ __all__ = [
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
-class RegistryError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class RegistryError(Refused):
+    """Refused by the registry rules (reason in Chinese and English)."""
 
 
 @transaction.atomic

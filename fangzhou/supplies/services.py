@@ -15,6 +15,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, Role, User
+from fangzhou.errors import Refused
 from fangzhou.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
@@ -38,11 +39,8 @@ MAX_ITEMS = 30
 MAX_QUANTITY = 10_000
 
 
-class SuppliesError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class SuppliesError(Refused):
+    """Refused by the supplies rules (reason in Chinese and English)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.services import case_confirm
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.testing import schedule as core
@@ -48,15 +49,10 @@ from fangzhou.workorders.services import work_order_create
 MAX_POOL_SIZE = 20
 
 
-class TestingError(ValueError):
+class TestingError(Refused):
     """A refused action, with the reason in Chinese and English."""
 
     __test__ = False
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
 
 
 def _audit(actor: User | None, action: str, target: Any, community_id: int, **detail: Any) -> None:

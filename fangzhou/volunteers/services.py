@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, Role, User
 from fangzhou.accounts.services import user_upsert
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.volunteers.models import (
@@ -35,11 +36,8 @@ from fangzhou.volunteers.models import (
 from fangzhou.workorders.models import Group
 
 
-class VolunteerError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class VolunteerError(Refused):
+    """Refused by the volunteer rules (reason in Chinese and English)."""
 
 
 def _audit(

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.workorders import rules
 from fangzhou.workorders.models import (
@@ -43,11 +44,8 @@ DEFAULT_GROUP = {
 }
 
 
-class WorkOrderError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class WorkOrderError(Refused):
+    """Refused by the workorder rules (reason in Chinese and English)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import RULE_SETS
 from fangzhou.zones.models import Gate, MicroZone, OpenSpace, Road, RoadNode, ZoneOverride, ZoneSettings
@@ -16,11 +17,8 @@ from fangzhou.zones.selectors import rule_set_for
 from fangzhou.zones.site import AccessOutcome, access_check_block
 
 
-class ZoneError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
+class ZoneError(Refused):
+    """Refused by the zone rules (reason in Chinese and English)."""
 
 
 class BlockCutsOff(ZoneError):

@@ -12,18 +12,13 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from fangzhou.errors import Refused
+
 Cell = str | int | float | dt.date | dt.datetime | None
 
 
-class CellError(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
-
-    @property
-    def reason(self) -> str:
-        return f"{self.zh} / {self.en}"
+class CellError(Refused):
+    """A cell that cannot be accepted, with the reason in Chinese and English."""
 
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
+from fangzhou.errors import Refused
 from fangzhou.registry.roster.normalize import Cell
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -26,13 +27,8 @@ MAX_COLUMNS = 80
 MERGE_FILL_LIMIT_BYTES = 3 * 1024 * 1024
 
 
-class UnreadableFile(ValueError):
+class UnreadableFile(Refused):
     """The file cannot be read at all (as opposed to a bad row)."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
 
 
 @dataclass
