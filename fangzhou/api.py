@@ -11,8 +11,8 @@ from ninja.security import django_auth
 
 from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
+from fangzhou.errors import Refused
 from fangzhou.registry.api import router as registry_router
-from fangzhou.registry.roster.reader import UnreadableFile
 from fangzhou.supplies.api import router as supplies_router
 from fangzhou.testing.api import router as testing_router
 from fangzhou.volunteers.api import router as volunteers_router
@@ -36,8 +36,9 @@ api.add_router("/supplies", supplies_router)
 api.add_router("/care", care_router)
 
 
-@api.exception_handler(UnreadableFile)
-def unreadable(request: HttpRequest, exc: UnreadableFile) -> HttpResponse:
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """Any refusal a service raises (a bad file, a rule) is a 400 with both languages, never a 500."""
     return api.create_response(request, {"detail": str(exc), "zh": exc.zh, "en": exc.en}, status=400)
 
 

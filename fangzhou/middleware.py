@@ -1,0 +1,23 @@
+"""A safety net for pages: a refusal that a view did not catch is a 400 page, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from fangzhou.errors import Refused
+
+
+class RefusedMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Refused):
+            return render(request, "refused.html", {"error": exception}, status=400)
+        return None
