@@ -83,6 +83,7 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
         "plan": plan,
         "zones": zones,
         "legend": [(report.colour(s), report.label(s, lang)) for s in rules.statuses],
+        "status_choices": [(s, report.label(s, lang)) for s in rules.statuses],
         "label": lambda s: report.label(s, lang),
         "rule_sets": list(RULE_SETS.values()),
         "preview": preview,
