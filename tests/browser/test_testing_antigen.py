@@ -24,7 +24,22 @@ def live_world(transactional_db: None) -> World:
     return world
 
 
-def test_antigen_report_resent_after_a_failed_submission(live_server: Any, phone: Any, live_world: World) -> None:
+def _png() -> bytes:
+    """A 2x2 PNG made by hand (no image library needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_antigen_report_resent_after_a_failed_submission(
+    live_server: Any, phone: Any, live_world: World, tmp_path: Any
+) -> None:
     token = live_world.b3.public_token
     failed = {"n": 0}
 
@@ -46,6 +61,10 @@ def test_antigen_report_resent_after_a_failed_submission(live_server: Any, phone
     assert phone.locator("#members fieldset").count() == 2
     for fieldset in phone.locator("#members fieldset").all():
         fieldset.locator("input[value=negative]").check()
+    # A photo of the strips (a small PNG), which must survive the failed submission too.
+    strip = tmp_path / "strip.png"
+    strip.write_bytes(_png())
+    phone.set_input_files("#report input[type=file]", str(strip))
     phone.click("#send")
     # The first request is aborted: the page must not say "submitted", and keeps the report.
     phone.wait_for_selector("#queue:not([hidden])")
@@ -60,6 +79,7 @@ def test_antigen_report_resent_after_a_failed_submission(live_server: Any, phone
     assert phone.locator("#queue").is_hidden()
     assert AntigenReport.objects.filter(result="negative").count() == 2
     assert AntigenSubmission.objects.count() == 1
+    assert AntigenSubmission.objects.get().photo.name.endswith(".jpg")
     shot(phone, "antigen-submitted")
 
 

@@ -20,7 +20,42 @@
     return s;
   }
   function load() { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } }
-  function save(q) { localStorage.setItem(KEY, JSON.stringify(q)); showQueue(); }
+  function save(q) {
+    try {
+      localStorage.setItem(KEY, JSON.stringify(q));
+    } catch (e) {
+      // The phone's storage is full: keep the results, drop the photos (the results matter most).
+      q.forEach(function (entry) { delete entry.photo; });
+      localStorage.setItem(KEY, JSON.stringify(q));
+    }
+    showQueue();
+  }
+  // A strip photo, shrunk on the phone (longest side 1024 px, JPEG) so that it fits in storage
+  // beside the report and is resent with it.
+  function shrink(file) {
+    return new Promise(function (resolve) {
+      if (!file) { resolve(null); return; }
+      var url = URL.createObjectURL(file);
+      var img = new Image();
+      img.onload = function () {
+        var scale = Math.min(1, 1024 / Math.max(img.width, img.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(img.width * scale));
+        canvas.height = Math.max(1, Math.round(img.height * scale));
+        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+        URL.revokeObjectURL(url);
+        resolve(canvas.toDataURL("image/jpeg", 0.7));
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); resolve(null); };
+      img.src = url;
+    });
+  }
+  function toBlob(dataUrl) {
+    var bytes = atob(dataUrl.split(",")[1]);
+    var array = new Uint8Array(bytes.length);
+    for (var i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
+    return new Blob([array], { type: "image/jpeg" });
+  }
   function say(text, kind) { statusEl.textContent = text; statusEl.className = "flash " + (kind || ""); }
   function showQueue() {
     var q = load();
@@ -31,11 +66,11 @@
     return fetch(url, { method: "POST", body: data, headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
       .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { b.status = r.status; return b; }); });
   }
-  function send(entry, photo) {
+  function send(entry) {
     var data = new FormData();
     ["client_id", "room", "phone4", "day"].forEach(function (k) { data.append(k, entry[k]); });
     data.append("results", JSON.stringify(entry.results));
-    if (photo) data.append("photo", photo);
+    if (entry.photo) data.append("photo", toBlob(entry.photo), "strip.jpg");
     return post(root.dataset.submit, data).then(function (body) {
       if (body.ok && body.stored) {
         save(load().filter(function (e) { return e.client_id !== entry.client_id; }));
@@ -61,7 +96,7 @@
     var q = load();
     if (!q.length) return;
     sending = true;
-    q.reduce(function (p, entry) { return p.then(function () { return send(entry, null); }); }, Promise.resolve())
+    q.reduce(function (p, entry) { return p.then(function () { return send(entry); }); }, Promise.resolve())
       .then(function () { sending = false; showQueue(); }, function () { sending = false; });
   }
 
@@ -100,10 +135,13 @@
       if (checked) results[fs.dataset.id] = checked.value;
     });
     var entry = { client_id: newId(), room: household.room, phone4: household.phone4, day: root.dataset.today, results: results };
-    var q = load(); q.push(entry); save(q);
+    var file = ev.target.querySelector("input[type=file]").files[0] || null;
     say("正在提交… Sending…", "");
-    var photo = ev.target.querySelector("input[type=file]").files[0] || null;
-    send(entry, photo).then(showQueue);
+    shrink(file).then(function (photo) {
+      if (photo) entry.photo = photo;
+      var q = load(); q.push(entry); save(q);
+      return send(entry);
+    }).then(showQueue);
   });
 
   document.getElementById("resend").addEventListener("click", resendAll);
