@@ -90,6 +90,19 @@ TEMPLATES = [
 
 DATABASES = {"default": parse_database_url(envstr("DATABASE_URL"), DATA_DIR).as_django()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache holds the public pages' rate-limit counters: per process by default; set
+# CACHE_URL=redis://host:6379/1 when several server processes must share them.
+_cache_url = envstr("CACHE_URL")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
+    raise ConfigError("CACHE_URL must be a redis:// URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 AUTH_USER_MODEL = "accounts.User"
 
 PASSWORD_HASHERS = [
