@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, Role, User
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.services import audit_record
 from fangzhou.care.models import (
     CareProfile,
     CheckIn,
@@ -65,7 +66,7 @@ def can_manage(user: Any, community: Community) -> bool:
 
 
 def _audit(actor: User | None, action: str, target: str, pk: int, community: Community | int, **detail: Any) -> None:
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action=action,
         target_type=target,

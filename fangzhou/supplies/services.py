@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, Role, User
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.services import audit_record
 from fangzhou.errors import Refused
 from fangzhou.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
@@ -72,7 +73,7 @@ def can_manage(user: Any, community: Community) -> bool:
 
 
 def _audit(actor: User | None, action: str, target: str, target_id: int, community: Community, **detail: Any) -> None:
-    AuditLog.objects.create(
+    audit_record(
         actor=actor, action=action, target_type=target, target_id=str(target_id), community=community, detail=detail
     )
 

@@ -22,6 +22,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.services import audit_record
 from fangzhou.cases.services import case_confirm
 from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
@@ -56,7 +57,7 @@ class TestingError(Refused):
 
 
 def _audit(actor: User | None, action: str, target: Any, community_id: int, **detail: Any) -> None:
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action=action,
         target_type=type(target).__name__.lower(),

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, Role, User
-from fangzhou.accounts.services import user_upsert
+from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.services import audit_record, user_upsert
 from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
@@ -43,7 +43,7 @@ class VolunteerError(Refused):
 def _audit(
     actor: User | None, action: str, target_type: str, target_id: object, community_id: int | None, **detail: object
 ) -> None:
-    AuditLog.objects.create(
+    audit_record(
         actor=actor,
         action=action,
         target_type=target_type,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.models import User
+from fangzhou.accounts.services import audit_record
 from fangzhou.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import RULE_SETS
@@ -31,9 +32,7 @@ class BlockCutsOff(ZoneError):
 
 
 def _audit(actor: User | None, action: str, target: str, pk: int, community: Community, **detail: object) -> None:
-    AuditLog.objects.create(
-        actor=actor, action=action, target_type=target, target_id=str(pk), community=community, detail=detail
-    )
+    audit_record(actor=actor, action=action, target_type=target, target_id=str(pk), community=community, detail=detail)
 
 
 @transaction.atomic
