@@ -47,9 +47,56 @@ def cmd_zones_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_siteplan_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.zones.services import ZoneError
+    from fangzhou.zones.siteplan_io import MAX_BYTES, site_plan_import, site_plan_parse
+
+    community = _community(args.community)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"找不到文件 {path} / file not found: {path}")
+    try:
+        document = site_plan_parse(path.read_bytes()[: MAX_BYTES + 1])
+    except ZoneError as exc:
+        raise CommandError(exc.reason) from exc
+    report = site_plan_import(community=community, document=document, actor=None)
+    payload = report.as_dict()
+    lines = [
+        f"placed {report.buildings} buildings, {report.roads} roads, {report.gates} gates, "
+        f"{report.open_spaces} open spaces; rejected {len(report.rejected)}"
+    ]
+    lines += [f"  {p['where']}: {p['reason']}" for p in payload["rejected"]]
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_siteplan_export(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from fangzhou.cli import _community, _print
+    from fangzhou.zones.siteplan_io import site_plan_export
+
+    community = _community(args.community)
+    document = site_plan_export(community)
+    out = Path(args.output)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    _print(args, {"file": str(out), "compounds": len(document["compounds"])}, f"Wrote {out}")
+    return 0
+
+
 def register(sub: Any, add: Any) -> None:
     zones = sub.add_parser("zones", help="three zones (三区)").add_subparsers(dest="action", required=True)
     p = add("status", cmd_zones_status, "zone status of every compound, block and building on a date", zones)
     p.add_argument("--community", required=True)
     p.add_argument("--on", help="YYYY-MM-DD (default: today)")
     p.add_argument("--rules", help="rule set name (default: the community's)")
+    p = add("siteplan-import", cmd_siteplan_import, "load the site plan (buildings, roads, gates) from JSON", zones)
+    p.add_argument("file")
+    p.add_argument("--community", required=True)
+    p = add("siteplan-export", cmd_siteplan_export, "write the site plan as JSON (the import's format)", zones)
+    p.add_argument("--community", required=True)
+    p.add_argument("-o", "--output", required=True)
