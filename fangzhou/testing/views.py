@@ -393,6 +393,7 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
         "glance": glance,
         "day": day,
         "not_reported": selectors.antigen_not_reported(request.user, building, day),
+        "kits": selectors.kit_reconciliation(request.user, building, day),
     }
     return render(request, "testing/antigen_building.html", context)
 

@@ -282,3 +282,35 @@ def test_pool_planner_recommendation_on_the_rounds_page(world: World) -> None:
     page = client.get(f"/testing/c/{world.community.code}/").content.decode()
     assert 'id="plan"' in page and 'id="plan-tubes">1<' in page
     assert 'id="plan"' not in client_for(world.leader).get(f"/testing/c/{world.community.code}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_kits_are_reconciled_with_the_results_reported(world: World) -> None:
+    import datetime as dt
+
+    from fangzhou.testing.selectors import kit_reconciliation
+    from fangzhou.testing.services import antigen_report_submit, kit_handout_record
+
+    zhang, li = world.resident("张伟"), world.resident("李娜")
+    wang = world.resident("王秀英")
+    day1, day2 = dt.date(2022, 4, 10), dt.date(2022, 4, 11)
+    kit_handout_record(household=zhang.household, day=day1, kits=4, actor=world.leader)
+    kit_handout_record(household=wang.household, day=day1, kits=1, actor=world.leader)
+    for n, day in enumerate((day1, day2)):
+        antigen_report_submit(
+            household=zhang.household,
+            day=day,
+            results={zhang.pk: "negative", li.pk: "negative"},
+            client_id=f"kitsreconcile{n:04d}aaaa",
+        )
+    antigen_report_submit(
+        household=wang.household, day=day1, results={wang.pk: "not_tested"}, client_id="kitsreconcilewangaaaa"
+    )
+    rows = {r.room: r for r in kit_reconciliation(world.leader, world.b3, day2)}
+    assert (rows["101"].handed, rows["101"].used, rows["101"].left, rows["101"].state) == (4, 4, 0, "short")
+    assert (rows["102"].used, rows["102"].left, rows["102"].state) == (0, 1, "ok")
+    # Another building's leader sees nothing of it; the page shows the table to this one.
+    assert kit_reconciliation(world.outsider, world.b3, day2) == []
+    client = client_for(world.leader)
+    page = client.get(f"/testing/antigen/b/{world.b3.pk}/?day={day2.isoformat()}").content.decode()
+    assert 'id="kit-balance"' in page
