@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import django_auth
@@ -40,6 +41,15 @@ api.add_router("/care", care_router)
 def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     """Any refusal a service raises (a bad file, a rule) is a 400 with both languages, never a 500."""
     return api.create_response(request, {"detail": str(exc), "zh": exc.zh, "en": exc.en}, status=400)
+
+
+@api.exception_handler(MultiPartParserError)
+def malformed_upload(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "上传内容格式错误 / malformed upload", "zh": "上传内容格式错误", "en": "malformed upload"},
+        status=400,
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -1,10 +1,12 @@
-"""A safety net for pages: a refusal that a view did not catch is a 400 page, never a 500."""
+"""A safety net for pages: a refusal (or a malformed upload) that a view did not catch is a 400 page,
+never a 500."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 from fangzhou.errors import Refused
@@ -18,6 +20,8 @@ class RefusedMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, MultiPartParserError):
+            exception = Refused("上传内容格式错误，请重新选择文件", "the upload was malformed; choose the file again")
         if isinstance(exception, Refused):
             return render(request, "refused.html", {"error": exception}, status=400)
         return None

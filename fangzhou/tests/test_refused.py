@@ -35,3 +35,14 @@ def test_api_refusal_is_a_400_with_both_languages(world: World) -> None:
     assert response.status_code == 400
     body = response.json()
     assert "不是有效的 Excel" in body["zh"] and "not a valid Excel" in body["en"]
+
+
+@pytest.mark.django_db
+def test_malformed_multipart_is_a_400_not_a_500(world: World) -> None:
+    client = Client()
+    client.force_login(world.secretary)
+    for url in (f"/api/communities/{world.community.code}/roster", f"/c/{world.community.code}/roster/"):
+        response = client.generic("POST", url, b"--x\r\n", content_type="multipart/form-data")
+        assert response.status_code == 400, url
+        text = str(response.json()) if url.startswith("/api/") else response.content.decode()
+        assert "上传内容格式错误" in text
