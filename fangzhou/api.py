@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -48,6 +49,17 @@ def malformed_upload(request: HttpRequest, exc: MultiPartParserError) -> HttpRes
     return api.create_response(
         request,
         {"detail": "上传内容格式错误 / malformed upload", "zh": "上传内容格式错误", "en": "malformed upload"},
+        status=400,
+    )
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A number too large for the database (a fuzzed id, a typo): the input's fault, not a crash."""
+    return api.create_response(
+        request,
+        {"detail": "数字超出范围 / a number is out of range", "zh": "数字超出范围", "en": "a number is out of range"},
         status=400,
     )
 

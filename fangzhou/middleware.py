@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -20,6 +21,8 @@ class RefusedMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OverflowError | DataError):
+            exception = Refused("数字超出范围", "a number is out of range")
         if isinstance(exception, MultiPartParserError):
             exception = Refused("上传内容格式错误，请重新选择文件", "the upload was malformed; choose the file again")
         if isinstance(exception, Refused):

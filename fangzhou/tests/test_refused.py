@@ -46,3 +46,20 @@ def test_malformed_multipart_is_a_400_not_a_500(world: World) -> None:
         assert response.status_code == 400, url
         text = str(response.json()) if url.startswith("/api/") else response.content.decode()
         assert "上传内容格式错误" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_id_too_large_for_the_database_is_a_400(world: World) -> None:
+    client = Client()
+    client.force_login(world.secretary)
+    response = client.post(
+        f"/api/supplies/c/{world.community.code}/routes",
+        {"building_ids": [10**30], "volunteer_ids": [1]},
+        content_type="application/json",
+    )
+    # SQLite cannot hold the number ("out of range"); PostgreSQL compares it and finds no building.
+    assert response.status_code == 400
+    assert response.json()["detail"] in {
+        "数字超出范围 / a number is out of range",
+        "请至少选择一栋楼 / choose at least one building",
+    }
