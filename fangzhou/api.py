@@ -15,6 +15,7 @@ from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
 from fangzhou.errors import Refused
 from fangzhou.registry.api import router as registry_router
+from fangzhou.reports.api import router as reports_router
 from fangzhou.supplies.api import router as supplies_router
 from fangzhou.testing.api import router as testing_router
 from fangzhou.volunteers.api import router as volunteers_router
@@ -36,6 +37,7 @@ api.add_router("/volunteers", volunteers_router)
 api.add_router("/orders", workorders_router)
 api.add_router("/supplies", supplies_router)
 api.add_router("/care", care_router)
+api.add_router("/reports", reports_router)
 
 
 @api.exception_handler(Refused)

@@ -13,6 +13,7 @@ APPS_WITH_COMMANDS: tuple[str, ...] = (
     "fangzhou.workorders.cli",
     "fangzhou.supplies.cli",
     "fangzhou.care.cli",
+    "fangzhou.reports.cli",
 )
 
 

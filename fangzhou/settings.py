@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "fangzhou.workorders",
     "fangzhou.supplies",
     "fangzhou.care",
+    "fangzhou.reports",
 ]
 
 MIDDLEWARE = [
