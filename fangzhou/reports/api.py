@@ -1,3 +1,194 @@
-from ninja import Router
+"""Daily report endpoints: the community's report and the subdistrict's table, as JSON (counts only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from fangzhou.registry.models import Community
+from fangzhou.reports import selectors
 
 router = Router(tags=["reports"])
+
+
+class CommunityOut(Schema):
+    code: str
+    name: str
+    subdistrict: str
+
+
+class CasesOut(Schema):
+    new: int
+    total: int
+    awaiting_transfer: int
+    in_isolation: int
+    home_monitoring: int
+    close_contacts: int
+
+
+class RoundOut(Schema):
+    id: int
+    date: str
+    status: str
+    expected: int
+    sampled: int
+    missing: int
+    exempt: int
+    rate: float
+    tubes: int
+    tubes_resulted: int
+    positive_tubes: int
+
+
+class TestingOut(Schema):
+    round: RoundOut | None
+    pending_retests: int
+
+
+class AntigenOut(Schema):
+    residents: int
+    reported: int
+    rate: float
+    positive: int
+
+
+class PlaceOut(Schema):
+    kind: str
+    name: str
+    compound: str
+    status: str
+    label_zh: str
+    label_en: str
+    last_case_on: str | None
+    days_without_case: int | None
+    next_change_on: str | None
+    next_status: str | None
+    overridden: bool
+
+
+class ZonesOut(Schema):
+    rule_set: str
+    days_without_case: int | None
+    places: list[PlaceOut]
+    buildings_by_status: dict[str, int]
+
+
+class OrdersOut(Schema):
+    open: int
+    overdue: int
+    done: int
+    new: int
+
+
+class RequestsOut(Schema):
+    open: int
+    closed: int
+    new: int
+
+
+class DistributionOut(Schema):
+    id: int
+    name: str
+    kind: str
+    on: str
+    total: int
+    done: int
+    pending: int
+
+
+class SuppliesOut(Schema):
+    deliveries_done: int
+    deliveries_pending: int
+    distributions: list[DistributionOut]
+
+
+class CareOut(Schema):
+    at_risk_48h: int
+
+
+class VolunteersOut(Schema):
+    approved: int
+    on_duty: int
+
+
+class DailyOut(Schema):
+    community: CommunityOut
+    day: str
+    as_of: str
+    residents: int
+    households: int
+    cases: CasesOut
+    testing: TestingOut
+    antigen: AntigenOut
+    zones: ZonesOut
+    work_orders: OrdersOut
+    requests: RequestsOut
+    supplies: SuppliesOut
+    care: CareOut
+    volunteers: VolunteersOut
+
+
+class RowRoundOut(Schema):
+    date: str | None
+    sampled: int
+    positive_tubes: int
+
+
+class RowZoneOut(Schema):
+    status: str
+    label_zh: str
+    label_en: str
+    sealed_places: int
+    days_without_case: int | None
+
+
+class RowOut(Schema):
+    code: str
+    name: str
+    subdistrict: str
+    residents: int
+    cases: CasesOut
+    antigen: AntigenOut
+    round: RowRoundOut
+    pending_retests: int
+    zone: RowZoneOut
+    work_orders: OrdersOut
+    requests: RequestsOut
+
+
+class SubdistrictOut(Schema):
+    day: str
+    as_of: str
+    communities: list[RowOut]
+
+
+def _reader(request: HttpRequest) -> None:
+    if not selectors.may_report(request.user):
+        raise HttpError(403, "无权查看日报 / you may not see daily reports")
+
+
+def _community(request: HttpRequest, code: str) -> Community:
+    _reader(request)
+    community = selectors.community_for_report(request.user, code)
+    if community is None:
+        raise Http404("community not found")
+    return community
+
+
+@router.get("/communities/{code}/daily", response=DailyOut)
+def community_daily(request: HttpRequest, code: str, day: str | None = None) -> dict[str, Any]:
+    """The community's daily report for ``day`` (YYYY-MM-DD, default today)."""
+    community = _community(request, code)
+    on = selectors.report_day(day)
+    return selectors.daily_report(request.user, community, on).as_dict()
+
+
+@router.get("/subdistrict", response=SubdistrictOut)
+def subdistrict(request: HttpRequest, day: str | None = None) -> dict[str, Any]:
+    """One row per community the user may report on, with the key figures of ``day``."""
+    _reader(request)
+    on = selectors.report_day(day)
+    return selectors.subdistrict_json(selectors.subdistrict_table(request.user, on))

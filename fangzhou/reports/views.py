@@ -1,0 +1,135 @@
+"""Report pages: the community's daily report (phone, desk, print), the subdistrict's table, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from fangzhou.accounts.models import Role
+from fangzhou.registry.models import Community
+from fangzhou.reports import exports, selectors
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _refuse_non_readers(request: HttpRequest) -> HttpResponse | None:
+    if not selectors.may_report(request.user):
+        return HttpResponseForbidden(_("Only the committee and the subdistrict see daily reports."))
+    return None
+
+
+def _community(request: HttpRequest, code: str) -> Community:
+    community = selectors.community_for_report(request.user, code)
+    if community is None:
+        raise Http404(_("Community not found"))
+    return community
+
+
+def _lang() -> str:
+    return "en" if (translation.get_language() or "zh").startswith("en") else "zh"
+
+
+def _day(request: HttpRequest) -> tuple[dt.date, selectors.ReportError | None]:
+    try:
+        return selectors.report_day(request.GET.get("day")), None
+    except selectors.ReportError as exc:
+        return timezone.localdate(), exc
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    """The subdistrict officer's landing view: one row per community. The committee goes to its own report."""
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    role = getattr(request.user, "role", "")
+    own = getattr(request.user, "community", None)
+    if role in {Role.SECRETARY, Role.SOCIAL_WORKER} and own is not None:
+        query = "?" + urlencode({"day": request.GET["day"]}) if request.GET.get("day") else ""
+        return redirect(reverse("reports:daily", args=[own.code]) + query)
+    day, error = _day(request)
+    table = selectors.subdistrict_table(request.user, day)
+    context = {
+        "table": table,
+        "day": day,
+        "today": timezone.localdate(),
+        "error": error,
+        "lang": _lang(),
+        "subdistricts": sorted({row.community.subdistrict.name for row in table.rows}),
+        "totals": {
+            "new_cases": table.total("cases.new"),
+            "sealed": table.total("sealed_places"),
+            "open_requests": table.total("requests.open"),
+        },
+    }
+    return render(request, "reports/subdistrict.html", context, status=400 if error else 200)
+
+
+@login_required
+def daily(request: HttpRequest, code: str) -> HttpResponse:
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    community = _community(request, code)
+    day, error = _day(request)
+    report = None if error else selectors.daily_report(request.user, community, day)
+    context = {
+        "community": community,
+        "report": report,
+        "day": day,
+        "today": timezone.localdate(),
+        "error": error,
+        "lang": _lang(),
+        "subdistrict_view": getattr(request.user, "role", "") in {Role.SUBDISTRICT_OFFICER, Role.ADMIN},
+    }
+    return render(request, "reports/daily.html", context, status=400 if error else 200)
+
+
+def _checked_day(request: HttpRequest) -> dt.date:
+    """For downloads: a bad date is a bilingual 400 page (``Refused`` through the middleware)."""
+    return selectors.report_day(request.GET.get("day"))
+
+
+@login_required
+def daily_xlsx(request: HttpRequest, code: str) -> HttpResponse:
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    community = _community(request, code)
+    day = _checked_day(request)
+    content = exports.report_xlsx(selectors.daily_report(request.user, community, day))
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="daily-{community.code}-{day:%Y%m%d}.xlsx"'
+    return response
+
+
+@login_required
+def daily_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    community = _community(request, code)
+    day = _checked_day(request)
+    content = exports.report_pdf(selectors.daily_report(request.user, community, day))
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="daily-{community.code}-{day:%Y%m%d}.pdf"'
+    return response
+
+
+@login_required
+def subdistrict_xlsx(request: HttpRequest) -> HttpResponse:
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    day = _checked_day(request)
+    content = exports.subdistrict_xlsx(selectors.subdistrict_table(request.user, day))
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="subdistrict-{day:%Y%m%d}.xlsx"'
+    return response
