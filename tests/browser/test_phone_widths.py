@@ -49,6 +49,7 @@ def test_main_pages_fit_a_phone(live_server: Any, phone: Any, live_world: World)
         "/volunteers/roster/",
         f"/supplies/c/{code}/",
         f"/care/c/{code}/",
+        f"/reports/c/{code}/",
     ]
     wide = {}
     for language in ("zh-hans", "en"):
