@@ -21,7 +21,7 @@ from fangzhou.care.services import CareError
 from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, SpecialCare
-from fangzhou.registry.selectors import building_by_token
+from fangzhou.registry.selectors import building_by_token, community_visible_or_404
 
 WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")]
 
@@ -32,10 +32,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = registry_selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _staff_only(request: HttpRequest) -> None:

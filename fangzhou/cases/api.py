@@ -13,7 +13,7 @@ from fangzhou.accounts.scope import can_write_roster
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, Source
 from fangzhou.registry.models import Community
-from fangzhou.registry.selectors import communities_visible, resident_get
+from fangzhou.registry.selectors import community_visible_or_404, resident_get
 
 router = Router(tags=["cases"])
 
@@ -77,10 +77,7 @@ class ResidentTimelineOut(Schema):
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _out(case: Case) -> CaseOut:

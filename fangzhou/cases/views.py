@@ -17,14 +17,11 @@ from fangzhou.accounts.scope import can_write_roster
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, SiteKind, Source
 from fangzhou.registry.models import Community
-from fangzhou.registry.selectors import communities_visible, resident_get, resident_search
+from fangzhou.registry.selectors import community_visible_or_404, resident_get, resident_search
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _user(request: HttpRequest) -> User:

@@ -101,10 +101,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
+    return selectors.community_visible_or_404(request.user, code)
 
 
 def resident_out(resident: object) -> ResidentOut:

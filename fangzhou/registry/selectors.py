@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.scope import building_q, community_q
@@ -16,6 +18,14 @@ from fangzhou.registry.models import Building, Community, Household, Resident
 
 def communities_visible(user: User | AnonymousUser) -> QuerySet[Community]:
     return Community.objects.filter(community_q(user)).distinct().select_related("subdistrict").order_by("code")
+
+
+def community_visible_or_404(user: User | AnonymousUser, code: str) -> Community:
+    """The community with this code if the user may see it; otherwise 404 (never a hint it exists)."""
+    community = communities_visible(user).filter(code=code).first()
+    if community is None:
+        raise Http404(gettext("Community not found"))
+    return community
 
 
 def buildings_visible(user: User | AnonymousUser) -> QuerySet[Building]:

@@ -21,10 +21,7 @@ from fangzhou.registry.siteplan import site_plan_svg
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return selectors.community_visible_or_404(request.user, code)
 
 
 @login_required

@@ -13,6 +13,7 @@ from fangzhou.accounts.models import User
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.models import Distribution
 
@@ -25,10 +26,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = registry_selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _distribution(request: HttpRequest, distribution_id: int) -> Distribution:

@@ -18,6 +18,7 @@ from fangzhou.accounts.models import Role, User
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx
 from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
@@ -32,10 +33,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = registry_selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _error(exc: SuppliesError | UnreadableFile) -> str:

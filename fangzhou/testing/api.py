@@ -13,6 +13,7 @@ from fangzhou.accounts.models import User
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Community
 from fangzhou.registry.roster.reader import read_upload
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import Round, SamplingSite
 from fangzhou.testing.services import TestingError
@@ -139,10 +140,7 @@ def _round(request: HttpRequest, round_id: int) -> Round:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = registry.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _runner(request: HttpRequest, rnd: Round) -> None:

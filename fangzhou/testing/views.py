@@ -24,6 +24,7 @@ from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import AntigenResult, Round, SamplingSite
 from fangzhou.testing.services import TestingError
@@ -38,10 +39,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = registry.communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _round(request: HttpRequest, round_id: int) -> Round:

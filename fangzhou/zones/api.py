@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from fangzhou.accounts.models import User
 from fangzhou.accounts.scope import can_write_roster
 from fangzhou.registry.models import Community, Compound
-from fangzhou.registry.selectors import communities_visible
+from fangzhou.registry.selectors import communities_visible, community_visible_or_404
 from fangzhou.zones import services
 from fangzhou.zones.models import MicroZone
 from fangzhou.zones.selectors import (
@@ -94,10 +94,7 @@ class OverrideIn(Schema):
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _writer(request: HttpRequest, community: Community) -> User:

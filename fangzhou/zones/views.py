@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from fangzhou.accounts.models import User
 from fangzhou.accounts.scope import can_write_roster
 from fangzhou.registry.models import Community, Compound
-from fangzhou.registry.selectors import building_by_token, communities_visible
+from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services
 from fangzhou.zones.core import RULE_SETS
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
@@ -33,10 +33,7 @@ from fangzhou.zones.site import access_check_block, building_corners, compound_s
 
 
 def _community(request: HttpRequest, code: str) -> Community:
-    community = communities_visible(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
+    return community_visible_or_404(request.user, code)
 
 
 def _lang() -> str:
