@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
+from django.http import HttpRequest
 
 from fangzhou.accounts.models import Role, User
 
 NOTHING = Q(pk__in=[])
 STAFF_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
 COMMUNITY_WRITERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that a login check has already let through."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
 def _active(user: User | AnonymousUser) -> User | None:

@@ -9,6 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.registry import selectors as registry_selectors
@@ -17,14 +18,9 @@ from fangzhou.registry.models import Community
 router = Router(tags=["care"])
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _community(request: HttpRequest, code: str) -> Community:
     community = registry_selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None or _user(request).role == Role.VOLUNTEER:
+    if community is None or acting_user(request).role == Role.VOLUNTEER:
         raise Http404("community not found")
     return community
 
@@ -193,7 +189,7 @@ def profiles(request: HttpRequest, code: str, need: str = "") -> list[ProfileOut
 def sync(request: HttpRequest, code: str) -> CountsOut:
     community = _community(request, code)
     _manage(request, community)
-    report = services.care_registry_sync(community=community, actor=_user(request))
+    report = services.care_registry_sync(community=community, actor=acting_user(request))
     return CountsOut(created=report.created, updated=report.updated)
 
 
@@ -219,13 +215,13 @@ def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
 def escorts(request: HttpRequest, code: str) -> CountsOut:
     community = _community(request, code)
     _manage(request, community)
-    report = services.care_escorts_ensure(community=community, actor=_user(request))
+    report = services.care_escorts_ensure(community=community, actor=acting_user(request))
     return CountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
 
 
 @router.get("/profiles/{profile_id}", response=ProfileOut)
 def profile(request: HttpRequest, profile_id: int) -> ProfileOut:
-    if _user(request).role == Role.VOLUNTEER:
+    if acting_user(request).role == Role.VOLUNTEER:
         raise Http404("not found")
     return _profile_out(_profile(request, profile_id))
 
@@ -243,7 +239,7 @@ def profile_update(request: HttpRequest, profile_id: int, payload: ProfileIn) ->
     try:
         services.care_profile_update(
             profile_id=p.pk,
-            actor=_user(request),
+            actor=acting_user(request),
             needs=payload.needs,
             note=payload.note,
             **kwargs,  # type: ignore[arg-type]
@@ -260,7 +256,7 @@ def schedule_add(request: HttpRequest, profile_id: int, payload: ScheduleIn) -> 
     try:
         s = services.treatment_schedule_set(
             profile_id=p.pk,
-            actor=_user(request),
+            actor=acting_user(request),
             kind=payload.kind,
             weekdays=payload.weekdays,
             at=payload.at,
@@ -275,11 +271,13 @@ def schedule_add(request: HttpRequest, profile_id: int, payload: ScheduleIn) -> 
 
 @router.post("/profiles/{profile_id}/checkin", response=CheckInOut)
 def checkin(request: HttpRequest, profile_id: int, payload: CheckInIn) -> CheckInOut:
-    if _user(request).role in {Role.VOLUNTEER, Role.SUBDISTRICT_OFFICER}:
+    if acting_user(request).role in {Role.VOLUNTEER, Role.SUBDISTRICT_OFFICER}:
         raise Http404("not found")
     p = _profile(request, profile_id)
     try:
-        c = services.checkin_record(profile_id=p.pk, actor=_user(request), status=payload.status, note=payload.note)
+        c = services.checkin_record(
+            profile_id=p.pk, actor=acting_user(request), status=payload.status, note=payload.note
+        )
     except services.CareError as exc:
         raise _refused(exc) from exc
     return CheckInOut(profile_id=p.pk, on=c.on, status=c.status)
@@ -289,7 +287,7 @@ def checkin(request: HttpRequest, profile_id: int, payload: CheckInIn) -> CheckI
 def checkins_close(request: HttpRequest, code: str) -> CloseOut:
     community = _community(request, code)
     _manage(request, community)
-    report = services.care_checkins_close(community=community, actor=_user(request))
+    report = services.care_checkins_close(community=community, actor=acting_user(request))
     return CloseOut(**vars(report))
 
 
@@ -307,7 +305,7 @@ def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
 
 @router.post("/medicine", response=MedicineRequestOut)
 def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> MedicineRequestOut:
-    if _user(request).role == Role.VOLUNTEER:
+    if acting_user(request).role == Role.VOLUNTEER:
         raise Http404("not found")
     resident = registry_selectors.resident_get(request.user, payload.resident_id)
     if resident is None:
@@ -316,7 +314,7 @@ def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> Medicin
     try:
         r = services.medicine_request_create(
             resident=resident,
-            actor=_user(request),
+            actor=acting_user(request),
             medicines=[m.model_dump() for m in payload.medicines],
             pharmacy=payload.pharmacy,
             prescription=payload.prescription,
@@ -333,7 +331,7 @@ def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> Medicin
 def medicine_batch(request: HttpRequest, code: str) -> list[TripOut]:
     community = _community(request, code)
     _manage(request, community)
-    report = services.medicine_trips_batch(community=community, actor=_user(request))
+    report = services.medicine_trips_batch(community=community, actor=acting_user(request))
     return [
         TripOut(id=t.pk, pharmacy=t.pharmacy, order_id=t.order_id, requests=t.requests.count()) for t in report.trips
     ]
@@ -341,13 +339,13 @@ def medicine_batch(request: HttpRequest, code: str) -> list[TripOut]:
 
 @router.post("/medicine/{request_id}/deliver", response=MedicineRequestOut)
 def medicine_deliver(request: HttpRequest, request_id: int) -> MedicineRequestOut:
-    if _user(request).role == Role.SUBDISTRICT_OFFICER:
+    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
         raise Http404("not found")
     r = selectors.medicine_request_get(request.user, request_id)
     if r is None:
         raise Http404("not found")
     try:
-        r = services.medicine_request_deliver(request_id=r.pk, actor=_user(request))
+        r = services.medicine_request_deliver(request_id=r.pk, actor=acting_user(request))
     except services.CareError as exc:
         raise _refused(exc) from exc
     return _request_out(r)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
@@ -26,18 +27,13 @@ from fangzhou.registry.selectors import building_by_token, community_visible_or_
 WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")]
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _community(request: HttpRequest, code: str) -> Community:
     return community_visible_or_404(request.user, code)
 
 
 def _staff_only(request: HttpRequest) -> None:
     """Volunteers see care work through their work orders, not the registry."""
-    if _user(request).role == Role.VOLUNTEER:
+    if acting_user(request).role == Role.VOLUNTEER:
         raise Http404(_("Not found"))
 
 
@@ -78,7 +74,7 @@ def sync(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     if not services.can_manage(request.user, community):
         return HttpResponseForbidden(_("You may not change the special-care registry."))
-    report = services.care_registry_sync(community=community, actor=_user(request))
+    report = services.care_registry_sync(community=community, actor=acting_user(request))
     messages.success(
         request, _("Registry updated: %(c)s added, %(u)s updated.") % {"c": report.created, "u": report.updated}
     )
@@ -92,7 +88,7 @@ def escorts(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     if not services.can_manage(request.user, community):
         return HttpResponseForbidden(_("You may not create escort orders."))
-    report = services.care_escorts_ensure(community=community, actor=_user(request))
+    report = services.care_escorts_ensure(community=community, actor=acting_user(request))
     messages.success(request, _("%(n)s escort orders created.") % {"n": report.created})
     return redirect("care:community", code=community.code)
 
@@ -135,7 +131,7 @@ def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
                 carer_id = request.POST.get("carer") or ""
                 services.care_profile_update(
                     profile_id=p.pk,
-                    actor=_user(request),
+                    actor=acting_user(request),
                     needs=request.POST.getlist("needs"),
                     due_date=dt.date.fromisoformat(raw_due) if raw_due else None,
                     carer=User.objects.filter(pk=int(carer_id)).first() if carer_id.isdigit() else None,
@@ -144,7 +140,7 @@ def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
             elif action == "schedule":
                 services.treatment_schedule_set(
                     profile_id=p.pk,
-                    actor=_user(request),
+                    actor=acting_user(request),
                     kind=request.POST.get("kind", ""),
                     weekdays=",".join(request.POST.getlist("weekdays")),
                     at=dt.time.fromisoformat(request.POST.get("at") or ""),
@@ -154,7 +150,7 @@ def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
                 schedule = p.schedules.filter(pk=request.POST.get("schedule") or 0).first()
                 if schedule is None:
                     raise Http404(_("Not found"))
-                services.treatment_schedule_stop(schedule_id=schedule.pk, actor=_user(request))
+                services.treatment_schedule_stop(schedule_id=schedule.pk, actor=acting_user(request))
             elif action == "medicine":
                 medicines = [
                     {"name": n, "dose": d, "quantity": q}
@@ -167,7 +163,7 @@ def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
                 ]
                 services.medicine_request_create(
                     resident=p.resident,
-                    actor=_user(request),
+                    actor=acting_user(request),
                     medicines=medicines,
                     pharmacy=request.POST.get("pharmacy", ""),
                     prescription=request.POST.get("prescription", ""),
@@ -208,11 +204,11 @@ def checkins(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
     p = _profile(request, profile_id)
-    if _user(request).role == Role.SUBDISTRICT_OFFICER:
+    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
         return HttpResponseForbidden(_("You may not record check-ins."))
     status = request.POST.get("status", CheckInStatus.OK)
     try:
-        record = services.checkin_record(profile_id=p.pk, actor=_user(request), status=status)
+        record = services.checkin_record(profile_id=p.pk, actor=acting_user(request), status=status)
     except CareError as exc:
         return HttpResponse(f"{exc.zh} / {exc.en}", status=400)
     if request.headers.get("HX-Request"):
@@ -227,7 +223,7 @@ def checkins_close(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     if not services.can_manage(request.user, community):
         return HttpResponseForbidden(_("You may not close the check-in day."))
-    report = services.care_checkins_close(community=community, actor=_user(request))
+    report = services.care_checkins_close(community=community, actor=acting_user(request))
     messages.success(request, _("%(n)s missed check-ins are urgent work orders now.") % {"n": report.missed})
     return redirect("care:checkins", code=community.code)
 
@@ -256,7 +252,7 @@ def medicine_batch(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     if not services.can_manage(request.user, community):
         return HttpResponseForbidden(_("You may not batch medicine trips."))
-    report = services.medicine_trips_batch(community=community, actor=_user(request))
+    report = services.medicine_trips_batch(community=community, actor=acting_user(request))
     messages.success(request, _("%(t)s trips for %(r)s requests.") % {"t": len(report.trips), "r": report.requests})
     return redirect("care:medicine", code=community.code)
 
@@ -267,13 +263,13 @@ def medicine_deliver(request: HttpRequest, request_id: int) -> HttpResponse:
     item = selectors.medicine_request_get(request.user, request_id)
     if item is None:
         raise Http404(_("Not found"))
-    if _user(request).role == Role.SUBDISTRICT_OFFICER:
+    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
         return HttpResponseForbidden(_("You may not record deliveries."))
     try:
-        services.medicine_request_deliver(request_id=item.pk, actor=_user(request))
+        services.medicine_request_deliver(request_id=item.pk, actor=acting_user(request))
     except CareError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
-    if _user(request).role == Role.VOLUNTEER:
+    if acting_user(request).role == Role.VOLUNTEER:
         messages.success(request, _("Saved."))
         return redirect("registry:overview")
     return redirect("care:medicine", code=item.resident.community.code)

@@ -12,8 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.scope import acting_user, can_write_roster
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, SiteKind, Source
 from fangzhou.registry.models import Community
@@ -22,11 +21,6 @@ from fangzhou.registry.selectors import community_visible_or_404, resident_get, 
 
 def _community(request: HttpRequest, code: str) -> Community:
     return community_visible_or_404(request.user, code)
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _case(request: HttpRequest, case_id: int) -> Case:
@@ -85,7 +79,7 @@ def case_new(request: HttpRequest, code: str) -> HttpResponse:
             context["error"] = "来源无效 / unknown source"
         else:
             case, created = services.case_confirm(
-                resident=resident, report_date=day, source=source, actor=_user(request)
+                resident=resident, report_date=day, source=source, actor=acting_user(request)
             )
             messages.success(request, _("Case recorded.") if created else _("This case was already recorded."))
             return redirect("cases:detail", case_id=case.pk)
@@ -141,7 +135,7 @@ def case_transfer(request: HttpRequest, case_id: int) -> HttpResponse:
             site_kind=request.POST.get("site_kind", ""),
             site_name=request.POST.get("site_name", ""),
             transferred_on=day,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except ValueError as exc:
         return _back(case, str(exc) if isinstance(exc, services.CaseError) else BAD_DATE)
@@ -163,7 +157,7 @@ def case_pcr(request: HttpRequest, case_id: int) -> HttpResponse:
             sampled_at=sampled_at,
             negative=request.POST.get("result") == "negative",
             ct=ct,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except ValueError as exc:
         return _back(case, str(exc) if isinstance(exc, services.CaseError) else "时间或 Ct 值无效 / invalid time or Ct")
@@ -178,7 +172,7 @@ def case_discharge(request: HttpRequest, case_id: int) -> HttpResponse:
         return case
     try:
         day = dt.date.fromisoformat(request.POST.get("discharged_on", ""))
-        services.case_discharge(case_id=case.pk, discharged_on=day, actor=_user(request))
+        services.case_discharge(case_id=case.pk, discharged_on=day, actor=acting_user(request))
     except ValueError as exc:
         return _back(case, str(exc) if isinstance(exc, services.CaseError) else BAD_DATE)
     return _back(case)

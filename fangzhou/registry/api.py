@@ -9,8 +9,7 @@ from ninja import File, Form, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.scope import acting_user, can_write_roster
 from fangzhou.accounts.services import resident_unmask
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Community
@@ -92,12 +91,6 @@ class ImportOut(Schema):
     rows_read: int
     dry_run: bool
     import_id: int | None
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _community(request: HttpRequest, code: str) -> Community:
@@ -193,7 +186,7 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
     resident = selectors.resident_get(request.user, resident_id)
     if resident is None:
         raise Http404("resident not found")
-    values = resident_unmask(actor=_user(request), resident=resident)
+    values = resident_unmask(actor=acting_user(request), resident=resident)
     return UnmaskOut(id=resident.pk, id_number=values["id_number"], phone=values["phone"])
 
 
@@ -209,7 +202,7 @@ def roster_upload(
         raise HttpError(403, "无权导入本社区花名册 / you may not import this community's roster")
     data = read_upload(file)
     report = roster_import(
-        community=community, actor=_user(request), data=data, filename=file.name or "roster", dry_run=dry_run
+        community=community, actor=acting_user(request), data=data, filename=file.name or "roster", dry_run=dry_run
     )
     return report.as_dict()
 
@@ -219,7 +212,7 @@ def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     if not can_write_roster(request.user, community.pk):
         raise HttpError(403, "无权导出本社区花名册 / you may not export this community's roster")
-    content = roster_export(community=community, actor=_user(request))
+    content = roster_export(community=community, actor=acting_user(request))
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="roster-{community.code}.xlsx"'
     return response

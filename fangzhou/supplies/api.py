@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
@@ -18,11 +19,6 @@ from fangzhou.supplies import selectors, services
 from fangzhou.supplies.models import Distribution
 
 router = Router(tags=["supplies"])
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _community(request: HttpRequest, code: str) -> Community:
@@ -180,7 +176,7 @@ def distribution_create(request: HttpRequest, code: str, payload: DistributionIn
             on=payload.on,
             package=payload.package,
             scaling=payload.scaling,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except services.SuppliesError as exc:
         raise _refused(exc) from exc
@@ -209,7 +205,7 @@ def allocate(request: HttpRequest, distribution_id: int) -> AllocationOut:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     try:
-        report = services.distribution_allocate(distribution=d, actor=_user(request))
+        report = services.distribution_allocate(distribution=d, actor=acting_user(request))
     except services.SuppliesError as exc:
         raise _refused(exc) from exc
     return AllocationOut(**vars(report))
@@ -232,7 +228,7 @@ def order_set(request: HttpRequest, distribution_id: int, payload: OrderIn) -> D
         raise HttpError(400, "找不到这户 / no such door")
     try:
         delivery = services.group_order_set(
-            distribution=d, household=household, items=payload.items, actor=_user(request)
+            distribution=d, household=household, items=payload.items, actor=acting_user(request)
         )
     except services.SuppliesError as exc:
         raise _refused(exc) from exc
@@ -245,7 +241,7 @@ def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile 
     _manage(request, d.community)
     try:
         report = services.group_purchase_import(
-            distribution=d, actor=_user(request), data=read_upload(file), filename=file.name or "orders"
+            distribution=d, actor=acting_user(request), data=read_upload(file), filename=file.name or "orders"
         )
     except (UnreadableFile, services.SuppliesError) as exc:
         raise _refused(exc) from exc
@@ -263,7 +259,7 @@ def assign(request: HttpRequest, distribution_id: int, payload: AssignIn) -> dic
         raise Http404("building not found")
     volunteer = User.objects.filter(pk=payload.volunteer_id).first() if payload.volunteer_id else None
     try:
-        services.delivery_assign(distribution=d, building=building, volunteer=volunteer, actor=_user(request))
+        services.delivery_assign(distribution=d, building=building, volunteer=volunteer, actor=acting_user(request))
     except services.SuppliesError as exc:
         raise _refused(exc) from exc
     return {"ok": True}
@@ -273,7 +269,7 @@ def assign(request: HttpRequest, distribution_id: int, payload: AssignIn) -> dic
 def sweep(request: HttpRequest, distribution_id: int) -> SweepOut:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
-    report = services.deliveries_sweep(distribution=d, actor=_user(request))
+    report = services.deliveries_sweep(distribution=d, actor=acting_user(request))
     return SweepOut(**vars(report))
 
 
@@ -306,7 +302,7 @@ def mark(request: HttpRequest, delivery_id: int, photo: UploadedFile | None = Fi
         raise Http404("delivery not found")
     if not selectors.can_mark(request.user):
         raise HttpError(403, "无权操作 / not allowed")
-    delivery = services.delivery_mark(delivery_id=delivery.pk, actor=_user(request), photo=photo)
+    delivery = services.delivery_mark(delivery_id=delivery.pk, actor=acting_user(request), photo=photo)
     return _door(delivery)
 
 
@@ -347,7 +343,7 @@ def route_plan_create(request: HttpRequest, code: str, payload: RoutePlanIn) -> 
     try:
         plan = services.route_plan_request(
             community=community,
-            actor=_user(request),
+            actor=acting_user(request),
             building_ids=payload.building_ids,
             volunteer_ids=payload.volunteer_ids,
             capacity=payload.capacity,

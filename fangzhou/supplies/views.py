@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
@@ -25,11 +26,6 @@ from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
 from fangzhou.supplies.plan_svg import route_plan_svg
 from fangzhou.supplies.services import SuppliesError
 from fangzhou.supplies.sites import building_is_sealed, community_site_graph
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _community(request: HttpRequest, code: str) -> Community:
@@ -56,7 +52,7 @@ def parse_items(text: str) -> dict[str, int]:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     if user.role == Role.VOLUNTEER:
         return redirect("supplies:mine")
     communities = list(registry_selectors.communities_visible(user))
@@ -91,7 +87,7 @@ def community(request: HttpRequest, code: str) -> HttpResponse:
                 on=on,
                 package=parse_items(request.POST.get("package", "")),
                 scaling=request.POST.get("scaling") or None,
-                actor=_user(request),
+                actor=acting_user(request),
             )
         except SuppliesError as exc:
             context["error"] = _error(exc)
@@ -143,7 +139,7 @@ def allocate(request: HttpRequest, distribution_id: int) -> HttpResponse:
     except PermissionError:
         return HttpResponseForbidden(_("You may not change this distribution."))
     try:
-        report = services.distribution_allocate(distribution=dist, actor=_user(request))
+        report = services.distribution_allocate(distribution=dist, actor=acting_user(request))
     except SuppliesError as exc:
         messages.error(request, _error(exc))
     else:
@@ -174,7 +170,7 @@ def order_set(request: HttpRequest, distribution_id: int) -> HttpResponse:
             distribution=dist,
             household=household,
             items=parse_items(request.POST.get("items", "")),
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except SuppliesError as exc:
         messages.error(request, _error(exc))
@@ -195,7 +191,7 @@ def order_import(request: HttpRequest, distribution_id: int) -> HttpResponse:
         if upload is None:
             raise UnreadableFile("请先选择文件", "choose a file first")
         report = services.group_purchase_import(
-            distribution=dist, actor=_user(request), data=read_upload(upload), filename=upload.name or "orders"
+            distribution=dist, actor=acting_user(request), data=read_upload(upload), filename=upload.name or "orders"
         )
     except (UnreadableFile, SuppliesError) as exc:
         messages.error(request, _error(exc))
@@ -225,7 +221,7 @@ def assign(request: HttpRequest, distribution_id: int) -> HttpResponse:
     try:
         if building is None:
             raise SuppliesError("找不到这栋楼", "building not found")
-        services.delivery_assign(distribution=dist, building=building, volunteer=volunteer, actor=_user(request))
+        services.delivery_assign(distribution=dist, building=building, volunteer=volunteer, actor=acting_user(request))
     except SuppliesError as exc:
         messages.error(request, _error(exc))
     return redirect("supplies:distribution", distribution_id=dist.pk)
@@ -238,7 +234,7 @@ def sweep(request: HttpRequest, distribution_id: int) -> HttpResponse:
         dist = _manage_post(request, distribution_id)
     except PermissionError:
         return HttpResponseForbidden(_("You may not change this distribution."))
-    report = services.deliveries_sweep(distribution=dist, actor=_user(request))
+    report = services.deliveries_sweep(distribution=dist, actor=acting_user(request))
     messages.success(
         request,
         _("%(n)s undelivered doors are work orders now (%(c)s new).") % {"n": report.orders, "c": report.created},
@@ -311,12 +307,12 @@ def mark(request: HttpRequest, delivery_id: int) -> HttpResponse:
     if not selectors.can_mark(request.user):
         return HttpResponseForbidden(_("You may not mark deliveries."))
     if request.POST.get("undo"):
-        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=_user(request))
+        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=acting_user(request))
     else:
         photo = request.FILES.get("photo")
         if photo is not None and photo.size and photo.size > 8 * 1024 * 1024:
             return HttpResponse("照片过大（上限 8 MB） / photo too large (8 MB limit)", status=400)
-        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=_user(request), photo=photo)
+        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=acting_user(request), photo=photo)
     deliveries = selectors.building_deliveries(delivery.distribution, delivery.building)
     row = next(d for d in deliveries if d.pk == delivery.pk)
     context = {
@@ -346,7 +342,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def routes(request: HttpRequest, code: str) -> HttpResponse:
     community = _community(request, code)
     manage = services.can_manage(request.user, community)
-    if not manage and _user(request).role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    if not manage and acting_user(request).role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
         raise Http404(_("Route plans are for the committee"))
     context: dict[str, Any] = {
         "community": community,
@@ -377,7 +373,7 @@ def routes(request: HttpRequest, code: str) -> HttpResponse:
             capacity = int(request.POST.get("capacity") or 20)
             plan = services.route_plan_request(
                 community=community,
-                actor=_user(request),
+                actor=acting_user(request),
                 building_ids=[int(b) for b in request.POST.getlist("buildings") if b.isdigit()],
                 volunteer_ids=[int(v) for v in request.POST.getlist("volunteers") if v.isdigit()],
                 capacity=capacity,

@@ -9,7 +9,7 @@ from ninja import File, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Community
 from fangzhou.registry.roster.reader import read_upload
@@ -127,11 +127,6 @@ class AntigenOut(Schema):
     buildings: list[AntigenBuildingOut]
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _round(request: HttpRequest, round_id: int) -> Round:
     rnd = selectors.round_get(request.user, round_id)
     if rnd is None:
@@ -159,7 +154,7 @@ def _count(c: selectors.Count3) -> CountOut:
 @router.post("/communities/{code}/rounds", response={201: RoundOut})
 def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int, RoundOut]:
     community = _community(request, code)
-    user = _user(request)
+    user = acting_user(request)
     if not selectors.is_committee(user) or not (
         user.is_superuser or user.role == "admin" or user.community_id == community.pk
     ):
@@ -211,8 +206,8 @@ def sample_take(request: HttpRequest, round_id: int, payload: SampleIn) -> tuple
         result = services.sample_take(
             round=rnd,
             residents=residents,
-            actor=_user(request),
-            station=f"api:{_user(request).pk}:{payload.station[:20]}",
+            actor=acting_user(request),
+            station=f"api:{acting_user(request).pk}:{payload.station[:20]}",
             site=site,
             door_to_door=payload.door_to_door,
             tube_code=payload.tube_code,
@@ -233,7 +228,7 @@ def tube_close(request: HttpRequest, tube_id: int) -> TubeOut:
     tube = selectors.tube_get(request.user, tube_id)
     if tube is None:
         raise Http404("tube not found")
-    services.tube_close(tube=tube, actor=_user(request))
+    services.tube_close(tube=tube, actor=acting_user(request))
     return TubeOut(id=tube.pk, code=tube.code, status=tube.status)
 
 
@@ -242,7 +237,7 @@ def results_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
     rnd = _round(request, round_id)
     _runner(request, rnd)
     report = services.results_import(
-        round=rnd, data=read_upload(file), filename=file.name or "results", actor=_user(request)
+        round=rnd, data=read_upload(file), filename=file.name or "results", actor=acting_user(request)
     )
     return report.as_dict()
 
@@ -253,7 +248,7 @@ def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
     _runner(request, rnd)
     try:
         report = services.samples_import(
-            round=rnd, data=read_upload(file), filename=file.name or "samples", actor=_user(request)
+            round=rnd, data=read_upload(file), filename=file.name or "samples", actor=acting_user(request)
         )
     except TestingError as exc:
         raise HttpError(409, str(exc)) from exc

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Resident
@@ -31,11 +31,6 @@ from fangzhou.testing.services import TestingError
 
 # Public page limits, per client address and per building token, in a 10-minute window.
 PHOTO_LIMIT = 5 * 1024 * 1024
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _community(request: HttpRequest, code: str) -> Community:
@@ -63,7 +58,7 @@ def _refused(request: HttpRequest) -> HttpResponse:
 def _station(request: HttpRequest, rnd: Round) -> str:
     desk = request.GET.get("desk") or request.POST.get("desk") or ""
     if desk == "door":
-        return f"door:{_user(request).pk}"
+        return f"door:{acting_user(request).pk}"
     try:
         number = max(1, min(int(desk or 1), 99))
     except ValueError:
@@ -90,7 +85,9 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
     error = ""
     if request.method == "POST":
         if not selectors.is_committee(request.user) or not (
-            _user(request).community_id == community.pk or _user(request).role == "admin" or _user(request).is_superuser
+            acting_user(request).community_id == community.pk
+            or acting_user(request).role == "admin"
+            or acting_user(request).is_superuser
         ):
             return _refused(request)
         try:
@@ -99,7 +96,7 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
                 community=community,
                 date=date,
                 pool_size=int(request.POST.get("pool_size") or 10),
-                actor=_user(request),
+                actor=acting_user(request),
             )
         except ValueError as exc:
             error = (
@@ -158,7 +155,7 @@ def site_add(request: HttpRequest, round_id: int) -> HttpResponse:
             closes_at=dt.time.fromisoformat(request.POST.get("closes_at") or "11:00"),
             x=float(request.POST["x"]) if request.POST.get("x") else None,
             y=float(request.POST["y"]) if request.POST.get("y") else None,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except TestingError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
@@ -174,7 +171,7 @@ def schedule(request: HttpRequest, round_id: int) -> HttpResponse:
     if not selectors.can_run_round(request.user, rnd):
         return _refused(request)
     try:
-        plan = services.round_schedule(round=rnd, actor=_user(request))
+        plan = services.round_schedule(round=rnd, actor=acting_user(request))
     except TestingError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
     else:
@@ -232,7 +229,7 @@ def upload(request: HttpRequest, round_id: int, what: str) -> HttpResponse:
             try:
                 data = read_upload(file)
                 importer = services.results_import if what == "results" else services.samples_import
-                report = importer(round=rnd, data=data, filename=file.name or what, actor=_user(request))
+                report = importer(round=rnd, data=data, filename=file.name or what, actor=acting_user(request))
             except UnreadableFile as exc:
                 context["error"] = f"{exc.zh} / {exc.en}"
             except TestingError as exc:
@@ -288,7 +285,7 @@ def desk_take(request: HttpRequest, round_id: int) -> HttpResponse:
             result = services.sample_take(
                 round=rnd,
                 residents=residents,
-                actor=_user(request),
+                actor=acting_user(request),
                 station=station,
                 site=site,
                 door_to_door=request.POST.get("desk") == "door",
@@ -312,7 +309,7 @@ def tube_close(request: HttpRequest, tube_id: int) -> HttpResponse:
     tube = selectors.tube_get(request.user, tube_id)
     if tube is None:
         raise Http404(_("Tube not found"))
-    services.tube_close(tube=tube, actor=_user(request))
+    services.tube_close(tube=tube, actor=acting_user(request))
     context = {"round": tube.round, "tube": None, "closed_code": tube.code, "desk": request.POST.get("desk", "1")}
     return render(request, "testing/_desk_tube.html", context)
 
@@ -378,7 +375,7 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
             messages.error(request, _("Household not found. / 找不到该户。"))
         else:
             try:
-                services.kit_handout_record(household=household, day=day, kits=kits, actor=_user(request))
+                services.kit_handout_record(household=household, day=day, kits=kits, actor=acting_user(request))
             except TestingError as exc:
                 messages.error(request, f"{exc.zh} / {exc.en}")
             else:

@@ -11,6 +11,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
 from fangzhou.volunteers import selectors, services
@@ -101,11 +102,6 @@ class ExposureOut(Schema):
     since: dt.datetime
     households: list[str]
     colleagues: list[str]
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _refuse(exc: VolunteerError) -> HttpError:
@@ -202,7 +198,9 @@ def health(request: HttpRequest, pk: int) -> GateOut:
 
 @router.post("/{int:pk}/approve", response=ApproveOut)
 def approve(request: HttpRequest, pk: int, payload: ApproveIn) -> ApproveOut:
-    approval = services.volunteer_approve(volunteer=_managed(request, pk), actor=_user(request), groups=payload.groups)
+    approval = services.volunteer_approve(
+        volunteer=_managed(request, pk), actor=acting_user(request), groups=payload.groups
+    )
     return ApproveOut(id=approval.volunteer.pk, username=approval.username, password=approval.password)
 
 
@@ -213,7 +211,11 @@ def test_record(request: HttpRequest, pk: int, payload: TestIn) -> GateOut:
         raise Http404("volunteer not found")
     try:
         services.volunteer_test_record(
-            volunteer=v, tested_at=payload.tested_at, result=payload.result, kind=payload.kind, actor=_user(request)
+            volunteer=v,
+            tested_at=payload.tested_at,
+            result=payload.result,
+            kind=payload.kind,
+            actor=acting_user(request),
         )
     except VolunteerError as exc:
         raise _refuse(exc) from exc
@@ -265,7 +267,7 @@ def assign(request: HttpRequest, shift_id: int, payload: AssignIn) -> dict[str, 
     if volunteer is None:
         raise Http404("volunteer not found")
     try:
-        assignment = services.shift_assign(shift=shift, volunteer=volunteer, actor=_user(request))
+        assignment = services.shift_assign(shift=shift, volunteer=volunteer, actor=acting_user(request))
     except VolunteerError as exc:
         raise _refuse(exc) from exc
     return {"assignment_id": assignment.pk}
@@ -383,7 +385,7 @@ def _swap_out(swap: SwapRequest) -> SwapOut:
 def reject(request: HttpRequest, pk: int) -> VolunteerOut:
     """Committee: turn down a sign-up (an approved volunteer cannot be rejected)."""
     try:
-        v = services.volunteer_reject(volunteer=_managed(request, pk), actor=_user(request))
+        v = services.volunteer_reject(volunteer=_managed(request, pk), actor=acting_user(request))
     except VolunteerError as exc:
         raise _refuse(exc) from exc
     return _volunteer_out(v)
@@ -396,7 +398,7 @@ def groups_set(request: HttpRequest, pk: int, payload: GroupsIn) -> VolunteerOut
     unknown = sorted(set(payload.groups) - set(Group.values))
     if unknown:
         raise HttpError(400, f"未知的工作组：{'、'.join(unknown)} / unknown work group(s): {', '.join(unknown)}")
-    services.volunteer_groups_set(volunteer=v, codes=payload.groups, actor=_user(request))
+    services.volunteer_groups_set(volunteer=v, codes=payload.groups, actor=acting_user(request))
     return _volunteer_out(_get(request, pk))
 
 
@@ -438,7 +440,7 @@ def group_lead_set(request: HttpRequest, group_id: int, payload: LeadIn) -> Work
         if lead is None:
             raise HttpError(400, "组长必须是本居民区的人员 / the lead must belong to this community")
     try:
-        group = services.work_group_lead_set(group=group, lead=lead, actor=_user(request))
+        group = services.work_group_lead_set(group=group, lead=lead, actor=acting_user(request))
     except VolunteerError as exc:
         raise _refuse(exc) from exc
     return WorkGroupOut(
@@ -467,7 +469,7 @@ def shift_new(request: HttpRequest, payload: ShiftIn) -> Reply[ShiftOut]:
             starts_at=_aware(payload.starts_at),
             ends_at=_aware(payload.ends_at),
             needed=payload.needed,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except VolunteerError as exc:
         raise _refuse(exc) from exc
@@ -491,7 +493,7 @@ def assignment_remove(request: HttpRequest, assignment_id: int) -> Reply[None]:
     )
     if assignment is None:
         raise Http404("assignment not found")
-    services.shift_unassign(assignment=assignment, actor=_user(request))
+    services.shift_unassign(assignment=assignment, actor=acting_user(request))
     return Reply(204, None)
 
 
@@ -517,7 +519,7 @@ def swap_request(request: HttpRequest, assignment_id: int, payload: SwapIn) -> S
             )
     try:
         swap = services.swap_request_create(
-            assignment=assignment, actor=_user(request), reason=payload.reason, proposed=proposed
+            assignment=assignment, actor=acting_user(request), reason=payload.reason, proposed=proposed
         )
     except VolunteerError as exc:
         raise _refuse(exc) from exc
@@ -550,7 +552,7 @@ def swap_decide(request: HttpRequest, swap_id: int, payload: SwapDecideIn) -> Sw
                 400, "替班人必须是本居民区已批准的志愿者 / the colleague must be an approved volunteer here"
             )
     try:
-        decided = services.swap_request_decide(swap=swap, actor=_user(request), to=to, accept=payload.accept)
+        decided = services.swap_request_decide(swap=swap, actor=acting_user(request), to=to, accept=payload.accept)
     except VolunteerError as exc:
         raise _refuse(exc) from exc
     return _swap_out(_swap(decided.pk))
@@ -560,7 +562,7 @@ def swap_decide(request: HttpRequest, swap_id: int, payload: SwapDecideIn) -> Sw
 def roster_autofill(request: HttpRequest, code: str, day: dt.date) -> AutofillOut:
     """Committee: fill the day's gaps with eligible members of each group (health gate respected)."""
     community = _managed_community(request, code)
-    filled = services.shifts_autofill(community=community, day=day, actor=_user(request))
+    filled = services.shifts_autofill(community=community, day=day, actor=acting_user(request))
     return AutofillOut(filled=filled, gaps=sum(r.gap for r in selectors.roster_day(community=community, day=day)))
 
 
@@ -568,7 +570,7 @@ def roster_autofill(request: HttpRequest, code: str, day: dt.date) -> AutofillOu
 def roster_xlsx(request: HttpRequest, code: str, day: dt.date) -> HttpResponse:
     """The day's duty roster as an Excel file (phones masked); the export is audited."""
     community = _community(request, code)
-    content = services.roster_export_xlsx(community=community, day=day, actor=_user(request))
+    content = services.roster_export_xlsx(community=community, day=day, actor=acting_user(request))
     response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="duty-{community.code}-{day.isoformat()}.xlsx"'
     return response

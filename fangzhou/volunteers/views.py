@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.volunteers import selectors, services
@@ -35,11 +36,6 @@ from fangzhou.volunteers.models import (
 )
 from fangzhou.volunteers.services import VolunteerError
 from fangzhou.workorders.models import Group
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _community(request: HttpRequest, *, manage: bool = False) -> Community:
@@ -174,7 +170,7 @@ def _managed_volunteer(request: HttpRequest, pk: int) -> Volunteer:
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     volunteer = _managed_volunteer(request, pk)
     approval = services.volunteer_approve(
-        volunteer=volunteer, actor=_user(request), groups=request.POST.getlist("groups")
+        volunteer=volunteer, actor=acting_user(request), groups=request.POST.getlist("groups")
     )
     return render(request, "volunteers/approved.html", {"approval": approval, "volunteer": approval.volunteer})
 
@@ -184,7 +180,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 def reject(request: HttpRequest, pk: int) -> HttpResponse:
     volunteer = _managed_volunteer(request, pk)
     try:
-        services.volunteer_reject(volunteer=volunteer, actor=_user(request))
+        services.volunteer_reject(volunteer=volunteer, actor=acting_user(request))
     except VolunteerError as exc:
         messages.error(request, _error(exc))
     return redirect(f"{reverse('volunteers:index')}?c={volunteer.community.code}")
@@ -219,7 +215,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def groups_set(request: HttpRequest, pk: int) -> HttpResponse:
     volunteer = _managed_volunteer(request, pk)
-    services.volunteer_groups_set(volunteer=volunteer, codes=request.POST.getlist("groups"), actor=_user(request))
+    services.volunteer_groups_set(volunteer=volunteer, codes=request.POST.getlist("groups"), actor=acting_user(request))
     messages.success(request, _("Work groups saved."))
     return redirect("volunteers:detail", pk=volunteer.pk)
 
@@ -245,7 +241,7 @@ def test_record(request: HttpRequest, pk: int) -> HttpResponse:
             tested_at=tested_at,
             result=request.POST.get("result", ""),
             kind=request.POST.get("kind", TestKind.ANTIGEN),
-            actor=_user(request),
+            actor=acting_user(request),
         )
         messages.success(request, _("Test recorded."))
     except VolunteerError as exc:
@@ -301,7 +297,7 @@ def group_lead(request: HttpRequest, group_id: int) -> HttpResponse:
     lead_id = request.POST.get("lead", "")
     lead = User.objects.filter(pk=int(lead_id), community=group.community).first() if lead_id.isdigit() else None
     try:
-        services.work_group_lead_set(group=group, lead=lead, actor=_user(request))
+        services.work_group_lead_set(group=group, lead=lead, actor=acting_user(request))
     except VolunteerError as exc:
         messages.error(request, _error(exc))
     return redirect(f"{reverse('volunteers:groups')}?c={group.community.code}")
@@ -344,7 +340,7 @@ def roster_xlsx(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden(_("Only the committee sees the whole roster."))
     community = _community(request)
     day = _day(request.GET.get("date"))
-    content = services.roster_export_xlsx(community=community, day=day, actor=_user(request))
+    content = services.roster_export_xlsx(community=community, day=day, actor=acting_user(request))
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="duty-{community.code}-{day.isoformat()}.xlsx"'
     return response
@@ -379,7 +375,7 @@ def shift_new(request: HttpRequest) -> HttpResponse:
             starts_at=starts,
             ends_at=starts + dt.timedelta(hours=max(1, min(hours, 24))),
             needed=needed,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except VolunteerError as exc:
         messages.error(request, _error(exc))
@@ -407,7 +403,7 @@ def shift_assign(request: HttpRequest, shift_id: int) -> HttpResponse:
             error = "请选择志愿者 / choose a volunteer"
         else:
             try:
-                services.shift_assign(shift=shift, volunteer=volunteer, actor=_user(request))
+                services.shift_assign(shift=shift, volunteer=volunteer, actor=acting_user(request))
                 messages.success(request, _("%(name)s is on the shift.") % {"name": volunteer.name})
                 return _roster_redirect(shift.community, timezone.localtime(shift.starts_at).date())
             except VolunteerError as exc:
@@ -432,7 +428,7 @@ def assignment_remove(request: HttpRequest, assignment_id: int) -> HttpResponse:
     )
     if assignment is None:
         raise Http404(_("Shift not found"))
-    services.shift_unassign(assignment=assignment, actor=_user(request))
+    services.shift_unassign(assignment=assignment, actor=acting_user(request))
     return _roster_redirect(assignment.shift.community, timezone.localtime(assignment.shift.starts_at).date())
 
 
@@ -441,7 +437,7 @@ def assignment_remove(request: HttpRequest, assignment_id: int) -> HttpResponse:
 def roster_autofill(request: HttpRequest) -> HttpResponse:
     community = _community(request, manage=True)
     day = _day(request.POST.get("date"))
-    filled = services.shifts_autofill(community=community, day=day, actor=_user(request))
+    filled = services.shifts_autofill(community=community, day=day, actor=acting_user(request))
     messages.success(request, _("Filled %(n)d place(s) with eligible volunteers.") % {"n": filled})
     return _roster_redirect(community, day)
 
@@ -460,7 +456,9 @@ def swap_request(request: HttpRequest, assignment_id: int) -> HttpResponse:
     )
     if assignment is None or volunteer is None:
         raise Http404(_("Shift not found"))
-    services.swap_request_create(assignment=assignment, actor=_user(request), reason=request.POST.get("reason", ""))
+    services.swap_request_create(
+        assignment=assignment, actor=acting_user(request), reason=request.POST.get("reason", "")
+    )
     messages.success(request, _("Swap requested. The committee or your group lead will find someone."))
     return redirect("volunteers:me")
 
@@ -492,7 +490,7 @@ def swap_decide(request: HttpRequest, swap_id: int) -> HttpResponse:
     accept = request.POST.get("accept") == "1"
     to = Volunteer.objects.filter(pk=request.POST.get("to") or 0, community=community).first()
     try:
-        services.swap_request_decide(swap=swap, actor=_user(request), to=to, accept=accept)
+        services.swap_request_decide(swap=swap, actor=acting_user(request), to=to, accept=accept)
         messages.success(request, _("Swap done.") if accept else _("Swap cancelled."))
     except VolunteerError as exc:
         messages.error(request, _error(exc))
@@ -508,7 +506,7 @@ def signup_qr(request: HttpRequest) -> HttpResponse:
 
     community = _community(request, manage=True)
     if request.method == "POST":
-        services.signup_link_rotate(community=community, actor=_user(request))
+        services.signup_link_rotate(community=community, actor=acting_user(request))
         messages.success(request, _("New sign-up link made; the old poster no longer works."))
         return redirect(f"{reverse('volunteers:signup_qr')}?c={community.code}")
     link = services.signup_link_ensure(community=community)

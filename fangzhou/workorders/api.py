@@ -14,6 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services
@@ -90,11 +91,6 @@ class EscalateIn(Schema):
     note: str = ""
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def order_out(o: WorkOrder) -> OrderOut:
     return OrderOut(
         id=o.pk,
@@ -145,7 +141,7 @@ def order_list(request: HttpRequest, status: str | None = None, mine: bool = Fal
 
 @router.get("/nearby", response=list[OrderOut])
 def nearby(request: HttpRequest) -> list[OrderOut]:
-    return [order_out(o) for o in selectors.open_orders_near(_user(request))]
+    return [order_out(o) for o in selectors.open_orders_near(acting_user(request))]
 
 
 @router.get("/requests", response=list[RequestOut])
@@ -176,7 +172,7 @@ def request_record(request: HttpRequest, payload: StaffRequestIn) -> RequestOut:
             contact_phone=payload.contact_phone,
             client_id=payload.client_id,
             source=RequestSource.STAFF,
-            actor=_user(request),
+            actor=acting_user(request),
         )
     except WorkOrderError as exc:
         raise HttpError(400, str(exc)) from exc
@@ -188,7 +184,7 @@ def request_escalate(request: HttpRequest, pk: int, payload: EscalateIn) -> Requ
     r = selectors.requests_visible(request.user).filter(pk=pk).first()
     if r is None or not selectors.is_committee(request.user):
         raise Http404("request not found")
-    return _request_out(services.resident_request_escalate(request=r, actor=_user(request), note=payload.note))
+    return _request_out(services.resident_request_escalate(request=r, actor=acting_user(request), note=payload.note))
 
 
 @router.post("/public/{token}/requests", response=RequestStatusOut, auth=None)
@@ -255,7 +251,7 @@ def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
     if o is None:
         raise Http404("work order not found")
     try:
-        result = services.work_order_claim(order_id=o.pk, actor=_user(request))
+        result = services.work_order_claim(order_id=o.pk, actor=acting_user(request))
     except WorkOrderError as exc:
         raise HttpError(403, str(exc)) from exc
     out = ClaimOut(won=result.won, holder=str(result.holder) if result.holder else None, order=order_out(result.order))
@@ -268,7 +264,7 @@ def act(request: HttpRequest, pk: int, action: str, payload: ActionIn) -> OrderO
     if action not in {"start", "done", "release", "cancel"}:
         raise Http404("unknown action")
     o = _order(request, pk)
-    user = _user(request)
+    user = acting_user(request)
     manage = selectors.can_manage_order(user, o)
     if (action == "cancel" and not manage) or (o.assignee_id != user.pk and not manage):
         raise HttpError(403, "这张工单不是您的 / this order is not yours")
@@ -394,7 +390,7 @@ def work_order_make(*, payload: WorkOrderIn, community: Community, actor: User) 
 @router.post("/", response={201: OrderOut})
 def order_create(request: HttpRequest, payload: WorkOrderIn) -> Reply[OrderOut]:
     """Committee: make a work order by hand (``community`` defaults to the user's own)."""
-    user = _user(request)
+    user = acting_user(request)
     allowed = creatable_communities(user)
     if not allowed.exists():
         raise HttpError(403, "只有居委会可以新建工单 / only the committee makes work orders by hand")

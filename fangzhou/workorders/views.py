@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.models import User
+from fangzhou.accounts.scope import acting_user
 from fangzhou.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
@@ -36,11 +36,6 @@ from fangzhou.workorders.services import WorkOrderError
 
 MAX_PHOTO = 8 * 1024 * 1024
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _error(exc: WorkOrderError) -> str:
@@ -93,7 +88,7 @@ def _board(
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     community = _committee_community(request)
     if community is not None and request.GET.get("view") != "mine":
         return _board(request, community)
@@ -144,7 +139,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
             acute=form.get("acute") == "1",
             client_id=form.get("client_id") or None,
         )
-        order = work_order_make(payload=payload, community=community, actor=_user(request))
+        order = work_order_make(payload=payload, community=community, actor=acting_user(request))
     except WorkOrderError as exc:
         return _board(request, community, form=form, error=_error(exc), status=400)
     except (ValueError, PydanticValidationError):
@@ -198,7 +193,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     if order is None:
         raise Http404(_("Work order not found"))
     try:
-        result = services.work_order_claim(order_id=order.pk, actor=_user(request))
+        result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
     except WorkOrderError as exc:
         return _card(request, order, error=_error(exc))
     if result.won:
@@ -219,7 +214,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404(_("Unknown action"))
     order = _order(request, pk)
-    user = _user(request)
+    user = acting_user(request)
     manage = selectors.can_manage_order(user, order)
     if action == "cancel" and not manage:
         return HttpResponseForbidden(_("Only the committee or the group lead may cancel an order."))
@@ -284,7 +279,7 @@ def request_record(request: HttpRequest) -> HttpResponse:
             contact_phone=request.POST.get("contact_phone", ""),
             client_id=request.POST.get("client_id"),
             source=RequestSource.STAFF,
-            actor=_user(request),
+            actor=acting_user(request),
         )
         messages.success(request, _("Request %(ref)s recorded.") % {"ref": req.reference})
     except (WorkOrderError, ValueError) as exc:
@@ -298,7 +293,7 @@ def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     req = selectors.requests_visible(request.user).filter(pk=pk).first()
     if req is None or not selectors.is_committee(request.user):
         raise Http404(_("Request not found"))
-    services.resident_request_escalate(request=req, actor=_user(request), note=request.POST.get("note", ""))
+    services.resident_request_escalate(request=req, actor=acting_user(request), note=request.POST.get("note", ""))
     messages.success(request, _("Escalated to the subdistrict."))
     return redirect(f"{reverse('workorders:requests')}?c={req.community.code}")
 

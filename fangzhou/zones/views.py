@@ -14,8 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.scope import acting_user, can_write_roster
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services
@@ -48,11 +47,6 @@ def _date(raw: str | None) -> tuple[dt.date, str | None]:
         return dt.date.fromisoformat(raw), None
     except ValueError:
         return today, _("The date must look like 2022-04-28.") + " 日期格式应为 2022-04-28。"
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 @login_required
@@ -114,7 +108,7 @@ def rules_set(request: HttpRequest, code: str) -> HttpResponse:
         services.zone_rules_set(
             community=community,
             rule_set=request.POST.get("rules", ""),
-            actor=_user(request),
+            actor=acting_user(request),
             clean_round_gate=request.POST.get("gate") == "1",
         )
     except services.ZoneError as exc:
@@ -144,7 +138,7 @@ def override_create(request: HttpRequest, code: str) -> HttpResponse:
     try:
         services.zone_override_create(
             community=community,
-            actor=_user(request),
+            actor=acting_user(request),
             status=request.POST.get("status", ""),
             reason=request.POST.get("reason", ""),
             since=since,
@@ -167,7 +161,7 @@ def override_end(request: HttpRequest, override_id: int) -> HttpResponse:
         raise Http404(_("Override not found"))
     if not can_write_roster(request.user, override.community_id):
         return HttpResponseForbidden(_("Only the committee may end an override."))
-    services.zone_override_end(override_id=override.pk, on=timezone.localdate(), actor=_user(request))
+    services.zone_override_end(override_id=override.pk, on=timezone.localdate(), actor=acting_user(request))
     return redirect("zones:community", code=override.community.code)
 
 
@@ -210,7 +204,7 @@ def blocks(request: HttpRequest, code: str) -> HttpResponse:
                 accept = request.POST.get("accept") == "1"
                 if editing:
                     result = services.microzone_change(
-                        microzone_id=editing.pk, building_ids=picked, actor=_user(request), accept_cut_off=accept
+                        microzone_id=editing.pk, building_ids=picked, actor=acting_user(request), accept_cut_off=accept
                     )
                 else:
                     result = services.microzone_draw(
@@ -218,7 +212,7 @@ def blocks(request: HttpRequest, code: str) -> HttpResponse:
                         name=name,
                         building_ids=picked,
                         drawn_on=on,
-                        actor=_user(request),
+                        actor=acting_user(request),
                         accept_cut_off=accept,
                     )
                 saved = result.microzone
@@ -283,7 +277,7 @@ def block_dissolve(request: HttpRequest, block_id: int) -> HttpResponse:
         raise Http404(_("Block not found"))
     if not can_write_roster(request.user, mz.community_id):
         return HttpResponseForbidden(_("Only the committee may unseal a block."))
-    services.microzone_dissolve(microzone_id=mz.pk, on=timezone.localdate(), actor=_user(request))
+    services.microzone_dissolve(microzone_id=mz.pk, on=timezone.localdate(), actor=acting_user(request))
     messages.success(request, _("Block unsealed."))
     return redirect(reverse("zones:blocks", args=[mz.community.code]) + f"?compound={mz.compound_id}")
 
