@@ -58,7 +58,7 @@ def care_demo_seed(*, community: Community, seed: int = 2022) -> CareDemo:
 
     actor = User.objects.filter(community=community, role__in=[Role.SECRETARY, Role.SOCIAL_WORKER]).first()
     if actor is not None:
-        from fangzhou.supplies.sites import sealed_building_ids
+        from fangzhou.zones.selectors import sealed_building_ids
 
         sealed = sealed_building_ids(community, today)
         building_of = dict(Delivery.objects.filter(distribution=dist).values_list("pk", "building_id"))

@@ -32,7 +32,7 @@ from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
 from fangzhou.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
-from fangzhou.supplies.sites import sealed_building_ids
+from fangzhou.zones.selectors import sealed_building_ids
 
 # Needs that call for a daily check-in.
 CHECKIN_NEEDS = {SpecialCare.ELDERLY_ALONE}

@@ -34,7 +34,8 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
-from fangzhou.supplies.sites import building_is_sealed, community_site_graph
+from fangzhou.supplies.sites import community_site_graph
+from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
 
 MAX_ITEMS = 30
 MAX_QUANTITY = 10_000
@@ -481,11 +482,12 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
         .select_related("household__building__compound", "building")
         .prefetch_related("lines")
     )
+    sealed_ids = sealed_building_ids(distribution.community, on)  # once, not once per door
     with transaction.atomic():
         for delivery in pending:
             key = f"supply:{distribution.pk}:{delivery.household_id}"
             items = "、".join(f"{line.item}×{line.quantity}" for line in delivery.lines.all())
-            sealed = building_is_sealed(delivery.building, on)
+            sealed = delivery.building_id in sealed_ids
             household = delivery.household
             detail = f"{distribution.name}: {household.building.label} {household.room}室 — {items}"
             if sealed:

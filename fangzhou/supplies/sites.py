@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import logging
 import math
@@ -146,15 +145,3 @@ def community_site_graph(community: Community) -> SiteGraph:
 def community_road_graph(community: Community) -> RoadGraph:
     """The community's road graph for the routing core (see the module docstring)."""
     return community_site_graph(community).graph
-
-
-def sealed_building_ids(community: Community, on: dt.date) -> set[int]:
-    """Ids of the community's buildings that are sealed on a date, as the zones app says."""
-    from fangzhou.zones.selectors import sealed_building_ids as zones_sealed
-
-    return zones_sealed(community, on)
-
-
-def building_is_sealed(building: Building, on: dt.date) -> bool:
-    """Whether a building is sealed (封控) on a date, as the zones app says."""
-    return building.pk in sealed_building_ids(building.community, on)

@@ -25,7 +25,8 @@ from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx
 from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
 from fangzhou.supplies.plan_svg import route_plan_svg
 from fangzhou.supplies.services import SuppliesError
-from fangzhou.supplies.sites import building_is_sealed, community_site_graph
+from fangzhou.supplies.sites import community_site_graph
+from fangzhou.zones.selectors import building_is_sealed
 
 
 def _community(request: HttpRequest, code: str) -> Community:

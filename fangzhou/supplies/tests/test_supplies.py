@@ -21,9 +21,10 @@ from fangzhou.registry.tests.factories import PASSWORD, World
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.models import Delivery, DeliveryStatus, Distribution, PlanStatus, RoutePlan
 from fangzhou.supplies.routing import RoadGraph
-from fangzhou.supplies.sites import building_is_sealed, community_road_graph, community_site_graph
+from fangzhou.supplies.sites import community_road_graph, community_site_graph
 from fangzhou.supplies.tests.conftest import seal_b5
 from fangzhou.workorders.models import WorkOrder
+from fangzhou.zones.selectors import building_is_sealed
 
 pytestmark = pytest.mark.django_db
 
