@@ -13,7 +13,7 @@ from ninja.security import django_auth
 
 from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.api import router as registry_router
 from fangzhou.reports.api import router as reports_router
 from fangzhou.supplies.api import router as supplies_router

@@ -1,17 +1,15 @@
-"""Celery app for deployments at scale: ``celery -A fangzhou.celery worker``."""
+"""Celery worker entry point for deployments at scale: ``celery -A fangzhou.celery worker``."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from celery import Celery
+from fangzhou.lib.jobs import celery_app
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")
 
-app = Celery("fangzhou", broker=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
-app.conf.task_acks_late = True
-app.conf.worker_prefetch_multiplier = 1
+app = celery_app()
 
 
 @app.task(name="fangzhou.run_job")  # type: ignore[untyped-decorator]
@@ -19,6 +17,6 @@ def run_job_task(path: str, kwargs: dict[str, Any]) -> Any:
     import django
 
     django.setup()
-    from fangzhou.jobs import run_job
+    from fangzhou.lib.jobs import run_job
 
     return run_job(path, kwargs)

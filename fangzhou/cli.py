@@ -14,12 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_REFUSED = 2
-
-
-class CommandError(Exception):
-    pass
+from fangzhou.lib.cli import EXIT_OK, EXIT_REFUSED, CommandError, emit
 
 
 def _setup() -> None:
@@ -29,20 +24,10 @@ def _setup() -> None:
     django.setup()
 
 
-def _print(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(payload, ensure_ascii=False, default=str))
-    else:
-        print(text)
-
-
 def _community(code: str) -> Any:
-    from fangzhou.registry.models import Community
+    from fangzhou.registry.cli import community_from_code
 
-    community = Community.objects.filter(code=code).first()
-    if community is None:
-        raise CommandError(f"社区 {code} 不存在 / community {code} does not exist (fangzhou community create)")
-    return community
+    return community_from_code(code)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -50,7 +35,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0 if args.json else 1)
-    _print(args, {"migrated": True}, "Database is up to date.")
+    emit(args, {"migrated": True}, "Database is up to date.")
     return EXIT_OK
 
 
@@ -61,7 +46,7 @@ def cmd_community_create(args: argparse.Namespace) -> int:
         community = community_create(code=args.code, name=args.name, subdistrict_name=args.subdistrict or "")
     except RegistryError as exc:
         raise CommandError(str(exc)) from exc
-    _print(
+    emit(
         args,
         {"code": community.code, "name": community.name, "subdistrict": community.subdistrict.name, "id": community.pk},
         f"Community {community.code} {community.name} ({community.subdistrict.name})",
@@ -89,7 +74,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         f"updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)} row(s)",
     ]
     lines += [f"  row {r['row']} [{r['column']}]: {r['reason']}" for r in payload["rejected"]]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return EXIT_OK
 
 
@@ -101,7 +86,7 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
-    _print(args, {"file": str(out), "bytes": len(content)}, f"Wrote {out}")
+    emit(args, {"file": str(out), "bytes": len(content)}, f"Wrote {out}")
     return EXIT_OK
 
 

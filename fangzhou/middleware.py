@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 
 
 class RefusedMiddleware:

@@ -1,7 +1,7 @@
 """Django settings for Fangzhou.
 
 Everything that differs between the embedded demo and a production deployment is read from the
-environment through the helpers in :mod:`fangzhou.env`:
+environment through the helpers in :mod:`fangzhou.lib.env`:
 
 - ``FANGZHOU_DATA_DIR`` (default ``./var``): SQLite file, uploads, generated files.
 - ``DATABASE_URL``: ``sqlite:///path`` or ``postgres://user:pw@host:5432/name``.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from fangzhou.env import ConfigError, envbool, envint, envstr, parse_database_url
+from fangzhou.lib.env import ConfigError, envbool, envint, envstr, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
@@ -83,7 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "fangzhou.accounts.context.role_context",
+                "fangzhou.context.role_context",
             ],
         },
     },

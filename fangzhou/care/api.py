@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.registry import selectors as registry_selectors

@@ -8,10 +8,11 @@ from typing import Any
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from fangzhou.care.services import care_registry_sync
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
 
-    report = care_registry_sync(community=_community(args.community), actor=None)
-    _print(
+    report = care_registry_sync(community=community_from_code(args.community), actor=None)
+    emit(
         args, vars(report), f"Registry: {report.created} added, {report.updated} updated, {report.unchanged} unchanged"
     )
     return 0
@@ -19,11 +20,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_escorts(args: argparse.Namespace) -> int:
     from fangzhou.care.services import care_escorts_ensure
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
 
-    community = _community(args.community) if args.community else None
+    community = community_from_code(args.community) if args.community else None
     report = care_escorts_ensure(community=community)
-    _print(
+    emit(
         args,
         {"sessions": report.sessions, "created": report.created, "sealed": report.sealed},
         f"{report.sessions} session(s) in the lead time; {report.created} escort order(s) created "
@@ -34,19 +36,21 @@ def cmd_escorts(args: argparse.Namespace) -> int:
 
 def cmd_checkins_close(args: argparse.Namespace) -> int:
     from fangzhou.care.services import care_checkins_close
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
 
-    report = care_checkins_close(community=_community(args.community), actor=None)
-    _print(args, vars(report), f"{report.due} due, {report.missed} missed; {report.created} urgent order(s) created")
+    report = care_checkins_close(community=community_from_code(args.community), actor=None)
+    emit(args, vars(report), f"{report.due} due, {report.missed} missed; {report.created} urgent order(s) created")
     return 0
 
 
 def cmd_medicine_batch(args: argparse.Namespace) -> int:
     from fangzhou.care.services import medicine_trips_batch
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
 
-    report = medicine_trips_batch(community=_community(args.community), actor=None)
-    _print(
+    report = medicine_trips_batch(community=community_from_code(args.community), actor=None)
+    emit(
         args,
         {"trips": [t.pk for t in report.trips], "requests": report.requests},
         f"{len(report.trips)} trip(s) for {report.requests} request(s)",

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import building_q
+from fangzhou.accounts.permissions import building_q
 from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
 from fangzhou.registry.models import Building, Community, SpecialCare

@@ -29,7 +29,7 @@ from fangzhou.care.models import (
     TreatmentSchedule,
 )
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
 from fangzhou.zones.selectors import sealed_building_ids

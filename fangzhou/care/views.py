@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
-from fangzhou.ratelimit import public_rate_limited
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, SpecialCare
 from fangzhou.registry.selectors import building_by_token, community_visible_or_404

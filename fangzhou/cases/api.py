@@ -9,7 +9,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.permissions import can_write_roster
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, Source
 from fangzhou.registry.models import Community

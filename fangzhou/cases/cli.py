@@ -9,10 +9,11 @@ from typing import Any
 
 def cmd_cases_import(args: argparse.Namespace) -> int:
     from fangzhou.cases.services import cases_import
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.registry.roster.reader import UnreadableFile
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"找不到文件 {path} / file not found: {path}")
@@ -27,7 +28,7 @@ def cmd_cases_import(args: argparse.Namespace) -> int:
         f"rejected {len(report.rejected)} row(s)"
     ]
     lines += [f"  row {r['row']}: {r['reason']}" for r in payload["rejected"]]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return 0
 
 

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import building_q
+from fangzhou.accounts.permissions import building_q
 from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult
 from fangzhou.registry.models import Community, Resident
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create

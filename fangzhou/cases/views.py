@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.scope import acting_user, can_write_roster
+from fangzhou.accounts.permissions import acting_user, can_write_roster
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, SiteKind, Source
 from fangzhou.registry.models import Community

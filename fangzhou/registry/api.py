@@ -9,13 +9,12 @@ from ninja import File, Form, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.scope import acting_user, can_write_roster
-from fangzhou.accounts.services import resident_unmask
+from fangzhou.accounts.permissions import acting_user, can_write_roster
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Community
 from fangzhou.registry.roster.normalize import mask_id, mask_phone
 from fangzhou.registry.roster.reader import read_upload
-from fangzhou.registry.services import roster_export, roster_import
+from fangzhou.registry.services import resident_unmask, roster_export, roster_import
 
 router = Router(tags=["registry"])
 

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import building_q, community_q
+from fangzhou.accounts.permissions import building_q, community_q
 from fangzhou.registry.models import Building, Community, Household, Resident
 
 

@@ -11,8 +11,8 @@ from django.db import transaction
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.services import audit_record
-from fangzhou.errors import Refused
-from fangzhou.registry.models import Building, Community, Compound, Subdistrict
+from fangzhou.lib.errors import Refused
+from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
 from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import ImportReport, roster_import
 from fangzhou.registry.selectors import residents_for_export
@@ -176,3 +176,19 @@ def building_tokens_ensure(*, community: Community) -> int:
         building.public_token = secrets.token_urlsafe(24)
     Building.objects.bulk_update(missing, ["public_token"], batch_size=500)
     return len(missing)
+
+
+def resident_unmask(
+    *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
+) -> dict[str, str]:
+    """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
+    names = [f for f in fields if f in {"id_number", "phone"}]
+    audit_record(
+        actor=actor,
+        action="resident.unmask",
+        target_type="resident",
+        target_id=resident.pk,
+        community_id=resident.community_id,
+        detail={"fields": names},
+    )
+    return {name: getattr(resident, name) for name in names}

@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.context import COMMITTEE as COMMITTEE_ROLES
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
-from fangzhou.accounts.services import resident_unmask as unmask_service
+from fangzhou.accounts.permissions import COMMITTEE as COMMITTEE_ROLES
+from fangzhou.accounts.permissions import can_write_roster
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Community
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.services import resident_unmask as unmask_service
 from fangzhou.registry.services import roster_export, roster_import
 from fangzhou.registry.siteplan import site_plan_svg
 

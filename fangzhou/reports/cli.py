@@ -8,11 +8,12 @@ from typing import Any
 
 def cmd_reports_daily(args: argparse.Namespace) -> int:
     from fangzhou.accounts.models import Role, User
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.reports.exports import report_lines
     from fangzhou.reports.selectors import ReportError, daily_report, report_day
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         day = report_day(args.on)
     except ReportError as exc:
@@ -27,7 +28,7 @@ def cmd_reports_daily(args: argparse.Namespace) -> int:
             lines.append(name)
             section = name
         lines.append(f"  {label:<40} {value}")
-    _print(args, report.as_dict(), "\n".join(lines))
+    emit(args, report.as_dict(), "\n".join(lines))
     return 0
 
 

@@ -21,8 +21,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import community_q
-from fangzhou.errors import Refused
+from fangzhou.accounts.permissions import community_q
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Household, Resident
 
 AnyUser = User | AnonymousUser

@@ -10,7 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def _distribution(community: Any, name: str) -> Any:
-    from fangzhou.cli import CommandError
+    from fangzhou.lib.cli import CommandError
     from fangzhou.supplies.models import Distribution
 
     distribution = Distribution.objects.filter(community=community, name=name).first()
@@ -21,11 +21,12 @@ def _distribution(community: Any, name: str) -> Any:
 def cmd_create(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.supplies.services import SuppliesError, distribution_create
     from fangzhou.supplies.views import parse_items
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         d = distribution_create(
             community=community,
@@ -38,29 +39,31 @@ def cmd_create(args: argparse.Namespace) -> int:
         )
     except (SuppliesError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
-    _print(args, {"id": d.pk, "name": d.name, "kind": d.kind}, f"Distribution #{d.pk} {d.name}")
+    emit(args, {"id": d.pk, "name": d.name, "kind": d.kind}, f"Distribution #{d.pk} {d.name}")
     return 0
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.supplies.services import SuppliesError, distribution_allocate
 
-    d = _distribution(_community(args.community), args.distribution)
+    d = _distribution(community_from_code(args.community), args.distribution)
     try:
         report = distribution_allocate(distribution=d, actor=None)
     except SuppliesError as exc:
         raise CommandError(str(exc)) from exc
-    _print(args, vars(report), f"Allocated to {report.households} households ({report.created} new)")
+    emit(args, vars(report), f"Allocated to {report.households} households ({report.created} new)")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.registry.roster.reader import UnreadableFile
     from fangzhou.supplies.services import SuppliesError, group_purchase_import
 
-    d = _distribution(_community(args.community), args.distribution)
+    d = _distribution(community_from_code(args.community), args.distribution)
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"找不到文件 {path} / file not found: {path}")
@@ -74,16 +77,17 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"{len(report.rejected)} row(s) rejected"
     ]
     lines += [f"  row {r['row']} [{r['column']}]: {r['reason']}" for r in report.rejected]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.supplies.models import Distribution
     from fangzhou.supplies.services import deliveries_sweep
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     names = (
         [args.distribution]
         if args.distribution
@@ -96,18 +100,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         report = deliveries_sweep(distribution=_distribution(community, name), actor=None)
         total["orders"] += report.orders
         total["created"] += report.created
-    _print(args, total, f"{total['orders']} undelivered door(s) are work orders ({total['created']} new)")
+    emit(args, total, f"{total['orders']} undelivered door(s) are work orders ({total['created']} new)")
     return 0
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
     from fangzhou.accounts.models import Role, User
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.registry.models import Building
     from fangzhou.supplies.models import RoutePlan
     from fangzhou.supplies.services import SuppliesError, route_plan_request, route_plan_run
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     distribution = _distribution(community, args.distribution) if args.distribution else None
     buildings = Building.objects.filter(community=community)
     if args.buildings:
@@ -135,7 +140,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
     ]
     for leg in plan.legs.select_related("volunteer"):
         lines.append(f"  trip {leg.index + 1} ({leg.volunteer}): " + " → ".join(s["label"] for s in leg.stops))
-    _print(args, {"id": plan.pk, "status": plan.status, "distance_m": plan.total_distance_m}, "\n".join(lines))
+    emit(args, {"id": plan.pk, "status": plan.status, "distance_m": plan.total_distance_m}, "\n".join(lines))
     return 0
 
 

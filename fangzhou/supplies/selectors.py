@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import building_q, community_q
+from fangzhou.accounts.permissions import building_q, community_q
 from fangzhou.registry.models import Building, Community
 from fangzhou.supplies.models import (
     Delivery,

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import audit_record
-from fangzhou.errors import Refused
-from fangzhou.jobs import job_enqueue
+from fangzhou.lib.errors import Refused
+from fangzhou.lib.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
 from fangzhou.supplies import routing
@@ -571,7 +571,7 @@ def route_plan_request(
     time_limit_s: float | None = None,
 ) -> RoutePlan:
     """Ask for volunteer routes over the doors of some buildings; the plan is solved in the background
-    (``fangzhou.jobs``) and drawn when done."""
+    (``fangzhou.lib.jobs``) and drawn when done."""
     buildings = list(
         Building.objects.filter(community=community, pk__in=list(building_ids)).values_list("pk", flat=True)
     )

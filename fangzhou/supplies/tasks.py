@@ -1,4 +1,4 @@
-"""Background jobs of the supplies app (run through ``fangzhou.jobs.job_enqueue``; ids in, safe to repeat)."""
+"""Background jobs of the supplies app (run through ``fangzhou.lib.jobs.job_enqueue``; ids in, safe to repeat)."""
 
 from __future__ import annotations
 

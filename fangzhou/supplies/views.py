@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload

@@ -9,7 +9,7 @@ from ninja import File, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Community
 from fangzhou.registry.roster.reader import read_upload

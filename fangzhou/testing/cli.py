@@ -7,7 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from fangzhou.cli import EXIT_OK, CommandError, _community, _print
+from fangzhou.lib.cli import EXIT_OK, CommandError, emit
+from fangzhou.registry.cli import community_from_code
 
 
 def _round(round_id: int) -> Any:
@@ -30,7 +31,7 @@ def _read(path_text: str) -> tuple[bytes, str]:
 def cmd_new_round(args: argparse.Namespace) -> int:
     from fangzhou.testing.services import TestingError, round_create
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         date = dt.date.fromisoformat(args.date)
     except ValueError as exc:
@@ -40,7 +41,7 @@ def cmd_new_round(args: argparse.Namespace) -> int:
     except TestingError as exc:
         raise CommandError(str(exc)) from exc
     payload = {"id": rnd.pk, "community": community.code, "date": date.isoformat(), "pool_size": rnd.pool_size}
-    _print(args, payload, str(rnd.pk))
+    emit(args, payload, str(rnd.pk))
     return EXIT_OK
 
 
@@ -60,7 +61,7 @@ def cmd_import_samples(args: argparse.Namespace) -> int:
         f"unchanged {report.unchanged}, rejected {len(report.rejected)} row(s)"
     ]
     lines += [f"  row {r.row}: {r.reason}" for r in report.rejected]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return EXIT_OK
 
 
@@ -82,7 +83,7 @@ def cmd_import_results(args: argparse.Namespace) -> int:
         f"cleared: {len(report.cleared)}; rejected {len(report.rejected)} row(s)",
     ]
     lines += [f"  row {r.row}: {r.reason}" for r in report.rejected]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return EXIT_OK
 
 
@@ -95,7 +96,7 @@ def cmd_export_manifest(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8-sig")
     tubes = max(text.count("\n") - 1, 0)
-    _print(args, {"file": str(out), "tubes": tubes}, f"Wrote {out} ({tubes} tubes)")
+    emit(args, {"file": str(out), "tubes": tubes}, f"Wrote {out} ({tubes} tubes)")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from django.core import signing
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import STAFF_ROLES
+from fangzhou.accounts.permissions import STAFF_ROLES
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry

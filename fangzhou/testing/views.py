@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.scope import acting_user
-from fangzhou.ratelimit import public_rate_limited
+from fangzhou.accounts.permissions import acting_user
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from fangzhou.jobs import job_enqueue
+from fangzhou.lib.jobs import job_enqueue
 
 
 def _redis_up() -> bool:

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
 from fangzhou.volunteers import selectors, services

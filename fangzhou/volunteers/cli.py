@@ -11,10 +11,11 @@ from typing import Any
 def cmd_roster_export(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.volunteers.services import roster_export_xlsx
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         day = dt.date.fromisoformat(args.date) if args.date else timezone.localdate()
     except ValueError as exc:
@@ -23,23 +24,24 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
-    _print(args, {"file": str(out), "bytes": len(content), "date": day.isoformat()}, f"Wrote {out}")
+    emit(args, {"file": str(out), "bytes": len(content), "date": day.isoformat()}, f"Wrote {out}")
     return 0
 
 
 def cmd_autofill(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.volunteers.services import shifts_autofill
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         day = dt.date.fromisoformat(args.date) if args.date else timezone.localdate()
     except ValueError as exc:
         raise CommandError(f"日期无效 {args.date} / invalid date (YYYY-MM-DD)") from exc
     filled = shifts_autofill(community=community, day=day, actor=None)
-    _print(args, {"filled": filled, "date": day.isoformat()}, f"Filled {filled} place(s) on {day}.")
+    emit(args, {"filled": filled, "date": day.isoformat()}, f"Filled {filled} place(s) on {day}.")
     return 0
 
 

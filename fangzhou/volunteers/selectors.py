@@ -14,7 +14,7 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import NOTHING, community_q
+from fangzhou.accounts.permissions import NOTHING, community_q
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.volunteers.gate import GateInput, GateResult, health_gate
 from fangzhou.volunteers.models import (

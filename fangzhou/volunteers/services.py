@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import audit_record, user_upsert
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.volunteers.models import (

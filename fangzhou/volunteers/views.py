@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import acting_user
-from fangzhou.ratelimit import public_rate_limited
+from fangzhou.accounts.permissions import acting_user
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.volunteers import selectors, services
 from fangzhou.volunteers.models import (

@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import acting_user
+from fangzhou.accounts.permissions import acting_user
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services

@@ -7,12 +7,13 @@ from typing import Any
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.workorders.services import work_orders_escalate
 
-    community = _community(args.community) if args.community else None
+    community = community_from_code(args.community) if args.community else None
     counts = work_orders_escalate(community=community)
-    _print(
+    emit(
         args,
         counts,
         f"Escalated {counts['lead']} overdue order(s) to group leads, {counts['committee']} to the committee.",

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.scope import NOTHING, building_q, community_q
+from fangzhou.accounts.permissions import NOTHING, building_q, community_q
 from fangzhou.registry.models import Building, Community
 from fangzhou.workorders import rules
 from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder

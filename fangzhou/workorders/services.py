@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.workorders import rules
 from fangzhou.workorders.models import (

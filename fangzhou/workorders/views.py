@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.scope import acting_user
-from fangzhou.ratelimit import public_rate_limited
+from fangzhou.accounts.permissions import acting_user
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
 from fangzhou.workorders import selectors, services

@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import can_write_roster
+from fangzhou.accounts.permissions import can_write_roster
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import communities_visible, community_visible_or_404
 from fangzhou.zones import services

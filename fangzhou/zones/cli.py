@@ -10,10 +10,11 @@ from typing import Any
 def cmd_zones_status(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.zones.selectors import UnknownRuleSet, rule_set_named, zone_report, zone_report_json
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     try:
         on = dt.date.fromisoformat(args.on) if args.on else timezone.localdate()
     except ValueError as exc:
@@ -43,18 +44,19 @@ def cmd_zones_status(args: argparse.Namespace) -> int:
     for b in report.buildings:
         zone = f" ({b.zone})" if b.zone else ""
         lines.append(f"building  {b.compound} {b.label}{zone:<10} {b.state.status:<11} {why(b.state)}")
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return 0
 
 
 def cmd_siteplan_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fangzhou.cli import CommandError, _community, _print
+    from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.zones.services import ZoneError
     from fangzhou.zones.siteplan_io import MAX_BYTES, site_plan_import, site_plan_parse
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"找不到文件 {path} / file not found: {path}")
@@ -69,7 +71,7 @@ def cmd_siteplan_import(args: argparse.Namespace) -> int:
         f"{report.open_spaces} open spaces; rejected {len(report.rejected)}"
     ]
     lines += [f"  {p['where']}: {p['reason']}" for p in payload["rejected"]]
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return 0
 
 
@@ -77,14 +79,15 @@ def cmd_siteplan_export(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from fangzhou.cli import _community, _print
+    from fangzhou.lib.cli import emit
+    from fangzhou.registry.cli import community_from_code
     from fangzhou.zones.siteplan_io import site_plan_export
 
-    community = _community(args.community)
+    community = community_from_code(args.community)
     document = site_plan_export(community)
     out = Path(args.output)
     out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-    _print(args, {"file": str(out), "compounds": len(document["compounds"])}, f"Wrote {out}")
+    emit(args, {"file": str(out), "compounds": len(document["compounds"])}, f"Wrote {out}")
     return 0
 
 

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.scope import building_q
+from fangzhou.accounts.permissions import building_q
 from fangzhou.cases.models import Case
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import (

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.services import audit_record
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import RULE_SETS
 from fangzhou.zones.models import Gate, MicroZone, OpenSpace, Road, RoadNode, ZoneOverride, ZoneSettings

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.scope import acting_user, can_write_roster
+from fangzhou.accounts.permissions import acting_user, can_write_roster
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services

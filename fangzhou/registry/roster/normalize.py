@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from fangzhou.errors import Refused
+from fangzhou.lib.errors import Refused
 
 Cell = str | int | float | dt.date | dt.datetime | None
 

@@ -39,5 +39,3 @@ def test_overflow_goes_to_the_next_site_then_unscheduled() -> None:
     assert {s.building_id: s.site_id for s in plan.slots} == {1: 1, 2: 2}
     assert plan.unscheduled == [3]
     assert schedule_round([], buildings).unscheduled == [1, 2, 3]
-
-

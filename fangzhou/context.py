@@ -1,3 +1,5 @@
+"""Template context for every page: the user's role flags and the community the section links point at."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,9 +8,8 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from fangzhou.accounts.models import Role
-
-COMMITTEE = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER, Role.SUBDISTRICT_OFFICER}
-LEADERS = {Role.GRID_LEADER, Role.BUILDING_LEADER}
+from fangzhou.accounts.permissions import COMMITTEE, LEADERS
+from fangzhou.registry.selectors import communities_visible
 
 
 def _nav_community(request: HttpRequest) -> Any:
@@ -19,8 +20,6 @@ def _nav_community(request: HttpRequest) -> Any:
     community = getattr(user, "community", None)
     if community is not None:
         return community
-    from fangzhou.registry.selectors import communities_visible
-
     return communities_visible(user).first()
 
 

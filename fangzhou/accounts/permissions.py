@@ -1,4 +1,7 @@
-"""Where a user may look. Every query for places or people goes through these filters."""
+"""Who may do what, and where a user may look: the one authorisation module.
+
+Every query for places or people goes through the filters here, and every page, endpoint,
+service and template asks the named predicates here."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from fangzhou.accounts.models import Role, User
 NOTHING = Q(pk__in=[])
 STAFF_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
 COMMUNITY_WRITERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
+COMMITTEE = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER, Role.SUBDISTRICT_OFFICER}
+LEADERS = {Role.GRID_LEADER, Role.BUILDING_LEADER}
 
 
 def acting_user(request: HttpRequest) -> User:

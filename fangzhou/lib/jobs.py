@@ -8,6 +8,7 @@ objects, and must be safe to run twice.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -17,6 +18,17 @@ from typing import Any
 from django.db import transaction
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def celery_app() -> Any:
+    """The Celery application (one per process), used to send jobs and, in ``fangzhou.celery``, to run them."""
+    from celery import Celery
+
+    app = Celery("fangzhou", broker=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
+    app.conf.task_acks_late = True
+    app.conf.worker_prefetch_multiplier = 1
+    return app
 
 
 def _resolve(path: str) -> Callable[..., Any]:
@@ -36,8 +48,7 @@ def job_enqueue(job: str, /, **kwargs: Any) -> None:
             raise TypeError("jobs take ids and plain values, not objects")
     mode = os.environ.get("FANGZHOU_JOBS", "inline")
     if mode == "celery":
-        from fangzhou.celery import app
-
+        app = celery_app()
         queue = os.environ.get("FANGZHOU_CELERY_QUEUE", "celery")
         transaction.on_commit(lambda: app.send_task("fangzhou.run_job", args=[job, kwargs], queue=queue))
     else:
