@@ -11,9 +11,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import building_q
+from fangzhou.accounts.permissions import COMMITTEE, building_q
 from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
+from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Building, Community, SpecialCare
 
 AnyUser = User | AnonymousUser
@@ -187,3 +188,10 @@ def public_medicine_status(building: Building, room: str, last4: str) -> list[Pu
         )
         for r in requests
     ]
+
+
+def at_risk_overview_panel(user: User, community: Community) -> OverviewPanel | None:
+    """First on the committee's overview: who is at risk in the next 48 hours (special care)."""
+    if user.role not in COMMITTEE:
+        return None
+    return OverviewPanel("care/_overview_risks.html", {"risks": at_risk_next_48h(user, community)}, order=10)

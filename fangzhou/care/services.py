@@ -56,15 +56,6 @@ def escort_lead_hours() -> float:
     return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
 
 
-def can_manage(user: Any, community: Community) -> bool:
-    """Committee roles edit the registry, schedules and medicine trips."""
-    if not isinstance(user, User) or not user.is_active:
-        return False
-    if user.role == Role.ADMIN or user.is_superuser:
-        return True
-    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == community.pk
-
-
 def _audit(actor: User | None, action: str, target: str, pk: int, community: Community | int, **detail: Any) -> None:
     audit_record(
         actor=actor,
@@ -488,9 +479,9 @@ class BatchReport:
 def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchReport:
     """Batch every waiting request into one trip per hospital or pharmacy; each trip is a work order
     for a volunteer with the list, doors in walking order for the way back."""
-    from fangzhou.supplies.services import walk_order
     from fangzhou.workorders.models import Priority
     from fangzhou.workorders.services import work_order_create
+    from fangzhou.zones.sitegraph import walk_order
 
     Community.objects.select_for_update().filter(pk=community.pk).first()
     waiting = list(

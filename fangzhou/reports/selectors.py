@@ -17,38 +17,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import community_q
+from fangzhou.accounts.models import User
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Household, Resident
+from fangzhou.registry.selectors import communities_read
 
 AnyUser = User | AnonymousUser
 
 # Who sends and receives daily reports: the committee (their community), the subdistrict (its
 # communities) and the administrator. Grid and building leaders and volunteers do not.
-REPORT_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
 
 
 class ReportError(Refused):
     pass
-
-
-def may_report(user: AnyUser) -> bool:
-    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in REPORT_ROLES)
-
-
-def communities_reported(user: AnyUser) -> QuerySet[Community]:
-    """The communities whose daily report the user may read."""
-    if not may_report(user):
-        return Community.objects.none()
-    return Community.objects.filter(community_q(user)).distinct().select_related("subdistrict").order_by("code")
-
-
-def community_for_report(user: AnyUser, code: str) -> Community | None:
-    return communities_reported(user).filter(code=code).first()
 
 
 def report_day(raw: str | None, *, today: dt.date | None = None) -> dt.date:
@@ -439,9 +423,9 @@ def _volunteers(community: Community, day: dt.date) -> tuple[int, int]:
 
 
 def daily_report(user: AnyUser, community: Community, day: dt.date, *, now: dt.datetime | None = None) -> DailyReport:
-    """The community's daily report for ``day``. The caller has checked ``community_for_report``;
+    """The community's daily report for ``day``. The caller has checked the user's access;
     a user without the right gets an empty report rather than another community's figures."""
-    if not communities_reported(user).filter(pk=community.pk).exists():
+    if not communities_read(user).filter(pk=community.pk).exists():
         raise ReportError("无权查看该社区的日报", "you may not see this community's daily report")
     moment = as_of(day, now)
     ids = [community.pk]
@@ -651,7 +635,7 @@ def subdistrict_table(user: AnyUser, day: dt.date, *, now: dt.datetime | None = 
     from fangzhou.zones.selectors import zone_report
 
     moment = as_of(day, now)
-    communities = list(communities_reported(user))
+    communities = list(communities_read(user))
     ids = [c.pk for c in communities]
     residents = _resident_counts(ids)
     cases = _case_figures(ids, day)

@@ -55,11 +55,6 @@ def buildings_in(user: AnyUser, distribution: Distribution) -> QuerySet[Building
     return Building.objects.filter(condition, community_id=distribution.community_id)
 
 
-def can_mark(user: AnyUser) -> bool:
-    """Officers of the subdistrict look; everyone else who sees a list may mark its doors."""
-    return isinstance(user, User) and user.is_active and user.role != Role.SUBDISTRICT_OFFICER
-
-
 @dataclass
 class BuildingProgress:
     id: int

@@ -20,7 +20,6 @@ from fangzhou.lib.errors import Refused
 from fangzhou.lib.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
-from fangzhou.supplies import routing
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -34,8 +33,9 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
-from fangzhou.supplies.sites import community_site_graph
+from fangzhou.zones import routing
 from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
+from fangzhou.zones.sitegraph import STAIRS_S_PER_FLOOR, community_site_graph, floor_of
 
 MAX_ITEMS = 30
 MAX_QUANTITY = 10_000
@@ -62,15 +62,6 @@ def route_time_limit_s() -> float:
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
     return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
-
-
-def can_manage(user: Any, community: Community) -> bool:
-    """Committee roles create distributions, import orders, assign lists and plan routes."""
-    if not isinstance(user, User) or not user.is_active:
-        return False
-    if user.role == Role.ADMIN or user.is_superuser:
-        return True
-    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == community.pk
 
 
 def _audit(actor: User | None, action: str, target: str, target_id: int, community: Community, **detail: Any) -> None:
@@ -526,7 +517,6 @@ def distribution_close(*, distribution: Distribution, actor: User | None) -> Dis
 # Routes
 
 
-STAIRS_S_PER_FLOOR = 20
 DOOR_S = 30
 
 
@@ -539,20 +529,13 @@ def _door_stops(
         if node is None:
             continue
         x, y = nodes[node]
-        floor = _floor_of(h.room)
+        floor = floor_of(h.room)
         stops.append(
             routing.Stop(
                 key=f"h{h.pk}", x=x, y=y, demand=1, service_s=DOOR_S + STAIRS_S_PER_FLOOR * max(floor - 1, 0), node=node
             )
         )
     return stops
-
-
-def _floor_of(room: str) -> int:
-    digits = "".join(ch for ch in room if ch.isdigit())
-    if len(digits) >= 3:
-        return max(int(digits[:-2]), 1)
-    return 1
 
 
 @transaction.atomic
@@ -684,47 +667,3 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         }
         locked.save(update_fields=["status", "total_distance_m", "solve_time_s", "result"])
     return locked
-
-
-def walk_order(
-    community: Community,
-    stops: Sequence[Household | Building],
-    *,
-    start: str = "",
-    time_limit_s: float = 1.0,
-) -> list[Household | Building]:
-    """One walk through ``stops`` (doors or buildings) from a gate and back, shortest first found in
-    ``time_limit_s``: door-to-door sampling, a medicine trip. Returns the same objects, reordered."""
-    if len(stops) <= 1:
-        return list(stops)
-    try:
-        site = community_site_graph(community)
-    except ValueError:  # no building is on the site plan yet: keep the given order
-        return list(stops)
-    keyed: dict[str, Household | Building] = {}
-    points: list[routing.Stop] = []
-    for i, item in enumerate(stops):
-        building_id = item.building_id if isinstance(item, Household) else item.pk
-        node = site.entrances.get(building_id)
-        key = f"s{i}"
-        keyed[key] = item
-        if node is None:
-            continue
-        x, y = site.graph.nodes[node]
-        floor = _floor_of(item.room) if isinstance(item, Household) else 1
-        points.append(routing.Stop(key=key, x=x, y=y, demand=0, service_s=STAIRS_S_PER_FLOOR * floor, node=node))
-    start = start if start in site.gates else next(iter(site.gates))
-    gate_node = site.gates[start][1]
-    gx, gy = site.graph.nodes[gate_node]
-    problem = routing.RoutingProblem(
-        depot=routing.Stop(key="__start__", x=gx, y=gy, node=gate_node),
-        stops=points,
-        vehicles=1,
-        capacity=None,
-        graph=site.graph,
-    )
-    solution = routing.solve(problem, time_limit_s=time_limit_s)
-    order = [key for route in solution.routes for key in route.stop_keys]
-    seen = set(order)
-    order += [key for key in keyed if key not in seen]  # unplaced stops keep their given order at the end
-    return [keyed[key] for key in order]

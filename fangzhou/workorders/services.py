@@ -15,6 +15,7 @@ from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.workorders import rules
+from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
     Group,
     Kind,
@@ -123,19 +124,14 @@ def work_order_create(
     return order
 
 
-def _health_gate_or_raise(actor: User) -> None:
-    from fangzhou.volunteers.models import Volunteer
-    from fangzhou.volunteers.selectors import volunteer_health
-
-    volunteer = Volunteer.objects.filter(user=actor).first()
-    if volunteer is None:
-        return
-    gate = volunteer_health(volunteer)
-    if not gate.ok:
-        raise WorkOrderError(
-            "您暂不能认领上门工单：" + "；".join(r.zh for r in gate.reasons),
-            "you cannot claim door-to-door work now: " + "; ".join(r.en for r in gate.reasons),
-        )
+def _door_work_gate_or_raise(actor: User) -> None:
+    """The checks the apps above registered (the volunteers' health gate), as this app's refusal."""
+    try:
+        door_work_checks_run(actor)
+    except Refused as exc:
+        if isinstance(exc, WorkOrderError):
+            raise
+        raise WorkOrderError(exc.zh, exc.en) from exc
 
 
 def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
@@ -148,7 +144,7 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
     if order_place is None:
         raise WorkOrderError("工单不存在", "no such work order")
     if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
-        _health_gate_or_raise(actor)
+        _door_work_gate_or_raise(actor)
     now = timezone.now()
     with transaction.atomic():
         won = (

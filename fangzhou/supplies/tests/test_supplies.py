@@ -20,11 +20,11 @@ from fangzhou.registry.models import Household
 from fangzhou.registry.tests.factories import PASSWORD, World
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.models import Delivery, DeliveryStatus, Distribution, PlanStatus, RoutePlan
-from fangzhou.supplies.routing import RoadGraph
-from fangzhou.supplies.sites import community_road_graph, community_site_graph
 from fangzhou.supplies.tests.conftest import seal_b5
 from fangzhou.workorders.models import WorkOrder
+from fangzhou.zones.routing import RoadGraph
 from fangzhou.zones.selectors import building_is_sealed
+from fangzhou.zones.sitegraph import community_road_graph, community_site_graph, walk_order
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +259,7 @@ class TestRoutes:
 
     def test_walk_order_for_others(self, placed: World) -> None:
         households = list(Household.objects.filter(building__community=placed.community).order_by("-room"))
-        ordered = services.walk_order(placed.community, households)
+        ordered = walk_order(placed.community, households)
         assert sorted(h.pk for h in ordered) == sorted(h.pk for h in households)
         # The two doors of building 3 are next to each other on the walk.
         rooms = [h.room for h in ordered]
