@@ -9,7 +9,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
@@ -49,26 +49,38 @@ def active_user(user: AnyUser | None) -> User | None:
     return user
 
 
-def is_admin(user: AnyUser | None) -> bool:
+def is_admin(user: AnyUser | None) -> TypeGuard[User]:
     active = active_user(user)
     return active is not None and (active.is_superuser or active.role == Role.ADMIN)
 
 
-def is_committee(user: AnyUser | None) -> bool:
+def is_committee(user: AnyUser | None) -> TypeGuard[User]:
     """Sees whole communities: administrators, secretaries, social workers, subdistrict officers."""
     active = active_user(user)
     return active is not None and (active.is_superuser or active.role in COMMITTEE)
 
 
-def is_manager(user: AnyUser | None) -> bool:
+def is_manager(user: AnyUser | None) -> TypeGuard[User]:
     """Changes a community's data somewhere (its own community; an administrator anywhere)."""
     active = active_user(user)
     return active is not None and (active.is_superuser or active.role in MANAGERS)
 
 
-def is_volunteer(user: AnyUser | None) -> bool:
+def is_volunteer(user: AnyUser | None) -> TypeGuard[User]:
     active = active_user(user)
     return active is not None and active.role == Role.VOLUNTEER
+
+
+def is_officer(user: AnyUser | None) -> TypeGuard[User]:
+    """A subdistrict officer: reads counts across the subdistrict's communities, changes nothing."""
+    active = active_user(user)
+    return active is not None and active.role == Role.SUBDISTRICT_OFFICER
+
+
+def is_leader(user: AnyUser | None) -> TypeGuard[User]:
+    """A grid or building leader: works on their own buildings."""
+    active = active_user(user)
+    return active is not None and active.role in LEADERS
 
 
 def can_manage_community(user: AnyUser | None, community_id: int) -> bool:

@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.registry import selectors as registry_selectors
@@ -215,7 +215,7 @@ def escorts(request: HttpRequest, code: str) -> CountsOut:
 
 @router.get("/profiles/{profile_id}", response=ProfileOut)
 def profile(request: HttpRequest, profile_id: int) -> ProfileOut:
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404("not found")
     return _profile_out(_profile(request, profile_id))
 
@@ -265,7 +265,7 @@ def schedule_add(request: HttpRequest, profile_id: int, payload: ScheduleIn) -> 
 
 @router.post("/profiles/{profile_id}/checkin", response=CheckInOut)
 def checkin(request: HttpRequest, profile_id: int, payload: CheckInIn) -> CheckInOut:
-    if acting_user(request).role in {Role.VOLUNTEER, Role.SUBDISTRICT_OFFICER}:
+    if is_volunteer(request.user) or is_officer(request.user):
         raise Http404("not found")
     p = _profile(request, profile_id)
     try:
@@ -299,7 +299,7 @@ def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
 
 @router.post("/medicine", response=MedicineRequestOut)
 def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> MedicineRequestOut:
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404("not found")
     resident = registry_selectors.resident_get(request.user, payload.resident_id)
     if resident is None:
@@ -333,7 +333,7 @@ def medicine_batch(request: HttpRequest, code: str) -> list[TripOut]:
 
 @router.post("/medicine/{request_id}/deliver", response=MedicineRequestOut)
 def medicine_deliver(request: HttpRequest, request_id: int) -> MedicineRequestOut:
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         raise Http404("not found")
     r = selectors.medicine_request_get(request.user, request_id)
     if r is None:

@@ -32,7 +32,10 @@ from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
+from fangzhou.workorders.models import Priority, WorkOrder
+from fangzhou.workorders.services import work_order_create
 from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.sitegraph import walk_order
 
 # Needs that call for a daily check-in.
 CHECKIN_NEEDS = {SpecialCare.ELDERLY_ALONE}
@@ -250,9 +253,6 @@ def care_escorts_ensure(
     """For every treatment session starting within the lead time (default 24 h), make sure a
     medical-visit escort work order with closed-loop transport exists. Idempotent (one order per
     session by ``source_key``); meant to run on a schedule (e.g. every 15 minutes)."""
-    from fangzhou.workorders.models import Priority, WorkOrder
-    from fangzhou.workorders.services import work_order_create
-
     now = timezone.localtime(now or timezone.now())
     lead = dt.timedelta(hours=escort_lead_hours())
     report = EscortReport()
@@ -324,9 +324,6 @@ def care_escorts_ensure(
 def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
     'Needs help' opens an urgent work order at once."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
-
     if status not in CheckInStatus.values:
         raise CareError(f"未知的状态「{status}」", f"unknown status {status!r}")
     on = on or timezone.localdate()
@@ -359,9 +356,6 @@ class CheckinCloseReport:
 def care_checkins_close(*, community: Community, actor: User | None, on: dt.date | None = None) -> CheckinCloseReport:
     """End of the check-in day: everyone living alone with no check-in that day is marked 'no answer'
     and gets an urgent work order (once per person per day)."""
-    from fangzhou.workorders.models import Priority, WorkOrder
-    from fangzhou.workorders.services import work_order_create
-
     on = on or timezone.localdate()
     report = CheckinCloseReport()
     with transaction.atomic():
@@ -479,10 +473,6 @@ class BatchReport:
 def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchReport:
     """Batch every waiting request into one trip per hospital or pharmacy; each trip is a work order
     for a volunteer with the list, doors in walking order for the way back."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
-    from fangzhou.zones.sitegraph import walk_order
-
     Community.objects.select_for_update().filter(pk=community.pk).first()
     waiting = list(
         MedicineRequest.objects.filter(community=community, status=MedicineStatus.REQUESTED, trip__isnull=True)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
@@ -29,7 +29,7 @@ WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六
 
 def _staff_only(request: HttpRequest) -> None:
     """Volunteers see care work through their work orders, not the registry."""
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404(_("Not found"))
 
 
@@ -200,7 +200,7 @@ def checkins(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
     p = _profile(request, profile_id)
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         return HttpResponseForbidden(_("You may not record check-ins."))
     status = request.POST.get("status", CheckInStatus.OK)
     try:
@@ -259,13 +259,13 @@ def medicine_deliver(request: HttpRequest, request_id: int) -> HttpResponse:
     item = selectors.medicine_request_get(request.user, request_id)
     if item is None:
         raise Http404(_("Not found"))
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         return HttpResponseForbidden(_("You may not record deliveries."))
     try:
         services.medicine_request_deliver(request_id=item.pk, actor=acting_user(request))
     except CareError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         messages.success(request, _("Saved."))
         return redirect("registry:overview")
     return redirect("care:medicine", code=item.resident.community.code)

@@ -19,6 +19,7 @@ from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident
+from fangzhou.registry.roster.reader import data_rows, find_header, read_table
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create
 
@@ -394,8 +395,6 @@ def _site_kind(name: str) -> str:
 def cases_import(*, community: Community, actor: User | None, data: bytes, filename: str) -> CaseImportReport:
     """Import the district's list of cases (CSV or xlsx). Rows numbered as Excel shows them."""
     import unicodedata
-
-    from fangzhou.registry.roster.reader import data_rows, find_header, read_table
 
     sheet = read_table(data, filename)
     header = find_header(sheet, CASE_ALIASES, required=("id_number", "report_date"))

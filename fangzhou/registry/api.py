@@ -11,6 +11,7 @@ from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.registry import selectors
+from fangzhou.registry.models import Resident
 from fangzhou.registry.roster.normalize import mask_id, mask_phone
 from fangzhou.registry.roster.reader import read_upload
 from fangzhou.registry.selectors import community_visible_or_404
@@ -93,8 +94,6 @@ class ImportOut(Schema):
 
 
 def resident_out(resident: object) -> ResidentOut:
-    from fangzhou.registry.models import Resident
-
     assert isinstance(resident, Resident)
     building = resident.household.building
     return ResidentOut(

@@ -21,9 +21,18 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from fangzhou.accounts.models import User
+from fangzhou.care.selectors import at_risk_next_48h
+from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Household, Resident
 from fangzhou.registry.selectors import communities_read
+from fangzhou.supplies.models import DeliveryStatus, Distribution
+from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Tube
+from fangzhou.testing.selectors import antigen_glance, round_counts, rounds_visible
+from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
+from fangzhou.volunteers.selectors import day_bounds as bounds
+from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+from fangzhou.zones.selectors import zone_report
 
 AnyUser = User | AnonymousUser
 
@@ -53,8 +62,6 @@ def report_day(raw: str | None, *, today: dt.date | None = None) -> dt.date:
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    from fangzhou.volunteers.selectors import day_bounds as bounds
-
     return bounds(day)
 
 
@@ -82,8 +89,6 @@ class CaseFigures:
 def _case_figures(ids: list[int], day: dt.date) -> dict[int, CaseFigures]:
     """Cases reported up to ``day`` and where they stand on ``day`` (``Case.stage``), close contacts
     in home isolation on ``day``."""
-    from fangzhou.cases.models import Case, CloseContact
-
     out: dict[int, CaseFigures] = defaultdict(CaseFigures)
     for case in Case.objects.filter(community_id__in=ids, report_date__lte=day).only(
         "id", "community_id", "report_date", "transferred_on", "discharged_on", "monitoring_until"
@@ -132,8 +137,6 @@ def _open_at(moment: dt.datetime, prefix: str = "") -> Q:
 
 
 def _order_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, OrderFigures]:
-    from fangzhou.workorders.models import Status, WorkOrder
-
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
     rows = (
@@ -151,8 +154,6 @@ def _order_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[in
 
 def _request_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, RequestFigures]:
     """Residents' requests: open (their order not yet closed), closed (order done) and new that day."""
-    from fangzhou.workorders.models import ResidentRequest, Status
-
     start, _end = day_bounds(day)
     opened = Q(created_at__lte=moment, order__isnull=False) & (
         Q(order__closed_at__isnull=True) | Q(order__closed_at__gt=moment)
@@ -173,8 +174,6 @@ def _request_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[
 
 def _retests_pending(ids: list[int], moment: dt.datetime) -> dict[int, int]:
     """Residents pending re-test (待复查) at ``moment``: asked for, not yet resolved."""
-    from fangzhou.testing.models import Retest
-
     pending = Q(created_at__lte=moment) & (
         Q(resolved_at__isnull=True, status=Retest.Status.PENDING) | Q(resolved_at__gt=moment)
     )
@@ -313,9 +312,6 @@ class DailyReport:
 
 
 def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.datetime) -> RoundFigures | None:
-    from fangzhou.testing.models import Result, Tube
-    from fangzhou.testing.selectors import round_counts, rounds_visible
-
     rnd = rounds_visible(user).filter(community=community, date__lte=day).order_by("-date", "-id").first()
     if rnd is None:
         return None
@@ -340,15 +336,11 @@ def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.
 
 
 def _antigen(user: AnyUser, community: Community, day: dt.date) -> AntigenFigures:
-    from fangzhou.testing.selectors import antigen_glance
-
     glance = antigen_glance(user, community, day)
     return AntigenFigures(residents=glance.residents, reported=glance.reported, positive=len(glance.positives))
 
 
 def _zones(community: Community, day: dt.date) -> ZoneFigures:
-    from fangzhou.zones.selectors import zone_report
-
     report = zone_report(community, day)
     rules = report.rules
 
@@ -386,8 +378,6 @@ def _zones(community: Community, day: dt.date) -> ZoneFigures:
 
 def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> list[DistributionFigures]:
     """Distributions open at ``moment`` (started by ``day``, not closed): doors done and pending."""
-    from fangzhou.supplies.models import DeliveryStatus, Distribution
-
     done = Q(
         deliveries__status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.LEFT_AT_DOOR],
         deliveries__delivered_at__lte=moment,
@@ -403,14 +393,10 @@ def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> l
 
 
 def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
-    from fangzhou.care.selectors import at_risk_next_48h
-
     return len({risk.profile.pk for risk in at_risk_next_48h(user, community, now=moment)})
 
 
 def _volunteers(community: Community, day: dt.date) -> tuple[int, int]:
-    from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
-
     start, end = day_bounds(day)
     approved = Volunteer.objects.filter(community=community, status=VolunteerStatus.APPROVED).count()
     on_duty = (
@@ -581,8 +567,6 @@ class SubdistrictTable:
 def _antigen_by_community(ids: list[int], day: dt.date) -> dict[int, AntigenFigures]:
     """The antigen figures of ``antigen_glance`` for many communities at once: residents of the
     communities' buildings, those with a result for the day (not "not tested"), positives."""
-    from fangzhou.testing.models import AntigenReport, AntigenResult
-
     residents = dict(
         Resident.objects.filter(household__building__community_id__in=ids)
         .values("household__building__community_id")
@@ -608,8 +592,6 @@ def _antigen_by_community(ids: list[int], day: dt.date) -> dict[int, AntigenFigu
 
 def _latest_rounds(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, tuple[dt.date, int, int]]:
     """Per community: the latest round up to ``day`` → (date, residents sampled, positive tubes)."""
-    from fangzhou.testing.models import Result, Round
-
     latest: dict[int, Round] = {}
     for rnd in Round.objects.filter(community_id__in=ids, date__lte=day).order_by("community_id", "-date", "-id"):
         latest.setdefault(rnd.community_id, rnd)
@@ -632,8 +614,6 @@ def _latest_rounds(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[in
 
 def subdistrict_table(user: AnyUser, day: dt.date, *, now: dt.datetime | None = None) -> SubdistrictTable:
     """One row per community the user may report on (a subdistrict officer: their subdistrict)."""
-    from fangzhou.zones.selectors import zone_report
-
     moment = as_of(day, now)
     communities = list(communities_read(user))
     ids = [c.pk for c in communities]

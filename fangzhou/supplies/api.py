@@ -16,7 +16,7 @@ from fangzhou.registry.models import Community, Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
-from fangzhou.supplies.models import Distribution
+from fangzhou.supplies.models import Delivery, Distribution
 
 router = Router(tags=["supplies"])
 
@@ -270,8 +270,6 @@ def sweep(request: HttpRequest, distribution_id: int) -> SweepOut:
 
 
 def _door(delivery: object) -> DoorOut:
-    from fangzhou.supplies.models import Delivery
-
     assert isinstance(delivery, Delivery)
     return DoorOut(
         id=delivery.pk,

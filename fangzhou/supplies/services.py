@@ -33,6 +33,8 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
+from fangzhou.workorders.models import Priority, WorkOrder
+from fangzhou.workorders.services import work_order_create
 from fangzhou.zones import routing
 from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
 from fangzhou.zones.sitegraph import STAIRS_S_PER_FLOOR, community_site_graph, floor_of
@@ -463,9 +465,6 @@ class SweepReport:
 def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.date | None = None) -> SweepReport:
     """End of the day: every door still waiting becomes a supply-delivery work order (one per door,
     idempotent by ``source_key``)."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
-
     on = on or timezone.localdate()
     report = SweepReport()
     pending = (
@@ -483,8 +482,6 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             detail = f"{distribution.name}: {household.building.label} {household.room}室 — {items}"
             if sealed:
                 detail += "\n封控楼栋：无接触配送，放在门口 / sealed building: contactless, leave at the door"
-            from fangzhou.workorders.models import WorkOrder
-
             existed = WorkOrder.objects.filter(source_key=key).exists()
             order = work_order_create(
                 community=distribution.community,

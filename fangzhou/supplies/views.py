@@ -14,8 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import (
+    acting_user,
+    can_manage_community,
+    can_mark_deliveries,
+    is_leader,
+    is_volunteer,
+)
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Household
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
@@ -50,7 +56,7 @@ def parse_items(text: str) -> dict[str, int]:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
-    if user.role == Role.VOLUNTEER:
+    if is_volunteer(user):
         return redirect("supplies:mine")
     communities = list(registry_selectors.communities_visible(user))
     if len(communities) == 1:
@@ -339,7 +345,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def routes(request: HttpRequest, code: str) -> HttpResponse:
     community = community_visible_or_404(request.user, code)
     manage = can_manage_community(request.user, community.pk)
-    if not manage and acting_user(request).role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    if not manage and is_leader(request.user):
         raise Http404(_("Route plans are for the committee"))
     context: dict[str, Any] = {
         "community": community,

@@ -29,6 +29,8 @@ from fangzhou.testing.models import (
     Sample,
     Tube,
 )
+from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.sitegraph import walk_order
 
 QR_SALT = "fangzhou.testing.resident-qr"
 DOOR_SPECIAL = {SpecialCare.LIMITED_MOBILITY, SpecialCare.BEDRIDDEN, SpecialCare.DISABLED}
@@ -300,9 +302,6 @@ def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 
     round's date), and residents who cannot walk down (limited mobility, bedridden, disabled).
     The buildings are ordered by the routing core over the site plan's roads, from a gate.
     """
-    from fangzhou.zones.selectors import sealed_building_ids
-    from fangzhou.zones.sitegraph import walk_order
-
     sealed = sealed_building_ids(Community.objects.get(pk=rnd.community_id), rnd.date)
     pending = set(
         Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(

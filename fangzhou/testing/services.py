@@ -44,6 +44,7 @@ from fangzhou.testing.models import (
     TubeKind,
 )
 from fangzhou.testing.pooling import TubeFiller
+from fangzhou.testing.selectors import exempt_resident_ids
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create
 
@@ -117,8 +118,6 @@ def _minutes(t: dt.time) -> int:
 
 def expected_by_building(rnd: Round) -> dict[int, int]:
     """Residents expected at the round per building (everyone but the exempt)."""
-    from fangzhou.testing.selectors import exempt_resident_ids
-
     exempt = exempt_resident_ids(rnd)
     counts: dict[int, int] = defaultdict(int)
     for resident_id, building_id in Resident.objects.filter(community_id=rnd.community_id).values_list(

@@ -25,6 +25,7 @@ from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Resident
 from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
+from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import AntigenResult, Round, SamplingSite
 from fangzhou.testing.services import TestingError
@@ -394,8 +395,6 @@ def poster(request: HttpRequest, building_id: int) -> HttpResponse:
 
     building = _building(request, building_id)
     if not building.public_token:
-        from fangzhou.registry.services import building_tokens_ensure
-
         building_tokens_ensure(community=building.community)
         building.refresh_from_db(fields=["public_token"])
     url = request.build_absolute_uri(reverse("testing:public", args=[building.public_token]))

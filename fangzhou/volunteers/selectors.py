@@ -18,6 +18,7 @@ from fangzhou.accounts.permissions import NOTHING, active_user
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import communities_read
+from fangzhou.testing.selectors import last_negative_test_at
 from fangzhou.volunteers.gate import GateInput, GateResult, health_gate
 from fangzhou.volunteers.models import (
     Shift,
@@ -31,6 +32,8 @@ from fangzhou.volunteers.models import (
     WorkGroup,
 )
 from fangzhou.workorders.hooks import Membership
+from fangzhou.workorders.models import WorkOrder
+from fangzhou.zones.selectors import sealed_building_ids
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +92,6 @@ def building_is_sealed(building: Building | None, on: dt.date, *, cache: dict[An
     app says. ``cache`` keeps one answer per community and day across many volunteers."""
     if building is None:
         return False
-    from fangzhou.zones.selectors import sealed_building_ids
-
     memo = cache if cache is not None else {}
     key = (building.community_id, on)
     if key not in memo:
@@ -102,8 +103,6 @@ def _registry_last_negative(resident_id: int | None) -> dt.datetime | None:
     """The latest negative PCR or antigen result of a volunteer who is a registered resident."""
     if resident_id is None:
         return None
-    from fangzhou.testing.selectors import last_negative_test_at
-
     return last_negative_test_at(resident_id)
 
 
@@ -231,8 +230,6 @@ class Exposure:
 def exposure(volunteer: Volunteer, *, positive_at: dt.datetime | None = None, days: int = 3) -> Exposure:
     """Households served and colleagues who shared a shift with the volunteer from ``days`` days before
     the positive test (or before now) until now."""
-    from fangzhou.workorders.models import WorkOrder
-
     end = timezone.now()
     start = (positive_at or end) - dt.timedelta(days=days)
     households: list[Household] = []

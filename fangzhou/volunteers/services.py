@@ -17,6 +17,7 @@ from fangzhou.accounts.services import audit_record, user_upsert
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
+from fangzhou.volunteers import autofill
 from fangzhou.volunteers.models import (
     Post,
     Shift,
@@ -33,6 +34,7 @@ from fangzhou.volunteers.models import (
     VolunteerTest,
     WorkGroup,
 )
+from fangzhou.volunteers.selectors import roster_day, volunteer_health, volunteer_health_many
 from fangzhou.workorders.models import Group
 
 
@@ -268,8 +270,6 @@ def volunteer_test_record(
 
 
 def _gate_or_raise(volunteer: Volunteer, *, at: dt.datetime | None = None) -> None:
-    from fangzhou.volunteers.selectors import volunteer_health
-
     result = volunteer_health(volunteer, at=at)
     if not result.ok:
         raise VolunteerError(
@@ -420,9 +420,6 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
 
 def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -> int:
     """Fill the gaps of one day's roster from eligible members of each group (CP-SAT). Returns places filled."""
-    from fangzhou.volunteers import autofill
-    from fangzhou.volunteers.selectors import roster_day, volunteer_health_many
-
     rows = roster_day(community=community, day=day)
     open_shifts = [r for r in rows if r.gap > 0]
     if not open_shifts:
@@ -473,8 +470,6 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
 def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
-
-    from fangzhou.volunteers.selectors import roster_day
 
     rows = roster_day(community=community, day=day)
     wb = Workbook()

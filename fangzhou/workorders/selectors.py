@@ -25,7 +25,7 @@ from fangzhou.accounts.permissions import (
 from fangzhou.registry.models import Building, Community
 from fangzhou.workorders import rules
 from fangzhou.workorders.hooks import GroupKey, membership_of
-from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+from fangzhou.workorders.models import Kind, Priority, RequestKind, ResidentRequest, Status, WorkOrder
 
 ACTIVE = [Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS]
 
@@ -141,8 +141,6 @@ AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–1
 
 def board(community: Community) -> Board:
     """The committee's view: open orders by kind, priority and age; overdue; who is overloaded."""
-    from fangzhou.workorders.models import Kind, Priority
-
     now = timezone.now()
     active = WorkOrder.objects.filter(community=community, status__in=ACTIVE)
     out = Board(community=community)
@@ -209,8 +207,6 @@ class RequestBoard:
 
 def request_board(user: User | AnonymousUser, community: Community, *, days: int = 7) -> RequestBoard:
     """Open requests oldest first, counts by kind, and the number closed on each of the last days."""
-    from fangzhou.workorders.models import RequestKind
-
     qs = requests_visible(user).filter(community=community)
     open_qs = qs.filter(order__status__in=ACTIVE)
     labels = dict(RequestKind.choices)

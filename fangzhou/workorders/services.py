@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.workorders import rules
 from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
@@ -186,11 +188,8 @@ def work_order_transition(
                 f"工单当前状态为「{order.get_status_display()}」，不能执行此操作",
                 f"the order is {order.status}; {action} is not possible",
             )
-        if action in {"start", "done"} and order.assignee_id not in {actor.pk, None} and order.assignee_id:
-            from fangzhou.accounts.models import Role
-
-            if actor.role not in {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}:
-                raise WorkOrderError("这张工单不是您认领的", "this order is claimed by someone else")
+        if action in {"start", "done"} and order.assignee_id not in {actor.pk, None} and not is_manager(actor):
+            raise WorkOrderError("这张工单不是您认领的", "this order is claimed by someone else")
         before = order.status
         now = timezone.now()
         order.status = target
@@ -309,8 +308,6 @@ def resident_request_submit(
     actor: User | None = None,
 ) -> tuple[ResidentRequest, bool]:
     """Record a resident's request and its work order. A retry with the same client id returns the first."""
-    from fangzhou.registry.roster import normalize as nz
-
     client_id = (client_id or "").strip()[:64] or None
     if client_id:
         existing = ResidentRequest.objects.filter(client_id=client_id).select_related("order").first()
