@@ -114,7 +114,7 @@ class ImportOut(Schema):
     rejected: list[RejectionOut]
 
 
-class AssignIn(Schema):
+class DeliveryAssignIn(Schema):
     building_id: int
     volunteer_id: int | None = None
 
@@ -245,7 +245,7 @@ def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile 
 
 
 @router.post("/d/{distribution_id}/assign")
-def assign(request: HttpRequest, distribution_id: int, payload: AssignIn) -> dict[str, bool]:
+def assign(request: HttpRequest, distribution_id: int, payload: DeliveryAssignIn) -> dict[str, bool]:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     building = (

@@ -95,7 +95,7 @@ class ShiftOut(Schema):
     gap: int
 
 
-class AssignIn(Schema):
+class ShiftAssignIn(Schema):
     volunteer_id: int
 
 
@@ -253,7 +253,7 @@ def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
 
 
 @router.post("/shifts/{shift_id}/assign", response={200: dict[str, int]})
-def assign(request: HttpRequest, shift_id: int, payload: AssignIn) -> dict[str, int]:
+def assign(request: HttpRequest, shift_id: int, payload: ShiftAssignIn) -> dict[str, int]:
     shift = Shift.objects.filter(pk=shift_id, community__in=communities_managed(request.user)).first()
     if shift is None:
         raise Http404("shift not found")
