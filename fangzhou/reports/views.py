@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fangzhou.accounts.models import Role
-from fangzhou.accounts.permissions import is_committee
+from fangzhou.accounts.permissions import is_admin, is_committee, is_officer
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import exports, selectors
 
@@ -81,7 +81,7 @@ def daily(request: HttpRequest, code: str) -> HttpResponse:
         "today": timezone.localdate(),
         "error": error,
         "lang": _lang(),
-        "subdistrict_view": getattr(request.user, "role", "") in {Role.SUBDISTRICT_OFFICER, Role.ADMIN},
+        "subdistrict_view": is_officer(request.user) or is_admin(request.user),
     }
     return render(request, "reports/daily.html", context, status=400 if error else 200)
 

@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import building_q, community_q, is_leader, is_volunteer
+from fangzhou.accounts.permissions import active_user, building_q, community_q, is_leader, is_volunteer
 from fangzhou.registry.models import Building, Community
 from fangzhou.supplies.models import (
     Delivery,
@@ -196,7 +196,7 @@ def route_plans_visible(user: AnyUser) -> QuerySet[RoutePlan]:
     volunteer = _volunteer(user)
     if volunteer is not None:
         return RoutePlan.objects.filter(pk__in=RouteLeg.objects.filter(volunteer=volunteer).values("plan_id"))
-    active = user if isinstance(user, User) and user.is_active else None
+    active = active_user(user)
     if active is None or is_leader(active):
         # Route plans cover many buildings: committee roles and officers only.
         return RoutePlan.objects.none()
