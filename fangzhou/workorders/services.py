@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.models import User
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.workorders import rules
@@ -259,9 +260,9 @@ def work_orders_escalate(*, now: dt.datetime | None = None, community: Community
                 if to == "committee"
                 else "逾期，已提醒工作组组长 / overdue: escalated to the group lead",
             )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.WORK_ORDER_ESCALATE,
                 actor=None,
-                action="work_order.escalate",
                 target_type="work_order",
                 target_id=str(order.pk),
                 community_id=order.community_id,
@@ -376,9 +377,9 @@ def resident_request_submit(
             )
             request.order = order
             request.save(update_fields=["order"])
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_SUBMIT,
                 actor=actor,
-                action="request.submit",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=building.community_id,
@@ -410,9 +411,9 @@ def resident_request_escalate(*, request: ResidentRequest, actor: User, note: st
                     to_status=status,
                     note=f"已上报街道 / escalated to the subdistrict: {note}".strip(),
                 )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_ESCALATE,
                 actor=actor,
-                action="request.escalate",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=request.community_id,
