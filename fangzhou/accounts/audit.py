@@ -77,11 +77,13 @@ class AuditAction(models.TextChoices):
     ANTIGEN_SUBMIT = "antigen.submit", _("Antigen results submitted")
     KITS_HANDOUT = "kits.handout", _("Antigen kits handed out")
     # volunteers
+    VOLUNTEER_SIGNUP_LINK_CREATE = "volunteer.signup_link_create", _("Volunteer sign-up link issued")
     VOLUNTEER_SIGNUP_LINK_ROTATE = "volunteer.signup_link_rotate", _("Volunteer sign-up link replaced")
     VOLUNTEER_SIGNUP = "volunteer.signup", _("Volunteer signed up")
     VOLUNTEER_APPROVE = "volunteer.approve", _("Volunteer approved")
     VOLUNTEER_REJECT = "volunteer.reject", _("Volunteer rejected")
     VOLUNTEER_GROUPS = "volunteer.groups", _("Volunteer's work groups set")
+    WORK_GROUPS_ENSURE = "work_groups.ensure", _("Default work groups created")
     WORK_GROUP_LEAD = "work_group.lead", _("Work group lead set")
     VOLUNTEER_TEST = "volunteer.test", _("Volunteer's test recorded")
     SHIFT_CREATE = "shift.create", _("Shift created")
@@ -131,6 +133,18 @@ class SensitiveDetail(Refused):
 SENSITIVE_KEYS = frozenset({"id_number", "phone", "contact_phone", "mobile"})
 # A mainland resident ID (18 or 15 digits) or mobile number anywhere in a value, not masked.
 _UNMASKED = re.compile(r"(?<![\d*])(?:\d{17}[\dXx]|\d{15}|(?:\+?86)?1[3-9]\d{9})(?![\d*Xx])")
+
+
+def masked(text: str) -> str:
+    """Free text for a detail (a note, a reason, a username, a file name) with any ID number or
+    mobile number in it masked the way the registry masks them (``3101**********1234``, ``138****1234``)."""
+
+    def mask(match: re.Match[str]) -> str:
+        value = match.group(0)
+        keep = 4 if len(value) >= 15 else 3
+        return value[:keep] + "*" * (len(value) - keep - 4) + value[-4:]
+
+    return _UNMASKED.sub(mask, text)
 
 
 def _check(value: Any, *, key: str, sensitive: bool) -> None:

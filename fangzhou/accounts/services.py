@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Model
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import Role, User
 
 
@@ -42,6 +42,6 @@ def user_upsert(
         target_type="user",
         target_id=user.pk,
         community=community,
-        detail={"role": role, "username": username},
+        detail={"role": role, "username": masked(username)},
     )
     return user

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
@@ -257,6 +257,14 @@ def case_pcr_record(
         return row
     local = timezone.localtime(sampled_at)
     _event(case, case.resident, CaseEvent.Kind.PCR, local.date(), actor, result=result, ct=ct, at=local.isoformat())
+    audit_record(
+        action=AuditAction.CASE_PCR_RECORD,
+        actor=actor,
+        target_type="case",
+        target_id=case.pk,
+        community_id=case.community_id,
+        detail={"sampled_at": local.isoformat(), "result": result, "ct": ct},
+    )
     return row
 
 
@@ -499,6 +507,6 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
         target_type="community",
         target_id=str(community.pk),
         community=community,
-        detail={"filename": filename, **{k: v for k, v in report.as_dict().items() if k != "rejected"}},
+        detail={"filename": masked(filename), **{k: v for k, v in report.as_dict().items() if k != "rejected"}},
     )
     return report

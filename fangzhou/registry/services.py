@@ -175,6 +175,15 @@ def building_tokens_ensure(*, community: Community) -> int:
     for building in missing:
         building.public_token = secrets.token_urlsafe(24)
     Building.objects.bulk_update(missing, ["public_token"], batch_size=500)
+    if missing:
+        audit_record(
+            action=AuditAction.BUILDING_TOKENS_ENSURE,
+            actor=None,
+            target_type="community",
+            target_id=community.pk,
+            community=community,
+            detail={"buildings": len(missing)},
+        )
     return len(missing)
 
 

@@ -666,7 +666,16 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         )
         solution = routing.solve(problem, time_limit_s=float(params["time_limit_s"]))
     except (ValueError, KeyError) as exc:
-        RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+        with transaction.atomic():
+            RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+            audit_record(
+                action=AuditAction.ROUTE_PLAN_RUN,
+                actor=None,
+                target_type="route_plan",
+                target_id=plan.pk,
+                community_id=plan.community_id,
+                detail={"status": PlanStatus.FAILED, "routes": 0},
+            )
         plan.refresh_from_db()
         return plan
     labels = {f"h{h.pk}": (f"{h.building.label} {h.room}室", h.building_id) for h in households}
@@ -710,4 +719,12 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
             "doors": len(problem.stops),
         }
         locked.save(update_fields=["status", "total_distance_m", "solve_time_s", "result"])
+        audit_record(
+            action=AuditAction.ROUTE_PLAN_RUN,
+            actor=None,
+            target_type="route_plan",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"status": PlanStatus.DONE, "routes": len(legs)},
+        )
     return locked

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
@@ -626,7 +626,7 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 **{k: v for k, v in report.as_dict().items() if k != "rejected"},
                 "rejected": len(report.rejected),
             },
@@ -824,7 +824,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "tubes": report.tubes,
                 "positive_tubes": report.positive_tubes,
                 "invalid_tubes": report.invalid_tubes,

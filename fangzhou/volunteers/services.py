@@ -50,7 +50,15 @@ def signup_link_ensure(*, community: Community) -> SignupLink:
         return link
     try:
         with transaction.atomic():
-            return SignupLink.objects.create(community=community, token=secrets.token_urlsafe(24))
+            link = SignupLink.objects.create(community=community, token=secrets.token_urlsafe(24))
+            audit_record(
+                action=AuditAction.VOLUNTEER_SIGNUP_LINK_CREATE,
+                actor=None,
+                target_type="community",
+                target_id=community.pk,
+                community_id=community.pk,
+            )
+            return link
     except IntegrityError:
         return SignupLink.objects.get(community=community)
 
@@ -228,6 +236,14 @@ def work_groups_ensure(*, community: Community) -> list[WorkGroup]:
     missing = [WorkGroup(community=community, code=code) for code in Group.values if code not in have]
     if missing:
         WorkGroup.objects.bulk_create(missing, ignore_conflicts=True)
+        audit_record(
+            action=AuditAction.WORK_GROUPS_ENSURE,
+            actor=None,
+            target_type="community",
+            target_id=community.pk,
+            community_id=community.pk,
+            detail={"groups": [g.code for g in missing]},
+        )
     return list(WorkGroup.objects.filter(community=community).select_related("lead").order_by("id"))
 
 

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
@@ -122,6 +122,14 @@ def work_order_create(
         else:
             order.save()
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
+        audit_record(
+            action=AuditAction.WORK_ORDER_CREATE,
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community=community,
+            detail={"kind": kind, "group": order.group, "priority": int(priority), "source_key": source_key or ""},
+        )
     return order
 
 
@@ -157,6 +165,13 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
         order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
         if won:
             WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
+            audit_record(
+                action=AuditAction.WORK_ORDER_CLAIM,
+                actor=actor,
+                target_type="work_order",
+                target_id=order.pk,
+                community_id=order.community_id,
+            )
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
@@ -165,6 +180,12 @@ _NEXT = {
     "done": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.DONE),
     "cancel": ({Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS}, Status.CANCELLED),
     "release": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.OPEN),
+}
+_AUDIT = {
+    "start": AuditAction.WORK_ORDER_START,
+    "done": AuditAction.WORK_ORDER_DONE,
+    "cancel": AuditAction.WORK_ORDER_CANCEL,
+    "release": AuditAction.WORK_ORDER_RELEASE,
 }
 
 
@@ -214,6 +235,14 @@ def work_order_transition(
             fields += ["assignee", "claimed_at"]
         order.save(update_fields=fields)
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status=before, to_status=target, note=note)
+        audit_record(
+            action=_AUDIT[action],
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+            detail={"from": before, "to": target, "photo": "completion_photo" in fields},
+        )
     return order
 
 
@@ -417,6 +446,6 @@ def resident_request_escalate(*, request: ResidentRequest, actor: User, note: st
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=request.community_id,
-                detail={"note": note[:200]},
+                detail={"note": masked(note[:200])},
             )
     return request

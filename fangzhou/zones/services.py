@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound
@@ -100,7 +100,7 @@ def zone_override_create(
         community=community,
         detail={
             "status": status,
-            "reason": override.reason,
+            "reason": masked(override.reason),
             "since": since.isoformat(),
             "until": until.isoformat(),
             "place": str(compound or microzone),

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident, RosterImport
 from fangzhou.registry.roster import normalize as nz
@@ -288,7 +288,7 @@ def roster_import(
             target_id=str(community.pk),
             community=community,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
