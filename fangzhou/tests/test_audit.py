@@ -62,7 +62,6 @@ SERVICE_MODULES: list[ModuleType] = [
 
 # Public functions of the services modules that change nothing (helpers, reads, exports for the lab).
 READ_ONLY = {
-    "care.can_manage",
     "care.checkin_due",
     "care.escort_lead_hours",
     "care.escort_source_key",
@@ -70,11 +69,9 @@ READ_ONLY = {
     "cases.case_rules",
     "cases.default_case_rules",
     "cases.parse_date",
-    "supplies.can_manage",
     "supplies.package_scaling_default",
     "supplies.route_time_limit_s",
     "supplies.trip_time_limit_s",
-    "supplies.walk_order",
     "testing.expected_by_building",
     "testing.manifest_csv",
     "volunteers.signup_link_community",
