@@ -131,8 +131,19 @@ class SensitiveDetail(Refused):
 
 # Keys whose values are sensitive: they may be stored only masked ("3101**********1234").
 SENSITIVE_KEYS = frozenset({"id_number", "phone", "contact_phone", "mobile"})
-# A mainland resident ID (18 or 15 digits) or mobile number anywhere in a value, not masked.
-_UNMASKED = re.compile(r"(?<![\d*])(?:\d{17}[\dXx]|\d{15}|(?:\+?86)?1[3-9]\d{9})(?![\d*Xx])")
+# Keys whose values are codes, not people (a lab's tube barcode may be a long run of digits).
+CODE_KEYS = frozenset({"code", "positive_tubes", "invalid_tubes"})
+# A mobile number, or 18 characters that may be a resident ID, anywhere in a value and not masked.
+_UNMASKED = re.compile(r"(?<![\d*])(?:\d{17}[\dXx]|(?:\+?86)?1[3-9]\d{9})(?![\d*Xx])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _looks_personal(value: str) -> bool:
+    """A mobile number, or an 18-character number whose GB 11643 check digit holds (a resident ID)."""
+    if len(value) != 18:
+        return True
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == value[17].upper()
 
 
 def masked(text: str) -> str:
@@ -141,7 +152,9 @@ def masked(text: str) -> str:
 
     def mask(match: re.Match[str]) -> str:
         value = match.group(0)
-        keep = 4 if len(value) >= 15 else 3
+        if not _looks_personal(value):
+            return value
+        keep = 4 if len(value) == 18 else 3
         return value[:keep] + "*" * (len(value) - keep - 4) + value[-4:]
 
     return _UNMASKED.sub(mask, text)
@@ -156,7 +169,9 @@ def _check(value: Any, *, key: str, sensitive: bool) -> None:
             _check(item, key=key, sensitive=sensitive)
     elif isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value)
-        if (sensitive and text and "*" not in text) or _UNMASKED.search(text):
+        if sensitive and text and "*" not in text:
+            raise SensitiveDetail(key)
+        if key not in CODE_KEYS and any(_looks_personal(m) for m in _UNMASKED.findall(text)):
             raise SensitiveDetail(key)
 
 

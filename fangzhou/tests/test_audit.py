@@ -890,12 +890,22 @@ def test_a_detail_with_an_unmasked_id_number_or_phone_is_refused() -> None:
         detail={"changes": {"phone": ["139****5678", "138****1234"], "id_number": ["3101**********1234", ""]}},
     )
     assert masked_row.pk is not None
+    wrong_check = id_number[:17] + ("0" if id_number[17] != "0" else "1")
+    codes = audit_record(
+        action=A.RESULTS_IMPORT,
+        actor=None,
+        target_type="round",
+        target_id=1,
+        detail={"filename": f"批次{wrong_check}.csv", "positive_tubes": ["13800001234", "310104198005170023"]},
+    )
+    assert codes.detail["positive_tubes"] == ["13800001234", "310104198005170023"]  # tube codes, not people
     with pytest.raises(SensitiveDetail):
         audit_record_many(
             [AuditLog(action=A.RESIDENT_UPDATE, target_type="resident", target_id="1", detail={"phone": "13800001234"})]
         )
     assert masked(f"回电 13800001234，证件 {id_number}") == "回电 138****1234，证件 3101**********" + id_number[-4:]
-    assert AuditLog.objects.count() == 1
+    assert masked(wrong_check) == wrong_check
+    assert AuditLog.objects.count() == 2
 
 
 @pytest.mark.django_db
