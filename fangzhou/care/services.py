@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import audit_record
 from fangzhou.care.models import (
     CareProfile,
     CheckIn,
@@ -57,17 +57,6 @@ class CareError(Refused):
 def escort_lead_hours() -> float:
     """How long before a treatment session its escort order is created (hours)."""
     return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
-
-
-def _audit(actor: User | None, action: str, target: str, pk: int, community: Community | int, **detail: Any) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type=target,
-        target_id=str(pk),
-        community_id=community if isinstance(community, int) else community.pk,
-        detail=detail,
-    )
 
 
 def _ordered(codes: Iterable[str]) -> str:
@@ -112,7 +101,14 @@ def care_registry_sync(*, community: Community, actor: User | None) -> SyncRepor
             report.updated += 1
         else:
             report.unchanged += 1
-    _audit(actor, "care.sync", "community", community.pk, community, **vars(report))
+    audit_record(
+        action=AuditAction.CARE_SYNC,
+        actor=actor,
+        target_type="community",
+        target_id=community.pk,
+        community=community,
+        detail=vars(report),
+    )
     return report
 
 
@@ -160,8 +156,13 @@ def care_profile_update(
     if fields:
         profile.updated_by = actor
         profile.save(update_fields=[*fields, "updated_by", "updated_at"])
-        _audit(
-            actor, "care.profile_update", "care_profile", profile.pk, profile.community_id, fields=fields, before=before
+        audit_record(
+            action=AuditAction.CARE_PROFILE_UPDATE,
+            actor=actor,
+            target_type="care_profile",
+            target_id=profile.pk,
+            community_id=profile.community_id,
+            detail={"fields": fields, "before": before},
         )
     return profile
 
@@ -210,13 +211,13 @@ def treatment_schedule_set(
     if kind not in profile.need_codes:
         profile.needs = _ordered([*profile.need_codes, kind])
         profile.save(update_fields=["needs", "updated_at"])
-    _audit(
-        actor,
-        "care.schedule_set",
-        "treatment_schedule",
-        schedule.pk,
-        profile.community_id,
-        **{k: str(v) for k, v in values.items()},
+    audit_record(
+        action=AuditAction.CARE_SCHEDULE_SET,
+        actor=actor,
+        target_type="treatment_schedule",
+        target_id=schedule.pk,
+        community_id=profile.community_id,
+        detail={k: str(v) for k, v in values.items()},
     )
     return schedule
 
@@ -227,7 +228,13 @@ def treatment_schedule_stop(*, schedule_id: int, actor: User) -> TreatmentSchedu
     if schedule.active:
         schedule.active = False
         schedule.save(update_fields=["active"])
-        _audit(actor, "care.schedule_stop", "treatment_schedule", schedule.pk, schedule.profile.community_id)
+        audit_record(
+            action=AuditAction.CARE_SCHEDULE_STOP,
+            actor=actor,
+            target_type="treatment_schedule",
+            target_id=schedule.pk,
+            community_id=schedule.profile.community_id,
+        )
     return schedule
 
 
@@ -302,15 +309,13 @@ def care_escorts_ensure(
                 )
                 if not existed:
                     report.created += 1
-                    _audit(
-                        actor,
-                        "care.escort_order",
-                        "treatment_schedule",
-                        schedule.pk,
-                        profile.community_id,
-                        session=session.isoformat(),
-                        order=order.pk,
-                        sealed=sealed,
+                    audit_record(
+                        action=AuditAction.CARE_ESCORT_ORDER,
+                        actor=actor,
+                        target_type="treatment_schedule",
+                        target_id=schedule.pk,
+                        community_id=profile.community_id,
+                        detail={"session": session.isoformat(), "order": order.pk, "sealed": sealed},
                     )
             report.order_ids.append(order.pk)
     return report
@@ -331,7 +336,14 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
     checkin, _ = CheckIn.objects.update_or_create(
         profile=profile, on=on, defaults={"status": status, "note": note[:300], "by": actor}
     )
-    _audit(actor, "care.checkin", "care_profile", profile.pk, profile.community_id, on=str(on), status=status)
+    audit_record(
+        action=AuditAction.CARE_CHECKIN,
+        actor=actor,
+        target_type="care_profile",
+        target_id=profile.pk,
+        community_id=profile.community_id,
+        detail={"on": str(on), "status": status},
+    )
     if status == CheckInStatus.NEEDS_HELP:
         work_order_create(
             community=profile.community,
@@ -382,7 +394,14 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 source_key=key,
             )
             report.created += 0 if existed else 1
-        _audit(actor, "care.checkins_close", "community", community.pk, community, on=str(on), **vars(report))
+        audit_record(
+            action=AuditAction.CARE_CHECKINS_CLOSE,
+            actor=actor,
+            target_type="community",
+            target_id=community.pk,
+            community=community,
+            detail={"on": str(on), **vars(report)},
+        )
     return report
 
 
@@ -459,7 +478,14 @@ def medicine_request_create(
             client_id=client_id or None,
             created_by=actor,
         )
-        _audit(actor, "medicine.request", "medicine_request", request.pk, resident.community_id, pharmacy=pharmacy)
+        audit_record(
+            action=AuditAction.MEDICINE_REQUEST,
+            actor=actor,
+            target_type="medicine_request",
+            target_id=request.pk,
+            community_id=resident.community_id,
+            detail={"pharmacy": pharmacy},
+        )
     return request
 
 
@@ -515,7 +541,14 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
         MedicineRequest.objects.filter(pk__in=[r.pk for r in requests]).update(trip=trip, status=MedicineStatus.ON_TRIP)
         report.trips.append(trip)
         report.requests += len(requests)
-        _audit(actor, "medicine.trip", "medicine_trip", trip.pk, community, requests=len(requests), order=order.pk)
+        audit_record(
+            action=AuditAction.MEDICINE_TRIP,
+            actor=actor,
+            target_type="medicine_trip",
+            target_id=trip.pk,
+            community=community,
+            detail={"requests": len(requests), "order": order.pk},
+        )
     return report
 
 
@@ -531,7 +564,13 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
     request.delivered_at = timezone.now()
     request.delivered_by = actor
     request.save(update_fields=["status", "delivered_at", "delivered_by"])
-    _audit(actor, "medicine.deliver", "medicine_request", request.pk, request.community_id)
+    audit_record(
+        action=AuditAction.MEDICINE_DELIVER,
+        actor=actor,
+        target_type="medicine_request",
+        target_id=request.pk,
+        community_id=request.community_id,
+    )
     return request
 
 
@@ -541,5 +580,11 @@ def medicine_request_cancel(*, request_id: int, actor: User) -> MedicineRequest:
     if request.status in {MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP}:
         request.status = MedicineStatus.CANCELLED
         request.save(update_fields=["status"])
-        _audit(actor, "medicine.cancel", "medicine_request", request.pk, request.community_id)
+        audit_record(
+            action=AuditAction.MEDICINE_CANCEL,
+            actor=actor,
+            target_type="medicine_request",
+            target_id=request.pk,
+            community_id=request.community_id,
+        )
     return request

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.lib.errors import Refused
@@ -77,9 +78,9 @@ def case_settings_update(
     row.monitoring_days = monitoring_days
     row.contact_days = contact_days
     row.save()
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_SETTINGS_UPDATE,
         actor=actor,
-        action="case_settings.update",
         target_type="community",
         target_id=str(community.pk),
         community=community,
@@ -186,9 +187,9 @@ def case_confirm(
                 note=note,
                 created_by=actor,
             )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.CASE_CONFIRM,
                 actor=actor,
-                action="case.confirm",
                 target_type="case",
                 target_id=str(case.pk),
                 community_id=resident.community_id,
@@ -224,9 +225,9 @@ def case_transfer(*, case_id: int, site_kind: str, site_name: str, transferred_o
     case.site_kind, case.site_name, case.transferred_on = facts
     case.save(update_fields=["site_kind", "site_name", "transferred_on"])
     _event(case, case.resident, CaseEvent.Kind.TRANSFERRED, transferred_on, actor, site=site_name, site_kind=site_kind)
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_TRANSFER,
         actor=actor,
-        action="case.transfer",
         target_type="case",
         target_id=str(case.pk),
         community_id=case.community_id,
@@ -257,6 +258,14 @@ def case_pcr_record(
         return row
     local = timezone.localtime(sampled_at)
     _event(case, case.resident, CaseEvent.Kind.PCR, local.date(), actor, result=result, ct=ct, at=local.isoformat())
+    audit_record(
+        action=AuditAction.CASE_PCR_RECORD,
+        actor=actor,
+        target_type="case",
+        target_id=case.pk,
+        community_id=case.community_id,
+        detail={"sampled_at": local.isoformat(), "result": result, "ct": ct},
+    )
     return row
 
 
@@ -285,9 +294,9 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
         resident=case.resident,
         source_key=f"case:{case.pk}:monitoring",
     )
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_DISCHARGE,
         actor=actor,
-        action="case.discharge",
         target_type="case",
         target_id=str(case.pk),
         community_id=case.community_id,
@@ -491,12 +500,12 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
             report.updated += 1
         else:
             report.unchanged += 1
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASES_IMPORT,
         actor=actor,
-        action="cases.import",
         target_type="community",
         target_id=str(community.pk),
         community=community,
-        detail={"filename": filename, **{k: v for k, v in report.as_dict().items() if k != "rejected"}},
+        detail={"filename": masked(filename), **{k: v for k, v in report.as_dict().items() if k != "rejected"}},
     )
     return report

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
@@ -64,12 +64,6 @@ def route_time_limit_s() -> float:
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
     return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
-
-
-def _audit(actor: User | None, action: str, target: str, target_id: int, community: Community, **detail: Any) -> None:
-    audit_record(
-        actor=actor, action=action, target_type=target, target_id=str(target_id), community=community, detail=detail
-    )
 
 
 def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
@@ -123,7 +117,14 @@ def distribution_create(
     distribution = Distribution.objects.create(
         community=community, name=name, kind=kind, on=on, package=items, scaling=scaling, created_by=actor
     )
-    _audit(actor, "distribution.create", "distribution", distribution.pk, community, kind=kind, scaling=scaling)
+    audit_record(
+        action=AuditAction.DISTRIBUTION_CREATE,
+        actor=actor,
+        target_type="distribution",
+        target_id=distribution.pk,
+        community=community,
+        detail={"kind": kind, "scaling": scaling},
+    )
     return distribution
 
 
@@ -190,14 +191,13 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
             outcome = _set_lines(delivery, items)
             setattr(report, outcome, getattr(report, outcome) + 1)
     DeliveryLine.objects.bulk_create(fresh_lines, batch_size=1000)
-    _audit(
-        actor,
-        "distribution.allocate",
-        "distribution",
-        distribution.pk,
-        distribution.community,
-        created=report.created,
-        updated=report.updated,
+    audit_record(
+        action=AuditAction.DISTRIBUTION_ALLOCATE,
+        actor=actor,
+        target_type="distribution",
+        target_id=distribution.pk,
+        community=distribution.community,
+        detail={"created": report.created, "updated": report.updated},
     )
     return report
 
@@ -222,7 +222,14 @@ def group_order_set(
     delivery = _delivery_for(distribution, household)
     outcome = _set_lines(delivery, clean)
     if outcome != "unchanged":
-        _audit(actor, "group_order.set", "delivery", delivery.pk, distribution.community, items=clean, outcome=outcome)
+        audit_record(
+            action=AuditAction.GROUP_ORDER_SET,
+            actor=actor,
+            target_type="delivery",
+            target_id=delivery.pk,
+            community=distribution.community,
+            detail={"items": clean, "outcome": outcome},
+        )
     return delivery
 
 
@@ -359,15 +366,13 @@ def group_purchase_import(
             rejected=report.rejected,
         )
         report.import_id = record.pk
-        _audit(
-            actor,
-            "group_purchase.import",
-            "distribution",
-            distribution.pk,
-            community,
-            created=report.created,
-            updated=report.updated,
-            rejected=len(report.rejected),
+        audit_record(
+            action=AuditAction.GROUP_PURCHASE_IMPORT,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=community,
+            detail={"created": report.created, "updated": report.updated, "rejected": len(report.rejected)},
         )
     return report
 
@@ -391,14 +396,27 @@ def delivery_assign(
     if volunteer is None:
         if current is not None:
             current.delete()
-            _audit(actor, "delivery.unassign", "building", building.pk, distribution.community)
+            audit_record(
+                action=AuditAction.DELIVERY_UNASSIGN,
+                actor=actor,
+                target_type="building",
+                target_id=building.pk,
+                community=distribution.community,
+            )
         return None
     if current is not None and current.volunteer_id == volunteer.pk:
         return current
     assignment, _ = DeliveryAssignment.objects.update_or_create(
         distribution=distribution, building=building, defaults={"volunteer": volunteer, "assigned_by": actor}
     )
-    _audit(actor, "delivery.assign", "building", building.pk, distribution.community, volunteer=volunteer.pk)
+    audit_record(
+        action=AuditAction.DELIVERY_ASSIGN,
+        actor=actor,
+        target_type="building",
+        target_id=building.pk,
+        community=distribution.community,
+        detail={"volunteer": volunteer.pk},
+    )
     return assignment
 
 
@@ -428,14 +446,13 @@ def delivery_mark(
         delivery.photo.save(photo.name or "door.jpg", photo, save=False)
         fields.append("photo")
     delivery.save(update_fields=fields)
-    _audit(
-        actor,
-        "delivery.mark",
-        "delivery",
-        delivery.pk,
-        delivery.distribution.community,
-        status=delivery.status,
-        photo=photo is not None,
+    audit_record(
+        action=AuditAction.DELIVERY_MARK,
+        actor=actor,
+        target_type="delivery",
+        target_id=delivery.pk,
+        community=delivery.distribution.community,
+        detail={"status": delivery.status, "photo": photo is not None},
     )
     return delivery
 
@@ -451,7 +468,14 @@ def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
     delivery.delivered_at = None
     delivery.delivered_by = None
     delivery.save(update_fields=["status", "delivered_at", "delivered_by"])
-    _audit(actor, "delivery.undo", "delivery", delivery.pk, delivery.distribution.community, before=before)
+    audit_record(
+        action=AuditAction.DELIVERY_UNDO,
+        actor=actor,
+        target_type="delivery",
+        target_id=delivery.pk,
+        community=delivery.distribution.community,
+        detail={"before": before},
+    )
     return delivery
 
 
@@ -497,7 +521,14 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             report.orders += 1
             report.created += 0 if existed else 1
             report.order_ids.append(order.pk)
-        _audit(actor, "deliveries.sweep", "distribution", distribution.pk, distribution.community, **vars(report))
+        audit_record(
+            action=AuditAction.DELIVERIES_SWEEP,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=distribution.community,
+            detail=vars(report),
+        )
     return report
 
 
@@ -506,7 +537,13 @@ def distribution_close(*, distribution: Distribution, actor: User | None) -> Dis
     if distribution.closed_at is None:
         distribution.closed_at = timezone.now()
         distribution.save(update_fields=["closed_at"])
-        _audit(actor, "distribution.close", "distribution", distribution.pk, distribution.community)
+        audit_record(
+            action=AuditAction.DISTRIBUTION_CLOSE,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=distribution.community,
+        )
     return distribution
 
 
@@ -582,7 +619,14 @@ def route_plan_request(
         },
         created_by=actor,
     )
-    _audit(actor, "route_plan.request", "route_plan", plan.pk, community, buildings=len(buildings))
+    audit_record(
+        action=AuditAction.ROUTE_PLAN_REQUEST,
+        actor=actor,
+        target_type="route_plan",
+        target_id=plan.pk,
+        community=community,
+        detail={"buildings": len(buildings)},
+    )
     job_enqueue("fangzhou.supplies.tasks.route_plan_run", plan_id=plan.pk)
     return plan
 
@@ -619,7 +663,16 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         )
         solution = routing.solve(problem, time_limit_s=float(params["time_limit_s"]))
     except (ValueError, KeyError) as exc:
-        RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+        with transaction.atomic():
+            RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+            audit_record(
+                action=AuditAction.ROUTE_PLAN_RUN,
+                actor=None,
+                target_type="route_plan",
+                target_id=plan.pk,
+                community_id=plan.community_id,
+                detail={"status": PlanStatus.FAILED, "routes": 0},
+            )
         plan.refresh_from_db()
         return plan
     labels = {f"h{h.pk}": (f"{h.building.label} {h.room}室", h.building_id) for h in households}
@@ -663,4 +716,12 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
             "doors": len(problem.stops),
         }
         locked.save(update_fields=["status", "total_distance_m", "solve_time_s", "result"])
+        audit_record(
+            action=AuditAction.ROUTE_PLAN_RUN,
+            actor=None,
+            target_type="route_plan",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"status": PlanStatus.DONE, "routes": len(legs)},
+        )
     return locked

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
-from fangzhou.accounts.services import audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
@@ -57,17 +57,6 @@ class TestingError(Refused):
     __test__ = False
 
 
-def _audit(actor: User | None, action: str, target: Any, community_id: int, **detail: Any) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type=type(target).__name__.lower(),
-        target_id=str(target.pk),
-        community_id=community_id,
-        detail=detail,
-    )
-
-
 # --------------------------------------------------------------------------------------------------
 # Rounds, sites, schedule
 
@@ -81,7 +70,14 @@ def round_create(
             f"混采管容量须在 1 到 {MAX_POOL_SIZE} 之间", f"the pool size must be between 1 and {MAX_POOL_SIZE}"
         )
     rnd = Round.objects.create(community=community, date=date, pool_size=pool_size, note=note[:200], created_by=actor)
-    _audit(actor, "round.create", rnd, community.pk, date=date.isoformat(), pool_size=pool_size)
+    audit_record(
+        action=AuditAction.ROUND_CREATE,
+        actor=actor,
+        target_type="round",
+        target_id=rnd.pk,
+        community_id=community.pk,
+        detail={"date": date.isoformat(), "pool_size": pool_size},
+    )
     return rnd
 
 
@@ -108,7 +104,14 @@ def site_add(
     site, _ = SamplingSite.objects.update_or_create(
         round=round, name=name, defaults={"desks": desks, "opens_at": opens_at, "closes_at": closes_at, "x": x, "y": y}
     )
-    _audit(actor, "site.save", site, round.community_id, name=name, desks=desks)
+    audit_record(
+        action=AuditAction.SITE_SAVE,
+        actor=actor,
+        target_type="samplingsite",
+        target_id=site.pk,
+        community_id=round.community_id,
+        detail={"name": name, "desks": desks},
+    )
     return site
 
 
@@ -163,7 +166,14 @@ def round_schedule(
             for s in plan.slots
         ]
     )
-    _audit(actor, "round.schedule", round, round.community_id, slots=len(plan.slots), unscheduled=plan.unscheduled)
+    audit_record(
+        action=AuditAction.ROUND_SCHEDULE,
+        actor=actor,
+        target_type="round",
+        target_id=round.pk,
+        community_id=round.community_id,
+        detail={"slots": len(plan.slots), "unscheduled": plan.unscheduled},
+    )
     return plan
 
 
@@ -332,14 +342,13 @@ def sample_take(
                     _close(tube, at)
                     closed.append(tube.code)
         assert last_tube is not None
-        _audit(
-            actor,
-            "sample.take",
-            last_tube,
-            rnd.community_id,
-            residents=ids,
-            single=sorted(pending & set(ids)),
-            station=station,
+        audit_record(
+            action=AuditAction.SAMPLE_TAKE,
+            actor=actor,
+            target_type="tube",
+            target_id=last_tube.pk,
+            community_id=rnd.community_id,
+            detail={"residents": ids, "single": sorted(pending & set(ids)), "station": station},
         )
     return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
 
@@ -356,7 +365,14 @@ def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     """Close an open tube (staff close it before it is full). Closing a closed tube changes nothing."""
     if tube.status == Tube.Status.OPEN:
         _close(tube, timezone.now())
-        _audit(actor, "tube.close", tube, tube.round.community_id, code=tube.code)
+        audit_record(
+            action=AuditAction.TUBE_CLOSE,
+            actor=actor,
+            target_type="tube",
+            target_id=tube.pk,
+            community_id=tube.round.community_id,
+            detail={"code": tube.code},
+        )
     return tube
 
 
@@ -366,7 +382,13 @@ def round_close(*, round: Round, actor: User | None) -> Round:
     for tube in Tube.objects.filter(round=round, status=Tube.Status.OPEN):
         _close(tube, now)
     if Round.objects.filter(pk=round.pk, status=Round.Status.OPEN).update(status=Round.Status.CLOSED):
-        _audit(actor, "round.close", round, round.community_id)
+        audit_record(
+            action=AuditAction.ROUND_CLOSE,
+            actor=actor,
+            target_type="round",
+            target_id=round.pk,
+            community_id=round.community_id,
+        )
     round.status = Round.Status.CLOSED
     return round
 
@@ -596,14 +618,14 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
             if tube.kind == TubeKind.SINGLE:
                 report.single += len(kept)
         report.rejected.sort(key=lambda r: r.row)
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.SAMPLES_IMPORT,
             actor=actor,
-            action="samples.import",
             target_type="round",
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 **{k: v for k, v in report.as_dict().items() if k != "rejected"},
                 "rejected": len(report.rejected),
             },
@@ -691,7 +713,14 @@ def retest_open(
             )
     except IntegrityError:
         return Retest.objects.get(resident=resident, status=Retest.Status.PENDING), False
-    _audit(actor, "retest.open", retest, resident.community_id, resident=resident.pk, reason=reason)
+    audit_record(
+        action=AuditAction.RETEST_OPEN,
+        actor=actor,
+        target_type="retest",
+        target_id=retest.pk,
+        community_id=resident.community_id,
+        detail={"resident": resident.pk, "reason": reason},
+    )
     return retest, True
 
 
@@ -787,14 +816,14 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
             report.tubes += 1
             _apply_result(rnd, tube, result, tested_at, actor, report)
         report.rejected.sort(key=lambda r: r.row)
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.RESULTS_IMPORT,
             actor=actor,
-            action="results.import",
             target_type="round",
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "tubes": report.tubes,
                 "positive_tubes": report.positive_tubes,
                 "invalid_tubes": report.invalid_tubes,
@@ -943,9 +972,9 @@ def antigen_report_submit(
                     actor=None,
                     key=f"antigen:{day.isoformat()}",
                 )
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.ANTIGEN_SUBMIT,
             actor=None,
-            action="antigen.submit",
             target_type="household",
             target_id=str(locked.pk),
             community_id=locked.building.community_id,
@@ -962,5 +991,12 @@ def kit_handout_record(*, household: Household, day: dt.date, kits: int, actor: 
     row, _ = KitHandout.objects.update_or_create(
         household=household, day=day, defaults={"kits": kits, "handed_by": actor}
     )
-    _audit(actor, "kits.handout", row, household.building.community_id, kits=kits, day=day.isoformat())
+    audit_record(
+        action=AuditAction.KITS_HANDOUT,
+        actor=actor,
+        target_type="kithandout",
+        target_id=row.pk,
+        community_id=household.building.community_id,
+        detail={"kits": kits, "day": day.isoformat()},
+    )
     return row

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household, Resident
@@ -123,6 +124,14 @@ def work_order_create(
         else:
             order.save()
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
+        audit_record(
+            action=AuditAction.WORK_ORDER_CREATE,
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community=community,
+            detail={"kind": kind, "group": order.group, "priority": int(priority), "source_key": source_key or ""},
+        )
     return order
 
 
@@ -158,6 +167,13 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
         order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
         if won:
             WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
+            audit_record(
+                action=AuditAction.WORK_ORDER_CLAIM,
+                actor=actor,
+                target_type="work_order",
+                target_id=order.pk,
+                community_id=order.community_id,
+            )
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
@@ -166,6 +182,12 @@ _NEXT = {
     "done": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.DONE),
     "cancel": ({Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS}, Status.CANCELLED),
     "release": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.OPEN),
+}
+_AUDIT = {
+    "start": AuditAction.WORK_ORDER_START,
+    "done": AuditAction.WORK_ORDER_DONE,
+    "cancel": AuditAction.WORK_ORDER_CANCEL,
+    "release": AuditAction.WORK_ORDER_RELEASE,
 }
 
 
@@ -212,6 +234,14 @@ def work_order_transition(
             fields += ["assignee", "claimed_at"]
         order.save(update_fields=fields)
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status=before, to_status=target, note=note)
+        audit_record(
+            action=_AUDIT[action],
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+            detail={"from": before, "to": target, "photo": "completion_photo" in fields},
+        )
     return order
 
 
@@ -258,9 +288,9 @@ def work_orders_escalate(*, now: dt.datetime | None = None, community: Community
                 if to == "committee"
                 else "逾期，已提醒工作组组长 / overdue: escalated to the group lead",
             )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.WORK_ORDER_ESCALATE,
                 actor=None,
-                action="work_order.escalate",
                 target_type="work_order",
                 target_id=str(order.pk),
                 community_id=order.community_id,
@@ -373,9 +403,9 @@ def resident_request_submit(
             )
             request.order = order
             request.save(update_fields=["order"])
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_SUBMIT,
                 actor=actor,
-                action="request.submit",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=building.community_id,
@@ -407,12 +437,12 @@ def resident_request_escalate(*, request: ResidentRequest, actor: User, note: st
                     to_status=status,
                     note=f"已上报街道 / escalated to the subdistrict: {note}".strip(),
                 )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_ESCALATE,
                 actor=actor,
-                action="request.escalate",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=request.community_id,
-                detail={"note": note[:200]},
+                detail={"note": masked(note[:200])},
             )
     return request

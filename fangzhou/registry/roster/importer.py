@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident, RosterImport
 from fangzhou.registry.roster import normalize as nz
@@ -280,14 +281,14 @@ def roster_import(
             rejected=[r.as_dict() for r in report.rejected],
         )
         report.import_id = record.pk
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.ROSTER_IMPORT_DRY_RUN if dry_run else AuditAction.ROSTER_IMPORT,
             actor=actor,
-            action="roster.import" + (".dry_run" if dry_run else ""),
             target_type="community",
             target_id=str(community.pk),
             community=community,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
@@ -438,9 +439,9 @@ def _write(
         to_update[match.pk] = match
         changed_fields.update("household" if k == "household" else k for k in diff)
         audits.append(
-            AuditLog(
+            audit_row(
+                action=AuditAction.RESIDENT_UPDATE,
                 actor=actor,
-                action="resident.update",
                 target_type="resident",
                 target_id=str(match.pk),
                 community=community,
@@ -453,4 +454,4 @@ def _write(
         for resident in to_update.values():
             resident.updated_at = now
         Resident.objects.bulk_update(list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500)
-    AuditLog.objects.bulk_create(audits, batch_size=1000)
+    audit_record_many(audits)
