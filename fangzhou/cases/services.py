@@ -18,8 +18,8 @@ from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheets import data_rows, find_header, read_table
 from fangzhou.registry.models import Community, Resident
-from fangzhou.registry.roster.reader import data_rows, find_header, read_table
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create
 

@@ -18,8 +18,8 @@ from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.jobs import job_enqueue
+from fangzhou.lib.sheets import Sheet, UnreadableFile, data_rows, find_header, read_table
 from fangzhou.registry.models import Building, Community, Household
-from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,

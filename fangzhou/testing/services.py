@@ -25,8 +25,8 @@ from fangzhou.accounts.models import AuditLog, User
 from fangzhou.accounts.services import audit_record
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheets import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.registry.models import Building, Community, Household, Resident
-from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.testing import schedule as core
 from fangzhou.testing.models import (
     AntigenReport,
