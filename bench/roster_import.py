@@ -38,9 +38,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from fangzhou.lib.sheets import Sheet
     from fangzhou.registry.models import Building, Compound, Household, Resident
     from fangzhou.registry.roster.importer import parse_sheet
-    from fangzhou.registry.roster.reader import Sheet
     from fangzhou.registry.services import community_create, roster_import
     from fangzhou.registry.tests.factories import make_id
 

@@ -10,10 +10,10 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Resident
 from fangzhou.registry.roster.normalize import mask_id, mask_phone
-from fangzhou.registry.roster.reader import read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import resident_unmask, roster_export, roster_import
 

@@ -12,9 +12,10 @@ from django.db import transaction
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import ImportReport
 from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
 from fangzhou.registry.roster.exporter import roster_workbook
-from fangzhou.registry.roster.importer import ImportReport, roster_import
+from fangzhou.registry.roster.importer import roster_import
 from fangzhou.registry.selectors import residents_for_export
 
 __all__ = [

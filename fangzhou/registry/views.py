@@ -11,9 +11,9 @@ from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import resident_unmask as unmask_service
 from fangzhou.registry.services import roster_export, roster_import

@@ -11,9 +11,9 @@ from ninja.files import UploadedFile
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.models import Delivery, Distribution

@@ -17,9 +17,10 @@ from django.utils import timezone
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, rows_check, sheet_map, sheet_read
 from fangzhou.lib.jobs import job_enqueue
+from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Household
-from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -128,7 +129,7 @@ def distribution_create(
     return distribution
 
 
-def _set_lines(delivery: Delivery, items: Mapping[str, int]) -> str:
+def _set_lines(delivery: Delivery, items: Mapping[str, int]) -> Outcome:
     """Make the delivery's lines equal ``items``; 'created', 'updated' or 'unchanged'."""
     current = {line.item: line for line in delivery.lines.all()}
     wanted = {k: v for k, v in items.items() if v > 0}
@@ -242,28 +243,7 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rows_read: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    import_id: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows_read": self.rows_read,
-            "rejected": self.rejected,
-            "import_id": self.import_id,
-        }
-
-
-def _reject(report: ImportReport, row: int, column: str, zh: str, en: str) -> None:
-    report.rejected.append({"row": row, "column": column, "reason": f"{zh} / {en}", "reason_zh": zh, "reason_en": en})
+IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"))
 
 
 def _norm_building(value: Any) -> str:
@@ -294,57 +274,54 @@ def group_purchase_import(
     Rows for the same door and item are added up within one file."""
     if distribution.kind != DistributionKind.GROUP_PURCHASE:
         raise SuppliesError("只有团购可以导入订单", "only a group purchase takes an order spreadsheet")
-    if sheet is None:
-        if data is None:
-            raise UnreadableFile("没有文件", "no file")
-        sheet = read_table(data, filename)
-    header = find_header(sheet, IMPORT_ALIASES, required=("building", "room", "item", "quantity"))
     report = ImportReport()
+    mapped = sheet_map(sheet_read(data=data, filename=filename, sheet=sheet), IMPORT_COLUMNS, report)
     community = distribution.community
     buildings: dict[str, list[Building]] = {}
     for b in Building.objects.filter(community=community).select_related("compound"):
         buildings.setdefault(b.number.upper(), []).append(b)
     households = {(h.building_id, h.room): h for h in Household.objects.filter(building__community=community)}
-    wanted: dict[int, dict[str, int]] = {}
-    household_of: dict[int, Household] = {}
-    for number, row in data_rows(sheet, header):
-        report.rows_read += 1
+
+    def parse(row: Row) -> tuple[Household, str, int] | None:
         label = _norm_building(row.get("building"))
         candidates = buildings.get(label, [])
         compound = str(row.get("compound") or "").strip()
         if compound:
             candidates = [b for b in candidates if b.compound.name == compound]
         if not label:
-            _reject(report, number, "楼号", "缺少楼号", "building missing")
-            continue
+            row.reject("楼号", "缺少楼号", "building missing")
+            return None
         if len(candidates) != 1:
             if candidates:
-                _reject(report, number, "楼号", f"{label}号楼有多个小区，请填小区", f"building {label} is ambiguous")
+                row.reject("楼号", f"{label}号楼有多个小区，请填小区", f"building {label} is ambiguous")
             else:
-                _reject(report, number, "楼号", f"本社区没有{label}号楼", f"no building {label} in this community")
-            continue
+                row.reject("楼号", f"本社区没有{label}号楼", f"no building {label} in this community")
+            return None
         room = _norm_room(row.get("room"))
         household = households.get((candidates[0].pk, room))
         if household is None:
-            _reject(
-                report, number, "室号", f"{label}号楼没有{room or '（空）'}室", f"no room {room!r} in building {label}"
-            )
-            continue
+            row.reject("室号", f"{label}号楼没有{room or '（空）'}室", f"no room {room!r} in building {label}")
+            return None
         item = str(row.get("item") or "").strip()[:64]
         if not item:
-            _reject(report, number, "商品", "缺少商品名称", "item missing")
-            continue
+            row.reject("商品", "缺少商品名称", "item missing")
+            return None
         raw = row.get("quantity")
         try:
             quantity = int(float(str(raw).strip()))
             if quantity != float(str(raw).strip()):
                 raise ValueError
         except (TypeError, ValueError):
-            _reject(report, number, "数量", f"数量「{raw}」不是整数", f"quantity {raw!r} is not a whole number")
-            continue
+            row.reject("数量", f"数量「{raw}」不是整数", f"quantity {raw!r} is not a whole number")
+            return None
         if quantity <= 0 or quantity > MAX_QUANTITY:
-            _reject(report, number, "数量", f"数量「{quantity}」超出范围", f"quantity {quantity} is out of range")
-            continue
+            row.reject("数量", f"数量「{quantity}」超出范围", f"quantity {quantity} is out of range")
+            return None
+        return household, item, quantity
+
+    wanted: dict[int, dict[str, int]] = {}
+    household_of: dict[int, Household] = {}
+    for household, item, quantity in rows_check(mapped, parse, report):
         bucket = wanted.setdefault(household.pk, {})
         bucket[item] = bucket.get(item, 0) + quantity
         household_of[household.pk] = household
@@ -354,16 +331,9 @@ def group_purchase_import(
             delivery = _delivery_for(distribution, household_of[household_id])
             current = {line.item: line.quantity for line in delivery.lines.all()}
             merged = {**current, **items}
-            outcome = _set_lines(delivery, merged)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.count(_set_lines(delivery, merged))
         record = GroupPurchaseImport.objects.create(
-            distribution=distribution,
-            actor=actor,
-            filename=filename[:255],
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            rejected=report.rejected,
+            distribution=distribution, actor=actor, filename=filename[:255], **report.record()
         )
         report.import_id = record.pk
         audit_record(

@@ -22,9 +22,9 @@ from fangzhou.accounts.permissions import (
     is_leader,
     is_volunteer,
 )
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Household
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx

@@ -10,8 +10,8 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
-from fangzhou.registry.roster.reader import read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import Round, SamplingSite

@@ -25,8 +25,8 @@ from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import Columns, ImportReport, Row, rows_check, sheet_map, sheet_read
 from fangzhou.registry.models import Building, Community, Household, Resident
-from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.testing import schedule as core
 from fangzhou.testing.models import (
     AntigenReport,
@@ -410,6 +410,8 @@ RESULT_COLUMNS = {
     "ct_n": ("ct_n", "n", "nct", "n_ct", "ct值n", "n基因ct值"),
     "tested_at": ("检测时间", "tested_at"),
 }
+SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"))
+RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"))
 RESULT_WORDS = {
     "阴性": Result.NEGATIVE,
     "negative": Result.NEGATIVE,
@@ -420,22 +422,6 @@ RESULT_WORDS = {
     "无效": Result.INVALID,
     "invalid": Result.INVALID,
 }
-
-
-@dataclass
-class Rejection:
-    row: int
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "reason": self.reason}
-
-
-def _sheet(
-    data: bytes, filename: str, columns: Mapping[str, tuple[str, ...]], required: set[str]
-) -> tuple[Sheet, Header]:
-    sheet = read_table(data, filename)
-    return sheet, find_header(sheet, columns, required=required)
 
 
 def _text(value: Any) -> str:
@@ -470,12 +456,15 @@ def _when(value: Any, default: dt.datetime) -> dt.datetime | None:
 
 
 @dataclass
-class SamplesReport:
+class SamplesReport(ImportReport):
+    """The import report; ``created`` counts the samples written, ``tubes`` the tubes opened."""
+
     tubes: int = 0
-    samples: int = 0
     single: int = 0
-    unchanged: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return self.created
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -483,22 +472,24 @@ class SamplesReport:
             "samples": self.samples,
             "single_tube_retests": self.single,
             "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in self.rejected],
+            "rejected": self.rejections(),
         }
+
+
+SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
 
 
 def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
     """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
-    sheet, header = _sheet(data, filename, SAMPLE_COLUMNS, {"tube", "id_number"})
     report = SamplesReport()
+    mapped = sheet_map(sheet_read(data=data, filename=filename), SAMPLES, report)
     with transaction.atomic():
         rnd = _lock_round(round)
-        rows = list(data_rows(sheet, header))
-        docs = {_text(cells.get("id_number")).upper() for _, cells in rows}
+        docs = {_text(v).upper() for v in mapped.values("id_number")}
         residents = {
             r.id_number.upper(): r for r in Resident.objects.filter(community_id=rnd.community_id, id_number__in=docs)
         }
-        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
         tubes = {t.code: t for t in Tube.objects.filter(code__in=codes)}
         sampled = dict(Sample.objects.filter(round=rnd, kind=TubeKind.POOLED).values_list("resident_id", "tube__code"))
         in_tube = set(Sample.objects.filter(round=rnd, tube__code__in=codes).values_list("tube__code", "resident_id"))
@@ -511,62 +502,61 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
         seen: dict[tuple[str, int], int] = {}
         resident_row: dict[int, tuple[str, int]] = {}
         site_labels: dict[str, str] = {}
-        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
-        for row, cells in rows:
-            code = _clean_code(_text(cells.get("tube")))
-            doc = _text(cells.get("id_number")).upper()
-            name = _text(cells.get("name"))
+
+        def parse(line: Row) -> SampleRow | None:
+            row = line.number
+            code = _clean_code(_text(line.get("tube")))
+            doc = _text(line.get("id_number")).upper()
+            name = _text(line.get("name"))
             if not code:
-                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
-                continue
+                line.reject("tube", "缺少试管编码", "tube code missing")
+                return None
             if not doc:
-                report.rejected.append(Rejection(row, "缺少证件号码 / document number missing"))
-                continue
+                line.reject("id_number", "缺少证件号码", "document number missing")
+                return None
             resident = residents.get(doc)
             if resident is None:
-                report.rejected.append(Rejection(row, "本社区没有此证件号码的居民 / unknown resident"))
-                continue
+                line.reject("id_number", "本社区没有此证件号码的居民", "unknown resident")
+                return None
             if name and name != resident.name:
-                report.rejected.append(
-                    Rejection(row, f"姓名与登记不符（登记为 {resident.name}）/ name does not match the registry")
-                )
-                continue
+                line.reject("name", f"姓名与登记不符（登记为 {resident.name}）", "name does not match the registry")
+                return None
             tube = tubes.get(code)
             if tube is not None and tube.round_id != rnd.pk:
-                report.rejected.append(
-                    Rejection(
-                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
-                    )
+                line.reject(
+                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
-                continue
-            sampled_at = _when(cells.get("sampled_at"), now)
+                return None
+            sampled_at = _when(line.get("sampled_at"), now)
             if sampled_at is None:
-                report.rejected.append(Rejection(row, "采样时间无法识别 / unreadable sampled_at"))
-                continue
+                line.reject("sampled_at", "采样时间无法识别", "unreadable sampled_at")
+                return None
             key = (code, resident.pk)
             if key in seen:
-                report.rejected.append(Rejection(row, f"与第 {seen[key]} 行重复 / duplicate of row {seen[key]}"))
-                continue
+                line.reject("id_number", f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
+                return None
             seen[key] = row
             if (code, resident.pk) in in_tube:
-                report.unchanged += 1
-                continue
+                report.count("unchanged")
+                return None
             earlier = resident_row.get(resident.pk)
             if earlier is not None:
-                report.rejected.append(
-                    Rejection(
-                        row,
-                        f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中 / "
-                        f"resident already in tube {earlier[0]} (row {earlier[1]})",
-                    )
+                line.reject(
+                    "id_number",
+                    f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中",
+                    f"resident already in tube {earlier[0]} (row {earlier[1]})",
                 )
-                continue
+                return None
             resident_row[resident.pk] = (code, row)
-            site_name = _text(cells.get("site"))
+            site_name = _text(line.get("site"))
             if site_name:
                 site_labels.setdefault(code, site_name)
-            good[code].append((row, resident, sampled_at, sites.get(site_name)))
+            return code, row, resident, sampled_at, sites.get(site_name)
+
+        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
+        for code, row, resident, sampled_at, site in rows_check(mapped, parse, report):
+            good[code].append((row, resident, sampled_at, site))
         for code, members in good.items():
             tube = tubes.get(code)
             single = (
@@ -575,12 +565,11 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
             kept = []
             for row, resident, sampled_at, site in members:
                 if not single and resident.pk in sampled:
-                    report.rejected.append(
-                        Rejection(
-                            row,
-                            f"本轮已混采（试管 {sampled[resident.pk]}）/ already sampled in this round "
-                            f"(tube {sampled[resident.pk]})",
-                        )
+                    report.reject(
+                        row,
+                        "id_number",
+                        f"本轮已混采（试管 {sampled[resident.pk]}）",
+                        f"already sampled in this round (tube {sampled[resident.pk]})",
                     )
                     continue
                 kept.append((row, resident, sampled_at, site))
@@ -614,7 +603,7 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
                     for _, resident, sampled_at, site in kept
                 ]
             )
-            report.samples += len(kept)
+            report.count("created", len(kept))
             if tube.kind == TubeKind.SINGLE:
                 report.single += len(kept)
         report.rejected.sort(key=lambda r: r.row)
@@ -638,16 +627,19 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
 
 
 @dataclass
-class ResultsReport:
-    tubes: int = 0
+class ResultsReport(ImportReport):
+    """The import report; ``created`` counts the tubes given a result, then what the results did."""
+
     negative: int = 0
-    unchanged: int = 0
     positive_tubes: list[str] = field(default_factory=list)
     invalid_tubes: list[str] = field(default_factory=list)
     retest: list[str] = field(default_factory=list)
     confirmed_positive: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def tubes(self) -> int:
+        return self.created
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -659,7 +651,7 @@ class ResultsReport:
             "confirmed_positive": self.confirmed_positive,
             "cleared": self.cleared,
             "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in self.rejected],
+            "rejected": self.rejections(),
         }
 
 
@@ -724,83 +716,90 @@ def retest_open(
     return retest, True
 
 
+ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
+
+
 def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
     """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
-    sheet, header = _sheet(data, filename, RESULT_COLUMNS, {"tube", "result"})
     report = ResultsReport()
-    rows = list(data_rows(sheet, header))
+    mapped = sheet_map(sheet_read(data=data, filename=filename), RESULTS, report)
     with transaction.atomic():
         rnd = Round.objects.select_for_update().get(pk=round.pk)
-        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
         tubes = {
             t.code: t
             for t in Tube.objects.filter(code__in=codes).select_related("lab_result").annotate(n=Count("samples"))
         }
         now = timezone.now()
-        parsed: dict[str, list[tuple[int, str, float | None, float | None, dt.datetime]]] = defaultdict(list)
-        for row, cells in rows:
-            code = _clean_code(_text(cells.get("tube")))
-            word = _text(cells.get("result")).lower()
+
+        def parse(line: Row) -> tuple[str, ResultEntry] | None:
+            row = line.number
+            code = _clean_code(_text(line.get("tube")))
+            word = _text(line.get("result")).lower()
             if not code:
-                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
-                continue
+                line.reject("tube", "缺少试管编码", "tube code missing")
+                return None
             found = RESULT_WORDS.get(word)
             if found is None:
-                report.rejected.append(
-                    Rejection(row, f"检测结果「{word}」无法识别（阴性/阳性/无效）/ unknown result {word!r}")
-                )
-                continue
+                line.reject("result", f"检测结果「{word}」无法识别（阴性/阳性/无效）", f"unknown result {word!r}")
+                return None
             tube = tubes.get(code)
             if tube is None:
-                report.rejected.append(Rejection(row, f"未知试管 {code} / unknown tube {code}"))
-                continue
+                line.reject("tube", f"未知试管 {code}", f"unknown tube {code}")
+                return None
             if tube.round_id != rnd.pk:
-                report.rejected.append(
-                    Rejection(
-                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
-                    )
+                line.reject(
+                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
-                continue
+                return None
             if not tube.n:  # type: ignore[attr-defined]
-                report.rejected.append(Rejection(row, f"试管 {code} 没有样本 / tube {code} holds no sample"))
-                continue
-            ct_a, ok_a = _ct(cells.get("ct_orf1ab"))
-            ct_n, ok_n = _ct(cells.get("ct_n"))
+                line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
+                return None
+            ct_a, ok_a = _ct(line.get("ct_orf1ab"))
+            ct_n, ok_n = _ct(line.get("ct_n"))
             if not (ok_a and ok_n):
-                report.rejected.append(Rejection(row, "Ct 值无效（应为 0–50 的数字）/ Ct value is not a number 0–50"))
-                continue
-            tested_at = _when(cells.get("tested_at"), now)
+                line.reject(
+                    "ct_orf1ab" if not ok_a else "ct_n",
+                    "Ct 值无效（应为 0–50 的数字）",
+                    "Ct value is not a number 0–50",
+                )
+                return None
+            tested_at = _when(line.get("tested_at"), now)
             if tested_at is None:
-                report.rejected.append(Rejection(row, "检测时间无法识别 / unreadable tested_at"))
-                continue
-            parsed[code].append((row, str(found), ct_a, ct_n, tested_at))
+                line.reject("tested_at", "检测时间无法识别", "unreadable tested_at")
+                return None
+            return code, (row, str(found), ct_a, ct_n, tested_at)
+
+        parsed: dict[str, list[ResultEntry]] = defaultdict(list)
+        for code, entry in rows_check(mapped, parse, report):
+            parsed[code].append(entry)
         for code, entries in parsed.items():
             tube = tubes[code]
             results = {e[1] for e in entries}
             if len(results) > 1:
                 rows_text = "、".join(str(e[0]) for e in entries)
                 for e in entries:
-                    report.rejected.append(
-                        Rejection(
-                            e[0], f"试管 {code} 结果相互矛盾（第 {rows_text} 行）/ conflicting results for tube {code}"
-                        )
+                    report.reject(
+                        e[0],
+                        "result",
+                        f"试管 {code} 结果相互矛盾（第 {rows_text} 行）",
+                        f"conflicting results for tube {code}",
                     )
                 continue
             first, *dupes = entries
             for e in dupes:
-                report.rejected.append(Rejection(e[0], f"与第 {first[0]} 行重复 / duplicate of row {first[0]}"))
+                report.reject(e[0], "tube", f"与第 {first[0]} 行重复", f"duplicate of row {first[0]}")
             row, result, ct_a, ct_n, tested_at = first
             stored = getattr(tube, "lab_result", None)
             if stored is not None:
                 if stored.result == result:
-                    report.unchanged += 1
+                    report.count("unchanged")
                 else:
-                    report.rejected.append(
-                        Rejection(
-                            row,
-                            f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾 / "
-                            f"conflicts with the stored result {stored.result}",
-                        )
+                    report.reject(
+                        row,
+                        "result",
+                        f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾",
+                        f"conflicts with the stored result {stored.result}",
                     )
                 continue
             LabResult.objects.create(
@@ -813,7 +812,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
                 filename=filename[:255],
             )
             Tube.objects.filter(pk=tube.pk).update(status=Tube.Status.RESULTED, closed_at=tube.closed_at or now)
-            report.tubes += 1
+            report.count("created")
             _apply_result(rnd, tube, result, tested_at, actor, report)
         report.rejected.sort(key=lambda r: r.row)
         audit_record(

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Resident
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
