@@ -7,9 +7,7 @@ one per resident per day and one submission per client-generated id.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -26,6 +24,7 @@ from fangzhou.accounts.models import User
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import Columns, ImportReport, Row, rows_check, sheet_map, sheet_read
+from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.testing import schedule as core
 from fangzhou.testing.models import (
@@ -873,9 +872,8 @@ def _apply_result(
 
 def manifest_csv(*, round: Round) -> str:
     """What the lab needs per tube: code, sampled-at, number of samples, site. Nothing personal."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"])
+    header = ["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"]
+    rows: list[list[Any]] = [header]
     tubes = (
         Tube.objects.filter(round=round)
         .select_related("site")
@@ -886,7 +884,7 @@ def manifest_csv(*, round: Round) -> str:
         if not tube.n:  # type: ignore[attr-defined]
             continue
         first = tube.first  # type: ignore[attr-defined]
-        writer.writerow(
+        rows.append(
             [
                 tube.code,
                 timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
@@ -897,7 +895,7 @@ def manifest_csv(*, round: Round) -> str:
                 tube.kind,
             ]
         )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 # --------------------------------------------------------------------------------------------------

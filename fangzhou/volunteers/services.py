@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import user_upsert
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.volunteers import autofill
@@ -553,26 +553,16 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
 
 
 def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
     rows = roster_day(community=community, day=day)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = f"{day:%m-%d}"
-    ws.append([f"{community.name} 值班表 {day:%Y-%m-%d}"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(
+    book = SheetWriter(f"{day:%m-%d}")
+    book.heading(f"{community.name} 值班表 {day:%Y-%m-%d}")
+    book.header(
         ["工作组 Group", "岗位 Post", "地点 Place", "开始 Start", "结束 End", "需要 Needed", "在岗 On duty", "缺 Gap"]
     )
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    red = PatternFill("solid", fgColor="FDECEA")
     local = timezone.get_current_timezone()
     for r in rows:
         shift = r.shift
-        ws.append(
+        book.row(
             [
                 str(shift.group.get_code_display()),
                 str(shift.get_post_display()),
@@ -582,17 +572,11 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
                 shift.needed,
                 "、".join(f"{v.name} {nz.mask_phone(v.phone)}" for v in r.people),
                 r.gap or "",
-            ]
+            ],
+            fill="FDECEA" if r.gap else None,
+            wrap=(6,),
         )
-        if r.gap:
-            for cell in ws[ws.max_row]:
-                cell.fill = red
-    for column, width in zip("ABCDEFGH", (18, 14, 14, 8, 12, 8, 48, 6), strict=True):
-        ws.column_dimensions[column].width = width
-    for row in ws.iter_rows(min_row=3):
-        row[6].alignment = Alignment(wrap_text=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
+    book.widths((18, 14, 14, 8, 12, 8, 48, 6))
     audit_record(
         action=AuditAction.ROSTER_EXPORT,
         actor=actor,
@@ -601,4 +585,4 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
         community_id=community.pk,
         detail={"day": day.isoformat()},
     )
-    return buffer.getvalue()
+    return book.to_bytes()
