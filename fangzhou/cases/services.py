@@ -351,7 +351,7 @@ SOURCE_WORDS = {
 }
 
 
-CASE_COLUMNS = Columns(CASE_ALIASES, ("id_number", "report_date"))
+CASE_COLUMNS = Columns(CASE_ALIASES, ("id_number", "report_date"), max_rows=20_000)
 
 
 @dataclass(frozen=True)
@@ -405,7 +405,7 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
     Every row is checked first (bad rows are reported); each good one then goes through
     ``case_confirm``, ``case_transfer`` and the discharge, so a re-import changes nothing."""
     report = ImportReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), CASE_COLUMNS, report)
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=CASE_COLUMNS), CASE_COLUMNS, report)
     Community.objects.select_for_update().filter(pk=community.pk).first()
     numbers = sorted({_id_text(v) for v in mapped.values("id_number")} - {""})
     residents: dict[str, Resident] = {}

@@ -243,7 +243,7 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"))
+IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"), max_rows=50_000)
 
 
 def _norm_building(value: Any) -> str:
@@ -275,7 +275,9 @@ def group_purchase_import(
     if distribution.kind != DistributionKind.GROUP_PURCHASE:
         raise SuppliesError("只有团购可以导入订单", "only a group purchase takes an order spreadsheet")
     report = ImportReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename, sheet=sheet), IMPORT_COLUMNS, report)
+    mapped = sheet_map(
+        sheet_read(data=data, filename=filename, sheet=sheet, columns=IMPORT_COLUMNS), IMPORT_COLUMNS, report
+    )
     community = distribution.community
     buildings: dict[str, list[Building]] = {}
     for b in Building.objects.filter(community=community).select_related("compound"):

@@ -409,8 +409,9 @@ RESULT_COLUMNS = {
     "ct_n": ("ct_n", "n", "nct", "n_ct", "ct值n", "n基因ct值"),
     "tested_at": ("检测时间", "tested_at"),
 }
-SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"))
-RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"))
+# A city round: 250,000 people in 25,000 tubes per district.
+SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"), max_rows=300_000)
+RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"), max_rows=300_000)
 RESULT_WORDS = {
     "阴性": Result.NEGATIVE,
     "negative": Result.NEGATIVE,
@@ -481,7 +482,7 @@ SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
 def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
     """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
     report = SamplesReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), SAMPLES, report)
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=SAMPLES), SAMPLES, report)
     with transaction.atomic():
         rnd = _lock_round(round)
         docs = {_text(v).upper() for v in mapped.values("id_number")}
@@ -721,7 +722,7 @@ ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, r
 def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
     """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
     report = ResultsReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), RESULTS, report)
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=RESULTS), RESULTS, report)
     with transaction.atomic():
         rnd = Round.objects.select_for_update().get(pk=round.pk)
         codes = {_clean_code(_text(v)) for v in mapped.values("tube")}

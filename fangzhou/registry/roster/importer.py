@@ -37,7 +37,8 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "grid": ("网格", "片区", "网格片区"),
 }
 REQUIRED = ("building", "room", "name")
-COLUMNS = Columns(ROSTER_ALIASES, REQUIRED)
+# A community has 3,000–7,000 residents; a subdistrict's whole roster stays under 60,000 rows.
+COLUMNS = Columns(ROSTER_ALIASES, REQUIRED, max_rows=60_000)
 # Resident fields an import may set, each tied to the column that carries it.
 FIELD_COLUMNS = {
     "name": "name",
@@ -175,7 +176,7 @@ def roster_import(
     The whole import is one transaction; ``dry_run`` computes the same report and writes nothing.
     Raises :class:`UnreadableFile` when the file cannot be read at all.
     """
-    sheet = sheet_read(data=data, filename=filename, sheet=sheet)
+    sheet = sheet_read(data=data, filename=filename, sheet=sheet, columns=COLUMNS)
     today = today or timezone.localdate()
     rows, report, present = parse_sheet(sheet, today=today)
     report.dry_run = dry_run
