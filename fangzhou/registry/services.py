@@ -8,12 +8,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import can_decide_transfer
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import ImportReport
-from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
+from fangzhou.registry.models import (
+    Building,
+    Community,
+    Compound,
+    Household,
+    Resident,
+    ResidentTransfer,
+    Subdistrict,
+    TransferStatus,
+)
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import roster_import
 from fangzhou.registry.selectors import residents_for_export
@@ -202,3 +214,48 @@ def resident_unmask(
         detail={"fields": names},
     )
     return {name: getattr(resident, name) for name in names}
+
+
+@transaction.atomic
+def resident_transfer_decide(*, transfer_id: int, actor: User, approve: bool) -> ResidentTransfer:
+    """The subdistrict's answer to a roster that names a person registered elsewhere: approve (the
+    resident moves to the receiving community's room, created if new) or decline. Idempotent: a
+    request already decided is returned as it is."""
+    transfer = (
+        ResidentTransfer.objects.select_for_update()
+        .select_related("from_community", "to_community", "resident")
+        .filter(pk=transfer_id)
+        .first()
+    )
+    if transfer is None or not can_decide_transfer(actor, transfer.from_community.subdistrict_id):
+        raise RegistryError("迁移申请不存在", "no such transfer request")
+    if transfer.status != TransferStatus.PENDING:
+        return transfer
+    resident = transfer.resident
+    if approve:
+        if resident.community_id != transfer.from_community_id:
+            raise RegistryError("此人已不在原社区，申请已失效", "the person has already moved; the request is void")
+        to = transfer.to_community
+        compound, _ = Compound.objects.get_or_create(community=to, name=transfer.compound or to.name)
+        building, _ = Building.objects.get_or_create(
+            compound=compound,
+            number=transfer.building,
+            defaults={"community": to, "sort_key": nz.building_sort_key(transfer.building)},
+        )
+        household, _ = Household.objects.get_or_create(building=building, room=transfer.room)
+        resident.community = to
+        resident.household = household
+        resident.save(update_fields=["community", "household"])
+    transfer.status = TransferStatus.APPROVED if approve else TransferStatus.DECLINED
+    transfer.decided_by = actor
+    transfer.decided_at = timezone.now()
+    transfer.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        action=AuditAction.RESIDENT_TRANSFER_APPROVE if approve else AuditAction.RESIDENT_TRANSFER_DECLINE,
+        actor=actor,
+        target_type="resident",
+        target_id=resident.pk,
+        community_id=transfer.from_community_id,
+        detail={"transfer": transfer.pk, "from": transfer.from_community_id, "to": transfer.to_community_id},
+    )
+    return transfer

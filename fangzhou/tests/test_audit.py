@@ -32,7 +32,7 @@ from fangzhou.care.models import CareProfile, MedicineRequest, TreatmentSchedule
 from fangzhou.cases import services as cases_services
 from fangzhou.cases.models import Case
 from fangzhou.registry import services as registry_services
-from fangzhou.registry.models import Household, Resident
+from fangzhou.registry.models import Household, Resident, ResidentTransfer
 from fangzhou.registry.tests.factories import World, make_id, roster_sheet
 from fangzhou.supplies import services as supplies_services
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
@@ -173,6 +173,15 @@ def _building_tokens_ensure(w: World) -> Callable[[], object]:
 @case("registry.resident_unmask", A.RESIDENT_UNMASK)
 def _resident_unmask(w: World) -> Callable[[], object]:
     return lambda: registry_services.resident_unmask(actor=w.secretary, resident=w.resident("张伟"))
+
+
+@case("registry.resident_transfer_decide", A.RESIDENT_TRANSFER_APPROVE)
+def _resident_transfer_decide(w: World) -> Callable[[], object]:
+    zhang = w.resident("张伟")
+    row = ["河畔小区", "2号楼", "501", "张伟", zhang.id_number, "", "", ""]
+    registry_services.roster_import(community=w.other, actor=w.outsider, sheet=roster_sheet([row]), filename="o.xlsx")
+    transfer = ResidentTransfer.objects.get()
+    return lambda: registry_services.resident_transfer_decide(transfer_id=transfer.pk, actor=w.officer, approve=True)
 
 
 # One row for the import and one per resident it changed (here: 张伟's phone).
