@@ -17,6 +17,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.jobs import job_enqueue
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
@@ -432,7 +433,7 @@ def delivery_mark(
     delivery.note = note[:200]
     fields = ["status", "delivered_at", "delivered_by", "note"]
     if photo is not None:
-        delivery.photo.save(photo.name or "door.jpg", photo, save=False)
+        file_store_on_commit(delivery, "photo", photo, photo.name or "door.jpg")
         fields.append("photo")
     delivery.save(update_fields=fields)
     _audit(

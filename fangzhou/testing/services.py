@@ -25,6 +25,7 @@ from fangzhou.accounts.models import AuditLog, User
 from fangzhou.accounts.services import audit_record
 from fangzhou.cases.services import case_confirm
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.testing import schedule as core
@@ -927,7 +928,8 @@ def antigen_report_submit(
             results={str(k): v for k, v in clean.items()},
         )
         if photo:
-            submission.photo.save(photo_name or "strip.jpg", ContentFile(photo), save=True)
+            file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
+            submission.save(update_fields=["photo"])
         now = timezone.now()
         positives = []
         for resident_id, value in clean.items():

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.workorders import rules
 from fangzhou.workorders.models import (
@@ -209,7 +210,7 @@ def work_order_transition(
                 order.completion_note = note
                 fields.append("completion_note")
             if photo is not None and target == Status.DONE:
-                order.completion_photo.save(photo.name or "photo.jpg", photo, save=False)
+                file_store_on_commit(order, "completion_photo", photo, photo.name or "photo.jpg")
                 fields.append("completion_photo")
         if target == Status.OPEN:
             order.assignee = None
@@ -360,7 +361,7 @@ def resident_request_submit(
                 if not ResidentRequest.objects.filter(reference=request.reference).exists():
                     break
             if photo is not None:
-                request.photo.save(photo.name or "photo.jpg", photo, save=False)
+                file_store_on_commit(request, "photo", photo, photo.name or "photo.jpg")
             request.save()
             place = f"{building.label}{f' {room}室' if room else ''}"
             order = work_order_create(
