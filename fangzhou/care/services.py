@@ -259,8 +259,8 @@ def care_escorts_ensure(
     """For every treatment session starting within the lead time (default 24 h), make sure a
     medical-visit escort work order with closed-loop transport exists. Idempotent (one order per
     session by ``source_key``); meant to run on a schedule (e.g. every 15 minutes)."""
-    from fangzhou.workorders.models import Priority, WorkOrder
-    from fangzhou.workorders.services import work_order_create
+    from fangzhou.workorders.models import Priority
+    from fangzhou.workorders.services import work_order_create_in_transaction
 
     now = timezone.localtime(now or timezone.now())
     lead = dt.timedelta(hours=escort_lead_hours())
@@ -284,7 +284,6 @@ def care_escorts_ensure(
             sealed = building.pk in sealed_cache[key]
             report.sealed += int(sealed)
             source_key = escort_source_key(schedule.pk, session)
-            existed = WorkOrder.objects.filter(source_key=source_key).exists()
             lines = [
                 f"{schedule.get_kind_display()}：{session:%m-%d %H:%M} {schedule.hospital}",
                 f"{building.compound.name} {building.label} {resident.household.room}室 {resident.name}",
@@ -298,7 +297,7 @@ def care_escorts_ensure(
                 f"{'【封控】' if sealed else ''}{schedule.get_kind_display()}护送 {resident.name} {session:%m-%d %H:%M}"
             )
             with transaction.atomic():
-                order = work_order_create(
+                order, created = work_order_create_in_transaction(
                     community=profile.community,
                     kind="medical_escort",
                     title=title,
@@ -309,7 +308,7 @@ def care_escorts_ensure(
                     resident=resident,
                     source_key=source_key,
                 )
-                if not existed:
+                if created:
                     report.created += 1
                     _audit(
                         actor,
@@ -334,7 +333,7 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
     """Record today's check-in (one per person per day; a second record replaces the first).
     'Needs help' opens an urgent work order at once."""
     from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
+    from fangzhou.workorders.services import work_order_create_in_transaction
 
     if status not in CheckInStatus.values:
         raise CareError(f"未知的状态「{status}」", f"unknown status {status!r}")
@@ -345,7 +344,7 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
     )
     _audit(actor, "care.checkin", "care_profile", profile.pk, profile.community_id, on=str(on), status=status)
     if status == CheckInStatus.NEEDS_HELP:
-        work_order_create(
+        work_order_create_in_transaction(
             community=profile.community,
             kind="care_checkin",
             title=f"独居老人需要帮助 {profile.resident.name} / needs help",
@@ -368,8 +367,8 @@ class CheckinCloseReport:
 def care_checkins_close(*, community: Community, actor: User | None, on: dt.date | None = None) -> CheckinCloseReport:
     """End of the check-in day: everyone living alone with no check-in that day is marked 'no answer'
     and gets an urgent work order (once per person per day)."""
-    from fangzhou.workorders.models import Priority, WorkOrder
-    from fangzhou.workorders.services import work_order_create
+    from fangzhou.workorders.models import Priority
+    from fangzhou.workorders.services import work_order_create_in_transaction
 
     on = on or timezone.localdate()
     report = CheckinCloseReport()
@@ -383,9 +382,8 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 CheckIn.objects.create(profile=profile, on=on, status=CheckInStatus.MISSED, by=actor)
             report.missed += 1
             key = f"checkin:{profile.pk}:{on:%Y%m%d}"
-            existed = WorkOrder.objects.filter(source_key=key).exists()
             resident = profile.resident
-            work_order_create(
+            _order, created = work_order_create_in_transaction(
                 community=community,
                 kind="care_checkin",
                 title=f"今日未联系上 {resident.name}（独居）/ missed check-in",
@@ -396,7 +394,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 resident=resident,
                 source_key=key,
             )
-            report.created += 0 if existed else 1
+            report.created += int(created)
         _audit(actor, "care.checkins_close", "community", community.pk, community, on=str(on), **vars(report))
     return report
 
@@ -490,7 +488,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
     for a volunteer with the list, doors in walking order for the way back."""
     from fangzhou.supplies.services import walk_order
     from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
+    from fangzhou.workorders.services import work_order_create_in_transaction
 
     Community.objects.select_for_update().filter(pk=community.pk).first()
     waiting = list(
@@ -520,7 +518,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
                 f"（{r.get_payer_display()}{'；' + r.prescription if r.prescription else ''}）"
             )
         urgency = min(r.urgency for r in requests)
-        order = work_order_create(
+        order, _created = work_order_create_in_transaction(
             community=community,
             kind="medicine",
             title=f"代配药 {pharmacy}（{len(requests)} 户）/ medicine trip",

@@ -1,7 +1,7 @@
 """Writes for cases. The testing work confirms positives through ``case_confirm``.
 
-Every step of a case creates the committee's tasks through ``work_order_create`` with a
-``source_key`` per cause, so that repeating a step never doubles a task.
+Every step of a case creates the committee's tasks through ``work_order_create_in_transaction`` with
+a ``source_key`` per cause, so that repeating a step never doubles a task.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, P
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident
 from fangzhou.workorders.models import Kind, Priority
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.services import work_order_create_in_transaction
 
 
 class CaseError(Refused):
@@ -104,7 +104,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
     household = resident.household
     building = household.building
     where = f"{building.compound.name} {building.label} {household.room}室"
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.TRANSFER,
         title=f"安排转运 Arrange transfer: {where}",
@@ -114,7 +114,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         due_at=_at(case.report_date, 23),
         source_key=f"case:{case.pk}:transfer",
     )
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.DISINFECTION,
         title=f"环境消杀（住所及楼道） Disinfect home and stairwell: {where}",
@@ -123,7 +123,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         household=household,
         source_key=f"case:{case.pk}:disinfect",
     )
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"联系同住家属 Check on household: {where}",
@@ -147,7 +147,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         return
     for i in range(rules.contact_days):
         day = case.report_date + dt.timedelta(days=i)
-        work_order_create(
+        work_order_create_in_transaction(
             community=case.community,
             kind=Kind.RETEST,
             title=f"密接居家隔离 上门核酸 第{i + 1}天 Close contacts' daily test, day {i + 1}: {where}",
@@ -275,7 +275,7 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
     _event(case, case.resident, CaseEvent.Kind.DISCHARGED, discharged_on, actor, checked=checked)
     _event(case, case.resident, CaseEvent.Kind.MONITORING_END, case.monitoring_until, actor)
     household = case.resident.household
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"出舱后居家健康监测（至 {case.monitoring_until:%m-%d}） Home health monitoring after discharge",

@@ -474,7 +474,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
     """End of the day: every door still waiting becomes a supply-delivery work order (one per door,
     idempotent by ``source_key``)."""
     from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create
+    from fangzhou.workorders.services import work_order_create_in_transaction
 
     on = on or timezone.localdate()
     report = SweepReport()
@@ -493,10 +493,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             detail = f"{distribution.name}: {household.building.label} {household.room}室 — {items}"
             if sealed:
                 detail += "\n封控楼栋：无接触配送，放在门口 / sealed building: contactless, leave at the door"
-            from fangzhou.workorders.models import WorkOrder
-
-            existed = WorkOrder.objects.filter(source_key=key).exists()
-            order = work_order_create(
+            order, created = work_order_create_in_transaction(
                 community=distribution.community,
                 kind="supply_delivery",
                 title=f"补送物资 {household.building.label} {household.room}室 / deliver supplies",
@@ -508,7 +505,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
                 source_key=key,
             )
             report.orders += 1
-            report.created += 0 if existed else 1
+            report.created += int(created)
             report.order_ids.append(order.pk)
         _audit(actor, "deliveries.sweep", "distribution", distribution.pk, distribution.community, **vars(report))
     return report

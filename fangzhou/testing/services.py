@@ -46,7 +46,7 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.workorders.models import Kind, Priority
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.services import work_order_create_in_transaction
 
 MAX_POOL_SIZE = 20
 
@@ -671,7 +671,7 @@ def retest_open(
     existing = Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).first()
     if existing is not None:
         return existing, False
-    order = work_order_create(
+    order, _created = work_order_create_in_transaction(
         community=resident.community,
         kind=Kind.RETEST,
         title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",

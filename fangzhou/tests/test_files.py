@@ -55,7 +55,7 @@ def _delivery(world: World) -> tuple[type[Model], str, Callable[[], Model]]:
 
 
 def _order_done(world: World) -> tuple[type[Model], str, Callable[[], Model]]:
-    order = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    order, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
     work_order_claim(order_id=order.pk, actor=world.secretary)
 
     def done() -> Model:
@@ -158,7 +158,7 @@ def test_a_committed_service_stores_exactly_the_file_its_row_names(service: str,
 
 def test_the_file_is_written_at_commit_not_before(world: World, media: Path) -> None:
     """Inside an open transaction the row is named but nothing is on disk yet."""
-    order = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    order, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
     with transaction.atomic():
         file_store_on_commit(order, "completion_photo", _upload(), "door.jpg")
         order.save(update_fields=["completion_photo"])
@@ -169,8 +169,8 @@ def test_the_file_is_written_at_commit_not_before(world: World, media: Path) -> 
 
 def test_a_name_taken_meanwhile_is_corrected_in_the_committed_row(world: World, media: Path) -> None:
     """Two uploads of the same name in flight at once: storage keeps both, and each row names its own."""
-    first = work_order_create(community=world.community, kind=Kind.PATROL, title="一", actor=None)
-    second = work_order_create(community=world.community, kind=Kind.PATROL, title="二", actor=None)
+    first, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="一", actor=None)
+    second, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="二", actor=None)
     with transaction.atomic():
         file_store_on_commit(first, "completion_photo", _upload(), "door.jpg")
         first.save(update_fields=["completion_photo"])
@@ -185,6 +185,6 @@ def test_a_name_taken_meanwhile_is_corrected_in_the_committed_row(world: World, 
 
 
 def test_storing_outside_a_transaction_is_refused(world: World) -> None:
-    order = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    order, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
     with pytest.raises(RuntimeError):
         file_store_on_commit(order, "completion_photo", _upload(), "door.jpg")

@@ -1,4 +1,5 @@
-"""Writes for the work-order queue. Every app creates its jobs through ``work_order_create``."""
+"""Writes for the work-order queue. Every app creates its jobs through ``work_order_create`` (or, inside
+its own service's transaction, ``work_order_create_in_transaction``)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class ClaimResult:
     holder: User | None  # who has it (the caller when won)
 
 
-def work_order_create(
+def work_order_create_in_transaction(
     *,
     community: Community,
     kind: str,
@@ -71,11 +72,13 @@ def work_order_create(
     resident: Resident | None = None,
     source_key: str | None = None,
     acute: bool = False,
-) -> WorkOrder:
+) -> tuple[WorkOrder, bool]:
     """Create a work order; with ``source_key``, a second call for the same cause returns the first order.
 
-    A medical job for a resident on dialysis or chemotherapy, or who is pregnant, or any job marked
-    ``acute`` (acute illness), is an emergency: it goes to the front of the queue whatever was asked.
+    Returns ``(order, created)``. A medical job for a resident on dialysis or chemotherapy, or who is
+    pregnant, or any job marked ``acute`` (acute illness), is an emergency: it goes to the front of
+    the queue whatever was asked. Services create their orders with this form, inside their own
+    transaction; everyone else calls :func:`work_order_create`, the same in a transaction of its own.
     """
     if kind not in Kind.values:
         raise WorkOrderError(f"未知的工单类型「{kind}」", f"unknown work-order kind {kind!r}")
@@ -88,40 +91,42 @@ def work_order_create(
     )
     if reason:
         priority = Priority.EMERGENCY
-    with transaction.atomic():
-        if source_key:
-            existing = WorkOrder.objects.filter(source_key=source_key).first()
-            if existing is not None:
-                return existing
-        order = WorkOrder(
-            community=community,
-            kind=kind,
-            group=group or DEFAULT_GROUP[Kind(kind)],
-            priority=priority,
-            title=title[:200],
-            detail=detail,
-            due_at=due_at,
-            building=building,
-            household=household,
-            resident=resident,
-            source_key=source_key,
-            created_by=actor,
-            emergency_reason=reason,
-        )
-        if source_key:
-            # A concurrent creator for the same cause: the unique constraint picks one.
-            with transaction.atomic():
-                try:
-                    order.save()
-                except IntegrityError:
-                    existing = WorkOrder.objects.filter(source_key=source_key).first()
-                    if existing is None:
-                        raise
-                    return existing
-        else:
-            order.save()
-        WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
-    return order
+    if source_key:
+        existing = WorkOrder.objects.filter(source_key=source_key).first()
+        if existing is not None:
+            return existing, False
+    order = WorkOrder(
+        community=community,
+        kind=kind,
+        group=group or DEFAULT_GROUP[Kind(kind)],
+        priority=priority,
+        title=title[:200],
+        detail=detail,
+        due_at=due_at,
+        building=building,
+        household=household,
+        resident=resident,
+        source_key=source_key,
+        created_by=actor,
+        emergency_reason=reason,
+    )
+    if source_key:
+        # A concurrent creator for the same cause: the unique constraint picks one.
+        with transaction.atomic():
+            try:
+                order.save()
+            except IntegrityError:
+                existing = WorkOrder.objects.filter(source_key=source_key).first()
+                if existing is None:
+                    raise
+                return existing, False
+    else:
+        order.save()
+    WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
+    return order, True
+
+
+work_order_create = transaction.atomic(durable=True)(work_order_create_in_transaction)
 
 
 def _health_gate_or_raise(actor: User) -> None:
@@ -364,7 +369,7 @@ def resident_request_submit(
                 file_store_on_commit(request, "photo", photo, photo.name or "photo.jpg")
             request.save()
             place = f"{building.label}{f' {room}室' if room else ''}"
-            order = work_order_create(
+            order, _created = work_order_create_in_transaction(
                 community=building.community,
                 kind=Kind.RESIDENT_REQUEST,
                 title=f"{kind_label}: {place} · {text[:60]}",
