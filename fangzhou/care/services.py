@@ -95,7 +95,7 @@ class SyncReport:
     unchanged: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def care_registry_sync(*, community: Community, actor: User | None) -> SyncReport:
     """Build the registry from the roster's special-care flags: new flagged residents get a profile;
     flags added in the roster are added to existing profiles (staff edits are never undone)."""
@@ -125,7 +125,7 @@ def care_registry_sync(*, community: Community, actor: User | None) -> SyncRepor
 _UNSET: Any = object()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def care_profile_update(
     *,
     profile_id: int,
@@ -172,7 +172,7 @@ def care_profile_update(
     return profile
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def treatment_schedule_set(
     *,
     profile_id: int,
@@ -227,7 +227,7 @@ def treatment_schedule_set(
     return schedule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def treatment_schedule_stop(*, schedule_id: int, actor: User) -> TreatmentSchedule:
     schedule = TreatmentSchedule.objects.select_related("profile").get(pk=schedule_id)
     if schedule.active:
@@ -296,7 +296,7 @@ def care_escorts_ensure(
             title = (
                 f"{'【封控】' if sealed else ''}{schedule.get_kind_display()}护送 {resident.name} {session:%m-%d %H:%M}"
             )
-            with transaction.atomic():
+            with transaction.atomic(durable=True):  # one session at a time: a sweep commits what it has done
                 order, created = work_order_create_in_transaction(
                     community=profile.community,
                     kind="medical_escort",
@@ -328,7 +328,7 @@ def care_escorts_ensure(
 # Daily check-ins
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
     'Needs help' opens an urgent work order at once."""
@@ -372,7 +372,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
 
     on = on or timezone.localdate()
     report = CheckinCloseReport()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for profile in checkin_due(community):
             report.due += 1
             checkin = CheckIn.objects.filter(profile=profile, on=on).first()
@@ -456,7 +456,7 @@ def medicine_request_create(
     if urgency not in (0, 1, 2):
         raise CareError("紧急程度无效", "invalid urgency")
     clean = _clean_medicines(medicines)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if client_id:
             existing = MedicineRequest.objects.filter(client_id=client_id).first()
             if existing is not None:
@@ -482,7 +482,7 @@ class BatchReport:
     requests: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchReport:
     """Batch every waiting request into one trip per hospital or pharmacy; each trip is a work order
     for a volunteer with the list, doors in walking order for the way back."""
@@ -536,7 +536,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
     return report
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest:
     """The medicine reached the door. Idempotent."""
     request = MedicineRequest.objects.select_for_update().get(pk=request_id)
@@ -552,7 +552,7 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
     return request
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_request_cancel(*, request_id: int, actor: User) -> MedicineRequest:
     request = MedicineRequest.objects.select_for_update().get(pk=request_id)
     if request.status in {MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP}:

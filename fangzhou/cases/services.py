@@ -55,7 +55,7 @@ def case_rules(community: Community) -> CaseRules:
     return CaseRules(row.discharge_gap_hours, row.discharge_min_ct, row.monitoring_days, row.contact_days)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def case_settings_update(
     *,
     community: Community,
@@ -160,14 +160,15 @@ def _case_followups(case: Case, actor: User | None) -> None:
         )
 
 
-def case_confirm(
+def case_confirm_in_transaction(
     *, resident: Resident, report_date: dt.date, source: str, actor: User | None, note: str = ""
 ) -> tuple[Case, bool]:
     """Record a confirmed case. Idempotent: the same resident and report date give the same case.
 
     Returns (case, created). A new case gets its tasks (arrange transfer, disinfect home and
     stairwell, check on household) and its household members become close contacts with daily
-    door-to-door tests for the community's number of days.
+    door-to-door tests for the community's number of days. This form runs inside the caller's
+    transaction (a lab-result import); :func:`case_confirm` is the same in a transaction of its own.
     """
     if source not in Source.values:
         raise ValueError(f"unknown case source {source!r}")
@@ -175,7 +176,7 @@ def case_confirm(
     if existing is not None:
         return existing, False
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: of two concurrent confirms, the unique constraint keeps one
             case = Case.objects.create(
                 community_id=resident.community_id,
                 resident=resident,
@@ -200,12 +201,19 @@ def case_confirm(
     return case, True
 
 
+case_confirm = transaction.atomic(durable=True)(case_confirm_in_transaction)
+
+
 # --------------------------------------------------------------------------- isolation
 
 
-@transaction.atomic
-def case_transfer(*, case_id: int, site_kind: str, site_name: str, transferred_on: dt.date, actor: User | None) -> Case:
-    """Record the transfer to an isolation site. Repeating it with the same facts changes nothing."""
+def case_transfer_in_transaction(
+    *, case_id: int, site_kind: str, site_name: str, transferred_on: dt.date, actor: User | None
+) -> Case:
+    """Record the transfer to an isolation site. Repeating it with the same facts changes nothing.
+
+    This form runs inside the caller's transaction (the cases import); :func:`case_transfer` is its own.
+    """
     if site_kind not in SiteKind.values:
         raise CaseError("请选择隔离场所类型", "choose the kind of isolation site")
     site_name = site_name.strip()[:100]
@@ -234,7 +242,10 @@ def case_transfer(*, case_id: int, site_kind: str, site_name: str, transferred_o
     return case
 
 
-@transaction.atomic
+case_transfer = transaction.atomic(durable=True)(case_transfer_in_transaction)
+
+
+@transaction.atomic(durable=True)
 def case_pcr_record(
     *, case_id: int, sampled_at: dt.datetime, negative: bool, ct: float | None, actor: User | None
 ) -> PcrResult:
@@ -295,7 +306,7 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
     return case
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def case_discharge(*, case_id: int, discharged_on: dt.date, actor: User | None) -> Case:
     """Discharge (出舱): only after two consecutive qualifying negatives (see cases.discharge)."""
     case = Case.objects.select_for_update().select_related("resident__household", "community").get(pk=case_id)
@@ -390,7 +401,7 @@ def _site_kind(name: str) -> str:
     return SiteKind.ISOLATION_POINT
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def cases_import(*, community: Community, actor: User | None, data: bytes, filename: str) -> CaseImportReport:
     """Import the district's list of cases (CSV or xlsx). Rows numbered as Excel shows them."""
     import unicodedata
@@ -449,7 +460,9 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
             report.reject(number, f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
             continue
         seen[key] = number
-        case, created = case_confirm(resident=resident, report_date=report_date, source=source, actor=actor)
+        case, created = case_confirm_in_transaction(
+            resident=resident, report_date=report_date, source=source, actor=actor
+        )
         changed = False
         if transferred_on:
             if case.transferred_on and case.transferred_on != transferred_on:
@@ -460,7 +473,7 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
                 )
                 continue
             if case.transferred_on is None or (site and case.site_name != site):
-                case_transfer(
+                case_transfer_in_transaction(
                     case_id=case.pk,
                     site_kind=case.site_kind or _site_kind(site),
                     site_name=site or case.site_name or "—",

@@ -102,7 +102,7 @@ def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
 # Distributions
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_create(
     *,
     community: Community,
@@ -161,7 +161,7 @@ class AllocationReport:
     unchanged: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_allocate(*, distribution: Distribution, actor: User | None) -> AllocationReport:
     """Give every lived-in household of the community its government package. Idempotent."""
     if distribution.kind != DistributionKind.GOVERNMENT:
@@ -217,7 +217,7 @@ def _delivery_for(distribution: Distribution, household: Household) -> Delivery:
     return delivery
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def group_order_set(
     *, distribution: Distribution, household: Household, items: Mapping[str, Any], actor: User | None
 ) -> Delivery:
@@ -349,7 +349,7 @@ def group_purchase_import(
         bucket = wanted.setdefault(household.pk, {})
         bucket[item] = bucket.get(item, 0) + quantity
         household_of[household.pk] = household
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Distribution.objects.select_for_update().filter(pk=distribution.pk).first()
         for household_id, items in wanted.items():
             delivery = _delivery_for(distribution, household_of[household_id])
@@ -384,7 +384,7 @@ def group_purchase_import(
 # Delivering
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_assign(
     *, distribution: Distribution, building: Building, volunteer: User | None, actor: User | None
 ) -> DeliveryAssignment | None:
@@ -410,7 +410,7 @@ def delivery_assign(
     return assignment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_mark(
     *,
     delivery_id: int,
@@ -448,7 +448,7 @@ def delivery_mark(
     return delivery
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
     """Put a door back to 'not yet delivered' (a wrong tap)."""
     delivery = Delivery.objects.select_for_update().select_related("distribution__community").get(pk=delivery_id)
@@ -484,7 +484,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
         .prefetch_related("lines")
     )
     sealed_ids = sealed_building_ids(distribution.community, on)  # once, not once per door
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for delivery in pending:
             key = f"supply:{distribution.pk}:{delivery.household_id}"
             items = "、".join(f"{line.item}×{line.quantity}" for line in delivery.lines.all())
@@ -511,7 +511,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
     return report
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_close(*, distribution: Distribution, actor: User | None) -> Distribution:
     if distribution.closed_at is None:
         distribution.closed_at = timezone.now()
@@ -553,7 +553,7 @@ def _floor_of(room: str) -> int:
     return 1
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def route_plan_request(
     *,
     community: Community,
@@ -661,7 +661,7 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
                 load=route.load,
             )
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):  # the solver ran outside any transaction
         locked = RoutePlan.objects.select_for_update().get(pk=plan.pk)
         if locked.status == PlanStatus.DONE:
             return locked

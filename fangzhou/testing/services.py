@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.accounts.services import audit_record
-from fangzhou.cases.services import case_confirm
+from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.models import Building, Community, Household, Resident
@@ -72,7 +72,7 @@ def _audit(actor: User | None, action: str, target: Any, community_id: int, **de
 # Rounds, sites, schedule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_create(
     *, community: Community, date: dt.date, pool_size: int = 10, actor: User | None, note: str = ""
 ) -> Round:
@@ -85,7 +85,7 @@ def round_create(
     return rnd
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def site_add(
     *,
     round: Round,
@@ -130,7 +130,7 @@ def expected_by_building(rnd: Round) -> dict[int, int]:
     return counts
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_schedule(
     *, round: Round, actor: User | None, per_desk_per_minute: float = 2.0, step: int = 10
 ) -> core.Schedule:
@@ -230,7 +230,7 @@ def sample_take(
     if not residents:
         raise TestingError("请选择要采样的居民", "choose who to sample")
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         ids = [r.pk for r in residents]
         if len(set(ids)) != len(ids):
@@ -353,7 +353,7 @@ def _close(tube: Tube, at: dt.datetime) -> None:
     tube.station = ""
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     """Close an open tube (staff close it before it is full). Closing a closed tube changes nothing."""
     if tube.status == Tube.Status.OPEN:
@@ -362,7 +362,7 @@ def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     return tube
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_close(*, round: Round, actor: User | None) -> Round:
     now = timezone.now()
     for tube in Tube.objects.filter(round=round, status=Tube.Status.OPEN):
@@ -471,7 +471,7 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
     """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
     sheet, header = _sheet(data, filename, SAMPLE_COLUMNS, {"tube", "id_number"})
     report = SamplesReport()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         rows = list(data_rows(sheet, header))
         docs = {_text(cells.get("id_number")).upper() for _, cells in rows}
@@ -658,7 +658,7 @@ def _doc(resident: Resident) -> str:
     return resident.id_number or f"#{resident.pk}"
 
 
-def retest_open(
+def _retest_open(
     *,
     resident: Resident,
     reason: str,
@@ -667,7 +667,9 @@ def retest_open(
     tube: Tube | None = None,
     key: str,
 ) -> tuple[Retest, bool]:
-    """Put a resident on the re-test list (once) with a door-to-door single-tube work order."""
+    """Put a resident on the re-test list (once) with a door-to-door single-tube work order.
+
+    A step of the results import and the antigen report: runs inside the caller's transaction."""
     existing = Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).first()
     if existing is not None:
         return existing, False
@@ -682,7 +684,7 @@ def retest_open(
         source_key=f"retest:{key}:{resident.pk}",
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: one pending re-test per resident (unique constraint)
             retest = Retest.objects.create(
                 community_id=resident.community_id,
                 resident=resident,
@@ -702,7 +704,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
     sheet, header = _sheet(data, filename, RESULT_COLUMNS, {"tube", "result"})
     report = ResultsReport()
     rows = list(data_rows(sheet, header))
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
         codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
         tubes = {
@@ -821,14 +823,14 @@ def _apply_result(
             return
         reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
         for resident in members:
-            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+            _retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
             report.retest.append(_doc(resident))
         return
     # Single tube (单采): the result is the resident's own.
     now = timezone.now()
     for resident in members:
         if result == Result.POSITIVE:
-            case_confirm(
+            case_confirm_in_transaction(
                 resident=resident,
                 report_date=timezone.localtime(tested_at).date(),
                 source="pooled_pcr",
@@ -903,7 +905,7 @@ def antigen_report_submit(
     client_id = client_id.strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
         raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Household.objects.select_for_update().select_related("building").get(pk=household.pk)
         existing = AntigenSubmission.objects.filter(client_id=client_id).first()
         if existing is not None:
@@ -940,7 +942,7 @@ def antigen_report_submit(
             )
             if value == AntigenResult.POSITIVE:
                 positives.append(resident_id)
-                retest_open(
+                _retest_open(
                     resident=members[resident_id],
                     reason=Retest.Reason.ANTIGEN,
                     actor=None,
@@ -957,7 +959,7 @@ def antigen_report_submit(
     return AntigenOutcome(submission, True, positives)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def kit_handout_record(*, household: Household, day: dt.date, kits: int, actor: User | None) -> KitHandout:
     """Record (or correct) the antigen kits handed to a household on a day."""
     if not 0 <= kits <= 200:

@@ -156,7 +156,7 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
     if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
         _health_gate_or_raise(actor)
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         won = (
             WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
                 status=Status.CLAIMED, assignee=actor, claimed_at=now
@@ -187,7 +187,7 @@ def work_order_transition(
     if action not in _NEXT:
         raise WorkOrderError(f"未知操作「{action}」", f"unknown action {action!r}")
     allowed, target = _NEXT[action]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         order = WorkOrder.objects.select_for_update().get(pk=order_id)
         if order.status == target:
             return order
@@ -252,7 +252,7 @@ def work_orders_escalate(*, now: dt.datetime | None = None, community: Community
         )
         if target <= order.escalation_level:
             continue
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # one order at a time: a sweep commits what it has done
             moved = WorkOrder.objects.filter(pk=order.pk, escalation_level=order.escalation_level).update(
                 escalation_level=target, escalated_at=now
             )
@@ -346,7 +346,7 @@ def resident_request_submit(
         resident = Resident.objects.filter(household=household, phone=contact_phone).first()
     kind_label = str(RequestKind(kind).label)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             request = ResidentRequest(
                 community_id=building.community_id,
                 building=building,
@@ -405,7 +405,7 @@ def resident_request_submit(
 
 def resident_request_escalate(*, request: ResidentRequest, actor: User, note: str = "") -> ResidentRequest:
     """Escalate a request to the subdistrict (once; a second call returns it unchanged)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         moved = ResidentRequest.objects.filter(pk=request.pk, escalated_at__isnull=True).update(
             escalated_at=timezone.now(), escalated_by=actor, escalation_note=note.strip()[:500]
         )

@@ -264,7 +264,7 @@ def roster_import(
     columns |= {"sex", "birth_date"} if "id_number" in present else set()
     digest = hashlib.sha256(data or repr(sheet.rows).encode()).hexdigest()
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One import per community at a time: the row lock makes concurrent uploads queue up.
         Community.objects.select_for_update().filter(pk=community.pk).first()
         _write(community, rows, report, columns, actor, today)
