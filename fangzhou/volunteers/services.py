@@ -336,24 +336,26 @@ def _no_clash(shift: Shift, volunteer: Volunteer) -> None:
         )
 
 
+@transaction.atomic(durable=True)
 def shift_assign(*, shift: Shift, volunteer: Volunteer, actor: User | None) -> ShiftAssignment:
-    """Put a volunteer on a shift. Refused (and says why) when the health gate is closed."""
+    """Put a volunteer on a shift. Refused (and says why) when the health gate is closed.
+
+    The gate and the clash check are asked inside the transaction, after the shift's row lock."""
     if volunteer.community_id != shift.community_id:
         raise VolunteerError("志愿者不属于本居民区", "the volunteer is not in this community")
     if volunteer.status != VolunteerStatus.APPROVED:
         raise VolunteerError("志愿者尚未批准", "the volunteer is not approved yet")
+    Shift.objects.select_for_update().filter(pk=shift.pk).first()  # queue concurrent assigners of one shift
     existing = ShiftAssignment.objects.filter(shift=shift, volunteer=volunteer).first()
     if existing is not None:
         return existing
     _gate_or_raise(volunteer)
-    with transaction.atomic(durable=True):
-        Shift.objects.select_for_update().filter(pk=shift.pk).first()  # queue concurrent assigners of one shift
-        _no_clash(shift, volunteer)
-        assignment, created = ShiftAssignment.objects.get_or_create(
-            shift=shift, volunteer=volunteer, defaults={"assigned_by": actor}
-        )
-        if created:
-            _audit(actor, "shift.assign", "shift", shift.pk, shift.community_id, volunteer=volunteer.pk)
+    _no_clash(shift, volunteer)
+    assignment, created = ShiftAssignment.objects.get_or_create(
+        shift=shift, volunteer=volunteer, defaults={"assigned_by": actor}
+    )
+    if created:
+        _audit(actor, "shift.assign", "shift", shift.pk, shift.community_id, volunteer=volunteer.pk)
     return assignment
 
 

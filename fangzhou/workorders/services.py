@@ -144,28 +144,31 @@ def _health_gate_or_raise(actor: User) -> None:
         )
 
 
+@transaction.atomic(durable=True)
 def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
-    """Claim an open order. Exactly one of many simultaneous claimers wins (conditional update).
+    """Claim an open order. Exactly one of many simultaneous claimers wins (row lock, conditional update).
 
     A volunteer whose health gate is closed (no recent negative test, or living in a sealed
-    building) may not claim door-to-door work: ``WorkOrderError`` says why.
+    building) may not claim door-to-door work: ``WorkOrderError`` says why. The gate is asked
+    inside the transaction, with the order's row locked, so it decides the claim it guards.
     """
-    order_place = WorkOrder.objects.filter(pk=order_id).values("kind", "building_id", "household_id").first()
+    order_place = (
+        WorkOrder.objects.select_for_update().filter(pk=order_id).values("kind", "building_id", "household_id").first()
+    )
     if order_place is None:
         raise WorkOrderError("工单不存在", "no such work order")
     if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
         _health_gate_or_raise(actor)
     now = timezone.now()
-    with transaction.atomic(durable=True):
-        won = (
-            WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
-                status=Status.CLAIMED, assignee=actor, claimed_at=now
-            )
-            == 1
+    won = (
+        WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
+            status=Status.CLAIMED, assignee=actor, claimed_at=now
         )
-        order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
-        if won:
-            WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
+        == 1
+    )
+    order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
+    if won:
+        WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
