@@ -1,4 +1,4 @@
-"""Benchmark the volunteer routing core (fangzhou.supplies.routing).
+"""Benchmark the volunteer routing core (fangzhou.zones.routing).
 
 Part 1: CVRPLIB X instances (Uchoa et al. 2017) from ../shared/data/cvrp, every instance with at
 most ``--max-customers`` customers. Distances are Euclidean rounded to the nearest integer, the
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import vrplib  # noqa: E402
 
-from fangzhou.supplies.routing import (  # noqa: E402
+from fangzhou.zones.routing import (  # noqa: E402
     RoadGraph,
     RoutingProblem,
     RoutingSolution,
@@ -253,7 +253,7 @@ def main() -> None:
         f"Python {platform.python_version()}, PyVRP {version('pyvrp')}, seed {args.seed}. "
         "PyVRP runs single-threaded; the machine's 2 cores were shared with other work.",
         "",
-        "Methods, all through `fangzhou.supplies.routing` and checked by its `check_solution`:",
+        "Methods, all through `fangzhou.zones.routing` and checked by its `check_solution`:",
         "",
         "- **PyVRP**: `solve(problem, time_limit_s=..., seed=...)`, PyVRP's iterated local search "
         "with default parameters, warm-started from the Clarke–Wright plan, stopped by wall clock.",

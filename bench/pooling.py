@@ -116,9 +116,7 @@ def calibrate(target: float, sizes: IntArray, sar: float) -> float:
     return (low + high) / 2
 
 
-def building_rates(
-    district: District, setting: str, p: float, sar: float, rng: np.random.Generator
-) -> FloatArray:
+def building_rates(district: District, setting: str, p: float, sar: float, rng: np.random.Generator) -> FloatArray:
     """Outside infection rate per building (the latent risk, stable from day to day)."""
     target = p * district.people
     if setting == "uniform":
@@ -153,9 +151,7 @@ def antigen_history(
         hit = rng.random(district.people)
         result = np.where(infected, hit < ANTIGEN_SENSITIVITY, hit < ANTIGEN_FALSE_POSITIVE)
         tested = np.bincount(district.person_building, weights=reported, minlength=district.n_buildings)
-        positive = np.bincount(
-            district.person_building, weights=reported & result, minlength=district.n_buildings
-        )
+        positive = np.bincount(district.person_building, weights=reported & result, minlength=district.n_buildings)
         for b in range(district.n_buildings):
             history[f"b{b}"].append(Positivity(float(tested[b]), float(positive[b])))
     return history
@@ -275,9 +271,7 @@ def check_targets(cells: list[Cell]) -> list[Target]:
     targets: list[Target] = []
     c = find("uniform", 0.01, 0.3)
     targets.append(
-        Target(
-            "uniform risk, p = 1 %, SAR 0.3: ≥ 15 % fewer tests", c.ratio <= 0.85, f"{1 - c.ratio:.1%} fewer"
-        )
+        Target("uniform risk, p = 1 %, SAR 0.3: ≥ 15 % fewer tests", c.ratio <= 0.85, f"{1 - c.ratio:.1%} fewer")
     )
     c = find("buildings", 0.01, 0.3)
     targets.append(

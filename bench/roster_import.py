@@ -38,9 +38,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from fangzhou.lib.sheets import Sheet
     from fangzhou.registry.models import Building, Compound, Household, Resident
     from fangzhou.registry.roster.importer import parse_sheet
-    from fangzhou.registry.roster.reader import Sheet
     from fangzhou.registry.services import community_create, roster_import
     from fangzhou.registry.tests.factories import make_id
 
@@ -63,8 +63,24 @@ def main() -> None:
                         seq += 1
                         born = dt.date(1940 + seq % 70, 1 + seq % 12, 1 + seq % 28)
                         number = make_id(f"3101{tag:02d}", born, seq % 500, bool(seq % 2))
-                        name = "张王李赵刘陈杨黄"[seq % 8] + "伟芳娜敏静丽强磊"[seq // 8 % 8] + "一二三四五六七八九十"[seq // 64 % 10]
-                        rows.append((len(rows) + 1, [f"小区{tag}", f"{building}号楼", str(room + floor * 100), name, number, f"139{seq:08d}"]))
+                        name = (
+                            "张王李赵刘陈杨黄"[seq % 8]
+                            + "伟芳娜敏静丽强磊"[seq // 8 % 8]
+                            + "一二三四五六七八九十"[seq // 64 % 10]
+                        )
+                        rows.append(
+                            (
+                                len(rows) + 1,
+                                [
+                                    f"小区{tag}",
+                                    f"{building}号楼",
+                                    str(room + floor * 100),
+                                    name,
+                                    number,
+                                    f"139{seq:08d}",
+                                ],
+                            )
+                        )
                         n += 1
             building += 1
         return Sheet(rows[: args.rows + 1])  # type: ignore[arg-type]
@@ -74,7 +90,9 @@ def main() -> None:
         for row in rows:
             with transaction.atomic():
                 compound, _ = Compound.objects.get_or_create(community=community, name=row.compound)
-                building, _ = Building.objects.get_or_create(community=community, compound=compound, number=row.building)
+                building, _ = Building.objects.get_or_create(
+                    community=community, compound=compound, number=row.building
+                )
                 household, _ = Household.objects.get_or_create(building=building, room=row.room)
                 resident = Resident.objects.filter(id_type=row.id_type, id_number=row.id_number).first()
                 values = row.values()

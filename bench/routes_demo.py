@@ -2,7 +2,7 @@
 
 Builds the demo community (``fangzhou demo``'s generator, through the real services) in a scratch
 SQLite database, takes its road graph exactly as the route planner does
-(``fangzhou.supplies.sites.community_site_graph``: the zones app's roads if drawn, otherwise the
+(``fangzhou.zones.sitegraph.community_site_graph``: the zones app's roads if drawn, otherwise the
 street grid along the building rows), and plans routes for 50, 300 and 1,000 doors drawn at random
 (seeded) from the lived-in households: a tricycle of 20 doors, start at the first gate, time spent
 at each door and on the stairs as the planner counts it, a trip time limit of 2 hours.
@@ -52,9 +52,9 @@ def main() -> None:
 
     from fangzhou.registry.demo import demo_seed
     from fangzhou.registry.models import Community, Household
-    from fangzhou.supplies import routing
     from fangzhou.supplies.services import _door_stops, trip_time_limit_s
-    from fangzhou.supplies.sites import community_site_graph
+    from fangzhou.zones import routing
+    from fangzhou.zones.sitegraph import community_site_graph
 
     call_command("migrate", interactive=False, verbosity=0)
     started = time.perf_counter()

@@ -55,7 +55,7 @@ def cmd_community_create(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    from fangzhou.registry.roster.reader import UnreadableFile
+    from fangzhou.lib.sheets import UnreadableFile
     from fangzhou.registry.services import roster_import
 
     community = _community(args.community)

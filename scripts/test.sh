@@ -39,6 +39,8 @@ fi
 
 log "ruff"
 "$VENV/bin/ruff" check fangzhou bench tests
+log "import layers (import-linter: every import points down, even inside a function)"
+"$VENV/bin/lint-imports"
 log "mypy"
 "$VENV/bin/mypy" fangzhou
 export FANGZHOU_DATA_DIR="$ROOT/var/test"

@@ -1,35 +1,14 @@
-"""Writes for accounts: creating staff users and recording sensitive actions."""
+"""Writes for accounts: creating staff users (audit rows are written by ``fangzhou.accounts.audit``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
 
-from fangzhou.accounts.models import AuditLog, Role, User
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    target_type: str,
-    target_id: str | int,
-    community: Model | None = None,
-    community_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Write one audit row: who did what to which record. Never pass an unmasked sensitive value."""
-    return AuditLog.objects.create(
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        community_id=community.pk if community is not None else community_id,
-        detail=detail or {},
-    )
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import Role, User
 
 
 def user_upsert_in_transaction(
@@ -61,11 +40,11 @@ def user_upsert_in_transaction(
     user.buildings.set([building.pk for building in buildings])
     audit_record(
         actor=actor,
-        action="user.create" if created else "user.update",
+        action=AuditAction.USER_CREATE if created else AuditAction.USER_UPDATE,
         target_type="user",
         target_id=user.pk,
         community=community,
-        detail={"role": role, "username": username},
+        detail={"role": role, "username": masked(username)},
     )
     return user
 

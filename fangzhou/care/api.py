@@ -8,21 +8,15 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community
+from fangzhou.registry.selectors import community_visible_or_404
 
 router = Router(tags=["care"])
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    community = registry_selectors.communities_visible(request.user).filter(code=code).first()
-    if community is None or acting_user(request).role == Role.VOLUNTEER:
-        raise Http404("community not found")
-    return community
 
 
 def _profile(request: HttpRequest, profile_id: int) -> CareProfile:
@@ -33,7 +27,7 @@ def _profile(request: HttpRequest, profile_id: int) -> CareProfile:
 
 
 def _manage(request: HttpRequest, community: Community) -> None:
-    if not services.can_manage(request.user, community):
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "无权操作 / not allowed")
 
 
@@ -181,13 +175,13 @@ class TripOut(Schema):
 
 @router.get("/c/{code}/profiles", response=list[ProfileOut])
 def profiles(request: HttpRequest, code: str, need: str = "") -> list[ProfileOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [_profile_out(p) for p in selectors.community_profiles(request.user, community, need)]
 
 
 @router.post("/c/{code}/sync", response=CountsOut)
 def sync(request: HttpRequest, code: str) -> CountsOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_registry_sync(community=community, actor=acting_user(request))
     return CountsOut(created=report.created, updated=report.updated)
@@ -195,7 +189,7 @@ def sync(request: HttpRequest, code: str) -> CountsOut:
 
 @router.get("/c/{code}/at-risk", response=list[RiskOut])
 def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [
         RiskOut(
             profile_id=r.profile.pk,
@@ -213,7 +207,7 @@ def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
 
 @router.post("/c/{code}/escorts", response=CountsOut)
 def escorts(request: HttpRequest, code: str) -> CountsOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_escorts_ensure(community=community, actor=acting_user(request))
     return CountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
@@ -221,7 +215,7 @@ def escorts(request: HttpRequest, code: str) -> CountsOut:
 
 @router.get("/profiles/{profile_id}", response=ProfileOut)
 def profile(request: HttpRequest, profile_id: int) -> ProfileOut:
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404("not found")
     return _profile_out(_profile(request, profile_id))
 
@@ -271,7 +265,7 @@ def schedule_add(request: HttpRequest, profile_id: int, payload: ScheduleIn) -> 
 
 @router.post("/profiles/{profile_id}/checkin", response=CheckInOut)
 def checkin(request: HttpRequest, profile_id: int, payload: CheckInIn) -> CheckInOut:
-    if acting_user(request).role in {Role.VOLUNTEER, Role.SUBDISTRICT_OFFICER}:
+    if is_volunteer(request.user) or is_officer(request.user):
         raise Http404("not found")
     p = _profile(request, profile_id)
     try:
@@ -285,7 +279,7 @@ def checkin(request: HttpRequest, profile_id: int, payload: CheckInIn) -> CheckI
 
 @router.post("/c/{code}/checkins/close", response=CloseOut)
 def checkins_close(request: HttpRequest, code: str) -> CloseOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_checkins_close(community=community, actor=acting_user(request))
     return CloseOut(**vars(report))
@@ -293,7 +287,7 @@ def checkins_close(request: HttpRequest, code: str) -> CloseOut:
 
 @router.get("/c/{code}/medicine", response=list[MedicineRequestOut])
 def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [
         _request_out(r)
         for r in selectors.medicine_requests_visible(request.user)
@@ -305,7 +299,7 @@ def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
 
 @router.post("/medicine", response=MedicineRequestOut)
 def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> MedicineRequestOut:
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404("not found")
     resident = registry_selectors.resident_get(request.user, payload.resident_id)
     if resident is None:
@@ -329,7 +323,7 @@ def medicine_create(request: HttpRequest, payload: MedicineRequestIn) -> Medicin
 
 @router.post("/c/{code}/medicine/batch", response=list[TripOut])
 def medicine_batch(request: HttpRequest, code: str) -> list[TripOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.medicine_trips_batch(community=community, actor=acting_user(request))
     return [
@@ -339,7 +333,7 @@ def medicine_batch(request: HttpRequest, code: str) -> list[TripOut]:
 
 @router.post("/medicine/{request_id}/deliver", response=MedicineRequestOut)
 def medicine_deliver(request: HttpRequest, request_id: int) -> MedicineRequestOut:
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         raise Http404("not found")
     r = selectors.medicine_request_get(request.user, request_id)
     if r is None:

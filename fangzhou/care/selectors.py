@@ -10,11 +10,14 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import building_q
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import COMMITTEE, building_q, is_volunteer
 from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
-from fangzhou.registry.models import Building, Community, SpecialCare
+from fangzhou.care.services import escort_source_key
+from fangzhou.registry.hooks import OverviewPanel
+from fangzhou.registry.models import Building, Community, Resident, SpecialCare
+from fangzhou.workorders.models import Status, WorkOrder
 
 AnyUser = User | AnonymousUser
 WINDOW = dt.timedelta(hours=48)
@@ -50,7 +53,7 @@ def community_profiles(user: AnyUser, community: Community, need: str = "") -> l
 
 def medicine_requests_visible(user: AnyUser) -> QuerySet[MedicineRequest]:
     """Staff and leaders through the building; a volunteer only the requests on a trip they claimed."""
-    if isinstance(user, User) and user.is_active and user.role == Role.VOLUNTEER:
+    if is_volunteer(user):
         return MedicineRequest.objects.filter(trip__order__assignee=user)
     return MedicineRequest.objects.filter(resident__household__building__in=_buildings(user).values("pk"))
 
@@ -78,9 +81,6 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
     """Every vulnerable resident with a need in the next 48 hours and no volunteer assigned yet:
     treatment sessions whose escort order is missing or unclaimed, medicine not yet on a claimed
     trip, births due, and people living alone or bedridden with no carer. Soonest first."""
-    from fangzhou.care.services import escort_source_key
-    from fangzhou.workorders.models import Status, WorkOrder
-
     now = timezone.localtime(now or timezone.now())
     end = now + WINDOW
     profiles = {
@@ -172,8 +172,6 @@ def public_medicine_status(building: Building, room: str, last4: str) -> list[Pu
         .distinct()
         .order_by("-created_at")[:20]
     )
-    from fangzhou.registry.models import Resident
-
     if not Resident.objects.filter(household__building=building, household__room=room, phone__endswith=last4).exists():
         return None
     return [
@@ -187,3 +185,10 @@ def public_medicine_status(building: Building, room: str, last4: str) -> list[Pu
         )
         for r in requests
     ]
+
+
+def at_risk_overview_panel(user: User, community: Community) -> OverviewPanel | None:
+    """First on the committee's overview: who is at risk in the next 48 hours (special care)."""
+    if user.role not in COMMITTEE:
+        return None
+    return OverviewPanel("care/_overview_risks.html", {"risks": at_risk_next_48h(user, community)}, order=10)

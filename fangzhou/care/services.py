@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import audit_record
 from fangzhou.care.models import (
     CareProfile,
     CheckIn,
@@ -32,7 +32,10 @@ from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
+from fangzhou.workorders.models import Priority
+from fangzhou.workorders.services import work_order_create_in_transaction
 from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.sitegraph import walk_order
 
 # Needs that call for a daily check-in.
 CHECKIN_NEEDS = {SpecialCare.ELDERLY_ALONE}
@@ -54,26 +57,6 @@ class CareError(Refused):
 def escort_lead_hours() -> float:
     """How long before a treatment session its escort order is created (hours)."""
     return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
-
-
-def can_manage(user: Any, community: Community) -> bool:
-    """Committee roles edit the registry, schedules and medicine trips."""
-    if not isinstance(user, User) or not user.is_active:
-        return False
-    if user.role == Role.ADMIN or user.is_superuser:
-        return True
-    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == community.pk
-
-
-def _audit(actor: User | None, action: str, target: str, pk: int, community: Community | int, **detail: Any) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type=target,
-        target_id=str(pk),
-        community_id=community if isinstance(community, int) else community.pk,
-        detail=detail,
-    )
 
 
 def _ordered(codes: Iterable[str]) -> str:
@@ -118,7 +101,14 @@ def care_registry_sync(*, community: Community, actor: User | None) -> SyncRepor
             report.updated += 1
         else:
             report.unchanged += 1
-    _audit(actor, "care.sync", "community", community.pk, community, **vars(report))
+    audit_record(
+        action=AuditAction.CARE_SYNC,
+        actor=actor,
+        target_type="community",
+        target_id=community.pk,
+        community=community,
+        detail=vars(report),
+    )
     return report
 
 
@@ -166,8 +156,13 @@ def care_profile_update(
     if fields:
         profile.updated_by = actor
         profile.save(update_fields=[*fields, "updated_by", "updated_at"])
-        _audit(
-            actor, "care.profile_update", "care_profile", profile.pk, profile.community_id, fields=fields, before=before
+        audit_record(
+            action=AuditAction.CARE_PROFILE_UPDATE,
+            actor=actor,
+            target_type="care_profile",
+            target_id=profile.pk,
+            community_id=profile.community_id,
+            detail={"fields": fields, "before": before},
         )
     return profile
 
@@ -216,13 +211,13 @@ def treatment_schedule_set(
     if kind not in profile.need_codes:
         profile.needs = _ordered([*profile.need_codes, kind])
         profile.save(update_fields=["needs", "updated_at"])
-    _audit(
-        actor,
-        "care.schedule_set",
-        "treatment_schedule",
-        schedule.pk,
-        profile.community_id,
-        **{k: str(v) for k, v in values.items()},
+    audit_record(
+        action=AuditAction.CARE_SCHEDULE_SET,
+        actor=actor,
+        target_type="treatment_schedule",
+        target_id=schedule.pk,
+        community_id=profile.community_id,
+        detail={k: str(v) for k, v in values.items()},
     )
     return schedule
 
@@ -233,7 +228,13 @@ def treatment_schedule_stop(*, schedule_id: int, actor: User) -> TreatmentSchedu
     if schedule.active:
         schedule.active = False
         schedule.save(update_fields=["active"])
-        _audit(actor, "care.schedule_stop", "treatment_schedule", schedule.pk, schedule.profile.community_id)
+        audit_record(
+            action=AuditAction.CARE_SCHEDULE_STOP,
+            actor=actor,
+            target_type="treatment_schedule",
+            target_id=schedule.pk,
+            community_id=schedule.profile.community_id,
+        )
     return schedule
 
 
@@ -259,9 +260,6 @@ def care_escorts_ensure(
     """For every treatment session starting within the lead time (default 24 h), make sure a
     medical-visit escort work order with closed-loop transport exists. Idempotent (one order per
     session by ``source_key``); meant to run on a schedule (e.g. every 15 minutes)."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create_in_transaction
-
     now = timezone.localtime(now or timezone.now())
     lead = dt.timedelta(hours=escort_lead_hours())
     report = EscortReport()
@@ -310,15 +308,13 @@ def care_escorts_ensure(
                 )
                 if created:
                     report.created += 1
-                    _audit(
-                        actor,
-                        "care.escort_order",
-                        "treatment_schedule",
-                        schedule.pk,
-                        profile.community_id,
-                        session=session.isoformat(),
-                        order=order.pk,
-                        sealed=sealed,
+                    audit_record(
+                        action=AuditAction.CARE_ESCORT_ORDER,
+                        actor=actor,
+                        target_type="treatment_schedule",
+                        target_id=schedule.pk,
+                        community_id=profile.community_id,
+                        detail={"session": session.isoformat(), "order": order.pk, "sealed": sealed},
                     )
             report.order_ids.append(order.pk)
     return report
@@ -332,9 +328,6 @@ def care_escorts_ensure(
 def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
     'Needs help' opens an urgent work order at once."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create_in_transaction
-
     if status not in CheckInStatus.values:
         raise CareError(f"未知的状态「{status}」", f"unknown status {status!r}")
     on = on or timezone.localdate()
@@ -342,7 +335,14 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
     checkin, _ = CheckIn.objects.update_or_create(
         profile=profile, on=on, defaults={"status": status, "note": note[:300], "by": actor}
     )
-    _audit(actor, "care.checkin", "care_profile", profile.pk, profile.community_id, on=str(on), status=status)
+    audit_record(
+        action=AuditAction.CARE_CHECKIN,
+        actor=actor,
+        target_type="care_profile",
+        target_id=profile.pk,
+        community_id=profile.community_id,
+        detail={"on": str(on), "status": status},
+    )
     if status == CheckInStatus.NEEDS_HELP:
         work_order_create_in_transaction(
             community=profile.community,
@@ -367,9 +367,6 @@ class CheckinCloseReport:
 def care_checkins_close(*, community: Community, actor: User | None, on: dt.date | None = None) -> CheckinCloseReport:
     """End of the check-in day: everyone living alone with no check-in that day is marked 'no answer'
     and gets an urgent work order (once per person per day)."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create_in_transaction
-
     on = on or timezone.localdate()
     report = CheckinCloseReport()
     with transaction.atomic(durable=True):
@@ -395,7 +392,14 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 source_key=key,
             )
             report.created += int(created)
-        _audit(actor, "care.checkins_close", "community", community.pk, community, on=str(on), **vars(report))
+        audit_record(
+            action=AuditAction.CARE_CHECKINS_CLOSE,
+            actor=actor,
+            target_type="community",
+            target_id=community.pk,
+            community=community,
+            detail={"on": str(on), **vars(report)},
+        )
     return report
 
 
@@ -472,7 +476,14 @@ def medicine_request_create(
             client_id=client_id or None,
             created_by=actor,
         )
-        _audit(actor, "medicine.request", "medicine_request", request.pk, resident.community_id, pharmacy=pharmacy)
+        audit_record(
+            action=AuditAction.MEDICINE_REQUEST,
+            actor=actor,
+            target_type="medicine_request",
+            target_id=request.pk,
+            community_id=resident.community_id,
+            detail={"pharmacy": pharmacy},
+        )
     return request
 
 
@@ -486,10 +497,6 @@ class BatchReport:
 def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchReport:
     """Batch every waiting request into one trip per hospital or pharmacy; each trip is a work order
     for a volunteer with the list, doors in walking order for the way back."""
-    from fangzhou.supplies.services import walk_order
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create_in_transaction
-
     Community.objects.select_for_update().filter(pk=community.pk).first()
     waiting = list(
         MedicineRequest.objects.filter(community=community, status=MedicineStatus.REQUESTED, trip__isnull=True)
@@ -532,7 +539,14 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
         MedicineRequest.objects.filter(pk__in=[r.pk for r in requests]).update(trip=trip, status=MedicineStatus.ON_TRIP)
         report.trips.append(trip)
         report.requests += len(requests)
-        _audit(actor, "medicine.trip", "medicine_trip", trip.pk, community, requests=len(requests), order=order.pk)
+        audit_record(
+            action=AuditAction.MEDICINE_TRIP,
+            actor=actor,
+            target_type="medicine_trip",
+            target_id=trip.pk,
+            community=community,
+            detail={"requests": len(requests), "order": order.pk},
+        )
     return report
 
 
@@ -548,7 +562,13 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
     request.delivered_at = timezone.now()
     request.delivered_by = actor
     request.save(update_fields=["status", "delivered_at", "delivered_by"])
-    _audit(actor, "medicine.deliver", "medicine_request", request.pk, request.community_id)
+    audit_record(
+        action=AuditAction.MEDICINE_DELIVER,
+        actor=actor,
+        target_type="medicine_request",
+        target_id=request.pk,
+        community_id=request.community_id,
+    )
     return request
 
 
@@ -558,5 +578,11 @@ def medicine_request_cancel(*, request_id: int, actor: User) -> MedicineRequest:
     if request.status in {MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP}:
         request.status = MedicineStatus.CANCELLED
         request.save(update_fields=["status"])
-        _audit(actor, "medicine.cancel", "medicine_request", request.pk, request.community_id)
+        audit_record(
+            action=AuditAction.MEDICINE_CANCEL,
+            actor=actor,
+            target_type="medicine_request",
+            target_id=request.pk,
+            community_id=request.community_id,
+        )
     return request

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fangzhou.care.services import care_escorts_ensure
+from fangzhou.registry.models import Community
 
 
 def escorts_ensure(*, community_id: int | None = None) -> int:
     """Create the escort orders due now; run it on a schedule (e.g. every 15 minutes)."""
-    from fangzhou.registry.models import Community
-
     community = Community.objects.get(pk=community_id) if community_id is not None else None
     return care_escorts_ensure(community=community).created

@@ -15,25 +15,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
-from fangzhou.registry.models import Community, SpecialCare
+from fangzhou.registry.models import SpecialCare
 from fangzhou.registry.selectors import building_by_token, community_visible_or_404
 
 WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")]
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
-
-
 def _staff_only(request: HttpRequest) -> None:
     """Volunteers see care work through their work orders, not the registry."""
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         raise Http404(_("Not found"))
 
 
@@ -49,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def community(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     need = request.GET.get("need", "")
     if need not in SpecialCare.values:
         need = ""
@@ -62,7 +58,7 @@ def community(request: HttpRequest, code: str) -> HttpResponse:
             "profiles": selectors.community_profiles(request.user, community, need),
             "need": need,
             "needs": SpecialCare.choices,
-            "manage": services.can_manage(request.user, community),
+            "manage": can_manage_community(request.user, community.pk),
         },
     )
 
@@ -71,8 +67,8 @@ def community(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def sync(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
-    if not services.can_manage(request.user, community):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not change the special-care registry."))
     report = services.care_registry_sync(community=community, actor=acting_user(request))
     messages.success(
@@ -85,8 +81,8 @@ def sync(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def escorts(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
-    if not services.can_manage(request.user, community):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not create escort orders."))
     report = services.care_escorts_ensure(community=community, actor=acting_user(request))
     messages.success(request, _("%(n)s escort orders created.") % {"n": report.created})
@@ -104,7 +100,7 @@ def _profile(request: HttpRequest, profile_id: int) -> Any:
 @login_required
 def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
     p = _profile(request, profile_id)
-    manage = services.can_manage(request.user, p.community)
+    manage = can_manage_community(request.user, p.community.pk)
     context: dict[str, Any] = {
         "p": p,
         "manage": manage,
@@ -186,7 +182,7 @@ def profile(request: HttpRequest, profile_id: int) -> HttpResponse:
 @login_required
 def checkins(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     today = timezone.localdate()
     return render(
         request,
@@ -195,7 +191,7 @@ def checkins(request: HttpRequest, code: str) -> HttpResponse:
             "community": community,
             "today": today,
             "rows": selectors.checkins_today(request.user, community, today),
-            "manage": services.can_manage(request.user, community),
+            "manage": can_manage_community(request.user, community.pk),
         },
     )
 
@@ -204,7 +200,7 @@ def checkins(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
     p = _profile(request, profile_id)
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         return HttpResponseForbidden(_("You may not record check-ins."))
     status = request.POST.get("status", CheckInStatus.OK)
     try:
@@ -220,8 +216,8 @@ def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
 @require_POST
 def checkins_close(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
-    if not services.can_manage(request.user, community):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not close the check-in day."))
     report = services.care_checkins_close(community=community, actor=acting_user(request))
     messages.success(request, _("%(n)s missed check-ins are urgent work orders now.") % {"n": report.missed})
@@ -231,7 +227,7 @@ def checkins_close(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def medicine(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     open_requests = (
         selectors.medicine_requests_visible(request.user)
         .filter(community=community, status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP])
@@ -241,7 +237,7 @@ def medicine(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "care/medicine.html",
-        {"community": community, "requests": open_requests, "manage": services.can_manage(request.user, community)},
+        {"community": community, "requests": open_requests, "manage": can_manage_community(request.user, community.pk)},
     )
 
 
@@ -249,8 +245,8 @@ def medicine(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def medicine_batch(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
-    community = _community(request, code)
-    if not services.can_manage(request.user, community):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not batch medicine trips."))
     report = services.medicine_trips_batch(community=community, actor=acting_user(request))
     messages.success(request, _("%(t)s trips for %(r)s requests.") % {"t": len(report.trips), "r": report.requests})
@@ -263,13 +259,13 @@ def medicine_deliver(request: HttpRequest, request_id: int) -> HttpResponse:
     item = selectors.medicine_request_get(request.user, request_id)
     if item is None:
         raise Http404(_("Not found"))
-    if acting_user(request).role == Role.SUBDISTRICT_OFFICER:
+    if is_officer(request.user):
         return HttpResponseForbidden(_("You may not record deliveries."))
     try:
         services.medicine_request_deliver(request_id=item.pk, actor=acting_user(request))
     except CareError as exc:
         messages.error(request, f"{exc.zh} / {exc.en}")
-    if acting_user(request).role == Role.VOLUNTEER:
+    if is_volunteer(request.user):
         messages.success(request, _("Saved."))
         return redirect("registry:overview")
     return redirect("care:medicine", code=item.resident.community.code)

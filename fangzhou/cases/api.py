@@ -9,10 +9,9 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import can_write_roster
+from fangzhou.accounts.permissions import can_manage_community
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, Source
-from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import community_visible_or_404, resident_get
 
 router = Router(tags=["cases"])
@@ -76,10 +75,6 @@ class ResidentTimelineOut(Schema):
     items: list[TimelineOut]
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
-
-
 def _out(case: Case) -> CaseOut:
     return CaseOut(
         id=case.pk,
@@ -102,7 +97,7 @@ def _case_for_write(request: HttpRequest, case_id: int) -> tuple[Case, User]:
     case = selectors.case_get(request.user, case_id)
     if case is None:
         raise Http404("case not found")
-    if not can_write_roster(request.user, case.community_id):
+    if not can_manage_community(request.user, case.community_id):
         raise HttpError(403, "仅居委会可操作 / only the committee may do this")
     assert isinstance(request.user, User)
     return case, request.user
@@ -110,7 +105,7 @@ def _case_for_write(request: HttpRequest, case_id: int) -> tuple[Case, User]:
 
 @router.get("/communities/{code}/cases", response=list[CaseOut])
 def case_list(request: HttpRequest, code: str) -> list[CaseOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     if not selectors.sees_case_people(request.user):
         raise HttpError(403, "只能查看病例数 / you may see counts only")
     return [_out(c) for c in selectors.case_list(request.user, community)]
@@ -118,7 +113,7 @@ def case_list(request: HttpRequest, code: str) -> list[CaseOut]:
 
 @router.get("/communities/{code}/counts", response=list[CountOut])
 def case_counts(request: HttpRequest, code: str) -> list[CountOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [
         CountOut(compound=c.compound, building=c.building, cases=c.cases, last_report=c.last_report)
         for c in selectors.case_counts_by_building(request.user, community)
@@ -127,8 +122,8 @@ def case_counts(request: HttpRequest, code: str) -> list[CountOut]:
 
 @router.post("/communities/{code}/cases", response={200: CaseOut, 201: CaseOut})
 def case_create(request: HttpRequest, code: str, payload: CaseIn) -> Status[CaseOut]:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "仅居委会可操作 / only the committee may do this")
     resident = resident_get(request.user, payload.resident_id)
     if resident is None or resident.community_id != community.pk:

@@ -10,8 +10,8 @@ from typing import Any
 def cmd_cases_import(args: argparse.Namespace) -> int:
     from fangzhou.cases.services import cases_import
     from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.lib.sheets import UnreadableFile
     from fangzhou.registry.cli import community_from_code
-    from fangzhou.registry.roster.reader import UnreadableFile
 
     community = community_from_code(args.community)
     path = Path(args.file)

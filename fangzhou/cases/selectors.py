@@ -11,17 +11,15 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import building_q
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import building_q, is_committee
 from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult
 from fangzhou.registry.models import Community, Resident
 
-# Roles that see who the cases are; everyone else in scope (grid and building leaders) sees counts.
-PEOPLE_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
-
 
 def sees_case_people(user: User | AnonymousUser) -> bool:
-    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in PEOPLE_ROLES)
+    """Who the cases are: the committee roles; everyone else in scope (grid and building leaders) sees counts."""
+    return is_committee(user)
 
 
 def cases_visible(user: User | AnonymousUser) -> QuerySet[Case]:

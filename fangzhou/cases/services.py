@@ -7,17 +7,21 @@ a ``source_key`` per cause, so that repeating a step never doubles a task.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.registry.models import Community, Resident
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create_in_transaction
@@ -76,9 +80,9 @@ def case_settings_update(
     row.monitoring_days = monitoring_days
     row.contact_days = contact_days
     row.save()
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_SETTINGS_UPDATE,
         actor=actor,
-        action="case_settings.update",
         target_type="community",
         target_id=str(community.pk),
         community=community,
@@ -186,9 +190,9 @@ def case_confirm_in_transaction(
                 note=note,
                 created_by=actor,
             )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.CASE_CONFIRM,
                 actor=actor,
-                action="case.confirm",
                 target_type="case",
                 target_id=str(case.pk),
                 community_id=resident.community_id,
@@ -231,9 +235,9 @@ def case_transfer_in_transaction(
     case.site_kind, case.site_name, case.transferred_on = facts
     case.save(update_fields=["site_kind", "site_name", "transferred_on"])
     _event(case, case.resident, CaseEvent.Kind.TRANSFERRED, transferred_on, actor, site=site_name, site_kind=site_kind)
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_TRANSFER,
         actor=actor,
-        action="case.transfer",
         target_type="case",
         target_id=str(case.pk),
         community_id=case.community_id,
@@ -267,6 +271,14 @@ def case_pcr_record(
         return row
     local = timezone.localtime(sampled_at)
     _event(case, case.resident, CaseEvent.Kind.PCR, local.date(), actor, result=result, ct=ct, at=local.isoformat())
+    audit_record(
+        action=AuditAction.CASE_PCR_RECORD,
+        actor=actor,
+        target_type="case",
+        target_id=case.pk,
+        community_id=case.community_id,
+        detail={"sampled_at": local.isoformat(), "result": result, "ct": ct},
+    )
     return row
 
 
@@ -295,9 +307,9 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
         resident=case.resident,
         source_key=f"case:{case.pk}:monitoring",
     )
-    AuditLog.objects.create(
+    audit_record(
+        action=AuditAction.CASE_DISCHARGE,
         actor=actor,
-        action="case.discharge",
         target_type="case",
         target_id=str(case.pk),
         community_id=case.community_id,
@@ -350,25 +362,20 @@ SOURCE_WORDS = {
 }
 
 
-@dataclass
-class CaseImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rows_read: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+CASE_COLUMNS = Columns(CASE_ALIASES, ("id_number", "report_date"))
 
-    def reject(self, row: int, zh: str, en: str) -> None:
-        self.rejected.append({"row": row, "reason": f"{zh} / {en}"})
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows_read": self.rows_read,
-            "rejected": sorted(self.rejected, key=lambda r: int(r["row"])),
-        }
+@dataclass(frozen=True)
+class CaseRow:
+    """One checked row of the district's list."""
+
+    number: int
+    resident: Resident
+    report_date: dt.date
+    source: str
+    site: str
+    transferred_on: dt.date | None
+    discharged_on: dt.date | None
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -381,9 +388,6 @@ def parse_date(value: Any) -> dt.date | None:
         return value
     if isinstance(value, int | float) and 30000 < float(value) < 80000:  # an Excel serial day
         return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
-    import re
-    import unicodedata
-
     text = unicodedata.normalize("NFKC", str(value)).strip()
     match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?", text) or re.fullmatch(
         r"(\d{4})(\d{2})(\d{2})", text
@@ -401,116 +405,143 @@ def _site_kind(name: str) -> str:
     return SiteKind.ISOLATION_POINT
 
 
+def _id_text(value: Any) -> str:
+    return unicodedata.normalize("NFKC", str(value or "")).strip().upper().replace(" ", "")
+
+
 @transaction.atomic(durable=True)
-def cases_import(*, community: Community, actor: User | None, data: bytes, filename: str) -> CaseImportReport:
-    """Import the district's list of cases (CSV or xlsx). Rows numbered as Excel shows them."""
-    import unicodedata
+def cases_import(*, community: Community, actor: User | None, data: bytes, filename: str) -> ImportReport:
+    """Import the district's list of cases (CSV or xlsx). Rows numbered as Excel shows them.
 
-    from fangzhou.registry.roster.reader import data_rows, find_header, read_table
-
-    sheet = read_table(data, filename)
-    header = find_header(sheet, CASE_ALIASES, required=("id_number", "report_date"))
-    report = CaseImportReport()
-    seen: dict[tuple[int, dt.date], int] = {}
+    Every row is checked first (bad rows are reported); each good one then goes through
+    ``case_confirm_in_transaction``, ``case_transfer_in_transaction`` and the discharge, so a re-import
+    changes nothing."""
+    report = ImportReport()
+    mapped = sheet_map(sheet_read(data=data, filename=filename), CASE_COLUMNS, report)
     Community.objects.select_for_update().filter(pk=community.pk).first()
-    for number, cells in data_rows(sheet, header):
-        report.rows_read += 1
-        raw_id = unicodedata.normalize("NFKC", str(cells.get("id_number") or "")).strip().upper().replace(" ", "")
-        if not raw_id:
-            report.reject(number, "缺少证件号码", "missing ID number")
-            continue
-        resident = (
+    numbers = sorted({_id_text(v) for v in mapped.values("id_number")} - {""})
+    residents: dict[str, Resident] = {}
+    for chunk in chunks(numbers):
+        for resident in (
             Resident.objects.select_related("household__building__compound")
-            .filter(community=community, id_number=raw_id)
-            .first()
-        )
+            .filter(community=community, id_number__in=chunk)
+            .order_by("pk")
+        ):
+            residents.setdefault(resident.id_number, resident)
+    seen: dict[tuple[int, dt.date], int] = {}
+
+    def parse(row: Row) -> CaseRow | None:
+        raw_id = _id_text(row.get("id_number"))
+        if not raw_id:
+            row.reject("id_number", "缺少证件号码", "missing ID number")
+            return None
+        resident = residents.get(raw_id)
         if resident is None:
-            report.reject(number, "本社区花名册中没有这个证件号码", "no resident of this community has this ID number")
-            continue
-        name = unicodedata.normalize("NFKC", str(cells.get("name") or "")).strip()
+            row.reject(
+                "id_number", "本社区花名册中没有这个证件号码", "no resident of this community has this ID number"
+            )
+            return None
+        name = unicodedata.normalize("NFKC", str(row.get("name") or "")).strip()
         if name and name != resident.name:
-            report.reject(number, f"姓名与花名册不符（{resident.name[:1]}**）", "the name does not match the roster")
-            continue
-        try:
-            report_date = parse_date(cells.get("report_date"))
-            transferred_on = parse_date(cells.get("transferred_on"))
-            discharged_on = parse_date(cells.get("discharged_on"))
-        except ValueError as exc:
-            report.reject(number, f"日期无法识别：{exc}", f"unreadable date: {exc}")
-            continue
+            row.reject("name", f"姓名与花名册不符（{resident.name[:1]}**）", "the name does not match the roster")
+            return None
+        dates: dict[str, dt.date | None] = {}
+        for column in ("report_date", "transferred_on", "discharged_on"):
+            try:
+                dates[column] = parse_date(row.get(column))
+            except ValueError as exc:
+                row.reject(column, f"日期无法识别：{exc}", f"unreadable date: {exc}")
+                return None
+        report_date, transferred_on, discharged_on = dates.values()
         if report_date is None:
-            report.reject(number, "缺少报告日期", "missing report date")
-            continue
+            row.reject("report_date", "缺少报告日期", "missing report date")
+            return None
         if report_date > timezone.localdate() + dt.timedelta(days=1):
-            report.reject(number, "报告日期在未来", "the report date is in the future")
-            continue
-        raw_source = str(cells.get("source") or "").strip()
+            row.reject("report_date", "报告日期在未来", "the report date is in the future")
+            return None
+        raw_source = str(row.get("source") or "").strip()
         source = SOURCE_WORDS.get(raw_source.lower()) if raw_source else Source.DISTRICT
         if source is None:
             source = next((v for k, v in SOURCE_WORDS.items() if k in raw_source), Source.DISTRICT)
-        site = str(cells.get("isolation_site") or "").strip()[:100]
+        site = str(row.get("isolation_site") or "").strip()[:100]
         if transferred_on and transferred_on < report_date:
-            report.reject(number, "转运日期早于报告日期", "the transfer date is before the report date")
-            continue
+            row.reject("transferred_on", "转运日期早于报告日期", "the transfer date is before the report date")
+            return None
         if discharged_on and discharged_on < (transferred_on or report_date):
-            report.reject(number, "出舱日期早于转运或报告日期", "the discharge date is before transfer or report")
-            continue
+            row.reject("discharged_on", "出舱日期早于转运或报告日期", "the discharge date is before transfer or report")
+            return None
         key = (resident.pk, report_date)
         if key in seen:
-            report.reject(number, f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
-            continue
-        seen[key] = number
-        case, created = case_confirm_in_transaction(
-            resident=resident, report_date=report_date, source=source, actor=actor
-        )
-        changed = False
-        if transferred_on:
-            if case.transferred_on and case.transferred_on != transferred_on:
-                report.reject(
-                    number,
-                    f"与已登记的转运日期 {case.transferred_on} 冲突",
-                    f"conflicts with the recorded transfer date {case.transferred_on}",
-                )
-                continue
-            if case.transferred_on is None or (site and case.site_name != site):
-                case_transfer_in_transaction(
-                    case_id=case.pk,
-                    site_kind=case.site_kind or _site_kind(site),
-                    site_name=site or case.site_name or "—",
-                    transferred_on=transferred_on,
-                    actor=actor,
-                )
-                changed = True
-        if discharged_on:
-            case.refresh_from_db()
-            if case.discharged_on and case.discharged_on != discharged_on:
-                report.reject(
-                    number,
-                    f"与已登记的出舱日期 {case.discharged_on} 冲突",
-                    f"conflicts with the recorded discharge date {case.discharged_on}",
-                )
-                continue
-            if case.discharged_on is None:
-                # The district's word: its list is the record of discharge.
-                _discharge(
-                    Case.objects.select_related("resident__household", "community").get(pk=case.pk),
-                    discharged_on,
-                    actor,
-                    checked=False,
-                )
-                changed = True
-        if created:
-            report.created += 1
-        elif changed:
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    AuditLog.objects.create(
+            row.reject("id_number", f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
+            return None
+        seen[key] = row.number
+        return CaseRow(row.number, resident, report_date, source, site, transferred_on, discharged_on)
+
+    for row in rows_check(mapped, parse, report):
+        outcome = _case_import_write(row, actor=actor, report=report)
+        if outcome is not None:
+            report.count(outcome)
+    audit_record(
+        action=AuditAction.CASES_IMPORT,
         actor=actor,
-        action="cases.import",
         target_type="community",
         target_id=str(community.pk),
         community=community,
-        detail={"filename": filename, **{k: v for k, v in report.as_dict().items() if k != "rejected"}},
+        detail={
+            "filename": masked(filename),
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rows_read": report.rows_read,
+        },
     )
     return report
+
+
+def _case_import_write(row: CaseRow, *, actor: User | None, report: ImportReport) -> Outcome | None:
+    """One checked row through the case services; None when it conflicts with the record."""
+    number, transferred_on, discharged_on, site = row.number, row.transferred_on, row.discharged_on, row.site
+    case, created = case_confirm_in_transaction(
+        resident=row.resident, report_date=row.report_date, source=row.source, actor=actor
+    )
+    changed = False
+    if transferred_on:
+        if case.transferred_on and case.transferred_on != transferred_on:
+            report.reject(
+                number,
+                "transferred_on",
+                f"与已登记的转运日期 {case.transferred_on} 冲突",
+                f"conflicts with the recorded transfer date {case.transferred_on}",
+            )
+            return None
+        if case.transferred_on is None or (site and case.site_name != site):
+            case_transfer_in_transaction(
+                case_id=case.pk,
+                site_kind=case.site_kind or _site_kind(site),
+                site_name=site or case.site_name or "—",
+                transferred_on=transferred_on,
+                actor=actor,
+            )
+            changed = True
+    if discharged_on:
+        case.refresh_from_db()
+        if case.discharged_on and case.discharged_on != discharged_on:
+            report.reject(
+                number,
+                "discharged_on",
+                f"与已登记的出舱日期 {case.discharged_on} 冲突",
+                f"conflicts with the recorded discharge date {case.discharged_on}",
+            )
+            return None
+        if case.discharged_on is None:
+            # The district's word: its list is the record of discharge.
+            _discharge(
+                Case.objects.select_related("resident__household", "community").get(pk=case.pk),
+                discharged_on,
+                actor,
+                checked=False,
+            )
+            changed = True
+    if created:
+        return "created"
+    return "updated" if changed else "unchanged"

@@ -12,15 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user, can_write_roster
+from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, SiteKind, Source
-from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import community_visible_or_404, resident_get, resident_search
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
 
 
 def _case(request: HttpRequest, case_id: int) -> Case:
@@ -35,14 +30,14 @@ BAD_DATE = "日期格式应为 2022-04-28 / the date must look like 2022-04-28"
 
 @login_required
 def case_list(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     people = selectors.sees_case_people(request.user)
     context = {
         "community": community,
         "people": people,
         "cases": selectors.case_list(request.user, community) if people else [],
         "counts": selectors.case_counts_by_building(request.user, community),
-        "can_write": can_write_roster(request.user, community.pk),
+        "can_write": can_manage_community(request.user, community.pk),
         "today": timezone.localdate(),
     }
     return render(request, "cases/list.html", context)
@@ -50,8 +45,8 @@ def case_list(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def case_new(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("Only the committee may enter a case."))
     query = request.GET.get("q", "")[:40]
     context: dict[str, object] = {
@@ -99,7 +94,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "rules": services.case_rules(case.community),
         "stage": case.stage(timezone.localdate()),
         "site_kinds": SiteKind.choices,
-        "can_write": can_write_roster(request.user, case.community_id),
+        "can_write": can_manage_community(request.user, case.community_id),
         "today": timezone.localdate(),
         "error": request.GET.get("error", "")[:300],
     }
@@ -108,7 +103,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 
 def _step(request: HttpRequest, case_id: int) -> Case | HttpResponse:
     case = _case(request, case_id)
-    if not can_write_roster(request.user, case.community_id):
+    if not can_manage_community(request.user, case.community_id):
         return HttpResponseForbidden(_("Only the committee may change a case."))
     return case
 

@@ -9,11 +9,12 @@ from ninja import File, Form, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.permissions import acting_user, can_write_roster
+from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors
-from fangzhou.registry.models import Community
+from fangzhou.registry.models import Resident
 from fangzhou.registry.roster.normalize import mask_id, mask_phone
-from fangzhou.registry.roster.reader import read_upload
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import resident_unmask, roster_export, roster_import
 
 router = Router(tags=["registry"])
@@ -92,13 +93,7 @@ class ImportOut(Schema):
     import_id: int | None
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    return selectors.community_visible_or_404(request.user, code)
-
-
 def resident_out(resident: object) -> ResidentOut:
-    from fangzhou.registry.models import Resident
-
     assert isinstance(resident, Resident)
     building = resident.household.building
     return ResidentOut(
@@ -127,7 +122,7 @@ def community_list(request: HttpRequest) -> list[CommunityOut]:
 
 @router.get("/communities/{code}/overview", response=OverviewOut)
 def community_overview(request: HttpRequest, code: str) -> OverviewOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     data = selectors.community_overview(request.user, community)
     return OverviewOut(
         community=CommunityOut(code=community.code, name=community.name, subdistrict=community.subdistrict.name),
@@ -168,7 +163,7 @@ def building_residents(request: HttpRequest, building_id: int) -> list[ResidentO
 
 @router.get("/residents", response=list[ResidentOut])
 def resident_search(request: HttpRequest, q: str, community: str | None = None) -> list[ResidentOut]:
-    scope = _community(request, community) if community else None
+    scope = community_visible_or_404(request.user, community) if community else None
     return [resident_out(r) for r in selectors.resident_search(request.user, q, community=scope)]
 
 
@@ -196,8 +191,8 @@ def roster_upload(
     file: UploadedFile = File(...),
     dry_run: bool = Form(False),
 ) -> dict[str, object]:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "无权导入本社区花名册 / you may not import this community's roster")
     data = read_upload(file)
     report = roster_import(
@@ -208,8 +203,8 @@ def roster_upload(
 
 @router.get("/communities/{code}/roster.xlsx")
 def roster_download(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "无权导出本社区花名册 / you may not export this community's roster")
     content = roster_export(community=community, actor=acting_user(request))
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

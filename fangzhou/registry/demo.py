@@ -32,8 +32,9 @@ from typing import TextIO
 
 from fangzhou.accounts.models import Role
 from fangzhou.accounts.services import user_upsert
+from fangzhou.lib.importing import ImportReport
+from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident
-from fangzhou.registry.roster.importer import ImportReport
 from fangzhou.registry.roster.normalize import (
     ID_TYPE_LABELS,
     RESIDENT_TYPE_LABELS,
@@ -42,7 +43,6 @@ from fangzhou.registry.roster.normalize import (
     Cell,
     id_check_digit,
 )
-from fangzhou.registry.roster.reader import Sheet
 from fangzhou.registry.services import (
     PlacedBuilding,
     community_create,

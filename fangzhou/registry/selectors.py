@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,17 +13,44 @@ from django.http import Http404
 from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import building_q, community_q
+from fangzhou.accounts.permissions import building_q, community_q, managed_community_q, read_community_q
 from fangzhou.registry.models import Building, Community, Household, Resident
 
 
+class Access(enum.Enum):
+    """How much of a community a page needs: any of it, all of it to read, or all of it to change."""
+
+    SEE = "see"  # at least something: a building leader's buildings, a grid leader's grids
+    READ = "read"  # the whole community: the committee roles and the subdistrict officer
+    MANAGE = "manage"  # change its data: its secretary and social workers, an administrator
+
+
+_ACCESS_Q = {Access.SEE: community_q, Access.READ: read_community_q, Access.MANAGE: managed_community_q}
+
+
+def communities_for(user: User | AnonymousUser, need: Access = Access.SEE) -> QuerySet[Community]:
+    """The communities in which the user has ``need`` access, in code order."""
+    return Community.objects.filter(_ACCESS_Q[need](user)).distinct().select_related("subdistrict").order_by("code")
+
+
 def communities_visible(user: User | AnonymousUser) -> QuerySet[Community]:
-    return Community.objects.filter(community_q(user)).distinct().select_related("subdistrict").order_by("code")
+    return communities_for(user, Access.SEE)
 
 
-def community_visible_or_404(user: User | AnonymousUser, code: str) -> Community:
-    """The community with this code if the user may see it; otherwise 404 (never a hint it exists)."""
-    community = communities_visible(user).filter(code=code).first()
+def communities_read(user: User | AnonymousUser) -> QuerySet[Community]:
+    """Communities the user reads whole (committee roles and the subdistrict officer)."""
+    return communities_for(user, Access.READ)
+
+
+def communities_managed(user: User | AnonymousUser) -> QuerySet[Community]:
+    """Communities whose data the user may change (secretary, social workers, administrator)."""
+    return communities_for(user, Access.MANAGE)
+
+
+def community_visible_or_404(user: User | AnonymousUser, code: str, *, need: Access = Access.SEE) -> Community:
+    """The one way a page or endpoint turns a community code into a community: the community with
+    this code if the user has ``need`` access to it; otherwise 404 (never a hint that it exists)."""
+    community = communities_for(user, need).filter(code=code).first()
     if community is None:
         raise Http404(gettext("Community not found"))
     return community

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import User
-from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import ImportReport
 from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
 from fangzhou.registry.roster.exporter import roster_workbook
-from fangzhou.registry.roster.importer import ImportReport, roster_import
+from fangzhou.registry.roster.importer import roster_import
 from fangzhou.registry.selectors import residents_for_export
 
 __all__ = [
@@ -52,8 +53,8 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
         )
     if created:
         audit_record(
+            action=AuditAction.COMMUNITY_CREATE,
             actor=actor,
-            action="community.create",
             target_type="community",
             target_id=str(community.pk),
             community=community,
@@ -67,8 +68,8 @@ def roster_export(*, community: Community, actor: User | None) -> bytes:
     """The community's whole roster as .xlsx; writes an audit row (exports carry full ID numbers)."""
     residents = residents_for_export(community)
     audit_record(
+        action=AuditAction.ROSTER_EXPORT,
         actor=actor,
-        action="roster.export",
         target_type="community",
         target_id=str(community.pk),
         community=community,
@@ -114,8 +115,8 @@ def site_plan_apply_in_transaction(
     for compound_id, (ox, oy) in (compounds or {}).items():
         Compound.objects.filter(community=community, pk=compound_id).update(origin_x=ox, origin_y=oy)
     audit_record(
+        action=AuditAction.SITE_PLAN_APPLY,
         actor=actor,
-        action="site_plan.apply",
         target_type="community",
         target_id=str(community.pk),
         community=community,
@@ -137,8 +138,8 @@ def compound_upsert(
     compound, created = Compound.objects.get_or_create(community=community, name=name.strip(), defaults={"kind": kind})
     if created:
         audit_record(
+            action=AuditAction.COMPOUND_CREATE,
             actor=actor,
-            action="compound.create",
             target_type="compound",
             target_id=str(compound.pk),
             community=community,
@@ -149,8 +150,8 @@ def compound_upsert(
         compound.kind = kind
         compound.save(update_fields=["kind"])
         audit_record(
+            action=AuditAction.COMPOUND_UPDATE,
             actor=actor,
-            action="compound.update",
             target_type="compound",
             target_id=str(compound.pk),
             community=community,
@@ -166,8 +167,8 @@ def building_token_rotate(*, building: Building, actor: User | None) -> str:
     Building.objects.filter(pk=building.pk).update(public_token=token)
     building.public_token = token
     audit_record(
+        action=AuditAction.BUILDING_TOKEN_ROTATE,
         actor=actor,
-        action="building.token_rotate",
         target_type="building",
         target_id=str(building.pk),
         community_id=building.community_id,
@@ -183,6 +184,15 @@ def building_tokens_ensure(*, community: Community) -> int:
     for building in missing:
         building.public_token = secrets.token_urlsafe(24)
     Building.objects.bulk_update(missing, ["public_token"], batch_size=500)
+    if missing:
+        audit_record(
+            action=AuditAction.BUILDING_TOKENS_ENSURE,
+            actor=None,
+            target_type="community",
+            target_id=community.pk,
+            community=community,
+            detail={"buildings": len(missing)},
+        )
     return len(missing)
 
 
@@ -193,8 +203,8 @@ def resident_unmask(
     """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
     names = [f for f in fields if f in {"id_number", "phone"}]
     audit_record(
+        action=AuditAction.RESIDENT_UNMASK,
         actor=actor,
-        action="resident.unmask",
         target_type="resident",
         target_id=resident.pk,
         community_id=resident.community_id,

@@ -10,18 +10,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import COMMITTEE as COMMITTEE_ROLES
-from fangzhou.accounts.permissions import can_write_roster
+from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
-from fangzhou.registry.models import Community
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.hooks import overview_panels
+from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import resident_unmask as unmask_service
 from fangzhou.registry.services import roster_export, roster_import
 from fangzhou.registry.siteplan import site_plan_svg
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return selectors.community_visible_or_404(request.user, code)
 
 
 @login_required
@@ -39,25 +35,19 @@ MEASURES = ("households", "residents", "special")
 
 @login_required
 def community_overview(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     measure = request.GET.get("measure", "households")
     if measure not in MEASURES:
         measure = "households"
     overview = selectors.community_overview(request.user, community)
-    risks = None
-    if getattr(request.user, "role", "") in COMMITTEE_ROLES:
-        # First on the committee's overview: who is at risk tomorrow (special care).
-        from fangzhou.care.selectors import at_risk_next_48h
-
-        risks = at_risk_next_48h(request.user, community)
     context = {
-        "risks": risks,
+        "panels": overview_panels(acting_user(request), community),
         "community": community,
         "overview": overview,
         "measure": measure,
         "measures": MEASURES,
         "plan": site_plan_svg(overview.buildings, measure=measure),
-        "can_roster": can_write_roster(request.user, community.pk),
+        "can_roster": can_manage_community(request.user, community.pk),
     }
     if request.headers.get("HX-Request"):
         return render(request, "registry/_site_plan.html", context)
@@ -94,8 +84,8 @@ def resident_unmask(request: HttpRequest, resident_id: int) -> HttpResponse:
 
 @login_required
 def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not import this community's roster."))
     context: dict[str, object] = {"community": community}
     if request.method == "POST":
@@ -127,8 +117,8 @@ def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def roster_download(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not export this community's roster."))
     assert isinstance(request.user, User)
     content = roster_export(community=community, actor=request.user)

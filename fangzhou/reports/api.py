@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from fangzhou.registry.models import Community
+from fangzhou.accounts.permissions import is_committee
+from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import selectors
 
 router = Router(tags=["reports"])
@@ -166,22 +167,15 @@ class SubdistrictOut(Schema):
 
 
 def _reader(request: HttpRequest) -> None:
-    if not selectors.may_report(request.user):
+    if not is_committee(request.user):
         raise HttpError(403, "无权查看日报 / you may not see daily reports")
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    _reader(request)
-    community = selectors.community_for_report(request.user, code)
-    if community is None:
-        raise Http404("community not found")
-    return community
 
 
 @router.get("/communities/{code}/daily", response=DailyOut)
 def community_daily(request: HttpRequest, code: str, day: str | None = None) -> dict[str, Any]:
     """The community's daily report for ``day`` (YYYY-MM-DD, default today)."""
-    community = _community(request, code)
+    _reader(request)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     on = selectors.report_day(day)
     return selectors.daily_report(request.user, community, on).as_dict()
 

@@ -17,38 +17,31 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import community_q
+from fangzhou.accounts.models import User
+from fangzhou.care.selectors import at_risk_next_48h
+from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Household, Resident
+from fangzhou.registry.selectors import communities_read
+from fangzhou.supplies.models import DeliveryStatus, Distribution
+from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Tube
+from fangzhou.testing.selectors import antigen_glance, round_counts, rounds_visible
+from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
+from fangzhou.volunteers.selectors import day_bounds as bounds
+from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+from fangzhou.zones.selectors import zone_report
 
 AnyUser = User | AnonymousUser
 
 # Who sends and receives daily reports: the committee (their community), the subdistrict (its
 # communities) and the administrator. Grid and building leaders and volunteers do not.
-REPORT_ROLES = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
 
 
 class ReportError(Refused):
     pass
-
-
-def may_report(user: AnyUser) -> bool:
-    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in REPORT_ROLES)
-
-
-def communities_reported(user: AnyUser) -> QuerySet[Community]:
-    """The communities whose daily report the user may read."""
-    if not may_report(user):
-        return Community.objects.none()
-    return Community.objects.filter(community_q(user)).distinct().select_related("subdistrict").order_by("code")
-
-
-def community_for_report(user: AnyUser, code: str) -> Community | None:
-    return communities_reported(user).filter(code=code).first()
 
 
 def report_day(raw: str | None, *, today: dt.date | None = None) -> dt.date:
@@ -69,8 +62,6 @@ def report_day(raw: str | None, *, today: dt.date | None = None) -> dt.date:
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    from fangzhou.volunteers.selectors import day_bounds as bounds
-
     return bounds(day)
 
 
@@ -98,8 +89,6 @@ class CaseFigures:
 def _case_figures(ids: list[int], day: dt.date) -> dict[int, CaseFigures]:
     """Cases reported up to ``day`` and where they stand on ``day`` (``Case.stage``), close contacts
     in home isolation on ``day``."""
-    from fangzhou.cases.models import Case, CloseContact
-
     out: dict[int, CaseFigures] = defaultdict(CaseFigures)
     for case in Case.objects.filter(community_id__in=ids, report_date__lte=day).only(
         "id", "community_id", "report_date", "transferred_on", "discharged_on", "monitoring_until"
@@ -148,8 +137,6 @@ def _open_at(moment: dt.datetime, prefix: str = "") -> Q:
 
 
 def _order_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, OrderFigures]:
-    from fangzhou.workorders.models import Status, WorkOrder
-
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
     rows = (
@@ -167,8 +154,6 @@ def _order_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[in
 
 def _request_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, RequestFigures]:
     """Residents' requests: open (their order not yet closed), closed (order done) and new that day."""
-    from fangzhou.workorders.models import ResidentRequest, Status
-
     start, _end = day_bounds(day)
     opened = Q(created_at__lte=moment, order__isnull=False) & (
         Q(order__closed_at__isnull=True) | Q(order__closed_at__gt=moment)
@@ -189,8 +174,6 @@ def _request_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[
 
 def _retests_pending(ids: list[int], moment: dt.datetime) -> dict[int, int]:
     """Residents pending re-test (待复查) at ``moment``: asked for, not yet resolved."""
-    from fangzhou.testing.models import Retest
-
     pending = Q(created_at__lte=moment) & (
         Q(resolved_at__isnull=True, status=Retest.Status.PENDING) | Q(resolved_at__gt=moment)
     )
@@ -329,9 +312,6 @@ class DailyReport:
 
 
 def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.datetime) -> RoundFigures | None:
-    from fangzhou.testing.models import Result, Tube
-    from fangzhou.testing.selectors import round_counts, rounds_visible
-
     rnd = rounds_visible(user).filter(community=community, date__lte=day).order_by("-date", "-id").first()
     if rnd is None:
         return None
@@ -356,15 +336,11 @@ def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.
 
 
 def _antigen(user: AnyUser, community: Community, day: dt.date) -> AntigenFigures:
-    from fangzhou.testing.selectors import antigen_glance
-
     glance = antigen_glance(user, community, day)
     return AntigenFigures(residents=glance.residents, reported=glance.reported, positive=len(glance.positives))
 
 
 def _zones(community: Community, day: dt.date) -> ZoneFigures:
-    from fangzhou.zones.selectors import zone_report
-
     report = zone_report(community, day)
     rules = report.rules
 
@@ -402,8 +378,6 @@ def _zones(community: Community, day: dt.date) -> ZoneFigures:
 
 def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> list[DistributionFigures]:
     """Distributions open at ``moment`` (started by ``day``, not closed): doors done and pending."""
-    from fangzhou.supplies.models import DeliveryStatus, Distribution
-
     done = Q(
         deliveries__status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.LEFT_AT_DOOR],
         deliveries__delivered_at__lte=moment,
@@ -419,14 +393,10 @@ def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> l
 
 
 def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
-    from fangzhou.care.selectors import at_risk_next_48h
-
     return len({risk.profile.pk for risk in at_risk_next_48h(user, community, now=moment)})
 
 
 def _volunteers(community: Community, day: dt.date) -> tuple[int, int]:
-    from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
-
     start, end = day_bounds(day)
     approved = Volunteer.objects.filter(community=community, status=VolunteerStatus.APPROVED).count()
     on_duty = (
@@ -439,9 +409,9 @@ def _volunteers(community: Community, day: dt.date) -> tuple[int, int]:
 
 
 def daily_report(user: AnyUser, community: Community, day: dt.date, *, now: dt.datetime | None = None) -> DailyReport:
-    """The community's daily report for ``day``. The caller has checked ``community_for_report``;
+    """The community's daily report for ``day``. The caller has checked the user's access;
     a user without the right gets an empty report rather than another community's figures."""
-    if not communities_reported(user).filter(pk=community.pk).exists():
+    if not communities_read(user).filter(pk=community.pk).exists():
         raise ReportError("无权查看该社区的日报", "you may not see this community's daily report")
     moment = as_of(day, now)
     ids = [community.pk]
@@ -597,8 +567,6 @@ class SubdistrictTable:
 def _antigen_by_community(ids: list[int], day: dt.date) -> dict[int, AntigenFigures]:
     """The antigen figures of ``antigen_glance`` for many communities at once: residents of the
     communities' buildings, those with a result for the day (not "not tested"), positives."""
-    from fangzhou.testing.models import AntigenReport, AntigenResult
-
     residents = dict(
         Resident.objects.filter(household__building__community_id__in=ids)
         .values("household__building__community_id")
@@ -624,8 +592,6 @@ def _antigen_by_community(ids: list[int], day: dt.date) -> dict[int, AntigenFigu
 
 def _latest_rounds(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, tuple[dt.date, int, int]]:
     """Per community: the latest round up to ``day`` → (date, residents sampled, positive tubes)."""
-    from fangzhou.testing.models import Result, Round
-
     latest: dict[int, Round] = {}
     for rnd in Round.objects.filter(community_id__in=ids, date__lte=day).order_by("community_id", "-date", "-id"):
         latest.setdefault(rnd.community_id, rnd)
@@ -648,10 +614,8 @@ def _latest_rounds(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[in
 
 def subdistrict_table(user: AnyUser, day: dt.date, *, now: dt.datetime | None = None) -> SubdistrictTable:
     """One row per community the user may report on (a subdistrict officer: their subdistrict)."""
-    from fangzhou.zones.selectors import zone_report
-
     moment = as_of(day, now)
-    communities = list(communities_reported(user))
+    communities = list(communities_read(user))
     ids = [c.pk for c in communities]
     residents = _resident_counts(ids)
     cases = _case_figures(ids, day)

@@ -6,30 +6,24 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fangzhou.accounts.models import Role
-from fangzhou.registry.models import Community
+from fangzhou.accounts.permissions import is_admin, is_committee, is_officer
+from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import exports, selectors
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _refuse_non_readers(request: HttpRequest) -> HttpResponse | None:
-    if not selectors.may_report(request.user):
+    if not is_committee(request.user):
         return HttpResponseForbidden(_("Only the committee and the subdistrict see daily reports."))
     return None
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    community = selectors.community_for_report(request.user, code)
-    if community is None:
-        raise Http404(_("Community not found"))
-    return community
 
 
 def _lang() -> str:
@@ -77,7 +71,7 @@ def daily(request: HttpRequest, code: str) -> HttpResponse:
     refused = _refuse_non_readers(request)
     if refused is not None:
         return refused
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     day, error = _day(request)
     report = None if error else selectors.daily_report(request.user, community, day)
     context = {
@@ -87,7 +81,7 @@ def daily(request: HttpRequest, code: str) -> HttpResponse:
         "today": timezone.localdate(),
         "error": error,
         "lang": _lang(),
-        "subdistrict_view": getattr(request.user, "role", "") in {Role.SUBDISTRICT_OFFICER, Role.ADMIN},
+        "subdistrict_view": is_officer(request.user) or is_admin(request.user),
     }
     return render(request, "reports/daily.html", context, status=400 if error else 200)
 
@@ -102,7 +96,7 @@ def daily_xlsx(request: HttpRequest, code: str) -> HttpResponse:
     refused = _refuse_non_readers(request)
     if refused is not None:
         return refused
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     day = _checked_day(request)
     content = exports.report_xlsx(selectors.daily_report(request.user, community, day))
     response = HttpResponse(content, content_type=XLSX)
@@ -115,7 +109,7 @@ def daily_pdf(request: HttpRequest, code: str) -> HttpResponse:
     refused = _refuse_non_readers(request)
     if refused is not None:
         return refused
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     day = _checked_day(request)
     content = exports.report_pdf(selectors.daily_report(request.user, community, day))
     response = HttpResponse(content, content_type="application/pdf")

@@ -10,19 +10,15 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
-from fangzhou.supplies.models import Distribution
+from fangzhou.supplies.models import Delivery, Distribution
 
 router = Router(tags=["supplies"])
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
 
 
 def _distribution(request: HttpRequest, distribution_id: int) -> Distribution:
@@ -33,7 +29,7 @@ def _distribution(request: HttpRequest, distribution_id: int) -> Distribution:
 
 
 def _manage(request: HttpRequest, community: Community) -> None:
-    if not services.can_manage(request.user, community):
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "无权操作 / not allowed")
 
 
@@ -118,7 +114,7 @@ class ImportOut(Schema):
     rejected: list[RejectionOut]
 
 
-class AssignIn(Schema):
+class DeliveryAssignIn(Schema):
     building_id: int
     volunteer_id: int | None = None
 
@@ -160,13 +156,13 @@ class RoutePlanOut(Schema):
 
 @router.get("/c/{code}/distributions", response=list[DistributionOut])
 def distributions(request: HttpRequest, code: str) -> list[DistributionOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [_out(d) for d in selectors.distributions_visible(request.user).filter(community=community)]
 
 
 @router.post("/c/{code}/distributions", response=DistributionOut)
 def distribution_create(request: HttpRequest, code: str, payload: DistributionIn) -> DistributionOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     try:
         d = services.distribution_create(
@@ -249,7 +245,7 @@ def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile 
 
 
 @router.post("/d/{distribution_id}/assign")
-def assign(request: HttpRequest, distribution_id: int, payload: AssignIn) -> dict[str, bool]:
+def assign(request: HttpRequest, distribution_id: int, payload: DeliveryAssignIn) -> dict[str, bool]:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     building = (
@@ -274,8 +270,6 @@ def sweep(request: HttpRequest, distribution_id: int) -> SweepOut:
 
 
 def _door(delivery: object) -> DoorOut:
-    from fangzhou.supplies.models import Delivery
-
     assert isinstance(delivery, Delivery)
     return DoorOut(
         id=delivery.pk,
@@ -300,7 +294,7 @@ def mark(request: HttpRequest, delivery_id: int, photo: UploadedFile | None = Fi
     delivery = selectors.delivery_get(request.user, delivery_id)
     if delivery is None:
         raise Http404("delivery not found")
-    if not selectors.can_mark(request.user):
+    if not can_mark_deliveries(request.user):
         raise HttpError(403, "无权操作 / not allowed")
     delivery = services.delivery_mark(delivery_id=delivery.pk, actor=acting_user(request), photo=photo)
     return _door(delivery)
@@ -335,7 +329,7 @@ def _plan_out(request: HttpRequest, plan_id: int) -> RoutePlanOut:
 
 @router.post("/c/{code}/routes", response=RoutePlanOut)
 def route_plan_create(request: HttpRequest, code: str, payload: RoutePlanIn) -> RoutePlanOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _manage(request, community)
     distribution = None
     if payload.distribution_id is not None:

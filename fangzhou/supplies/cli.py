@@ -59,8 +59,8 @@ def cmd_allocate(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from fangzhou.lib.cli import CommandError, emit
+    from fangzhou.lib.sheets import UnreadableFile
     from fangzhou.registry.cli import community_from_code
-    from fangzhou.registry.roster.reader import UnreadableFile
     from fangzhou.supplies.services import SuppliesError, group_purchase_import
 
     d = _distribution(community_from_code(args.community), args.distribution)

@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import building_q, community_q
+from fangzhou.accounts.permissions import active_user, building_q, community_q, is_leader, is_volunteer
 from fangzhou.registry.models import Building, Community
 from fangzhou.supplies.models import (
     Delivery,
@@ -23,12 +23,13 @@ from fangzhou.supplies.models import (
     RouteLeg,
     RoutePlan,
 )
+from fangzhou.volunteers.models import ShiftAssignment
 
 AnyUser = User | AnonymousUser
 
 
 def _volunteer(user: AnyUser) -> User | None:
-    if isinstance(user, User) and user.is_active and user.role == Role.VOLUNTEER:
+    if is_volunteer(user):
         return user
     return None
 
@@ -53,11 +54,6 @@ def buildings_in(user: AnyUser, distribution: Distribution) -> QuerySet[Building
     else:
         condition = building_q(user)
     return Building.objects.filter(condition, community_id=distribution.community_id)
-
-
-def can_mark(user: AnyUser) -> bool:
-    """Officers of the subdistrict look; everyone else who sees a list may mark its doors."""
-    return isinstance(user, User) and user.is_active and user.role != Role.SUBDISTRICT_OFFICER
 
 
 @dataclass
@@ -200,8 +196,8 @@ def route_plans_visible(user: AnyUser) -> QuerySet[RoutePlan]:
     volunteer = _volunteer(user)
     if volunteer is not None:
         return RoutePlan.objects.filter(pk__in=RouteLeg.objects.filter(volunteer=volunteer).values("plan_id"))
-    active = user if isinstance(user, User) and user.is_active else None
-    if active is None or active.role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    active = active_user(user)
+    if active is None or is_leader(active):
         # Route plans cover many buildings: committee roles and officers only.
         return RoutePlan.objects.none()
     return RoutePlan.objects.filter(community__in=Community.objects.filter(community_q(user)).values("pk"))
@@ -246,8 +242,6 @@ def my_work(user: AnyUser) -> MyWork:
 
 def volunteers_of(community: Community, *, at: dt.datetime | None = None) -> list[User]:
     """The community's volunteer accounts, those on a duty shift right now first (``on_shift``)."""
-    from fangzhou.volunteers.models import ShiftAssignment
-
     now = at or timezone.now()
     on_shift = set(
         ShiftAssignment.objects.filter(

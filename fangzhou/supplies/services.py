@@ -14,14 +14,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
+from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, rows_check, sheet_map, sheet_read
 from fangzhou.lib.jobs import job_enqueue
+from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Household
-from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
-from fangzhou.supplies import routing
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -35,8 +35,11 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
-from fangzhou.supplies.sites import community_site_graph
+from fangzhou.workorders.models import Priority
+from fangzhou.workorders.services import work_order_create_in_transaction
+from fangzhou.zones import routing
 from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
+from fangzhou.zones.sitegraph import STAIRS_S_PER_FLOOR, community_site_graph, floor_of
 
 MAX_ITEMS = 30
 MAX_QUANTITY = 10_000
@@ -63,21 +66,6 @@ def route_time_limit_s() -> float:
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
     return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
-
-
-def can_manage(user: Any, community: Community) -> bool:
-    """Committee roles create distributions, import orders, assign lists and plan routes."""
-    if not isinstance(user, User) or not user.is_active:
-        return False
-    if user.role == Role.ADMIN or user.is_superuser:
-        return True
-    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == community.pk
-
-
-def _audit(actor: User | None, action: str, target: str, target_id: int, community: Community, **detail: Any) -> None:
-    audit_record(
-        actor=actor, action=action, target_type=target, target_id=str(target_id), community=community, detail=detail
-    )
 
 
 def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
@@ -131,11 +119,18 @@ def distribution_create(
     distribution = Distribution.objects.create(
         community=community, name=name, kind=kind, on=on, package=items, scaling=scaling, created_by=actor
     )
-    _audit(actor, "distribution.create", "distribution", distribution.pk, community, kind=kind, scaling=scaling)
+    audit_record(
+        action=AuditAction.DISTRIBUTION_CREATE,
+        actor=actor,
+        target_type="distribution",
+        target_id=distribution.pk,
+        community=community,
+        detail={"kind": kind, "scaling": scaling},
+    )
     return distribution
 
 
-def _set_lines(delivery: Delivery, items: Mapping[str, int]) -> str:
+def _set_lines(delivery: Delivery, items: Mapping[str, int]) -> Outcome:
     """Make the delivery's lines equal ``items``; 'created', 'updated' or 'unchanged'."""
     current = {line.item: line for line in delivery.lines.all()}
     wanted = {k: v for k, v in items.items() if v > 0}
@@ -198,14 +193,13 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
             outcome = _set_lines(delivery, items)
             setattr(report, outcome, getattr(report, outcome) + 1)
     DeliveryLine.objects.bulk_create(fresh_lines, batch_size=1000)
-    _audit(
-        actor,
-        "distribution.allocate",
-        "distribution",
-        distribution.pk,
-        distribution.community,
-        created=report.created,
-        updated=report.updated,
+    audit_record(
+        action=AuditAction.DISTRIBUTION_ALLOCATE,
+        actor=actor,
+        target_type="distribution",
+        target_id=distribution.pk,
+        community=distribution.community,
+        detail={"created": report.created, "updated": report.updated},
     )
     return report
 
@@ -230,7 +224,14 @@ def group_order_set(
     delivery = _delivery_for(distribution, household)
     outcome = _set_lines(delivery, clean)
     if outcome != "unchanged":
-        _audit(actor, "group_order.set", "delivery", delivery.pk, distribution.community, items=clean, outcome=outcome)
+        audit_record(
+            action=AuditAction.GROUP_ORDER_SET,
+            actor=actor,
+            target_type="delivery",
+            target_id=delivery.pk,
+            community=distribution.community,
+            detail={"items": clean, "outcome": outcome},
+        )
     return delivery
 
 
@@ -243,28 +244,7 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rows_read: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    import_id: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows_read": self.rows_read,
-            "rejected": self.rejected,
-            "import_id": self.import_id,
-        }
-
-
-def _reject(report: ImportReport, row: int, column: str, zh: str, en: str) -> None:
-    report.rejected.append({"row": row, "column": column, "reason": f"{zh} / {en}", "reason_zh": zh, "reason_en": en})
+IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"))
 
 
 def _norm_building(value: Any) -> str:
@@ -295,57 +275,54 @@ def group_purchase_import(
     Rows for the same door and item are added up within one file."""
     if distribution.kind != DistributionKind.GROUP_PURCHASE:
         raise SuppliesError("只有团购可以导入订单", "only a group purchase takes an order spreadsheet")
-    if sheet is None:
-        if data is None:
-            raise UnreadableFile("没有文件", "no file")
-        sheet = read_table(data, filename)
-    header = find_header(sheet, IMPORT_ALIASES, required=("building", "room", "item", "quantity"))
     report = ImportReport()
+    mapped = sheet_map(sheet_read(data=data, filename=filename, sheet=sheet), IMPORT_COLUMNS, report)
     community = distribution.community
     buildings: dict[str, list[Building]] = {}
     for b in Building.objects.filter(community=community).select_related("compound"):
         buildings.setdefault(b.number.upper(), []).append(b)
     households = {(h.building_id, h.room): h for h in Household.objects.filter(building__community=community)}
-    wanted: dict[int, dict[str, int]] = {}
-    household_of: dict[int, Household] = {}
-    for number, row in data_rows(sheet, header):
-        report.rows_read += 1
+
+    def parse(row: Row) -> tuple[Household, str, int] | None:
         label = _norm_building(row.get("building"))
         candidates = buildings.get(label, [])
         compound = str(row.get("compound") or "").strip()
         if compound:
             candidates = [b for b in candidates if b.compound.name == compound]
         if not label:
-            _reject(report, number, "楼号", "缺少楼号", "building missing")
-            continue
+            row.reject("楼号", "缺少楼号", "building missing")
+            return None
         if len(candidates) != 1:
             if candidates:
-                _reject(report, number, "楼号", f"{label}号楼有多个小区，请填小区", f"building {label} is ambiguous")
+                row.reject("楼号", f"{label}号楼有多个小区，请填小区", f"building {label} is ambiguous")
             else:
-                _reject(report, number, "楼号", f"本社区没有{label}号楼", f"no building {label} in this community")
-            continue
+                row.reject("楼号", f"本社区没有{label}号楼", f"no building {label} in this community")
+            return None
         room = _norm_room(row.get("room"))
         household = households.get((candidates[0].pk, room))
         if household is None:
-            _reject(
-                report, number, "室号", f"{label}号楼没有{room or '（空）'}室", f"no room {room!r} in building {label}"
-            )
-            continue
+            row.reject("室号", f"{label}号楼没有{room or '（空）'}室", f"no room {room!r} in building {label}")
+            return None
         item = str(row.get("item") or "").strip()[:64]
         if not item:
-            _reject(report, number, "商品", "缺少商品名称", "item missing")
-            continue
+            row.reject("商品", "缺少商品名称", "item missing")
+            return None
         raw = row.get("quantity")
         try:
             quantity = int(float(str(raw).strip()))
             if quantity != float(str(raw).strip()):
                 raise ValueError
         except (TypeError, ValueError):
-            _reject(report, number, "数量", f"数量「{raw}」不是整数", f"quantity {raw!r} is not a whole number")
-            continue
+            row.reject("数量", f"数量「{raw}」不是整数", f"quantity {raw!r} is not a whole number")
+            return None
         if quantity <= 0 or quantity > MAX_QUANTITY:
-            _reject(report, number, "数量", f"数量「{quantity}」超出范围", f"quantity {quantity} is out of range")
-            continue
+            row.reject("数量", f"数量「{quantity}」超出范围", f"quantity {quantity} is out of range")
+            return None
+        return household, item, quantity
+
+    wanted: dict[int, dict[str, int]] = {}
+    household_of: dict[int, Household] = {}
+    for household, item, quantity in rows_check(mapped, parse, report):
         bucket = wanted.setdefault(household.pk, {})
         bucket[item] = bucket.get(item, 0) + quantity
         household_of[household.pk] = household
@@ -355,27 +332,18 @@ def group_purchase_import(
             delivery = _delivery_for(distribution, household_of[household_id])
             current = {line.item: line.quantity for line in delivery.lines.all()}
             merged = {**current, **items}
-            outcome = _set_lines(delivery, merged)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.count(_set_lines(delivery, merged))
         record = GroupPurchaseImport.objects.create(
-            distribution=distribution,
-            actor=actor,
-            filename=filename[:255],
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            rejected=report.rejected,
+            distribution=distribution, actor=actor, filename=filename[:255], **report.record()
         )
         report.import_id = record.pk
-        _audit(
-            actor,
-            "group_purchase.import",
-            "distribution",
-            distribution.pk,
-            community,
-            created=report.created,
-            updated=report.updated,
-            rejected=len(report.rejected),
+        audit_record(
+            action=AuditAction.GROUP_PURCHASE_IMPORT,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=community,
+            detail={"created": report.created, "updated": report.updated, "rejected": len(report.rejected)},
         )
     return report
 
@@ -399,14 +367,27 @@ def delivery_assign(
     if volunteer is None:
         if current is not None:
             current.delete()
-            _audit(actor, "delivery.unassign", "building", building.pk, distribution.community)
+            audit_record(
+                action=AuditAction.DELIVERY_UNASSIGN,
+                actor=actor,
+                target_type="building",
+                target_id=building.pk,
+                community=distribution.community,
+            )
         return None
     if current is not None and current.volunteer_id == volunteer.pk:
         return current
     assignment, _ = DeliveryAssignment.objects.update_or_create(
         distribution=distribution, building=building, defaults={"volunteer": volunteer, "assigned_by": actor}
     )
-    _audit(actor, "delivery.assign", "building", building.pk, distribution.community, volunteer=volunteer.pk)
+    audit_record(
+        action=AuditAction.DELIVERY_ASSIGN,
+        actor=actor,
+        target_type="building",
+        target_id=building.pk,
+        community=distribution.community,
+        detail={"volunteer": volunteer.pk},
+    )
     return assignment
 
 
@@ -436,14 +417,13 @@ def delivery_mark(
         file_store_on_commit(delivery, "photo", photo, photo.name or "door.jpg")
         fields.append("photo")
     delivery.save(update_fields=fields)
-    _audit(
-        actor,
-        "delivery.mark",
-        "delivery",
-        delivery.pk,
-        delivery.distribution.community,
-        status=delivery.status,
-        photo=photo is not None,
+    audit_record(
+        action=AuditAction.DELIVERY_MARK,
+        actor=actor,
+        target_type="delivery",
+        target_id=delivery.pk,
+        community=delivery.distribution.community,
+        detail={"status": delivery.status, "photo": photo is not None},
     )
     return delivery
 
@@ -459,7 +439,14 @@ def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
     delivery.delivered_at = None
     delivery.delivered_by = None
     delivery.save(update_fields=["status", "delivered_at", "delivered_by"])
-    _audit(actor, "delivery.undo", "delivery", delivery.pk, delivery.distribution.community, before=before)
+    audit_record(
+        action=AuditAction.DELIVERY_UNDO,
+        actor=actor,
+        target_type="delivery",
+        target_id=delivery.pk,
+        community=delivery.distribution.community,
+        detail={"before": before},
+    )
     return delivery
 
 
@@ -473,9 +460,6 @@ class SweepReport:
 def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.date | None = None) -> SweepReport:
     """End of the day: every door still waiting becomes a supply-delivery work order (one per door,
     idempotent by ``source_key``)."""
-    from fangzhou.workorders.models import Priority
-    from fangzhou.workorders.services import work_order_create_in_transaction
-
     on = on or timezone.localdate()
     report = SweepReport()
     pending = (
@@ -507,7 +491,14 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             report.orders += 1
             report.created += int(created)
             report.order_ids.append(order.pk)
-        _audit(actor, "deliveries.sweep", "distribution", distribution.pk, distribution.community, **vars(report))
+        audit_record(
+            action=AuditAction.DELIVERIES_SWEEP,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=distribution.community,
+            detail=vars(report),
+        )
     return report
 
 
@@ -516,7 +507,13 @@ def distribution_close(*, distribution: Distribution, actor: User | None) -> Dis
     if distribution.closed_at is None:
         distribution.closed_at = timezone.now()
         distribution.save(update_fields=["closed_at"])
-        _audit(actor, "distribution.close", "distribution", distribution.pk, distribution.community)
+        audit_record(
+            action=AuditAction.DISTRIBUTION_CLOSE,
+            actor=actor,
+            target_type="distribution",
+            target_id=distribution.pk,
+            community=distribution.community,
+        )
     return distribution
 
 
@@ -524,7 +521,6 @@ def distribution_close(*, distribution: Distribution, actor: User | None) -> Dis
 # Routes
 
 
-STAIRS_S_PER_FLOOR = 20
 DOOR_S = 30
 
 
@@ -537,20 +533,13 @@ def _door_stops(
         if node is None:
             continue
         x, y = nodes[node]
-        floor = _floor_of(h.room)
+        floor = floor_of(h.room)
         stops.append(
             routing.Stop(
                 key=f"h{h.pk}", x=x, y=y, demand=1, service_s=DOOR_S + STAIRS_S_PER_FLOOR * max(floor - 1, 0), node=node
             )
         )
     return stops
-
-
-def _floor_of(room: str) -> int:
-    digits = "".join(ch for ch in room if ch.isdigit())
-    if len(digits) >= 3:
-        return max(int(digits[:-2]), 1)
-    return 1
 
 
 @transaction.atomic(durable=True)
@@ -600,7 +589,14 @@ def route_plan_request(
         },
         created_by=actor,
     )
-    _audit(actor, "route_plan.request", "route_plan", plan.pk, community, buildings=len(buildings))
+    audit_record(
+        action=AuditAction.ROUTE_PLAN_REQUEST,
+        actor=actor,
+        target_type="route_plan",
+        target_id=plan.pk,
+        community=community,
+        detail={"buildings": len(buildings)},
+    )
     job_enqueue("fangzhou.supplies.tasks.route_plan_run", plan_id=plan.pk)
     return plan
 
@@ -637,7 +633,16 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         )
         solution = routing.solve(problem, time_limit_s=float(params["time_limit_s"]))
     except (ValueError, KeyError) as exc:
-        RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+        with transaction.atomic(durable=True):
+            RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
+            audit_record(
+                action=AuditAction.ROUTE_PLAN_RUN,
+                actor=None,
+                target_type="route_plan",
+                target_id=plan.pk,
+                community_id=plan.community_id,
+                detail={"status": PlanStatus.FAILED, "routes": 0},
+            )
         plan.refresh_from_db()
         return plan
     labels = {f"h{h.pk}": (f"{h.building.label} {h.room}室", h.building_id) for h in households}
@@ -681,48 +686,12 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
             "doors": len(problem.stops),
         }
         locked.save(update_fields=["status", "total_distance_m", "solve_time_s", "result"])
+        audit_record(
+            action=AuditAction.ROUTE_PLAN_RUN,
+            actor=None,
+            target_type="route_plan",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"status": PlanStatus.DONE, "routes": len(legs)},
+        )
     return locked
-
-
-def walk_order(
-    community: Community,
-    stops: Sequence[Household | Building],
-    *,
-    start: str = "",
-    time_limit_s: float = 1.0,
-) -> list[Household | Building]:
-    """One walk through ``stops`` (doors or buildings) from a gate and back, shortest first found in
-    ``time_limit_s``: door-to-door sampling, a medicine trip. Returns the same objects, reordered."""
-    if len(stops) <= 1:
-        return list(stops)
-    try:
-        site = community_site_graph(community)
-    except ValueError:  # no building is on the site plan yet: keep the given order
-        return list(stops)
-    keyed: dict[str, Household | Building] = {}
-    points: list[routing.Stop] = []
-    for i, item in enumerate(stops):
-        building_id = item.building_id if isinstance(item, Household) else item.pk
-        node = site.entrances.get(building_id)
-        key = f"s{i}"
-        keyed[key] = item
-        if node is None:
-            continue
-        x, y = site.graph.nodes[node]
-        floor = _floor_of(item.room) if isinstance(item, Household) else 1
-        points.append(routing.Stop(key=key, x=x, y=y, demand=0, service_s=STAIRS_S_PER_FLOOR * floor, node=node))
-    start = start if start in site.gates else next(iter(site.gates))
-    gate_node = site.gates[start][1]
-    gx, gy = site.graph.nodes[gate_node]
-    problem = routing.RoutingProblem(
-        depot=routing.Stop(key="__start__", x=gx, y=gy, node=gate_node),
-        stops=points,
-        vehicles=1,
-        capacity=None,
-        graph=site.graph,
-    )
-    solution = routing.solve(problem, time_limit_s=time_limit_s)
-    order = [key for route in solution.routes for key in route.stop_keys]
-    seen = set(order)
-    order += [key for key in keyed if key not in seen]  # unplaced stops keep their given order at the end
-    return [keyed[key] for key in order]

@@ -14,23 +14,25 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import (
+    acting_user,
+    can_manage_community,
+    can_mark_deliveries,
+    is_leader,
+    is_volunteer,
+)
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
-from fangzhou.registry.models import Community, Household
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.models import Household
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx
 from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
 from fangzhou.supplies.plan_svg import route_plan_svg
 from fangzhou.supplies.services import SuppliesError
-from fangzhou.supplies.sites import community_site_graph
 from fangzhou.zones.selectors import building_is_sealed
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
+from fangzhou.zones.sitegraph import community_site_graph
 
 
 def _error(exc: SuppliesError | UnreadableFile) -> str:
@@ -54,7 +56,7 @@ def parse_items(text: str) -> dict[str, int]:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
-    if user.role == Role.VOLUNTEER:
+    if is_volunteer(user):
         return redirect("supplies:mine")
     communities = list(registry_selectors.communities_visible(user))
     if len(communities) == 1:
@@ -64,8 +66,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def community(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    manage = services.can_manage(request.user, community)
+    community = community_visible_or_404(request.user, code)
+    manage = can_manage_community(request.user, community.pk)
     context: dict[str, Any] = {
         "community": community,
         "distributions": selectors.distributions_visible(request.user).filter(community=community),
@@ -112,7 +114,7 @@ def _distribution(request: HttpRequest, distribution_id: int) -> Any:
 def distribution(request: HttpRequest, distribution_id: int) -> HttpResponse:
     dist = _distribution(request, distribution_id)
     progress = selectors.distribution_progress(request.user, dist)
-    manage = services.can_manage(request.user, dist.community)
+    manage = can_manage_community(request.user, dist.community.pk)
     context = {
         "distribution": dist,
         "progress": progress,
@@ -127,7 +129,7 @@ def distribution(request: HttpRequest, distribution_id: int) -> HttpResponse:
 
 def _manage_post(request: HttpRequest, distribution_id: int) -> Any:
     dist = _distribution(request, distribution_id)
-    if not services.can_manage(request.user, dist.community):
+    if not can_manage_community(request.user, dist.community.pk):
         raise PermissionError
     return dist
 
@@ -262,7 +264,7 @@ def building_list(request: HttpRequest, distribution_id: int, building_id: int) 
             "sealed": sealed,
             "done": done,
             "totals": selectors.building_totals(deliveries),
-            "can_mark": selectors.can_mark(request.user),
+            "can_mark": can_mark_deliveries(request.user),
         },
     )
 
@@ -305,7 +307,7 @@ def mark(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = selectors.delivery_get(request.user, delivery_id)
     if delivery is None:
         raise Http404(_("Delivery not found"))
-    if not selectors.can_mark(request.user):
+    if not can_mark_deliveries(request.user):
         return HttpResponseForbidden(_("You may not mark deliveries."))
     if request.POST.get("undo"):
         delivery = services.delivery_undo(delivery_id=delivery.pk, actor=acting_user(request))
@@ -341,9 +343,9 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def routes(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    manage = services.can_manage(request.user, community)
-    if not manage and acting_user(request).role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    community = community_visible_or_404(request.user, code)
+    manage = can_manage_community(request.user, community.pk)
+    if not manage and is_leader(request.user):
         raise Http404(_("Route plans are for the committee"))
     context: dict[str, Any] = {
         "community": community,

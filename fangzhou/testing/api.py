@@ -9,10 +9,9 @@ from ninja import File, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
-from fangzhou.registry.models import Community
-from fangzhou.registry.roster.reader import read_upload
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import Round, SamplingSite
@@ -134,12 +133,8 @@ def _round(request: HttpRequest, round_id: int) -> Round:
     return rnd
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
-
-
 def _runner(request: HttpRequest, rnd: Round) -> None:
-    if not selectors.can_run_round(request.user, rnd):
+    if not can_manage_community(request.user, rnd.community_id):
         raise HttpError(403, "只有居委会可以执行此操作 / only the committee may do this")
 
 
@@ -153,11 +148,9 @@ def _count(c: selectors.Count3) -> CountOut:
 
 @router.post("/communities/{code}/rounds", response={201: RoundOut})
 def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int, RoundOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     user = acting_user(request)
-    if not selectors.is_committee(user) or not (
-        user.is_superuser or user.role == "admin" or user.community_id == community.pk
-    ):
+    if not is_committee(user) or not (user.is_superuser or user.role == "admin" or user.community_id == community.pk):
         raise HttpError(403, "只有居委会可以执行此操作 / only the committee may do this")
     try:
         rnd = services.round_create(community=community, date=payload.date, pool_size=payload.pool_size, actor=user)
@@ -257,7 +250,7 @@ def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
 
 @router.get("/communities/{code}/retests", response=list[RetestOut])
 def retests(request: HttpRequest, code: str) -> list[RetestOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     return [
         RetestOut(
             resident_id=t.resident_id,
@@ -275,7 +268,7 @@ def retests(request: HttpRequest, code: str) -> list[RetestOut]:
 def antigen(request: HttpRequest, code: str, day: dt.date | None = None) -> AntigenOut:
     from django.utils import timezone
 
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     glance = selectors.antigen_glance(request.user, community, day or timezone.localdate())
     return AntigenOut(
         day=glance.day,

@@ -46,7 +46,7 @@ def cmd_new_round(args: argparse.Namespace) -> int:
 
 
 def cmd_import_samples(args: argparse.Namespace) -> int:
-    from fangzhou.registry.roster.reader import UnreadableFile
+    from fangzhou.lib.sheets import UnreadableFile
     from fangzhou.testing.services import TestingError, samples_import
 
     rnd = _round(args.round)
@@ -66,7 +66,7 @@ def cmd_import_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_import_results(args: argparse.Namespace) -> int:
-    from fangzhou.registry.roster.reader import UnreadableFile
+    from fangzhou.lib.sheets import UnreadableFile
     from fangzhou.testing.services import results_import
 
     rnd = _round(args.round)

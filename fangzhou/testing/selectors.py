@@ -11,8 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import STAFF_ROLES
+from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry
@@ -30,22 +29,11 @@ from fangzhou.testing.models import (
     Sample,
     Tube,
 )
+from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.sitegraph import walk_order
 
 QR_SALT = "fangzhou.testing.resident-qr"
 DOOR_SPECIAL = {SpecialCare.LIMITED_MOBILITY, SpecialCare.BEDRIDDEN, SpecialCare.DISABLED}
-
-
-def is_committee(user: User | AnonymousUser) -> bool:
-    """Roles that may run rounds for a whole community (create, import, close)."""
-    return isinstance(user, User) and user.is_active and (user.is_superuser or user.role in STAFF_ROLES)
-
-
-def can_run_round(user: User | AnonymousUser, rnd: Round) -> bool:
-    if not isinstance(user, User) or not user.is_active:
-        return False
-    if user.is_superuser or user.role == Role.ADMIN:
-        return True
-    return user.role in {Role.SECRETARY, Role.SOCIAL_WORKER} and user.community_id == rnd.community_id
 
 
 def rounds_visible(user: User | AnonymousUser) -> QuerySet[Round]:
@@ -314,9 +302,6 @@ def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 
     round's date), and residents who cannot walk down (limited mobility, bedridden, disabled).
     The buildings are ordered by the routing core over the site plan's roads, from a gate.
     """
-    from fangzhou.supplies.services import walk_order
-    from fangzhou.zones.selectors import sealed_building_ids
-
     sealed = sealed_building_ids(Community.objects.get(pk=rnd.community_id), rnd.date)
     pending = set(
         Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(

@@ -7,9 +7,7 @@ one per resident per day and one submission per client-generated id.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -21,13 +19,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
-from fangzhou.accounts.services import audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
+from fangzhou.lib.importing import Columns, ImportReport, Row, rows_check, sheet_map, sheet_read
+from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
-from fangzhou.registry.roster.reader import Header, Sheet, data_rows, find_header, read_table
 from fangzhou.testing import schedule as core
 from fangzhou.testing.models import (
     AntigenReport,
@@ -45,6 +44,7 @@ from fangzhou.testing.models import (
     TubeKind,
 )
 from fangzhou.testing.pooling import TubeFiller
+from fangzhou.testing.selectors import exempt_resident_ids
 from fangzhou.workorders.models import Kind, Priority
 from fangzhou.workorders.services import work_order_create_in_transaction
 
@@ -55,17 +55,6 @@ class TestingError(Refused):
     """A refused action, with the reason in Chinese and English."""
 
     __test__ = False
-
-
-def _audit(actor: User | None, action: str, target: Any, community_id: int, **detail: Any) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type=type(target).__name__.lower(),
-        target_id=str(target.pk),
-        community_id=community_id,
-        detail=detail,
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -81,7 +70,14 @@ def round_create(
             f"混采管容量须在 1 到 {MAX_POOL_SIZE} 之间", f"the pool size must be between 1 and {MAX_POOL_SIZE}"
         )
     rnd = Round.objects.create(community=community, date=date, pool_size=pool_size, note=note[:200], created_by=actor)
-    _audit(actor, "round.create", rnd, community.pk, date=date.isoformat(), pool_size=pool_size)
+    audit_record(
+        action=AuditAction.ROUND_CREATE,
+        actor=actor,
+        target_type="round",
+        target_id=rnd.pk,
+        community_id=community.pk,
+        detail={"date": date.isoformat(), "pool_size": pool_size},
+    )
     return rnd
 
 
@@ -108,7 +104,14 @@ def site_add(
     site, _ = SamplingSite.objects.update_or_create(
         round=round, name=name, defaults={"desks": desks, "opens_at": opens_at, "closes_at": closes_at, "x": x, "y": y}
     )
-    _audit(actor, "site.save", site, round.community_id, name=name, desks=desks)
+    audit_record(
+        action=AuditAction.SITE_SAVE,
+        actor=actor,
+        target_type="samplingsite",
+        target_id=site.pk,
+        community_id=round.community_id,
+        detail={"name": name, "desks": desks},
+    )
     return site
 
 
@@ -118,8 +121,6 @@ def _minutes(t: dt.time) -> int:
 
 def expected_by_building(rnd: Round) -> dict[int, int]:
     """Residents expected at the round per building (everyone but the exempt)."""
-    from fangzhou.testing.selectors import exempt_resident_ids
-
     exempt = exempt_resident_ids(rnd)
     counts: dict[int, int] = defaultdict(int)
     for resident_id, building_id in Resident.objects.filter(community_id=rnd.community_id).values_list(
@@ -165,7 +166,14 @@ def round_schedule(
             for s in plan.slots
         ]
     )
-    _audit(actor, "round.schedule", round, round.community_id, slots=len(plan.slots), unscheduled=plan.unscheduled)
+    audit_record(
+        action=AuditAction.ROUND_SCHEDULE,
+        actor=actor,
+        target_type="round",
+        target_id=round.pk,
+        community_id=round.community_id,
+        detail={"slots": len(plan.slots), "unscheduled": plan.unscheduled},
+    )
     return plan
 
 
@@ -334,14 +342,13 @@ def sample_take(
                     _close(tube, at)
                     closed.append(tube.code)
         assert last_tube is not None
-        _audit(
-            actor,
-            "sample.take",
-            last_tube,
-            rnd.community_id,
-            residents=ids,
-            single=sorted(pending & set(ids)),
-            station=station,
+        audit_record(
+            action=AuditAction.SAMPLE_TAKE,
+            actor=actor,
+            target_type="tube",
+            target_id=last_tube.pk,
+            community_id=rnd.community_id,
+            detail={"residents": ids, "single": sorted(pending & set(ids)), "station": station},
         )
     return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
 
@@ -358,7 +365,14 @@ def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     """Close an open tube (staff close it before it is full). Closing a closed tube changes nothing."""
     if tube.status == Tube.Status.OPEN:
         _close(tube, timezone.now())
-        _audit(actor, "tube.close", tube, tube.round.community_id, code=tube.code)
+        audit_record(
+            action=AuditAction.TUBE_CLOSE,
+            actor=actor,
+            target_type="tube",
+            target_id=tube.pk,
+            community_id=tube.round.community_id,
+            detail={"code": tube.code},
+        )
     return tube
 
 
@@ -368,7 +382,13 @@ def round_close(*, round: Round, actor: User | None) -> Round:
     for tube in Tube.objects.filter(round=round, status=Tube.Status.OPEN):
         _close(tube, now)
     if Round.objects.filter(pk=round.pk, status=Round.Status.OPEN).update(status=Round.Status.CLOSED):
-        _audit(actor, "round.close", round, round.community_id)
+        audit_record(
+            action=AuditAction.ROUND_CLOSE,
+            actor=actor,
+            target_type="round",
+            target_id=round.pk,
+            community_id=round.community_id,
+        )
     round.status = Round.Status.CLOSED
     return round
 
@@ -390,6 +410,8 @@ RESULT_COLUMNS = {
     "ct_n": ("ct_n", "n", "nct", "n_ct", "ct值n", "n基因ct值"),
     "tested_at": ("检测时间", "tested_at"),
 }
+SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"))
+RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"))
 RESULT_WORDS = {
     "阴性": Result.NEGATIVE,
     "negative": Result.NEGATIVE,
@@ -400,22 +422,6 @@ RESULT_WORDS = {
     "无效": Result.INVALID,
     "invalid": Result.INVALID,
 }
-
-
-@dataclass
-class Rejection:
-    row: int
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "reason": self.reason}
-
-
-def _sheet(
-    data: bytes, filename: str, columns: Mapping[str, tuple[str, ...]], required: set[str]
-) -> tuple[Sheet, Header]:
-    sheet = read_table(data, filename)
-    return sheet, find_header(sheet, columns, required=required)
 
 
 def _text(value: Any) -> str:
@@ -450,12 +456,15 @@ def _when(value: Any, default: dt.datetime) -> dt.datetime | None:
 
 
 @dataclass
-class SamplesReport:
+class SamplesReport(ImportReport):
+    """The import report; ``created`` counts the samples written, ``tubes`` the tubes opened."""
+
     tubes: int = 0
-    samples: int = 0
     single: int = 0
-    unchanged: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return self.created
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -463,22 +472,24 @@ class SamplesReport:
             "samples": self.samples,
             "single_tube_retests": self.single,
             "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in self.rejected],
+            "rejected": self.rejections(),
         }
+
+
+SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
 
 
 def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
     """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
-    sheet, header = _sheet(data, filename, SAMPLE_COLUMNS, {"tube", "id_number"})
     report = SamplesReport()
+    mapped = sheet_map(sheet_read(data=data, filename=filename), SAMPLES, report)
     with transaction.atomic(durable=True):
         rnd = _lock_round(round)
-        rows = list(data_rows(sheet, header))
-        docs = {_text(cells.get("id_number")).upper() for _, cells in rows}
+        docs = {_text(v).upper() for v in mapped.values("id_number")}
         residents = {
             r.id_number.upper(): r for r in Resident.objects.filter(community_id=rnd.community_id, id_number__in=docs)
         }
-        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
         tubes = {t.code: t for t in Tube.objects.filter(code__in=codes)}
         sampled = dict(Sample.objects.filter(round=rnd, kind=TubeKind.POOLED).values_list("resident_id", "tube__code"))
         in_tube = set(Sample.objects.filter(round=rnd, tube__code__in=codes).values_list("tube__code", "resident_id"))
@@ -491,62 +502,61 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
         seen: dict[tuple[str, int], int] = {}
         resident_row: dict[int, tuple[str, int]] = {}
         site_labels: dict[str, str] = {}
-        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
-        for row, cells in rows:
-            code = _clean_code(_text(cells.get("tube")))
-            doc = _text(cells.get("id_number")).upper()
-            name = _text(cells.get("name"))
+
+        def parse(line: Row) -> SampleRow | None:
+            row = line.number
+            code = _clean_code(_text(line.get("tube")))
+            doc = _text(line.get("id_number")).upper()
+            name = _text(line.get("name"))
             if not code:
-                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
-                continue
+                line.reject("tube", "缺少试管编码", "tube code missing")
+                return None
             if not doc:
-                report.rejected.append(Rejection(row, "缺少证件号码 / document number missing"))
-                continue
+                line.reject("id_number", "缺少证件号码", "document number missing")
+                return None
             resident = residents.get(doc)
             if resident is None:
-                report.rejected.append(Rejection(row, "本社区没有此证件号码的居民 / unknown resident"))
-                continue
+                line.reject("id_number", "本社区没有此证件号码的居民", "unknown resident")
+                return None
             if name and name != resident.name:
-                report.rejected.append(
-                    Rejection(row, f"姓名与登记不符（登记为 {resident.name}）/ name does not match the registry")
-                )
-                continue
+                line.reject("name", f"姓名与登记不符（登记为 {resident.name}）", "name does not match the registry")
+                return None
             tube = tubes.get(code)
             if tube is not None and tube.round_id != rnd.pk:
-                report.rejected.append(
-                    Rejection(
-                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
-                    )
+                line.reject(
+                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
-                continue
-            sampled_at = _when(cells.get("sampled_at"), now)
+                return None
+            sampled_at = _when(line.get("sampled_at"), now)
             if sampled_at is None:
-                report.rejected.append(Rejection(row, "采样时间无法识别 / unreadable sampled_at"))
-                continue
+                line.reject("sampled_at", "采样时间无法识别", "unreadable sampled_at")
+                return None
             key = (code, resident.pk)
             if key in seen:
-                report.rejected.append(Rejection(row, f"与第 {seen[key]} 行重复 / duplicate of row {seen[key]}"))
-                continue
+                line.reject("id_number", f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
+                return None
             seen[key] = row
             if (code, resident.pk) in in_tube:
-                report.unchanged += 1
-                continue
+                report.count("unchanged")
+                return None
             earlier = resident_row.get(resident.pk)
             if earlier is not None:
-                report.rejected.append(
-                    Rejection(
-                        row,
-                        f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中 / "
-                        f"resident already in tube {earlier[0]} (row {earlier[1]})",
-                    )
+                line.reject(
+                    "id_number",
+                    f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中",
+                    f"resident already in tube {earlier[0]} (row {earlier[1]})",
                 )
-                continue
+                return None
             resident_row[resident.pk] = (code, row)
-            site_name = _text(cells.get("site"))
+            site_name = _text(line.get("site"))
             if site_name:
                 site_labels.setdefault(code, site_name)
-            good[code].append((row, resident, sampled_at, sites.get(site_name)))
+            return code, row, resident, sampled_at, sites.get(site_name)
+
+        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
+        for code, row, resident, sampled_at, site in rows_check(mapped, parse, report):
+            good[code].append((row, resident, sampled_at, site))
         for code, members in good.items():
             tube = tubes.get(code)
             single = (
@@ -555,12 +565,11 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
             kept = []
             for row, resident, sampled_at, site in members:
                 if not single and resident.pk in sampled:
-                    report.rejected.append(
-                        Rejection(
-                            row,
-                            f"本轮已混采（试管 {sampled[resident.pk]}）/ already sampled in this round "
-                            f"(tube {sampled[resident.pk]})",
-                        )
+                    report.reject(
+                        row,
+                        "id_number",
+                        f"本轮已混采（试管 {sampled[resident.pk]}）",
+                        f"already sampled in this round (tube {sampled[resident.pk]})",
                     )
                     continue
                 kept.append((row, resident, sampled_at, site))
@@ -594,18 +603,18 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
                     for _, resident, sampled_at, site in kept
                 ]
             )
-            report.samples += len(kept)
+            report.count("created", len(kept))
             if tube.kind == TubeKind.SINGLE:
                 report.single += len(kept)
         report.rejected.sort(key=lambda r: r.row)
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.SAMPLES_IMPORT,
             actor=actor,
-            action="samples.import",
             target_type="round",
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 **{k: v for k, v in report.as_dict().items() if k != "rejected"},
                 "rejected": len(report.rejected),
             },
@@ -618,16 +627,19 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
 
 
 @dataclass
-class ResultsReport:
-    tubes: int = 0
+class ResultsReport(ImportReport):
+    """The import report; ``created`` counts the tubes given a result, then what the results did."""
+
     negative: int = 0
-    unchanged: int = 0
     positive_tubes: list[str] = field(default_factory=list)
     invalid_tubes: list[str] = field(default_factory=list)
     retest: list[str] = field(default_factory=list)
     confirmed_positive: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def tubes(self) -> int:
+        return self.created
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -639,7 +651,7 @@ class ResultsReport:
             "confirmed_positive": self.confirmed_positive,
             "cleared": self.cleared,
             "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in self.rejected],
+            "rejected": self.rejections(),
         }
 
 
@@ -658,7 +670,7 @@ def _doc(resident: Resident) -> str:
     return resident.id_number or f"#{resident.pk}"
 
 
-def _retest_open(
+def retest_open(
     *,
     resident: Resident,
     reason: str,
@@ -695,87 +707,101 @@ def _retest_open(
             )
     except IntegrityError:
         return Retest.objects.get(resident=resident, status=Retest.Status.PENDING), False
-    _audit(actor, "retest.open", retest, resident.community_id, resident=resident.pk, reason=reason)
+    audit_record(
+        action=AuditAction.RETEST_OPEN,
+        actor=actor,
+        target_type="retest",
+        target_id=retest.pk,
+        community_id=resident.community_id,
+        detail={"resident": resident.pk, "reason": reason},
+    )
     return retest, True
+
+
+ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
 
 
 def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
     """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
-    sheet, header = _sheet(data, filename, RESULT_COLUMNS, {"tube", "result"})
     report = ResultsReport()
-    rows = list(data_rows(sheet, header))
+    mapped = sheet_map(sheet_read(data=data, filename=filename), RESULTS, report)
     with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
-        codes = {_clean_code(_text(cells.get("tube"))) for _, cells in rows}
+        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
         tubes = {
             t.code: t
             for t in Tube.objects.filter(code__in=codes).select_related("lab_result").annotate(n=Count("samples"))
         }
         now = timezone.now()
-        parsed: dict[str, list[tuple[int, str, float | None, float | None, dt.datetime]]] = defaultdict(list)
-        for row, cells in rows:
-            code = _clean_code(_text(cells.get("tube")))
-            word = _text(cells.get("result")).lower()
+
+        def parse(line: Row) -> tuple[str, ResultEntry] | None:
+            row = line.number
+            code = _clean_code(_text(line.get("tube")))
+            word = _text(line.get("result")).lower()
             if not code:
-                report.rejected.append(Rejection(row, "缺少试管编码 / tube code missing"))
-                continue
+                line.reject("tube", "缺少试管编码", "tube code missing")
+                return None
             found = RESULT_WORDS.get(word)
             if found is None:
-                report.rejected.append(
-                    Rejection(row, f"检测结果「{word}」无法识别（阴性/阳性/无效）/ unknown result {word!r}")
-                )
-                continue
+                line.reject("result", f"检测结果「{word}」无法识别（阴性/阳性/无效）", f"unknown result {word!r}")
+                return None
             tube = tubes.get(code)
             if tube is None:
-                report.rejected.append(Rejection(row, f"未知试管 {code} / unknown tube {code}"))
-                continue
+                line.reject("tube", f"未知试管 {code}", f"unknown tube {code}")
+                return None
             if tube.round_id != rnd.pk:
-                report.rejected.append(
-                    Rejection(
-                        row, f"试管 {code} 属于另一轮次（#{tube.round_id}）/ tube belongs to round {tube.round_id}"
-                    )
+                line.reject(
+                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
-                continue
+                return None
             if not tube.n:  # type: ignore[attr-defined]
-                report.rejected.append(Rejection(row, f"试管 {code} 没有样本 / tube {code} holds no sample"))
-                continue
-            ct_a, ok_a = _ct(cells.get("ct_orf1ab"))
-            ct_n, ok_n = _ct(cells.get("ct_n"))
+                line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
+                return None
+            ct_a, ok_a = _ct(line.get("ct_orf1ab"))
+            ct_n, ok_n = _ct(line.get("ct_n"))
             if not (ok_a and ok_n):
-                report.rejected.append(Rejection(row, "Ct 值无效（应为 0–50 的数字）/ Ct value is not a number 0–50"))
-                continue
-            tested_at = _when(cells.get("tested_at"), now)
+                line.reject(
+                    "ct_orf1ab" if not ok_a else "ct_n",
+                    "Ct 值无效（应为 0–50 的数字）",
+                    "Ct value is not a number 0–50",
+                )
+                return None
+            tested_at = _when(line.get("tested_at"), now)
             if tested_at is None:
-                report.rejected.append(Rejection(row, "检测时间无法识别 / unreadable tested_at"))
-                continue
-            parsed[code].append((row, str(found), ct_a, ct_n, tested_at))
+                line.reject("tested_at", "检测时间无法识别", "unreadable tested_at")
+                return None
+            return code, (row, str(found), ct_a, ct_n, tested_at)
+
+        parsed: dict[str, list[ResultEntry]] = defaultdict(list)
+        for code, entry in rows_check(mapped, parse, report):
+            parsed[code].append(entry)
         for code, entries in parsed.items():
             tube = tubes[code]
             results = {e[1] for e in entries}
             if len(results) > 1:
                 rows_text = "、".join(str(e[0]) for e in entries)
                 for e in entries:
-                    report.rejected.append(
-                        Rejection(
-                            e[0], f"试管 {code} 结果相互矛盾（第 {rows_text} 行）/ conflicting results for tube {code}"
-                        )
+                    report.reject(
+                        e[0],
+                        "result",
+                        f"试管 {code} 结果相互矛盾（第 {rows_text} 行）",
+                        f"conflicting results for tube {code}",
                     )
                 continue
             first, *dupes = entries
             for e in dupes:
-                report.rejected.append(Rejection(e[0], f"与第 {first[0]} 行重复 / duplicate of row {first[0]}"))
+                report.reject(e[0], "tube", f"与第 {first[0]} 行重复", f"duplicate of row {first[0]}")
             row, result, ct_a, ct_n, tested_at = first
             stored = getattr(tube, "lab_result", None)
             if stored is not None:
                 if stored.result == result:
-                    report.unchanged += 1
+                    report.count("unchanged")
                 else:
-                    report.rejected.append(
-                        Rejection(
-                            row,
-                            f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾 / "
-                            f"conflicts with the stored result {stored.result}",
-                        )
+                    report.reject(
+                        row,
+                        "result",
+                        f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾",
+                        f"conflicts with the stored result {stored.result}",
                     )
                 continue
             LabResult.objects.create(
@@ -788,17 +814,17 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
                 filename=filename[:255],
             )
             Tube.objects.filter(pk=tube.pk).update(status=Tube.Status.RESULTED, closed_at=tube.closed_at or now)
-            report.tubes += 1
+            report.count("created")
             _apply_result(rnd, tube, result, tested_at, actor, report)
         report.rejected.sort(key=lambda r: r.row)
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.RESULTS_IMPORT,
             actor=actor,
-            action="results.import",
             target_type="round",
             target_id=str(rnd.pk),
             community_id=rnd.community_id,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "tubes": report.tubes,
                 "positive_tubes": report.positive_tubes,
                 "invalid_tubes": report.invalid_tubes,
@@ -823,7 +849,7 @@ def _apply_result(
             return
         reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
         for resident in members:
-            _retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
             report.retest.append(_doc(resident))
         return
     # Single tube (单采): the result is the resident's own.
@@ -849,9 +875,8 @@ def _apply_result(
 
 def manifest_csv(*, round: Round) -> str:
     """What the lab needs per tube: code, sampled-at, number of samples, site. Nothing personal."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"])
+    header = ["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"]
+    rows: list[list[Any]] = [header]
     tubes = (
         Tube.objects.filter(round=round)
         .select_related("site")
@@ -862,7 +887,7 @@ def manifest_csv(*, round: Round) -> str:
         if not tube.n:  # type: ignore[attr-defined]
             continue
         first = tube.first  # type: ignore[attr-defined]
-        writer.writerow(
+        rows.append(
             [
                 tube.code,
                 timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
@@ -873,7 +898,7 @@ def manifest_csv(*, round: Round) -> str:
                 tube.kind,
             ]
         )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -942,15 +967,15 @@ def antigen_report_submit(
             )
             if value == AntigenResult.POSITIVE:
                 positives.append(resident_id)
-                _retest_open(
+                retest_open(
                     resident=members[resident_id],
                     reason=Retest.Reason.ANTIGEN,
                     actor=None,
                     key=f"antigen:{day.isoformat()}",
                 )
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.ANTIGEN_SUBMIT,
             actor=None,
-            action="antigen.submit",
             target_type="household",
             target_id=str(locked.pk),
             community_id=locked.building.community_id,
@@ -967,5 +992,12 @@ def kit_handout_record(*, household: Household, day: dt.date, kits: int, actor: 
     row, _ = KitHandout.objects.update_or_create(
         household=household, day=day, defaults={"kits": kits, "handed_by": actor}
     )
-    _audit(actor, "kits.handout", row, household.building.community_id, kits=kits, day=day.isoformat())
+    audit_record(
+        action=AuditAction.KITS_HANDOUT,
+        actor=actor,
+        target_type="kithandout",
+        target_id=row.pk,
+        community_id=household.building.community_id,
+        detail={"kits": kits, "day": day.isoformat()},
+    )
     return row

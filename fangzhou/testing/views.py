@@ -19,22 +19,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry
-from fangzhou.registry.models import Building, Community, Resident
-from fangzhou.registry.roster.reader import UnreadableFile, read_upload
+from fangzhou.registry.models import Building, Resident
 from fangzhou.registry.selectors import community_visible_or_404
+from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
 from fangzhou.testing.models import AntigenResult, Round, SamplingSite
 from fangzhou.testing.services import TestingError
 
 # Public page limits, per client address and per building token, in a 10-minute window.
 PHOTO_LIMIT = 5 * 1024 * 1024
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
 
 
 def _round(request: HttpRequest, round_id: int) -> Round:
@@ -81,10 +78,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def rounds(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     error = ""
     if request.method == "POST":
-        if not selectors.is_committee(request.user) or not (
+        if not is_committee(request.user) or not (
             acting_user(request).community_id == community.pk
             or acting_user(request).role == "admin"
             or acting_user(request).is_superuser
@@ -111,11 +108,9 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
         "rounds": selectors.rounds_visible(request.user).filter(community=community)[:30],
         "today": timezone.localdate(),
         "error": error,
-        "committee": selectors.is_committee(request.user),
+        "committee": is_committee(request.user),
         "retests": selectors.retests_visible(request.user, community),
-        "plan": selectors.pool_recommendation(community, timezone.localdate())
-        if selectors.is_committee(request.user)
-        else None,
+        "plan": selectors.pool_recommendation(community, timezone.localdate()) if is_committee(request.user) else None,
     }
     return render(request, "testing/rounds.html", context, status=400 if error else 200)
 
@@ -129,7 +124,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
         "counts": counts,
         "slots": selectors.round_schedule_rows(request.user, rnd),
         "sites": list(rnd.sites.all()),
-        "can_run": selectors.can_run_round(request.user, rnd),
+        "can_run": can_manage_community(request.user, rnd.community_id),
         "retests": list(selectors.retests_visible(request.user, rnd.community)),
     }
     if context["can_run"]:
@@ -144,7 +139,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
 @require_POST
 def site_add(request: HttpRequest, round_id: int) -> HttpResponse:
     rnd = _round(request, round_id)
-    if not selectors.can_run_round(request.user, rnd):
+    if not can_manage_community(request.user, rnd.community_id):
         return _refused(request)
     try:
         services.site_add(
@@ -168,7 +163,7 @@ def site_add(request: HttpRequest, round_id: int) -> HttpResponse:
 @require_POST
 def schedule(request: HttpRequest, round_id: int) -> HttpResponse:
     rnd = _round(request, round_id)
-    if not selectors.can_run_round(request.user, rnd):
+    if not can_manage_community(request.user, rnd.community_id):
         return _refused(request)
     try:
         plan = services.round_schedule(round=rnd, actor=acting_user(request))
@@ -207,7 +202,7 @@ def doors(request: HttpRequest, round_id: int) -> HttpResponse:
 @login_required
 def manifest(request: HttpRequest, round_id: int) -> HttpResponse:
     rnd = _round(request, round_id)
-    if not selectors.can_run_round(request.user, rnd):
+    if not can_manage_community(request.user, rnd.community_id):
         return _refused(request)
     response = HttpResponse("\ufeff" + services.manifest_csv(round=rnd), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="manifest-round-{rnd.pk}.csv"'
@@ -218,7 +213,7 @@ def manifest(request: HttpRequest, round_id: int) -> HttpResponse:
 def upload(request: HttpRequest, round_id: int, what: str) -> HttpResponse:
     """Lab results (what="results") or samples from another app (what="samples")."""
     rnd = _round(request, round_id)
-    if not selectors.can_run_round(request.user, rnd):
+    if not can_manage_community(request.user, rnd.community_id):
         return _refused(request)
     context: dict[str, Any] = {"round": rnd, "what": what}
     if request.method == "POST":
@@ -350,7 +345,7 @@ def _day(request: HttpRequest) -> dt.date:
 
 @login_required
 def antigen_glance(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     day = _day(request)
     glance = selectors.antigen_glance(request.user, community, day)
     wall = request.GET.get("wall") == "1"
@@ -400,8 +395,6 @@ def poster(request: HttpRequest, building_id: int) -> HttpResponse:
 
     building = _building(request, building_id)
     if not building.public_token:
-        from fangzhou.registry.services import building_tokens_ensure
-
         building_tokens_ensure(community=building.community)
         building.refresh_from_db(fields=["public_token"])
     url = request.build_absolute_uri(reverse("testing:public", args=[building.public_token]))

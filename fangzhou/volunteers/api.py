@@ -11,9 +11,10 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
+from fangzhou.registry.selectors import Access, communities_managed, communities_read, community_visible_or_404
 from fangzhou.volunteers import selectors, services
 from fangzhou.volunteers.models import (
     Shift,
@@ -94,7 +95,7 @@ class ShiftOut(Schema):
     gap: int
 
 
-class AssignIn(Schema):
+class ShiftAssignIn(Schema):
     volunteer_id: int
 
 
@@ -181,7 +182,7 @@ def _get(request: HttpRequest, pk: int) -> Volunteer:
 
 def _managed(request: HttpRequest, pk: int) -> Volunteer:
     v = _get(request, pk)
-    if not selectors.can_manage(request.user, v.community):
+    if not can_manage_community(request.user, v.community.pk):
         raise Http404("volunteer not found")
     return v
 
@@ -207,7 +208,7 @@ def approve(request: HttpRequest, pk: int, payload: ApproveIn) -> ApproveOut:
 @router.post("/{int:pk}/tests", response=GateOut)
 def test_record(request: HttpRequest, pk: int, payload: TestIn) -> GateOut:
     v = _get(request, pk)
-    if v.user_id != request.user.pk and not selectors.can_manage(request.user, v.community):
+    if v.user_id != request.user.pk and not can_manage_community(request.user, v.community.pk):
         raise Http404("volunteer not found")
     try:
         services.volunteer_test_record(
@@ -232,16 +233,9 @@ def exposure(request: HttpRequest, pk: int) -> ExposureOut:
     )
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    community = selectors.communities_read(request.user).filter(code=code).first()
-    if community is None:
-        raise Http404("community not found")
-    return community
-
-
 @router.get("/roster/{code}/{day}", response=list[ShiftOut])
 def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     return [
         ShiftOut(
             id=r.shift.pk,
@@ -259,8 +253,8 @@ def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
 
 
 @router.post("/shifts/{shift_id}/assign", response={200: dict[str, int]})
-def assign(request: HttpRequest, shift_id: int, payload: AssignIn) -> dict[str, int]:
-    shift = Shift.objects.filter(pk=shift_id, community__in=selectors.communities_managed(request.user)).first()
+def assign(request: HttpRequest, shift_id: int, payload: ShiftAssignIn) -> dict[str, int]:
+    shift = Shift.objects.filter(pk=shift_id, community__in=communities_managed(request.user)).first()
     if shift is None:
         raise Http404("shift not found")
     volunteer = Volunteer.objects.filter(pk=payload.volunteer_id, community_id=shift.community_id).first()
@@ -357,7 +351,7 @@ def _shift_out(row: selectors.RosterRow) -> ShiftOut:
 
 
 def _managed_community(request: HttpRequest, code: str) -> Community:
-    community = selectors.communities_managed(request.user).filter(code=code).first()
+    community = communities_managed(request.user).filter(code=code).first()
     if community is None:
         raise Http404("community not found")
     return community
@@ -406,7 +400,7 @@ def groups_set(request: HttpRequest, pk: int, payload: GroupsIn) -> VolunteerOut
 def group_list(request: HttpRequest, code: str) -> list[WorkGroupOut]:
     """The work groups of a community with their leads and members: all of them for the committee,
     the user's own groups (led or joined) for anyone else."""
-    community = selectors.communities_read(request.user).filter(code=code).first()
+    community = communities_read(request.user).filter(code=code).first()
     visible = selectors.groups_visible(request.user)
     if community is not None:
         services.work_groups_ensure(community=community)
@@ -431,7 +425,7 @@ def group_list(request: HttpRequest, code: str) -> list[WorkGroupOut]:
 @router.post("/groups/{group_id}/lead", response=WorkGroupOut)
 def group_lead_set(request: HttpRequest, group_id: int, payload: LeadIn) -> WorkGroupOut:
     """Committee: set (or, with no ``lead_id``, clear) a work group's lead."""
-    group = WorkGroup.objects.filter(pk=group_id, community__in=selectors.communities_managed(request.user)).first()
+    group = WorkGroup.objects.filter(pk=group_id, community__in=communities_managed(request.user)).first()
     if group is None:
         raise Http404("work group not found")
     lead = None
@@ -485,9 +479,7 @@ def shift_new(request: HttpRequest, payload: ShiftIn) -> Reply[ShiftOut]:
 def assignment_remove(request: HttpRequest, assignment_id: int) -> Reply[None]:
     """Committee: take a volunteer off a shift."""
     assignment = (
-        ShiftAssignment.objects.filter(
-            pk=assignment_id, shift__community__in=selectors.communities_managed(request.user)
-        )
+        ShiftAssignment.objects.filter(pk=assignment_id, shift__community__in=communities_managed(request.user))
         .select_related("shift")
         .first()
     )
@@ -540,7 +532,7 @@ def swap_list(request: HttpRequest, code: str) -> list[SwapOut]:
 def swap_decide(request: HttpRequest, swap_id: int, payload: SwapDecideIn) -> SwapOut:
     """Committee: accept (the place moves to ``to_id`` or the proposed colleague) or cancel a swap."""
     swap = SwapRequest.objects.filter(
-        pk=swap_id, assignment__shift__community__in=selectors.communities_managed(request.user)
+        pk=swap_id, assignment__shift__community__in=communities_managed(request.user)
     ).first()
     if swap is None:
         raise Http404("swap request not found")
@@ -569,7 +561,7 @@ def roster_autofill(request: HttpRequest, code: str, day: dt.date) -> AutofillOu
 @router.get("/roster/{code}/{day}/xlsx", response={200: None})
 def roster_xlsx(request: HttpRequest, code: str, day: dt.date) -> HttpResponse:
     """The day's duty roster as an Excel file (phones masked); the export is audited."""
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code, need=Access.READ)
     content = services.roster_export_xlsx(community=community, day=day, actor=acting_user(request))
     response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="duty-{community.code}-{day.isoformat()}.xlsx"'

@@ -13,9 +13,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import NOTHING, community_q
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import NOTHING, active_user
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Household
+from fangzhou.registry.selectors import communities_read
+from fangzhou.testing.selectors import last_negative_test_at
 from fangzhou.volunteers.gate import GateInput, GateResult, health_gate
 from fangzhou.volunteers.models import (
     Shift,
@@ -28,41 +31,15 @@ from fangzhou.volunteers.models import (
     VolunteerTest,
     WorkGroup,
 )
+from fangzhou.workorders.hooks import Membership
+from fangzhou.workorders.models import WorkOrder
+from fangzhou.zones.selectors import sealed_building_ids
 
 log = logging.getLogger(__name__)
 
-MANAGERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
-READERS = MANAGERS | {Role.SUBDISTRICT_OFFICER}
-
-
-def _active(user: User | AnonymousUser) -> User | None:
-    if not isinstance(user, User) or not user.is_active:
-        return None
-    return user
-
-
-def communities_managed(user: User | AnonymousUser) -> QuerySet[Community]:
-    """Communities whose volunteers and roster the user may change (committee roles)."""
-    active = _active(user)
-    if active is None or not (active.is_superuser or active.role in MANAGERS):
-        return Community.objects.none()
-    return Community.objects.filter(community_q(active)).distinct()
-
-
-def communities_read(user: User | AnonymousUser) -> QuerySet[Community]:
-    """Communities whose volunteers and roster the user may see in full (committee + subdistrict)."""
-    active = _active(user)
-    if active is None or not (active.is_superuser or active.role in READERS):
-        return Community.objects.none()
-    return Community.objects.filter(community_q(active)).distinct()
-
-
-def can_manage(user: User | AnonymousUser, community: Community) -> bool:
-    return communities_managed(user).filter(pk=community.pk).exists()
-
 
 def volunteer_of(user: User | AnonymousUser) -> Volunteer | None:
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return None
     return Volunteer.objects.filter(user=active).select_related("building", "community").first()
@@ -70,7 +47,7 @@ def volunteer_of(user: User | AnonymousUser) -> Volunteer | None:
 
 def volunteers_q(user: User | AnonymousUser) -> Q:
     """Volunteers the user may see: committee all of the community; a group lead the members; oneself."""
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return NOTHING
     q = Q(community__in=communities_read(active).values("pk")) | Q(user=active)
@@ -89,7 +66,7 @@ def volunteer_get(user: User | AnonymousUser, volunteer_id: int) -> Volunteer | 
 
 
 def groups_visible(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return WorkGroup.objects.none()
     q = Q(community__in=communities_read(active).values("pk")) | Q(lead=active) | Q(members__user=active)
@@ -97,7 +74,7 @@ def groups_visible(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
 
 
 def groups_led(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return WorkGroup.objects.none()
     return WorkGroup.objects.filter(lead=active)
@@ -115,8 +92,6 @@ def building_is_sealed(building: Building | None, on: dt.date, *, cache: dict[An
     app says. ``cache`` keeps one answer per community and day across many volunteers."""
     if building is None:
         return False
-    from fangzhou.zones.selectors import sealed_building_ids
-
     memo = cache if cache is not None else {}
     key = (building.community_id, on)
     if key not in memo:
@@ -128,8 +103,6 @@ def _registry_last_negative(resident_id: int | None) -> dt.datetime | None:
     """The latest negative PCR or antigen result of a volunteer who is a registered resident."""
     if resident_id is None:
         return None
-    from fangzhou.testing.selectors import last_negative_test_at
-
     return last_negative_test_at(resident_id)
 
 
@@ -257,8 +230,6 @@ class Exposure:
 def exposure(volunteer: Volunteer, *, positive_at: dt.datetime | None = None, days: int = 3) -> Exposure:
     """Households served and colleagues who shared a shift with the volunteer from ``days`` days before
     the positive test (or before now) until now."""
-    from fangzhou.workorders.models import WorkOrder
-
     end = timezone.now()
     start = (positive_at or end) - dt.timedelta(days=days)
     households: list[Household] = []
@@ -285,3 +256,32 @@ def exposure(volunteer: Volunteer, *, positive_at: dt.datetime | None = None, da
 
 def last_positive(volunteer: Volunteer) -> VolunteerTest | None:
     return volunteer.tests.filter(result=TestResult.POSITIVE).order_by("-tested_at").first()
+
+
+# --- what the work-order queue asks (registered in VolunteersConfig.ready) -----------------
+
+
+def work_membership(user: User) -> Membership:
+    """The groups ``user`` leads and belongs to (approved), and their home building's position."""
+    led = frozenset(WorkGroup.objects.filter(lead=user).values_list("community_id", "code"))
+    member = frozenset(
+        WorkGroup.objects.filter(members__user=user, members__status=VolunteerStatus.APPROVED).values_list(
+            "community_id", "code"
+        )
+    )
+    volunteer = Volunteer.objects.filter(user=user).select_related("building").first()
+    home = (volunteer.building.x, volunteer.building.y) if volunteer and volunteer.building else (None, None)
+    return Membership(led=led, member=member, home=home)
+
+
+def door_work_health_check(user: User) -> None:
+    """The health gate for door-to-door work: refuses, saying why, when the volunteer may not go now."""
+    volunteer = Volunteer.objects.filter(user=user).first()
+    if volunteer is None:
+        return
+    gate = volunteer_health(volunteer)
+    if not gate.ok:
+        raise Refused(
+            "您暂不能认领上门工单：" + "；".join(r.zh for r in gate.reasons),
+            "you cannot claim door-to-door work now: " + "; ".join(r.en for r in gate.reasons),
+        )

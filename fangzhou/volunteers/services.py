@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,11 +11,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import audit_record, user_upsert_in_transaction
+from fangzhou.accounts.services import user_upsert_in_transaction
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
+from fangzhou.volunteers import autofill
 from fangzhou.volunteers.models import (
     Post,
     Shift,
@@ -33,24 +35,12 @@ from fangzhou.volunteers.models import (
     VolunteerTest,
     WorkGroup,
 )
+from fangzhou.volunteers.selectors import roster_day, volunteer_health, volunteer_health_many
 from fangzhou.workorders.models import Group
 
 
 class VolunteerError(Refused):
     """Refused by the volunteer rules (reason in Chinese and English)."""
-
-
-def _audit(
-    actor: User | None, action: str, target_type: str, target_id: object, community_id: int | None, **detail: object
-) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        community_id=community_id,
-        detail=detail,
-    )
 
 
 # --- sign-up link ---------------------------------------------------------------------------
@@ -63,7 +53,15 @@ def signup_link_ensure_in_transaction(*, community: Community) -> SignupLink:
         return link
     try:
         with transaction.atomic():  # a savepoint: a concurrent first use wins the unique constraint
-            return SignupLink.objects.create(community=community, token=secrets.token_urlsafe(24))
+            link = SignupLink.objects.create(community=community, token=secrets.token_urlsafe(24))
+            audit_record(
+                action=AuditAction.VOLUNTEER_SIGNUP_LINK_CREATE,
+                actor=None,
+                target_type="community",
+                target_id=community.pk,
+                community_id=community.pk,
+            )
+            return link
     except IntegrityError:
         return SignupLink.objects.get(community=community)
 
@@ -77,7 +75,13 @@ def signup_link_rotate(*, community: Community, actor: User | None) -> SignupLin
     link = signup_link_ensure_in_transaction(community=community)
     link.token = secrets.token_urlsafe(24)
     link.save(update_fields=["token"])
-    _audit(actor, "volunteer.signup_link_rotate", "community", community.pk, community.pk)
+    audit_record(
+        action=AuditAction.VOLUNTEER_SIGNUP_LINK_ROTATE,
+        actor=actor,
+        target_type="community",
+        target_id=community.pk,
+        community_id=community.pk,
+    )
     return link
 
 
@@ -146,7 +150,14 @@ def volunteer_signup(
                 skills=_skills(skills),
                 availability=availability.strip()[:200],
             )
-            _audit(None, "volunteer.signup", "volunteer", volunteer.pk, community.pk, kind=kind)
+            audit_record(
+                action=AuditAction.VOLUNTEER_SIGNUP,
+                actor=None,
+                target_type="volunteer",
+                target_id=volunteer.pk,
+                community_id=community.pk,
+                detail={"kind": kind},
+            )
     except IntegrityError:
         found = Volunteer.objects.filter(Q(client_id=client_id) | Q(community=community, phone=clean_phone)).first()
         if found is None:
@@ -193,7 +204,14 @@ def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Itera
         codes = list(groups)
         if codes:
             _set_groups(locked, codes)
-        _audit(actor, "volunteer.approve", "volunteer", locked.pk, locked.community_id, groups=codes, user=user.pk)
+        audit_record(
+            action=AuditAction.VOLUNTEER_APPROVE,
+            actor=actor,
+            target_type="volunteer",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"groups": codes, "user": user.pk},
+        )
     return Approval(locked, username, password)
 
 
@@ -205,7 +223,13 @@ def volunteer_reject(*, volunteer: Volunteer, actor: User) -> Volunteer:
         status=VolunteerStatus.REJECTED, decided_at=timezone.now(), decided_by=actor
     )
     volunteer.refresh_from_db()
-    _audit(actor, "volunteer.reject", "volunteer", volunteer.pk, volunteer.community_id)
+    audit_record(
+        action=AuditAction.VOLUNTEER_REJECT,
+        actor=actor,
+        target_type="volunteer",
+        target_id=volunteer.pk,
+        community_id=volunteer.community_id,
+    )
     return volunteer
 
 
@@ -218,6 +242,14 @@ def work_groups_ensure_in_transaction(*, community: Community) -> list[WorkGroup
     missing = [WorkGroup(community=community, code=code) for code in Group.values if code not in have]
     if missing:
         WorkGroup.objects.bulk_create(missing, ignore_conflicts=True)
+        audit_record(
+            action=AuditAction.WORK_GROUPS_ENSURE,
+            actor=None,
+            target_type="community",
+            target_id=community.pk,
+            community_id=community.pk,
+            detail={"groups": [g.code for g in missing]},
+        )
     return list(WorkGroup.objects.filter(community=community).select_related("lead").order_by("id"))
 
 
@@ -235,7 +267,14 @@ def _set_groups(volunteer: Volunteer, codes: Iterable[str]) -> None:
 def volunteer_groups_set(*, volunteer: Volunteer, codes: Iterable[str], actor: User) -> list[str]:
     codes = [c for c in codes if c in Group.values]
     _set_groups(volunteer, codes)
-    _audit(actor, "volunteer.groups", "volunteer", volunteer.pk, volunteer.community_id, groups=codes)
+    audit_record(
+        action=AuditAction.VOLUNTEER_GROUPS,
+        actor=actor,
+        target_type="volunteer",
+        target_id=volunteer.pk,
+        community_id=volunteer.community_id,
+        detail={"groups": codes},
+    )
     return codes
 
 
@@ -245,7 +284,14 @@ def work_group_lead_set(*, group: WorkGroup, lead: User | None, actor: User | No
         raise VolunteerError("组长必须是本居民区的人员", "the lead must belong to this community")
     group.lead = lead
     group.save(update_fields=["lead"])
-    _audit(actor, "work_group.lead", "work_group", group.pk, group.community_id, lead=lead.pk if lead else None)
+    audit_record(
+        action=AuditAction.WORK_GROUP_LEAD,
+        actor=actor,
+        target_type="work_group",
+        target_id=group.pk,
+        community_id=group.community_id,
+        detail={"lead": lead.pk if lead else None},
+    )
     return group
 
 
@@ -270,13 +316,18 @@ def volunteer_test_record(
             defaults={"result": result, "recorded_by": actor},
         )
         if created:
-            _audit(actor, "volunteer.test", "volunteer", volunteer.pk, volunteer.community_id, result=result, kind=kind)
+            audit_record(
+                action=AuditAction.VOLUNTEER_TEST,
+                actor=actor,
+                target_type="volunteer",
+                target_id=volunteer.pk,
+                community_id=volunteer.community_id,
+                detail={"result": result, "kind": kind},
+            )
     return test, created
 
 
 def _gate_or_raise(volunteer: Volunteer, *, at: dt.datetime | None = None) -> None:
-    from fangzhou.volunteers.selectors import volunteer_health
-
     result = volunteer_health(volunteer, at=at)
     if not result.ok:
         raise VolunteerError(
@@ -313,7 +364,14 @@ def shift_create(
             defaults={"community_id": group.community_id, "ends_at": ends_at, "needed": needed},
         )
         if created:
-            _audit(actor, "shift.create", "shift", shift.pk, group.community_id, post=post)
+            audit_record(
+                action=AuditAction.SHIFT_CREATE,
+                actor=actor,
+                target_type="shift",
+                target_id=shift.pk,
+                community_id=group.community_id,
+                detail={"post": post},
+            )
     return shift, created
 
 
@@ -355,7 +413,14 @@ def shift_assign(*, shift: Shift, volunteer: Volunteer, actor: User | None) -> S
         shift=shift, volunteer=volunteer, defaults={"assigned_by": actor}
     )
     if created:
-        _audit(actor, "shift.assign", "shift", shift.pk, shift.community_id, volunteer=volunteer.pk)
+        audit_record(
+            action=AuditAction.SHIFT_ASSIGN,
+            actor=actor,
+            target_type="shift",
+            target_id=shift.pk,
+            community_id=shift.community_id,
+            detail={"volunteer": volunteer.pk},
+        )
     return assignment
 
 
@@ -364,7 +429,14 @@ def shift_unassign(*, assignment: ShiftAssignment, actor: User | None) -> None:
     shift = assignment.shift
     deleted, _ = ShiftAssignment.objects.filter(pk=assignment.pk).delete()
     if deleted:
-        _audit(actor, "shift.unassign", "shift", shift.pk, shift.community_id, volunteer=assignment.volunteer_id)
+        audit_record(
+            action=AuditAction.SHIFT_UNASSIGN,
+            actor=actor,
+            target_type="shift",
+            target_id=shift.pk,
+            community_id=shift.community_id,
+            detail={"volunteer": assignment.volunteer_id},
+        )
 
 
 def swap_request_create(
@@ -387,7 +459,13 @@ def swap_request_create(
                 )
         except IntegrityError:
             return SwapRequest.objects.get(assignment=assignment, status=SwapStatus.OPEN)
-        _audit(actor, "swap.request", "swap", swap.pk, assignment.shift.community_id)
+        audit_record(
+            action=AuditAction.SWAP_REQUEST,
+            actor=actor,
+            target_type="swap",
+            target_id=swap.pk,
+            community_id=assignment.shift.community_id,
+        )
     return swap
 
 
@@ -420,7 +498,14 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
         locked.decided_by = actor
         locked.decided_at = timezone.now()
         locked.save(update_fields=["proposed", "status", "decided_by", "decided_at"])
-        _audit(actor, "swap.decide", "swap", locked.pk, shift.community_id, accepted=accept)
+        audit_record(
+            action=AuditAction.SWAP_DECIDE,
+            actor=actor,
+            target_type="swap",
+            target_id=locked.pk,
+            community_id=shift.community_id,
+            detail={"accepted": accept},
+        )
     return locked
 
 
@@ -432,8 +517,6 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
 
     The solver runs outside any transaction; each place is then filled by :func:`shift_assign` in a
     transaction of its own (gate and clash checked again under the shift's lock), like a sweep."""
-    from fangzhou.volunteers import autofill
-    from fangzhou.volunteers.selectors import roster_day, volunteer_health_many
 
     rows = roster_day(community=community, day=day)
     open_shifts = [r for r in rows if r.gap > 0]
@@ -484,28 +567,16 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
 
 @transaction.atomic(durable=True)
 def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    from fangzhou.volunteers.selectors import roster_day
-
     rows = roster_day(community=community, day=day)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = f"{day:%m-%d}"
-    ws.append([f"{community.name} 值班表 {day:%Y-%m-%d}"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(
+    book = SheetWriter(f"{day:%m-%d}")
+    book.heading(f"{community.name} 值班表 {day:%Y-%m-%d}")
+    book.header(
         ["工作组 Group", "岗位 Post", "地点 Place", "开始 Start", "结束 End", "需要 Needed", "在岗 On duty", "缺 Gap"]
     )
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    red = PatternFill("solid", fgColor="FDECEA")
     local = timezone.get_current_timezone()
     for r in rows:
         shift = r.shift
-        ws.append(
+        book.row(
             [
                 str(shift.group.get_code_display()),
                 str(shift.get_post_display()),
@@ -515,16 +586,17 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
                 shift.needed,
                 "、".join(f"{v.name} {nz.mask_phone(v.phone)}" for v in r.people),
                 r.gap or "",
-            ]
+            ],
+            fill="FDECEA" if r.gap else None,
+            wrap=(6,),
         )
-        if r.gap:
-            for cell in ws[ws.max_row]:
-                cell.fill = red
-    for column, width in zip("ABCDEFGH", (18, 14, 14, 8, 12, 8, 48, 6), strict=True):
-        ws.column_dimensions[column].width = width
-    for row in ws.iter_rows(min_row=3):
-        row[6].alignment = Alignment(wrap_text=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    _audit(actor, "roster.export", "community", community.pk, community.pk, day=day.isoformat())
-    return buffer.getvalue()
+    book.widths((18, 14, 14, 8, 12, 8, 48, 6))
+    audit_record(
+        action=AuditAction.ROSTER_EXPORT,
+        actor=actor,
+        target_type="community",
+        target_id=community.pk,
+        community_id=community.pk,
+        detail={"day": day.isoformat()},
+    )
+    return book.to_bytes()

@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
+from fangzhou.registry.selectors import communities_managed, communities_read
 from fangzhou.volunteers import selectors, services
 from fangzhou.volunteers.models import (
     Post,
@@ -40,7 +41,7 @@ from fangzhou.workorders.models import Group
 
 def _community(request: HttpRequest, *, manage: bool = False) -> Community:
     """The community the committee member works on (?c=code, else their own, else their only one)."""
-    qs = selectors.communities_managed(request.user) if manage else selectors.communities_read(request.user)
+    qs = communities_managed(request.user) if manage else communities_read(request.user)
     code = request.GET.get("c") or request.POST.get("c")
     if code:
         community = qs.filter(code=code).first()
@@ -120,7 +121,7 @@ def signup_done(request: HttpRequest, token: str, client_id: str) -> HttpRespons
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    if not selectors.communities_read(request.user).exists():
+    if not communities_read(request.user).exists():
         if selectors.volunteer_of(request.user) is not None:
             return redirect("volunteers:me")
         if selectors.groups_led(request.user).exists():
@@ -151,7 +152,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "status": status,
             "groups": Group.choices,
             "signup_url": request.build_absolute_uri(reverse("volunteers:signup", args=[link.token])),
-            "can_manage": selectors.can_manage(request.user, community),
+            "can_manage": can_manage_community(request.user, community.pk),
         },
     )
 
@@ -160,7 +161,7 @@ def _managed_volunteer(request: HttpRequest, pk: int) -> Volunteer:
     volunteer = selectors.volunteer_get(request.user, pk)
     if volunteer is None:
         raise Http404(_("Volunteer not found"))
-    if not selectors.can_manage(request.user, volunteer.community):
+    if not can_manage_community(request.user, volunteer.community.pk):
         raise Http404(_("Volunteer not found"))
     return volunteer
 
@@ -192,7 +193,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     if volunteer is None:
         raise Http404(_("Volunteer not found"))
     positive = selectors.last_positive(volunteer)
-    manage = selectors.can_manage(request.user, volunteer.community)
+    manage = can_manage_community(request.user, volunteer.community.pk)
     context = {
         "v": volunteer,
         "health": selectors.volunteer_health(volunteer),
@@ -226,7 +227,7 @@ def test_record(request: HttpRequest, pk: int) -> HttpResponse:
     volunteer = selectors.volunteer_get(request.user, pk)
     if volunteer is None:
         raise Http404(_("Volunteer not found"))
-    if volunteer.user_id != request.user.pk and not selectors.can_manage(request.user, volunteer.community):
+    if volunteer.user_id != request.user.pk and not can_manage_community(request.user, volunteer.community.pk):
         raise Http404(_("Volunteer not found"))
     try:
         tested_at = dt.datetime.fromisoformat(request.POST.get("tested_at", ""))
@@ -263,10 +264,10 @@ def me(request: HttpRequest) -> HttpResponse:
 @login_required
 def groups(request: HttpRequest) -> HttpResponse:
     visible = selectors.groups_visible(request.user)
-    if not visible.exists() and not selectors.communities_read(request.user).exists():
+    if not visible.exists() and not communities_read(request.user).exists():
         return HttpResponseForbidden(_("You are in no work group."))
     community = None
-    if selectors.communities_read(request.user).exists():
+    if communities_read(request.user).exists():
         community = _community(request)
         services.work_groups_ensure(community=community)
         visible = visible.filter(community=community)
@@ -283,7 +284,7 @@ def groups(request: HttpRequest) -> HttpResponse:
             "community": community,
             "rows": rows,
             "leads": leads,
-            "can_manage": community is not None and selectors.can_manage(request.user, community),
+            "can_manage": community is not None and can_manage_community(request.user, community.pk),
         },
     )
 
@@ -291,7 +292,7 @@ def groups(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def group_lead(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = WorkGroup.objects.filter(pk=group_id, community__in=selectors.communities_managed(request.user)).first()
+    group = WorkGroup.objects.filter(pk=group_id, community__in=communities_managed(request.user)).first()
     if group is None:
         raise Http404(_("Work group not found"))
     lead_id = request.POST.get("lead", "")
@@ -308,7 +309,7 @@ def group_lead(request: HttpRequest, group_id: int) -> HttpResponse:
 
 def _roster_context(request: HttpRequest, community: Community, day: dt.date) -> dict[str, Any]:
     rows = selectors.roster_day(community=community, day=day)
-    manage = selectors.can_manage(request.user, community)
+    manage = can_manage_community(request.user, community.pk)
     return {
         "community": community,
         "day": day,
@@ -325,7 +326,7 @@ def _roster_context(request: HttpRequest, community: Community, day: dt.date) ->
 
 @login_required
 def roster(request: HttpRequest) -> HttpResponse:
-    if not selectors.communities_read(request.user).exists():
+    if not communities_read(request.user).exists():
         return HttpResponseForbidden(_("Only the committee sees the whole roster."))
     community = _community(request)
     day = _day(request.GET.get("date"))
@@ -336,7 +337,7 @@ def roster(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def roster_xlsx(request: HttpRequest) -> HttpResponse:
-    if not selectors.communities_read(request.user).exists():
+    if not communities_read(request.user).exists():
         return HttpResponseForbidden(_("Only the committee sees the whole roster."))
     community = _community(request)
     day = _day(request.GET.get("date"))
@@ -384,7 +385,7 @@ def shift_new(request: HttpRequest) -> HttpResponse:
 
 def _managed_shift(request: HttpRequest, shift_id: int) -> Shift:
     shift = (
-        Shift.objects.filter(pk=shift_id, community__in=selectors.communities_managed(request.user))
+        Shift.objects.filter(pk=shift_id, community__in=communities_managed(request.user))
         .select_related("group", "community")
         .first()
     )
@@ -420,9 +421,7 @@ def shift_assign(request: HttpRequest, shift_id: int) -> HttpResponse:
 @require_POST
 def assignment_remove(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = (
-        ShiftAssignment.objects.filter(
-            pk=assignment_id, shift__community__in=selectors.communities_managed(request.user)
-        )
+        ShiftAssignment.objects.filter(pk=assignment_id, shift__community__in=communities_managed(request.user))
         .select_related("shift__community")
         .first()
     )
@@ -478,9 +477,7 @@ def swaps(request: HttpRequest) -> HttpResponse:
 @require_POST
 def swap_decide(request: HttpRequest, swap_id: int) -> HttpResponse:
     swap = (
-        SwapRequest.objects.filter(
-            pk=swap_id, assignment__shift__community__in=selectors.communities_managed(request.user)
-        )
+        SwapRequest.objects.filter(pk=swap_id, assignment__shift__community__in=communities_managed(request.user))
         .select_related("assignment__shift__community")
         .first()
     )

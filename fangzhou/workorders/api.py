@@ -14,9 +14,9 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, is_committee
 from fangzhou.registry.models import Building, Community, Household
-from fangzhou.registry.selectors import building_by_token, communities_visible
+from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
 from fangzhou.workorders import selectors, services
 from fangzhou.workorders.models import Group, Kind, Priority, RequestSource, ResidentRequest, WorkOrder
 from fangzhou.workorders.services import WorkOrderError
@@ -154,7 +154,7 @@ def request_list(request: HttpRequest, open_only: bool = True) -> list[RequestOu
 
 @router.post("/requests", response=RequestOut)
 def request_record(request: HttpRequest, payload: StaffRequestIn) -> RequestOut:
-    if not selectors.is_committee(request.user):
+    if not is_committee(request.user):
         raise Http404("building not found")
     building = Building.objects.filter(
         pk=payload.building_id, community__in=communities_visible(request.user).values("pk")
@@ -182,7 +182,7 @@ def request_record(request: HttpRequest, payload: StaffRequestIn) -> RequestOut:
 @router.post("/requests/{pk}/escalate", response=RequestOut)
 def request_escalate(request: HttpRequest, pk: int, payload: EscalateIn) -> RequestOut:
     r = selectors.requests_visible(request.user).filter(pk=pk).first()
-    if r is None or not selectors.is_committee(request.user):
+    if r is None or not is_committee(request.user):
         raise Http404("request not found")
     return _request_out(services.resident_request_escalate(request=r, actor=acting_user(request), note=payload.note))
 
@@ -323,8 +323,6 @@ class BoardOut(Schema):
 def creatable_communities(user: User | AnonymousUser) -> QuerySet[Community]:
     """Where the user may make orders by hand: the committee roles (secretary, social worker,
     administrator) in their own scope — the same set that manages volunteers and the roster."""
-    from fangzhou.volunteers.selectors import communities_managed
-
     return communities_managed(user)
 
 
@@ -421,7 +419,7 @@ def _count(key: object, label: object, n: object) -> CountOut:
 @router.get("/board/{code}", response=BoardOut)
 def board(request: HttpRequest, code: str) -> BoardOut:
     """The committee's board: open orders by kind, priority and age; overdue; escalated; who is overloaded."""
-    if not selectors.is_committee(request.user):
+    if not is_committee(request.user):
         raise HttpError(403, "只有居委会能看工单总览 / only the committee sees the board")
     community = communities_visible(request.user).filter(code=code).first()
     if community is None:

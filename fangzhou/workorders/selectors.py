@@ -12,44 +12,44 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.permissions import NOTHING, building_q, community_q
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import (
+    LEADERS,
+    NOTHING,
+    active_user,
+    building_q,
+    can_manage_community,
+    community_q,
+    is_committee,
+)
 from fangzhou.registry.models import Building, Community
 from fangzhou.workorders import rules
-from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+from fangzhou.workorders.hooks import GroupKey, membership_of
+from fangzhou.workorders.models import Kind, Priority, RequestKind, ResidentRequest, Status, WorkOrder
 
 ACTIVE = [Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS]
-COMMITTEE = {Role.ADMIN, Role.SUBDISTRICT_OFFICER, Role.SECRETARY, Role.SOCIAL_WORKER}
-WRITERS = {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}
 
 
-def _active(user: User | AnonymousUser) -> User | None:
-    if not isinstance(user, User) or not user.is_active:
-        return None
-    return user
-
-
-def is_committee(user: User | AnonymousUser) -> bool:
-    active = _active(user)
-    return active is not None and (active.is_superuser or active.role in COMMITTEE)
+def _groups_q(keys: frozenset[GroupKey] | set[GroupKey]) -> Q:
+    q = NOTHING
+    for community_id, code in sorted(keys):
+        q |= Q(community_id=community_id, group=code)
+    return q
 
 
 def orders_q(user: User | AnonymousUser) -> Q:
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return NOTHING
-    if active.is_superuser or active.role in COMMITTEE:
+    if is_committee(active):
         return Q(community__in=Community.objects.filter(community_q(active)).values("pk"))
     q = Q(assignee=active)
-    if active.role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    if active.role in LEADERS:
         q |= Q(building__in=Building.objects.filter(building_q(active)).values("pk"))
-    from fangzhou.volunteers.models import WorkGroup
-
-    for community_id, code in WorkGroup.objects.filter(lead=active).values_list("community_id", "code"):
+    groups = membership_of(active)
+    for community_id, code in sorted(groups.led):
         q |= Q(community_id=community_id, group=code)
-    for community_id, code in WorkGroup.objects.filter(members__user=active, members__status="approved").values_list(
-        "community_id", "code"
-    ):
+    for community_id, code in sorted(groups.member):
         q |= Q(community_id=community_id, group=code, status=Status.OPEN)
     return q
 
@@ -68,17 +68,10 @@ def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | No
     order = order_get(user, order_id)
     if order is not None:
         return order
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return None
-    from fangzhou.volunteers.models import WorkGroup
-
-    pairs = list(
-        WorkGroup.objects.filter(members__user=active, members__status="approved").values_list("community_id", "code")
-    )
-    q = NOTHING
-    for community_id, code in pairs:
-        q |= Q(community_id=community_id, group=code)
+    q = _groups_q(membership_of(active).member)
     return (
         WorkOrder.objects.filter(q, pk=order_id).select_related("building__compound", "household", "assignee").first()
     )
@@ -86,16 +79,12 @@ def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | No
 
 def can_manage_order(user: User | AnonymousUser, order: WorkOrder) -> bool:
     """Cancel, reassign, close others' orders: the committee of its community and its group's lead."""
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return False
-    if active.is_superuser or active.role == Role.ADMIN:
+    if can_manage_community(active, order.community_id):
         return True
-    if active.role in WRITERS and active.community_id == order.community_id:
-        return True
-    from fangzhou.volunteers.models import WorkGroup
-
-    return WorkGroup.objects.filter(community_id=order.community_id, code=order.group, lead=active).exists()
+    return (order.community_id, order.group) in membership_of(active).led
 
 
 def my_orders(user: User) -> list[WorkOrder]:
@@ -108,21 +97,15 @@ def my_orders(user: User) -> list[WorkOrder]:
 
 def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
     """Open orders of the user's groups: emergencies first, then nearest to the volunteer's building."""
-    from fangzhou.volunteers.models import Volunteer, WorkGroup
-
-    volunteer = Volunteer.objects.filter(user=user).select_related("building").first()
-    pairs = list(
-        WorkGroup.objects.filter(Q(members__user=user) | Q(lead=user)).values_list("community_id", "code").distinct()
-    )
+    groups = membership_of(user)
+    pairs = groups.member | groups.led
     if not pairs:
         return []
-    q = NOTHING
-    for community_id, code in pairs:
-        q |= Q(community_id=community_id, group=code)
+    q = _groups_q(pairs)
     orders = list(
         WorkOrder.objects.filter(q, status=Status.OPEN).select_related("building__compound", "household")[:500]
     )
-    home = (volunteer.building.x, volunteer.building.y) if volunteer and volunteer.building else (None, None)
+    home = groups.home
     for o in orders:
         o.distance_m = rules.distance(home, (o.building.x, o.building.y) if o.building else (None, None))  # type: ignore[attr-defined]
     orders.sort(key=lambda o: (o.priority, o.distance_m, o.due_at or timezone.now(), o.pk))  # type: ignore[attr-defined]
@@ -130,14 +113,10 @@ def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
 
 
 def escalated_to_lead(user: User) -> list[WorkOrder]:
-    from fangzhou.volunteers.models import WorkGroup
-
-    pairs = list(WorkGroup.objects.filter(lead=user).values_list("community_id", "code"))
+    pairs = membership_of(user).led
     if not pairs:
         return []
-    q = NOTHING
-    for community_id, code in pairs:
-        q |= Q(community_id=community_id, group=code)
+    q = _groups_q(pairs)
     return list(
         WorkOrder.objects.filter(q, status__in=ACTIVE, escalation_level__gte=1).select_related("building", "assignee")
     )
@@ -162,8 +141,6 @@ AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–1
 
 def board(community: Community) -> Board:
     """The committee's view: open orders by kind, priority and age; overdue; who is overloaded."""
-    from fangzhou.workorders.models import Kind, Priority
-
     now = timezone.now()
     active = WorkOrder.objects.filter(community=community, status__in=ACTIVE)
     out = Board(community=community)
@@ -208,12 +185,12 @@ def board(community: Community) -> Board:
 
 
 def requests_visible(user: User | AnonymousUser) -> QuerySet[ResidentRequest]:
-    active = _active(user)
+    active = active_user(user)
     if active is None:
         return ResidentRequest.objects.none()
-    if active.is_superuser or active.role in COMMITTEE:
+    if is_committee(active):
         q = Q(community__in=Community.objects.filter(community_q(active)).values("pk"))
-    elif active.role in {Role.GRID_LEADER, Role.BUILDING_LEADER}:
+    elif active.role in LEADERS:
         q = Q(building__in=Building.objects.filter(building_q(active)).values("pk"))
     else:
         return ResidentRequest.objects.none()
@@ -230,8 +207,6 @@ class RequestBoard:
 
 def request_board(user: User | AnonymousUser, community: Community, *, days: int = 7) -> RequestBoard:
     """Open requests oldest first, counts by kind, and the number closed on each of the last days."""
-    from fangzhou.workorders.models import RequestKind
-
     qs = requests_visible(user).filter(community=community)
     open_qs = qs.filter(order__status__in=ACTIVE)
     labels = dict(RequestKind.choices)

@@ -12,11 +12,15 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangzhou.accounts.models import AuditLog, User
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.models import Building, Community, Household, Resident
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.workorders import rules
+from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
     Group,
     Kind,
@@ -123,25 +127,28 @@ def work_order_create_in_transaction(
     else:
         order.save()
     WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
+    audit_record(
+        action=AuditAction.WORK_ORDER_CREATE,
+        actor=actor,
+        target_type="work_order",
+        target_id=order.pk,
+        community=community,
+        detail={"kind": kind, "group": order.group, "priority": int(priority), "source_key": source_key or ""},
+    )
     return order, True
 
 
 work_order_create = transaction.atomic(durable=True)(work_order_create_in_transaction)
 
 
-def _health_gate_or_raise(actor: User) -> None:
-    from fangzhou.volunteers.models import Volunteer
-    from fangzhou.volunteers.selectors import volunteer_health
-
-    volunteer = Volunteer.objects.filter(user=actor).first()
-    if volunteer is None:
-        return
-    gate = volunteer_health(volunteer)
-    if not gate.ok:
-        raise WorkOrderError(
-            "您暂不能认领上门工单：" + "；".join(r.zh for r in gate.reasons),
-            "you cannot claim door-to-door work now: " + "; ".join(r.en for r in gate.reasons),
-        )
+def _door_work_gate_or_raise(actor: User) -> None:
+    """The checks the apps above registered (the volunteers' health gate), as this app's refusal."""
+    try:
+        door_work_checks_run(actor)
+    except Refused as exc:
+        if isinstance(exc, WorkOrderError):
+            raise
+        raise WorkOrderError(exc.zh, exc.en) from exc
 
 
 @transaction.atomic(durable=True)
@@ -158,7 +165,7 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
     if order_place is None:
         raise WorkOrderError("工单不存在", "no such work order")
     if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
-        _health_gate_or_raise(actor)
+        _door_work_gate_or_raise(actor)
     now = timezone.now()
     won = (
         WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
@@ -169,6 +176,13 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
     order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
     if won:
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
+        audit_record(
+            action=AuditAction.WORK_ORDER_CLAIM,
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+        )
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
@@ -177,6 +191,12 @@ _NEXT = {
     "done": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.DONE),
     "cancel": ({Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS}, Status.CANCELLED),
     "release": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.OPEN),
+}
+_AUDIT = {
+    "start": AuditAction.WORK_ORDER_START,
+    "done": AuditAction.WORK_ORDER_DONE,
+    "cancel": AuditAction.WORK_ORDER_CANCEL,
+    "release": AuditAction.WORK_ORDER_RELEASE,
 }
 
 
@@ -199,11 +219,8 @@ def work_order_transition(
                 f"工单当前状态为「{order.get_status_display()}」，不能执行此操作",
                 f"the order is {order.status}; {action} is not possible",
             )
-        if action in {"start", "done"} and order.assignee_id not in {actor.pk, None} and order.assignee_id:
-            from fangzhou.accounts.models import Role
-
-            if actor.role not in {Role.ADMIN, Role.SECRETARY, Role.SOCIAL_WORKER}:
-                raise WorkOrderError("这张工单不是您认领的", "this order is claimed by someone else")
+        if action in {"start", "done"} and order.assignee_id not in {actor.pk, None} and not is_manager(actor):
+            raise WorkOrderError("这张工单不是您认领的", "this order is claimed by someone else")
         before = order.status
         now = timezone.now()
         order.status = target
@@ -226,6 +243,14 @@ def work_order_transition(
             fields += ["assignee", "claimed_at"]
         order.save(update_fields=fields)
         WorkOrderEvent.objects.create(order=order, actor=actor, from_status=before, to_status=target, note=note)
+        audit_record(
+            action=_AUDIT[action],
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+            detail={"from": before, "to": target, "photo": "completion_photo" in fields},
+        )
     return order
 
 
@@ -272,9 +297,9 @@ def work_orders_escalate(*, now: dt.datetime | None = None, community: Community
                 if to == "committee"
                 else "逾期，已提醒工作组组长 / overdue: escalated to the group lead",
             )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.WORK_ORDER_ESCALATE,
                 actor=None,
-                action="work_order.escalate",
                 target_type="work_order",
                 target_id=str(order.pk),
                 community_id=order.community_id,
@@ -322,8 +347,6 @@ def resident_request_submit(
     actor: User | None = None,
 ) -> tuple[ResidentRequest, bool]:
     """Record a resident's request and its work order. A retry with the same client id returns the first."""
-    from fangzhou.registry.roster import normalize as nz
-
     client_id = (client_id or "").strip()[:64] or None
     if client_id:
         existing = ResidentRequest.objects.filter(client_id=client_id).select_related("order").first()
@@ -389,9 +412,9 @@ def resident_request_submit(
             )
             request.order = order
             request.save(update_fields=["order"])
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_SUBMIT,
                 actor=actor,
-                action="request.submit",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=building.community_id,
@@ -423,12 +446,12 @@ def resident_request_escalate(*, request: ResidentRequest, actor: User, note: st
                     to_status=status,
                     note=f"已上报街道 / escalated to the subdistrict: {note}".strip(),
                 )
-            AuditLog.objects.create(
+            audit_record(
+                action=AuditAction.REQUEST_ESCALATE,
                 actor=actor,
-                action="request.escalate",
                 target_type="resident_request",
                 target_id=str(request.pk),
                 community_id=request.community_id,
-                detail={"note": note[:200]},
+                detail={"note": masked(note[:200])},
             )
     return request

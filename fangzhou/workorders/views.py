@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.permissions import acting_user
+from fangzhou.accounts.permissions import acting_user, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
@@ -54,7 +54,7 @@ def _photo(request: HttpRequest) -> Any:
 
 
 def _committee_community(request: HttpRequest) -> Community | None:
-    if not selectors.is_committee(request.user):
+    if not is_committee(request.user):
         return None
     qs = communities_visible(request.user)
     code = request.GET.get("c") or request.POST.get("c")
@@ -92,7 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
     community = _committee_community(request)
     if community is not None and request.GET.get("view") != "mine":
         return _board(request, community)
-    if selectors.is_committee(user):
+    if is_committee(user):
         raise Http404(_("Community not found"))
     return render(
         request,
@@ -120,7 +120,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
     """The committee makes a work order by hand (the form on the board); a retry makes one order."""
     community = creatable_communities(request.user).filter(code=request.POST.get("c", "")).first()
     if community is None:
-        if selectors.is_committee(request.user) or creatable_communities(request.user).exists():
+        if is_committee(request.user) or creatable_communities(request.user).exists():
             raise Http404(_("Community not found"))
         return HttpResponseForbidden(_("Only the committee makes work orders by hand."))
     form = request.POST
@@ -252,7 +252,7 @@ def requests_board(request: HttpRequest) -> HttpResponse:
             "urgencies": Urgency.choices,
             "buildings": buildings,
             "client_id": uuid.uuid4().hex,
-            "can_record": selectors.is_committee(request.user),
+            "can_record": is_committee(request.user),
         },
     )
 
@@ -291,7 +291,7 @@ def request_record(request: HttpRequest) -> HttpResponse:
 @require_POST
 def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     req = selectors.requests_visible(request.user).filter(pk=pk).first()
-    if req is None or not selectors.is_committee(request.user):
+    if req is None or not is_committee(request.user):
         raise Http404(_("Request not found"))
     services.resident_request_escalate(request=req, actor=acting_user(request), note=request.POST.get("note", ""))
     messages.success(request, _("Escalated to the subdistrict."))

@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import can_write_roster
+from fangzhou.accounts.permissions import can_manage_community
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import communities_visible, community_visible_or_404
 from fangzhou.zones import services
@@ -93,12 +93,8 @@ class OverrideIn(Schema):
     until: dt.date
 
 
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
-
-
 def _writer(request: HttpRequest, community: Community) -> User:
-    if not can_write_roster(request.user, community.pk):
+    if not can_manage_community(request.user, community.pk):
         raise HttpError(403, "仅居委会可操作 / only the committee may do this")
     assert isinstance(request.user, User)
     return request.user
@@ -117,7 +113,7 @@ def _access(outcome: AccessOutcome, microzone_id: int | None = None) -> AccessOu
 
 @router.get("/communities/{code}/status", response=StatusOut)
 def status(request: HttpRequest, code: str, on: dt.date | None = None, rules: str | None = None) -> dict[str, Any]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     try:
         rule_set = rule_set_named(rules) if rules else None
     except UnknownRuleSet as exc:
@@ -128,7 +124,7 @@ def status(request: HttpRequest, code: str, on: dt.date | None = None, rules: st
 
 @router.post("/communities/{code}/rules", response={200: dict[str, str]})
 def rules_set(request: HttpRequest, code: str, payload: RulesIn) -> dict[str, str]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     actor = _writer(request, community)
     try:
         services.zone_rules_set(community=community, rule_set=payload.rules, actor=actor)
@@ -146,7 +142,7 @@ def _compound(community: Community, compound_id: int) -> Compound:
 
 @router.post("/communities/{code}/blocks/check", response=AccessOut)
 def block_check(request: HttpRequest, code: str, payload: BlockIn) -> AccessOut:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     _writer(request, community)
     compound = _compound(community, payload.compound_id)
     try:
@@ -158,7 +154,7 @@ def block_check(request: HttpRequest, code: str, payload: BlockIn) -> AccessOut:
 
 @router.post("/communities/{code}/blocks", response={201: AccessOut, 409: AccessOut})
 def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> Status[AccessOut]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     actor = _writer(request, community)
     compound = _compound(community, payload.compound_id)
     try:
@@ -189,7 +185,7 @@ def block_dissolve(request: HttpRequest, block_id: int) -> dict[str, str]:
 
 @router.post("/communities/{code}/overrides", response={201: dict[str, int]})
 def override_create(request: HttpRequest, code: str, payload: OverrideIn) -> Status[dict[str, int]]:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     actor = _writer(request, community)
     compound = _compound(community, payload.compound_id) if payload.compound_id else None
     microzone = (

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
-from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import RULE_SETS
@@ -31,10 +31,6 @@ class BlockCutsOff(ZoneError):
         self.outcome = outcome
 
 
-def _audit(actor: User | None, action: str, target: str, pk: int, community: Community, **detail: object) -> None:
-    audit_record(actor=actor, action=action, target_type=target, target_id=str(pk), community=community, detail=detail)
-
-
 @transaction.atomic(durable=True)
 def zone_rules_set(
     *, community: Community, rule_set: str, actor: User | None, clean_round_gate: bool | None = None
@@ -50,7 +46,14 @@ def zone_rules_set(
         row.clean_round_gate = gate
         row.updated_by = actor
         row.save(update_fields=["rule_set", "clean_round_gate", "updated_by", "updated_at"])
-        _audit(actor, "zones.rules", "community", community.pk, community, before=before, after=rule_set, gate=gate)
+        audit_record(
+            action=AuditAction.ZONES_RULES,
+            actor=actor,
+            target_type="community",
+            target_id=community.pk,
+            community=community,
+            detail={"before": before, "after": rule_set, "gate": gate},
+        )
     return row
 
 
@@ -89,17 +92,19 @@ def zone_override_create(
         until=until,
         created_by=actor,
     )
-    _audit(
-        actor,
-        "zones.override",
-        "zone_override",
-        override.pk,
-        community,
-        status=status,
-        reason=override.reason,
-        since=since.isoformat(),
-        until=until.isoformat(),
-        place=str(compound or microzone),
+    audit_record(
+        action=AuditAction.ZONES_OVERRIDE,
+        actor=actor,
+        target_type="zone_override",
+        target_id=override.pk,
+        community=community,
+        detail={
+            "status": status,
+            "reason": masked(override.reason),
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "place": str(compound or microzone),
+        },
     )
     return override
 
@@ -110,7 +115,14 @@ def zone_override_end(*, override_id: int, on: dt.date, actor: User | None) -> Z
     if override.ended_on is None:
         override.ended_on = on
         override.save(update_fields=["ended_on"])
-        _audit(actor, "zones.override_end", "zone_override", override.pk, override.community, ended_on=on.isoformat())
+        audit_record(
+            action=AuditAction.ZONES_OVERRIDE_END,
+            actor=actor,
+            target_type="zone_override",
+            target_id=override.pk,
+            community=override.community,
+            detail={"ended_on": on.isoformat()},
+        )
     return override
 
 
@@ -177,17 +189,19 @@ def microzone_draw(
     if outcome.proposal is not None:
         mz.sampling_space_id = int(outcome.proposal.open_space.key[1:])
         mz.save(update_fields=["sampling_space"])
-    _audit(
-        actor,
-        "zones.block_draw",
-        "microzone",
-        mz.pk,
-        compound.community,
-        name=name,
-        buildings=ids,
-        drawn_on=drawn_on.isoformat(),
-        cut_off=[c.label for c in outcome.cut_off] + outcome.closed_gates,
-        accepted_cut_off=bool(not outcome.ok and accept_cut_off),
+    audit_record(
+        action=AuditAction.ZONES_BLOCK_DRAW,
+        actor=actor,
+        target_type="microzone",
+        target_id=mz.pk,
+        community=compound.community,
+        detail={
+            "name": name,
+            "buildings": ids,
+            "drawn_on": drawn_on.isoformat(),
+            "cut_off": [c.label for c in outcome.cut_off] + outcome.closed_gates,
+            "accepted_cut_off": bool(not outcome.ok and accept_cut_off),
+        },
     )
     return BlockSaved(mz, outcome)
 
@@ -209,7 +223,14 @@ def microzone_change(
         raise BlockCutsOff(outcome)
     before = sorted(mz.buildings.values_list("pk", flat=True))
     mz.buildings.set(buildings)
-    _audit(actor, "zones.block_change", "microzone", mz.pk, mz.compound.community, before=before, after=ids)
+    audit_record(
+        action=AuditAction.ZONES_BLOCK_CHANGE,
+        actor=actor,
+        target_type="microzone",
+        target_id=mz.pk,
+        community=mz.compound.community,
+        detail={"before": before, "after": ids},
+    )
     return BlockSaved(mz, outcome)
 
 
@@ -222,7 +243,14 @@ def microzone_dissolve(*, microzone_id: int, on: dt.date, actor: User | None) ->
             raise ZoneError("解封日期早于划定日期", "unsealed before it was drawn")
         mz.dissolved_on = on
         mz.save(update_fields=["dissolved_on"])
-        _audit(actor, "zones.block_dissolve", "microzone", mz.pk, mz.compound.community, on=on.isoformat())
+        audit_record(
+            action=AuditAction.ZONES_BLOCK_DISSOLVE,
+            actor=actor,
+            target_type="microzone",
+            target_id=mz.pk,
+            community=mz.compound.community,
+            detail={"on": on.isoformat()},
+        )
     return mz
 
 
@@ -282,15 +310,13 @@ def site_roads_set_in_transaction(
         Road.objects.create(compound=compound, a=made[pair[0]], b=made[pair[1]], width_m=r.width_m, name=r.name)
     for name, key in gates.items():
         Gate.objects.create(compound=compound, node=made[key], name=name)
-    _audit(
-        actor,
-        "zones.roads",
-        "compound",
-        compound.pk,
-        compound.community,
-        nodes=len(nodes),
-        roads=len(seen),
-        gates=len(gates),
+    audit_record(
+        action=AuditAction.ZONES_ROADS,
+        actor=actor,
+        target_type="compound",
+        target_id=compound.pk,
+        community=compound.community,
+        detail={"nodes": len(nodes), "roads": len(seen), "gates": len(gates)},
     )
     return len(seen)
 
@@ -307,7 +333,14 @@ def open_space_upsert_in_transaction(
     space, created = OpenSpace.objects.update_or_create(
         compound=compound, name=name.strip()[:64], defaults={"x": x, "y": y, "kind": kind}
     )
-    _audit(actor, "zones.open_space", "open_space", space.pk, compound.community, name=space.name, created=created)
+    audit_record(
+        action=AuditAction.ZONES_OPEN_SPACE,
+        actor=actor,
+        target_type="open_space",
+        target_id=space.pk,
+        community=compound.community,
+        detail={"name": space.name, "created": created},
+    )
     return space
 
 

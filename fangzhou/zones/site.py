@@ -17,6 +17,7 @@ from fangzhou.zones.access import (
     SealedBlock,
     SitePlan,
     Target,
+    _inside_polygon,  # the core's own geometry
     check_access,
     nearest_open_space,
 )
@@ -174,8 +175,6 @@ def access_check_block(
     cut = report.cut_off_targets()
     outcome = AccessOutcome(checked=True, ok=report.ok, report=report, polygon=polygon)
     outcome.cut_off = [CutOff(k, _label(site, k), list(v)) for k, v in sorted(cut.items())]
-    from fangzhou.zones.access import _inside_polygon  # the core's own geometry
-
     for node_key, name in site.gates.items():
         if block.polygon and _inside_polygon(site.nodes[node_key], block.polygon):
             outcome.closed_gates.append(name)

@@ -14,8 +14,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user, can_write_roster
-from fangzhou.registry.models import Community, Compound
+from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.registry.models import Compound
 from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services
 from fangzhou.zones.core import RULE_SETS
@@ -29,10 +29,6 @@ from fangzhou.zones.selectors import (
     zone_report,
 )
 from fangzhou.zones.site import access_check_block, building_corners, compound_site, convex_hull
-
-
-def _community(request: HttpRequest, code: str) -> Community:
-    return community_visible_or_404(request.user, code)
 
 
 def _lang() -> str:
@@ -51,7 +47,7 @@ def _date(raw: str | None) -> tuple[dt.date, str | None]:
 
 @login_required
 def community_zones(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
+    community = community_visible_or_404(request.user, code)
     on, error = _date(request.GET.get("on"))
     preview = request.GET.get("rules") or ""
     try:
@@ -82,7 +78,7 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
         "gate_on": ZoneSettings.objects.filter(community=community, clean_round_gate=True).exists(),
         "on": on,
         "error": error,
-        "can_write": can_write_roster(request.user, community.pk),
+        "can_write": can_manage_community(request.user, community.pk),
         "overrides": overrides,
         "compounds": Compound.objects.filter(community=community),
         "blocks": MicroZone.objects.filter(community=community, dissolved_on__isnull=True),
@@ -101,8 +97,8 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def rules_set(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("Only the committee may change the rule set."))
     try:
         services.zone_rules_set(
@@ -121,8 +117,8 @@ def rules_set(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def override_create(request: HttpRequest, code: str) -> HttpResponse:
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("Only the committee may override a zone."))
     place = request.POST.get("place", "")
     compound = microzone = None
@@ -159,7 +155,7 @@ def override_end(request: HttpRequest, override_id: int) -> HttpResponse:
     override = ZoneOverride.objects.filter(pk=override_id, community__in=communities_visible(request.user)).first()
     if override is None:
         raise Http404(_("Override not found"))
-    if not can_write_roster(request.user, override.community_id):
+    if not can_manage_community(request.user, override.community_id):
         return HttpResponseForbidden(_("Only the committee may end an override."))
     services.zone_override_end(override_id=override.pk, on=timezone.localdate(), actor=acting_user(request))
     return redirect("zones:community", code=override.community.code)
@@ -172,8 +168,8 @@ def _ids(values: list[str]) -> list[int]:
 @login_required
 def blocks(request: HttpRequest, code: str) -> HttpResponse:
     """Draw a block by picking buildings on the plan; check access; save or flag."""
-    community = _community(request, code)
-    if not can_write_roster(request.user, community.pk):
+    community = community_visible_or_404(request.user, code)
+    if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("Only the committee may draw blocks."))
     compounds = list(Compound.objects.filter(community=community))
     if not compounds:
@@ -275,7 +271,7 @@ def block_dissolve(request: HttpRequest, block_id: int) -> HttpResponse:
     mz = MicroZone.objects.filter(pk=block_id, community__in=communities_visible(request.user)).first()
     if mz is None:
         raise Http404(_("Block not found"))
-    if not can_write_roster(request.user, mz.community_id):
+    if not can_manage_community(request.user, mz.community_id):
         return HttpResponseForbidden(_("Only the committee may unseal a block."))
     services.microzone_dissolve(microzone_id=mz.pk, on=timezone.localdate(), actor=acting_user(request))
     messages.success(request, _("Block unsealed."))

@@ -1,20 +1,25 @@
-"""Roster import: parse every row, report each bad one, write every good one in one transaction."""
+"""Roster import: parse every row, report each bad one, write every good one in one transaction.
+
+The roster's columns and its set-based write; reading, header mapping, row checking and the report
+are the shared pipeline's (:mod:`fangzhou.lib.importing`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.lib.importing import Columns, ImportReport, Row, chunks, rows_check, sheet_map, sheet_read
+from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident, RosterImport
 from fangzhou.registry.roster import normalize as nz
-from fangzhou.registry.roster.reader import Sheet, UnreadableFile, data_rows, find_header, read_table
 
 ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "compound": ("小区", "小区名称", "小区名"),
@@ -32,6 +37,7 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "grid": ("网格", "片区", "网格片区"),
 }
 REQUIRED = ("building", "room", "name")
+COLUMNS = Columns(ROSTER_ALIASES, REQUIRED)
 # Resident fields an import may set, each tied to the column that carries it.
 FIELD_COLUMNS = {
     "name": "name",
@@ -45,27 +51,6 @@ FIELD_COLUMNS = {
     "note": "note",
 }
 SENSITIVE = {"id_number": nz.mask_id, "phone": nz.mask_phone}
-
-
-@dataclass
-class Rejection:
-    row: int
-    column: str
-    reason_zh: str
-    reason_en: str
-
-    @property
-    def reason(self) -> str:
-        return f"{self.reason_zh} / {self.reason_en}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "reason": self.reason,
-            "reason_zh": self.reason_zh,
-            "reason_en": self.reason_en,
-        }
 
 
 @dataclass
@@ -89,49 +74,12 @@ class RosterRow:
         return {f: getattr(self, f) for f in FIELD_COLUMNS}
 
 
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    rows_read: int = 0
-    header_row: int = 0
-    ignored_columns: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    import_id: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in sorted(self.rejected, key=lambda r: r.row)],
-            "rows_read": self.rows_read,
-            "header_row": self.header_row,
-            "ignored_columns": self.ignored_columns,
-            "dry_run": self.dry_run,
-            "import_id": self.import_id,
-        }
-
-
-def _cell_error(rejections: list[Rejection], row: int, column: str, error: nz.CellError) -> None:
-    rejections.append(Rejection(row, column, error.zh, error.en))
-
-
-def parse_row(number: int, cells: dict[str, nz.Cell], *, today: dt.date) -> tuple[RosterRow | None, list[Rejection]]:
-    """Check one row. Pure: returns the clean row or every reason it is rejected."""
-    errors: list[Rejection] = []
+def parse_row(row: Row, *, today: dt.date) -> RosterRow | None:
+    """Check one row. Pure: returns the clean row, or None with every reason kept on ``row``."""
+    number = row.number
+    check = row.check
     parsed: dict[str, Any] = {}
-
-    def check(column: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(cells.get(column), *args, **kwargs)
-        except nz.CellError as exc:
-            _cell_error(errors, number, column, exc)
-            return None
-
-    parsed["compound"] = nz.compound_name(cells.get("compound"))
+    parsed["compound"] = nz.compound_name(row.get("compound"))
     parsed["building"] = check("building", nz.building_number)
     parsed["room"] = check("room", nz.room_number)
     parsed["name"] = check("name", nz.person_name)
@@ -140,10 +88,10 @@ def parse_row(number: int, cells: dict[str, nz.Cell], *, today: dt.date) -> tupl
     parsed["phone"] = check("phone", nz.phone)
     parsed["resident_type"] = check("resident_type", nz.resident_type)
     parsed["special"] = check("special", nz.special)
-    parsed["note"] = nz.note(cells.get("note"))
-    parsed["grid"] = nz.compound_name(cells.get("grid"))
+    parsed["note"] = nz.note(row.get("note"))
+    parsed["grid"] = nz.compound_name(row.get("grid"))
     kind = check("id_type", nz.id_type)
-    raw_number = cells.get("id_number")
+    raw_number = row.get("id_number")
     has_number = nz.compact(raw_number) != "" or isinstance(raw_number, int | float)
     parsed["id_type"], parsed["id_number"] = "", ""
     if has_number and kind is not None:
@@ -151,81 +99,55 @@ def parse_row(number: int, cells: dict[str, nz.Cell], *, today: dt.date) -> tupl
             guess = nz.compact(raw_number).upper()
             kind = "resident_id" if len(guess) == 18 or isinstance(raw_number, int | float) else ""
             if not kind:
-                errors.append(
-                    Rejection(number, "id_type", "请填写证件类型", "the document type is missing for this number")
-                )
+                row.reject("id_type", "请填写证件类型", "the document type is missing for this number")
         if kind == "resident_id":
-            try:
-                facts = nz.resident_id(raw_number, today=today)
-            except nz.CellError as exc:
-                _cell_error(errors, number, "id_number", exc)
-            else:
+            facts = check("id_number", nz.resident_id, today=today)
+            if facts is not None:
                 parsed["id_number"] = facts.number
                 if parsed["sex"] and parsed["sex"] != facts.sex:
-                    errors.append(Rejection(number, "sex", "性别与身份证号不符", "sex does not match the ID number"))
+                    row.reject("sex", "性别与身份证号不符", "sex does not match the ID number")
                 if parsed["birth_date"] and parsed["birth_date"] != facts.birth_date:
-                    errors.append(
-                        Rejection(
-                            number, "birth_date", "出生日期与身份证号不符", "birth date does not match the ID number"
-                        )
-                    )
+                    row.reject("birth_date", "出生日期与身份证号不符", "birth date does not match the ID number")
                 parsed["sex"] = facts.sex
                 parsed["birth_date"] = facts.birth_date
         elif kind:
-            try:
-                parsed["id_number"] = nz.other_document(kind, raw_number)
-            except nz.CellError as exc:
-                _cell_error(errors, number, "id_number", exc)
+            parsed["id_number"] = check("id_number", functools.partial(nz.other_document, kind)) or ""
         parsed["id_type"] = kind or ""
     elif kind:
         parsed["id_type"] = kind
-    if errors:
-        return None, errors
-    return RosterRow(row=number, **parsed), []
+    if row.rejections:
+        return None
+    return RosterRow(row=number, **parsed)
 
 
 def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], ImportReport, set[str]]:
-    header = find_header(sheet, {k: (k, *v) for k, v in ROSTER_ALIASES.items()}, required=REQUIRED)
-    report = ImportReport(header_row=header.row, ignored_columns=header.ignored)
-    good: list[RosterRow] = []
+    """Every good row of the roster, the report with every bad one, and the columns present."""
+    report = ImportReport()
+    mapped = sheet_map(sheet, COLUMNS, report)
     seen_doc: dict[tuple[str, str], int] = {}
     seen_place: dict[tuple[str, str, str, str], int] = {}
-    for number, cells in data_rows(sheet, header):
-        report.rows_read += 1
-        row, errors = parse_row(number, cells, today=today)
-        if row is None:
-            report.rejected.extend(errors)
-            continue
-        place = (row.compound, row.building, row.room, row.name)
-        if row.id_number:
-            earlier = seen_doc.get((row.id_type, row.id_number))
+
+    def parse(row: Row) -> RosterRow | None:
+        parsed = parse_row(row, today=today)
+        if parsed is None:
+            return None
+        number = row.number
+        place = (parsed.compound, parsed.building, parsed.room, parsed.name)
+        if parsed.id_number:
+            earlier = seen_doc.get((parsed.id_type, parsed.id_number))
             if earlier:
-                report.rejected.append(
-                    Rejection(
-                        number,
-                        "id_number",
-                        f"证件号码与第 {earlier} 行重复",
-                        f"the same document number as row {earlier}",
-                    )
-                )
-                continue
-            seen_doc[(row.id_type, row.id_number)] = number
+                row.reject("id_number", f"证件号码与第 {earlier} 行重复", f"the same document number as row {earlier}")
+                return None
+            seen_doc[(parsed.id_type, parsed.id_number)] = number
         elif place in seen_place:
             earlier = seen_place[place]
-            report.rejected.append(
-                Rejection(
-                    number, "name", f"与第 {earlier} 行是同一人（同楼同室同名）", f"the same person as row {earlier}"
-                )
-            )
-            continue
+            row.reject("name", f"与第 {earlier} 行是同一人（同楼同室同名）", f"the same person as row {earlier}")
+            return None
         seen_place.setdefault(place, number)
-        good.append(row)
-    return good, report, set(header.columns)
+        return parsed
 
-
-def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    good = rows_check(mapped, parse, report)
+    return good, report, mapped.present
 
 
 def _mask(field_name: str, value: Any) -> Any:
@@ -253,10 +175,7 @@ def roster_import(
     The whole import is one transaction; ``dry_run`` computes the same report and writes nothing.
     Raises :class:`UnreadableFile` when the file cannot be read at all.
     """
-    if sheet is None:
-        if data is None:
-            raise UnreadableFile("没有文件", "no file given")
-        sheet = read_table(data, filename)
+    sheet = sheet_read(data=data, filename=filename, sheet=sheet)
     today = today or timezone.localdate()
     rows, report, present = parse_sheet(sheet, today=today)
     report.dry_run = dry_run
@@ -274,20 +193,17 @@ def roster_import(
             filename=filename[:255],
             sha256=digest,
             dry_run=dry_run,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            rejected=[r.as_dict() for r in report.rejected],
+            **report.record(),
         )
         report.import_id = record.pk
-        AuditLog.objects.create(
+        audit_record(
+            action=AuditAction.ROSTER_IMPORT_DRY_RUN if dry_run else AuditAction.ROSTER_IMPORT,
             actor=actor,
-            action="roster.import" + (".dry_run" if dry_run else ""),
             target_type="community",
             target_id=str(community.pk),
             community=community,
             detail={
-                "filename": filename,
+                "filename": masked(filename),
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
@@ -311,7 +227,7 @@ def _write(
     rejected_rows: set[int] = set()
 
     def reject(row: RosterRow, column: str, zh: str, en: str) -> None:
-        report.rejected.append(Rejection(row.row, column, zh, en))
+        report.reject(row.row, column, zh, en)
         rejected_rows.add(row.row)
 
     # Documents already registered in another community are not moved silently.
@@ -321,7 +237,7 @@ def _write(
             docs_by_type.setdefault(r.id_type, []).append(r.id_number)
     elsewhere: dict[tuple[str, str], str] = {}
     for kind, numbers in docs_by_type.items():
-        for chunk in _chunks(numbers):
+        for chunk in chunks(numbers):
             # id_type + id_number lets the database use the unique index on documents.
             for number, name in (
                 Resident.objects.filter(id_type=kind, id_number__in=chunk)
@@ -438,9 +354,9 @@ def _write(
         to_update[match.pk] = match
         changed_fields.update("household" if k == "household" else k for k in diff)
         audits.append(
-            AuditLog(
+            audit_row(
+                action=AuditAction.RESIDENT_UPDATE,
                 actor=actor,
-                action="resident.update",
                 target_type="resident",
                 target_id=str(match.pk),
                 community=community,
@@ -453,4 +369,4 @@ def _write(
         for resident in to_update.values():
             resident.updated_at = now
         Resident.objects.bulk_update(list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500)
-    AuditLog.objects.bulk_create(audits, batch_size=1000)
+    audit_record_many(audits)

@@ -12,14 +12,9 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from fangzhou.lib.errors import Refused
-
-Cell = str | int | float | dt.date | dt.datetime | None
-
-
-class CellError(Refused):
-    """A cell that cannot be accepted, with the reason in Chinese and English."""
-
+# Re-exported: the roster's checkers raise nz.CellError on an nz.Cell.
+from fangzhou.lib.importing import CellError as CellError
+from fangzhou.lib.sheets import Cell as Cell
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _DOTS = str.maketrans({"・": "·", "•": "·", "‧": "·", "∙": "·", "．": "·", "⋅": "·"})

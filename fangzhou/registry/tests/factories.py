@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import user_upsert
+from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster.normalize import Cell, id_check_digit
-from fangzhou.registry.roster.reader import Sheet
 from fangzhou.registry.services import community_create, roster_import
 
 HEADER = ["小区", "楼号", "室号", "姓名", "证件号码", "手机号", "特殊人群", "网格"]

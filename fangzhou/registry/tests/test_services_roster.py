@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from fangzhou.accounts.models import AuditLog
+from fangzhou.lib.sheets import UnreadableFile
 from fangzhou.registry.models import Building, Household, Resident
-from fangzhou.registry.roster.reader import UnreadableFile
 from fangzhou.registry.services import community_create, roster_export, roster_import
 from fangzhou.registry.tests.factories import make_id
 

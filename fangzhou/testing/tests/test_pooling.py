@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -320,13 +319,12 @@ def test_plan_empty_and_invalid() -> None:
         plan_pools(empty, 1.5)
 
 
-def test_plan_is_fast_for_a_district() -> None:
+def test_plan_covers_a_district() -> None:
+    """A district's 100,000 people are all planned into tubes (its speed is measured in bench/pooling, not here)."""
     sizes = [1, 2, 3, 2, 4, 3, 2, 1, 5, 3, 2, 6, 2, 3, 1]
     layout = [[sizes[(b + r) % len(sizes)] for r in range(40)] for b in range(1000)]
     households = make_households(layout)  # ~100,000 people
     rates = {f"b{b}": (0.2 if b % 10 == 0 else 0.002) for b in range(1000)}
-    start = time.perf_counter()
     plan = plan_pools(households, 0.01, building_prevalence=rates)
-    elapsed = time.perf_counter() - start
-    assert plan.people > 95_000
-    assert elapsed < 2.0  # typically ~0.2 s; loose bound for a busy CI machine
+    assert plan.people == sum(len(h.members) for h in households) > 95_000
+    assert sorted(m for tube in plan.tubes for m in tube) == sorted(m for h in households for m in h.members)

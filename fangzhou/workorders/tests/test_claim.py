@@ -9,8 +9,9 @@ import pytest
 from django.db import DatabaseError, connection, connections
 
 from fangzhou.accounts.models import User
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.tests.factories import World
-from fangzhou.workorders import services
+from fangzhou.workorders import hooks
 from fangzhou.workorders.models import Kind, Status, WorkOrder, WorkOrderEvent
 from fangzhou.workorders.services import WorkOrderError, work_order_claim, work_order_create
 
@@ -54,7 +55,7 @@ def test_the_gate_is_asked_inside_the_transaction_with_the_order_locked(world: W
     def gate(actor: User) -> None:
         seen.append((connection.in_atomic_block, _locked_elsewhere(order.pk) if postgres else None))
 
-    monkeypatch.setattr(services, "_health_gate_or_raise", gate)
+    monkeypatch.setattr(hooks._hooks, "claim_checks", [gate])  # in place of the volunteers' health gate
     result = work_order_claim(order_id=order.pk, actor=world.volunteer)
     assert result.won
     assert seen == [(True, True if postgres else None)]
@@ -64,9 +65,9 @@ def test_a_closed_gate_leaves_the_order_open_and_unrecorded(world: World, monkey
     order = _door_order(world)
 
     def closed(actor: User) -> None:
-        raise WorkOrderError("您暂不能认领上门工单", "you cannot claim door-to-door work now")
+        raise Refused("您暂不能认领上门工单", "you cannot claim door-to-door work now")
 
-    monkeypatch.setattr(services, "_health_gate_or_raise", closed)
+    monkeypatch.setattr(hooks._hooks, "claim_checks", [closed])
     with pytest.raises(WorkOrderError):
         work_order_claim(order_id=order.pk, actor=world.volunteer)
     order.refresh_from_db()

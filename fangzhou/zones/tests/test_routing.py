@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fangzhou.supplies.routing import (
+from fangzhou.zones.routing import (
     REASON_CAPACITY,
     REASON_DURATION,
     REASON_NO_VEHICLE,

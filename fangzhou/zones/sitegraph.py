@@ -1,6 +1,6 @@
 """Adapters from the site plan and the zones app to the routing core and the delivery pages.
 
-* :func:`community_road_graph` builds the :class:`~fangzhou.supplies.routing.RoadGraph` of a
+* :func:`community_road_graph` builds the :class:`~fangzhou.zones.routing.RoadGraph` of a
   community: from the zones app's roads and gates (``zones.RoadNode``/``Road``/``Gate``) where a
   compound has them, otherwise from the building coordinates (a street in front of each row of
   buildings, lanes at both ends of the rows, a gate at the top-left corner of each compound, and
@@ -17,13 +17,13 @@ import itertools
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, transaction
-
-from fangzhou.registry.models import Building, Community
-from fangzhou.supplies.routing import RoadGraph
+from fangzhou.registry.models import Building, Community, Household
+from fangzhou.zones import routing
+from fangzhou.zones.models import Gate, Road, RoadNode
+from fangzhou.zones.routing import RoadGraph
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,7 @@ def _placed(buildings: Iterable[Building]) -> list[Building]:
 
 
 def _from_zones(community: Community, buildings: list[Building]) -> SiteGraph | None:
-    try:
-        from fangzhou.zones.models import Gate, Road, RoadNode
-    except ImportError:  # pragma: no cover - the zones app always has models
-        return None
-    try:
-        with transaction.atomic():  # a savepoint: a missing table must not break the caller's transaction
-            nodes_qs = list(RoadNode.objects.filter(compound__community=community))
-    except DatabaseError:  # table missing while the zones app is being built
-        log.warning("zones road tables are not available; drawing streets from buildings")
-        return None
+    nodes_qs = list(RoadNode.objects.filter(compound__community=community))
     if not nodes_qs:
         return None
     nodes = {f"n{n.pk}": (n.x, n.y) for n in nodes_qs}
@@ -145,3 +136,58 @@ def community_site_graph(community: Community) -> SiteGraph:
 def community_road_graph(community: Community) -> RoadGraph:
     """The community's road graph for the routing core (see the module docstring)."""
     return community_site_graph(community).graph
+
+
+STAIRS_S_PER_FLOOR = 20
+
+
+def floor_of(room: str) -> int:
+    """The floor of a room number: 1102 → 11, 302 → 3, anything shorter → 1."""
+    digits = "".join(ch for ch in room if ch.isdigit())
+    if len(digits) >= 3:
+        return max(int(digits[:-2]), 1)
+    return 1
+
+
+def walk_order(
+    community: Community,
+    stops: Sequence[Household | Building],
+    *,
+    start: str = "",
+    time_limit_s: float = 1.0,
+) -> list[Household | Building]:
+    """One walk through ``stops`` (doors or buildings) from a gate and back, shortest first found in
+    ``time_limit_s``: door-to-door sampling, a medicine trip. Returns the same objects, reordered."""
+    if len(stops) <= 1:
+        return list(stops)
+    try:
+        site = community_site_graph(community)
+    except ValueError:  # no building is on the site plan yet: keep the given order
+        return list(stops)
+    keyed: dict[str, Household | Building] = {}
+    points: list[routing.Stop] = []
+    for i, item in enumerate(stops):
+        building_id = item.building_id if isinstance(item, Household) else item.pk
+        node = site.entrances.get(building_id)
+        key = f"s{i}"
+        keyed[key] = item
+        if node is None:
+            continue
+        x, y = site.graph.nodes[node]
+        floor = floor_of(item.room) if isinstance(item, Household) else 1
+        points.append(routing.Stop(key=key, x=x, y=y, demand=0, service_s=STAIRS_S_PER_FLOOR * floor, node=node))
+    start = start if start in site.gates else next(iter(site.gates))
+    gate_node = site.gates[start][1]
+    gx, gy = site.graph.nodes[gate_node]
+    problem = routing.RoutingProblem(
+        depot=routing.Stop(key="__start__", x=gx, y=gy, node=gate_node),
+        stops=points,
+        vehicles=1,
+        capacity=None,
+        graph=site.graph,
+    )
+    solution = routing.solve(problem, time_limit_s=time_limit_s)
+    order = [key for route in solution.routes for key in route.stop_keys]
+    seen = set(order)
+    order += [key for key in keyed if key not in seen]  # unplaced stops keep their given order at the end
+    return [keyed[key] for key in order]

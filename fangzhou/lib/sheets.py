@@ -1,14 +1,16 @@
 """Read the rows of a spreadsheet the way Excel numbers them, safely.
 
-Shared by every import (rosters, lab results, samples, cases): .xlsx and .csv (UTF-8, UTF-8 with
-BOM, GBK/GB18030). Hostile files are refused before they are parsed: a size cap, a cap on the
-uncompressed size and compression ratio of an .xlsx (zip bombs), and a clear message for a file
-that is not a spreadsheet at all. No Django imports.
+Shared by every import (rosters, lab results, samples, cases, group purchases) through
+:mod:`fangzhou.lib.importing`: .xlsx and .csv (UTF-8, UTF-8 with BOM, GBK/GB18030). Hostile files
+are refused before they are parsed: a size cap, a cap on the uncompressed size and compression
+ratio of an .xlsx (zip bombs), and a clear message for a file that is not a spreadsheet at all.
+No Django imports.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import unicodedata
 import zipfile
@@ -17,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from fangzhou.lib.errors import Refused
-from fangzhou.registry.roster.normalize import Cell
+
+# One cell as openpyxl or the CSV reader hands it over.
+Cell = str | int | float | dt.date | dt.datetime | None
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024

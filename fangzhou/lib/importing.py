@@ -1,0 +1,196 @@
+"""One import pipeline for every spreadsheet the committee uploads.
+
+Read the sheet (:mod:`fangzhou.lib.sheets`: size caps, zip bombs, encodings, Excel row numbers),
+map its header row to the importer's columns, check every data row, collect each problem as a
+:class:`Rejection` (row, column, reason in Chinese and English), and count what the write did in
+one :class:`ImportReport`. An importer declares its :class:`Columns`, a function that checks one
+:class:`Row`, and its write; the write is set-based and goes through the importer's services::
+
+    report = ImportReport()
+    sheet = sheet_map(sheet_read(data=data, filename=filename), COLUMNS, report)
+    good = rows_check(sheet, parse, report)   # every bad row reported, every good row kept
+    write(good, report)                       # report.count("created") …
+
+Nothing here imports an app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheets import Cell, Header, Sheet, UnreadableFile, data_rows, find_header, read_table
+
+T = TypeVar("T")
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+class CellError(Refused):
+    """A cell that cannot be accepted, with the reason in Chinese and English."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One reason a row was not imported: the row as Excel numbers it, the column, why."""
+
+    row: int
+    column: str
+    reason_zh: str
+    reason_en: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.reason_zh} / {self.reason_en}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "reason": self.reason,
+            "reason_zh": self.reason_zh,
+            "reason_en": self.reason_en,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """Read a rejection like the dict it is stored and sent as (``r["row"]``)."""
+        return self.as_dict()[key]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What an importer reads: each column's key and the headings it goes by, and which must be there.
+
+    A column's key is itself always accepted as a heading."""
+
+    aliases: Mapping[str, Sequence[str]]
+    required: tuple[str, ...]
+    scan: int = 10  # the header row is looked for among this many top rows (a title may sit above)
+
+
+@dataclass
+class ImportReport:
+    """What one import did: counts of written rows, every rejection, and how the sheet was read."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    rows_read: int = 0
+    header_row: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    import_id: int | None = None
+
+    def reject(self, row: int, column: str, zh: str, en: str) -> None:
+        self.rejected.append(Rejection(row, column, zh, en))
+
+    def count(self, outcome: Outcome, n: int = 1) -> None:
+        setattr(self, outcome, getattr(self, outcome) + n)
+
+    def rejections(self) -> list[dict[str, Any]]:
+        """The rejections as stored and sent: plain dicts, in row order."""
+        return [r.as_dict() for r in sorted(self.rejected, key=lambda r: r.row)]
+
+    def record(self) -> dict[str, Any]:
+        """The fields an import record keeps (``RosterImport``, ``GroupPurchaseImport`` …)."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejections(),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.record(),
+            "rows_read": self.rows_read,
+            "header_row": self.header_row,
+            "ignored_columns": self.ignored_columns,
+            "dry_run": self.dry_run,
+            "import_id": self.import_id,
+        }
+
+
+class Row:
+    """One data row while it is checked: its cells by column key and every problem found so far.
+
+    ``check`` runs a cell checker and turns its :class:`CellError` into a rejection of that column,
+    so one pass reports every bad column of the row; ``reject`` records any other problem. A row
+    with a rejection is dropped whatever the parse function returns."""
+
+    __slots__ = ("cells", "number", "rejections")
+
+    def __init__(self, number: int, cells: Mapping[str, Cell]) -> None:
+        self.number = number
+        self.cells = cells
+        self.rejections: list[Rejection] = []
+
+    def get(self, column: str) -> Cell:
+        return self.cells.get(column)
+
+    def check(self, column: str, checker: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return checker(self.cells.get(column), *args, **kwargs)
+        except CellError as exc:
+            self.reject(column, exc.zh, exc.en)
+            return None
+
+    def reject(self, column: str, zh: str, en: str) -> None:
+        self.rejections.append(Rejection(self.number, column, zh, en))
+
+
+@dataclass
+class MappedSheet:
+    """The data rows below the header, as {column key: cell}, blank rows left out."""
+
+    header: Header
+    rows: list[tuple[int, dict[str, Cell]]]
+
+    @property
+    def present(self) -> set[str]:
+        """The columns the sheet has."""
+        return set(self.header.columns)
+
+    def values(self, column: str) -> Iterator[Cell]:
+        """One column down the sheet, to look up what the rows name in one query."""
+        return (cells.get(column) for _, cells in self.rows)
+
+
+def sheet_read(*, data: bytes | None, filename: str, sheet: Sheet | None = None) -> Sheet:
+    """The sheet given, else the file read (refused with :class:`UnreadableFile` if it cannot be)."""
+    if sheet is not None:
+        return sheet
+    if data is None:
+        raise UnreadableFile("没有文件", "no file given")
+    return read_table(data, filename)
+
+
+def sheet_map(sheet: Sheet, columns: Columns, report: ImportReport) -> MappedSheet:
+    """Find the header row and map it to ``columns``; a missing required column refuses the file."""
+    header = find_header(sheet, columns.aliases, required=columns.required, scan=columns.scan)
+    report.header_row = header.row
+    report.ignored_columns = header.ignored
+    return MappedSheet(header, list(data_rows(sheet, header)))
+
+
+def rows_check(sheet: MappedSheet, parse: Callable[[Row], T | None], report: ImportReport) -> list[T]:
+    """Check every row with ``parse``: a row with rejections is reported and dropped, every other
+    row ``parse`` returns is kept (``None`` keeps nothing, e.g. a row that is already there)."""
+    good: list[T] = []
+    for number, cells in sheet.rows:
+        report.rows_read += 1
+        row = Row(number, cells)
+        parsed = parse(row)
+        if row.rejections:
+            report.rejected.extend(row.rejections)
+        elif parsed is not None:
+            good.append(parsed)
+    return good
+
+
+def chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
+    """Slices for ``__in`` look-ups and bulk writes that stay under the database's parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
