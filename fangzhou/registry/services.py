@@ -48,7 +48,7 @@ class RegistryError(Refused):
     """Refused by the registry rules (reason in Chinese and English)."""
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def community_create(*, code: str, name: str, subdistrict_name: str = "", actor: User | None = None) -> Community:
     """Create a community (idempotent on code: the same call again returns the same community)."""
     code = code.strip()
@@ -75,6 +75,7 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
     return community
 
 
+@transaction.atomic(durable=True)
 def roster_export(*, community: Community, actor: User | None) -> bytes:
     """The community's whole roster as .xlsx; writes an audit row (exports carry full ID numbers)."""
     residents = residents_for_export(community)
@@ -100,15 +101,17 @@ class PlacedBuilding:
     footprint: list[list[float]]
 
 
-@transaction.atomic
-def site_plan_apply(
+def site_plan_apply_in_transaction(
     *,
     community: Community,
     buildings: Iterable[PlacedBuilding],
     compounds: dict[int, tuple[float, float]] | None = None,
     actor: User | None = None,
 ) -> int:
-    """Put buildings on the community's site plan (metres). Returns how many were placed."""
+    """Put buildings on the community's site plan (metres). Returns how many were placed.
+
+    This form runs inside the caller's transaction (the site-plan import); :func:`site_plan_apply` is its own.
+    """
     placed = list(buildings)
     by_id = {b.pk: b for b in Building.objects.filter(community=community, pk__in=[p.building_id for p in placed])}
     changed = []
@@ -134,7 +137,10 @@ def site_plan_apply(
     return len(changed)
 
 
-@transaction.atomic
+site_plan_apply = transaction.atomic(durable=True)(site_plan_apply_in_transaction)
+
+
+@transaction.atomic(durable=True)
 def compound_upsert(
     *, community: Community, name: str, kind: str = Compound.Kind.RESIDENTIAL, actor: User | None = None
 ) -> Compound:
@@ -166,6 +172,7 @@ def compound_upsert(
     return compound
 
 
+@transaction.atomic(durable=True)
 def building_token_rotate(*, building: Building, actor: User | None) -> str:
     """Give a building a new public QR token (the old poster stops working at once)."""
     token = secrets.token_urlsafe(24)
@@ -182,6 +189,7 @@ def building_token_rotate(*, building: Building, actor: User | None) -> str:
     return token
 
 
+@transaction.atomic(durable=True)
 def building_tokens_ensure(*, community: Community) -> int:
     """Give every building of the community that has none a public token. Returns how many were given."""
     missing = list(Building.objects.filter(community=community, public_token=""))
@@ -200,6 +208,7 @@ def building_tokens_ensure(*, community: Community) -> int:
     return len(missing)
 
 
+@transaction.atomic(durable=True)
 def resident_unmask(
     *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
 ) -> dict[str, str]:
@@ -216,7 +225,7 @@ def resident_unmask(
     return {name: getattr(resident, name) for name in names}
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def resident_transfer_decide(*, transfer_id: int, actor: User, approve: bool) -> ResidentTransfer:
     """The subdistrict's answer to a roster that names a person registered elsewhere: approve (the
     resident moves to the receiving community's room, created if new) or decline. Idempotent: a

@@ -143,14 +143,14 @@ def transfers(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def transfer_decide(request: HttpRequest, transfer_id: int) -> HttpResponse:
+    if not (is_officer(request.user) or is_admin(request.user)):
+        raise Http404(_("Not found"))
     decision = request.POST.get("decision")
     if decision not in {"approve", "decline"}:
         return HttpResponseBadRequest(_("Choose approve or decline."))
     try:
         transfer_service(transfer_id=transfer_id, actor=acting_user(request), approve=decision == "approve")
     except RegistryError as exc:
-        if not (is_officer(request.user) or is_admin(request.user)):
-            raise Http404(_("Not found")) from exc
         messages.error(request, f"{exc.zh} / {exc.en}")
     else:
         messages.success(request, _("Move approved.") if decision == "approve" else _("Move declined."))

@@ -205,7 +205,7 @@ def roster_import(
     columns |= {"sex", "birth_date"} if "id_number" in present else set()
     digest = hashlib.sha256(data or repr(sheet.rows).encode()).hexdigest()
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One import per community at a time: the row lock makes concurrent uploads queue up.
         Community.objects.select_for_update().filter(pk=community.pk).first()
         _write(community, rows, report, columns, actor, today)
@@ -225,7 +225,7 @@ def roster_import(
             _audit_import(community, actor, filename, report, dry_run=False)
     if dry_run:
         # A dry run writes nothing but its audit row: a check of 300,000 ID numbers is on the record too.
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _audit_import(community, actor, filename, report, dry_run=True)
     return report
 
