@@ -53,7 +53,7 @@ class CareError(Refused):
 
 def escort_lead_hours() -> float:
     """How long before a treatment session its escort order is created (hours)."""
-    return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
+    return settings.FANGZHOU_ESCORT_LEAD_HOURS
 
 
 def can_manage(user: Any, community: Community) -> bool:

@@ -46,22 +46,22 @@ class SuppliesError(Refused):
 
 
 # --------------------------------------------------------------------------------------------
-# Settings (read through small helpers; the lead may set them in settings.py)
+# Settings (declared in settings.py)
 
 
 def package_scaling_default() -> str:
-    value = str(getattr(settings, "FANGZHOU_PACKAGE_SCALING", Scaling.PER_HOUSEHOLD))
-    return value if value in Scaling.values else Scaling.PER_HOUSEHOLD
+    value: str = settings.FANGZHOU_PACKAGE_SCALING
+    return value
 
 
 def route_time_limit_s() -> float:
     """Wall-clock time the route solver may take (seconds)."""
-    return float(getattr(settings, "FANGZHOU_ROUTE_TIME_LIMIT_S", 10.0))
+    return settings.FANGZHOU_ROUTE_TIME_LIMIT_S
 
 
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
-    return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
+    return settings.FANGZHOU_TRIP_TIME_LIMIT_S
 
 
 def can_manage(user: Any, community: Community) -> bool:

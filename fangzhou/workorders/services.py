@@ -224,7 +224,7 @@ def work_order_transition(
 
 
 def _committee_after() -> dt.timedelta:
-    return dt.timedelta(minutes=int(getattr(settings, "FANGZHOU_ESCALATE_COMMITTEE_MINUTES", 60)))
+    return dt.timedelta(minutes=settings.FANGZHOU_ESCALATE_COMMITTEE_MINUTES)
 
 
 def work_orders_escalate(*, now: dt.datetime | None = None, community: Community | None = None) -> dict[str, int]:
