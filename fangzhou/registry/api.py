@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from ninja.params import functions as params
 
 from fangzhou.accounts.permissions import acting_user, can_write_roster
 from fangzhou.registry import selectors
@@ -193,8 +194,8 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
 def roster_upload(
     request: HttpRequest,
     code: str,
-    file: UploadedFile = File(...),
-    dry_run: bool = Form(False),
+    file: UploadedFile = params.File(...),
+    dry_run: bool = params.Form(False),
 ) -> dict[str, object]:
     community = _community(request, code)
     if not can_write_roster(request.user, community.pk):

@@ -187,7 +187,7 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
     fresh_lines: list[DeliveryLine] = []
     for household in households:
         report.households += 1
-        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1  # type: ignore[attr-defined]
+        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1
         items = {k: v * factor for k, v in package.items() if v > 0}
         delivery = existing[household.pk]
         if not delivery.lines.all():
@@ -414,7 +414,7 @@ def delivery_mark(
     *,
     delivery_id: int,
     actor: User,
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     note: str = "",
     today: dt.date | None = None,
     sealed: bool | None = None,

@@ -733,7 +733,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
                     )
                 )
                 continue
-            if not tube.n:  # type: ignore[attr-defined]
+            if not tube.n:
                 report.rejected.append(Rejection(row, f"试管 {code} 没有样本 / tube {code} holds no sample"))
                 continue
             ct_a, ok_a = _ct(cells.get("ct_orf1ab"))
@@ -856,14 +856,14 @@ def manifest_csv(*, round: Round) -> str:
         .order_by("id")
     )
     for tube in tubes:
-        if not tube.n:  # type: ignore[attr-defined]
+        if not tube.n:
             continue
-        first = tube.first  # type: ignore[attr-defined]
+        first = tube.first
         writer.writerow(
             [
                 tube.code,
                 timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
-                tube.n,  # type: ignore[attr-defined]
+                tube.n,
                 tube.site.name
                 if tube.site
                 else (tube.site_label or ("上门 door-to-door" if tube.door_to_door else "")),

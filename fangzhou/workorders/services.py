@@ -172,7 +172,7 @@ _NEXT = {
 
 
 def work_order_transition(
-    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile | None = None
+    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile[bytes] | None = None
 ) -> WorkOrder:
     """start / done / cancel / release. Idempotent: repeating an action already done returns the order.
 
@@ -307,7 +307,7 @@ def resident_request_submit(
     room: str = "",
     contact_name: str = "",
     contact_phone: str = "",
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     client_id: str | None = None,
     source: str = RequestSource.QR,
     actor: User | None = None,

@@ -129,7 +129,7 @@ def _read_xlsx(data: bytes) -> Sheet:
         worksheet = workbook.worksheets[0]
         fills: dict[tuple[int, int], Cell] = {}
         if small:
-            merged_ranges = worksheet.merged_cells.ranges  # type: ignore[union-attr]
+            merged_ranges = worksheet.merged_cells.ranges
             for merged in list(merged_ranges):
                 top = worksheet.cell(merged.min_row, merged.min_col).value
                 for r in range(merged.min_row, merged.max_row + 1):
