@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from fangzhou.lib.env import ConfigError, envbool, envint, envstr, parse_database_url
+from fangzhou.lib.env import ConfigError, envbool, envchoice, envfloat, envint, envstr, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
@@ -145,6 +145,37 @@ MEDIA_ROOT = DATA_DIR / "media"
 FANGZHOU_MAX_UPLOAD_BYTES = envint("FANGZHOU_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Domain tunables. Each is declared here once, with its default, and read in code as
+# ``settings.FANGZHOU_X`` (a misspelling fails); a bad value in the environment stops start-up.
+# Cases (defaults for a community that has not set its own rules): discharge needs two negative
+# PCR tests at least GAP hours apart with Ct >= MIN_CT; then MONITORING days of home health
+# monitoring; close contacts are followed for CONTACT days.
+FANGZHOU_DISCHARGE_GAP_HOURS = envint("FANGZHOU_DISCHARGE_GAP_HOURS", 24, minimum=1, maximum=240)
+FANGZHOU_DISCHARGE_MIN_CT = envfloat("FANGZHOU_DISCHARGE_MIN_CT", 35.0, minimum=0.1, maximum=45)
+FANGZHOU_MONITORING_DAYS = envint("FANGZHOU_MONITORING_DAYS", 7, minimum=0, maximum=60)
+FANGZHOU_CONTACT_DAYS = envint("FANGZHOU_CONTACT_DAYS", 7, minimum=0, maximum=60)
+# Public (no-account) pages: requests per 10 minutes from one address (a whole building may share
+# one carrier NAT) and for one building's token.
+FANGZHOU_PUBLIC_RATE_PER_ADDRESS = envint("FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 60, minimum=1)
+FANGZHOU_PUBLIC_RATE_PER_TOKEN = envint("FANGZHOU_PUBLIC_RATE_PER_TOKEN", 1200, minimum=1)
+# Care: how long before a treatment session its escort order is created.
+FANGZHOU_ESCORT_LEAD_HOURS = envfloat("FANGZHOU_ESCORT_LEAD_HOURS", 24.0, minimum=0)
+# Supplies: the default scaling of a government package (supplies.models.Scaling), the route
+# solver's wall-clock budget and the longest trip a volunteer walks with a trolley.
+FANGZHOU_PACKAGE_SCALING = envchoice("FANGZHOU_PACKAGE_SCALING", "per_household", ("per_household", "by_size"))
+FANGZHOU_ROUTE_TIME_LIMIT_S = envfloat("FANGZHOU_ROUTE_TIME_LIMIT_S", 10.0, minimum=0.1)
+FANGZHOU_TRIP_TIME_LIMIT_S = envint("FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600, minimum=60)
+# Volunteers' health gate: the newest negative test must be at most this old to claim field work.
+FANGZHOU_VOLUNTEER_TEST_HOURS = envint("FANGZHOU_VOLUNTEER_TEST_HOURS", 48, minimum=1)
+# Work orders: an overdue order goes up to the committee after this many minutes; a person holding
+# this many open orders is shown as overloaded.
+FANGZHOU_ESCALATE_COMMITTEE_MINUTES = envint("FANGZHOU_ESCALATE_COMMITTEE_MINUTES", 60, minimum=1)
+FANGZHOU_OVERLOAD_ORDERS = envint("FANGZHOU_OVERLOAD_ORDERS", 5, minimum=1)
+# Background jobs: in-process (inline) or on Celery workers (celery, with CELERY_BROKER_URL).
+FANGZHOU_JOBS = envchoice("FANGZHOU_JOBS", "inline", ("inline", "celery"))
+FANGZHOU_CELERY_QUEUE = envstr("FANGZHOU_CELERY_QUEUE", "celery")
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12

@@ -56,7 +56,7 @@ class CareError(Refused):
 
 def escort_lead_hours() -> float:
     """How long before a treatment session its escort order is created (hours)."""
-    return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
+    return settings.FANGZHOU_ESCORT_LEAD_HOURS
 
 
 def _ordered(codes: Iterable[str]) -> str:

@@ -44,10 +44,10 @@ class CaseRules:
 
 def default_case_rules() -> CaseRules:
     return CaseRules(
-        discharge_gap_hours=int(getattr(settings, "FANGZHOU_DISCHARGE_GAP_HOURS", 24)),
-        discharge_min_ct=float(getattr(settings, "FANGZHOU_DISCHARGE_MIN_CT", 35.0)),
-        monitoring_days=int(getattr(settings, "FANGZHOU_MONITORING_DAYS", 7)),
-        contact_days=int(getattr(settings, "FANGZHOU_CONTACT_DAYS", 7)),
+        discharge_gap_hours=settings.FANGZHOU_DISCHARGE_GAP_HOURS,
+        discharge_min_ct=settings.FANGZHOU_DISCHARGE_MIN_CT,
+        monitoring_days=settings.FANGZHOU_MONITORING_DAYS,
+        contact_days=settings.FANGZHOU_CONTACT_DAYS,
     )
 
 

@@ -383,7 +383,7 @@ class _Generator:
                 lo = mid + 1
             else:
                 hi = mid
-        return _SURNAME_LIST[lo]
+        return str(_SURNAME_LIST[lo])
 
     def given(self, rng: random.Random, sex: str, born: dt.date) -> str:
         era = "old" if born.year < 1960 else "mid" if born.year < 1985 else "young" if born.year < 2005 else "child"

@@ -142,7 +142,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
                 width=b.width,
                 depth=b.depth,
                 footprint=b.footprint or [],
-                households=b.n_households,  # type: ignore[attr-defined]
+                households=b.n_households,
                 residents=int(counts.get("n", 0)),
                 special=int(counts.get("special", 0)),
             )

@@ -50,22 +50,22 @@ class SuppliesError(Refused):
 
 
 # --------------------------------------------------------------------------------------------
-# Settings (read through small helpers; the lead may set them in settings.py)
+# Settings (declared in settings.py)
 
 
 def package_scaling_default() -> str:
-    value = str(getattr(settings, "FANGZHOU_PACKAGE_SCALING", Scaling.PER_HOUSEHOLD))
-    return value if value in Scaling.values else Scaling.PER_HOUSEHOLD
+    value: str = settings.FANGZHOU_PACKAGE_SCALING
+    return value
 
 
 def route_time_limit_s() -> float:
     """Wall-clock time the route solver may take (seconds)."""
-    return float(getattr(settings, "FANGZHOU_ROUTE_TIME_LIMIT_S", 10.0))
+    return settings.FANGZHOU_ROUTE_TIME_LIMIT_S
 
 
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
-    return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
+    return settings.FANGZHOU_TRIP_TIME_LIMIT_S
 
 
 def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
@@ -183,7 +183,7 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
     fresh_lines: list[DeliveryLine] = []
     for household in households:
         report.households += 1
-        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1  # type: ignore[attr-defined]
+        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1
         items = {k: v * factor for k, v in package.items() if v > 0}
         delivery = existing[household.pk]
         if not delivery.lines.all():
@@ -398,7 +398,7 @@ def delivery_mark(
     *,
     delivery_id: int,
     actor: User,
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     note: str = "",
     today: dt.date | None = None,
     sealed: bool | None = None,

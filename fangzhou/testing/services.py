@@ -755,7 +755,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
                     "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
                 return None
-            if not tube.n:  # type: ignore[attr-defined]
+            if not tube.n:
                 line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
                 return None
             ct_a, ok_a = _ct(line.get("ct_orf1ab"))
@@ -885,14 +885,14 @@ def manifest_csv(*, round: Round) -> str:
         .order_by("id")
     )
     for tube in tubes:
-        if not tube.n:  # type: ignore[attr-defined]
+        if not tube.n:
             continue
-        first = tube.first  # type: ignore[attr-defined]
+        first = tube.first
         rows.append(
             [
                 tube.code,
                 timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
-                tube.n,  # type: ignore[attr-defined]
+                tube.n,
                 tube.site.name
                 if tube.site
                 else (tube.site_label or ("上门 door-to-door" if tube.door_to_door else "")),

@@ -201,7 +201,7 @@ _AUDIT = {
 
 
 def work_order_transition(
-    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile | None = None
+    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile[bytes] | None = None
 ) -> WorkOrder:
     """start / done / cancel / release. Idempotent: repeating an action already done returns the order.
 
@@ -258,7 +258,7 @@ def work_order_transition(
 
 
 def _committee_after() -> dt.timedelta:
-    return dt.timedelta(minutes=int(getattr(settings, "FANGZHOU_ESCALATE_COMMITTEE_MINUTES", 60)))
+    return dt.timedelta(minutes=settings.FANGZHOU_ESCALATE_COMMITTEE_MINUTES)
 
 
 def work_orders_escalate(*, now: dt.datetime | None = None, community: Community | None = None) -> dict[str, int]:
@@ -341,7 +341,7 @@ def resident_request_submit(
     room: str = "",
     contact_name: str = "",
     contact_phone: str = "",
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     client_id: str | None = None,
     source: str = RequestSource.QR,
     actor: User | None = None,
