@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from fangzhou.lib.env import ConfigError, envbool, envint, envstr, parse_database_url
+from fangzhou.lib.env import ConfigError, database_config, envbool, envint, envstr, parse_public_base_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
@@ -89,7 +89,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": parse_database_url(envstr("DATABASE_URL"), DATA_DIR).as_django()}
+DATABASES = {"default": database_config(envstr("DATABASE_URL"), DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds the public pages' rate-limit counters: per process by default; set
@@ -171,3 +171,10 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Operations (issue 15) -------------------------------------------------------------------
+# The address residents reach: every URL printed (QR posters) or sent starts with it. Unset, the
+# request's own host is used (the demo on one laptop) and `check --deploy` warns.
+PUBLIC_BASE_URL = parse_public_base_url(envstr("PUBLIC_BASE_URL"))
+# Health and readiness, the request log, backup and restore: the top of the layering.
+INSTALLED_APPS += ["fangzhou.ops"]
