@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fangzhou.ops.middleware.RequestLogMiddleware",  # outermost: request id and one JSON line per request
+    "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,10 +165,26 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = HTTPS
     CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o]
 
+# Logs go to stderr; the request log (one JSON line per request: request id, route, user id,
+# status, duration; nothing personal) to stdout. FANGZHOU_LOG_JSON (default: on in production)
+# writes every other line as JSON too, with the request id it belongs to.
+FANGZHOU_REQUEST_LOG = envbool("FANGZHOU_REQUEST_LOG", default=True)
+FANGZHOU_LOG_JSON = envbool("FANGZHOU_LOG_JSON", default=PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "fangzhou.ops.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if FANGZHOU_LOG_JSON else {})},
+        "requests": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
+    },
+    "loggers": {
+        "fangzhou.request": {
+            "handlers": ["requests"],
+            "level": "INFO" if FANGZHOU_REQUEST_LOG else "WARNING",
+            "propagate": False,
+        },
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }
 
