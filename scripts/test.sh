@@ -3,6 +3,7 @@
 # browser tests) and on PostgreSQL (with real concurrent connections).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FANGZHOU_INSTALL=dev  # the test and lint tools on top of the runtime packages
 source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 
