@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "fangzhou.ops.middleware.RequestLogMiddleware",  # outermost: request id and one JSON line per request
     "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
+    "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,3 +197,8 @@ NINJA_PAGINATION_PER_PAGE = 50
 PUBLIC_BASE_URL = parse_public_base_url(envstr("PUBLIC_BASE_URL"))
 # Health and readiness, the request log, backup and restore: the top of the layering.
 INSTALLED_APPS += ["fangzhou.ops"]
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma separated): nginx on the
+# same machine by default. Add the load balancer's address when there is one in front of nginx.
+FANGZHOU_TRUSTED_PROXIES = [
+    p.strip() for p in envstr("FANGZHOU_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()
+]

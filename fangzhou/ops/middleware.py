@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -71,4 +72,44 @@ class HealthMiddleware:
         view = HEALTH_PATHS.get(request.path_info)
         if view is not None and request.method in {"GET", "HEAD"}:
             return view(request)
+        return self.get_response(request)
+
+
+class ProxyAddressMiddleware:
+    """Behind nginx, the client's address is in ``X-Forwarded-For``, not in ``REMOTE_ADDR``.
+
+    Only when the direct peer is a trusted proxy (``FANGZHOU_TRUSTED_PROXIES``: addresses or networks,
+    loopback by default) is the header read, from the right: the first address that is not itself a
+    trusted proxy is the client, and becomes ``REMOTE_ADDR`` for everything after (the public pages'
+    per-address rate limits above all: without this every resident would share nginx's one address).
+    A client that sends its own ``X-Forwarded-For`` only adds entries to the left of what nginx appends.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.trusted = [ipaddress.ip_network(n, strict=False) for n in settings.FANGZHOU_TRUSTED_PROXIES]
+
+    def is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded and self.is_trusted(request.META.get("REMOTE_ADDR", "")):
+            client = None
+            for entry in reversed([part.strip() for part in forwarded.split(",")]):
+                try:
+                    ipaddress.ip_address(entry)
+                except ValueError:
+                    break  # garbage: trust nothing further left
+                client = entry
+                if not self.is_trusted(entry):
+                    break
+            if client is not None:
+                request.META["REMOTE_ADDR"] = client
         return self.get_response(request)
