@@ -185,6 +185,9 @@ LOGGING = {
             "level": "INFO" if FANGZHOU_REQUEST_LOG else "WARNING",
             "propagate": False,
         },
+        # Django's own "Not Found: /path" lines would put the path (a building's token) in the log; the
+        # request log has every 4xx with its route pattern. Server errors (5xx) are still logged here.
+        "django.request": {"level": "ERROR"},
     },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }
