@@ -15,7 +15,16 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from fangzhou.lib.env import ConfigError, envbool, envchoice, envfloat, envint, envstr, parse_database_url
+from fangzhou.lib.env import (
+    ConfigError,
+    database_config,
+    envbool,
+    envchoice,
+    envfloat,
+    envint,
+    envstr,
+    parse_public_base_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
@@ -57,6 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fangzhou.ops.middleware.RequestLogMiddleware",  # outermost: request id and one JSON line per request
+    "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
+    "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,7 +101,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": parse_database_url(envstr("DATABASE_URL"), DATA_DIR).as_django()}
+DATABASES = {"default": database_config(envstr("DATABASE_URL"), DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds the public pages' rate-limit counters: per process by default; set
@@ -194,11 +206,42 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = HTTPS
     CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o]
 
+# Logs go to stderr; the request log (one JSON line per request: request id, route, user id,
+# status, duration; nothing personal) to stdout. FANGZHOU_LOG_JSON (default: on in production)
+# writes every other line as JSON too, with the request id it belongs to.
+FANGZHOU_REQUEST_LOG = envbool("FANGZHOU_REQUEST_LOG", default=True)
+FANGZHOU_LOG_JSON = envbool("FANGZHOU_LOG_JSON", default=PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "fangzhou.ops.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if FANGZHOU_LOG_JSON else {})},
+        "requests": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
+    },
+    "loggers": {
+        "fangzhou.request": {
+            "handlers": ["requests"],
+            "level": "INFO" if FANGZHOU_REQUEST_LOG else "WARNING",
+            "propagate": False,
+        },
+        # Django's own "Not Found: /path" lines would put the path (a building's token) in the log; the
+        # request log has every 4xx with its route pattern. Server errors (5xx) are still logged here.
+        "django.request": {"level": "ERROR"},
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Operations (issue 15) -------------------------------------------------------------------
+# The address residents reach: every URL printed (QR posters) or sent starts with it. Unset, the
+# request's own host is used (the demo on one laptop) and `check --deploy` warns.
+PUBLIC_BASE_URL = parse_public_base_url(envstr("PUBLIC_BASE_URL"))
+# Health and readiness, the request log, backup and restore: the top of the layering.
+INSTALLED_APPS += ["fangzhou.ops"]
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma separated): nginx on the
+# same machine by default. Add the load balancer's address when there is one in front of nginx.
+FANGZHOU_TRUSTED_PROXIES = [
+    p.strip() for p in envstr("FANGZHOU_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()
+]
