@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case as DbCase
+from django.db.models import Count, F, Max, Q, QuerySet, When
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q
@@ -23,12 +25,12 @@ from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import (
     DEFAULT_RULE_SET,
     RULE_SETS,
-    CaseHistory,
+    DayClassifier,
     Override,
     RuleSet,
     ZoneState,
     apply_override,
-    classify_compound_with_blocks,
+    smallest_block_per_building,
 )
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
 
@@ -57,29 +59,13 @@ def rule_set_for(community: Community) -> RuleSet:
 
 
 def microzones_active(community: Community, on: dt.date) -> QuerySet[MicroZone]:
-    return MicroZone.objects.filter(community=community, drawn_on__lte=on).filter(
+    return microzones_active_in([community.pk], on)
+
+
+def microzones_active_in(community_ids: Sequence[int], on: dt.date) -> QuerySet[MicroZone]:
+    return MicroZone.objects.filter(community_id__in=community_ids, drawn_on__lte=on).filter(
         Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=on)
     )
-
-
-def _rounds(community: Community, on: dt.date) -> dict[dt.date, bool] | None:
-    """Closed mass rounds up to ``on`` (date -> all tubes resulted negative) for the clean-round
-    gate; None (gate not applied) if the testing app has no rounds."""
-    try:
-        model = apps.get_model("testing", "Round")
-    except LookupError:
-        return None
-    rows = (
-        model.objects.filter(community=community, date__lte=on, status="closed")
-        .annotate(
-            bad=Count("tubes", filter=~Q(tubes__lab_result__result="negative")),
-        )
-        .values_list("date", "bad")
-    )
-    out: dict[dt.date, bool] = {}
-    for day, bad in rows:
-        out[day] = out.get(day, True) and bad == 0
-    return out
 
 
 def _map_status(status: str, rules: RuleSet) -> str | None:
@@ -101,8 +87,17 @@ class PlaceZone:
     state: ZoneState
     cases: int = 0
     building_ids: list[int] = field(default_factory=list)
-    timeline: list[tuple[dt.date, str]] = field(default_factory=list)
     override_id: int | None = None
+    # The timeline is drawn on one page only: it is loaded for the whole report on first use.
+    _timeline: list[tuple[dt.date, str]] | None = field(default=None, repr=False, compare=False)
+    _load_timelines: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def timeline(self) -> list[tuple[dt.date, str]]:
+        """Change points of the last ``TIMELINE_DAYS`` days up to the report's day."""
+        if self._timeline is None and self._load_timelines is not None:
+            self._load_timelines()
+        return self._timeline or []
 
     @property
     def countdown(self) -> int | None:
@@ -156,38 +151,139 @@ class ZoneReport:
 
 def zone_report(community: Community, on: dt.date, rules: RuleSet | None = None) -> ZoneReport:
     """Status of every compound, micro-zone and building of ``community`` on ``on``."""
-    rules = rules or rule_set_for(community)
-    compounds = list(Compound.objects.filter(community=community).order_by("id"))
-    buildings = list(
-        Building.objects.filter(community=community)
-        .select_related("compound")
-        .order_by("compound_id", "sort_key", "number")
+    return zone_reports([community], on, rules=rules)[community.pk]
+
+
+def _rounds_by_community(ids: list[int], on: dt.date) -> dict[int, dict[dt.date, bool]] | None:
+    """Closed mass rounds up to ``on`` per community (date -> all tubes resulted negative) for the
+    clean-round gate; None (gate not applied) if the testing app is not installed."""
+    try:
+        model = apps.get_model("testing", "Round")
+    except LookupError:
+        return None
+    rows = (
+        model.objects.filter(community_id__in=ids, date__lte=on, status="closed")
+        .annotate(bad=Count("tubes", filter=~Q(tubes__lab_result__result="negative")))
+        .values_list("community_id", "date", "bad")
     )
-    cases_by_compound: dict[int, list[tuple[dt.date, str]]] = defaultdict(list)
-    per_building: Counter[int] = Counter()
-    for report_date, building_id, compound_id in Case.objects.filter(
-        community=community, report_date__lte=on
-    ).values_list("report_date", "building_id", "building__compound_id"):
-        cases_by_compound[compound_id].append((report_date, str(building_id)))
-        per_building[building_id] += 1
-    zones = list(microzones_active(community, on).prefetch_related("buildings"))
-    blocks_by_compound: dict[int, dict[str, list[str]]] = defaultdict(dict)
-    zone_by_key: dict[str, MicroZone] = {}
-    for mz in zones:
-        key = f"z{mz.pk}"
-        zone_by_key[key] = mz
-        blocks_by_compound[mz.compound_id][key] = [str(b.pk) for b in mz.buildings.all()]
+    out: dict[int, dict[dt.date, bool]] = defaultdict(dict)
+    for community_id, day, bad in rows:
+        out[community_id][day] = out[community_id].get(day, True) and bad == 0
+    return out
+
+
+@dataclass
+class _Place:
+    """What the classification of one compound needs: its micro-zones and, per building, the
+    last case date up to the day and the number of cases."""
+
+    compound: PlaceZone | None = None
+    blocks: dict[str, list[str]] = field(default_factory=dict)
+    last: dict[str, dt.date] = field(default_factory=dict)
+    count: Counter[str] = field(default_factory=Counter)
+
+
+def zone_reports(
+    communities: Sequence[Community], on: dt.date, *, rules: RuleSet | None = None, buildings: bool = True
+) -> dict[int, ZoneReport]:
+    """:func:`zone_report` for many communities at once, in a fixed number of queries.
+
+    One set-based read gives, per building, the last case date up to ``on`` and the number of
+    cases; the pure core classifies each compound and micro-zone from its last case date
+    (:class:`DayClassifier`), so the work is linear in compounds and buildings. With
+    ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
+    compounds and micro-zones). Timelines are read on first use, for the whole batch at once.
+    """
+    ids = [c.pk for c in communities]
+    settings_rows = {
+        row[0]: row[1:]
+        for row in ZoneSettings.objects.filter(community_id__in=ids).values_list(
+            "community_id", "rule_set", "clean_round_gate"
+        )
+    }
+    rules_of: dict[int, RuleSet] = {}
+    gated_ids: list[int] = []
+    for cid in ids:
+        saved, gate = settings_rows.get(cid, (None, False))
+        rules_of[cid] = rules or (RULE_SETS.get(saved, DEFAULT_RULE_SET) if saved else DEFAULT_RULE_SET)
+        if gate and rules_of[cid].downgrade_needs_clean_round:
+            gated_ids.append(cid)
+    rounds = _rounds_by_community(gated_ids, on) if gated_ids else {}
+    if rounds is None:  # no testing app: the gate cannot apply
+        rounds, gated_ids = {}, []
+
+    compound_rows: list[tuple[Any, ...]]
+    if buildings:
+        compound_rows = list(
+            Compound.objects.filter(community_id__in=ids)
+            .order_by("id", "buildings__sort_key", "buildings__number")
+            .values_list(
+                "id",
+                "community_id",
+                "name",
+                "buildings__id",
+                "buildings__number",
+                "buildings__x",
+                "buildings__y",
+                "buildings__width",
+                "buildings__depth",
+                "buildings__footprint",
+            )
+        )
+    else:
+        compound_rows = list(
+            Compound.objects.filter(community_id__in=ids).order_by("id").values_list("id", "community_id", "name")
+        )
+    cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
+    if buildings:
+        case_rows = cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
+        compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
+        per_building = [(compound_of.get(b), b, last, n) for b, last, n in case_rows]
+    else:
+        per_building = list(
+            cases.values_list("building__compound_id", "building_id")
+            .annotate(last=Max("report_date"), n=Count("id"))
+            .order_by()
+        )
+    places: dict[int, _Place] = defaultdict(_Place)
+    building_cases: dict[int, int] = {}
+    for compound_id, building_id, last, n in per_building:
+        if compound_id is None:
+            continue
+        place = places[compound_id]
+        place.last[str(building_id)] = last
+        place.count[str(building_id)] += n
+        building_cases[building_id] = n
+    zone_names: dict[str, str] = {}
+    zone_ids: dict[str, int] = {}
+    for mz_id, compound_id, name, building_id in (
+        microzones_active_in(ids, on)
+        .order_by("compound_id", "name", "id", "buildings__sort_key", "buildings__number")
+        .values_list("id", "compound_id", "name", "buildings__id")
+    ):
+        key = f"z{mz_id}"
+        zone_names[key], zone_ids[key] = name, mz_id
+        members = places[compound_id].blocks.setdefault(key, [])
+        if building_id is not None:
+            members.append(str(building_id))
     overrides: dict[str, ZoneOverride] = {}
     for o in (
-        ZoneOverride.objects.filter(community=community, since__lte=on, until__gte=on)
+        ZoneOverride.objects.filter(community_id__in=ids, since__lte=on, until__gte=on)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=on))
+        .select_related("created_by")
         .order_by("created_at", "id")
     ):
         overrides[f"c{o.compound_id}" if o.compound_id else f"z{o.microzone_id}"] = o
-    gate = ZoneSettings.objects.filter(community=community, clean_round_gate=True).exists()
-    rounds = _rounds(community, on) if rules.downgrade_needs_clean_round and gate else None
 
-    def overridden(key: str, state: ZoneState) -> tuple[ZoneState, int | None]:
+    reports: dict[int, ZoneReport] = {}
+    classifiers: dict[int, DayClassifier] = {}
+    for c in communities:
+        cid = c.pk
+        reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], [], gated=cid in gated_ids)
+        classifiers[cid] = DayClassifier(on, rules_of[cid], rounds.get(cid, {}) if cid in gated_ids else None)
+    loader = _TimelineLoader(ids, on, reports, classifiers)
+
+    def overridden(key: str, state: ZoneState, rules: RuleSet) -> tuple[ZoneState, int | None]:
         o = overrides.get(key)
         if o is None:
             return state, None
@@ -197,68 +293,128 @@ def zone_report(community: Community, on: dt.date, rules: RuleSet | None = None)
         by = str(o.created_by) if o.created_by else "—"
         return apply_override(state, Override(status, o.reason, by, o.until, o.since), on, rules), o.pk
 
-    start = on - dt.timedelta(days=TIMELINE_DAYS)
-    report = ZoneReport(community, on, rules, [], [], [], gated=rounds is not None)
     states: dict[str, ZoneState] = {}
-    for compound in compounds:
-        blocks = blocks_by_compound.get(compound.pk, {})
-        cz = classify_compound_with_blocks(cases_by_compound.get(compound.pk, []), blocks, on, rules, rounds=rounds)
-        owner = cz.block_of_building
-        proper_dates = [d for d, b in cases_by_compound.get(compound.pk, []) if b not in owner]
-        key = f"c{compound.pk}"
-        state, oid = overridden(key, cz.compound)
-        states[key] = state
-        report.compounds.append(
-            PlaceZone(
+    owners: dict[int, dict[str, str]] = {}
+    for row in compound_rows:
+        compound_id, cid, name = row[0], row[1], row[2]
+        report = reports[cid]
+        classifier = classifiers[cid]
+        place = places.get(compound_id) or _Place()
+        if place.compound is None:
+            owner = smallest_block_per_building(place.blocks) if place.blocks else {}
+            owners[compound_id] = owner
+            proper_last: dt.date | None = None
+            proper_count = 0
+            block_last: dict[str, dt.date] = {}
+            block_count: Counter[str] = Counter()
+            for b, last in place.last.items():
+                zone = owner.get(b)
+                if zone is None:
+                    proper_count += place.count[b]
+                    if proper_last is None or last > proper_last:
+                        proper_last = last
+                else:
+                    block_count[zone] += place.count[b]
+                    if zone not in block_last or last > block_last[zone]:
+                        block_last[zone] = last
+            key = f"c{compound_id}"
+            state, oid = overridden(key, classifier.state(proper_last), report.rules)
+            states[key] = state
+            place.compound = PlaceZone(
                 key=key,
-                id=compound.pk,
-                name=compound.name,
-                compound=compound.name,
+                id=compound_id,
+                name=name,
+                compound=name,
                 state=state,
-                cases=len(proper_dates),
-                timeline=CaseHistory(proper_dates, rounds).timeline(start, on, rules),
+                cases=proper_count,
                 override_id=oid,
+                _load_timelines=loader,
+            )
+            places[compound_id] = place
+            report.compounds.append(place.compound)
+            loader.places[key] = (compound_id, None)
+            for bkey, members in place.blocks.items():
+                bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
+                states[bkey] = bstate
+                report.microzones.append(
+                    PlaceZone(
+                        key=bkey,
+                        id=zone_ids[bkey],
+                        name=zone_names[bkey],
+                        compound=name,
+                        state=bstate,
+                        cases=block_count[bkey],
+                        building_ids=[int(m) for m in members],
+                        override_id=boid,
+                        _load_timelines=loader,
+                    )
+                )
+                loader.places[bkey] = (compound_id, bkey)
+        if not buildings or row[3] is None:
+            continue
+        building_id, number, x, y, width, depth, footprint = row[3:]
+        zkey = owners[compound_id].get(str(building_id)) or f"c{compound_id}"
+        report.buildings.append(
+            BuildingZone(
+                id=building_id,
+                compound_id=compound_id,
+                compound=name,
+                label=f"{number}号楼",
+                number=number,
+                zone=zone_names.get(zkey),
+                zone_key=zkey,
+                state=states[zkey],
+                cases=building_cases.get(building_id, 0),
+                x=x,
+                y=y,
+                width=width,
+                depth=depth,
+                footprint=footprint or [],
             )
         )
-        for bkey, members in blocks.items():
-            mz = zone_by_key[bkey]
-            dates = [d for d, b in cases_by_compound.get(compound.pk, []) if owner.get(b) == bkey]
-            bstate, boid = overridden(bkey, cz.blocks[bkey])
-            states[bkey] = bstate
-            report.microzones.append(
-                PlaceZone(
-                    key=bkey,
-                    id=mz.pk,
-                    name=mz.name,
-                    compound=compound.name,
-                    state=bstate,
-                    cases=len(dates),
-                    building_ids=[int(m) for m in members],
-                    timeline=CaseHistory(dates, rounds).timeline(start, on, rules),
-                    override_id=boid,
-                )
-            )
-        for b in (b for b in buildings if b.compound_id == compound.pk):
-            zkey = owner.get(str(b.pk)) or key
-            report.buildings.append(
-                BuildingZone(
-                    id=b.pk,
-                    compound_id=compound.pk,
-                    compound=compound.name,
-                    label=b.label,
-                    number=b.number,
-                    zone=zone_by_key[zkey].name if zkey in zone_by_key else None,
-                    zone_key=zkey,
-                    state=states[zkey],
-                    cases=per_building.get(b.pk, 0),
-                    x=b.x,
-                    y=b.y,
-                    width=b.width,
-                    depth=b.depth,
-                    footprint=b.footprint or [],
-                )
-            )
-    return report
+    loader.owners = owners
+    return reports
+
+
+class _TimelineLoader:
+    """Reads the case dates the timelines of a batch of reports need, once, on first use: per
+    building, every case date since :meth:`DayClassifier.timeline_needs_from` and the latest one
+    before it (one grouped query), then draws every place's timeline."""
+
+    def __init__(
+        self, ids: list[int], on: dt.date, reports: dict[int, ZoneReport], classifiers: dict[int, DayClassifier]
+    ) -> None:
+        self.ids = ids
+        self.on = on
+        self.reports = reports
+        self.classifiers = classifiers
+        self.places: dict[str, tuple[int, str | None]] = {}
+        self.owners: dict[int, dict[str, str]] = {}
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        start = self.on - dt.timedelta(days=TIMELINE_DAYS)
+        since = min((DayClassifier.timeline_needs_from(start, r.rules) for r in self.reports.values()), default=start)
+        recent = DbCase(When(report_date__gte=since, then=F("report_date")), default=None)
+        dates: dict[tuple[int, str | None], list[dt.date]] = defaultdict(list)
+        for row in (
+            Case.objects.filter(community_id__in=self.ids, report_date__lte=self.on)
+            .annotate(recent=recent)
+            .values("building__compound_id", "building_id", "recent")
+            .annotate(last=Max("report_date"))
+            .order_by()
+        ):
+            compound_id = row["building__compound_id"]
+            zone = self.owners.get(compound_id, {}).get(str(row["building_id"]))
+            dates[(compound_id, zone)].append(row["last"])
+        for report in self.reports.values():
+            classifier = self.classifiers[report.community.pk]
+            for p in [*report.compounds, *report.microzones]:
+                history = classifier.history(dates.get(self.places[p.key], []))
+                p._timeline = history.timeline(start, self.on, report.rules)
 
 
 def visible_building_ids(user: User | AnonymousUser, community: Community) -> set[int]:
