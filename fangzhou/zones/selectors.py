@@ -8,7 +8,8 @@ and building.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+import json
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, Max, Q, QuerySet, When
+from django.db.models import Count, F, Max, Q, QuerySet, TextField, When
+from django.db.models.functions import Cast
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q
@@ -172,17 +174,6 @@ def _rounds_by_community(ids: list[int], on: dt.date) -> dict[int, dict[dt.date,
     return out
 
 
-@dataclass
-class _Place:
-    """What the classification of one compound needs: its micro-zones and, per building, the
-    last case date up to the day and the number of cases."""
-
-    compound: PlaceZone | None = None
-    blocks: dict[str, list[str]] = field(default_factory=dict)
-    last: dict[str, dt.date] = field(default_factory=dict)
-    count: Counter[str] = field(default_factory=Counter)
-
-
 def zone_reports(
     communities: Sequence[Community], on: dt.date, *, rules: RuleSet | None = None, buildings: bool = True
 ) -> dict[int, ZoneReport]:
@@ -217,6 +208,7 @@ def zone_reports(
         compound_rows = list(
             Compound.objects.filter(community_id__in=ids)
             .order_by("id", "buildings__sort_key", "buildings__number")
+            .annotate(footprint_text=Cast("buildings__footprint", TextField()))
             .values_list(
                 "id",
                 "community_id",
@@ -227,33 +219,34 @@ def zone_reports(
                 "buildings__y",
                 "buildings__width",
                 "buildings__depth",
-                "buildings__footprint",
+                "footprint_text",
             )
         )
     else:
         compound_rows = list(
             Compound.objects.filter(community_id__in=ids).order_by("id").values_list("id", "community_id", "name")
         )
+    # Per compound, per building: (last case date up to ``on``, number of cases).
     cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
+    per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
+    building_cases: dict[int, int] = {}
     if buildings:
-        case_rows = cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
         compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
-        per_building = [(compound_of.get(b), b, last, n) for b, last, n in case_rows]
+        for building_id, last, n in (
+            cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
+        ):
+            compound_id = compound_of.get(building_id)
+            if compound_id is not None:
+                per_compound[compound_id][str(building_id)] = (last, n)
+                building_cases[building_id] = n
     else:
-        per_building = list(
+        for compound_id, building_id, last, n in (
             cases.values_list("building__compound_id", "building_id")
             .annotate(last=Max("report_date"), n=Count("id"))
             .order_by()
-        )
-    places: dict[int, _Place] = defaultdict(_Place)
-    building_cases: dict[int, int] = {}
-    for compound_id, building_id, last, n in per_building:
-        if compound_id is None:
-            continue
-        place = places[compound_id]
-        place.last[str(building_id)] = last
-        place.count[str(building_id)] += n
-        building_cases[building_id] = n
+        ):
+            per_compound[compound_id][str(building_id)] = (last, n)
+    blocks_of: dict[int, dict[str, list[str]]] = defaultdict(dict)
     zone_names: dict[str, str] = {}
     zone_ids: dict[str, int] = {}
     for mz_id, compound_id, name, building_id in (
@@ -263,7 +256,7 @@ def zone_reports(
     ):
         key = f"z{mz_id}"
         zone_names[key], zone_ids[key] = name, mz_id
-        members = places[compound_id].blocks.setdefault(key, [])
+        members = blocks_of[compound_id].setdefault(key, [])
         if building_id is not None:
             members.append(str(building_id))
     overrides: dict[str, ZoneOverride] = {}
@@ -293,86 +286,87 @@ def zone_reports(
         by = str(o.created_by) if o.created_by else "—"
         return apply_override(state, Override(status, o.reason, by, o.until, o.since), on, rules), o.pk
 
+    no_cases: dict[str, tuple[dt.date, int]] = {}
     states: dict[str, ZoneState] = {}
-    owners: dict[int, dict[str, str]] = {}
+    owners = loader.owners
+    seen = -1
+    owner: dict[str, str] = {}
+    key = ""
     for row in compound_rows:
         compound_id, cid, name = row[0], row[1], row[2]
-        report = reports[cid]
-        classifier = classifiers[cid]
-        place = places.get(compound_id) or _Place()
-        if place.compound is None:
-            owner = smallest_block_per_building(place.blocks) if place.blocks else {}
-            owners[compound_id] = owner
+        if compound_id != seen:  # the first row of a compound: classify it and its blocks
+            seen = compound_id
+            report = reports[cid]
+            classifier = classifiers[cid]
+            blocks = blocks_of.get(compound_id)
+            lasts = per_compound.get(compound_id, no_cases)
+            key = f"c{compound_id}"
             proper_last: dt.date | None = None
             proper_count = 0
-            block_last: dict[str, dt.date] = {}
-            block_count: Counter[str] = Counter()
-            for b, last in place.last.items():
-                zone = owner.get(b)
-                if zone is None:
-                    proper_count += place.count[b]
+            if blocks:
+                owner = owners[compound_id] = smallest_block_per_building(blocks)
+                block_last: dict[str, dt.date] = {}
+                block_count: dict[str, int] = {}
+                for b, (last, n) in lasts.items():
+                    zone = owner.get(b)
+                    if zone is None:
+                        proper_count += n
+                        if proper_last is None or last > proper_last:
+                            proper_last = last
+                    else:
+                        block_count[zone] = block_count.get(zone, 0) + n
+                        if zone not in block_last or last > block_last[zone]:
+                            block_last[zone] = last
+            else:
+                owner = {}
+                for last, n in lasts.values():
+                    proper_count += n
                     if proper_last is None or last > proper_last:
                         proper_last = last
-                else:
-                    block_count[zone] += place.count[b]
-                    if zone not in block_last or last > block_last[zone]:
-                        block_last[zone] = last
-            key = f"c{compound_id}"
             state, oid = overridden(key, classifier.state(proper_last), report.rules)
             states[key] = state
-            place.compound = PlaceZone(
-                key=key,
-                id=compound_id,
-                name=name,
-                compound=name,
-                state=state,
-                cases=proper_count,
-                override_id=oid,
-                _load_timelines=loader,
-            )
-            places[compound_id] = place
-            report.compounds.append(place.compound)
+            report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
             loader.places[key] = (compound_id, None)
-            for bkey, members in place.blocks.items():
+            for bkey, members in (blocks or {}).items():
                 bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
                 states[bkey] = bstate
                 report.microzones.append(
                     PlaceZone(
-                        key=bkey,
-                        id=zone_ids[bkey],
-                        name=zone_names[bkey],
-                        compound=name,
-                        state=bstate,
-                        cases=block_count[bkey],
-                        building_ids=[int(m) for m in members],
-                        override_id=boid,
-                        _load_timelines=loader,
+                        bkey,
+                        zone_ids[bkey],
+                        zone_names[bkey],
+                        name,
+                        bstate,
+                        block_count.get(bkey, 0),
+                        [int(m) for m in members],
+                        boid,
+                        None,
+                        loader,
                     )
                 )
                 loader.places[bkey] = (compound_id, bkey)
         if not buildings or row[3] is None:
             continue
         building_id, number, x, y, width, depth, footprint = row[3:]
-        zkey = owners[compound_id].get(str(building_id)) or f"c{compound_id}"
+        zkey = owner.get(str(building_id), key) if owner else key
         report.buildings.append(
             BuildingZone(
-                id=building_id,
-                compound_id=compound_id,
-                compound=name,
-                label=f"{number}号楼",
-                number=number,
-                zone=zone_names.get(zkey),
-                zone_key=zkey,
-                state=states[zkey],
-                cases=building_cases.get(building_id, 0),
-                x=x,
-                y=y,
-                width=width,
-                depth=depth,
-                footprint=footprint or [],
+                building_id,
+                compound_id,
+                name,
+                f"{number}号楼",
+                number,
+                zone_names.get(zkey),
+                zkey,
+                states[zkey],
+                building_cases.get(building_id, 0),
+                x,
+                y,
+                width,
+                depth,
+                (json.loads(footprint) or []) if footprint and footprint != "[]" else [],
             )
         )
-    loader.owners = owners
     return reports
 
 
