@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
@@ -108,8 +108,9 @@ class PlaceZone:
         return (self.state.next_change_on - self.state.on).days
 
 
-@dataclass
-class BuildingZone:
+class BuildingZone(NamedTuple):
+    """One building's zone on the report's day (a plain row: a community has thousands)."""
+
     id: int
     compound_id: int
     compound: str
@@ -275,6 +276,7 @@ def zone_reports(
         reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], [], gated=cid in gated_ids)
         classifiers[cid] = DayClassifier(on, rules_of[cid], rounds.get(cid, {}) if cid in gated_ids else None)
     loader = _TimelineLoader(ids, on, reports, classifiers)
+    owners = loader.owners
 
     def overridden(key: str, state: ZoneState, rules: RuleSet) -> tuple[ZoneState, int | None]:
         o = overrides.get(key)
@@ -287,17 +289,19 @@ def zone_reports(
         return apply_override(state, Override(status, o.reason, by, o.until, o.since), on, rules), o.pk
 
     no_cases: dict[str, tuple[dt.date, int]] = {}
-    states: dict[str, ZoneState] = {}
-    owners = loader.owners
     seen = -1
     owner: dict[str, str] = {}
+    zone_state: dict[str, ZoneState] = {}
     key = ""
+    state: ZoneState | None = None
+    report: ZoneReport | None = None
     for row in compound_rows:
-        compound_id, cid, name = row[0], row[1], row[2]
+        compound_id = row[0]
+        name = row[2]
         if compound_id != seen:  # the first row of a compound: classify it and its blocks
             seen = compound_id
-            report = reports[cid]
-            classifier = classifiers[cid]
+            report = reports[row[1]]
+            classifier = classifiers[row[1]]
             blocks = blocks_of.get(compound_id)
             lasts = per_compound.get(compound_id, no_cases)
             key = f"c{compound_id}"
@@ -323,47 +327,52 @@ def zone_reports(
                     proper_count += n
                     if proper_last is None or last > proper_last:
                         proper_last = last
-            state, oid = overridden(key, classifier.state(proper_last), report.rules)
-            states[key] = state
+            state = classifier.state(proper_last)
+            oid = None
+            if key in overrides:
+                state, oid = overridden(key, state, report.rules)
             report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
-            loader.places[key] = (compound_id, None)
-            for bkey, members in (blocks or {}).items():
-                bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
-                states[bkey] = bstate
-                report.microzones.append(
-                    PlaceZone(
-                        bkey,
-                        zone_ids[bkey],
-                        zone_names[bkey],
-                        name,
-                        bstate,
-                        block_count.get(bkey, 0),
-                        [int(m) for m in members],
-                        boid,
-                        None,
-                        loader,
+            if blocks:
+                zone_state = {}
+                for bkey, members in blocks.items():
+                    bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
+                    zone_state[bkey] = bstate
+                    report.microzones.append(
+                        PlaceZone(
+                            bkey,
+                            zone_ids[bkey],
+                            zone_names[bkey],
+                            name,
+                            bstate,
+                            block_count.get(bkey, 0),
+                            [int(m) for m in members],
+                            boid,
+                            None,
+                            loader,
+                        )
                     )
-                )
-                loader.places[bkey] = (compound_id, bkey)
-        if not buildings or row[3] is None:
+        if not buildings:
             continue
-        building_id, number, x, y, width, depth, footprint = row[3:]
+        building_id = row[3]
+        if building_id is None or report is None or state is None:
+            continue
         zkey = owner.get(str(building_id), key) if owner else key
+        footprint = row[9]
         report.buildings.append(
             BuildingZone(
                 building_id,
                 compound_id,
                 name,
-                f"{number}号楼",
-                number,
-                zone_names.get(zkey),
+                f"{row[4]}号楼",
+                row[4],
+                zone_names[zkey] if owner and zkey in zone_names else None,
                 zkey,
-                states[zkey],
+                state if zkey == key else zone_state[zkey],
                 building_cases.get(building_id, 0),
-                x,
-                y,
-                width,
-                depth,
+                row[5],
+                row[6],
+                row[7],
+                row[8],
                 (json.loads(footprint) or []) if footprint and footprint != "[]" else [],
             )
         )
@@ -382,8 +391,7 @@ class _TimelineLoader:
         self.on = on
         self.reports = reports
         self.classifiers = classifiers
-        self.places: dict[str, tuple[int, str | None]] = {}
-        self.owners: dict[int, dict[str, str]] = {}
+        self.owners: dict[int, dict[str, str]] = {}  # compound -> building -> its block
         self.done = False
 
     def __call__(self) -> None:
@@ -404,10 +412,12 @@ class _TimelineLoader:
             compound_id = row["building__compound_id"]
             zone = self.owners.get(compound_id, {}).get(str(row["building_id"]))
             dates[(compound_id, zone)].append(row["last"])
+        compound_of_block = {zone: compound for compound, owner in self.owners.items() for zone in owner.values()}
         for report in self.reports.values():
             classifier = self.classifiers[report.community.pk]
             for p in [*report.compounds, *report.microzones]:
-                history = classifier.history(dates.get(self.places[p.key], []))
+                place = (p.id, None) if p.key.startswith("c") else (compound_of_block.get(p.key, 0), p.key)
+                history = classifier.history(dates.get(place, []))
                 p._timeline = history.timeline(start, self.on, report.rules)
 
 
