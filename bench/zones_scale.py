@@ -54,13 +54,13 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.db.models import Count, Max
+    from ratios import record
 
     from fangzhou.cases.models import Case
-    from fangzhou.registry.models import Building, Compound, Household, Resident
+    from fangzhou.registry.models import Building, Community, Compound, Household, Resident
     from fangzhou.registry.services import community_create
     from fangzhou.zones.models import MicroZone
     from fangzhou.zones.selectors import zone_report
-    from ratios import record
 
     if args.database_url:
         call_command("flush", interactive=False, verbosity=0)
@@ -116,7 +116,7 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
 
-        def baseline() -> int:
+        def baseline(community: Community = community) -> int:
             return len(
                 list(
                     Case.objects.filter(community=community, report_date__lte=DAY)
@@ -126,7 +126,7 @@ def main() -> None:
                 )
             )
 
-        def measured() -> int:
+        def measured(community: Community = community) -> int:
             return len(zone_report(community, DAY).buildings)
 
         base_times, times = [], []
