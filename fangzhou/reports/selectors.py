@@ -368,15 +368,27 @@ class DailyReport:
 
 
 def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.datetime) -> RoundFigures | None:
-    rnd = rounds_visible(user).filter(community=community, date__lte=day).order_by("-date", "-id").first()
+    tubes = Tube.objects.filter(round_id=OuterRef("pk")).order_by().values("round_id")
+
+    def tube_count(q: Q | None = None) -> Coalesce:
+        qs = tubes.filter(q) if q is not None else tubes
+        return Coalesce(Subquery(qs.annotate(n=Count("id")).values("n")[:1], output_field=IntegerField()), 0)
+
+    rnd: Any = (
+        rounds_visible(user)
+        .filter(community=community, date__lte=day)
+        .select_related("community")
+        .annotate(
+            f_tubes=tube_count(),
+            f_resulted=tube_count(Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)),
+            f_positive=tube_count(Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)),
+        )
+        .order_by("-date", "-id")
+        .first()
+    )
     if rnd is None:
         return None
     counts = round_counts(user, rnd).total
-    tubes = Tube.objects.filter(round=rnd).aggregate(
-        n=Count("id"),
-        resulted=Count("id", filter=Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)),
-        positive=Count("id", filter=Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)),
-    )
     return RoundFigures(
         id=rnd.pk,
         date=rnd.date,
@@ -385,9 +397,9 @@ def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.
         sampled=counts.sampled,
         missing=counts.missing,
         exempt=counts.exempt,
-        tubes=tubes["n"],
-        tubes_resulted=tubes["resulted"],
-        positive_tubes=tubes["positive"],
+        tubes=rnd.f_tubes,
+        tubes_resulted=rnd.f_resulted,
+        positive_tubes=rnd.f_positive,
     )
 
 
