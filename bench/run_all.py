@@ -24,21 +24,21 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
-def plan(quick: bool, out: Path, db: list[str]) -> list[tuple[str, list[str]]]:
+def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[str, list[str]]]:
     """(name, arguments) of every benchmark at the quick or the full size."""
     if quick:
         return [
             ("zones_scale", ["--quick", *db]),
             ("roster_import", ["--rows", "500", *db]),
             ("pooling", ["--people", "5000", "--reps", "1", "--out", str(out / "pooling.md")]),
-            ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community"]),
+            ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community", *cvrp]),
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
         ("roster_import", [*db, "--out", str(out / "roster.md")]),
         ("pooling", ["--people", "100000", "--reps", "10", "--out", str(out / "pooling.md")]),
-        ("cvrp", ["--out", str(out / "routing.md")]),
+        ("cvrp", ["--out", str(out / "routing.md"), *cvrp]),
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),
     ]
 
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default="", help="for the database benchmarks (flushed!)")
     parser.add_argument("--only", nargs="*", help="benchmark names")
+    parser.add_argument("--cvrp-data", default="", help="folder of the CVRPLIB X instances (default: bench/cvrp.py's)")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="fz-bench-all-"))
     ratios = out / "ratios.jsonl"
@@ -55,7 +56,8 @@ def main() -> None:
     env = {**os.environ, "FANGZHOU_BENCH_RATIOS": str(ratios), "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     failed: list[str] = []
-    for name, argv in plan(args.quick, out, db):
+    cvrp = ["--data", args.cvrp_data] if args.cvrp_data else []
+    for name, argv in plan(args.quick, out, db, cvrp):
         if args.only and name not in args.only:
             continue
         t = time.perf_counter()
