@@ -13,7 +13,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 TITLES = {"roster_sqlite": "Roster import (SQLite)", "roster_postgres": "Roster import (PostgreSQL)"}
-ORDER = ["roster_sqlite", "roster_postgres", "pooling", "routing", "routes_demo"]
+ORDER = ["run_all", "zones_scale", "hot_paths", "roster_sqlite", "roster_postgres", "pooling", "routing", "routes_demo"]
 
 INTRO = """# Benchmarks
 
@@ -28,6 +28,8 @@ Re-run a benchmark with its script under `bench/`, then `python bench/collect.py
 | pool planner | `bench/pooling.py` | random 10-in-1 pooling | at p = 1 %, SAR 0.3: 19 % fewer tests (uniform risk), 40 % fewer (risk concentrated in buildings); at p = 0.1 %: 36–47 % fewer; at SAR 0 never more (a tie where 10 is already optimal) |
 | volunteer routes | `bench/cvrp.py` | best-known solutions of the CVRPLIB X instances | PyVRP at 10 s: mean gap 0.74 % on the 43 instances up to 300 customers (target ≤ 1 %); Clarke–Wright 6.4 % |
 | routes on the demo community | `bench/routes_demo.py` | PyVRP at 10 s | on the demo's roads, Clarke–Wright is 1–8 % longer and the building-number order 5–38 % longer, for 50, 300 and 1,000 doors |
+| zone classification | `bench/zones_scale.py` | one GROUP BY of the last case per compound over the same cases | `zone_report` linear: one grouped read of last case dates per building; see the table below for 1,000 and 25,000 compounds |
+| all of them | `bench/run_all.py --quick` | each benchmark's own | one table of ratios at small sizes in a few minutes; full sizes with `bench/run_all.py` |
 | demo seed | `fangzhou demo --size …` | — | registry of the default community (6,573 residents) in ~2 s, plus ~25 s for its day of operations; large subdistrict (161,647 residents, 30 communities) in ~60 s |
 
 """

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import vrplib  # noqa: E402
+from ratios import record  # noqa: E402
 
 from fangzhou.zones.routing import (  # noqa: E402
     RoadGraph,
@@ -281,6 +282,8 @@ def main() -> None:
                 f"in order {means['order']:.2f} %. Target (PyVRP mean gap ≤ 1 %): {verdict}."
             )
             print(summary)
+            record(f"cvrp: PyVRP {args.time_limit:g} s cost / BKS (mean)", 100 + means["pyvrp"], 100.0, "% of BKS")
+            record("cvrp: Clarke–Wright cost / BKS (mean)", 100 + means["cw"], 100.0, "% of BKS")
             out += ["", summary, ""]
     if not args.skip_community:
         out += [

@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ratios import record  # noqa: E402
+
 from fangzhou.testing.pooling import (  # noqa: E402
     Household,
     Positivity,
@@ -423,6 +425,14 @@ def main() -> None:
                     f"household={cell.household10:.4f} planner={cell.planner:.4f} ratio={cell.ratio:.3f}",
                     file=sys.stderr,
                 )
+    for cell in cells:
+        if cell.p == 0.01 and cell.sar == 0.3:
+            record(
+                f"pooling: planner / random 10 ({cell.setting}, p 1 %, SAR 0.3)",
+                cell.planner,
+                cell.random10,
+                "tests/person",
+            )
     targets = check_targets(cells)
     text = render(cells, targets, args, sum(plan_times) / len(plan_times))
     print(text)

@@ -126,6 +126,10 @@ def main() -> None:
     assert again.unchanged == args.rows
 
     base_first, base_again = results[0][1], results[1][1]
+    from ratios import record
+
+    record(f"roster import {args.rows:,} rows ({connection.vendor}) / row-by-row", results[2][1], base_first)
+    record(f"roster re-import {args.rows:,} rows ({connection.vendor}) / row-by-row", results[3][1], base_again)
     lines = [
         f"Roster import, {args.rows:,} rows, {connection.vendor}:",
         "",

@@ -49,6 +49,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from ratios import record
 
     from fangzhou.registry.demo import demo_seed
     from fangzhou.registry.models import Community, Household
@@ -100,6 +101,8 @@ def main() -> None:
             if base is None:
                 base = solution.total_distance_m
             ratio = solution.total_distance_m / base if base else 1.0
+            if name != methods[0][0]:
+                record(f"routes demo, {len(stops)} doors: {name} / PyVRP", solution.total_distance_m, base or 1.0, "m")
             rows.append(
                 f"| {len(stops)} | {name} | {solution.total_distance_m / 1000:.2f} | {ratio:.3f} | "
                 f"{len(solution.routes)} | {len(solution.unserved)} | {wall:.2f} | {'yes' if valid else 'NO'} |"

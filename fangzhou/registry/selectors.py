@@ -204,11 +204,17 @@ def residents_for_export(community: Community) -> list[Resident]:
     )
 
 
+def buildings_by_token(token: str) -> QuerySet[Building]:
+    """The building behind a public QR link as a query (empty for an unknown or revoked token), for
+    callers that read more in the same statement."""
+    if not token or len(token) < 16:
+        return Building.objects.none()
+    return Building.objects.select_related("compound", "community").filter(public_token=token)
+
+
 def building_by_token(token: str) -> Building | None:
     """The building behind a public QR link, or None for an unknown or revoked token."""
-    if not token or len(token) < 16:
-        return None
-    return Building.objects.select_related("compound", "community").filter(public_token=token).first()
+    return buildings_by_token(token).first()
 
 
 def transfers_pending(user: User | AnonymousUser) -> QuerySet[ResidentTransfer]:

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fangzhou.accounts.models import User
@@ -27,12 +28,12 @@ from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Household, Resident
 from fangzhou.registry.selectors import communities_read
 from fangzhou.supplies.models import DeliveryStatus, Distribution
-from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Tube
-from fangzhou.testing.selectors import antigen_glance, round_counts, rounds_visible
+from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Sample, Tube
+from fangzhou.testing.selectors import round_counts, rounds_visible
 from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
 from fangzhou.volunteers.selectors import day_bounds as bounds
 from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
-from fangzhou.zones.selectors import zone_report
+from fangzhou.zones.selectors import zone_report, zone_reports
 
 AnyUser = User | AnonymousUser
 
@@ -86,33 +87,6 @@ class CaseFigures:
     close_contacts: int = 0
 
 
-def _case_figures(ids: list[int], day: dt.date) -> dict[int, CaseFigures]:
-    """Cases reported up to ``day`` and where they stand on ``day`` (``Case.stage``), close contacts
-    in home isolation on ``day``."""
-    out: dict[int, CaseFigures] = defaultdict(CaseFigures)
-    for case in Case.objects.filter(community_id__in=ids, report_date__lte=day).only(
-        "id", "community_id", "report_date", "transferred_on", "discharged_on", "monitoring_until"
-    ):
-        figures = out[case.community_id]
-        figures.total += 1
-        if case.report_date == day:
-            figures.new += 1
-        stage = case.stage(day)
-        if stage == "reported":
-            figures.awaiting_transfer += 1
-        elif stage == "isolated":
-            figures.in_isolation += 1
-        elif stage == "monitoring":
-            figures.home_monitoring += 1
-    for row in (
-        CloseContact.objects.filter(case__community_id__in=ids, since__lte=day, until__gte=day)
-        .values("case__community_id")
-        .annotate(n=Count("resident_id", distinct=True))
-    ):
-        out[row["case__community_id"]].close_contacts = row["n"]
-    return out
-
-
 @dataclass
 class OrderFigures:
     open: int = 0
@@ -136,67 +110,149 @@ def _open_at(moment: dt.datetime, prefix: str = "") -> Q:
     )
 
 
-def _order_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, OrderFigures]:
+def _count_of(qs: QuerySet[Any], community_path: str, counted: str = "id", *, distinct: bool = False) -> Coalesce:
+    """``qs`` counted per community, as a scalar subquery on the outer community row (0 if none)."""
+    grouped = (
+        qs.filter(**{community_path: OuterRef("pk")})
+        .order_by()
+        .values(community_path)
+        .annotate(n=Count(counted, distinct=distinct))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(grouped, output_field=IntegerField()), 0)
+
+
+def _with_figures(
+    communities: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False
+) -> QuerySet[Community]:
+    """The communities, each with every count of its report row, in one statement: one scalar
+    subquery per figure (an index lookup per community), never a join of two many-valued sides.
+    Residents and households; work orders open, overdue, done and new as of ``moment``;
+    residents' requests open, closed and new; residents pending re-test; close contacts in home
+    isolation; the antigen figures of ``antigen_glance`` (residents of the community's buildings,
+    those with a result for the day, positives); the latest round up to ``day`` with its residents
+    sampled and its positive tubes."""
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
-    rows = (
-        WorkOrder.objects.filter(community_id__in=ids)
-        .values("community_id")
-        .annotate(
-            open=Count("id", filter=open_now),
-            overdue=Count("id", filter=open_now & Q(due_at__lt=moment)),
-            done=Count("id", filter=Q(status=Status.DONE, closed_at__gte=start, closed_at__lte=moment)),
-            new=Count("id", filter=Q(created_at__gte=start, created_at__lte=moment)),
-        )
-    )
-    return {r["community_id"]: OrderFigures(r["open"], r["overdue"], r["done"], r["new"]) for r in rows}
-
-
-def _request_figures(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, RequestFigures]:
-    """Residents' requests: open (their order not yet closed), closed (order done) and new that day."""
-    start, _end = day_bounds(day)
+    orders = WorkOrder.objects.all()
+    requests = ResidentRequest.objects.all()
     opened = Q(created_at__lte=moment, order__isnull=False) & (
         Q(order__closed_at__isnull=True) | Q(order__closed_at__gt=moment)
     )
-    rows = (
-        ResidentRequest.objects.filter(community_id__in=ids)
-        .values("community_id")
-        .annotate(
-            open=Count("id", filter=opened),
-            closed=Count(
-                "id", filter=Q(order__status=Status.DONE, order__closed_at__gte=start, order__closed_at__lte=moment)
-            ),
-            new=Count("id", filter=Q(created_at__gte=start, created_at__lte=moment)),
-        )
-    )
-    return {r["community_id"]: RequestFigures(r["open"], r["closed"], r["new"]) for r in rows}
-
-
-def _retests_pending(ids: list[int], moment: dt.datetime) -> dict[int, int]:
-    """Residents pending re-test (待复查) at ``moment``: asked for, not yet resolved."""
     pending = Q(created_at__lte=moment) & (
         Q(resolved_at__isnull=True, status=Retest.Status.PENDING) | Q(resolved_at__gt=moment)
     )
-    return {
-        r["community_id"]: r["n"]
-        for r in Retest.objects.filter(pending, community_id__in=ids).values("community_id").annotate(n=Count("id"))
+    reports = AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
+    latest = Round.objects.filter(community_id=OuterRef("pk"), date__lte=day).order_by("-date", "-id")
+    figures: dict[str, Any] = {
+        "f_residents": _count_of(Resident.objects.all(), "community_id"),
+        "f_households": _count_of(Household.objects.all(), "building__community_id"),
+        "f_antigen_residents": _count_of(Resident.objects.all(), "household__building__community_id"),
+        "f_antigen_reported": _count_of(reports, "household__building__community_id"),
+        "f_antigen_positive": _count_of(
+            reports.filter(result=AntigenResult.POSITIVE), "household__building__community_id"
+        ),
+        "f_retests": _count_of(Retest.objects.filter(pending), "community_id"),
+        "f_orders_open": _count_of(orders.filter(open_now), "community_id"),
+        "f_orders_overdue": _count_of(orders.filter(open_now & Q(due_at__lt=moment)), "community_id"),
+        "f_orders_done": _count_of(
+            orders.filter(status=Status.DONE, closed_at__gte=start, closed_at__lte=moment), "community_id"
+        ),
+        "f_orders_new": _count_of(orders.filter(created_at__gte=start, created_at__lte=moment), "community_id"),
+        "f_requests_open": _count_of(requests.filter(opened), "community_id"),
+        "f_requests_closed": _count_of(
+            requests.filter(order__status=Status.DONE, order__closed_at__gte=start, order__closed_at__lte=moment),
+            "community_id",
+        ),
+        "f_requests_new": _count_of(requests.filter(created_at__gte=start, created_at__lte=moment), "community_id"),
+        "f_close_contacts": _count_of(
+            CloseContact.objects.filter(since__lte=day, until__gte=day),
+            "case__community_id",
+            "resident_id",
+            distinct=True,
+        ),
+        "f_round_id": Subquery(latest.values("id")[:1]),
+        "f_round_date": Subquery(latest.values("date")[:1]),
     }
+    if volunteers:
+        sd, ed = day_bounds(day)
+        figures["f_volunteers_approved"] = _count_of(
+            Volunteer.objects.filter(status=VolunteerStatus.APPROVED), "community_id"
+        )
+        figures["f_volunteers_on_duty"] = _count_of(
+            ShiftAssignment.objects.filter(shift__starts_at__lt=ed, shift__ends_at__gt=sd),
+            "shift__community_id",
+            "volunteer_id",
+            distinct=True,
+        )
+    qs = communities.annotate(**figures)
+    return qs.annotate(
+        f_round_sampled=Coalesce(
+            Subquery(
+                Sample.objects.filter(round_id=OuterRef("f_round_id"))
+                .order_by()
+                .values("round_id")
+                .annotate(n=Count("resident_id", distinct=True))
+                .values("n")[:1],
+                output_field=IntegerField(),
+            ),
+            0,
+        ),
+        f_round_positive=Coalesce(
+            Subquery(
+                Tube.objects.filter(
+                    round_id=OuterRef("f_round_id"),
+                    lab_result__result=Result.POSITIVE,
+                    lab_result__imported_at__lte=moment,
+                )
+                .order_by()
+                .values("round_id")
+                .annotate(n=Count("id", distinct=True))
+                .values("n")[:1],
+                output_field=IntegerField(),
+            ),
+            0,
+        ),
+    )
 
 
-def _resident_counts(ids: list[int]) -> dict[int, tuple[int, int]]:
-    residents = dict(
-        Resident.objects.filter(community_id__in=ids)
-        .values("community_id")
-        .annotate(n=Count("id"))
-        .values_list("community_id", "n")
-    )
-    households = dict(
-        Household.objects.filter(building__community_id__in=ids)
-        .values("building__community_id")
-        .annotate(n=Count("id"))
-        .values_list("building__community_id", "n")
-    )
-    return {i: (residents.get(i, 0), households.get(i, 0)) for i in ids}
+def _orders_of(c: Any) -> OrderFigures:
+    return OrderFigures(c.f_orders_open, c.f_orders_overdue, c.f_orders_done, c.f_orders_new)
+
+
+def _requests_of(c: Any) -> RequestFigures:
+    return RequestFigures(c.f_requests_open, c.f_requests_closed, c.f_requests_new)
+
+
+def _antigen_of(c: Any) -> AntigenFigures:
+    return AntigenFigures(residents=c.f_antigen_residents, reported=c.f_antigen_reported, positive=c.f_antigen_positive)
+
+
+def _cases_of(c: Any, cases: dict[int, CaseFigures]) -> CaseFigures:
+    """The case figures of a community with its close contacts, read among the row's figures."""
+    figures = cases.get(c.pk, CaseFigures())
+    figures.close_contacts = c.f_close_contacts
+    return figures
+
+
+def _stages(ids: list[int], day: dt.date) -> dict[int, CaseFigures]:
+    """Cases reported up to ``day`` and where they stand on ``day`` (``Case.stage``)."""
+    out: dict[int, CaseFigures] = defaultdict(CaseFigures)
+    for case in Case.objects.filter(community_id__in=ids, report_date__lte=day).only(
+        "id", "community_id", "report_date", "transferred_on", "discharged_on", "monitoring_until"
+    ):
+        figures = out[case.community_id]
+        figures.total += 1
+        if case.report_date == day:
+            figures.new += 1
+        stage = case.stage(day)
+        if stage == "reported":
+            figures.awaiting_transfer += 1
+        elif stage == "isolated":
+            figures.in_isolation += 1
+        elif stage == "monitoring":
+            figures.home_monitoring += 1
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,15 +368,27 @@ class DailyReport:
 
 
 def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.datetime) -> RoundFigures | None:
-    rnd = rounds_visible(user).filter(community=community, date__lte=day).order_by("-date", "-id").first()
+    tubes = Tube.objects.filter(round_id=OuterRef("pk")).order_by().values("round_id")
+
+    def tube_count(q: Q | None = None) -> Coalesce:
+        qs = tubes.filter(q) if q is not None else tubes
+        return Coalesce(Subquery(qs.annotate(n=Count("id")).values("n")[:1], output_field=IntegerField()), 0)
+
+    rnd: Any = (
+        rounds_visible(user)
+        .filter(community=community, date__lte=day)
+        .select_related("community")
+        .annotate(
+            f_tubes=tube_count(),
+            f_resulted=tube_count(Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)),
+            f_positive=tube_count(Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)),
+        )
+        .order_by("-date", "-id")
+        .first()
+    )
     if rnd is None:
         return None
     counts = round_counts(user, rnd).total
-    tubes = Tube.objects.filter(round=rnd).aggregate(
-        n=Count("id"),
-        resulted=Count("id", filter=Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)),
-        positive=Count("id", filter=Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)),
-    )
     return RoundFigures(
         id=rnd.pk,
         date=rnd.date,
@@ -329,15 +397,10 @@ def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.
         sampled=counts.sampled,
         missing=counts.missing,
         exempt=counts.exempt,
-        tubes=tubes["n"],
-        tubes_resulted=tubes["resulted"],
-        positive_tubes=tubes["positive"],
+        tubes=rnd.f_tubes,
+        tubes_resulted=rnd.f_resulted,
+        positive_tubes=rnd.f_positive,
     )
-
-
-def _antigen(user: AnyUser, community: Community, day: dt.date) -> AntigenFigures:
-    glance = antigen_glance(user, community, day)
-    return AntigenFigures(residents=glance.residents, reported=glance.reported, positive=len(glance.positives))
 
 
 def _zones(community: Community, day: dt.date) -> ZoneFigures:
@@ -396,46 +459,32 @@ def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
     return len({risk.profile.pk for risk in at_risk_next_48h(user, community, now=moment)})
 
 
-def _volunteers(community: Community, day: dt.date) -> tuple[int, int]:
-    start, end = day_bounds(day)
-    approved = Volunteer.objects.filter(community=community, status=VolunteerStatus.APPROVED).count()
-    on_duty = (
-        ShiftAssignment.objects.filter(shift__community=community, shift__starts_at__lt=end, shift__ends_at__gt=start)
-        .values("volunteer_id")
-        .distinct()
-        .count()
-    )
-    return approved, on_duty
-
-
 def daily_report(user: AnyUser, community: Community, day: dt.date, *, now: dt.datetime | None = None) -> DailyReport:
     """The community's daily report for ``day``. The caller has checked the user's access;
     a user without the right gets an empty report rather than another community's figures."""
-    if not communities_read(user).filter(pk=community.pk).exists():
-        raise ReportError("无权查看该社区的日报", "you may not see this community's daily report")
     moment = as_of(day, now)
-    ids = [community.pk]
-    residents, households = _resident_counts(ids)[community.pk]
-    approved, on_duty = _volunteers(community, day)
+    row: Any = _with_figures(communities_read(user).filter(pk=community.pk), day, moment, volunteers=True).first()
+    if row is None:
+        raise ReportError("无权查看该社区的日报", "you may not see this community's daily report")
     return DailyReport(
         community=community,
         day=day,
         as_of=moment,
-        residents=residents,
-        households=households,
-        cases=_case_figures(ids, day).get(community.pk, CaseFigures()),
+        residents=row.f_residents,
+        households=row.f_households,
+        cases=_cases_of(row, _stages([community.pk], day)),
         testing=TestingFigures(
             round=_latest_round(user, community, day, moment),
-            pending_retests=_retests_pending(ids, moment).get(community.pk, 0),
+            pending_retests=row.f_retests,
         ),
-        antigen=_antigen(user, community, day),
+        antigen=_antigen_of(row),
         zones=_zones(community, day),
-        work_orders=_order_figures(ids, day, moment).get(community.pk, OrderFigures()),
-        requests=_request_figures(ids, day, moment).get(community.pk, RequestFigures()),
+        work_orders=_orders_of(row),
+        requests=_requests_of(row),
         distributions=_distributions(community, day, moment),
         at_risk_48h=_at_risk(user, community, moment),
-        volunteers_approved=approved,
-        volunteers_on_duty=on_duty,
+        volunteers_approved=row.f_volunteers_approved,
+        volunteers_on_duty=row.f_volunteers_on_duty,
     )
 
 
@@ -564,91 +613,40 @@ class SubdistrictTable:
         return value
 
 
-def _antigen_by_community(ids: list[int], day: dt.date) -> dict[int, AntigenFigures]:
-    """The antigen figures of ``antigen_glance`` for many communities at once: residents of the
-    communities' buildings, those with a result for the day (not "not tested"), positives."""
-    residents = dict(
-        Resident.objects.filter(household__building__community_id__in=ids)
-        .values("household__building__community_id")
-        .annotate(n=Count("id"))
-        .values_list("household__building__community_id", "n")
-    )
-    reported: dict[int, tuple[int, int]] = {
-        r["household__building__community_id"]: (int(r["n"]), int(r["positive"]))
-        for r in AntigenReport.objects.filter(day=day, household__building__community_id__in=ids)
-        .exclude(result=AntigenResult.NOT_TESTED)
-        .values("household__building__community_id")
-        .annotate(n=Count("id"), positive=Count("id", filter=Q(result=AntigenResult.POSITIVE)))
-    }
-    return {
-        i: AntigenFigures(
-            residents=residents.get(i, 0),
-            reported=reported.get(i, (0, 0))[0],
-            positive=reported.get(i, (0, 0))[1],
-        )
-        for i in ids
-    }
-
-
-def _latest_rounds(ids: list[int], day: dt.date, moment: dt.datetime) -> dict[int, tuple[dt.date, int, int]]:
-    """Per community: the latest round up to ``day`` → (date, residents sampled, positive tubes)."""
-    latest: dict[int, Round] = {}
-    for rnd in Round.objects.filter(community_id__in=ids, date__lte=day).order_by("community_id", "-date", "-id"):
-        latest.setdefault(rnd.community_id, rnd)
-    round_ids = [r.pk for r in latest.values()]
-    rows = {
-        r["id"]: r
-        for r in Round.objects.filter(pk__in=round_ids)
-        .annotate(
-            sampled=Count("samples__resident", distinct=True),
-            positive=Count(
-                "tubes",
-                filter=Q(tubes__lab_result__result=Result.POSITIVE, tubes__lab_result__imported_at__lte=moment),
-                distinct=True,
-            ),
-        )
-        .values("id", "sampled", "positive")
-    }
-    return {cid: (rnd.date, int(rows[rnd.pk]["sampled"]), int(rows[rnd.pk]["positive"])) for cid, rnd in latest.items()}
-
-
 def subdistrict_table(user: AnyUser, day: dt.date, *, now: dt.datetime | None = None) -> SubdistrictTable:
-    """One row per community the user may report on (a subdistrict officer: their subdistrict)."""
+    """One row per community the user may report on (a subdistrict officer: their subdistrict).
+
+    A fixed number of queries whatever the number of communities: the communities with their
+    counts (one statement), the cases, and the zone reports of all of them at once."""
     moment = as_of(day, now)
-    communities = list(communities_read(user))
+    communities = list(_with_figures(communities_read(user), day, moment))
     ids = [c.pk for c in communities]
-    residents = _resident_counts(ids)
-    cases = _case_figures(ids, day)
-    antigen = _antigen_by_community(ids, day)
-    rounds = _latest_rounds(ids, day, moment)
-    retests = _retests_pending(ids, moment)
-    orders = _order_figures(ids, day, moment)
-    requests = _request_figures(ids, day, moment)
+    cases = _stages(ids, day)
+    zone_by_community = zone_reports(communities, day, buildings=False)
     rows: list[SubdistrictRow] = []
     for c in communities:
-        zones = zone_report(c, day)
+        zones = zone_by_community[c.pk]
         rules = zones.rules
         places = [*zones.compounds, *zones.microzones]
         worst = max((p.state.status for p in places), key=rules.severity, default=rules.lowest)
-        round_date, sampled, positive = rounds.get(c.pk, (None, 0, 0))
         rows.append(
             SubdistrictRow(
                 community=c,
-                residents=residents[c.pk][0],
-                cases=cases.get(c.pk, CaseFigures()),
-                antigen=antigen[c.pk],
-                round_date=round_date,
-                round_sampled=sampled,
-                positive_tubes=positive,
-                pending_retests=retests.get(c.pk, 0),
+                residents=c.f_residents,  # type: ignore[attr-defined]
+                cases=_cases_of(c, cases),
+                antigen=_antigen_of(c),
+                round_date=c.f_round_date,  # type: ignore[attr-defined]
+                round_sampled=c.f_round_sampled,  # type: ignore[attr-defined]
+                positive_tubes=c.f_round_positive,  # type: ignore[attr-defined]
+                pending_retests=c.f_retests,  # type: ignore[attr-defined]
                 zone_status=worst,
                 zone_label_zh=rules.label(worst, "zh"),
                 zone_label_en=rules.label(worst, "en"),
                 zone_severity=rules.severity(worst),
                 sealed_places=sum(1 for p in places if p.state.status == rules.most_severe),
                 days_without_case=zones.days_without_case(),
-                work_orders=orders.get(c.pk, OrderFigures()),
-                requests=requests.get(c.pk, RequestFigures()),
+                work_orders=_orders_of(c),
+                requests=_requests_of(c),
             )
         )
     return SubdistrictTable(day=day, as_of=moment, rows=rows)

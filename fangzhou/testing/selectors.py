@@ -6,10 +6,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
@@ -347,17 +348,48 @@ def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 
 # Antigen
 
 
-def household_identify(building: Building, room: str, phone_last4: str) -> Household | None:
-    """The household of a public page: the room in this building plus the last 4 digits of a phone."""
+def _room(room: str, phone_last4: str) -> str | None:
+    """The room as residents type it (spaces and a trailing 室 dropped), or None if the room or the
+    four phone digits are not usable."""
     room = re.sub(r"\s+", "", room or "").removesuffix("室")
     if not re.fullmatch(r"\d{4}", phone_last4 or "") or not room:
         return None
-    household = Household.objects.filter(building=building, room=room).first()
-    if household is None:
+    return room
+
+
+def _identified(building_pk: Any, room: str, phone_last4: str) -> QuerySet[Household]:
+    """Households of the building with this room and a member whose phone ends in the 4 digits."""
+    return Household.objects.filter(
+        Exists(Resident.objects.filter(household_id=OuterRef("pk"), phone__endswith=phone_last4)),
+        building_id=building_pk,
+        room=room,
+    )
+
+
+def household_identify(building: Building, room: str, phone_last4: str) -> Household | None:
+    """The household of a public page: the room in this building plus the last 4 digits of a phone."""
+    clean = _room(room, phone_last4)
+    if clean is None:
         return None
-    if not Resident.objects.filter(household=household, phone__endswith=phone_last4).exists():
-        return None
-    return household
+    return _identified(building.pk, clean, phone_last4).first()
+
+
+def public_household(token: str, room: str, phone_last4: str) -> tuple[Building | None, Household | None]:
+    """The building behind a public QR link and the household identified by room and phone digits
+    (:func:`household_identify`), in one query. (None, None) for an unknown token."""
+    clean = _room(room, phone_last4)
+    qs = registry.buildings_by_token(token)
+    if clean is not None:
+        qs = qs.annotate(household_pk=Subquery(_identified(OuterRef("pk"), clean, phone_last4).values("pk")[:1]))
+    building = qs.first()
+    if building is None:
+        return None, None
+    household_pk = getattr(building, "household_pk", None)
+    if household_pk is None:
+        return building, None
+    household = Household(pk=household_pk, building=building, room=clean or "")
+    household._state.adding = False  # the row exists: it was just read
+    return building, household
 
 
 CELL_STATES = ("positive", "negative", "partial", "none")

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Value
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
@@ -931,14 +931,58 @@ def antigen_report_submit(
     client_id = client_id.strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
         raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
-    with transaction.atomic(durable=True):
-        locked = Household.objects.select_for_update().select_related("building").get(pk=household.pk)
+    try:
+        return _antigen_report_write(
+            household=household, day=day, results=results, client_id=client_id, photo=photo, photo_name=photo_name
+        )
+    except IntegrityError:
+        # The same submission sent twice at once: the other one committed first (the unique
+        # client id refused this insert and rolled everything back), so this is a retry.
         existing = AntigenSubmission.objects.filter(client_id=client_id).first()
-        if existing is not None:
-            if existing.household_id != locked.pk:
+        if existing is None:
+            raise
+        if existing.household_id != household.pk:
+            raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page") from None
+        return AntigenOutcome(existing, False, [])
+
+
+def _antigen_report_write(
+    *,
+    household: Household,
+    day: dt.date,
+    results: Mapping[int, str],
+    client_id: str,
+    photo: bytes | None,
+    photo_name: str,
+) -> AntigenOutcome:
+    """Four statements for a household without a positive: one read (the members and any earlier
+    submission with this client id), the submission, one upsert of every member's report, the
+    audit row. A positive adds its re-test and work order, in the same transaction."""
+    with transaction.atomic(durable=True):
+        members: dict[int, int] = {}  # resident -> the community of the household's building
+        existing_id: int | None = None
+        existing_household: int | None = None
+        for kind, pk, other in (
+            Resident.objects.filter(household_id=household.pk)
+            .order_by()
+            .annotate(kind=Value("r"))
+            .values_list("kind", "pk", "household__building__community_id")
+            .union(
+                AntigenSubmission.objects.filter(client_id=client_id)
+                .order_by()
+                .annotate(kind=Value("s"))
+                .values_list("kind", "pk", "household_id"),
+                all=True,
+            )
+        ):
+            if kind == "s":
+                existing_id, existing_household = pk, other
+            else:
+                members[pk] = other
+        if existing_id is not None:
+            if existing_household != household.pk:
                 raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page")
-            return AntigenOutcome(existing, False, [])
-        members = {r.pk: r for r in Resident.objects.filter(household=locked).select_related("community")}
+            return AntigenOutcome(AntigenSubmission.objects.get(pk=existing_id), False, [])
         clean: dict[int, str] = {}
         for resident_id, value in results.items():
             if resident_id not in members:
@@ -950,8 +994,8 @@ def antigen_report_submit(
             raise TestingError("请至少填写一人的结果", "report at least one person")
         submission = AntigenSubmission.objects.create(
             client_id=client_id,
-            building_id=locked.building_id,
-            household=locked,
+            building_id=household.building_id,
+            household_id=household.pk,
             day=day,
             results={str(k): v for k, v in clean.items()},
         )
@@ -959,17 +1003,29 @@ def antigen_report_submit(
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
             submission.save(update_fields=["photo"])
         now = timezone.now()
-        positives = []
-        for resident_id, value in clean.items():
-            AntigenReport.objects.update_or_create(
-                resident_id=resident_id,
-                day=day,
-                defaults={"household": locked, "result": value, "submission": submission, "reported_at": now},
-            )
-            if value == AntigenResult.POSITIVE:
-                positives.append(resident_id)
+        # One row per resident per day: a later submission the same day overwrites each report.
+        AntigenReport.objects.bulk_create(
+            [
+                AntigenReport(
+                    resident_id=resident_id,
+                    day=day,
+                    household_id=household.pk,
+                    result=value,
+                    submission=submission,
+                    reported_at=now,
+                )
+                for resident_id, value in clean.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["resident", "day"],
+            update_fields=["household", "result", "submission", "reported_at"],
+        )
+        positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
+        if positives:
+            found = Resident.objects.select_related("community", "household__building").in_bulk(positives)
+            for resident in (found[pk] for pk in positives):
                 retest_open(
-                    resident=members[resident_id],
+                    resident=resident,
                     reason=Retest.Reason.ANTIGEN,
                     actor=None,
                     key=f"antigen:{day.isoformat()}",
@@ -978,8 +1034,8 @@ def antigen_report_submit(
             action=AuditAction.ANTIGEN_SUBMIT,
             actor=None,
             target_type="household",
-            target_id=str(locked.pk),
-            community_id=locked.building.community_id,
+            target_id=str(household.pk),
+            community_id=next(iter(members.values())),
             detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
         )
     return AntigenOutcome(submission, True, positives)

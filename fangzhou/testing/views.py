@@ -451,8 +451,12 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
 @public_rate_limited
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
-    building = _public_building(token)
-    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    # One query: the building, the household and the phone check.
+    building, household = selectors.public_household(
+        token, request.POST.get("room", ""), request.POST.get("phone4", "")
+    )
+    if building is None:
+        raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
     if household is None:
         return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
     today = timezone.localdate()

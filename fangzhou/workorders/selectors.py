@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -140,27 +141,51 @@ AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–1
 
 
 def board(community: Community) -> Board:
-    """The committee's view: open orders by kind, priority and age; overdue; who is overloaded."""
+    """The committee's view: open orders by kind, priority and age; overdue; who is overloaded.
+
+    Every count comes from one grouped read (by kind, priority, status and assignee, with the age
+    buckets as filtered counts); the three lists are one query each."""
     now = timezone.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     active = WorkOrder.objects.filter(community=community, status__in=ACTIVE)
     out = Board(community=community)
+    younger = {name: Count("id", filter=Q(created_at__gt=now - limit)) for limit, name in AGE_BUCKETS}
+    by_kind: Counter[str] = Counter()
+    by_priority: Counter[int] = Counter()
+    by_assignee: Counter[tuple[int, str]] = Counter()
+    ages: Counter[str] = Counter()
+    rows: Any = (
+        WorkOrder.objects.filter(community=community)
+        .filter(Q(status__in=ACTIVE) | Q(status=Status.DONE, closed_at__gte=start))
+        .values("kind", "priority", "status", "assignee", "assignee__display_name", "assignee__username")
+        .annotate(n=Count("id"), **{f"young{i}": c for i, c in enumerate(younger.values())})
+        .order_by()
+    )
+    for row in rows:
+        n = row["n"]
+        if row["status"] not in ACTIVE:
+            out.done_today += n
+            continue
+        out.open_total += n
+        by_priority[row["priority"]] += n
+        if row["status"] == Status.OPEN:
+            by_kind[row["kind"]] += n
+        if row["assignee"] is not None:
+            by_assignee[(row["assignee"], row["assignee__display_name"] or row["assignee__username"])] += n
+        # An order younger than a bucket's limit is counted by that bucket's filter and every later one.
+        older = 0
+        for i, (_limit, name) in enumerate(AGE_BUCKETS):
+            ages[name] += row[f"young{i}"] - older
+            older = row[f"young{i}"]
+        ages["> 24 h"] += n - older
     kinds = dict(Kind.choices)
     out.by_kind = [
-        {"kind": row["kind"], "label": kinds.get(row["kind"], row["kind"]), "open": row["n"]}
-        for row in active.filter(status=Status.OPEN).values("kind").annotate(n=Count("id")).order_by("-n")
+        {"kind": kind, "label": kinds.get(kind, kind), "open": n}
+        for kind, n in sorted(by_kind.items(), key=lambda item: (-item[1], item[0]))
     ]
     priorities = dict(Priority.choices)
-    out.by_priority = [
-        {"priority": row["priority"], "label": priorities[row["priority"]], "open": row["n"]}
-        for row in active.values("priority").annotate(n=Count("id")).order_by("priority")
-    ]
-    ages: Counter[str] = Counter()
-    for created in active.values_list("created_at", flat=True):
-        age = now - created
-        label = next((name for limit, name in AGE_BUCKETS if age < limit), "> 24 h")
-        ages[label] += 1
+    out.by_priority = [{"priority": p, "label": priorities[p], "open": by_priority[p]} for p in sorted(by_priority)]
     out.by_age = [(name, ages[name]) for _, name in AGE_BUCKETS] + [("> 24 h", ages["> 24 h"])]
-    out.open_total = active.count()
     related = ("building__compound", "assignee")
     out.overdue = list(active.filter(due_at__lt=now).select_related(*related).order_by("priority", "due_at")[:50])
     out.escalated = list(active.filter(escalation_level__gte=2).select_related(*related).order_by("due_at")[:50])
@@ -169,15 +194,10 @@ def board(community: Community) -> Board:
     )
     limit = settings.FANGZHOU_OVERLOAD_ORDERS
     out.overloaded = [
-        {"user_id": row["assignee"], "name": row["assignee__display_name"] or row["assignee__username"], "n": row["n"]}
-        for row in active.exclude(assignee=None)
-        .values("assignee", "assignee__display_name", "assignee__username")
-        .annotate(n=Count("id"))
-        .filter(n__gte=limit)
-        .order_by("-n")
+        {"user_id": user_id, "name": name, "n": n}
+        for (user_id, name), n in sorted(by_assignee.items(), key=lambda item: (-item[1], item[0][0]))
+        if n >= limit
     ]
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    out.done_today = WorkOrder.objects.filter(community=community, status=Status.DONE, closed_at__gte=start).count()
     return out
 
 

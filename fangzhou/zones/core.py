@@ -44,6 +44,7 @@ __all__ = [
     "RULE_SETS",
     "CaseHistory",
     "CompoundZones",
+    "DayClassifier",
     "Override",
     "RuleSet",
     "ZoneState",
@@ -51,6 +52,7 @@ __all__ = [
     "classify",
     "classify_compound_with_blocks",
     "classify_many",
+    "smallest_block_per_building",
     "timeline",
 ]
 
@@ -472,6 +474,47 @@ def classify_many(
     }
 
 
+class DayClassifier:
+    """Classify many places on one day under one rule set and one set of rounds.
+
+    A place's state on ``on`` depends only on its latest case up to ``on`` (and on the rounds,
+    which are the same for every place here), so a caller that knows each place's last case
+    date (one ``GROUP BY`` in the database) classifies any number of places in linear time:
+    each distinct last-case date is classified once and the (immutable) state is shared.
+    ``state(last)`` equals ``CaseHistory(dates, rounds).classify(on, rules)`` for any ``dates``
+    whose latest one up to ``on`` is ``last``.
+    """
+
+    __slots__ = ("_memo", "on", "rounds", "rules")
+
+    def __init__(self, on: date, rules: RuleSet = DEFAULT_RULE_SET, rounds: Mapping[date, bool] | None = None) -> None:
+        self.on = on
+        self.rules = rules
+        self.rounds = rounds
+        self._memo: dict[date | None, ZoneState] = {}
+
+    def state(self, last: date | None) -> ZoneState:
+        """The state on ``self.on`` of a place whose latest case up to that day was on ``last``."""
+        if last is not None and last > self.on:
+            raise ValueError("DayClassifier.state: the last case is after the classification day")
+        found = self._memo.get(last)
+        if found is None:
+            found = CaseHistory(() if last is None else (last,), self.rounds).classify(self.on, self.rules)
+            self._memo[last] = found
+        return found
+
+    @staticmethod
+    def timeline_needs_from(start: date, rules: RuleSet) -> date:
+        """A timeline from ``start`` (:meth:`CaseHistory.timeline`) is the same from the case
+        dates on or after this day plus the latest one before it: an earlier case moves no
+        change point past ``start``, and only the latest case before a day decides that day."""
+        return start - timedelta(days=max(rules.windows_days, default=0))
+
+    def history(self, case_dates: Iterable[date]) -> CaseHistory:
+        """A :class:`CaseHistory` of ``case_dates`` with this classifier's rounds (for timelines)."""
+        return CaseHistory(case_dates, self.rounds)
+
+
 # --------------------------------------------------------------------------- micro sealed zones
 
 
@@ -505,7 +548,7 @@ class CompoundZones:
         return self.building_state(building_key).status
 
 
-def _smallest_block_per_building(blocks: Mapping[str, Collection[str]]) -> dict[str, str]:
+def smallest_block_per_building(blocks: Mapping[str, Collection[str]]) -> dict[str, str]:
     """Map each building to its smallest block; blocks must be disjoint or nested."""
     sets = {key: frozenset(members) for key, members in blocks.items()}
     keys = list(sets)
@@ -544,7 +587,7 @@ def classify_compound_with_blocks(
     own rounds (default: the compound's).
     """
     cases = list(compound_cases)
-    owner = _smallest_block_per_building(blocks)
+    owner = smallest_block_per_building(blocks)
     per_zone: dict[str | None, list[date]] = {None: []}
     for key in blocks:
         per_zone[key] = []

@@ -8,13 +8,17 @@ and building.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case as DbCase
+from django.db.models import Count, F, Max, Q, QuerySet, TextField, When
+from django.db.models.functions import Cast
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q
@@ -23,12 +27,12 @@ from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import (
     DEFAULT_RULE_SET,
     RULE_SETS,
-    CaseHistory,
+    DayClassifier,
     Override,
     RuleSet,
     ZoneState,
     apply_override,
-    classify_compound_with_blocks,
+    smallest_block_per_building,
 )
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
 
@@ -57,29 +61,13 @@ def rule_set_for(community: Community) -> RuleSet:
 
 
 def microzones_active(community: Community, on: dt.date) -> QuerySet[MicroZone]:
-    return MicroZone.objects.filter(community=community, drawn_on__lte=on).filter(
+    return microzones_active_in([community.pk], on)
+
+
+def microzones_active_in(community_ids: Sequence[int], on: dt.date) -> QuerySet[MicroZone]:
+    return MicroZone.objects.filter(community_id__in=community_ids, drawn_on__lte=on).filter(
         Q(dissolved_on__isnull=True) | Q(dissolved_on__gt=on)
     )
-
-
-def _rounds(community: Community, on: dt.date) -> dict[dt.date, bool] | None:
-    """Closed mass rounds up to ``on`` (date -> all tubes resulted negative) for the clean-round
-    gate; None (gate not applied) if the testing app has no rounds."""
-    try:
-        model = apps.get_model("testing", "Round")
-    except LookupError:
-        return None
-    rows = (
-        model.objects.filter(community=community, date__lte=on, status="closed")
-        .annotate(
-            bad=Count("tubes", filter=~Q(tubes__lab_result__result="negative")),
-        )
-        .values_list("date", "bad")
-    )
-    out: dict[dt.date, bool] = {}
-    for day, bad in rows:
-        out[day] = out.get(day, True) and bad == 0
-    return out
 
 
 def _map_status(status: str, rules: RuleSet) -> str | None:
@@ -101,8 +89,17 @@ class PlaceZone:
     state: ZoneState
     cases: int = 0
     building_ids: list[int] = field(default_factory=list)
-    timeline: list[tuple[dt.date, str]] = field(default_factory=list)
     override_id: int | None = None
+    # The timeline is drawn on one page only: it is loaded for the whole report on first use.
+    _timeline: list[tuple[dt.date, str]] | None = field(default=None, repr=False, compare=False)
+    _load_timelines: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def timeline(self) -> list[tuple[dt.date, str]]:
+        """Change points of the last ``TIMELINE_DAYS`` days up to the report's day."""
+        if self._timeline is None and self._load_timelines is not None:
+            self._load_timelines()
+        return self._timeline or []
 
     @property
     def countdown(self) -> int | None:
@@ -111,8 +108,9 @@ class PlaceZone:
         return (self.state.next_change_on - self.state.on).days
 
 
-@dataclass
-class BuildingZone:
+class BuildingZone(NamedTuple):
+    """One building's zone on the report's day (a plain row: a community has thousands)."""
+
     id: int
     compound_id: int
     compound: str
@@ -156,38 +154,131 @@ class ZoneReport:
 
 def zone_report(community: Community, on: dt.date, rules: RuleSet | None = None) -> ZoneReport:
     """Status of every compound, micro-zone and building of ``community`` on ``on``."""
-    rules = rules or rule_set_for(community)
-    compounds = list(Compound.objects.filter(community=community).order_by("id"))
-    buildings = list(
-        Building.objects.filter(community=community)
-        .select_related("compound")
-        .order_by("compound_id", "sort_key", "number")
+    return zone_reports([community], on, rules=rules)[community.pk]
+
+
+def _rounds_by_community(ids: list[int], on: dt.date) -> dict[int, dict[dt.date, bool]] | None:
+    """Closed mass rounds up to ``on`` per community (date -> all tubes resulted negative) for the
+    clean-round gate; None (gate not applied) if the testing app is not installed."""
+    try:
+        model = apps.get_model("testing", "Round")
+    except LookupError:
+        return None
+    rows = (
+        model.objects.filter(community_id__in=ids, date__lte=on, status="closed")
+        .annotate(bad=Count("tubes", filter=~Q(tubes__lab_result__result="negative")))
+        .values_list("community_id", "date", "bad")
     )
-    cases_by_compound: dict[int, list[tuple[dt.date, str]]] = defaultdict(list)
-    per_building: Counter[int] = Counter()
-    for report_date, building_id, compound_id in Case.objects.filter(
-        community=community, report_date__lte=on
-    ).values_list("report_date", "building_id", "building__compound_id"):
-        cases_by_compound[compound_id].append((report_date, str(building_id)))
-        per_building[building_id] += 1
-    zones = list(microzones_active(community, on).prefetch_related("buildings"))
-    blocks_by_compound: dict[int, dict[str, list[str]]] = defaultdict(dict)
-    zone_by_key: dict[str, MicroZone] = {}
-    for mz in zones:
-        key = f"z{mz.pk}"
-        zone_by_key[key] = mz
-        blocks_by_compound[mz.compound_id][key] = [str(b.pk) for b in mz.buildings.all()]
+    out: dict[int, dict[dt.date, bool]] = defaultdict(dict)
+    for community_id, day, bad in rows:
+        out[community_id][day] = out[community_id].get(day, True) and bad == 0
+    return out
+
+
+def zone_reports(
+    communities: Sequence[Community], on: dt.date, *, rules: RuleSet | None = None, buildings: bool = True
+) -> dict[int, ZoneReport]:
+    """:func:`zone_report` for many communities at once, in a fixed number of queries.
+
+    One set-based read gives, per building, the last case date up to ``on`` and the number of
+    cases; the pure core classifies each compound and micro-zone from its last case date
+    (:class:`DayClassifier`), so the work is linear in compounds and buildings. With
+    ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
+    compounds and micro-zones). Timelines are read on first use, for the whole batch at once.
+    """
+    ids = [c.pk for c in communities]
+    settings_rows = {
+        row[0]: row[1:]
+        for row in ZoneSettings.objects.filter(community_id__in=ids).values_list(
+            "community_id", "rule_set", "clean_round_gate"
+        )
+    }
+    rules_of: dict[int, RuleSet] = {}
+    gated_ids: list[int] = []
+    for cid in ids:
+        saved, gate = settings_rows.get(cid, (None, False))
+        rules_of[cid] = rules or (RULE_SETS.get(saved, DEFAULT_RULE_SET) if saved else DEFAULT_RULE_SET)
+        if gate and rules_of[cid].downgrade_needs_clean_round:
+            gated_ids.append(cid)
+    rounds = _rounds_by_community(gated_ids, on) if gated_ids else {}
+    if rounds is None:  # no testing app: the gate cannot apply
+        rounds, gated_ids = {}, []
+
+    compound_rows: list[tuple[Any, ...]]
+    if buildings:
+        compound_rows = list(
+            Compound.objects.filter(community_id__in=ids)
+            .order_by("id", "buildings__sort_key", "buildings__number")
+            .annotate(footprint_text=Cast("buildings__footprint", TextField()))
+            .values_list(
+                "id",
+                "community_id",
+                "name",
+                "buildings__id",
+                "buildings__number",
+                "buildings__x",
+                "buildings__y",
+                "buildings__width",
+                "buildings__depth",
+                "footprint_text",
+            )
+        )
+    else:
+        compound_rows = list(
+            Compound.objects.filter(community_id__in=ids).order_by("id").values_list("id", "community_id", "name")
+        )
+    # Per compound, per building: (last case date up to ``on``, number of cases).
+    cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
+    per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
+    building_cases: dict[int, int] = {}
+    if buildings:
+        compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
+        for building_id, last, n in (
+            cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
+        ):
+            compound_id = compound_of.get(building_id)
+            if compound_id is not None:
+                per_compound[compound_id][str(building_id)] = (last, n)
+                building_cases[building_id] = n
+    else:
+        for compound_id, building_id, last, n in (
+            cases.values_list("building__compound_id", "building_id")
+            .annotate(last=Max("report_date"), n=Count("id"))
+            .order_by()
+        ):
+            per_compound[compound_id][str(building_id)] = (last, n)
+    blocks_of: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    zone_names: dict[str, str] = {}
+    zone_ids: dict[str, int] = {}
+    for mz_id, compound_id, name, building_id in (
+        microzones_active_in(ids, on)
+        .order_by("compound_id", "name", "id", "buildings__sort_key", "buildings__number")
+        .values_list("id", "compound_id", "name", "buildings__id")
+    ):
+        key = f"z{mz_id}"
+        zone_names[key], zone_ids[key] = name, mz_id
+        members = blocks_of[compound_id].setdefault(key, [])
+        if building_id is not None:
+            members.append(str(building_id))
     overrides: dict[str, ZoneOverride] = {}
     for o in (
-        ZoneOverride.objects.filter(community=community, since__lte=on, until__gte=on)
+        ZoneOverride.objects.filter(community_id__in=ids, since__lte=on, until__gte=on)
         .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=on))
+        .select_related("created_by")
         .order_by("created_at", "id")
     ):
         overrides[f"c{o.compound_id}" if o.compound_id else f"z{o.microzone_id}"] = o
-    gate = ZoneSettings.objects.filter(community=community, clean_round_gate=True).exists()
-    rounds = _rounds(community, on) if rules.downgrade_needs_clean_round and gate else None
 
-    def overridden(key: str, state: ZoneState) -> tuple[ZoneState, int | None]:
+    reports: dict[int, ZoneReport] = {}
+    classifiers: dict[int, DayClassifier] = {}
+    for c in communities:
+        cid = c.pk
+        reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], [], gated=cid in gated_ids)
+        classifiers[cid] = DayClassifier(on, rules_of[cid], rounds.get(cid, {}) if cid in gated_ids else None)
+    loader = _TimelineLoader(ids, on, reports, classifiers)
+    owners = loader.owners
+
+    def overridden(key: str, state: ZoneState, rules: RuleSet) -> tuple[ZoneState, int | None]:
         o = overrides.get(key)
         if o is None:
             return state, None
@@ -197,68 +288,137 @@ def zone_report(community: Community, on: dt.date, rules: RuleSet | None = None)
         by = str(o.created_by) if o.created_by else "—"
         return apply_override(state, Override(status, o.reason, by, o.until, o.since), on, rules), o.pk
 
-    start = on - dt.timedelta(days=TIMELINE_DAYS)
-    report = ZoneReport(community, on, rules, [], [], [], gated=rounds is not None)
-    states: dict[str, ZoneState] = {}
-    for compound in compounds:
-        blocks = blocks_by_compound.get(compound.pk, {})
-        cz = classify_compound_with_blocks(cases_by_compound.get(compound.pk, []), blocks, on, rules, rounds=rounds)
-        owner = cz.block_of_building
-        proper_dates = [d for d, b in cases_by_compound.get(compound.pk, []) if b not in owner]
-        key = f"c{compound.pk}"
-        state, oid = overridden(key, cz.compound)
-        states[key] = state
-        report.compounds.append(
-            PlaceZone(
-                key=key,
-                id=compound.pk,
-                name=compound.name,
-                compound=compound.name,
-                state=state,
-                cases=len(proper_dates),
-                timeline=CaseHistory(proper_dates, rounds).timeline(start, on, rules),
-                override_id=oid,
+    no_cases: dict[str, tuple[dt.date, int]] = {}
+    seen = -1
+    owner: dict[str, str] = {}
+    zone_state: dict[str, ZoneState] = {}
+    key = ""
+    state: ZoneState | None = None
+    report: ZoneReport | None = None
+    for row in compound_rows:
+        compound_id = row[0]
+        name = row[2]
+        if compound_id != seen:  # the first row of a compound: classify it and its blocks
+            seen = compound_id
+            report = reports[row[1]]
+            classifier = classifiers[row[1]]
+            blocks = blocks_of.get(compound_id)
+            lasts = per_compound.get(compound_id, no_cases)
+            key = f"c{compound_id}"
+            proper_last: dt.date | None = None
+            proper_count = 0
+            if blocks:
+                owner = owners[compound_id] = smallest_block_per_building(blocks)
+                block_last: dict[str, dt.date] = {}
+                block_count: dict[str, int] = {}
+                for b, (last, n) in lasts.items():
+                    zone = owner.get(b)
+                    if zone is None:
+                        proper_count += n
+                        if proper_last is None or last > proper_last:
+                            proper_last = last
+                    else:
+                        block_count[zone] = block_count.get(zone, 0) + n
+                        if zone not in block_last or last > block_last[zone]:
+                            block_last[zone] = last
+            else:
+                owner = {}
+                for last, n in lasts.values():
+                    proper_count += n
+                    if proper_last is None or last > proper_last:
+                        proper_last = last
+            state = classifier.state(proper_last)
+            oid = None
+            if key in overrides:
+                state, oid = overridden(key, state, report.rules)
+            report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
+            if blocks:
+                zone_state = {}
+                for bkey, members in blocks.items():
+                    bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
+                    zone_state[bkey] = bstate
+                    report.microzones.append(
+                        PlaceZone(
+                            bkey,
+                            zone_ids[bkey],
+                            zone_names[bkey],
+                            name,
+                            bstate,
+                            block_count.get(bkey, 0),
+                            [int(m) for m in members],
+                            boid,
+                            None,
+                            loader,
+                        )
+                    )
+        if not buildings:
+            continue
+        building_id = row[3]
+        if building_id is None or report is None or state is None:
+            continue
+        zkey = owner.get(str(building_id), key) if owner else key
+        footprint = row[9]
+        report.buildings.append(
+            BuildingZone(
+                building_id,
+                compound_id,
+                name,
+                f"{row[4]}号楼",
+                row[4],
+                zone_names[zkey] if owner and zkey in zone_names else None,
+                zkey,
+                state if zkey == key else zone_state[zkey],
+                building_cases.get(building_id, 0),
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                (json.loads(footprint) or []) if footprint and footprint != "[]" else [],
             )
         )
-        for bkey, members in blocks.items():
-            mz = zone_by_key[bkey]
-            dates = [d for d, b in cases_by_compound.get(compound.pk, []) if owner.get(b) == bkey]
-            bstate, boid = overridden(bkey, cz.blocks[bkey])
-            states[bkey] = bstate
-            report.microzones.append(
-                PlaceZone(
-                    key=bkey,
-                    id=mz.pk,
-                    name=mz.name,
-                    compound=compound.name,
-                    state=bstate,
-                    cases=len(dates),
-                    building_ids=[int(m) for m in members],
-                    timeline=CaseHistory(dates, rounds).timeline(start, on, rules),
-                    override_id=boid,
-                )
-            )
-        for b in (b for b in buildings if b.compound_id == compound.pk):
-            zkey = owner.get(str(b.pk)) or key
-            report.buildings.append(
-                BuildingZone(
-                    id=b.pk,
-                    compound_id=compound.pk,
-                    compound=compound.name,
-                    label=b.label,
-                    number=b.number,
-                    zone=zone_by_key[zkey].name if zkey in zone_by_key else None,
-                    zone_key=zkey,
-                    state=states[zkey],
-                    cases=per_building.get(b.pk, 0),
-                    x=b.x,
-                    y=b.y,
-                    width=b.width,
-                    depth=b.depth,
-                    footprint=b.footprint or [],
-                )
-            )
-    return report
+    return reports
+
+
+class _TimelineLoader:
+    """Reads the case dates the timelines of a batch of reports need, once, on first use: per
+    building, every case date since :meth:`DayClassifier.timeline_needs_from` and the latest one
+    before it (one grouped query), then draws every place's timeline."""
+
+    def __init__(
+        self, ids: list[int], on: dt.date, reports: dict[int, ZoneReport], classifiers: dict[int, DayClassifier]
+    ) -> None:
+        self.ids = ids
+        self.on = on
+        self.reports = reports
+        self.classifiers = classifiers
+        self.owners: dict[int, dict[str, str]] = {}  # compound -> building -> its block
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        start = self.on - dt.timedelta(days=TIMELINE_DAYS)
+        since = min((DayClassifier.timeline_needs_from(start, r.rules) for r in self.reports.values()), default=start)
+        recent = DbCase(When(report_date__gte=since, then=F("report_date")), default=None)
+        dates: dict[tuple[int, str | None], list[dt.date]] = defaultdict(list)
+        for row in (
+            Case.objects.filter(community_id__in=self.ids, report_date__lte=self.on)
+            .annotate(recent=recent)
+            .values("building__compound_id", "building_id", "recent")
+            .annotate(last=Max("report_date"))
+            .order_by()
+        ):
+            compound_id = row["building__compound_id"]
+            zone = self.owners.get(compound_id, {}).get(str(row["building_id"]))
+            dates[(compound_id, zone)].append(row["last"])
+        compound_of_block = {zone: compound for compound, owner in self.owners.items() for zone in owner.values()}
+        for report in self.reports.values():
+            classifier = self.classifiers[report.community.pk]
+            for p in [*report.compounds, *report.microzones]:
+                place = (p.id, None) if p.key.startswith("c") else (compound_of_block.get(p.key, 0), p.key)
+                history = classifier.history(dates.get(place, []))
+                p._timeline = history.timeline(start, self.on, report.rules)
 
 
 def visible_building_ids(user: User | AnonymousUser, community: Community) -> set[int]:
