@@ -85,6 +85,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "delivery_id": _first(Delivery, c, "distribution__community"),
         "plan_id": _first(RoutePlan, c),
         "profile_id": _first(CareProfile, c),
+        "user_id": _first(User, c),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",
