@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import can_unmask
 from fangzhou.accounts.services import audit_record
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
@@ -181,8 +182,11 @@ def building_tokens_ensure(*, community: Community) -> int:
 def resident_unmask(
     *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
 ) -> dict[str, str]:
-    """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
-    names = [f for f in fields if f in {"id_number", "phone"}]
+    """Reveal one resident's sensitive fields and write who did it to the audit log (not the values).
+
+    Only the fields the actor may reveal (``permissions.can_unmask``) are returned; the caller
+    refuses when there are none."""
+    names = [f for f in fields if can_unmask(actor, resident.community_id, field=f)]
     audit_record(
         actor=actor,
         action="resident.unmask",

@@ -153,6 +153,15 @@ def volunteer_signup(
     return volunteer, True
 
 
+def volunteer_phone_reveal(*, volunteer: Volunteer, actor: User) -> str:
+    """A volunteer's full phone for a manager, with an audit row (who saw whose number, not the number).
+
+    The caller has checked ``permissions.can_see_phone``; the volunteer's own number is not audited."""
+    if volunteer.user_id != actor.pk:
+        _audit(actor, "volunteer.phone_unmask", "volunteer", volunteer.pk, volunteer.community_id)
+    return volunteer.phone
+
+
 @dataclass(frozen=True)
 class Approval:
     volunteer: Volunteer
