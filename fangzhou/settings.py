@@ -6,7 +6,8 @@ environment through the helpers in :mod:`fangzhou.lib.env`:
 - ``FANGZHOU_DATA_DIR`` (default ``./var``): SQLite file, uploads, generated files.
 - ``DATABASE_URL``: ``sqlite:///path`` or ``postgres://user:pw@host:5432/name``.
 - ``FANGZHOU_ENV``: ``development`` (default) or ``production``.
-- ``SECRET_KEY``, ``ALLOWED_HOSTS`` (comma separated), ``FANGZHOU_HTTPS`` (default true in production).
+- ``SECRET_KEY``, ``SECRET_KEY_FALLBACKS`` (comma separated, while rotating), ``ALLOWED_HOSTS`` (comma
+  separated), ``FANGZHOU_HTTPS`` (default true in production).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ConfigError("SECRET_KEY must be set in production (50+ random characters)")
     SECRET_KEY = "dev-only-insecure-key-" + "x" * 40
+# Old keys still accepted for signatures while a new SECRET_KEY takes over (docs/security.md).
+SECRET_KEY_FALLBACKS = [k.strip() for k in envstr("SECRET_KEY_FALLBACKS").split(",") if k.strip()]
 
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 if not PRODUCTION:
