@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 APPS_WITH_COMMANDS: tuple[str, ...] = (
+    "fangzhou.accounts.cli",
     "fangzhou.testing.cli",
     "fangzhou.cases.cli",
     "fangzhou.zones.cli",

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from fangzhou.accounts.models import Role
-from fangzhou.accounts.permissions import COMMITTEE, LEADERS
+from fangzhou.accounts.permissions import COMMITTEE, LEADERS, is_manager
 from fangzhou.registry.selectors import communities_visible
 
 
@@ -31,5 +31,6 @@ def role_context(request: HttpRequest) -> dict[str, Any]:
         "is_committee": role in COMMITTEE,
         "is_leader": role in LEADERS,
         "is_volunteer": role == Role.VOLUNTEER,
+        "is_manager": is_manager(user),
         "nav_community": SimpleLazyObject(lambda: _nav_community(request)),
     }

@@ -6,11 +6,13 @@ environment through the helpers in :mod:`fangzhou.lib.env`:
 - ``FANGZHOU_DATA_DIR`` (default ``./var``): SQLite file, uploads, generated files.
 - ``DATABASE_URL``: ``sqlite:///path`` or ``postgres://user:pw@host:5432/name``.
 - ``FANGZHOU_ENV``: ``development`` (default) or ``production``.
-- ``SECRET_KEY``, ``ALLOWED_HOSTS`` (comma separated), ``FANGZHOU_HTTPS`` (default true in production).
+- ``SECRET_KEY``, ``SECRET_KEY_FALLBACKS`` (comma separated, while rotating), ``ALLOWED_HOSTS`` (comma
+  separated), ``FANGZHOU_HTTPS`` (default true in production).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +43,8 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ConfigError("SECRET_KEY must be set in production (50+ random characters)")
     SECRET_KEY = "dev-only-insecure-key-" + "x" * 40
+# Old keys still accepted for signatures while a new SECRET_KEY takes over (docs/security.md).
+SECRET_KEY_FALLBACKS = [k.strip() for k in envstr("SECRET_KEY_FALLBACKS").split(",") if k.strip()]
 
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 if not PRODUCTION:
@@ -53,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "fangzhou.accounts",
     "fangzhou.registry",
     "fangzhou.testing",
@@ -79,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fangzhou.middleware.RefusedMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fangzhou.urls"
@@ -122,11 +129,41 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# The password policy (fangzhou/accounts/passwords.py: Django's validators, refusals in both languages),
+# applied whenever a person chooses a password (the change page, a one-time link).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "fangzhou.accounts.passwords.MinimumLength", "OPTIONS": {"min_length": 10}},
+    {"NAME": "fangzhou.accounts.passwords.NotCommon"},
+    {"NAME": "fangzhou.accounts.passwords.NotNumeric"},
+    {
+        "NAME": "fangzhou.accounts.passwords.NotLikeTheUser",
+        "OPTIONS": {"user_attributes": ["username", "display_name"]},
+    },
 ]
+# Sign-in throttling (django-axes): failures are recorded in the database (AccessAttempt, and
+# AccessFailureLog for each one), and an account is locked after AXES_FAILURE_LIMIT failures in a
+# row, per user name (not per address: a building shares one carrier NAT, and a guesser rotating
+# addresses must not get a fresh budget). Guessing during the lock extends it; the committee's
+# one-time link (accounts.services.signin_link_create) lets a locked-out colleague back in.
+AUTHENTICATION_BACKENDS = [
+    "fangzhou.accounts.backends.ThrottledSignIn",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("FANGZHOU_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("FANGZHOU_LOGIN_LOCK_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks to lock by address as well. Not here: staff phones share carrier NAT addresses, so
+# an address lock would let one guesser lock out every colleague behind it. The lock is keyed on the
+# account, which rotating user agents or cookies cannot reset (the check's concern); spraying many
+# accounts from one address is the per-address limiter's job (docs/security.md).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "fangzhou.accounts.views.locked_out"
+AXES_VERBOSE = False
+# A one-time sign-in / reset link made by the committee is valid this long, and only once.
+FANGZHOU_SIGNIN_LINK_HOURS = envint("FANGZHOU_SIGNIN_LINK_HOURS", 24)
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "registry:overview"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -38,6 +38,11 @@ class AuditAction(models.TextChoices):
     ROSTER_EXPORT = "roster.export", _("Roster exported")
     RESIDENT_UPDATE = "resident.update", _("Resident changed")
     RESIDENT_UNMASK = "resident.unmask", _("Resident's ID number or phone shown")
+    ACCOUNT_PASSWORD_CHANGE = "account.password_change", _("Password changed")
+    ACCOUNT_RESET_LINK = "account.reset_link", _("Sign-in link made")
+    ACCOUNT_RESET_LINK_USED = "account.reset_link_used", _("Sign-in link used")
+    ACCOUNT_LOCKOUT = "account.lockout", _("Account locked after failed sign-ins")
+    VOLUNTEER_PHONE_UNMASK = "volunteer.phone_unmask", _("Volunteer's phone shown")
     RESIDENT_TRANSFER_APPROVE = "resident.transfer.approve", _("Resident moved to another community")
     RESIDENT_TRANSFER_DECLINE = "resident.transfer.decline", _("Resident's move declined")
     # work orders and residents' requests

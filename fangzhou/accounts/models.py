@@ -65,3 +65,23 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.target_type}:{self.target_id}"
+
+
+class SignInLink(models.Model):
+    """A one-time sign-in / reset link the committee gives a colleague (as a URL or a QR code).
+
+    Only a hash of the token is kept: the link itself is shown once, to the person who made it.
+    It works once (``used_at``), until ``expires_at``; making a new one ends the older ones."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signin_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"sign-in link {self.pk} for {self.user_id}"

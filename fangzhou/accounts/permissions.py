@@ -110,6 +110,82 @@ def can_mark_deliveries(user: AnyUser | None) -> bool:
     return active is not None and active.role != Role.SUBDISTRICT_OFFICER
 
 
+# The actions of the roles table (docs/security.md). Each is asked of one record's community.
+UNMASKABLE = ("id_number", "phone")
+
+
+def can_unmask(user: AnyUser | None, community_id: int, *, field: str) -> bool:
+    """May reveal one resident's full ``id_number`` or ``phone`` (the resident is already in scope).
+
+    The committee of the community reveals both; grid and building leaders reveal a phone (they
+    call the households that have not reported), never an ID number. The subdistrict officer,
+    whose job is counts, reveals nothing; nor do volunteers. Every reveal is audited by the caller."""
+    active = active_user(user)
+    if active is None or field not in UNMASKABLE:
+        return False
+    if can_manage_community(active, community_id):
+        return True
+    return field == "phone" and active.role in LEADERS and active.community_id == community_id
+
+
+def unmask_fields(user: AnyUser | None, community_id: int) -> tuple[str, ...]:
+    """The fields of a resident in this community that the user may reveal (possibly none)."""
+    return tuple(f for f in UNMASKABLE if can_unmask(user, community_id, field=f))
+
+
+def can_export(user: AnyUser | None, community_id: int) -> bool:
+    """May download a file with full personal data (the roster): the community's committee only."""
+    return can_manage_community(user, community_id)
+
+
+def can_close_tube(user: AnyUser | None, community_id: int, *, opened_by_id: int | None) -> bool:
+    """May close an open tube before it is full: the committee of its community, or the person
+    filling it (who opened it at their desk or door). A leader may not close others' tubes."""
+    active = active_user(user)
+    if active is None:
+        return False
+    if can_manage_community(active, community_id):
+        return True
+    return opened_by_id is not None and opened_by_id == active.pk and active.role != Role.SUBDISTRICT_OFFICER
+
+
+def can_claim(user: AnyUser | None) -> bool:
+    """May take a work order (the order itself must be visible to them): everyone who works in a
+    community. The subdistrict officer reads the queue and takes nothing."""
+    active = active_user(user)
+    return active is not None and active.role != Role.SUBDISTRICT_OFFICER
+
+
+def can_see_phone(user: AnyUser | None, community_id: int, *, owner_id: int | None = None) -> bool:
+    """May reveal a volunteer's full phone: the volunteer themself, or the committee of the
+    community (and then the reveal writes an audit row). Lists always show it masked."""
+    active = active_user(user)
+    if active is None:
+        return False
+    if owner_id is not None and owner_id == active.pk:
+        return True
+    return can_manage_community(active, community_id)
+
+
+def can_read_counts(user: AnyUser | None) -> bool:
+    """May read the daily report and the subdistrict table (counts only, no personal data)."""
+    return is_committee(user)
+
+
+# Accounts a community's committee may give a one-time sign-in / reset link to.
+RESETTABLE = frozenset({Role.SECRETARY, Role.SOCIAL_WORKER, Role.GRID_LEADER, Role.BUILDING_LEADER, Role.VOLUNTEER})
+
+
+def can_reset_password(user: AnyUser | None, target: User) -> bool:
+    """May make a one-time sign-in link for ``target``: the committee of the target's community
+    for its staff and volunteers (an administrator for anyone but an administrator); never for
+    oneself (that is the password change page), nor for an officer or an administrator."""
+    active = active_user(user)
+    if active is None or target.pk == active.pk or target.is_superuser or target.role not in RESETTABLE:
+        return False
+    return target.community_id is not None and can_manage_community(active, target.community_id)
+
+
 def _scoped(user: AnyUser | None, prefix: str, fields: dict[str, str]) -> Q:
     """The one place where a role becomes a filter. ``fields`` names, for the model being
     filtered, the lookup that reaches the subdistrict, the community, the grids and the buildings."""

@@ -1,14 +1,32 @@
-"""Writes for accounts: creating staff users (audit rows are written by ``fangzhou.accounts.audit``)."""
+"""Writes for accounts: creating staff users, passwords and sign-in links, recording sensitive actions."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
-from fangzhou.accounts.models import Role, User
+from fangzhou.accounts.models import Role, SignInLink, User
+from fangzhou.accounts.permissions import can_reset_password
+from fangzhou.lib.errors import Refused
+
+
+class AccountError(Refused):
+    """A refused account action, with the reason in Chinese and English."""
+
+
+LINK_SPENT = ("链接已失效（已使用或已过期），请向居委会重新索取", "this link has been used or has expired")
 
 
 def user_upsert_in_transaction(
@@ -50,3 +68,125 @@ def user_upsert_in_transaction(
 
 
 user_upsert = transaction.atomic(durable=True)(user_upsert_in_transaction)
+
+
+def password_change(*, user: User, new_password: str) -> User:
+    """Set a user's own new password (the page has checked the old one and the policy) and audit it.
+
+    Every other session of the user ends: their session hash changes with the password."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_record(
+            actor=user,
+            action=AuditAction.ACCOUNT_PASSWORD_CHANGE,
+            target_type="user",
+            target_id=user.pk,
+            community_id=user.community_id,
+        )
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSignInLink:
+    link: SignInLink
+    token: str  # shown once, never stored
+
+
+def signin_link_create(*, user: User, actor: User | None) -> NewSignInLink:
+    """A one-time sign-in / reset link for ``user``, made by the committee of their community.
+
+    The account is signed out everywhere at once (its password becomes unusable until the link is
+    used): the answer to a forgotten password and to a stolen phone alike. Older unused links end.
+    ``actor`` None is the operator's CLI."""
+    if actor is not None and not can_reset_password(actor, user):
+        raise AccountError("无权为此账号生成登录链接", "you may not make a sign-in link for this account")
+    if not user.is_active:
+        raise AccountError("此账号已停用", "this account is disabled")
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        SignInLink.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+        link = SignInLink.objects.create(
+            user=user,
+            token_hash=_token_hash(token),
+            created_by=actor,
+            expires_at=now + dt.timedelta(hours=settings.FANGZHOU_SIGNIN_LINK_HOURS),
+        )
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_RESET_LINK,
+            target_type="user",
+            target_id=user.pk,
+            community_id=user.community_id,
+            detail={"link": link.pk, "expires_at": link.expires_at.isoformat()},
+        )
+    return NewSignInLink(link=link, token=token)
+
+
+def signin_link_valid(token: str) -> SignInLink | None:
+    """The link a token opens, if it is unused and unexpired (a look only: opening does not use it,
+    so that a chat app's link preview cannot spend it)."""
+    if not token or len(token) > 100:
+        return None
+    return (
+        SignInLink.objects.filter(
+            token_hash=_token_hash(token), used_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True
+        )
+        .select_related("user")
+        .first()
+    )
+
+
+def signin_link_use(*, token: str, new_password: str) -> User:
+    """Spend a link: set the new password (checked against the policy) and clear the sign-in lock.
+
+    Exactly one of two simultaneous uses wins (conditional update); the loser is refused."""
+    link = signin_link_valid(token)
+    if link is None:
+        raise AccountError(*LINK_SPENT)
+    user = link.user
+    validate_password(new_password, user=user)
+    now = timezone.now()
+    with transaction.atomic():
+        spent = SignInLink.objects.filter(pk=link.pk, used_at__isnull=True, expires_at__gt=now).update(used_at=now)
+        if spent != 1:
+            raise AccountError(*LINK_SPENT)
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_record(
+            actor=user,
+            action=AuditAction.ACCOUNT_RESET_LINK_USED,
+            target_type="user",
+            target_id=user.pk,
+            community_id=user.community_id,
+            detail={"link": link.pk},
+        )
+    axes_reset(username=user.username)
+    return user
+
+
+def login_lockout_record(*, username: str) -> None:
+    """An account was locked after too many failed sign-ins (django-axes' signal): one audit row."""
+    user = User.objects.filter(username=username).first()
+    audit_record(
+        actor=None,
+        action=AuditAction.ACCOUNT_LOCKOUT,
+        target_type="user",
+        target_id=user.pk if user else username[:64],
+        community_id=user.community_id if user else None,
+        detail={"failures": settings.AXES_FAILURE_LIMIT},
+    )
+
+
+def on_user_locked_out(sender: object, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
+    """django-axes' ``user_locked_out`` receiver: audit the lock once, when the account reaches the
+    failure limit (the signal fires again on every guess during the lock)."""
+    if username and getattr(request, "axes_failures_since_start", None) == settings.AXES_FAILURE_LIMIT:
+        login_lockout_record(username=username)

@@ -10,7 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.params import functions as params
 
-from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.accounts.permissions import acting_user, can_export, can_manage_community, unmask_fields
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Resident
@@ -71,6 +71,8 @@ class ResidentOut(Schema):
 
 
 class UnmaskOut(Schema):
+    """The revealed values; a field the user may not reveal stays masked."""
+
     id: int
     id_number: str
     phone: str
@@ -181,8 +183,14 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
     resident = selectors.resident_get(request.user, resident_id)
     if resident is None:
         raise Http404("resident not found")
+    if not unmask_fields(request.user, resident.community_id):
+        raise HttpError(403, "无权查看完整信息 / you may not reveal this resident's details")
     values = resident_unmask(actor=acting_user(request), resident=resident)
-    return UnmaskOut(id=resident.pk, id_number=values["id_number"], phone=values["phone"])
+    return UnmaskOut(
+        id=resident.pk,
+        id_number=values.get("id_number", mask_id(resident.id_number)),
+        phone=values.get("phone", mask_phone(resident.phone)),
+    )
 
 
 @router.post("/communities/{code}/roster", response=ImportOut)
@@ -205,7 +213,7 @@ def roster_upload(
 @router.get("/communities/{code}/roster.xlsx")
 def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     community = community_visible_or_404(request.user, code)
-    if not can_manage_community(request.user, community.pk):
+    if not can_export(request.user, community.pk):
         raise HttpError(403, "无权导出本社区花名册 / you may not export this community's roster")
     content = roster_export(community=community, actor=acting_user(request))
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import can_decide_transfer
+from fangzhou.accounts.permissions import can_decide_transfer, can_unmask
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import ImportReport
 from fangzhou.registry.models import (
@@ -212,8 +212,11 @@ def building_tokens_ensure(*, community: Community) -> int:
 def resident_unmask(
     *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
 ) -> dict[str, str]:
-    """Reveal one resident's sensitive fields and write who did it to the audit log (not the values)."""
-    names = [f for f in fields if f in {"id_number", "phone"}]
+    """Reveal one resident's sensitive fields and write who did it to the audit log (not the values).
+
+    Only the fields the actor may reveal (``permissions.can_unmask``) are returned; the caller
+    refuses when there are none."""
+    names = [f for f in fields if can_unmask(actor, resident.community_id, field=f)]
     audit_record(
         action=AuditAction.RESIDENT_UNMASK,
         actor=actor,

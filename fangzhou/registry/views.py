@@ -10,7 +10,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user, can_manage_community, is_admin, is_officer
+from fangzhou.accounts.permissions import (
+    acting_user,
+    can_export,
+    can_manage_community,
+    is_admin,
+    is_officer,
+    unmask_fields,
+)
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
@@ -62,7 +69,8 @@ def building_detail(request: HttpRequest, building_id: int) -> HttpResponse:
     if building is None:
         raise Http404(_("Building not found"))
     households = selectors.building_households(building)
-    return render(request, "registry/building.html", {"building": building, "households": households})
+    reveal = bool(unmask_fields(request.user, building.community_id))
+    return render(request, "registry/building.html", {"building": building, "households": households, "reveal": reveal})
 
 
 @login_required
@@ -79,8 +87,9 @@ def resident_unmask(request: HttpRequest, resident_id: int) -> HttpResponse:
     resident = selectors.resident_get(request.user, resident_id)
     if resident is None:
         raise Http404(_("Resident not found"))
-    assert isinstance(request.user, User)
-    values = unmask_service(actor=request.user, resident=resident)
+    if not unmask_fields(request.user, resident.community_id):
+        return HttpResponseForbidden(_("You may not see this resident's full details."))
+    values = unmask_service(actor=acting_user(request), resident=resident)
     return render(request, "registry/_unmasked.html", {"resident": resident, "values": values})
 
 
@@ -120,7 +129,7 @@ def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     community = community_visible_or_404(request.user, code)
-    if not can_manage_community(request.user, community.pk):
+    if not can_export(request.user, community.pk):
         return HttpResponseForbidden(_("You may not export this community's roster."))
     assert isinstance(request.user, User)
     content = roster_export(community=community, actor=request.user)

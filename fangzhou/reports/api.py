@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from fangzhou.accounts.permissions import is_committee
+from fangzhou.accounts.permissions import can_read_counts
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import selectors
 
@@ -167,7 +167,7 @@ class SubdistrictOut(Schema):
 
 
 def _reader(request: HttpRequest) -> None:
-    if not is_committee(request.user):
+    if not can_read_counts(request.user):
         raise HttpError(403, "无权查看日报 / you may not see daily reports")
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fangzhou.accounts.models import Role
-from fangzhou.accounts.permissions import is_admin, is_committee, is_officer
+from fangzhou.accounts.permissions import can_read_counts, is_admin, is_officer
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import exports, selectors
 
@@ -21,7 +21,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _refuse_non_readers(request: HttpRequest) -> HttpResponse | None:
-    if not is_committee(request.user):
+    if not can_read_counts(request.user):
         return HttpResponseForbidden(_("Only the committee and the subdistrict see daily reports."))
     return None
 

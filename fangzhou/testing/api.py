@@ -10,7 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.params import functions as params
 
-from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.selectors import community_visible_or_404
@@ -222,6 +222,8 @@ def tube_close(request: HttpRequest, tube_id: int) -> TubeOut:
     tube = selectors.tube_get(request.user, tube_id)
     if tube is None:
         raise Http404("tube not found")
+    if not can_close_tube(request.user, tube.round.community_id, opened_by_id=tube.opened_by_id):
+        raise HttpError(403, "只有居委会或装管人可以封管 / only the committee or whoever fills the tube may close it")
     services.tube_close(tube=tube, actor=acting_user(request))
     return TubeOut(id=tube.pk, code=tube.code, status=tube.status)
 

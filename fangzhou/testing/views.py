@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
@@ -305,6 +305,8 @@ def tube_close(request: HttpRequest, tube_id: int) -> HttpResponse:
     tube = selectors.tube_get(request.user, tube_id)
     if tube is None:
         raise Http404(_("Tube not found"))
+    if not can_close_tube(request.user, tube.round.community_id, opened_by_id=tube.opened_by_id):
+        return HttpResponseForbidden(_("Only the committee or whoever fills the tube may close it."))
     services.tube_close(tube=tube, actor=acting_user(request))
     context = {"round": tube.round, "tube": None, "closed_code": tube.code, "desk": request.POST.get("desk", "1")}
     return render(request, "testing/_desk_tube.html", context)

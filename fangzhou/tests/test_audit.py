@@ -75,6 +75,9 @@ READ_ONLY = {
     "testing.expected_by_building",
     "testing.manifest_csv",
     "volunteers.signup_link_community",
+    "accounts.signin_link_valid",
+    # django-axes' signal receiver: it calls login_lockout_record once per lock (covered below).
+    "accounts.on_user_locked_out",
 }
 
 A = AuditAction
@@ -484,6 +487,36 @@ def _kit_handout_record(w: World) -> Callable[[], object]:
 def _volunteer(w: World, name: str = "甲", phone: str = "13811113301") -> Volunteer:
     volunteers_services.work_groups_ensure(community=w.community)
     return approved(w.community, name, phone)
+
+
+@case("accounts.password_change", A.ACCOUNT_PASSWORD_CHANGE)
+def _password_change(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.password_change(user=w.secretary, new_password="a-new-long-pass-7")
+
+
+@case("accounts.signin_link_create", A.ACCOUNT_RESET_LINK)
+def _signin_link_create(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.signin_link_create(user=w.volunteer, actor=w.secretary)
+
+
+@case("accounts.signin_link_use", A.ACCOUNT_RESET_LINK_USED, also={A.ACCOUNT_RESET_LINK: 1})
+def _signin_link_use(w: World) -> Callable[[], object]:
+    def run() -> object:
+        made = accounts_services.signin_link_create(user=w.volunteer, actor=w.secretary)
+        return accounts_services.signin_link_use(token=made.token, new_password="a-new-long-pass-8")
+
+    return run
+
+
+@case("accounts.login_lockout_record", A.ACCOUNT_LOCKOUT)
+def _login_lockout_record(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.login_lockout_record(username=w.secretary.username)
+
+
+@case("volunteers.volunteer_phone_reveal", A.VOLUNTEER_PHONE_UNMASK)
+def _volunteer_phone_reveal(w: World) -> Callable[[], object]:
+    volunteer = _signed_up(w)
+    return lambda: volunteers_services.volunteer_phone_reveal(volunteer=volunteer, actor=w.secretary)
 
 
 @case("volunteers.signup_link_ensure", A.VOLUNTEER_SIGNUP_LINK_CREATE)

@@ -19,6 +19,7 @@ from fangzhou.registry.tests.factories import World
 PUBLIC = (
     r"^accounts/login/$",
     r"^accounts/logout/$",
+    r"^accounts/link/",
     r"^i18n/setlang/$",
     r"^api/openapi\.json$",
     r"^api/docs",

@@ -86,6 +86,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "plan_id": _first(RoutePlan, c),
         "profile_id": _first(CareProfile, c),
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
+        "user_id": _first(User, c),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",

@@ -166,6 +166,22 @@ def volunteer_signup(
     return volunteer, True
 
 
+def volunteer_phone_reveal(*, volunteer: Volunteer, actor: User) -> str:
+    """A volunteer's full phone for a manager, with an audit row (who saw whose number, not the number).
+
+    The caller has checked ``permissions.can_see_phone``; the volunteer's own number is not audited."""
+    if volunteer.user_id != actor.pk:
+        with transaction.atomic(durable=True):
+            audit_record(
+                action=AuditAction.VOLUNTEER_PHONE_UNMASK,
+                actor=actor,
+                target_type="volunteer",
+                target_id=volunteer.pk,
+                community_id=volunteer.community_id,
+            )
+    return volunteer.phone
+
+
 @dataclass(frozen=True)
 class Approval:
     volunteer: Volunteer

@@ -11,6 +11,7 @@ urlpatterns = [
     path("qr/", views.signup_qr, name="signup_qr"),
     path("me/", views.me, name="me"),
     path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/phone/", views.phone_reveal, name="phone_reveal"),
     path("<int:pk>/approve/", views.approve, name="approve"),
     path("<int:pk>/reject/", views.reject, name="reject"),
     path("<int:pk>/groups/", views.groups_set, name="groups_set"),

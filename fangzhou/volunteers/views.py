@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.accounts.permissions import acting_user, can_manage_community, can_see_phone
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.urls import public_url
 from fangzhou.registry.models import Building, Community
@@ -169,6 +169,18 @@ def _managed_volunteer(request: HttpRequest, pk: int) -> Volunteer:
 
 @login_required
 @require_POST
+def phone_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    volunteer = selectors.volunteer_get(request.user, pk)
+    if volunteer is None:
+        raise Http404(_("Volunteer not found"))
+    if not can_see_phone(request.user, volunteer.community_id, owner_id=volunteer.user_id):
+        return HttpResponseForbidden(_("You may not see this volunteer's full phone."))
+    phone = services.volunteer_phone_reveal(volunteer=volunteer, actor=acting_user(request))
+    return render(request, "volunteers/_phone.html", {"v": volunteer, "phone": phone})
+
+
+@login_required
+@require_POST
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     volunteer = _managed_volunteer(request, pk)
     approval = services.volunteer_approve(
@@ -205,6 +217,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "positive": positive,
         "exposure": selectors.exposure(volunteer, positive_at=positive.tested_at) if positive and manage else None,
         "can_manage": manage,
+        "can_see_phone": can_see_phone(request.user, volunteer.community_id, owner_id=volunteer.user_id),
         "is_self": volunteer.user_id == request.user.pk,
         "results": TestResult.choices,
         "test_kinds": TestKind.choices,

@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user, is_committee
+from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
 from fangzhou.workorders import selectors, services
@@ -51,6 +51,13 @@ class ClaimOut(Schema):
     won: bool
     holder: str | None
     order: OrderOut
+
+
+class ClaimLostOut(Schema):
+    """Someone else was quicker: who, and nothing of the order (which the loser may no longer read)."""
+
+    won: bool
+    holder: str | None
 
 
 class ActionIn(Schema):
@@ -245,18 +252,22 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     ]
 
 
-@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimOut})
-def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
+@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimLostOut})
+def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | Reply[ClaimLostOut]:
     o = selectors.order_for_claim(request.user, pk)
     if o is None:
         raise Http404("work order not found")
+    if not can_claim(request.user):
+        raise HttpError(403, "您的角色不能认领工单 / your role does not take work orders")
     try:
         result = services.work_order_claim(order_id=o.pk, actor=acting_user(request))
     except WorkOrderError as exc:
         raise HttpError(403, str(exc)) from exc
-    out = ClaimOut(won=result.won, holder=str(result.holder) if result.holder else None, order=order_out(result.order))
+    holder = str(result.holder) if result.holder else None
     mine = result.won or (result.holder is not None and result.holder.pk == request.user.pk)
-    return Reply(200 if mine else 409, out)
+    if not mine:
+        return Reply(409, ClaimLostOut(won=False, holder=holder))
+    return Reply(200, ClaimOut(won=result.won, holder=holder, order=order_out(result.order)))
 
 
 @router.post("/{int:pk}/{action}", response=OrderOut)

@@ -64,8 +64,9 @@ def order_get(user: User | AnonymousUser, order_id: int) -> WorkOrder | None:
 
 
 def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | None:
-    """An order the user may try to claim: visible now, or open a moment ago in one of their groups
-    (so that a claimer who lost the race is told who won rather than "not found")."""
+    """An order the user may try to claim: visible now, or just taken in one of their groups (so
+    that a claimer who lost the race is told who won rather than "not found"). The caller must not
+    show such an order's content: reading it is still hidden (see the claim endpoint's 409)."""
     order = order_get(user, order_id)
     if order is not None:
         return order
@@ -74,7 +75,9 @@ def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | No
         return None
     q = _groups_q(membership_of(active).member)
     return (
-        WorkOrder.objects.filter(q, pk=order_id).select_related("building__compound", "household", "assignee").first()
+        WorkOrder.objects.filter(q, pk=order_id, status__in=[Status.CLAIMED, Status.IN_PROGRESS])
+        .select_related("building__compound", "household", "assignee")
+        .first()
     )
 
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.permissions import acting_user, is_committee
+from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
@@ -192,6 +192,8 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     order = selectors.order_for_claim(request.user, pk)
     if order is None:
         raise Http404(_("Work order not found"))
+    if not can_claim(request.user):
+        return HttpResponseForbidden(_("Your role does not take work orders."))
     try:
         result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
     except WorkOrderError as exc:
@@ -202,7 +204,18 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     if holder is not None and holder.pk == request.user.pk:
         return _card(request, result.order, message=_("You already have this order."))
     who = str(holder) if holder else _("someone else")
-    return _card(request, result.order, error=_("Too late: %(who)s took this order.") % {"who": who})
+    error = _("Too late: %(who)s took this order.") % {"who": who}
+    if selectors.order_get(request.user, order.pk) is None:
+        # The loser may no longer read the order: say who won, show nothing of it.
+        return _lost(request, order.pk, error)
+    return _card(request, result.order, error=error)
+
+
+def _lost(request: HttpRequest, pk: int, error: str) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        return render(request, "workorders/_lost.html", {"pk": pk, "error": error})
+    messages.error(request, error)
+    return redirect("workorders:index")
 
 
 ACTIONS = {"start", "done", "release", "cancel"}
