@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from fangzhou.lib.env import ConfigError, envbool, envint, envstr, parse_database_url
+from fangzhou.lib.env import ConfigError, envbool, envint, envnetworks, envstr, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FANGZHOU_DATA_DIR", "var")).resolve()
@@ -171,3 +171,27 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --------------------------------------------------------------------------------------------------
+# Edge (issue 11): the client's address behind our proxies, the public limits, CSP.
+# Sizing and reasons: docs/architecture.md, "Public pages at the edge".
+
+# Proxies whose X-Forwarded-For we believe (comma-separated addresses or networks, e.g.
+# "127.0.0.1,10.0.0.0/8"); empty: the connection's own address (REMOTE_ADDR) is the client's.
+FANGZHOU_TRUSTED_PROXIES = envnetworks("FANGZHOU_TRUSTED_PROXIES")
+# Public pages and public API endpoints: requests per window, per address and per building token.
+FANGZHOU_PUBLIC_RATE_WINDOW_S = envint("FANGZHOU_PUBLIC_RATE_WINDOW_S", 600)
+FANGZHOU_PUBLIC_RATE_PER_ADDRESS = envint("FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 2000)
+FANGZHOU_PUBLIC_RATE_PER_TOKEN = envint("FANGZHOU_PUBLIC_RATE_PER_TOKEN", 4000)
+# Household identify (room + last 4 phone digits): wrong answers before a lock, first lock's length.
+FANGZHOU_IDENTIFY_MAX_FAILURES = envint("FANGZHOU_IDENTIFY_MAX_FAILURES", 5)
+FANGZHOU_IDENTIFY_LOCK_S = envint("FANGZHOU_IDENTIFY_LOCK_S", 900)
+for _name in (
+    "FANGZHOU_PUBLIC_RATE_WINDOW_S",
+    "FANGZHOU_PUBLIC_RATE_PER_ADDRESS",
+    "FANGZHOU_PUBLIC_RATE_PER_TOKEN",
+    "FANGZHOU_IDENTIFY_MAX_FAILURES",
+    "FANGZHOU_IDENTIFY_LOCK_S",
+):
+    if globals()[_name] < 1:
+        raise ConfigError(f"{_name} must be at least 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,15 @@ def envint(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+
+
+def envnetworks(name: str) -> list[str]:
+    """A comma-separated list of addresses or networks (``10.0.0.0/8,192.0.2.7,2001:db8::/32``)."""
+    raw = os.environ.get(name, "")
+    try:
+        return [str(ipaddress.ip_network(v.strip(), strict=False)) for v in raw.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)

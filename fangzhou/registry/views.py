@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_admin, is_officer
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
@@ -157,6 +158,7 @@ def transfer_decide(request: HttpRequest, transfer_id: int) -> HttpResponse:
     return redirect("registry:transfers")
 
 
+@public_rate_limited
 def public_building(request: HttpRequest, token: str) -> HttpResponse:
     """The building's public QR landing page (no account): what a resident can do from home."""
     building = selectors.building_by_token(token)

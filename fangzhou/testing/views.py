@@ -20,10 +20,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
-from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry
-from fangzhou.registry.models import Building, Resident
+from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
@@ -421,6 +421,18 @@ def _fail(zh: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "detail": zh}, status=status)
 
 
+def _locked(exc: HouseholdLocked) -> JsonResponse:
+    response = JsonResponse({"ok": False, "detail": exc.reason, "retry_after": exc.retry_after}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _identify(request: HttpRequest, token: str, building: Building) -> Household | None:
+    """Room + last 4 phone digits, counted per household: raises HouseholdLocked after a few wrong."""
+    room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
+    return identify_guarded(token, room, lambda: selectors.household_identify(building, room, phone4))
+
+
 @public_rate_limited
 @ensure_csrf_cookie
 def public(request: HttpRequest, token: str) -> HttpResponse:
@@ -436,7 +448,10 @@ def public(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)
-    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    try:
+        household = _identify(request, token, building)
+    except HouseholdLocked as exc:
+        return _locked(exc)
     if household is None:
         return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
     today = selectors.household_today(household, timezone.localdate())
@@ -451,7 +466,10 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)
-    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    try:
+        household = _identify(request, token, building)
+    except HouseholdLocked as exc:
+        return _locked(exc)
     if household is None:
         return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
     today = timezone.localdate()
