@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fangzhou.middleware.RefusedMiddleware",
+    "fangzhou.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "fangzhou.urls"
@@ -195,3 +196,5 @@ for _name in (
 ):
     if globals()[_name] < 1:
         raise ConfigError(f"{_name} must be at least 1")
+# The database cannot be reached: pages and the API answer 503 with this Retry-After (seconds).
+FANGZHOU_DB_RETRY_AFTER_S = envint("FANGZHOU_DB_RETRY_AFTER_S", 30)
