@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
+    "ninja",  # serves Swagger UI from our own static files (no CDN, no inline script: CSP)
     "fangzhou.accounts",
     "fangzhou.registry",
     "fangzhou.testing",
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "fangzhou.accounts.middleware.LanguageMiddleware",
@@ -198,3 +201,22 @@ for _name in (
         raise ConfigError(f"{_name} must be at least 1")
 # The database cannot be reached: pages and the API answer 503 with this Retry-After (seconds).
 FANGZHOU_DB_RETRY_AFTER_S = envint("FANGZHOU_DB_RETRY_AFTER_S", 30)
+# Content-Security-Policy (django-csp): no inline script and no eval anywhere (behaviour lives in
+# static files; htmx runs with allowEval off). Inline style *attributes* stay allowed: colours and
+# bar widths come from data (zone colours are a rule set's); <style> elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],  # browsers without the two below
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],  # the antigen page shrinks a photo through a blob URL
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
