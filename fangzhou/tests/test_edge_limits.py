@@ -198,9 +198,13 @@ def test_limit_holds_across_two_processes_sharing_redis(tmp_path: Any) -> None:
         f"""
         import django, sys, time
         django.setup()
+        from django.core.cache import cache
         from fangzhou.lib.ratelimit import rate_hit
-        while time.time() < {time.time() + 4}:
-            time.sleep(0.01)  # start together
+        barrier = {subject!r} + ":ready"
+        cache.add(barrier, 0, 120)
+        cache.incr(barrier)
+        while int(cache.get(barrier) or 0) < 2:  # both processes up: start together
+            time.sleep(0.005)
         allowed = 0
         for _ in range(60):
             allowed += rate_hit("addr", {subject!r}, 50, 600) == 0
