@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -14,6 +14,7 @@ from ninja.security import django_auth
 from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
 from fangzhou.lib.errors import Refused
+from fangzhou.middleware import database_unavailable
 from fangzhou.registry.api import router as registry_router
 from fangzhou.reports.api import router as reports_router
 from fangzhou.supplies.api import router as supplies_router
@@ -64,6 +65,13 @@ def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
         {"detail": "数字超出范围 / a number is out of range", "zh": "数字超出范围", "en": "a number is out of range"},
         status=400,
     )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database cannot be reached: 503 with Retry-After (also with DEBUG on)."""
+    return database_unavailable(request)
 
 
 @api.exception_handler(AuthenticationError)

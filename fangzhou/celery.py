@@ -14,9 +14,12 @@ app = celery_app()
 
 @app.task(name="fangzhou.run_job")  # type: ignore[untyped-decorator]
 def run_job_task(path: str, kwargs: dict[str, Any]) -> Any:
+    """Run a registered job by name; any other name is refused and logged (``fangzhou.lib.jobs``)."""
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:
+        django.setup()
     from fangzhou.lib.jobs import run_job
 
     return run_job(path, kwargs)

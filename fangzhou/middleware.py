@@ -1,14 +1,19 @@
-"""A safety net for pages: a refusal (or a malformed upload) that a view did not catch is a 400 page,
-never a 500."""
+"""Safety nets for pages: a refusal (or a malformed upload) that a view did not catch is a 400 page,
+never a 500; a database that cannot be reached is a 503 with Retry-After, never a 500."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 
-from django.db import DataError
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.defaults import server_error as django_server_error
 
 from fangzhou.lib.errors import Refused
 
@@ -28,3 +33,49 @@ class RefusedMiddleware:
         if isinstance(exception, Refused):
             return render(request, "refused.html", {"error": exception}, status=400)
         return None
+
+
+log = logging.getLogger(__name__)
+UNAVAILABLE_ZH = "系统暂时无法服务（数据库连接不上），请稍后重试"
+UNAVAILABLE_EN = "temporarily unavailable (the database cannot be reached); try again shortly"
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: JSON for the API, a bilingual page that needs no database otherwise."""
+    retry_after = settings.FANGZHOU_DB_RETRY_AFTER_S
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        body = {"detail": f"{UNAVAILABLE_ZH} / {UNAVAILABLE_EN}", "zh": UNAVAILABLE_ZH, "en": UNAVAILABLE_EN}
+        response = JsonResponse({**body, "retry_after": retry_after}, status=503)
+    else:  # rendered without the request: no context processor, no session, no user to load
+        response = HttpResponse(render_to_string("unavailable.html", {"retry_after": retry_after}), status=503)
+    response["Retry-After"] = str(retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that cannot reach the database answers 503 (the outage is not the client's fault, and
+    a phone's outbox and any proxy know to retry), not 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError):
+            log.error("database unavailable: %s", exception)
+            return database_unavailable(request)
+        return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: the same 503 when the failure outside a view (a session save, a middleware)
+    was the database; Django's plain 500 page otherwise."""
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):
+        return database_unavailable(request)
+    response: HttpResponse = django_server_error(request)
+    return response if response is not None else HttpResponseServerError()

@@ -24,6 +24,7 @@ from fangzhou.lib.env import (
     envchoice,
     envfloat,
     envint,
+    envnetworks,
     envstr,
     parse_public_base_url,
 )
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "csp",
+    "ninja",  # serves Swagger UI from our own static files (no CDN, no inline script: CSP)
     "fangzhou.accounts",
     "fangzhou.registry",
     "fangzhou.testing",
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
     "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "fangzhou.accounts.middleware.LanguageMiddleware",
@@ -84,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fangzhou.middleware.RefusedMiddleware",
+    "fangzhou.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -204,10 +209,6 @@ FANGZHOU_DISCHARGE_GAP_HOURS = envint("FANGZHOU_DISCHARGE_GAP_HOURS", 24, minimu
 FANGZHOU_DISCHARGE_MIN_CT = envfloat("FANGZHOU_DISCHARGE_MIN_CT", 35.0, minimum=0.1, maximum=45)
 FANGZHOU_MONITORING_DAYS = envint("FANGZHOU_MONITORING_DAYS", 7, minimum=0, maximum=60)
 FANGZHOU_CONTACT_DAYS = envint("FANGZHOU_CONTACT_DAYS", 7, minimum=0, maximum=60)
-# Public (no-account) pages: requests per 10 minutes from one address (a whole building may share
-# one carrier NAT) and for one building's token.
-FANGZHOU_PUBLIC_RATE_PER_ADDRESS = envint("FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 60, minimum=1)
-FANGZHOU_PUBLIC_RATE_PER_TOKEN = envint("FANGZHOU_PUBLIC_RATE_PER_TOKEN", 1200, minimum=1)
 # Care: how long before a treatment session its escort order is created.
 FANGZHOU_ESCORT_LEAD_HOURS = envfloat("FANGZHOU_ESCORT_LEAD_HOURS", 24.0, minimum=0)
 # Supplies: the default scaling of a government package (supplies.models.Scaling), the route
@@ -277,8 +278,40 @@ NINJA_PAGINATION_PER_PAGE = 50
 PUBLIC_BASE_URL = parse_public_base_url(envstr("PUBLIC_BASE_URL"))
 # Health and readiness, the request log, backup and restore: the top of the layering.
 INSTALLED_APPS += ["fangzhou.ops"]
-# Proxies whose X-Forwarded-For is believed (addresses or networks, comma separated): nginx on the
-# same machine by default. Add the load balancer's address when there is one in front of nginx.
-FANGZHOU_TRUSTED_PROXIES = [
-    p.strip() for p in envstr("FANGZHOU_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()
-]
+
+# --------------------------------------------------------------------------------------------------
+# Edge (issue 11): the client's address behind our proxies, the public limits, CSP.
+# Sizing and reasons: docs/architecture.md, "Public pages at the edge".
+
+# Proxies whose X-Forwarded-For we believe (comma-separated addresses or networks, e.g.
+# "127.0.0.1,10.0.0.0/8"): nginx on the same machine by default; set it empty when nothing proxies
+# (the connection's own address, REMOTE_ADDR, is then the client's).
+FANGZHOU_TRUSTED_PROXIES = envnetworks("FANGZHOU_TRUSTED_PROXIES", "127.0.0.1,::1")
+# Public pages and public API endpoints: requests per window, per address and per building token.
+FANGZHOU_PUBLIC_RATE_WINDOW_S = envint("FANGZHOU_PUBLIC_RATE_WINDOW_S", 600, minimum=1)
+FANGZHOU_PUBLIC_RATE_PER_ADDRESS = envint("FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 2000, minimum=1)
+FANGZHOU_PUBLIC_RATE_PER_TOKEN = envint("FANGZHOU_PUBLIC_RATE_PER_TOKEN", 4000, minimum=1)
+# Household identify (room + last 4 phone digits): wrong answers before a lock, first lock's length.
+FANGZHOU_IDENTIFY_MAX_FAILURES = envint("FANGZHOU_IDENTIFY_MAX_FAILURES", 5, minimum=1)
+FANGZHOU_IDENTIFY_LOCK_S = envint("FANGZHOU_IDENTIFY_LOCK_S", 900, minimum=1)
+# The database cannot be reached: pages and the API answer 503 with this Retry-After (seconds).
+FANGZHOU_DB_RETRY_AFTER_S = envint("FANGZHOU_DB_RETRY_AFTER_S", 30)
+# Content-Security-Policy (django-csp): no inline script and no eval anywhere (behaviour lives in
+# static files; htmx runs with allowEval off). Inline style *attributes* stay allowed: colours and
+# bar widths come from data (zone colours are a rule set's); <style> elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],  # browsers without the two below
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],  # the antigen page shrinks a photo through a blob URL
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -3,6 +3,8 @@ from django.views.i18n import set_language
 
 from fangzhou.api import api
 
+handler500 = "fangzhou.middleware.server_error"
+
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", api.urls),

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from fangzhou.accounts import selectors, services
 from fangzhou.accounts.permissions import acting_user, is_manager
+from fangzhou.lib.ratelimit import public_rate_limited
 
 # The link page signs the user in with the ordinary backend (the link is the credential).
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -61,6 +62,7 @@ def link_make(request: HttpRequest, user_id: int) -> HttpResponse:
     return render(request, "accounts/link_made.html", context)
 
 
+@public_rate_limited
 @never_cache
 def signin_link(request: HttpRequest, token: str) -> HttpResponse:
     """Open a one-time link: choose a new password, and be signed in. Opening it spends nothing."""

@@ -19,7 +19,7 @@ from fangzhou.accounts.permissions import acting_user, can_manage_community, is_
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
-from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import SpecialCare
 from fangzhou.registry.selectors import building_by_token, community_visible_or_404
@@ -281,7 +281,14 @@ def public_status(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":  # not in the address: the digits stay out of logs and history
         room = request.POST.get("room", "")[:16]
         last4 = request.POST.get("last4", "")[:4]
-        result = selectors.public_medicine_status(building, room, last4)
+        try:
+            result = identify_guarded(token, room, lambda: selectors.public_medicine_status(building, room, last4))
+        except HouseholdLocked as exc:
+            context.update(room=room, locked=exc.reason)
+            response = render(request, "care/public.html", context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            response["Cache-Control"] = "no-store"
+            return response
         context.update(room=room, asked=True, result=result)
     response = render(request, "care/public.html", context)
     response["Cache-Control"] = "no-store"

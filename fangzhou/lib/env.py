@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Sequence
@@ -63,6 +64,15 @@ def envfloat(name: str, default: float, *, minimum: float | None = None, maximum
         raise ConfigError(f"{name}={raw!r} is not a finite number")
     _in_range(name, raw, value, minimum, maximum)
     return value
+
+
+def envnetworks(name: str, default: str = "") -> list[str]:
+    """A comma-separated list of addresses or networks (``10.0.0.0/8,192.0.2.7,2001:db8::/32``)."""
+    raw = os.environ.get(name, default)
+    try:
+        return [str(ipaddress.ip_network(v.strip(), strict=False)) for v in raw.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: {exc}") from exc
 
 
 def envchoice(name: str, default: str, choices: Sequence[str]) -> str:

@@ -1,52 +1,236 @@
-"""Rate limits for the public (no-account) pages: per address and per building token.
+"""Limits for the public (no-account) pages and API endpoints, counted in the shared cache.
 
-A resident's page identifies a household by room + the last 4 digits of a phone; without a limit
-those 4 digits could be guessed. Counts live in Django's cache (per process for the embedded
-default; configure a shared cache such as Redis when running several workers).
+- ``client_address(request)``: the address a limit counts. ``REMOTE_ADDR`` unless the connection
+  comes from a trusted proxy (``FANGZHOU_TRUSTED_PROXIES``); only then is ``X-Forwarded-For``
+  read, right to left, skipping our own proxies. A client that reaches the server directly cannot
+  choose its address by sending the header.
+- ``public_rate_limited`` (pages) and ``public_api_rate_limited`` (django-ninja operations): one
+  fixed-window counter per address and one per building token (or sign-up token), in Django's cache.
+  The embedded default keeps the cache in the process; production sets ``CACHE_URL`` to Redis so
+  that every server process counts against the same numbers.
+- ``identify_guarded``: room + the last 4 phone digits is a small secret, so each household (per
+  building token and room) is locked after a few wrong answers, for longer each time, and the
+  resident is told when to try again. A guesser locks only the households they guess at.
+
+The numbers and why they fit a building of 300 households behind one carrier NAT are in
+docs/architecture.md ("Public pages at the edge").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import hashlib
+import ipaddress
+import math
+import re
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from ninja.decorators import decorate_view
 
-WINDOW_S = 600
+from fangzhou.lib.errors import Refused
+
 TOO_MANY = "提交过于频繁，请稍后再试。/ Too many requests, please try again later."
+IDENTIFY_LOCK_MAX_S = 24 * 3600
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 
 
-def _hit(key: str, limit: int) -> bool:
-    """Count one hit in the window; False when over the limit."""
-    if cache.add(key, 1, WINDOW_S):
-        return True
+# --------------------------------------------------------------------------------------------------
+# The client's address
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(values: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    raw = raw.strip().strip('"')
+    if raw.startswith("["):  # [2001:db8::1]:443
+        raw = raw[1:].split("]", 1)[0]
+    elif raw.count(":") == 1:  # 203.0.113.7:5555
+        raw = raw.split(":", 1)[0]
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, WINDOW_S)
-        return True
-    return count <= limit
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address of whoever sent the request, as far as our own proxies can vouch for it."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    trusted = _trusted(tuple(settings.FANGZHOU_TRUSTED_PROXIES))
+    peer = _address(remote)
+    if peer is None or not trusted or not any(peer in net for net in trusted):
+        return str(peer) if peer is not None else remote
+    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):  # each proxy appends the address it was reached from
+        address = _address(hop)
+        if address is None:
+            break  # a garbled entry: believe nothing to its left
+        client = address
+        if not any(address in net for net in trusted):
+            break
+    return str(client)
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixed-window counters in the shared cache
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def rate_hit(kind: str, subject: str, limit: int, window_s: int) -> int:
+    """Count one request of ``subject`` in the current window: 0 when within ``limit``, else the
+    seconds until the window ends. Atomic across processes (``add`` then ``incr``, both single
+    commands on Redis)."""
+    now = time.time()
+    window = int(now // window_s)
+    key = f"fz:rl:{kind}:{_digest(subject)}:{window}"
+    if cache.add(key, 1, window_s + 5):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, window_s + 5)
+            count = 1
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * window_s - now))
+
+
+def _refusal(request: HttpRequest, retry_after: int, *, api: bool) -> HttpResponse:
+    response: HttpResponse
+    wants_html = "text/html" in request.headers.get("Accept", "")
+    if api or (request.method == "POST" and not wants_html):
+        response = JsonResponse({"ok": False, "detail": TOO_MANY, "retry_after": retry_after}, status=429)
+    else:
+        response = HttpResponse(TOO_MANY, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def public_limit_exceeded(request: HttpRequest, token: str) -> int:
+    """Count this request against its address and its token; the seconds to wait, or 0."""
+    window = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S
+    by_address = rate_hit("addr", client_address(request), settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window)
+    by_token = rate_hit("tok", token[:128], settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window)
+    return max(by_address, by_token)
+
+
+def _limited(view: Callable[..., HttpResponse], *, api: bool) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = str(kwargs.get("token", args[0] if args else ""))
+        wait = public_limit_exceeded(request, token)
+        if wait:
+            return _refusal(request, wait, api=api)
+        return view(request, *args, **kwargs)
+
+    wrapper.public_rate_limited = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def public_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Refuse with 429 (and a Chinese and English message) past the per-address or per-token limit.
+    """For a public page ``view(request, token, ...)``: 429 with Retry-After past either limit.
 
     Posts from a page's own script (``fetch``, which does not ask for HTML) get the refusal as
-    JSON ``{"ok", "detail"}``; a browser's page or form gets it as text."""
+    JSON ``{"ok", "detail", "retry_after"}``; a browser's page or form gets it as text."""
+    return _limited(view, api=False)
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        per_address = settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS
-        per_token = settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN
-        address = request.META.get("REMOTE_ADDR", "")
-        ok = _hit(f"fz:rl:addr:{address}", per_address) & _hit(f"fz:rl:tok:{token[:64]}", per_token)
-        if not ok:
-            if request.method == "POST" and "text/html" not in request.headers.get("Accept", ""):
-                return JsonResponse({"ok": False, "detail": TOO_MANY}, status=429)
-            return HttpResponse(TOO_MANY, status=429, content_type="text/plain; charset=utf-8")
-        return view(request, token, *args, **kwargs)
 
-    return wrapper
+def _api_limited(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    return _limited(run, api=True)
+
+
+#: For a public django-ninja operation with a ``{token}`` path parameter, under ``@router.post``:
+#: counted before the body is parsed, refused as JSON with Retry-After.
+public_api_rate_limited = decorate_view(_api_limited)
+
+
+# --------------------------------------------------------------------------------------------------
+# Household identify: room + last 4 phone digits
+
+
+class HouseholdLocked(Refused):
+    """Too many wrong answers for one household: say when to try again."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        at = timezone.localtime(timezone.now() + dt.timedelta(seconds=retry_after)).strftime("%H:%M")
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(
+            f"错误次数过多，本户已暂时锁定。请在 {at} 之后（约 {minutes} 分钟后）再试，或联系楼组长。",
+            f"Too many wrong answers: this household is locked for now. Try again after {at} "
+            f"(in about {minutes} minutes), or ask your building leader.",
+        )
+
+
+def _household_key(token: str, room: str) -> str:
+    room = re.sub(r"\s+", "", room or "").removesuffix("室").casefold()[:32]
+    return _digest(f"{token[:128]}\x00{room}")
+
+
+def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> T | None:
+    """Run ``attempt`` (room + digits → the household, or None) unless this household is locked.
+
+    Each attempt is counted before it runs, so a burst of parallel guesses cannot slip past the
+    lock. After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
+    locked for ``FANGZHOU_IDENTIFY_LOCK_S``, doubling with each lock within a day (at most a day).
+    A right answer clears the count. Raises ``HouseholdLocked``."""
+    key = _household_key(token, room)
+    fails_key, lock_key, level_key = f"fz:idf:n:{key}", f"fz:idf:lock:{key}", f"fz:idf:lvl:{key}"
+    locked_until = cache.get(lock_key)
+    now = time.time()
+    if locked_until is not None and locked_until > now:
+        raise HouseholdLocked(math.ceil(locked_until - now))
+    max_failures = settings.FANGZHOU_IDENTIFY_MAX_FAILURES
+    if cache.add(fails_key, 1, IDENTIFY_LOCK_MAX_S):
+        count = 1
+    else:
+        try:
+            count = cache.incr(fails_key)
+        except ValueError:
+            cache.add(fails_key, 1, IDENTIFY_LOCK_MAX_S)
+            count = 1
+    if count > max_failures:  # in flight past the limit: lock without looking
+        raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+    result = attempt()
+    if result is not None:
+        cache.delete(fails_key)
+        return result
+    if count >= max_failures:
+        raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+    return None
+
+
+def _lock(lock_key: str, level_key: str, fails_key: str) -> int:
+    existing = cache.get(lock_key)
+    now = time.time()
+    if existing is not None and existing > now:
+        return math.ceil(float(existing) - now)
+    if not cache.add(level_key, 1, IDENTIFY_LOCK_MAX_S):
+        try:
+            cache.incr(level_key)
+        except ValueError:
+            cache.add(level_key, 1, IDENTIFY_LOCK_MAX_S)
+    level = int(cache.get(level_key) or 1)
+    seconds = int(min(IDENTIFY_LOCK_MAX_S, settings.FANGZHOU_IDENTIFY_LOCK_S * 2 ** min(level - 1, 16)))
+    cache.set(lock_key, now + seconds, seconds)
+    cache.delete(fails_key)
+    return seconds

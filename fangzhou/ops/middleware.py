@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import time
@@ -11,6 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from fangzhou.lib.ratelimit import client_address
 from fangzhou.ops import views
 from fangzhou.ops.logs import request_id_var
 
@@ -86,30 +86,10 @@ class ProxyAddressMiddleware:
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        from django.conf import settings
-
         self.get_response = get_response
-        self.trusted = [ipaddress.ip_network(n, strict=False) for n in settings.FANGZHOU_TRUSTED_PROXIES]
-
-    def is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded and self.is_trusted(request.META.get("REMOTE_ADDR", "")):
-            client = None
-            for entry in reversed([part.strip() for part in forwarded.split(",")]):
-                try:
-                    ipaddress.ip_address(entry)
-                except ValueError:
-                    break  # garbage: trust nothing further left
-                client = entry
-                if not self.is_trusted(entry):
-                    break
-            if client is not None:
-                request.META["REMOTE_ADDR"] = client
+        # The one rule for the client's address: ``fangzhou.lib.ratelimit.client_address``.
+        if request.META.get("HTTP_X_FORWARDED_FOR"):
+            request.META["REMOTE_ADDR"] = client_address(request)
         return self.get_response(request)

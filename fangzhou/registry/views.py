@@ -18,6 +18,7 @@ from fangzhou.accounts.permissions import (
     is_officer,
     unmask_fields,
 )
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
@@ -166,6 +167,7 @@ def transfer_decide(request: HttpRequest, transfer_id: int) -> HttpResponse:
     return redirect("registry:transfers")
 
 
+@public_rate_limited
 def public_building(request: HttpRequest, token: str) -> HttpResponse:
     """The building's public QR landing page (no account): what a resident can do from home."""
     building = selectors.building_by_token(token)

@@ -20,11 +20,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
-from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
 from fangzhou.registry import selectors as registry
-from fangzhou.registry.models import Building, Resident
+from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
@@ -424,6 +424,18 @@ def _fail(zh: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "detail": zh}, status=status)
 
 
+def _locked(exc: HouseholdLocked) -> JsonResponse:
+    response = JsonResponse({"ok": False, "detail": exc.reason, "retry_after": exc.retry_after}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _identify(request: HttpRequest, token: str, building: Building) -> Household | None:
+    """Room + last 4 phone digits, counted per household: raises HouseholdLocked after a few wrong."""
+    room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
+    return identify_guarded(token, room, lambda: selectors.household_identify(building, room, phone4))
+
+
 @public_rate_limited
 @ensure_csrf_cookie
 def public(request: HttpRequest, token: str) -> HttpResponse:
@@ -439,7 +451,10 @@ def public(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     building = _public_building(token)
-    household = selectors.household_identify(building, request.POST.get("room", ""), request.POST.get("phone4", ""))
+    try:
+        household = _identify(request, token, building)
+    except HouseholdLocked as exc:
+        return _locked(exc)
     if household is None:
         return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
     today = selectors.household_today(household, timezone.localdate())
@@ -453,11 +468,20 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
 @public_rate_limited
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
-    # One query: the building, the household and the phone check.
-    building, household = selectors.public_household(
-        token, request.POST.get("room", ""), request.POST.get("phone4", "")
-    )
-    if building is None:
+    room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
+    found: list[Building | None] = []
+
+    def attempt() -> Household | None:
+        # One query: the building, the household and the phone check.
+        building, household = selectors.public_household(token, room, phone4)
+        found.append(building)
+        return household
+
+    try:
+        household = identify_guarded(token, room, attempt)
+    except HouseholdLocked as exc:
+        return _locked(exc)
+    if found and found[0] is None:
         raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
     if household is None:
         return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fangzhou.lib.jobs import job
 
+
+@job
 def write_marker(path: str, text: str) -> None:
     Path(path).write_text(text, encoding="utf-8")

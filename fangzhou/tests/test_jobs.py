@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from fangzhou.lib.jobs import job_enqueue
+from fangzhou.lib.jobs import UnknownJob, job_enqueue, jobs_registered, run_job
+from fangzhou.tests import jobs_sample  # registers write_marker
+
+assert jobs_sample.write_marker
 
 
 def _redis_up() -> bool:
@@ -47,6 +51,29 @@ def test_jobs_refuse_objects() -> None:
         job_enqueue("fangzhou.tests.jobs_sample.write_marker", path=object(), text="x")
 
 
+def test_the_apps_jobs_are_registered() -> None:
+    names = jobs_registered()
+    assert "fangzhou.supplies.tasks.route_plan_run" in names
+    assert "fangzhou.care.tasks.escorts_ensure" in names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_naming_os_system_is_refused_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The broker does not choose code: a forged message runs nothing."""
+    from fangzhou.celery import run_job_task
+
+    marker = tmp_path / "pwned"
+    with caplog.at_level(logging.ERROR, logger="fangzhou.lib.jobs"), pytest.raises(UnknownJob):
+        run_job_task("os.system", {"command": f"touch {marker}"})  # the worker's entry point
+    assert not marker.exists()
+    assert "refused a job that is not registered: 'os.system'" in caplog.text
+    with pytest.raises(UnknownJob):
+        run_job("fangzhou.supplies.services.route_plan_run", {"plan_id": 1})  # a service, not a job
+    with pytest.raises(UnknownJob):
+        job_enqueue("os.system", command="true")  # refused at the sender too
+    assert not marker.exists()
+
+
 @pytest.mark.skipif(not _redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
 @pytest.mark.django_db(transaction=True)
 def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
@@ -62,6 +89,8 @@ def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "fangzhou.celery",
             "worker",
             "--pool=solo",
+            "-I",
+            "fangzhou.tests.jobs_sample",
             "-Q",
             queue,
             "--loglevel=WARNING",

@@ -12,6 +12,7 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.ratelimit import public_api_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
 from fangzhou.registry.selectors import Access, communities_managed, communities_read, community_visible_or_404
@@ -133,6 +134,7 @@ def _gate_out(v: Volunteer) -> GateOut:
 
 
 @router.post("/signup/{token}", response=SignupOut, auth=None)
+@public_api_rate_limited
 def signup(request: HttpRequest, token: str, payload: SignupIn) -> SignupOut:
     """Public: the sign-up form behind the community's QR link (idempotent on client_id)."""
     community = services.signup_link_community(token)

@@ -109,6 +109,7 @@ def signup(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "volunteers/signup.html", context)
 
 
+@public_rate_limited
 def signup_done(request: HttpRequest, token: str, client_id: str) -> HttpResponse:
     community = services.signup_link_community(token)
     volunteer = Volunteer.objects.filter(community=community, client_id=client_id).first() if community else None

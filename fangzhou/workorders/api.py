@@ -15,6 +15,7 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
+from fangzhou.lib.ratelimit import public_api_rate_limited
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
 from fangzhou.workorders import selectors, services
@@ -195,6 +196,7 @@ def request_escalate(request: HttpRequest, pk: int, payload: EscalateIn) -> Requ
 
 
 @router.post("/public/{token}/requests", response=RequestStatusOut, auth=None)
+@public_api_rate_limited
 def public_submit(request: HttpRequest, token: str, payload: RequestIn) -> RequestStatusOut:
     """Public: a resident's request from the building's QR page (idempotent on client_id)."""
     building = building_by_token(token)
@@ -217,6 +219,7 @@ def public_submit(request: HttpRequest, token: str, payload: RequestIn) -> Reque
 
 
 @router.get("/public/{token}/requests/{reference}", response=RequestStatusOut, auth=None)
+@public_api_rate_limited
 def public_status(request: HttpRequest, token: str, reference: str) -> RequestStatusOut:
     building = building_by_token(token)
     r = selectors.request_public(building, reference) if building else None

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Compound
 from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services
@@ -278,6 +279,7 @@ def block_dissolve(request: HttpRequest, block_id: int) -> HttpResponse:
     return redirect(reverse("zones:blocks", args=[mz.community.code]) + f"?compound={mz.compound_id}")
 
 
+@public_rate_limited
 def public_building(request: HttpRequest, token: str) -> HttpResponse:
     """The residents' page behind the building's QR code: its status and countdown, nothing personal."""
     building = building_by_token(token)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.registry.tests.factories import PASSWORD, World, build_world
@@ -74,7 +75,7 @@ def test_antigen_report_resent_after_a_failed_submission(
     assert AntigenReport.objects.count() == 0
     shot(phone, "antigen-unsent")
     phone.click("#resend")
-    phone.wait_for_function("document.getElementById('status').textContent.includes('已提交')")
+    expect(phone.locator("#status")).to_contain_text("已提交")  # not wait_for_function: the page's CSP forbids eval
     assert phone.evaluate(f"JSON.parse(localStorage.getItem('fz-antigen-queue:{token}')).length") == 0
     assert phone.locator("#queue").is_hidden()
     assert AntigenReport.objects.filter(result="negative").count() == 2

@@ -1,0 +1,289 @@
+"""The public edge: the client's address behind our proxies, the shared limiter on every public
+page and API endpoint, and the household lock after wrong room + phone digits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client, RequestFactory
+from django.urls import get_resolver
+from django.utils import timezone
+
+from fangzhou.lib.ratelimit import client_address
+from fangzhou.registry.models import Building
+from fangzhou.registry.roster.importer import roster_import
+from fangzhou.registry.services import building_token_rotate
+from fangzhou.registry.tests.factories import World, make_id, roster_sheet
+from fangzhou.testing.models import AntigenSubmission
+from fangzhou.tests.test_every_route import PUBLIC, _routes
+from fangzhou.volunteers.services import signup_link_ensure
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The client's address
+
+
+class TestClientAddress:
+    def _req(self, remote: str, xff: str | None = None) -> Any:
+        extra = {"REMOTE_ADDR": remote}
+        if xff is not None:
+            extra["HTTP_X_FORWARDED_FOR"] = xff
+        return RequestFactory().get("/", **extra)
+
+    def test_header_ignored_without_trusted_proxies(self, settings: Any) -> None:
+        settings.FANGZHOU_TRUSTED_PROXIES = []
+        assert client_address(self._req("198.51.100.7", "203.0.113.9")) == "198.51.100.7"
+
+    def test_header_ignored_from_an_untrusted_peer(self, settings: Any) -> None:
+        settings.FANGZHOU_TRUSTED_PROXIES = ["10.0.0.0/8"]
+        # The client names our proxy itself: still its own address counts.
+        assert client_address(self._req("198.51.100.7", "203.0.113.9, 10.0.0.2")) == "198.51.100.7"
+
+    def test_header_believed_from_a_trusted_proxy_right_to_left(self, settings: Any) -> None:
+        settings.FANGZHOU_TRUSTED_PROXIES = ["10.0.0.0/8", "192.0.2.1/32"]
+        assert client_address(self._req("10.0.0.2", "203.0.113.9")) == "203.0.113.9"
+        # A forged left part is not believed: the right-most address that is not ours is the client.
+        assert client_address(self._req("10.0.0.2", "1.2.3.4, 203.0.113.9, 192.0.2.1")) == "203.0.113.9"
+        assert client_address(self._req("10.0.0.2", "garbage, 203.0.113.9")) == "203.0.113.9"
+        assert client_address(self._req("10.0.0.2", "")) == "10.0.0.2"
+        assert client_address(self._req("::ffff:10.0.0.2", "[2001:db8::5]:443")) == "2001:db8::5"
+
+    def test_page_counts_the_forwarded_address_only_behind_a_trusted_proxy(self, world: World, settings: Any) -> None:
+        token = building_token_rotate(building=world.b3, actor=None)
+        settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 2
+        url = f"/zones/p/{token}/"
+        # Straight from the Internet: a new header each time does not buy new requests.
+        direct = Client(REMOTE_ADDR="198.51.100.7")
+        codes = [direct.get(url, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)]
+        assert codes == [200, 200, 429]
+        cache.clear()
+        # Behind our proxy: each resident's own address has its own budget.
+        settings.FANGZHOU_TRUSTED_PROXIES = ["10.0.0.0/8"]
+        proxied = Client(REMOTE_ADDR="10.0.0.2")
+        codes = [proxied.get(url, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)]
+        assert codes == [200, 200, 200]
+        codes = [proxied.get(url, HTTP_X_FORWARDED_FOR="203.0.113.50").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+
+
+# --------------------------------------------------------------------------------------------------
+# Every public route is limited
+
+
+def _public_routes() -> list[str]:
+    found = []
+    for route in sorted(set(_routes(get_resolver()))):
+        text = route.lstrip("^").rstrip("$")
+        if "token" not in text:
+            continue
+        if any(re.search(p, text) for p in PUBLIC):
+            found.append(text)
+    return found
+
+
+@pytest.mark.django_db
+def test_every_public_route_is_limited_with_retry_after(world: World, settings: Any) -> None:
+    building_token = building_token_rotate(building=world.b3, actor=None)
+    signup_token = signup_link_ensure(community=world.community).token
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 2
+    routes = _public_routes()
+    assert len(routes) >= 11, routes  # pages of five apps, the landing page, three API operations
+    for route in routes:
+        token = signup_token if route.startswith(("volunteers/", "api/volunteers/")) else building_token
+        url = "/" + re.sub(r"<(?:\w+:)?token>|\{token\}", token, route)
+        url = re.sub(r"<(?:\w+:)?\w+>|\{\w+\}", "x" * 12, url)
+        cache.clear()
+        client = Client()
+        first = client.get(url)
+        method = "post" if first.status_code == 405 else "get"
+        body: dict[str, Any] = {}
+        if method == "post" and url.startswith("/api/"):
+            body = {"content_type": "application/json", "data": "{}"}
+        cache.clear()
+        codes = [getattr(client, method)(url, **body).status_code for _ in range(3)]
+        assert codes[:2] != [429, 429] and codes[2] == 429, (url, codes)
+        refused = getattr(client, method)(url, **body)
+        assert int(refused["Retry-After"]) > 0, url
+        if url.startswith("/api/"):
+            assert "请稍后再试" in refused.json()["detail"], url
+
+
+@pytest.mark.django_db
+def test_public_api_posts_are_limited_per_token_across_addresses(world: World, settings: Any) -> None:
+    """The REST endpoints had no limit at all: 150 of 150 posts made 150 work orders."""
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN = 20
+    codes = []
+    for n in range(30):
+        client = Client(REMOTE_ADDR=f"203.0.113.{n}")
+        payload = {"kind": "other", "text": f"help {n}", "room": "101", "client_id": uuid.uuid4().hex}
+        codes.append(
+            client.post(
+                f"/api/orders/public/{token}/requests", data=json.dumps(payload), content_type="application/json"
+            ).status_code
+        )
+    assert codes.count(200) == 20 and codes[20:] == [429] * 10
+
+
+# --------------------------------------------------------------------------------------------------
+# 300 households behind one carrier NAT report in the same half hour
+
+
+@pytest.mark.django_db
+def test_three_hundred_households_behind_one_address_all_report(world: World) -> None:
+    """Default limits: every household of a 300-household building reports through one address,
+    all inside one window (the harshest case of "the same half hour")."""
+    born = dt.date(1981, 3, 3)
+    rows = [
+        [
+            "阳光小区",
+            "9号楼",
+            str(1000 + n),
+            "张王李赵刘陈杨黄周吴"[n % 10] + "一二三四五六七八九十"[n // 10 % 10] + "甲乙丙丁"[n // 100],
+            make_id("310104", born, 100 + n, n % 2 == 0),
+            f"1380{n:07d}",
+            "",
+            "",
+        ]
+        for n in range(1, 301)
+    ]
+    report = roster_import(community=world.community, actor=None, sheet=roster_sheet(rows), filename="big.xlsx")
+    assert not report.rejected, report.rejected[:3]
+    building = Building.objects.get(community=world.community, number="9")
+    token = building_token_rotate(building=building, actor=None)
+    client = Client(REMOTE_ADDR="100.64.0.1")  # the carrier's one address
+    today = timezone.localdate().isoformat()
+    for n in range(1, 301):
+        room, phone4 = str(1000 + n), f"{n:04d}"
+        assert client.get(f"/testing/a/{token}/").status_code == 200
+        who = client.post(f"/testing/a/{token}/identify/", {"room": room, "phone4": phone4})
+        assert who.status_code == 200, (n, who.content)
+        results = {m["id"]: "negative" for m in who.json()["members"]}
+        sent = client.post(
+            f"/testing/a/{token}/submit/",
+            {"room": room, "phone4": phone4, "day": today, "client_id": f"nat-{n:04d}", "results": json.dumps(results)},
+        )
+        assert sent.status_code == 200 and sent.json()["stored"], (n, sent.content)
+    assert AntigenSubmission.objects.filter(household__building=building).count() == 300
+
+
+# --------------------------------------------------------------------------------------------------
+# Two processes, one cache
+
+
+@pytest.mark.skipif(not _redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
+def test_limit_holds_across_two_processes_sharing_redis(tmp_path: Any) -> None:
+    subject = f"203.0.113.{os.getpid() % 250}-{uuid.uuid4().hex}"
+    script = textwrap.dedent(
+        f"""
+        import django, sys, time
+        django.setup()
+        from django.core.cache import cache
+        from fangzhou.lib.ratelimit import rate_hit
+        barrier = {subject!r} + ":ready"
+        cache.add(barrier, 0, 120)
+        cache.incr(barrier)
+        while int(cache.get(barrier) or 0) < 2:  # both processes up: start together
+            time.sleep(0.005)
+        allowed = 0
+        for _ in range(60):
+            allowed += rate_hit("addr", {subject!r}, 50, 600) == 0
+            time.sleep(0.002)
+        print(allowed)
+        """
+    )
+    env = {
+        **os.environ,
+        "CACHE_URL": "redis://127.0.0.1:6379/7",
+        "DJANGO_SETTINGS_MODULE": "fangzhou.settings",
+        "FANGZHOU_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    counts = [int(w.communicate(timeout=60)[0].strip()) for w in workers]
+    assert sum(counts) == 50, counts  # 120 hits between them, exactly the limit allowed
+    assert all(c > 0 for c in counts), counts
+
+
+# --------------------------------------------------------------------------------------------------
+# Household identify locks one household, not the building
+
+
+def _add_room(world: World, room: str, phone: str) -> None:
+    born = dt.date(1975, 6, 9)
+    rows = [["阳光小区", "3号楼", room, "陈静", make_id("310104", born, 77, False), phone, "", "一网格"]]
+    roster_import(community=world.community, actor=None, sheet=roster_sheet(rows), filename="one.xlsx")
+
+
+@pytest.mark.django_db
+def test_identify_locks_the_household_and_says_when_to_retry(
+    world: World, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_room(world, "103", "13500002468")
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_IDENTIFY_MAX_FAILURES = 5
+    settings.FANGZHOU_IDENTIFY_LOCK_S = 900
+    url = f"/testing/a/{token}/identify/"
+    guesser = Client(REMOTE_ADDR="198.51.100.66")
+    codes = [guesser.post(url, {"room": "101", "phone4": f"{n:04d}"}).status_code for n in range(5)]
+    assert codes == [404, 404, 404, 404, 429]
+    locked = guesser.post(url, {"room": "101 室", "phone4": "1234"})  # even the right digits, any spelling
+    assert locked.status_code == 429 and 0 < int(locked["Retry-After"]) <= 900
+    detail = locked.json()["detail"]
+    assert "锁定" in detail and "Try again after" in detail and re.search(r"\d\d:\d\d", detail)
+    # The submit endpoint guards the same household.
+    assert guesser.post(f"/testing/a/{token}/submit/", {"room": "101", "phone4": "1234"}).status_code == 429
+    # The rest of the building goes on: the neighbour, from the same address, is recognised.
+    neighbour = guesser.post(url, {"room": "103", "phone4": "2468"})
+    assert neighbour.status_code == 200 and neighbour.json()["room"] == "103"
+    # When the lock ends the household is back; the next lock is longer.
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 901)
+    assert Client().post(url, {"room": "101", "phone4": "1234"}).status_code == 200
+    codes = [guesser.post(url, {"room": "101", "phone4": f"{n:04d}"}).status_code for n in range(5)]
+    assert codes[-1] == 429 and 900 < int(guesser.post(url, {"room": "101", "phone4": "1234"})["Retry-After"]) <= 1800
+
+
+@pytest.mark.django_db
+def test_identify_lock_is_per_token(world: World, settings: Any) -> None:
+    """A household's lock is kept with its building's token (a new poster starts afresh)."""
+    old = building_token_rotate(building=world.b3, actor=None)
+    for n in range(5):
+        Client().post(f"/testing/a/{old}/identify/", {"room": "101", "phone4": f"{n:04d}"})
+    assert Client().post(f"/testing/a/{old}/identify/", {"room": "101", "phone4": "1234"}).status_code == 429
+    new = building_token_rotate(building=world.b3, actor=None)
+    assert Client().post(f"/testing/a/{new}/identify/", {"room": "101", "phone4": "1234"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_medicine_page_locks_the_household_in_both_languages(world: World, settings: Any) -> None:
+    token = building_token_rotate(building=world.b3, actor=None)
+    client = Client()
+    for n in range(4):
+        assert client.post(f"/care/p/{token}/", {"room": "101", "last4": f"{n:04d}"}).status_code == 200
+    locked = client.post(f"/care/p/{token}/", {"room": "101", "last4": "0009"})
+    page = locked.content.decode()
+    assert locked.status_code == 429 and "Retry-After" in locked
+    assert "本户已暂时锁定" in page and "this household is locked" in page
