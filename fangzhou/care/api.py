@@ -100,7 +100,7 @@ class RiskOut(Schema):
     order_id: int | None
 
 
-class CountsOut(Schema):
+class CareCountsOut(Schema):
     created: int
     updated: int = 0
     sessions: int = 0
@@ -179,12 +179,12 @@ def profiles(request: HttpRequest, code: str, need: str = "") -> list[ProfileOut
     return [_profile_out(p) for p in selectors.community_profiles(request.user, community, need)]
 
 
-@router.post("/c/{code}/sync", response=CountsOut)
-def sync(request: HttpRequest, code: str) -> CountsOut:
+@router.post("/c/{code}/sync", response=CareCountsOut)
+def sync(request: HttpRequest, code: str) -> CareCountsOut:
     community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_registry_sync(community=community, actor=acting_user(request))
-    return CountsOut(created=report.created, updated=report.updated)
+    return CareCountsOut(created=report.created, updated=report.updated)
 
 
 @router.get("/c/{code}/at-risk", response=list[RiskOut])
@@ -205,12 +205,12 @@ def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
     ]
 
 
-@router.post("/c/{code}/escorts", response=CountsOut)
-def escorts(request: HttpRequest, code: str) -> CountsOut:
+@router.post("/c/{code}/escorts", response=CareCountsOut)
+def escorts(request: HttpRequest, code: str) -> CareCountsOut:
     community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_escorts_ensure(community=community, actor=acting_user(request))
-    return CountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
+    return CareCountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
 
 
 @router.get("/profiles/{profile_id}", response=ProfileOut)

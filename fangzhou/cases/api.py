@@ -33,7 +33,7 @@ class CaseOut(Schema):
     monitoring_until: dt.date | None
 
 
-class CountOut(Schema):
+class CaseCountOut(Schema):
     compound: str
     building: str
     cases: int
@@ -111,11 +111,11 @@ def case_list(request: HttpRequest, code: str) -> list[CaseOut]:
     return [_out(c) for c in selectors.case_list(request.user, community)]
 
 
-@router.get("/communities/{code}/counts", response=list[CountOut])
-def case_counts(request: HttpRequest, code: str) -> list[CountOut]:
+@router.get("/communities/{code}/counts", response=list[CaseCountOut])
+def case_counts(request: HttpRequest, code: str) -> list[CaseCountOut]:
     community = community_visible_or_404(request.user, code)
     return [
-        CountOut(compound=c.compound, building=c.building, cases=c.cases, last_report=c.last_report)
+        CaseCountOut(compound=c.compound, building=c.building, cases=c.cases, last_report=c.last_report)
         for c in selectors.case_counts_by_building(request.user, community)
     ]
 

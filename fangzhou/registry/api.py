@@ -26,7 +26,7 @@ class CommunityOut(Schema):
     subdistrict: str
 
 
-class CountsOut(Schema):
+class PlaceCountsOut(Schema):
     name: str
     buildings: int
     households: int
@@ -49,8 +49,8 @@ class OverviewOut(Schema):
     households: int
     residents: int
     special: int
-    compounds: list[CountsOut]
-    grids: list[CountsOut]
+    compounds: list[PlaceCountsOut]
+    grids: list[PlaceCountsOut]
     buildings: list[BuildingOut]
 
 
@@ -75,7 +75,7 @@ class UnmaskOut(Schema):
     phone: str
 
 
-class RejectionOut(Schema):
+class RosterRejectionOut(Schema):
     row: int
     column: str
     reason: str
@@ -83,11 +83,11 @@ class RejectionOut(Schema):
     reason_en: str
 
 
-class ImportOut(Schema):
+class RosterImportOut(Schema):
     created: int
     updated: int
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[RosterRejectionOut]
     rows_read: int
     dry_run: bool
     import_id: int | None
@@ -129,8 +129,8 @@ def community_overview(request: HttpRequest, code: str) -> OverviewOut:
         households=data.households,
         residents=data.residents,
         special=data.special,
-        compounds=[CountsOut(**c) for c in data.compounds],  # type: ignore[arg-type]
-        grids=[CountsOut(**g) for g in data.grids],  # type: ignore[arg-type]
+        compounds=[PlaceCountsOut(**c) for c in data.compounds],  # type: ignore[arg-type]
+        grids=[PlaceCountsOut(**g) for g in data.grids],  # type: ignore[arg-type]
         buildings=[
             BuildingOut(
                 id=b.id,
@@ -184,7 +184,7 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
     return UnmaskOut(id=resident.pk, id_number=values["id_number"], phone=values["phone"])
 
 
-@router.post("/communities/{code}/roster", response=ImportOut)
+@router.post("/communities/{code}/roster", response=RosterImportOut)
 def roster_upload(
     request: HttpRequest,
     code: str,

@@ -100,18 +100,18 @@ class OrderIn(Schema):
     items: dict[str, int]
 
 
-class RejectionOut(Schema):
+class PurchaseRejectionOut(Schema):
     row: int
     column: str
     reason: str
 
 
-class ImportOut(Schema):
+class PurchaseImportOut(Schema):
     created: int
     updated: int
     unchanged: int
     rows_read: int
-    rejected: list[RejectionOut]
+    rejected: list[PurchaseRejectionOut]
 
 
 class DeliveryAssignIn(Schema):
@@ -231,8 +231,8 @@ def order_set(request: HttpRequest, distribution_id: int, payload: OrderIn) -> D
     return _door(selectors.delivery_get(request.user, delivery.pk) or delivery)
 
 
-@router.post("/d/{distribution_id}/import", response=ImportOut)
-def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile = File(...)) -> ImportOut:
+@router.post("/d/{distribution_id}/import", response=PurchaseImportOut)
+def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile = File(...)) -> PurchaseImportOut:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     try:
@@ -241,7 +241,7 @@ def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile 
         )
     except (UnreadableFile, services.SuppliesError) as exc:
         raise _refused(exc) from exc
-    return ImportOut(**{k: v for k, v in report.as_dict().items() if k != "import_id"})
+    return PurchaseImportOut(**{k: v for k, v in report.as_dict().items() if k != "import_id"})
 
 
 @router.post("/d/{distribution_id}/assign")

@@ -33,7 +33,7 @@ class RoundOut(Schema):
     status: str
 
 
-class CountOut(Schema):
+class SamplingCountOut(Schema):
     name: str
     expected: int
     sampled: int
@@ -41,11 +41,11 @@ class CountOut(Schema):
     exempt: int
 
 
-class CountsOut(Schema):
+class RoundCountsOut(Schema):
     round: RoundOut
-    total: CountOut
-    buildings: list[CountOut]
-    grids: list[CountOut]
+    total: SamplingCountOut
+    buildings: list[SamplingCountOut]
+    grids: list[SamplingCountOut]
 
 
 class MissingOut(Schema):
@@ -77,7 +77,7 @@ class TubeOut(Schema):
     status: str
 
 
-class RejectionOut(Schema):
+class TestingRejectionOut(Schema):
     row: int
     reason: str
 
@@ -91,7 +91,7 @@ class ResultsOut(Schema):
     confirmed_positive: list[str]
     cleared: list[str]
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[TestingRejectionOut]
 
 
 class SamplesOut(Schema):
@@ -99,7 +99,7 @@ class SamplesOut(Schema):
     samples: int
     single_tube_retests: int
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[TestingRejectionOut]
 
 
 class RetestOut(Schema):
@@ -142,8 +142,8 @@ def _round_out(rnd: Round) -> RoundOut:
     return RoundOut(id=rnd.pk, community=rnd.community.code, date=rnd.date, pool_size=rnd.pool_size, status=rnd.status)
 
 
-def _count(c: selectors.Count3) -> CountOut:
-    return CountOut(name=c.name, expected=c.expected, sampled=c.sampled, missing=c.missing, exempt=c.exempt)
+def _count(c: selectors.Count3) -> SamplingCountOut:
+    return SamplingCountOut(name=c.name, expected=c.expected, sampled=c.sampled, missing=c.missing, exempt=c.exempt)
 
 
 @router.post("/communities/{code}/rounds", response={201: RoundOut})
@@ -159,11 +159,11 @@ def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int
     return 201, _round_out(rnd)
 
 
-@router.get("/rounds/{round_id}", response=CountsOut)
-def round_counts(request: HttpRequest, round_id: int) -> CountsOut:
+@router.get("/rounds/{round_id}", response=RoundCountsOut)
+def round_counts(request: HttpRequest, round_id: int) -> RoundCountsOut:
     rnd = _round(request, round_id)
     counts = selectors.round_counts(request.user, rnd)
-    return CountsOut(
+    return RoundCountsOut(
         round=_round_out(rnd),
         total=_count(counts.total),
         buildings=[_count(b) for b in counts.buildings],

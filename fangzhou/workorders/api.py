@@ -295,7 +295,7 @@ class WorkOrderIn(Schema):
     client_id: str | None = None
 
 
-class CountOut(Schema):
+class BoardCountOut(Schema):
     key: str
     label: str
     open: int
@@ -311,9 +311,9 @@ class BoardOut(Schema):
     community: str
     open_total: int
     done_today: int
-    by_kind: list[CountOut]
-    by_priority: list[CountOut]
-    by_age: list[CountOut]
+    by_kind: list[BoardCountOut]
+    by_priority: list[BoardCountOut]
+    by_age: list[BoardCountOut]
     overdue: list[OrderOut]
     escalated: list[OrderOut]
     oldest_open: list[OrderOut]
@@ -411,8 +411,8 @@ def order_create(request: HttpRequest, payload: WorkOrderIn) -> Reply[OrderOut]:
     return Reply(201, order_out(found))
 
 
-def _count(key: object, label: object, n: object) -> CountOut:
-    return CountOut(key=str(key), label=str(label), open=cast(int, n))
+def _count(key: object, label: object, n: object) -> BoardCountOut:
+    return BoardCountOut(key=str(key), label=str(label), open=cast(int, n))
 
 
 @router.get("/board/{code}", response=BoardOut)

@@ -1,0 +1,102 @@
+"""The OpenAPI document tells the truth: one component per schema class, every status documented,
+errors as problem details, lists paginated."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from fangzhou.api import api
+
+APPS = ("registry", "testing", "cases", "zones", "volunteers", "workorders", "supplies", "care", "reports")
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return dict(api.get_openapi_schema(path_prefix=""))
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in typing.get_args(annotation):
+        yield from _nested_models(arg)
+
+
+def _schema_classes() -> set[type[BaseModel]]:
+    """Every schema class the API can send or receive (the operations' wrapper models excluded)."""
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = []
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                wrappers = [m for m in operation.response_models.values() if isinstance(m, type)]
+                for wrapper in [*wrappers, *operation.models]:
+                    for field in wrapper.model_fields.values():
+                        todo.extend(_nested_models(field.annotation))
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            todo.extend(_nested_models(field.annotation))
+    return seen
+
+
+def test_every_schema_class_has_its_own_component(document: dict[str, Any]) -> None:
+    """Two classes with one name would silently share (overwrite) one component."""
+    classes = _schema_classes()
+    components = document["components"]["schemas"]
+    by_name: dict[str, list[str]] = {}
+    for cls in classes:
+        by_name.setdefault(cls.__name__, []).append(f"{cls.__module__}.{cls.__qualname__}")
+    shared = {name: where for name, where in by_name.items() if len(where) > 1}
+    assert not shared, f"schema names used by more than one class: {shared}"
+    assert len(classes) == len(components)
+    assert {cls.__name__ for cls in classes} == set(components)
+
+
+def test_every_ref_points_at_a_component(document: dict[str, Any]) -> None:
+    components = set(document["components"]["schemas"])
+
+    def refs(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    yield value.rsplit("/", 1)[-1]
+                else:
+                    yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    assert set(refs(document["paths"])) - components == set()
+
+
+def test_the_app_schema_modules_hold_no_duplicate_names() -> None:
+    """Also the classes not (yet) reachable: a name is unique across every app's api.py."""
+    import importlib
+
+    from ninja import Schema
+
+    owners: dict[str, list[str]] = {}
+    for app in APPS:
+        module = importlib.import_module(f"fangzhou.{app}.api")
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
+                owners.setdefault(name, []).append(app)
+    assert {n: a for n, a in owners.items() if len(a) > 1} == {}
