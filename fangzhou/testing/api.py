@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.lib.problems import Problem
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.selectors import community_visible_or_404
@@ -180,7 +181,7 @@ def round_missing(request: HttpRequest, round_id: int) -> list[MissingOut]:
     ]
 
 
-@router.post("/rounds/{round_id}/samples", response={201: SampleOut})
+@router.post("/rounds/{round_id}/samples", response={201: SampleOut, 409: Problem})
 def sample_take(request: HttpRequest, round_id: int, payload: SampleIn) -> tuple[int, SampleOut]:
     rnd = _round(request, round_id)
     residents = list(
@@ -235,7 +236,7 @@ def results_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
     return report.as_dict()
 
 
-@router.post("/rounds/{round_id}/samples-file", response=SamplesOut)
+@router.post("/rounds/{round_id}/samples-file", response={200: SamplesOut, 409: Problem})
 def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = File(...)) -> dict[str, object]:
     rnd = _round(request, round_id)
     _runner(request, rnd)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import Client
 from pydantic import BaseModel
 
-from fangzhou.api import api
+from fangzhou.api import PROBLEM_SCHEMAS, api
+from fangzhou.lib.problems import PROBLEM_JSON, Problem
 
 APPS = ("registry", "testing", "cases", "zones", "volunteers", "workorders", "supplies", "care", "reports")
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -18,7 +20,11 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return dict(api.get_openapi_schema(path_prefix=""))
+    """The document as a client reads it."""
+    response = Client().get("/api/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -59,7 +65,7 @@ def _schema_classes() -> set[type[BaseModel]]:
 
 def test_every_schema_class_has_its_own_component(document: dict[str, Any]) -> None:
     """Two classes with one name would silently share (overwrite) one component."""
-    classes = _schema_classes()
+    classes = _schema_classes() | {Problem, *PROBLEM_SCHEMAS.values()}
     components = document["components"]["schemas"]
     by_name: dict[str, list[str]] = {}
     for cls in classes:
@@ -100,3 +106,42 @@ def test_the_app_schema_modules_hold_no_duplicate_names() -> None:
             if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
                 owners.setdefault(name, []).append(app)
     assert {n: a for n, a in owners.items() if len(a) > 1} == {}
+
+
+def test_every_operation_documents_its_success_and_its_errors(document: dict[str, Any]) -> None:
+    """Success, 401 (signed-in operations) or 429 (public ones), 400/422 (any input), 503; every
+    error as problem details."""
+    missing: list[str] = []
+    for path, method, operation in _operations(document):
+        responses = {int(status): answer for status, answer in operation["responses"].items()}
+        public = not operation.get("security")
+        needed = {503, 404} | ({429} if public else {401, 403})
+        if operation.get("parameters") or operation.get("requestBody"):
+            needed |= {400, 422}
+        if not any(200 <= status < 300 for status in responses):
+            missing.append(f"{method} {path}: no success status")
+        if needed - set(responses):
+            missing.append(f"{method} {path}: {sorted(needed - set(responses))}")
+        for status, answer in responses.items():
+            if status >= 400 and set(answer.get("content", {})) != {PROBLEM_JSON}:
+                missing.append(f"{method} {path} {status}: not problem details")
+    assert missing == []
+
+
+def test_the_public_operations_are_the_three_expected(document: dict[str, Any]) -> None:
+    public = sorted(f"{m} {p}" for p, m, op in _operations(document) if not op.get("security"))
+    assert public == [
+        "get /api/orders/public/{token}/requests/{reference}",
+        "post /api/orders/public/{token}/requests",
+        "post /api/volunteers/signup/{token}",
+    ]
+    for path, method, operation in _operations(document):
+        if not operation.get("security"):
+            assert "429" in {str(s) for s in operation["responses"]}, f"{method} {path}"
+
+
+def test_error_schemas_are_problem_details(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("Problem", "ValidationProblem", "RetryProblem", "ClaimTaken", "BlockCutsOffProblem"):
+        assert {"type", "title", "status", "detail", "zh", "en"} <= set(schemas[name]["properties"]), name
+    assert "errors" in schemas["ValidationProblem"]["required"]

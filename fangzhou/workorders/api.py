@@ -7,7 +7,7 @@ from typing import cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -15,6 +15,7 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, is_committee
+from fangzhou.lib.problems import Problem, problem_response
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
 from fangzhou.workorders import selectors, services
@@ -48,6 +49,14 @@ class EventOut(Schema):
 
 
 class ClaimOut(Schema):
+    won: bool
+    holder: str | None
+    order: OrderOut
+
+
+class ClaimTaken(Problem):
+    """409: someone else holds the order (problem details with the claim's fields)."""
+
     won: bool
     holder: str | None
     order: OrderOut
@@ -245,8 +254,8 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     ]
 
 
-@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimOut})
-def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
+@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimTaken})
+def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | HttpResponse:
     o = selectors.order_for_claim(request.user, pk)
     if o is None:
         raise Http404("work order not found")
@@ -256,7 +265,15 @@ def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut]:
         raise HttpError(403, str(exc)) from exc
     out = ClaimOut(won=result.won, holder=str(result.holder) if result.holder else None, order=order_out(result.order))
     mine = result.won or (result.holder is not None and result.holder.pk == request.user.pk)
-    return Reply(200 if mine else 409, out)
+    if not mine:
+        return problem_response(
+            409,
+            zh="这张工单已被他人认领",
+            en="someone else has claimed this order",
+            type="urn:fangzhou:problem:conflict",
+            **out.model_dump(),
+        )
+    return Reply(200, out)
 
 
 @router.post("/{int:pk}/{action}", response=OrderOut)
