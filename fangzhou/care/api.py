@@ -12,6 +12,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
+from fangzhou.lib.pagination import Rows, paginated
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import community_visible_or_404
@@ -174,6 +175,7 @@ class TripOut(Schema):
 
 
 @router.get("/c/{code}/profiles", response=list[ProfileOut])
+@paginated
 def profiles(request: HttpRequest, code: str, need: str = "") -> list[ProfileOut]:
     community = community_visible_or_404(request.user, code)
     return [_profile_out(p) for p in selectors.community_profiles(request.user, community, need)]
@@ -188,6 +190,7 @@ def sync(request: HttpRequest, code: str) -> CareCountsOut:
 
 
 @router.get("/c/{code}/at-risk", response=list[RiskOut])
+@paginated
 def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
     community = community_visible_or_404(request.user, code)
     return [
@@ -286,15 +289,16 @@ def checkins_close(request: HttpRequest, code: str) -> CloseOut:
 
 
 @router.get("/c/{code}/medicine", response=list[MedicineRequestOut])
-def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
+@paginated
+def medicine_list(request: HttpRequest, code: str) -> Rows[MedicineRequestOut]:
     community = community_visible_or_404(request.user, code)
-    return [
-        _request_out(r)
-        for r in selectors.medicine_requests_visible(request.user)
+    rows = (
+        selectors.medicine_requests_visible(request.user)
         .filter(community=community)
         .select_related("trip")
-        .order_by("-created_at")[:200]
-    ]
+        .order_by("-created_at", "-id")
+    )
+    return Rows(rows, _request_out)
 
 
 @router.post("/medicine", response=MedicineRequestOut)

@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.pagination import paginated
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Resident
@@ -113,6 +114,7 @@ def resident_out(resident: object) -> ResidentOut:
 
 
 @router.get("/communities", response=list[CommunityOut])
+@paginated
 def community_list(request: HttpRequest) -> list[CommunityOut]:
     return [
         CommunityOut(code=c.code, name=c.name, subdistrict=c.subdistrict.name)
@@ -148,6 +150,7 @@ def community_overview(request: HttpRequest, code: str) -> OverviewOut:
 
 
 @router.get("/buildings/{building_id}/residents", response=list[ResidentOut])
+@paginated
 def building_residents(request: HttpRequest, building_id: int) -> list[ResidentOut]:
     building = selectors.building_get(request.user, building_id)
     if building is None:
@@ -162,6 +165,7 @@ def building_residents(request: HttpRequest, building_id: int) -> list[ResidentO
 
 
 @router.get("/residents", response=list[ResidentOut])
+@paginated
 def resident_search(request: HttpRequest, q: str, community: str | None = None) -> list[ResidentOut]:
     scope = community_visible_or_404(request.user, community) if community else None
     return [resident_out(r) for r in selectors.resident_search(request.user, q, community=scope)]

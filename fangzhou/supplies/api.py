@@ -11,6 +11,7 @@ from ninja.files import UploadedFile
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
+from fangzhou.lib.pagination import paginated
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
@@ -155,6 +156,7 @@ class RoutePlanOut(Schema):
 
 
 @router.get("/c/{code}/distributions", response=list[DistributionOut])
+@paginated
 def distributions(request: HttpRequest, code: str) -> list[DistributionOut]:
     community = community_visible_or_404(request.user, code)
     return [_out(d) for d in selectors.distributions_visible(request.user).filter(community=community)]
@@ -281,6 +283,7 @@ def _door(delivery: object) -> DoorOut:
 
 
 @router.get("/d/{distribution_id}/b/{building_id}", response=list[DoorOut])
+@paginated
 def doors(request: HttpRequest, distribution_id: int, building_id: int) -> list[DoorOut]:
     d = _distribution(request, distribution_id)
     building = selectors.building_get(request.user, d, building_id)

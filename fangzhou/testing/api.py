@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
+from fangzhou.lib.pagination import paginated
 from fangzhou.lib.problems import Problem
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
@@ -173,6 +174,7 @@ def round_counts(request: HttpRequest, round_id: int) -> RoundCountsOut:
 
 
 @router.get("/rounds/{round_id}/missing", response=list[MissingOut])
+@paginated
 def round_missing(request: HttpRequest, round_id: int) -> list[MissingOut]:
     rnd = _round(request, round_id)
     return [
@@ -250,6 +252,7 @@ def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
 
 
 @router.get("/communities/{code}/retests", response=list[RetestOut])
+@paginated
 def retests(request: HttpRequest, code: str) -> list[RetestOut]:
     community = community_visible_or_404(request.user, code)
     return [

@@ -3,6 +3,7 @@ errors as problem details, lists paginated."""
 
 from __future__ import annotations
 
+import json
 import typing
 from collections.abc import Iterator
 from typing import Any
@@ -64,16 +65,16 @@ def _schema_classes() -> set[type[BaseModel]]:
 
 
 def test_every_schema_class_has_its_own_component(document: dict[str, Any]) -> None:
-    """Two classes with one name would silently share (overwrite) one component."""
+    """Two classes with one name would silently share (overwrite) one component. (Ninja makes one
+    ``Paged…`` class per paginated operation: copies with the same schema are one class here.)"""
     classes = _schema_classes() | {Problem, *PROBLEM_SCHEMAS.values()}
-    components = document["components"]["schemas"]
-    by_name: dict[str, list[str]] = {}
+    by_name: dict[str, set[str]] = {}
     for cls in classes:
-        by_name.setdefault(cls.__name__, []).append(f"{cls.__module__}.{cls.__qualname__}")
-    shared = {name: where for name, where in by_name.items() if len(where) > 1}
-    assert not shared, f"schema names used by more than one class: {shared}"
-    assert len(classes) == len(components)
-    assert {cls.__name__ for cls in classes} == set(components)
+        by_name.setdefault(cls.__name__, set()).add(json.dumps(cls.model_json_schema(), sort_keys=True))
+    shared = sorted(name for name, shapes in by_name.items() if len(shapes) > 1)
+    assert shared == [], f"schema names used by classes of different shapes: {shared}"
+    assert len(by_name) == len(document["components"]["schemas"])
+    assert set(by_name) == set(document["components"]["schemas"])
 
 
 def test_every_ref_points_at_a_component(document: dict[str, Any]) -> None:
@@ -145,3 +146,31 @@ def test_error_schemas_are_problem_details(document: dict[str, Any]) -> None:
     for name in ("Problem", "ValidationProblem", "RetryProblem", "ClaimTaken", "BlockCutsOffProblem"):
         assert {"type", "title", "status", "detail", "zh", "en"} <= set(schemas[name]["properties"]), name
     assert "errors" in schemas["ValidationProblem"]["required"]
+
+
+def test_every_list_is_paginated(document: dict[str, Any]) -> None:
+    """No GET answers a bare array: lists take limit/offset and answer {items, count, limit, offset}."""
+    bare = []
+    for path, method, operation in _operations(document):
+        ok = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if method == "get" and ok.get("type") == "array":
+            bare.append(path)
+        if ok.get("$ref", "").split("/")[-1].startswith("Paged"):
+            names = {p["name"] for p in operation["parameters"]}
+            assert {"limit", "offset"} <= names, path
+    assert bare == []
+    paged = [s for name, s in document["components"]["schemas"].items() if name.startswith("Paged")]
+    assert len(paged) >= 15
+    for schema in paged:
+        assert set(schema["required"]) == {"items", "count", "limit", "offset"}
+
+
+@pytest.mark.django_db
+def test_a_list_pages_with_limit_and_offset(world: Any) -> None:
+    client = Client()
+    client.force_login(world.secretary)
+    first = client.get("/api/volunteers/", {"limit": 1}).json()
+    assert first["limit"] == 1 and first["offset"] == 0 and len(first["items"]) <= 1
+    everything = client.get("/api/volunteers/").json()
+    assert everything["limit"] == 100 and len(everything["items"]) == everything["count"] == first["count"]
+    assert client.get("/api/volunteers/", {"limit": 501}).status_code == 422

@@ -15,6 +15,7 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, is_committee
+from fangzhou.lib.pagination import Rows, paginated
 from fangzhou.lib.problems import Problem, problem_response
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
@@ -139,26 +140,29 @@ def _request_out(r: ResidentRequest) -> RequestOut:
 
 
 @router.get("/", response=list[OrderOut])
-def order_list(request: HttpRequest, status: str | None = None, mine: bool = False) -> list[OrderOut]:
+@paginated
+def order_list(request: HttpRequest, status: str | None = None, mine: bool = False) -> Rows[OrderOut]:
     qs = selectors.orders_visible(request.user)
     if status:
         qs = qs.filter(status=status)
     if mine:
         qs = qs.filter(assignee_id=request.user.pk)
-    return [order_out(o) for o in qs.order_by("priority", "due_at", "id")[:500]]
+    return Rows(qs.order_by("priority", "due_at", "id"), order_out)
 
 
 @router.get("/nearby", response=list[OrderOut])
+@paginated
 def nearby(request: HttpRequest) -> list[OrderOut]:
     return [order_out(o) for o in selectors.open_orders_near(acting_user(request))]
 
 
 @router.get("/requests", response=list[RequestOut])
-def request_list(request: HttpRequest, open_only: bool = True) -> list[RequestOut]:
+@paginated
+def request_list(request: HttpRequest, open_only: bool = True) -> Rows[RequestOut]:
     qs = selectors.requests_visible(request.user)
     if open_only:
         qs = qs.filter(order__status__in=selectors.ACTIVE)
-    return [_request_out(r) for r in qs.order_by("created_at")[:500]]
+    return Rows(qs.order_by("created_at", "id"), _request_out)
 
 
 @router.post("/requests", response=RequestOut)
@@ -240,6 +244,7 @@ def order_detail(request: HttpRequest, pk: int) -> OrderOut:
 
 
 @router.get("/{int:pk}/history", response=list[EventOut])
+@paginated
 def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     o = _order(request, pk)
     return [
