@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from fangzhou.lib.cli import EXIT_OK, EXIT_REFUSED, CommandError, emit
 
 
@@ -33,7 +35,7 @@ def _community(code: str) -> Any:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
-    Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0 if args.json else 1)
     emit(args, {"migrated": True}, "Database is up to date.")
     return EXIT_OK
@@ -97,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fangzhou.registry.demo import demo_seed
     from fangzhou.registry.models import Community
 
-    Path(os.environ.get("FANGZHOU_DATA_DIR", "var")).mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0)
     result = demo_seed(size=args.size, stdout=sys.stdout)
     extra = demo_operations(community=Community.objects.get(code=result.communities[0]), stdout=sys.stdout)

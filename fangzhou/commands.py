@@ -14,6 +14,7 @@ APPS_WITH_COMMANDS: tuple[str, ...] = (
     "fangzhou.supplies.cli",
     "fangzhou.care.cli",
     "fangzhou.reports.cli",
+    "fangzhou.ops.cli",
 )
 
 

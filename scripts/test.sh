@@ -3,12 +3,17 @@
 # browser tests) and on PostgreSQL (with real concurrent connections).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FANGZHOU_INSTALL=dev  # the test and lint tools on top of the runtime packages
 source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 
 ensure_debs chromium
 export FANGZHOU_CHROMIUM="${FANGZHOU_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}"
 
+# pg_dump / pg_restore for the backup round trip, also when the server is elsewhere (DATABASE_URL_PG).
+ensure_debs postgresql-client
+# nginx for the production-stack test (it starts its own, on a free port; the package's own service is not used).
+ensure_debs nginx
 # PostgreSQL: use DATABASE_URL_PG if given; otherwise a local server, installed and started if needed.
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
 if [ -z "${DATABASE_URL_PG:-}" ]; then

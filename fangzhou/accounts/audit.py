@@ -38,6 +38,8 @@ class AuditAction(models.TextChoices):
     ROSTER_EXPORT = "roster.export", _("Roster exported")
     RESIDENT_UPDATE = "resident.update", _("Resident changed")
     RESIDENT_UNMASK = "resident.unmask", _("Resident's ID number or phone shown")
+    RESIDENT_TRANSFER_APPROVE = "resident.transfer.approve", _("Resident moved to another community")
+    RESIDENT_TRANSFER_DECLINE = "resident.transfer.decline", _("Resident's move declined")
     # work orders and residents' requests
     WORK_ORDER_CREATE = "work_order.create", _("Work order created")
     WORK_ORDER_CLAIM = "work_order.claim", _("Work order claimed")

@@ -93,6 +93,17 @@ def can_manage_community(user: AnyUser | None, community_id: int) -> bool:
     return active.role in MANAGERS and active.community_id == community_id
 
 
+def can_decide_transfer(user: AnyUser | None, subdistrict_id: int) -> bool:
+    """Moves a resident out of a community: the officer of that community's subdistrict (or an
+    administrator). The receiving committee is never told where the person is registered."""
+    active = active_user(user)
+    if active is None:
+        return False
+    if active.is_superuser or active.role == Role.ADMIN:
+        return True
+    return active.role == Role.SUBDISTRICT_OFFICER and active.subdistrict_id == subdistrict_id
+
+
 def can_mark_deliveries(user: AnyUser | None) -> bool:
     """Officers of the subdistrict look; everyone else who sees a door list may mark its doors."""
     active = active_user(user)

@@ -11,8 +11,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import Role, User
 
 
-@transaction.atomic
-def user_upsert(
+def user_upsert_in_transaction(
     *,
     username: str,
     password: str,
@@ -24,7 +23,10 @@ def user_upsert(
     buildings: Iterable[Model] = (),
     actor: User | None = None,
 ) -> User:
-    """Create or update a staff account with its role and place scope (idempotent on username)."""
+    """Create or update a staff account with its role and place scope (idempotent on username).
+
+    This form runs inside the caller's transaction (approving a volunteer); :func:`user_upsert` is the
+    same in a transaction of its own."""
     user, created = User.objects.get_or_create(username=username, defaults={"role": role})
     user.role = role
     user.display_name = display_name
@@ -45,3 +47,6 @@ def user_upsert(
         detail={"role": role, "username": masked(username)},
     )
     return user
+
+
+user_upsert = transaction.atomic(durable=True)(user_upsert_in_transaction)

@@ -8,7 +8,6 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from fangzhou.care import services as care
@@ -33,7 +32,6 @@ class CareDemo:
     escort_orders: int
 
 
-@transaction.atomic
 def care_demo_seed(*, community: Community, seed: int = 2022) -> CareDemo:
     """Seed one government distribution (about 60% of doors delivered), treatment schedules for
     everyone on dialysis or chemotherapy, due dates for the pregnant, medicine requests, and the

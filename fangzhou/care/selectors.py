@@ -126,7 +126,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
             continue
         risks.append(
             Risk(
-                profiles[request.resident.care.pk],  # type: ignore[attr-defined]
+                profiles[request.resident.care.pk],
                 "medicine",
                 None,
                 f"{request.pharmacy}: " + "、".join(m["name"] for m in request.medicines),

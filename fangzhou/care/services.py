@@ -32,8 +32,8 @@ from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
-from fangzhou.workorders.models import Priority, WorkOrder
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.models import Priority
+from fangzhou.workorders.services import work_order_create_in_transaction
 from fangzhou.zones.selectors import sealed_building_ids
 from fangzhou.zones.sitegraph import walk_order
 
@@ -56,7 +56,7 @@ class CareError(Refused):
 
 def escort_lead_hours() -> float:
     """How long before a treatment session its escort order is created (hours)."""
-    return float(getattr(settings, "FANGZHOU_ESCORT_LEAD_HOURS", 24))
+    return settings.FANGZHOU_ESCORT_LEAD_HOURS
 
 
 def _ordered(codes: Iterable[str]) -> str:
@@ -78,7 +78,7 @@ class SyncReport:
     unchanged: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def care_registry_sync(*, community: Community, actor: User | None) -> SyncReport:
     """Build the registry from the roster's special-care flags: new flagged residents get a profile;
     flags added in the roster are added to existing profiles (staff edits are never undone)."""
@@ -115,7 +115,7 @@ def care_registry_sync(*, community: Community, actor: User | None) -> SyncRepor
 _UNSET: Any = object()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def care_profile_update(
     *,
     profile_id: int,
@@ -167,7 +167,7 @@ def care_profile_update(
     return profile
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def treatment_schedule_set(
     *,
     profile_id: int,
@@ -222,7 +222,7 @@ def treatment_schedule_set(
     return schedule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def treatment_schedule_stop(*, schedule_id: int, actor: User) -> TreatmentSchedule:
     schedule = TreatmentSchedule.objects.select_related("profile").get(pk=schedule_id)
     if schedule.active:
@@ -282,7 +282,6 @@ def care_escorts_ensure(
             sealed = building.pk in sealed_cache[key]
             report.sealed += int(sealed)
             source_key = escort_source_key(schedule.pk, session)
-            existed = WorkOrder.objects.filter(source_key=source_key).exists()
             lines = [
                 f"{schedule.get_kind_display()}：{session:%m-%d %H:%M} {schedule.hospital}",
                 f"{building.compound.name} {building.label} {resident.household.room}室 {resident.name}",
@@ -295,8 +294,8 @@ def care_escorts_ensure(
             title = (
                 f"{'【封控】' if sealed else ''}{schedule.get_kind_display()}护送 {resident.name} {session:%m-%d %H:%M}"
             )
-            with transaction.atomic():
-                order = work_order_create(
+            with transaction.atomic(durable=True):  # one session at a time: a sweep commits what it has done
+                order, created = work_order_create_in_transaction(
                     community=profile.community,
                     kind="medical_escort",
                     title=title,
@@ -307,7 +306,7 @@ def care_escorts_ensure(
                     resident=resident,
                     source_key=source_key,
                 )
-                if not existed:
+                if created:
                     report.created += 1
                     audit_record(
                         action=AuditAction.CARE_ESCORT_ORDER,
@@ -325,7 +324,7 @@ def care_escorts_ensure(
 # Daily check-ins
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
     'Needs help' opens an urgent work order at once."""
@@ -345,7 +344,7 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
         detail={"on": str(on), "status": status},
     )
     if status == CheckInStatus.NEEDS_HELP:
-        work_order_create(
+        work_order_create_in_transaction(
             community=profile.community,
             kind="care_checkin",
             title=f"独居老人需要帮助 {profile.resident.name} / needs help",
@@ -370,7 +369,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
     and gets an urgent work order (once per person per day)."""
     on = on or timezone.localdate()
     report = CheckinCloseReport()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for profile in checkin_due(community):
             report.due += 1
             checkin = CheckIn.objects.filter(profile=profile, on=on).first()
@@ -380,9 +379,8 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 CheckIn.objects.create(profile=profile, on=on, status=CheckInStatus.MISSED, by=actor)
             report.missed += 1
             key = f"checkin:{profile.pk}:{on:%Y%m%d}"
-            existed = WorkOrder.objects.filter(source_key=key).exists()
             resident = profile.resident
-            work_order_create(
+            _order, created = work_order_create_in_transaction(
                 community=community,
                 kind="care_checkin",
                 title=f"今日未联系上 {resident.name}（独居）/ missed check-in",
@@ -393,7 +391,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 resident=resident,
                 source_key=key,
             )
-            report.created += 0 if existed else 1
+            report.created += int(created)
         audit_record(
             action=AuditAction.CARE_CHECKINS_CLOSE,
             actor=actor,
@@ -462,7 +460,7 @@ def medicine_request_create(
     if urgency not in (0, 1, 2):
         raise CareError("紧急程度无效", "invalid urgency")
     clean = _clean_medicines(medicines)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if client_id:
             existing = MedicineRequest.objects.filter(client_id=client_id).first()
             if existing is not None:
@@ -495,7 +493,7 @@ class BatchReport:
     requests: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchReport:
     """Batch every waiting request into one trip per hospital or pharmacy; each trip is a work order
     for a volunteer with the list, doors in walking order for the way back."""
@@ -527,7 +525,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
                 f"（{r.get_payer_display()}{'；' + r.prescription if r.prescription else ''}）"
             )
         urgency = min(r.urgency for r in requests)
-        order = work_order_create(
+        order, _created = work_order_create_in_transaction(
             community=community,
             kind="medicine",
             title=f"代配药 {pharmacy}（{len(requests)} 户）/ medicine trip",
@@ -552,7 +550,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
     return report
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest:
     """The medicine reached the door. Idempotent."""
     request = MedicineRequest.objects.select_for_update().get(pk=request_id)
@@ -574,7 +572,7 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
     return request
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def medicine_request_cancel(*, request_id: int, actor: User) -> MedicineRequest:
     request = MedicineRequest.objects.select_for_update().get(pk=request_id)
     if request.status in {MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP}:

@@ -1,7 +1,7 @@
 """Writes for cases. The testing work confirms positives through ``case_confirm``.
 
-Every step of a case creates the committee's tasks through ``work_order_create`` with a
-``source_key`` per cause, so that repeating a step never doubles a task.
+Every step of a case creates the committee's tasks through ``work_order_create_in_transaction`` with
+a ``source_key`` per cause, so that repeating a step never doubles a task.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.registry.models import Community, Resident
 from fangzhou.workorders.models import Kind, Priority
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.services import work_order_create_in_transaction
 
 
 class CaseError(Refused):
@@ -44,10 +44,10 @@ class CaseRules:
 
 def default_case_rules() -> CaseRules:
     return CaseRules(
-        discharge_gap_hours=int(getattr(settings, "FANGZHOU_DISCHARGE_GAP_HOURS", 24)),
-        discharge_min_ct=float(getattr(settings, "FANGZHOU_DISCHARGE_MIN_CT", 35.0)),
-        monitoring_days=int(getattr(settings, "FANGZHOU_MONITORING_DAYS", 7)),
-        contact_days=int(getattr(settings, "FANGZHOU_CONTACT_DAYS", 7)),
+        discharge_gap_hours=settings.FANGZHOU_DISCHARGE_GAP_HOURS,
+        discharge_min_ct=settings.FANGZHOU_DISCHARGE_MIN_CT,
+        monitoring_days=settings.FANGZHOU_MONITORING_DAYS,
+        contact_days=settings.FANGZHOU_CONTACT_DAYS,
     )
 
 
@@ -59,7 +59,7 @@ def case_rules(community: Community) -> CaseRules:
     return CaseRules(row.discharge_gap_hours, row.discharge_min_ct, row.monitoring_days, row.contact_days)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def case_settings_update(
     *,
     community: Community,
@@ -108,7 +108,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
     household = resident.household
     building = household.building
     where = f"{building.compound.name} {building.label} {household.room}室"
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.TRANSFER,
         title=f"安排转运 Arrange transfer: {where}",
@@ -118,7 +118,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         due_at=_at(case.report_date, 23),
         source_key=f"case:{case.pk}:transfer",
     )
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.DISINFECTION,
         title=f"环境消杀（住所及楼道） Disinfect home and stairwell: {where}",
@@ -127,7 +127,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         household=household,
         source_key=f"case:{case.pk}:disinfect",
     )
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"联系同住家属 Check on household: {where}",
@@ -151,7 +151,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
         return
     for i in range(rules.contact_days):
         day = case.report_date + dt.timedelta(days=i)
-        work_order_create(
+        work_order_create_in_transaction(
             community=case.community,
             kind=Kind.RETEST,
             title=f"密接居家隔离 上门核酸 第{i + 1}天 Close contacts' daily test, day {i + 1}: {where}",
@@ -164,14 +164,15 @@ def _case_followups(case: Case, actor: User | None) -> None:
         )
 
 
-def case_confirm(
+def case_confirm_in_transaction(
     *, resident: Resident, report_date: dt.date, source: str, actor: User | None, note: str = ""
 ) -> tuple[Case, bool]:
     """Record a confirmed case. Idempotent: the same resident and report date give the same case.
 
     Returns (case, created). A new case gets its tasks (arrange transfer, disinfect home and
     stairwell, check on household) and its household members become close contacts with daily
-    door-to-door tests for the community's number of days.
+    door-to-door tests for the community's number of days. This form runs inside the caller's
+    transaction (a lab-result import); :func:`case_confirm` is the same in a transaction of its own.
     """
     if source not in Source.values:
         raise ValueError(f"unknown case source {source!r}")
@@ -179,7 +180,7 @@ def case_confirm(
     if existing is not None:
         return existing, False
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: of two concurrent confirms, the unique constraint keeps one
             case = Case.objects.create(
                 community_id=resident.community_id,
                 resident=resident,
@@ -204,12 +205,19 @@ def case_confirm(
     return case, True
 
 
+case_confirm = transaction.atomic(durable=True)(case_confirm_in_transaction)
+
+
 # --------------------------------------------------------------------------- isolation
 
 
-@transaction.atomic
-def case_transfer(*, case_id: int, site_kind: str, site_name: str, transferred_on: dt.date, actor: User | None) -> Case:
-    """Record the transfer to an isolation site. Repeating it with the same facts changes nothing."""
+def case_transfer_in_transaction(
+    *, case_id: int, site_kind: str, site_name: str, transferred_on: dt.date, actor: User | None
+) -> Case:
+    """Record the transfer to an isolation site. Repeating it with the same facts changes nothing.
+
+    This form runs inside the caller's transaction (the cases import); :func:`case_transfer` is its own.
+    """
     if site_kind not in SiteKind.values:
         raise CaseError("请选择隔离场所类型", "choose the kind of isolation site")
     site_name = site_name.strip()[:100]
@@ -238,7 +246,10 @@ def case_transfer(*, case_id: int, site_kind: str, site_name: str, transferred_o
     return case
 
 
-@transaction.atomic
+case_transfer = transaction.atomic(durable=True)(case_transfer_in_transaction)
+
+
+@transaction.atomic(durable=True)
 def case_pcr_record(
     *, case_id: int, sampled_at: dt.datetime, negative: bool, ct: float | None, actor: User | None
 ) -> PcrResult:
@@ -287,7 +298,7 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
     _event(case, case.resident, CaseEvent.Kind.DISCHARGED, discharged_on, actor, checked=checked)
     _event(case, case.resident, CaseEvent.Kind.MONITORING_END, case.monitoring_until, actor)
     household = case.resident.household
-    work_order_create(
+    work_order_create_in_transaction(
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"出舱后居家健康监测（至 {case.monitoring_until:%m-%d}） Home health monitoring after discharge",
@@ -307,7 +318,7 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
     return case
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def case_discharge(*, case_id: int, discharged_on: dt.date, actor: User | None) -> Case:
     """Discharge (出舱): only after two consecutive qualifying negatives (see cases.discharge)."""
     case = Case.objects.select_for_update().select_related("resident__household", "community").get(pk=case_id)
@@ -351,7 +362,7 @@ SOURCE_WORDS = {
 }
 
 
-CASE_COLUMNS = Columns(CASE_ALIASES, ("id_number", "report_date"))
+CASE_COLUMNS = Columns(CASE_ALIASES, ("id_number", "report_date"), max_rows=20_000)
 
 
 @dataclass(frozen=True)
@@ -398,14 +409,15 @@ def _id_text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip().upper().replace(" ", "")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def cases_import(*, community: Community, actor: User | None, data: bytes, filename: str) -> ImportReport:
     """Import the district's list of cases (CSV or xlsx). Rows numbered as Excel shows them.
 
     Every row is checked first (bad rows are reported); each good one then goes through
-    ``case_confirm``, ``case_transfer`` and the discharge, so a re-import changes nothing."""
+    ``case_confirm_in_transaction``, ``case_transfer_in_transaction`` and the discharge, so a re-import
+    changes nothing."""
     report = ImportReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), CASE_COLUMNS, report)
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=CASE_COLUMNS), CASE_COLUMNS, report)
     Community.objects.select_for_update().filter(pk=community.pk).first()
     numbers = sorted({_id_text(v) for v in mapped.values("id_number")} - {""})
     residents: dict[str, Resident] = {}
@@ -489,7 +501,9 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
 def _case_import_write(row: CaseRow, *, actor: User | None, report: ImportReport) -> Outcome | None:
     """One checked row through the case services; None when it conflicts with the record."""
     number, transferred_on, discharged_on, site = row.number, row.transferred_on, row.discharged_on, row.site
-    case, created = case_confirm(resident=row.resident, report_date=row.report_date, source=row.source, actor=actor)
+    case, created = case_confirm_in_transaction(
+        resident=row.resident, report_date=row.report_date, source=row.source, actor=actor
+    )
     changed = False
     if transferred_on:
         if case.transferred_on and case.transferred_on != transferred_on:
@@ -501,7 +515,7 @@ def _case_import_write(row: CaseRow, *, actor: User | None, report: ImportReport
             )
             return None
         if case.transferred_on is None or (site and case.site_name != site):
-            case_transfer(
+            case_transfer_in_transaction(
                 case_id=case.pk,
                 site_kind=case.site_kind or _site_kind(site),
                 site_name=site or case.site_name or "—",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Any
+from urllib.parse import urlparse
+
+import dj_database_url
 
 
 class ConfigError(RuntimeError):
@@ -28,68 +32,91 @@ def envbool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
-def envint(name: str, default: int) -> int:
+def _in_range(name: str, raw: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={raw!r} is below the minimum {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r} is above the maximum {maximum}")
+
+
+def envint(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+    _in_range(name, raw, value, minimum, maximum)
+    return value
 
 
-@dataclass(frozen=True)
-class DatabaseURL:
-    engine: str
-    name: str
-    user: str = ""
-    password: str = ""
-    host: str = ""
-    port: str = ""
-
-    def as_django(self) -> dict[str, object]:
-        config: dict[str, object] = {"ENGINE": self.engine, "NAME": self.name}
-        if self.engine.endswith("postgresql"):
-            config.update(
-                USER=self.user,
-                PASSWORD=self.password,
-                HOST=self.host,
-                PORT=self.port,
-                CONN_MAX_AGE=60,
-                CONN_HEALTH_CHECKS=True,
-                TEST={"NAME": f"test_{self.name}"},
-            )
-        else:
-            config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-        return config
+def envfloat(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number")
+    _in_range(name, raw, value, minimum, maximum)
+    return value
 
 
-def parse_database_url(url: str, data_dir: Path) -> DatabaseURL:
-    """Turn ``sqlite:///path`` or ``postgres://user:pw@host:port/name`` into Django settings."""
+def envchoice(name: str, default: str, choices: Sequence[str]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def parse_public_base_url(raw: str) -> str:
+    """``https://host[:port]`` (no path, query or fragment), without a trailing slash; or ``""``."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise ConfigError(f"PUBLIC_BASE_URL={raw!r} must be an http(s) origin such as https://fangzhou.example.org")
+    if parsed.path not in {"", "/"} or parsed.query or parsed.fragment or parsed.username:
+        raise ConfigError(f"PUBLIC_BASE_URL={raw!r} must be an origin only (no path, query or user)")
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+SUPPORTED_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+
+
+def database_config(url: str, data_dir: Path) -> dict[str, Any]:
+    """Django's ``DATABASES["default"]`` from ``DATABASE_URL``, parsed by dj-database-url.
+
+    Every query option is kept (``?sslmode=verify-full&sslrootcert=...&connect_timeout=5`` go to
+    the driver as ``OPTIONS``). An empty URL means SQLite in the data directory. PostgreSQL keeps
+    its connections for a minute with health checks; SQLite waits for the write lock
+    (``transaction_mode=IMMEDIATE``, 20 s) unless the URL says otherwise.
+    """
     if not url:
-        return DatabaseURL("django.db.backends.sqlite3", str(data_dir / "fangzhou.sqlite3"))
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if url.startswith("sqlite:////"):
-            name = path
-        elif path.startswith("/"):
-            name = path[1:] or str(data_dir / "fangzhou.sqlite3")
-        else:
-            name = path
-        if name in {":memory:", ""}:
-            name = ":memory:"
-        return DatabaseURL("django.db.backends.sqlite3", name)
-    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        name = unquote(parsed.path.lstrip("/"))
-        if not name:
+        url = f"sqlite:///{data_dir / 'fangzhou.sqlite3'}"
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url))
+    except (ValueError, dj_database_url.UnknownSchemeError) as exc:
+        raise ConfigError(f"DATABASE_URL cannot be read ({exc}); use sqlite:///PATH or postgres://...") from exc
+    engine = config.get("ENGINE")
+    if engine not in SUPPORTED_ENGINES:
+        scheme = urlparse(url).scheme
+        raise ConfigError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgres://)")
+    options: dict[str, Any] = dict(config.get("OPTIONS") or {})
+    if engine == "django.db.backends.postgresql":
+        if not config.get("NAME"):
             raise ConfigError("DATABASE_URL names no database: postgres://user@host:5432/NAME")
-        return DatabaseURL(
-            "django.db.backends.postgresql",
-            name,
-            user=unquote(parsed.username or ""),
-            password=unquote(parsed.password or ""),
-            host=parsed.hostname or "",
-            port=str(parsed.port or ""),
-        )
-    raise ConfigError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use sqlite:// or postgres://)")
+        config.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True, TEST={"NAME": f"test_{config['NAME']}"})
+    else:
+        if not config.get("NAME"):
+            config["NAME"] = str(data_dir / "fangzhou.sqlite3")
+        options = {"timeout": 20, "transaction_mode": "IMMEDIATE", **options}
+    if options:
+        config["OPTIONS"] = options
+    return config

@@ -21,7 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from fangzhou.lib.errors import Refused
-from fangzhou.lib.sheets import Cell, Header, Sheet, UnreadableFile, data_rows, find_header, read_table
+from fangzhou.lib.sheets import (
+    MAX_ROWS,
+    Cell,
+    Header,
+    ReadLimits,
+    Sheet,
+    UnreadableFile,
+    data_rows,
+    find_header,
+    read_table,
+)
 
 T = TypeVar("T")
 Outcome = Literal["created", "updated", "unchanged"]
@@ -67,6 +77,15 @@ class Columns:
     aliases: Mapping[str, Sequence[str]]
     required: tuple[str, ...]
     scan: int = 10  # the header row is looked for among this many top rows (a title may sit above)
+    max_rows: int = MAX_ROWS  # more rows than this kind of file ever has: refused while reading
+
+    def read_limits(self) -> ReadLimits:
+        """Reading limits for this kind of sheet: its row cap, and its header looked for in the first rows."""
+
+        def header_check(top: Sheet) -> None:
+            find_header(top, self.aliases, required=self.required, scan=self.scan)
+
+        return ReadLimits(max_rows=self.max_rows, header_check=header_check)
 
 
 @dataclass
@@ -158,13 +177,18 @@ class MappedSheet:
         return (cells.get(column) for _, cells in self.rows)
 
 
-def sheet_read(*, data: bytes | None, filename: str, sheet: Sheet | None = None) -> Sheet:
-    """The sheet given, else the file read (refused with :class:`UnreadableFile` if it cannot be)."""
+def sheet_read(
+    *, data: bytes | None, filename: str, sheet: Sheet | None = None, columns: Columns | None = None
+) -> Sheet:
+    """The sheet given, else the file read (refused with :class:`UnreadableFile` if it cannot be).
+
+    With ``columns``, reading stops early: a file without the header in its first rows, or with more
+    rows than this kind of import ever has, is refused within seconds instead of after every row."""
     if sheet is not None:
         return sheet
     if data is None:
         raise UnreadableFile("没有文件", "no file given")
-    return read_table(data, filename)
+    return read_table(data, filename, columns.read_limits() if columns is not None else None)
 
 
 def sheet_map(sheet: Sheet, columns: Columns, report: ImportReport) -> MappedSheet:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def celery_app() -> Any:
     """The Celery application (one per process), used to send jobs and, in ``fangzhou.celery``, to run them."""
     from celery import Celery
 
-    app = Celery("fangzhou", broker=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
+    app = Celery("fangzhou", broker=settings.CELERY_BROKER_URL)
     app.conf.task_acks_late = True
     app.conf.worker_prefetch_multiplier = 1
     return app
@@ -46,10 +46,10 @@ def job_enqueue(job: str, /, **kwargs: Any) -> None:
     for value in kwargs.values():
         if not isinstance(value, str | int | float | bool | type(None) | list | dict):
             raise TypeError("jobs take ids and plain values, not objects")
-    mode = os.environ.get("FANGZHOU_JOBS", "inline")
+    mode = settings.FANGZHOU_JOBS
     if mode == "celery":
         app = celery_app()
-        queue = os.environ.get("FANGZHOU_CELERY_QUEUE", "celery")
+        queue: str = settings.FANGZHOU_CELERY_QUEUE
         transaction.on_commit(lambda: app.send_task("fangzhou.run_job", args=[job, kwargs], queue=queue))
     else:
         transaction.on_commit(lambda: run_job(job, kwargs))

@@ -39,8 +39,8 @@ def public_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., Http
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        per_address = int(getattr(settings, "FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 60))
-        per_token = int(getattr(settings, "FANGZHOU_PUBLIC_RATE_PER_TOKEN", 1200))
+        per_address = settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS
+        per_token = settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN
         address = request.META.get("REMOTE_ADDR", "")
         ok = _hit(f"fz:rl:addr:{address}", per_address) & _hit(f"fz:rl:tok:{token[:64]}", per_token)
         if not ok:

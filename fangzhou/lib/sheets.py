@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from fangzhou.lib.errors import Refused
 
@@ -28,7 +29,67 @@ MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 120
 MAX_ROWS = 300_000
 MAX_COLUMNS = 80
+MAX_CELLS = 6_000_000
+READ_SECONDS = 30.0
 MERGE_FILL_LIMIT_BYTES = 3 * 1024 * 1024
+HEADER_PROBE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a sheet one kind of import may read before it is refused, checked while reading:
+    rows, cells and seconds; and a header check run on the first rows, so a file of junk is refused
+    within the first rows instead of after all of them."""
+
+    max_rows: int = MAX_ROWS
+    max_cells: int = MAX_CELLS
+    seconds: float = READ_SECONDS
+    header_check: Callable[[Sheet], object] | None = None
+
+
+def _too_many_rows(limit: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"行数超过此类导入的上限 {limit}，请分成几个文件",
+        f"more than {limit} rows for this kind of import; split the file",
+    )
+
+
+class _Budget:
+    """Counts rows and cells as they are read and stops the read when a limit is passed."""
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.cells = 0
+        self.deadline = time.monotonic() + limits.seconds
+        self.rows: list[tuple[int, list[Cell]]] = []
+        self.probed = limits.header_check is None
+
+    def add(self, index: int, cells: list[Cell], name: str = "") -> None:
+        if index > self.limits.max_rows:
+            raise _too_many_rows(self.limits.max_rows)
+        self.cells += len(cells)
+        if self.cells > self.limits.max_cells:
+            raise UnreadableFile(
+                f"单元格数超过上限 {self.limits.max_cells}", f"more than {self.limits.max_cells} cells; split the file"
+            )
+        self.rows.append((index, cells))
+        if not self.probed and len(self.rows) >= HEADER_PROBE_ROWS:
+            self.probe(name)
+        if index % 1000 == 0 and time.monotonic() > self.deadline:
+            raise UnreadableFile(
+                f"文件读取超过 {self.limits.seconds:.0f} 秒，已停止；请检查文件或分成几个文件",
+                f"reading the file took more than {self.limits.seconds:.0f} s and was stopped; check or split it",
+            )
+
+    def probe(self, name: str = "") -> None:
+        """Run the header check on the rows read so far (once)."""
+        if not self.probed and self.limits.header_check is not None:
+            self.probed = True
+            self.limits.header_check(Sheet(list(self.rows), name))
+
+    def sheet(self, name: str = "") -> Sheet:
+        self.probe(name)
+        return Sheet(self.rows, name)
 
 
 class UnreadableFile(Refused):
@@ -50,7 +111,9 @@ class Header:
     ignored: list[str] = field(default_factory=list)
 
 
-def read_table(data: bytes, filename: str) -> Sheet:
+def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> Sheet:
+    """The first sheet's rows, refused as soon as a limit of ``limits`` is passed."""
+    limits = limits or ReadLimits()
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableFile(
             f"文件过大（{len(data) // 1024 // 1024} MB），上限 {MAX_FILE_BYTES // 1024 // 1024} MB",
@@ -60,18 +123,18 @@ def read_table(data: bytes, filename: str) -> Sheet:
         raise UnreadableFile("文件是空的", "the file is empty")
     lower = filename.lower()
     if lower.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        return _read_xlsx(data)
+        return _read_xlsx(data, limits)
     if lower.endswith(".xls"):
         raise UnreadableFile(
             "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx",
             "old .xls files are not supported; save the file as .xlsx in Excel",
         )
     if lower.endswith((".csv", ".txt", ".tsv")) or not lower.rpartition(".")[1]:
-        return _read_csv(data)
+        return _read_csv(data, limits)
     raise UnreadableFile("只支持 .xlsx 和 .csv 文件", "only .xlsx and .csv files can be read")
 
 
-def _read_csv(data: bytes) -> Sheet:
+def _read_csv(data: bytes, limits: ReadLimits) -> Sheet:
     if b"\x00" in data[:4096]:
         raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
     for encoding in ("utf-8-sig", "gb18030"):
@@ -87,16 +150,14 @@ def _read_csv(data: bytes) -> Sheet:
     counts = {d: sample.count(d) for d in (",", "\t", ";")}
     if counts[","] == 0 and max(counts.values()) > 0:
         delimiter = max(counts, key=lambda d: counts[d])
-    rows: list[tuple[int, list[Cell]]] = []
+    budget = _Budget(limits)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:
         for index, row in enumerate(reader, start=1):
-            if index > MAX_ROWS:
-                raise UnreadableFile(f"行数超过上限 {MAX_ROWS}", f"more than {MAX_ROWS} rows")
-            rows.append((index, list(row[:MAX_COLUMNS])))
+            budget.add(index, list(row[:MAX_COLUMNS]))
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
-    return Sheet(rows)
+    return budget.sheet()
 
 
 def _check_zip(data: bytes) -> None:
@@ -118,38 +179,58 @@ def _check_zip(data: bytes) -> None:
             )
 
 
-def _read_xlsx(data: bytes) -> Sheet:
-    _check_zip(data)
+def _open_workbook(data: bytes, *, read_only: bool) -> Any:
     import openpyxl  # imported lazily: the CSV path and the pure tests do not need it
 
-    small = len(data) <= MERGE_FILL_LIMIT_BYTES
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=not small, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on broken files
         raise UnreadableFile(
             "无法读取 Excel 文件（文件损坏或格式不对）", "the Excel file cannot be read (damaged or wrong format)"
         ) from exc
+
+
+def _probe_xlsx(data: bytes, limits: ReadLimits) -> None:
+    """Before any full read: the rows the sheet declares, and the header among its first rows."""
+    workbook = _open_workbook(data, read_only=True)
+    try:
+        worksheet = workbook.worksheets[0]
+        declared = worksheet.max_row  # from the sheet's <dimension>, not counted
+        if isinstance(declared, int) and declared > limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
+        if limits.header_check is not None:
+            top = list(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS, max_row=HEADER_PROBE_ROWS))
+            limits.header_check(Sheet([(i, list(r)) for i, r in enumerate(top, start=1)], worksheet.title or ""))
+    finally:
+        workbook.close()
+
+
+def _read_xlsx(data: bytes, limits: ReadLimits) -> Sheet:
+    _check_zip(data)
+    _probe_xlsx(data, limits)
+    # A small workbook is loaded whole so that merged cells can be filled in; a large one is streamed.
+    small = len(data) <= MERGE_FILL_LIMIT_BYTES
+    workbook = _open_workbook(data, read_only=not small)
     try:
         worksheet = workbook.worksheets[0]
         fills: dict[tuple[int, int], Cell] = {}
         if small:
-            merged_ranges = worksheet.merged_cells.ranges  # type: ignore[union-attr]
+            merged_ranges = worksheet.merged_cells.ranges
             for merged in list(merged_ranges):
                 top = worksheet.cell(merged.min_row, merged.min_col).value
                 for r in range(merged.min_row, merged.max_row + 1):
                     for c in range(merged.min_col, merged.max_col + 1):
                         fills[(r, c)] = top
-        rows: list[tuple[int, list[Cell]]] = []
+        name = worksheet.title or ""
+        budget = _Budget(limits)
         for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-            if index > MAX_ROWS:
-                raise UnreadableFile(f"行数超过上限 {MAX_ROWS}", f"more than {MAX_ROWS} rows")
             cells: list[Cell] = list(values)
             if fills:
                 for c in range(len(cells)):
                     if cells[c] is None and (index, c + 1) in fills:
                         cells[c] = fills[(index, c + 1)]
-            rows.append((index, cells))
-        return Sheet(rows, worksheet.title or "")
+            budget.add(index, cells, name)
+        return budget.sheet(name)
     finally:
         workbook.close()
 

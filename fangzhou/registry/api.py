@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from ninja.params import functions as params
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.lib.pagination import paginated
@@ -192,8 +193,8 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
 def roster_upload(
     request: HttpRequest,
     code: str,
-    file: UploadedFile = File(...),
-    dry_run: bool = Form(False),
+    file: UploadedFile = params.File(...),
+    dry_run: bool = params.Form(False),
 ) -> dict[str, object]:
     community = community_visible_or_404(request.user, code)
     if not can_manage_community(request.user, community.pk):

@@ -30,8 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from django.db import transaction
-
 from fangzhou.accounts.models import Role
 from fangzhou.accounts.services import user_upsert
 from fangzhou.lib.importing import ImportReport
@@ -385,7 +383,7 @@ class _Generator:
                 lo = mid + 1
             else:
                 hi = mid
-        return _SURNAME_LIST[lo]
+        return str(_SURNAME_LIST[lo])
 
     def given(self, rng: random.Random, sex: str, born: dt.date) -> str:
         era = "old" if born.year < 1960 else "mid" if born.year < 1985 else "young" if born.year < 2005 else "child"
@@ -861,7 +859,9 @@ def _site_plan(community: Community, spec: _CommunitySpec, seed: int) -> int:
 
 
 def demo_seed(*, size: str = "default", seed: int = 2022, stdout: TextIO | None = None) -> DemoResult:
-    """Create (or bring back) the demo community or subdistrict; idempotent for a given seed."""
+    """Create (or bring back) the demo community or subdistrict; idempotent for a given seed.
+
+    Each step is a service with its own transaction: a run that fails half-way is finished by the next."""
     if size not in SIZES:
         raise DemoError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     started = time.perf_counter()
@@ -869,37 +869,36 @@ def demo_seed(*, size: str = "default", seed: int = 2022, stdout: TextIO | None 
     gen = _Generator(seed)
     result = DemoResult(size=size, seed=seed, subdistrict=SUBDISTRICT, communities=[s.code for s in specs])
     communities: list[Community] = []
-    with transaction.atomic():
-        for spec in specs:
-            community = community_create(code=spec.code, name=spec.name, subdistrict_name=SUBDISTRICT)
-            communities.append(community)
-            for compound in spec.compounds:
-                compound_upsert(community=community, name=compound.name, kind=compound.kind)
-            rows = _roster(gen, spec, seed)
-            header: list[Cell] = list(HEADER)
-            sheet = Sheet([(1, header)] + [(i, row) for i, row in enumerate(rows, start=2)])
-            report = roster_import(
-                community=community,
-                actor=None,
-                sheet=sheet,
-                filename=f"demo-{spec.code}.xlsx",
-                today=REFERENCE_DATE,
-            )
-            result.reports[spec.code] = report
-            result.rows += len(rows)
-            result.created += report.created
-            result.updated += report.updated
-            result.unchanged += report.unchanged
-            result.rejected += len(report.rejected)
-            result.placed += _site_plan(community, spec, seed)
-            _say(
-                stdout,
-                f"{spec.code} {spec.name}: {len(rows)} residents — created {report.created}, "
-                f"updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}",
-            )
-            for rejection in report.rejected[:5]:
-                _say(stdout, f"  row {rejection.row} {rejection.column}: {rejection.reason}")
-        result.accounts = _accounts(communities[0], stdout)
+    for spec in specs:
+        community = community_create(code=spec.code, name=spec.name, subdistrict_name=SUBDISTRICT)
+        communities.append(community)
+        for compound in spec.compounds:
+            compound_upsert(community=community, name=compound.name, kind=compound.kind)
+        rows = _roster(gen, spec, seed)
+        header: list[Cell] = list(HEADER)
+        sheet = Sheet([(1, header)] + [(i, row) for i, row in enumerate(rows, start=2)])
+        report = roster_import(
+            community=community,
+            actor=None,
+            sheet=sheet,
+            filename=f"demo-{spec.code}.xlsx",
+            today=REFERENCE_DATE,
+        )
+        result.reports[spec.code] = report
+        result.rows += len(rows)
+        result.created += report.created
+        result.updated += report.updated
+        result.unchanged += report.unchanged
+        result.rejected += len(report.rejected)
+        result.placed += _site_plan(community, spec, seed)
+        _say(
+            stdout,
+            f"{spec.code} {spec.name}: {len(rows)} residents — created {report.created}, "
+            f"updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}",
+        )
+        for rejection in report.rejected[:5]:
+            _say(stdout, f"  row {rejection.row} {rejection.column}: {rejection.reason}")
+    result.accounts = _accounts(communities[0], stdout)
     ids = [c.pk for c in communities]
     result.compounds = Compound.objects.filter(community_id__in=ids).count()
     result.grids = Grid.objects.filter(community_id__in=ids).count()

@@ -190,3 +190,43 @@ class RosterImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the subdistrict")
+    APPROVED = "approved", _("Moved")
+    DECLINED = "declined", _("Declined")
+
+
+class ResidentTransfer(models.Model):
+    """A person registered in one community whom another community's roster names: the receiving
+    committee is told only "registered elsewhere"; the subdistrict officer over the person's present
+    community sees both places and approves (the resident moves) or declines."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="transfers")
+    from_community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="transfers_out")
+    to_community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="transfers_in")
+    # Where the receiving roster places the person (compound name, building number, room).
+    compound = models.CharField(max_length=64)
+    building = models.CharField(max_length=16)
+    room = models.CharField(max_length=16)
+    status = models.CharField(max_length=12, choices=TransferStatus.choices, default=TransferStatus.PENDING)
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resident", "to_community"],
+                condition=models.Q(status="pending"),
+                name="transfer_one_pending_per_destination",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} ({self.status})"

@@ -13,8 +13,15 @@ from django.http import Http404
 from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import building_q, community_q, managed_community_q, read_community_q
-from fangzhou.registry.models import Building, Community, Household, Resident
+from fangzhou.accounts.permissions import (
+    building_q,
+    community_q,
+    is_admin,
+    is_officer,
+    managed_community_q,
+    read_community_q,
+)
+from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
 
 
 class Access(enum.Enum):
@@ -135,7 +142,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
                 width=b.width,
                 depth=b.depth,
                 footprint=b.footprint or [],
-                households=b.n_households,  # type: ignore[attr-defined]
+                households=b.n_households,
                 residents=int(counts.get("n", 0)),
                 special=int(counts.get("special", 0)),
             )
@@ -202,3 +209,15 @@ def building_by_token(token: str) -> Building | None:
     if not token or len(token) < 16:
         return None
     return Building.objects.select_related("compound", "community").filter(public_token=token).first()
+
+
+def transfers_pending(user: User | AnonymousUser) -> QuerySet[ResidentTransfer]:
+    """Transfers waiting for this user's decision: the officer over the people's present communities."""
+    if not is_officer(user) and not is_admin(user):
+        return ResidentTransfer.objects.none()
+    q = Q(from_community__subdistrict_id=user.subdistrict_id) if is_officer(user) else Q()
+    return (
+        ResidentTransfer.objects.filter(q, status=TransferStatus.PENDING)
+        .select_related("resident", "from_community", "to_community")
+        .order_by("requested_at", "pk")
+    )

@@ -8,12 +8,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import can_decide_transfer
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import ImportReport
-from fangzhou.registry.models import Building, Community, Compound, Resident, Subdistrict
+from fangzhou.registry.models import (
+    Building,
+    Community,
+    Compound,
+    Household,
+    Resident,
+    ResidentTransfer,
+    Subdistrict,
+    TransferStatus,
+)
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.registry.roster.exporter import roster_workbook
 from fangzhou.registry.roster.importer import roster_import
 from fangzhou.registry.selectors import residents_for_export
@@ -36,7 +48,7 @@ class RegistryError(Refused):
     """Refused by the registry rules (reason in Chinese and English)."""
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def community_create(*, code: str, name: str, subdistrict_name: str = "", actor: User | None = None) -> Community:
     """Create a community (idempotent on code: the same call again returns the same community)."""
     code = code.strip()
@@ -63,6 +75,7 @@ def community_create(*, code: str, name: str, subdistrict_name: str = "", actor:
     return community
 
 
+@transaction.atomic(durable=True)
 def roster_export(*, community: Community, actor: User | None) -> bytes:
     """The community's whole roster as .xlsx; writes an audit row (exports carry full ID numbers)."""
     residents = residents_for_export(community)
@@ -88,15 +101,17 @@ class PlacedBuilding:
     footprint: list[list[float]]
 
 
-@transaction.atomic
-def site_plan_apply(
+def site_plan_apply_in_transaction(
     *,
     community: Community,
     buildings: Iterable[PlacedBuilding],
     compounds: dict[int, tuple[float, float]] | None = None,
     actor: User | None = None,
 ) -> int:
-    """Put buildings on the community's site plan (metres). Returns how many were placed."""
+    """Put buildings on the community's site plan (metres). Returns how many were placed.
+
+    This form runs inside the caller's transaction (the site-plan import); :func:`site_plan_apply` is its own.
+    """
     placed = list(buildings)
     by_id = {b.pk: b for b in Building.objects.filter(community=community, pk__in=[p.building_id for p in placed])}
     changed = []
@@ -122,7 +137,10 @@ def site_plan_apply(
     return len(changed)
 
 
-@transaction.atomic
+site_plan_apply = transaction.atomic(durable=True)(site_plan_apply_in_transaction)
+
+
+@transaction.atomic(durable=True)
 def compound_upsert(
     *, community: Community, name: str, kind: str = Compound.Kind.RESIDENTIAL, actor: User | None = None
 ) -> Compound:
@@ -154,6 +172,7 @@ def compound_upsert(
     return compound
 
 
+@transaction.atomic(durable=True)
 def building_token_rotate(*, building: Building, actor: User | None) -> str:
     """Give a building a new public QR token (the old poster stops working at once)."""
     token = secrets.token_urlsafe(24)
@@ -170,6 +189,7 @@ def building_token_rotate(*, building: Building, actor: User | None) -> str:
     return token
 
 
+@transaction.atomic(durable=True)
 def building_tokens_ensure(*, community: Community) -> int:
     """Give every building of the community that has none a public token. Returns how many were given."""
     missing = list(Building.objects.filter(community=community, public_token=""))
@@ -188,6 +208,7 @@ def building_tokens_ensure(*, community: Community) -> int:
     return len(missing)
 
 
+@transaction.atomic(durable=True)
 def resident_unmask(
     *, actor: User, resident: Resident, fields: Iterable[str] = ("id_number", "phone")
 ) -> dict[str, str]:
@@ -202,3 +223,48 @@ def resident_unmask(
         detail={"fields": names},
     )
     return {name: getattr(resident, name) for name in names}
+
+
+@transaction.atomic(durable=True)
+def resident_transfer_decide(*, transfer_id: int, actor: User, approve: bool) -> ResidentTransfer:
+    """The subdistrict's answer to a roster that names a person registered elsewhere: approve (the
+    resident moves to the receiving community's room, created if new) or decline. Idempotent: a
+    request already decided is returned as it is."""
+    transfer = (
+        ResidentTransfer.objects.select_for_update()
+        .select_related("from_community", "to_community", "resident")
+        .filter(pk=transfer_id)
+        .first()
+    )
+    if transfer is None or not can_decide_transfer(actor, transfer.from_community.subdistrict_id):
+        raise RegistryError("迁移申请不存在", "no such transfer request")
+    if transfer.status != TransferStatus.PENDING:
+        return transfer
+    resident = transfer.resident
+    if approve:
+        if resident.community_id != transfer.from_community_id:
+            raise RegistryError("此人已不在原社区，申请已失效", "the person has already moved; the request is void")
+        to = transfer.to_community
+        compound, _ = Compound.objects.get_or_create(community=to, name=transfer.compound or to.name)
+        building, _ = Building.objects.get_or_create(
+            compound=compound,
+            number=transfer.building,
+            defaults={"community": to, "sort_key": nz.building_sort_key(transfer.building)},
+        )
+        household, _ = Household.objects.get_or_create(building=building, room=transfer.room)
+        resident.community = to
+        resident.household = household
+        resident.save(update_fields=["community", "household"])
+    transfer.status = TransferStatus.APPROVED if approve else TransferStatus.DECLINED
+    transfer.decided_by = actor
+    transfer.decided_at = timezone.now()
+    transfer.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        action=AuditAction.RESIDENT_TRANSFER_APPROVE if approve else AuditAction.RESIDENT_TRANSFER_DECLINE,
+        actor=actor,
+        target_type="resident",
+        target_id=resident.pk,
+        community_id=transfer.from_community_id,
+        detail={"transfer": transfer.pk, "from": transfer.from_community_id, "to": transfer.to_community_id},
+    )
+    return transfer

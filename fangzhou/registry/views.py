@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.accounts.permissions import acting_user, can_manage_community, is_admin, is_officer
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
+from fangzhou.registry.roster.normalize import mask_id
 from fangzhou.registry.selectors import community_visible_or_404
+from fangzhou.registry.services import RegistryError, roster_export, roster_import
+from fangzhou.registry.services import resident_transfer_decide as transfer_service
 from fangzhou.registry.services import resident_unmask as unmask_service
-from fangzhou.registry.services import roster_export, roster_import
 from fangzhou.registry.siteplan import site_plan_svg
 
 
@@ -125,6 +127,34 @@ def roster_download(request: HttpRequest, code: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="roster-{community.code}.xlsx"'
     return response
+
+
+@login_required
+def transfers(request: HttpRequest) -> HttpResponse:
+    """The subdistrict officer's list of people whom another community's roster names."""
+    if not (is_officer(request.user) or is_admin(request.user)):
+        return HttpResponseForbidden(_("Only the subdistrict decides moves between communities."))
+    pending = list(selectors.transfers_pending(request.user)[:200])
+    for transfer in pending:
+        transfer.masked_id = mask_id(transfer.resident.id_number)  # type: ignore[attr-defined]
+    return render(request, "registry/transfers.html", {"transfers": pending})
+
+
+@login_required
+@require_POST
+def transfer_decide(request: HttpRequest, transfer_id: int) -> HttpResponse:
+    if not (is_officer(request.user) or is_admin(request.user)):
+        raise Http404(_("Not found"))
+    decision = request.POST.get("decision")
+    if decision not in {"approve", "decline"}:
+        return HttpResponseBadRequest(_("Choose approve or decline."))
+    try:
+        transfer_service(transfer_id=transfer_id, actor=acting_user(request), approve=decision == "approve")
+    except RegistryError as exc:
+        messages.error(request, f"{exc.zh} / {exc.en}")
+    else:
+        messages.success(request, _("Move approved.") if decision == "approve" else _("Move declined."))
+    return redirect("registry:transfers")
 
 
 def public_building(request: HttpRequest, token: str) -> HttpResponse:

@@ -5,19 +5,13 @@ Bilingual labels (Chinese first) so the file reads the same whoever opens it. Co
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.reports.selectors import DailyReport, SubdistrictTable
-
-BOLD = Font(bold=True)
-TITLE = Font(bold=True, size=13)
 
 
 def _pct(value: float) -> str:
@@ -86,34 +80,17 @@ def report_lines(report: DailyReport) -> list[tuple[str, str, Any]]:
     return rows
 
 
-def _widths(sheet: Worksheet, widths: list[int]) -> None:
-    for i, width in enumerate(widths):
-        sheet.column_dimensions[chr(ord("A") + i)].width = width
-
-
-def _save(book: Workbook) -> bytes:
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def report_xlsx(report: DailyReport) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "日报 Daily report"
-    sheet.append([f"{report.community.name}（{report.community.code}）日报 Daily report {report.day.isoformat()}"])
-    sheet["A1"].font = TITLE
-    sheet.append(
-        [f"{report.community.subdistrict.name} · 截至 as of {timezone.localtime(report.as_of):%Y-%m-%d %H:%M}"]
+    book = SheetWriter("日报 Daily report")
+    book.heading(
+        f"{report.community.name}（{report.community.code}）日报 Daily report {report.day.isoformat()}", size=13
     )
-    sheet.append(["项目 Section", "指标 Figure", "数值 Value"])
-    for cell in sheet[3]:
-        cell.font = BOLD
+    book.row([f"{report.community.subdistrict.name} · 截至 as of {timezone.localtime(report.as_of):%Y-%m-%d %H:%M}"])
+    book.header(["项目 Section", "指标 Figure", "数值 Value"])
     for section, label, value in report_lines(report):
-        sheet.append([section, label, value])
-    _widths(sheet, [22, 44, 48])
-    return _save(book)
+        book.row([section, label, value])
+    book.widths([22, 44, 48])
+    return book.to_bytes()
 
 
 SUBDISTRICT_HEADER = [
@@ -142,17 +119,11 @@ SUBDISTRICT_HEADER = [
 
 
 def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "街道汇总 Subdistrict"
-    sheet.append([f"街道日报汇总 Subdistrict daily report {table.day.isoformat()}"])
-    sheet["A1"].font = TITLE
-    sheet.append(SUBDISTRICT_HEADER)
-    for cell in sheet[2]:
-        cell.font = BOLD
+    book = SheetWriter("街道汇总 Subdistrict")
+    book.heading(f"街道日报汇总 Subdistrict daily report {table.day.isoformat()}", size=13)
+    book.header(SUBDISTRICT_HEADER)
     for r in table.rows:
-        sheet.append(
+        book.row(
             [
                 r.community.code,
                 r.community.name,
@@ -177,7 +148,7 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
                 r.requests.closed,
             ]
         )
-    sheet.append(
+    book.row(
         [
             "合计 Total",
             f"{len(table.rows)}",
@@ -200,12 +171,11 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
             table.total("work_orders.overdue"),
             table.total("requests.open"),
             table.total("requests.closed"),
-        ]
+        ],
+        bold=True,
     )
-    for cell in sheet[sheet.max_row]:
-        cell.font = BOLD
-    _widths(sheet, [10, 16, 14] + [12] * (len(SUBDISTRICT_HEADER) - 3))
-    return _save(book)
+    book.widths([10, 16, 14] + [12] * (len(SUBDISTRICT_HEADER) - 3))
+    return book.to_bytes()
 
 
 def report_pdf(report: DailyReport) -> bytes:

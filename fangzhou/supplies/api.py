@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest
-from ninja import File, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from ninja.params import functions as params
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
@@ -234,7 +235,9 @@ def order_set(request: HttpRequest, distribution_id: int, payload: OrderIn) -> D
 
 
 @router.post("/d/{distribution_id}/import", response=PurchaseImportOut)
-def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile = File(...)) -> PurchaseImportOut:
+def order_import(
+    request: HttpRequest, distribution_id: int, file: UploadedFile = params.File(...)
+) -> PurchaseImportOut:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     try:
@@ -293,7 +296,7 @@ def doors(request: HttpRequest, distribution_id: int, building_id: int) -> list[
 
 
 @router.post("/delivery/{delivery_id}/mark", response=DoorOut)
-def mark(request: HttpRequest, delivery_id: int, photo: UploadedFile | None = File(None)) -> DoorOut:
+def mark(request: HttpRequest, delivery_id: int, photo: UploadedFile | None = params.File(None)) -> DoorOut:
     delivery = selectors.delivery_get(request.user, delivery_id)
     if delivery is None:
         raise Http404("delivery not found")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 from django.template.loader import render_to_string
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building
 from fangzhou.supplies.models import Delivery, Distribution
 from fangzhou.supplies.selectors import building_totals
@@ -37,24 +34,12 @@ def delivery_list_pdf(
 def delivery_list_xlsx(*, distribution: Distribution, building: Building, deliveries: list[Delivery]) -> bytes:
     totals = building_totals(deliveries)
     items = list(totals)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = building.label[:31]
-    sheet.append([f"{distribution.name} — {building.compound.name} {building.label}"])
-    sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append(["室号 Room", *items, "状态 Status", "签收 Signature"])
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
+    book = SheetWriter(building.label)
+    book.heading(f"{distribution.name} — {building.compound.name} {building.label}", size=13)
+    book.header(["室号 Room", *items, "状态 Status", "签收 Signature"])
     for delivery in deliveries:
         quantities = {line.item: line.quantity for line in delivery.lines.all()}
-        sheet.append(
-            [delivery.household.room, *(quantities.get(i, 0) for i in items), delivery.get_status_display(), ""]
-        )
-    sheet.append(["合计 Total", *(totals[i] for i in items), f"{len(deliveries)} 户 doors", ""])
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-    sheet.column_dimensions["A"].width = 12
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        book.row([delivery.household.room, *(quantities.get(i, 0) for i in items), delivery.get_status_display(), ""])
+    book.row(["合计 Total", *(totals[i] for i in items), f"{len(deliveries)} 户 doors", ""], bold=True)
+    book.widths([12])
+    return book.to_bytes()

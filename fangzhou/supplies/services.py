@@ -17,6 +17,7 @@ from django.utils import timezone
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, rows_check, sheet_map, sheet_read
 from fangzhou.lib.jobs import job_enqueue
 from fangzhou.lib.sheets import Sheet
@@ -34,8 +35,8 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
-from fangzhou.workorders.models import Priority, WorkOrder
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.models import Priority
+from fangzhou.workorders.services import work_order_create_in_transaction
 from fangzhou.zones import routing
 from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
 from fangzhou.zones.sitegraph import STAIRS_S_PER_FLOOR, community_site_graph, floor_of
@@ -49,22 +50,22 @@ class SuppliesError(Refused):
 
 
 # --------------------------------------------------------------------------------------------
-# Settings (read through small helpers; the lead may set them in settings.py)
+# Settings (declared in settings.py)
 
 
 def package_scaling_default() -> str:
-    value = str(getattr(settings, "FANGZHOU_PACKAGE_SCALING", Scaling.PER_HOUSEHOLD))
-    return value if value in Scaling.values else Scaling.PER_HOUSEHOLD
+    value: str = settings.FANGZHOU_PACKAGE_SCALING
+    return value
 
 
 def route_time_limit_s() -> float:
     """Wall-clock time the route solver may take (seconds)."""
-    return float(getattr(settings, "FANGZHOU_ROUTE_TIME_LIMIT_S", 10.0))
+    return settings.FANGZHOU_ROUTE_TIME_LIMIT_S
 
 
 def trip_time_limit_s() -> int:
     """Longest trip a volunteer should walk with a trolley (seconds, including time at doors)."""
-    return int(getattr(settings, "FANGZHOU_TRIP_TIME_LIMIT_S", 2 * 3600))
+    return settings.FANGZHOU_TRIP_TIME_LIMIT_S
 
 
 def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
@@ -89,7 +90,7 @@ def _clean_items(items: Mapping[str, Any]) -> dict[str, int]:
 # Distributions
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_create(
     *,
     community: Community,
@@ -155,7 +156,7 @@ class AllocationReport:
     unchanged: int = 0
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_allocate(*, distribution: Distribution, actor: User | None) -> AllocationReport:
     """Give every lived-in household of the community its government package. Idempotent."""
     if distribution.kind != DistributionKind.GOVERNMENT:
@@ -182,7 +183,7 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
     fresh_lines: list[DeliveryLine] = []
     for household in households:
         report.households += 1
-        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1  # type: ignore[attr-defined]
+        factor = household.people if distribution.scaling == Scaling.BY_SIZE else 1
         items = {k: v * factor for k, v in package.items() if v > 0}
         delivery = existing[household.pk]
         if not delivery.lines.all():
@@ -210,7 +211,7 @@ def _delivery_for(distribution: Distribution, household: Household) -> Delivery:
     return delivery
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def group_order_set(
     *, distribution: Distribution, household: Household, items: Mapping[str, Any], actor: User | None
 ) -> Delivery:
@@ -243,7 +244,7 @@ IMPORT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"))
+IMPORT_COLUMNS = Columns(IMPORT_ALIASES, ("building", "room", "item", "quantity"), max_rows=50_000)
 
 
 def _norm_building(value: Any) -> str:
@@ -275,7 +276,9 @@ def group_purchase_import(
     if distribution.kind != DistributionKind.GROUP_PURCHASE:
         raise SuppliesError("只有团购可以导入订单", "only a group purchase takes an order spreadsheet")
     report = ImportReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename, sheet=sheet), IMPORT_COLUMNS, report)
+    mapped = sheet_map(
+        sheet_read(data=data, filename=filename, sheet=sheet, columns=IMPORT_COLUMNS), IMPORT_COLUMNS, report
+    )
     community = distribution.community
     buildings: dict[str, list[Building]] = {}
     for b in Building.objects.filter(community=community).select_related("compound"):
@@ -325,7 +328,7 @@ def group_purchase_import(
         bucket = wanted.setdefault(household.pk, {})
         bucket[item] = bucket.get(item, 0) + quantity
         household_of[household.pk] = household
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         Distribution.objects.select_for_update().filter(pk=distribution.pk).first()
         for household_id, items in wanted.items():
             delivery = _delivery_for(distribution, household_of[household_id])
@@ -351,7 +354,7 @@ def group_purchase_import(
 # Delivering
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_assign(
     *, distribution: Distribution, building: Building, volunteer: User | None, actor: User | None
 ) -> DeliveryAssignment | None:
@@ -390,12 +393,12 @@ def delivery_assign(
     return assignment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_mark(
     *,
     delivery_id: int,
     actor: User,
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     note: str = "",
     today: dt.date | None = None,
     sealed: bool | None = None,
@@ -413,7 +416,7 @@ def delivery_mark(
     delivery.note = note[:200]
     fields = ["status", "delivered_at", "delivered_by", "note"]
     if photo is not None:
-        delivery.photo.save(photo.name or "door.jpg", photo, save=False)
+        file_store_on_commit(delivery, "photo", photo, photo.name or "door.jpg")
         fields.append("photo")
     delivery.save(update_fields=fields)
     audit_record(
@@ -427,7 +430,7 @@ def delivery_mark(
     return delivery
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
     """Put a door back to 'not yet delivered' (a wrong tap)."""
     delivery = Delivery.objects.select_for_update().select_related("distribution__community").get(pk=delivery_id)
@@ -467,7 +470,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
         .prefetch_related("lines")
     )
     sealed_ids = sealed_building_ids(distribution.community, on)  # once, not once per door
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for delivery in pending:
             key = f"supply:{distribution.pk}:{delivery.household_id}"
             items = "、".join(f"{line.item}×{line.quantity}" for line in delivery.lines.all())
@@ -476,8 +479,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             detail = f"{distribution.name}: {household.building.label} {household.room}室 — {items}"
             if sealed:
                 detail += "\n封控楼栋：无接触配送，放在门口 / sealed building: contactless, leave at the door"
-            existed = WorkOrder.objects.filter(source_key=key).exists()
-            order = work_order_create(
+            order, created = work_order_create_in_transaction(
                 community=distribution.community,
                 kind="supply_delivery",
                 title=f"补送物资 {household.building.label} {household.room}室 / deliver supplies",
@@ -489,7 +491,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
                 source_key=key,
             )
             report.orders += 1
-            report.created += 0 if existed else 1
+            report.created += int(created)
             report.order_ids.append(order.pk)
         audit_record(
             action=AuditAction.DELIVERIES_SWEEP,
@@ -502,7 +504,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
     return report
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def distribution_close(*, distribution: Distribution, actor: User | None) -> Distribution:
     if distribution.closed_at is None:
         distribution.closed_at = timezone.now()
@@ -542,7 +544,7 @@ def _door_stops(
     return stops
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def route_plan_request(
     *,
     community: Community,
@@ -633,7 +635,7 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         )
         solution = routing.solve(problem, time_limit_s=float(params["time_limit_s"]))
     except (ValueError, KeyError) as exc:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.FAILED, error=str(exc)[:300])
             audit_record(
                 action=AuditAction.ROUTE_PLAN_RUN,
@@ -666,7 +668,7 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
                 load=route.load,
             )
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):  # the solver ran outside any transaction
         locked = RoutePlan.objects.select_for_update().get(pk=plan.pk)
         if locked.status == PlanStatus.DONE:
             return locked

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest
-from ninja import File, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from ninja.params import functions as params
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
 from fangzhou.lib.pagination import paginated
@@ -229,7 +230,7 @@ def tube_close(request: HttpRequest, tube_id: int) -> TubeOut:
 
 
 @router.post("/rounds/{round_id}/results", response=ResultsOut)
-def results_import(request: HttpRequest, round_id: int, file: UploadedFile = File(...)) -> dict[str, object]:
+def results_import(request: HttpRequest, round_id: int, file: UploadedFile = params.File(...)) -> dict[str, object]:
     rnd = _round(request, round_id)
     _runner(request, rnd)
     report = services.results_import(
@@ -239,7 +240,7 @@ def results_import(request: HttpRequest, round_id: int, file: UploadedFile = Fil
 
 
 @router.post("/rounds/{round_id}/samples-file", response={200: SamplesOut, 409: Problem})
-def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = File(...)) -> dict[str, object]:
+def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = params.File(...)) -> dict[str, object]:
     rnd = _round(request, round_id)
     _runner(request, rnd)
     try:

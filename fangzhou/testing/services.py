@@ -7,9 +7,7 @@ one per resident per day and one submission per client-generated id.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -23,9 +21,11 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
-from fangzhou.cases.services import case_confirm
+from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import Columns, ImportReport, Row, rows_check, sheet_map, sheet_read
+from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.testing import schedule as core
 from fangzhou.testing.models import (
@@ -46,7 +46,7 @@ from fangzhou.testing.models import (
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
 from fangzhou.workorders.models import Kind, Priority
-from fangzhou.workorders.services import work_order_create
+from fangzhou.workorders.services import work_order_create_in_transaction
 
 MAX_POOL_SIZE = 20
 
@@ -61,7 +61,7 @@ class TestingError(Refused):
 # Rounds, sites, schedule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_create(
     *, community: Community, date: dt.date, pool_size: int = 10, actor: User | None, note: str = ""
 ) -> Round:
@@ -81,7 +81,7 @@ def round_create(
     return rnd
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def site_add(
     *,
     round: Round,
@@ -131,7 +131,7 @@ def expected_by_building(rnd: Round) -> dict[int, int]:
     return counts
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_schedule(
     *, round: Round, actor: User | None, per_desk_per_minute: float = 2.0, step: int = 10
 ) -> core.Schedule:
@@ -238,7 +238,7 @@ def sample_take(
     if not residents:
         raise TestingError("请选择要采样的居民", "choose who to sample")
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         ids = [r.pk for r in residents]
         if len(set(ids)) != len(ids):
@@ -360,7 +360,7 @@ def _close(tube: Tube, at: dt.datetime) -> None:
     tube.station = ""
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     """Close an open tube (staff close it before it is full). Closing a closed tube changes nothing."""
     if tube.status == Tube.Status.OPEN:
@@ -376,7 +376,7 @@ def tube_close(*, tube: Tube, actor: User | None) -> Tube:
     return tube
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def round_close(*, round: Round, actor: User | None) -> Round:
     now = timezone.now()
     for tube in Tube.objects.filter(round=round, status=Tube.Status.OPEN):
@@ -410,8 +410,9 @@ RESULT_COLUMNS = {
     "ct_n": ("ct_n", "n", "nct", "n_ct", "ct值n", "n基因ct值"),
     "tested_at": ("检测时间", "tested_at"),
 }
-SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"))
-RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"))
+# A city round: 250,000 people in 25,000 tubes per district.
+SAMPLES = Columns(SAMPLE_COLUMNS, ("tube", "id_number"), max_rows=300_000)
+RESULTS = Columns(RESULT_COLUMNS, ("tube", "result"), max_rows=300_000)
 RESULT_WORDS = {
     "阴性": Result.NEGATIVE,
     "negative": Result.NEGATIVE,
@@ -482,8 +483,8 @@ SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
 def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
     """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
     report = SamplesReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), SAMPLES, report)
-    with transaction.atomic():
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=SAMPLES), SAMPLES, report)
+    with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         docs = {_text(v).upper() for v in mapped.values("id_number")}
         residents = {
@@ -679,11 +680,13 @@ def retest_open(
     tube: Tube | None = None,
     key: str,
 ) -> tuple[Retest, bool]:
-    """Put a resident on the re-test list (once) with a door-to-door single-tube work order."""
+    """Put a resident on the re-test list (once) with a door-to-door single-tube work order.
+
+    A step of the results import and the antigen report: runs inside the caller's transaction."""
     existing = Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).first()
     if existing is not None:
         return existing, False
-    order = work_order_create(
+    order, _created = work_order_create_in_transaction(
         community=resident.community,
         kind=Kind.RETEST,
         title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
@@ -694,7 +697,7 @@ def retest_open(
         source_key=f"retest:{key}:{resident.pk}",
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: one pending re-test per resident (unique constraint)
             retest = Retest.objects.create(
                 community_id=resident.community_id,
                 resident=resident,
@@ -722,8 +725,8 @@ ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, r
 def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
     """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
     report = ResultsReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename), RESULTS, report)
-    with transaction.atomic():
+    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=RESULTS), RESULTS, report)
+    with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
         codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
         tubes = {
@@ -752,7 +755,7 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
                     "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
                 )
                 return None
-            if not tube.n:  # type: ignore[attr-defined]
+            if not tube.n:
                 line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
                 return None
             ct_a, ok_a = _ct(line.get("ct_orf1ab"))
@@ -854,7 +857,7 @@ def _apply_result(
     now = timezone.now()
     for resident in members:
         if result == Result.POSITIVE:
-            case_confirm(
+            case_confirm_in_transaction(
                 resident=resident,
                 report_date=timezone.localtime(tested_at).date(),
                 source="pooled_pcr",
@@ -873,9 +876,8 @@ def _apply_result(
 
 def manifest_csv(*, round: Round) -> str:
     """What the lab needs per tube: code, sampled-at, number of samples, site. Nothing personal."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"])
+    header = ["试管编码 tube_code", "采样时间 sampled_at", "样本数 samples", "采样点 site", "类型 kind"]
+    rows: list[list[Any]] = [header]
     tubes = (
         Tube.objects.filter(round=round)
         .select_related("site")
@@ -883,21 +885,21 @@ def manifest_csv(*, round: Round) -> str:
         .order_by("id")
     )
     for tube in tubes:
-        if not tube.n:  # type: ignore[attr-defined]
+        if not tube.n:
             continue
-        first = tube.first  # type: ignore[attr-defined]
-        writer.writerow(
+        first = tube.first
+        rows.append(
             [
                 tube.code,
                 timezone.localtime(first).strftime("%Y-%m-%d %H:%M") if first else "",
-                tube.n,  # type: ignore[attr-defined]
+                tube.n,
                 tube.site.name
                 if tube.site
                 else (tube.site_label or ("上门 door-to-door" if tube.door_to_door else "")),
                 tube.kind,
             ]
         )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -929,7 +931,7 @@ def antigen_report_submit(
     client_id = client_id.strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
         raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Household.objects.select_for_update().select_related("building").get(pk=household.pk)
         existing = AntigenSubmission.objects.filter(client_id=client_id).first()
         if existing is not None:
@@ -954,7 +956,8 @@ def antigen_report_submit(
             results={str(k): v for k, v in clean.items()},
         )
         if photo:
-            submission.photo.save(photo_name or "strip.jpg", ContentFile(photo), save=True)
+            file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
+            submission.save(update_fields=["photo"])
         now = timezone.now()
         positives = []
         for resident_id, value in clean.items():
@@ -982,7 +985,7 @@ def antigen_report_submit(
     return AntigenOutcome(submission, True, positives)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def kit_handout_record(*, household: Household, day: dt.date, kits: int, actor: User | None) -> KitHandout:
     """Record (or correct) the antigen kits handed to a household on a day."""
     if not 0 <= kits <= 200:

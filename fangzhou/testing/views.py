@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_committee
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
+from fangzhou.lib.urls import public_url
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Resident
 from fangzhou.registry.selectors import community_visible_or_404
@@ -397,10 +398,10 @@ def poster(request: HttpRequest, building_id: int) -> HttpResponse:
     if not building.public_token:
         building_tokens_ensure(community=building.community)
         building.refresh_from_db(fields=["public_token"])
-    url = request.build_absolute_uri(reverse("testing:public", args=[building.public_token]))
+    url = public_url(reverse("testing:public", args=[building.public_token]), request=request)
     svg = segno.make(url, error="m").svg_inline(scale=10, border=2)
     html = render_to_string("testing/poster.html", {"building": building, "svg": svg, "url": url})
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    pdf = HTML(string=html).write_pdf()  # self-contained: nothing to fetch from any host
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="antigen-poster-{building.pk}.pdf"'
     return response

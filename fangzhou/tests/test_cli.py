@@ -71,6 +71,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
         "FANGZHOU_ENV": "production",
         "SECRET_KEY": "k" * 20 + "-production-secret-9f8e7d6c5b4a3f2e1d0c",
         "ALLOWED_HOSTS": "fangzhou.example.org",
+        "PUBLIC_BASE_URL": "https://fangzhou.example.org",
         "FANGZHOU_DATA_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "fangzhou.settings",
     }

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -48,7 +49,7 @@ def test_jobs_refuse_objects() -> None:
 
 @pytest.mark.skipif(not _redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
 @pytest.mark.django_db(transaction=True)
-def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     queue = f"fz-test-{os.getpid()}"
     broker = "redis://127.0.0.1:6379/15"
     env = {**os.environ, "CELERY_BROKER_URL": broker, "DJANGO_SETTINGS_MODULE": "fangzhou.settings"}
@@ -70,12 +71,12 @@ def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         stderr=subprocess.STDOUT,
     )
     try:
-        monkeypatch.setenv("FANGZHOU_JOBS", "celery")
-        monkeypatch.setenv("CELERY_BROKER_URL", broker)
+        settings.FANGZHOU_JOBS = "celery"
+        settings.CELERY_BROKER_URL = broker
         from fangzhou.celery import app
 
         monkeypatch.setattr(app.conf, "broker_url", broker)
-        monkeypatch.setenv("FANGZHOU_CELERY_QUEUE", queue)
+        settings.FANGZHOU_CELERY_QUEUE = queue
         marker = tmp_path / "celery.txt"
         with transaction.atomic():
             job_enqueue("fangzhou.tests.jobs_sample.write_marker", path=str(marker), text="from a worker")

@@ -30,7 +30,7 @@ from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case
 from fangzhou.demo import demo_operations
 from fangzhou.registry.demo import demo_seed
-from fangzhou.registry.models import Building, Community, Resident
+from fangzhou.registry.models import Building, Community, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
 from fangzhou.supplies.services import route_plan_request
@@ -85,6 +85,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "delivery_id": _first(Delivery, c, "distribution__community"),
         "plan_id": _first(RoutePlan, c),
         "profile_id": _first(CareProfile, c),
+        "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",
@@ -209,6 +210,14 @@ def _ensure_swap_block_and_override(community: Community) -> None:
             volunteer_ids=[volunteer.pk],
             capacity=20,
             time_limit_s=0.1,
+        )
+    if not ResidentTransfer.objects.filter(from_community=community).exists():
+        # Another community's roster names one of ours: a move waits for the subdistrict.
+        person = Resident.objects.filter(community=community).exclude(id_number="").order_by("pk").first()
+        assert person is not None
+        elsewhere = community_create(code="ELSE1", name="别处居民区", subdistrict_name="别的街道")
+        ResidentTransfer.objects.create(
+            resident=person, from_community=community, to_community=elsewhere, compound="甲", building="1", room="101"
         )
     if not ZoneOverride.objects.filter(community=community).exists():
         compound = community.compounds.order_by("pk").first()

@@ -84,7 +84,7 @@ def groups_led(user: User | AnonymousUser) -> QuerySet[WorkGroup]:
 
 
 def _max_age() -> dt.timedelta:
-    return dt.timedelta(hours=int(getattr(settings, "FANGZHOU_VOLUNTEER_TEST_HOURS", 48)))
+    return dt.timedelta(hours=settings.FANGZHOU_VOLUNTEER_TEST_HOURS)
 
 
 def building_is_sealed(building: Building | None, on: dt.date, *, cache: dict[Any, Any] | None = None) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import user_upsert
+from fangzhou.accounts.services import user_upsert_in_transaction
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.volunteers import autofill
@@ -46,12 +46,13 @@ class VolunteerError(Refused):
 # --- sign-up link ---------------------------------------------------------------------------
 
 
-def signup_link_ensure(*, community: Community) -> SignupLink:
+def signup_link_ensure_in_transaction(*, community: Community) -> SignupLink:
+    """The community's sign-up link, made on first use (inside the caller's transaction)."""
     link = SignupLink.objects.filter(community=community).first()
     if link is not None:
         return link
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: a concurrent first use wins the unique constraint
             link = SignupLink.objects.create(community=community, token=secrets.token_urlsafe(24))
             audit_record(
                 action=AuditAction.VOLUNTEER_SIGNUP_LINK_CREATE,
@@ -65,10 +66,13 @@ def signup_link_ensure(*, community: Community) -> SignupLink:
         return SignupLink.objects.get(community=community)
 
 
-@transaction.atomic
+signup_link_ensure = transaction.atomic(durable=True)(signup_link_ensure_in_transaction)
+
+
+@transaction.atomic(durable=True)
 def signup_link_rotate(*, community: Community, actor: User | None) -> SignupLink:
     """A new sign-up QR link; the old poster stops working at once."""
-    link = signup_link_ensure(community=community)
+    link = signup_link_ensure_in_transaction(community=community)
     link.token = secrets.token_urlsafe(24)
     link.save(update_fields=["token"])
     audit_record(
@@ -134,7 +138,7 @@ def volunteer_signup(
     if building is not None:
         resident = Resident.objects.filter(household__building=building, phone=clean_phone).first()
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             volunteer = Volunteer.objects.create(
                 community=community,
                 client_id=client_id,
@@ -178,13 +182,13 @@ def _free_username(volunteer: Volunteer) -> str:
 
 def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Iterable[str] = ()) -> Approval:
     """Approve a sign-up: an account with the volunteer role, and membership of the given groups."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Volunteer.objects.select_for_update(of=("self",)).select_related("user").get(pk=volunteer.pk)
         if locked.status == VolunteerStatus.APPROVED and locked.user is not None:
             return Approval(locked, locked.user.username, None)
         password = secrets.token_urlsafe(9)
         username = _free_username(locked)
-        user = user_upsert(
+        user = user_upsert_in_transaction(
             username=username,
             password=password,
             role=Role.VOLUNTEER,
@@ -211,7 +215,7 @@ def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Itera
     return Approval(locked, username, password)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def volunteer_reject(*, volunteer: Volunteer, actor: User) -> Volunteer:
     if volunteer.status == VolunteerStatus.APPROVED:
         raise VolunteerError("已批准的志愿者不能拒绝", "an approved volunteer cannot be rejected")
@@ -232,8 +236,8 @@ def volunteer_reject(*, volunteer: Volunteer, actor: User) -> Volunteer:
 # --- work groups ----------------------------------------------------------------------------
 
 
-def work_groups_ensure(*, community: Community) -> list[WorkGroup]:
-    """The default seven work groups of a community (idempotent)."""
+def work_groups_ensure_in_transaction(*, community: Community) -> list[WorkGroup]:
+    """The default seven work groups of a community (idempotent; inside the caller's transaction)."""
     have = set(WorkGroup.objects.filter(community=community).values_list("code", flat=True))
     missing = [WorkGroup(community=community, code=code) for code in Group.values if code not in have]
     if missing:
@@ -249,14 +253,17 @@ def work_groups_ensure(*, community: Community) -> list[WorkGroup]:
     return list(WorkGroup.objects.filter(community=community).select_related("lead").order_by("id"))
 
 
+work_groups_ensure = transaction.atomic(durable=True)(work_groups_ensure_in_transaction)
+
+
 def _set_groups(volunteer: Volunteer, codes: Iterable[str]) -> None:
-    work_groups_ensure(community=volunteer.community)
+    work_groups_ensure_in_transaction(community=volunteer.community)
     wanted = [c for c in codes if c in Group.values]
     groups = list(WorkGroup.objects.filter(community_id=volunteer.community_id, code__in=wanted))
     volunteer.groups.set(groups)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def volunteer_groups_set(*, volunteer: Volunteer, codes: Iterable[str], actor: User) -> list[str]:
     codes = [c for c in codes if c in Group.values]
     _set_groups(volunteer, codes)
@@ -271,7 +278,7 @@ def volunteer_groups_set(*, volunteer: Volunteer, codes: Iterable[str], actor: U
     return codes
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def work_group_lead_set(*, group: WorkGroup, lead: User | None, actor: User | None) -> WorkGroup:
     if lead is not None and lead.community_id not in {group.community_id, None}:
         raise VolunteerError("组长必须是本居民区的人员", "the lead must belong to this community")
@@ -301,7 +308,7 @@ def volunteer_test_record(
         raise VolunteerError("检测类型无效", "the test kind must be antigen or PCR")
     if tested_at > timezone.now() + dt.timedelta(minutes=10):
         raise VolunteerError("检测时间不能在将来", "the test time cannot be in the future")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         test, created = VolunteerTest.objects.get_or_create(
             volunteer=volunteer,
             tested_at=tested_at,
@@ -348,7 +355,7 @@ def shift_create(
         raise VolunteerError("结束时间必须晚于开始时间", "the shift must end after it starts")
     if not 1 <= needed <= 50:
         raise VolunteerError("需要人数应在 1–50 之间", "people needed must be between 1 and 50")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         shift, created = Shift.objects.get_or_create(
             group=group,
             post=post,
@@ -387,35 +394,37 @@ def _no_clash(shift: Shift, volunteer: Volunteer) -> None:
         )
 
 
+@transaction.atomic(durable=True)
 def shift_assign(*, shift: Shift, volunteer: Volunteer, actor: User | None) -> ShiftAssignment:
-    """Put a volunteer on a shift. Refused (and says why) when the health gate is closed."""
+    """Put a volunteer on a shift. Refused (and says why) when the health gate is closed.
+
+    The gate and the clash check are asked inside the transaction, after the shift's row lock."""
     if volunteer.community_id != shift.community_id:
         raise VolunteerError("志愿者不属于本居民区", "the volunteer is not in this community")
     if volunteer.status != VolunteerStatus.APPROVED:
         raise VolunteerError("志愿者尚未批准", "the volunteer is not approved yet")
+    Shift.objects.select_for_update().filter(pk=shift.pk).first()  # queue concurrent assigners of one shift
     existing = ShiftAssignment.objects.filter(shift=shift, volunteer=volunteer).first()
     if existing is not None:
         return existing
     _gate_or_raise(volunteer)
-    with transaction.atomic():
-        Shift.objects.select_for_update().filter(pk=shift.pk).first()  # queue concurrent assigners of one shift
-        _no_clash(shift, volunteer)
-        assignment, created = ShiftAssignment.objects.get_or_create(
-            shift=shift, volunteer=volunteer, defaults={"assigned_by": actor}
+    _no_clash(shift, volunteer)
+    assignment, created = ShiftAssignment.objects.get_or_create(
+        shift=shift, volunteer=volunteer, defaults={"assigned_by": actor}
+    )
+    if created:
+        audit_record(
+            action=AuditAction.SHIFT_ASSIGN,
+            actor=actor,
+            target_type="shift",
+            target_id=shift.pk,
+            community_id=shift.community_id,
+            detail={"volunteer": volunteer.pk},
         )
-        if created:
-            audit_record(
-                action=AuditAction.SHIFT_ASSIGN,
-                actor=actor,
-                target_type="shift",
-                target_id=shift.pk,
-                community_id=shift.community_id,
-                detail={"volunteer": volunteer.pk},
-            )
     return assignment
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def shift_unassign(*, assignment: ShiftAssignment, actor: User | None) -> None:
     shift = assignment.shift
     deleted, _ = ShiftAssignment.objects.filter(pk=assignment.pk).delete()
@@ -436,12 +445,12 @@ def swap_request_create(
     """Ask to hand one's place on a shift to someone else (one open request per place)."""
     if proposed is not None and proposed.community_id != assignment.shift.community_id:
         raise VolunteerError("替班人不属于本居民区", "the proposed colleague is not in this community")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         open_swap = SwapRequest.objects.filter(assignment=assignment, status=SwapStatus.OPEN).first()
         if open_swap is not None:
             return open_swap
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # a savepoint: one open request per place (unique constraint)
                 swap = SwapRequest.objects.create(
                     assignment=assignment,
                     requester_id=assignment.volunteer_id,
@@ -464,7 +473,7 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
     """Accept (move the place to ``to``, through the health gate) or cancel a swap request."""
     if swap.status != SwapStatus.OPEN:
         return swap
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = SwapRequest.objects.select_for_update(of=("self",)).select_related("assignment__shift").get(pk=swap.pk)
         if locked.status != SwapStatus.OPEN:
             return locked
@@ -504,7 +513,11 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
 
 
 def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -> int:
-    """Fill the gaps of one day's roster from eligible members of each group (CP-SAT). Returns places filled."""
+    """Fill the gaps of one day's roster from eligible members of each group (CP-SAT). Returns places filled.
+
+    The solver runs outside any transaction; each place is then filled by :func:`shift_assign` in a
+    transaction of its own (gate and clash checked again under the shift's lock), like a sweep."""
+
     rows = roster_day(community=community, day=day)
     open_shifts = [r for r in rows if r.gap > 0]
     if not open_shifts:
@@ -552,27 +565,18 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
     return filled
 
 
+@transaction.atomic(durable=True)
 def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
     rows = roster_day(community=community, day=day)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = f"{day:%m-%d}"
-    ws.append([f"{community.name} 值班表 {day:%Y-%m-%d}"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(
+    book = SheetWriter(f"{day:%m-%d}")
+    book.heading(f"{community.name} 值班表 {day:%Y-%m-%d}")
+    book.header(
         ["工作组 Group", "岗位 Post", "地点 Place", "开始 Start", "结束 End", "需要 Needed", "在岗 On duty", "缺 Gap"]
     )
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    red = PatternFill("solid", fgColor="FDECEA")
     local = timezone.get_current_timezone()
     for r in rows:
         shift = r.shift
-        ws.append(
+        book.row(
             [
                 str(shift.group.get_code_display()),
                 str(shift.get_post_display()),
@@ -582,17 +586,11 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
                 shift.needed,
                 "、".join(f"{v.name} {nz.mask_phone(v.phone)}" for v in r.people),
                 r.gap or "",
-            ]
+            ],
+            fill="FDECEA" if r.gap else None,
+            wrap=(6,),
         )
-        if r.gap:
-            for cell in ws[ws.max_row]:
-                cell.fill = red
-    for column, width in zip("ABCDEFGH", (18, 14, 14, 8, 12, 8, 48, 6), strict=True):
-        ws.column_dimensions[column].width = width
-    for row in ws.iter_rows(min_row=3):
-        row[6].alignment = Alignment(wrap_text=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
+    book.widths((18, 14, 14, 8, 12, 8, 48, 6))
     audit_record(
         action=AuditAction.ROSTER_EXPORT,
         actor=actor,
@@ -601,4 +599,4 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
         community_id=community.pk,
         detail={"day": day.isoformat()},
     )
-    return buffer.getvalue()
+    return book.to_bytes()

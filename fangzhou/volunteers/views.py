@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.urls import public_url
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import communities_managed, communities_read
 from fangzhou.volunteers import selectors, services
@@ -151,7 +152,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "blocked_count": sum(1 for r in health.values() if not r.ok),
             "status": status,
             "groups": Group.choices,
-            "signup_url": request.build_absolute_uri(reverse("volunteers:signup", args=[link.token])),
+            "signup_url": public_url(reverse("volunteers:signup", args=[link.token]), request=request),
             "can_manage": can_manage_community(request.user, community.pk),
         },
     )
@@ -507,6 +508,6 @@ def signup_qr(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("New sign-up link made; the old poster no longer works."))
         return redirect(f"{reverse('volunteers:signup_qr')}?c={community.code}")
     link = services.signup_link_ensure(community=community)
-    url = request.build_absolute_uri(reverse("volunteers:signup", args=[link.token]))
+    url = public_url(reverse("volunteers:signup", args=[link.token]), request=request)
     svg = segno.make(url, error="m").svg_inline(scale=6)
     return render(request, "volunteers/qr.html", {"community": community, "url": url, "svg": svg})

@@ -391,7 +391,7 @@ def work_order_make(*, payload: WorkOrderIn, community: Community, actor: User) 
     client_id = (payload.client_id or "").strip()
     if client_id and not 8 <= len(client_id) <= 64:
         raise WorkOrderError("表单已过期，请刷新页面重试", "the form has expired; reload the page and try again")
-    return services.work_order_create(
+    order, _created = services.work_order_create(
         community=community,
         kind=payload.kind,
         title=title,
@@ -405,6 +405,7 @@ def work_order_make(*, payload: WorkOrderIn, community: Community, actor: User) 
         actor=actor,
         source_key=f"manual:{client_id}" if client_id else None,
     )
+    return order
 
 
 @router.post("/", response={201: OrderOut})

@@ -167,7 +167,7 @@ def board(community: Community) -> Board:
     out.oldest = list(
         active.filter(status=Status.OPEN).select_related(*related).order_by("priority", "created_at")[:30]
     )
-    limit = int(getattr(settings, "FANGZHOU_OVERLOAD_ORDERS", 5))
+    limit = settings.FANGZHOU_OVERLOAD_ORDERS
     out.overloaded = [
         {"user_id": row["assignee"], "name": row["assignee__display_name"] or row["assignee__username"], "n": row["n"]}
         for row in active.exclude(assignee=None)

@@ -1,4 +1,5 @@
-"""Writes for the work-order queue. Every app creates its jobs through ``work_order_create``."""
+"""Writes for the work-order queue. Every app creates its jobs through ``work_order_create`` (or, inside
+its own service's transaction, ``work_order_create_in_transaction``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.workorders import rules
@@ -59,7 +61,7 @@ class ClaimResult:
     holder: User | None  # who has it (the caller when won)
 
 
-def work_order_create(
+def work_order_create_in_transaction(
     *,
     community: Community,
     kind: str,
@@ -74,11 +76,13 @@ def work_order_create(
     resident: Resident | None = None,
     source_key: str | None = None,
     acute: bool = False,
-) -> WorkOrder:
+) -> tuple[WorkOrder, bool]:
     """Create a work order; with ``source_key``, a second call for the same cause returns the first order.
 
-    A medical job for a resident on dialysis or chemotherapy, or who is pregnant, or any job marked
-    ``acute`` (acute illness), is an emergency: it goes to the front of the queue whatever was asked.
+    Returns ``(order, created)``. A medical job for a resident on dialysis or chemotherapy, or who is
+    pregnant, or any job marked ``acute`` (acute illness), is an emergency: it goes to the front of
+    the queue whatever was asked. Services create their orders with this form, inside their own
+    transaction; everyone else calls :func:`work_order_create`, the same in a transaction of its own.
     """
     if kind not in Kind.values:
         raise WorkOrderError(f"未知的工单类型「{kind}」", f"unknown work-order kind {kind!r}")
@@ -91,48 +95,50 @@ def work_order_create(
     )
     if reason:
         priority = Priority.EMERGENCY
-    with transaction.atomic():
-        if source_key:
-            existing = WorkOrder.objects.filter(source_key=source_key).first()
-            if existing is not None:
-                return existing
-        order = WorkOrder(
-            community=community,
-            kind=kind,
-            group=group or DEFAULT_GROUP[Kind(kind)],
-            priority=priority,
-            title=title[:200],
-            detail=detail,
-            due_at=due_at,
-            building=building,
-            household=household,
-            resident=resident,
-            source_key=source_key,
-            created_by=actor,
-            emergency_reason=reason,
-        )
-        if source_key:
-            # A concurrent creator for the same cause: the unique constraint picks one.
-            with transaction.atomic():
-                try:
-                    order.save()
-                except IntegrityError:
-                    existing = WorkOrder.objects.filter(source_key=source_key).first()
-                    if existing is None:
-                        raise
-                    return existing
-        else:
-            order.save()
-        WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
-        audit_record(
-            action=AuditAction.WORK_ORDER_CREATE,
-            actor=actor,
-            target_type="work_order",
-            target_id=order.pk,
-            community=community,
-            detail={"kind": kind, "group": order.group, "priority": int(priority), "source_key": source_key or ""},
-        )
-    return order
+    if source_key:
+        existing = WorkOrder.objects.filter(source_key=source_key).first()
+        if existing is not None:
+            return existing, False
+    order = WorkOrder(
+        community=community,
+        kind=kind,
+        group=group or DEFAULT_GROUP[Kind(kind)],
+        priority=priority,
+        title=title[:200],
+        detail=detail,
+        due_at=due_at,
+        building=building,
+        household=household,
+        resident=resident,
+        source_key=source_key,
+        created_by=actor,
+        emergency_reason=reason,
+    )
+    if source_key:
+        # A concurrent creator for the same cause: the unique constraint picks one.
+        with transaction.atomic():
+            try:
+                order.save()
+            except IntegrityError:
+                existing = WorkOrder.objects.filter(source_key=source_key).first()
+                if existing is None:
+                    raise
+                return existing, False
+    else:
+        order.save()
+    WorkOrderEvent.objects.create(order=order, actor=actor, from_status="", to_status=Status.OPEN, note=title)
+    audit_record(
+        action=AuditAction.WORK_ORDER_CREATE,
+        actor=actor,
+        target_type="work_order",
+        target_id=order.pk,
+        community=community,
+        detail={"kind": kind, "group": order.group, "priority": int(priority), "source_key": source_key or ""},
+    )
+    return order, True
+
+
+work_order_create = transaction.atomic(durable=True)(work_order_create_in_transaction)
 
 
 def _door_work_gate_or_raise(actor: User) -> None:
@@ -145,35 +151,38 @@ def _door_work_gate_or_raise(actor: User) -> None:
         raise WorkOrderError(exc.zh, exc.en) from exc
 
 
+@transaction.atomic(durable=True)
 def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
-    """Claim an open order. Exactly one of many simultaneous claimers wins (conditional update).
+    """Claim an open order. Exactly one of many simultaneous claimers wins (row lock, conditional update).
 
     A volunteer whose health gate is closed (no recent negative test, or living in a sealed
-    building) may not claim door-to-door work: ``WorkOrderError`` says why.
+    building) may not claim door-to-door work: ``WorkOrderError`` says why. The gate is asked
+    inside the transaction, with the order's row locked, so it decides the claim it guards.
     """
-    order_place = WorkOrder.objects.filter(pk=order_id).values("kind", "building_id", "household_id").first()
+    order_place = (
+        WorkOrder.objects.select_for_update().filter(pk=order_id).values("kind", "building_id", "household_id").first()
+    )
     if order_place is None:
         raise WorkOrderError("工单不存在", "no such work order")
     if rules.is_door_to_door(order_place["kind"], order_place["building_id"] or order_place["household_id"]):
         _door_work_gate_or_raise(actor)
     now = timezone.now()
-    with transaction.atomic():
-        won = (
-            WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
-                status=Status.CLAIMED, assignee=actor, claimed_at=now
-            )
-            == 1
+    won = (
+        WorkOrder.objects.filter(pk=order_id, status=Status.OPEN).update(
+            status=Status.CLAIMED, assignee=actor, claimed_at=now
         )
-        order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
-        if won:
-            WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
-            audit_record(
-                action=AuditAction.WORK_ORDER_CLAIM,
-                actor=actor,
-                target_type="work_order",
-                target_id=order.pk,
-                community_id=order.community_id,
-            )
+        == 1
+    )
+    order = WorkOrder.objects.select_related("assignee").get(pk=order_id)
+    if won:
+        WorkOrderEvent.objects.create(order=order, actor=actor, from_status=Status.OPEN, to_status=Status.CLAIMED)
+        audit_record(
+            action=AuditAction.WORK_ORDER_CLAIM,
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+        )
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
@@ -192,7 +201,7 @@ _AUDIT = {
 
 
 def work_order_transition(
-    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile | None = None
+    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile[bytes] | None = None
 ) -> WorkOrder:
     """start / done / cancel / release. Idempotent: repeating an action already done returns the order.
 
@@ -201,7 +210,7 @@ def work_order_transition(
     if action not in _NEXT:
         raise WorkOrderError(f"未知操作「{action}」", f"unknown action {action!r}")
     allowed, target = _NEXT[action]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         order = WorkOrder.objects.select_for_update().get(pk=order_id)
         if order.status == target:
             return order
@@ -226,7 +235,7 @@ def work_order_transition(
                 order.completion_note = note
                 fields.append("completion_note")
             if photo is not None and target == Status.DONE:
-                order.completion_photo.save(photo.name or "photo.jpg", photo, save=False)
+                file_store_on_commit(order, "completion_photo", photo, photo.name or "photo.jpg")
                 fields.append("completion_photo")
         if target == Status.OPEN:
             order.assignee = None
@@ -249,7 +258,7 @@ def work_order_transition(
 
 
 def _committee_after() -> dt.timedelta:
-    return dt.timedelta(minutes=int(getattr(settings, "FANGZHOU_ESCALATE_COMMITTEE_MINUTES", 60)))
+    return dt.timedelta(minutes=settings.FANGZHOU_ESCALATE_COMMITTEE_MINUTES)
 
 
 def work_orders_escalate(*, now: dt.datetime | None = None, community: Community | None = None) -> dict[str, int]:
@@ -271,7 +280,7 @@ def work_orders_escalate(*, now: dt.datetime | None = None, community: Community
         )
         if target <= order.escalation_level:
             continue
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # one order at a time: a sweep commits what it has done
             moved = WorkOrder.objects.filter(pk=order.pk, escalation_level=order.escalation_level).update(
                 escalation_level=target, escalated_at=now
             )
@@ -332,7 +341,7 @@ def resident_request_submit(
     room: str = "",
     contact_name: str = "",
     contact_phone: str = "",
-    photo: UploadedFile | None = None,
+    photo: UploadedFile[bytes] | None = None,
     client_id: str | None = None,
     source: str = RequestSource.QR,
     actor: User | None = None,
@@ -363,7 +372,7 @@ def resident_request_submit(
         resident = Resident.objects.filter(household=household, phone=contact_phone).first()
     kind_label = str(RequestKind(kind).label)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             request = ResidentRequest(
                 community_id=building.community_id,
                 building=building,
@@ -383,10 +392,10 @@ def resident_request_submit(
                 if not ResidentRequest.objects.filter(reference=request.reference).exists():
                     break
             if photo is not None:
-                request.photo.save(photo.name or "photo.jpg", photo, save=False)
+                file_store_on_commit(request, "photo", photo, photo.name or "photo.jpg")
             request.save()
             place = f"{building.label}{f' {room}室' if room else ''}"
-            order = work_order_create(
+            order, _created = work_order_create_in_transaction(
                 community=building.community,
                 kind=Kind.RESIDENT_REQUEST,
                 title=f"{kind_label}: {place} · {text[:60]}",
@@ -422,7 +431,7 @@ def resident_request_submit(
 
 def resident_request_escalate(*, request: ResidentRequest, actor: User, note: str = "") -> ResidentRequest:
     """Escalate a request to the subdistrict (once; a second call returns it unchanged)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         moved = ResidentRequest.objects.filter(pk=request.pk, escalated_at__isnull=True).update(
             escalated_at=timezone.now(), escalated_by=actor, escalation_note=note.strip()[:500]
         )

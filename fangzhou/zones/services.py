@@ -31,7 +31,7 @@ class BlockCutsOff(ZoneError):
         self.outcome = outcome
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def zone_rules_set(
     *, community: Community, rule_set: str, actor: User | None, clean_round_gate: bool | None = None
 ) -> ZoneSettings:
@@ -57,7 +57,7 @@ def zone_rules_set(
     return row
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def zone_override_create(
     *,
     community: Community,
@@ -109,7 +109,7 @@ def zone_override_create(
     return override
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def zone_override_end(*, override_id: int, on: dt.date, actor: User | None) -> ZoneOverride:
     override = ZoneOverride.objects.select_for_update().get(pk=override_id)
     if override.ended_on is None:
@@ -157,7 +157,7 @@ def _check_overlap(compound: Compound, ids: Sequence[int], exclude: MicroZone | 
         raise ZoneError(f"楼栋已在封控块「{names}」中", f"buildings already in block {names}")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def microzone_draw(
     *,
     compound: Compound,
@@ -206,7 +206,7 @@ def microzone_draw(
     return BlockSaved(mz, outcome)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def microzone_change(
     *, microzone_id: int, building_ids: Sequence[int], actor: User | None, accept_cut_off: bool = False
 ) -> BlockSaved:
@@ -234,7 +234,7 @@ def microzone_change(
     return BlockSaved(mz, outcome)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def microzone_dissolve(*, microzone_id: int, on: dt.date, actor: User | None) -> MicroZone:
     """Unseal a block (解封一块): from ``on`` its buildings follow the compound again."""
     mz = MicroZone.objects.select_for_update().select_related("compound__community").get(pk=microzone_id)
@@ -272,8 +272,7 @@ class RoadIn:
     name: str = ""
 
 
-@transaction.atomic
-def site_roads_set(
+def site_roads_set_in_transaction(
     *,
     compound: Compound,
     nodes: Sequence[NodeIn],
@@ -281,7 +280,10 @@ def site_roads_set(
     gates: dict[str, str],
     actor: User | None,
 ) -> int:
-    """Replace the compound's road graph: nodes, roads (with widths) and gates (name -> node key)."""
+    """Replace the compound's road graph: nodes, roads (with widths) and gates (name -> node key).
+
+    This form runs inside the caller's transaction (the site-plan import); :func:`site_roads_set` is its own.
+    """
     keys = [n.key for n in nodes]
     if len(set(keys)) != len(keys):
         raise ZoneError("道路节点重复", "duplicate road nodes")
@@ -319,10 +321,13 @@ def site_roads_set(
     return len(seen)
 
 
-@transaction.atomic
-def open_space_upsert(
+site_roads_set = transaction.atomic(durable=True)(site_roads_set_in_transaction)
+
+
+def open_space_upsert_in_transaction(
     *, compound: Compound, name: str, x: float, y: float, kind: str = OpenSpace.Kind.OPEN_SPACE, actor: User | None
 ) -> OpenSpace:
+    """Add or move an open space by name (inside the caller's transaction; :func:`open_space_upsert` is its own)."""
     if kind not in OpenSpace.Kind.values:
         raise ZoneError("场地类型无效", "unknown kind of open space")
     space, created = OpenSpace.objects.update_or_create(
@@ -337,3 +342,6 @@ def open_space_upsert(
         detail={"name": space.name, "created": created},
     )
     return space
+
+
+open_space_upsert = transaction.atomic(durable=True)(open_space_upsert_in_transaction)

@@ -26,9 +26,15 @@ from django.db import transaction
 from fangzhou.accounts.models import User
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.registry.roster.normalize import CellError, building_number
-from fangzhou.registry.services import PlacedBuilding, site_plan_apply
+from fangzhou.registry.services import PlacedBuilding, site_plan_apply_in_transaction
 from fangzhou.zones.models import Gate, OpenSpace, Road, RoadNode
-from fangzhou.zones.services import NodeIn, RoadIn, ZoneError, open_space_upsert, site_roads_set
+from fangzhou.zones.services import (
+    NodeIn,
+    RoadIn,
+    ZoneError,
+    open_space_upsert_in_transaction,
+    site_roads_set_in_transaction,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -85,7 +91,7 @@ def site_plan_import(*, community: Community, document: dict[str, Any], actor: U
     report = PlanReport()
     compounds = {c.name: c for c in Compound.objects.filter(community=community)}
     buildings = {(b.compound_id, b.number): b for b in Building.objects.filter(community=community)}
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         placed: list[PlacedBuilding] = []
         for ci, entry in enumerate(document["compounds"], start=1):
             name = str(entry.get("name", "")).strip() if isinstance(entry, dict) else ""
@@ -126,8 +132,8 @@ def site_plan_import(*, community: Community, document: dict[str, Any], actor: U
                         for r in entry.get("roads", [])
                     ]
                     gates = {str(k): str(v) for k, v in dict(entry.get("gates", {})).items()}
-                    with transaction.atomic():
-                        report.roads += site_roads_set(
+                    with transaction.atomic():  # a savepoint: a refused road graph leaves the old one whole
+                        report.roads += site_roads_set_in_transaction(
                             compound=compound, nodes=nodes, roads=roads, gates=gates, actor=actor
                         )
                     report.gates += len(gates)
@@ -137,7 +143,7 @@ def site_plan_import(*, community: Community, document: dict[str, Any], actor: U
                     report.rejected.append(PlanProblem(f"{name} roads", f"道路数据无效 / bad road data: {exc}"))
             for si, space in enumerate(entry.get("open_spaces", []), start=1):
                 try:
-                    open_space_upsert(
+                    open_space_upsert_in_transaction(
                         compound=compound,
                         name=str(space["name"]),
                         x=_number(space["x"]),
@@ -150,7 +156,7 @@ def site_plan_import(*, community: Community, document: dict[str, Any], actor: U
                     report.rejected.append(PlanProblem(f"{name} open_spaces[{si}]", exc.reason))
                 except (KeyError, ValueError, TypeError) as exc:
                     report.rejected.append(PlanProblem(f"{name} open_spaces[{si}]", f"场地数据无效 / bad data: {exc}"))
-        report.buildings = site_plan_apply(community=community, buildings=placed, actor=actor)
+        report.buildings = site_plan_apply_in_transaction(community=community, buildings=placed, actor=actor)
     return report
 
 

@@ -103,14 +103,14 @@ def test_signup_approval_shift_claim_done_on_a_phone(
     shot(sec, "volunteer-roster-phone")
 
     # 6. Two open orders of the group; the nearer one (their own building) comes first. Claim, start, done.
-    far = work_order_create(
+    far, _created = work_order_create(
         community=live_world.community,
         kind=Kind.SUPPLY_DELIVERY,
         title="送菜到5号楼",
         actor=None,
         building=live_world.b5,
     )
-    near = work_order_create(
+    near, _created = work_order_create(
         community=live_world.community,
         kind=Kind.SUPPLY_DELIVERY,
         title="送菜到3号楼",
@@ -142,7 +142,7 @@ def test_claim_race_loser_is_told_who_won(live_server: Any, phone: Any, browser:
 
     a = approved(live_world.community, "甲", "13811110601", groups=("patrol",))
     b = approved(live_world.community, "乙", "13811110602", groups=("patrol",))
-    order = work_order_create(
+    order, _created = work_order_create(
         community=live_world.community, kind=Kind.PATROL, title="夜巡", actor=None, building=live_world.b3
     )
     from fangzhou.accounts.services import user_upsert

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
+from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Resident
 from fangzhou.registry.roster import normalize as nz
 
@@ -28,21 +24,10 @@ EXPORT_COLUMNS = (
 SEX_LABELS = {"M": "男", "F": "女"}
 
 
-def safe_cell(value: str) -> str:
-    """Stop a spreadsheet from treating text as a formula (CSV/formula injection)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
-
-
 def roster_workbook(residents: list[Resident], *, title: str) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "花名册"
-    sheet.append([title])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append([label for _, label in EXPORT_COLUMNS])
+    book = SheetWriter("花名册")
+    book.heading(title)
+    book.row([label for _, label in EXPORT_COLUMNS])
     for resident in residents:
         building = resident.household.building
         values = {
@@ -60,13 +45,7 @@ def roster_workbook(residents: list[Resident], *, title: str) -> bytes:
             "note": resident.note,
             "grid": building.grid.name if building.grid else "",
         }
-        sheet.append([safe_cell(values[key]) for key, _ in EXPORT_COLUMNS])
-    # Every cell is text, so Excel never turns an ID number or a phone into a float.
-    for row in sheet.iter_rows(min_row=3):
-        for cell in row:
-            cell.number_format = "@"
-    for letter, width in zip("ABCDEFGHIJKLM", (14, 8, 8, 10, 12, 22, 6, 12, 14, 8, 14, 20, 10), strict=True):
-        sheet.column_dimensions[letter].width = width
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        # Every cell is text, so Excel never turns an ID number or a phone into a float.
+        book.row([values[key] for key, _ in EXPORT_COLUMNS], text=True)
+    book.widths((14, 8, 8, 10, 12, 22, 6, 12, 14, 8, 14, 20, 10))
+    return book.to_bytes()

@@ -18,7 +18,16 @@ from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.importing import Columns, ImportReport, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.lib.sheets import Sheet
-from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident, RosterImport
+from fangzhou.registry.models import (
+    Building,
+    Community,
+    Compound,
+    Grid,
+    Household,
+    Resident,
+    ResidentTransfer,
+    RosterImport,
+)
 from fangzhou.registry.roster import normalize as nz
 
 ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -37,7 +46,10 @@ ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "grid": ("网格", "片区", "网格片区"),
 }
 REQUIRED = ("building", "room", "name")
-COLUMNS = Columns(ROSTER_ALIASES, REQUIRED)
+# A community has 3,000–7,000 residents; a subdistrict's whole roster stays under 60,000 rows.
+COLUMNS = Columns(ROSTER_ALIASES, REQUIRED, max_rows=60_000)
+ELSEWHERE_ZH = "此人已登记在其他社区，请联系街道办理迁移"
+ELSEWHERE_EN = "this person is registered in another community; ask the subdistrict to transfer them"
 # Resident fields an import may set, each tied to the column that carries it.
 FIELD_COLUMNS = {
     "name": "name",
@@ -120,9 +132,19 @@ def parse_row(row: Row, *, today: dt.date) -> RosterRow | None:
     return RosterRow(row=number, **parsed)
 
 
-def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], ImportReport, set[str]]:
+@dataclass
+class RosterReport(ImportReport):
+    """An import's report, plus how many people registered elsewhere were sent to the subdistrict."""
+
+    transfers_requested: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "transfers_requested": self.transfers_requested}
+
+
+def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], RosterReport, set[str]]:
     """Every good row of the roster, the report with every bad one, and the columns present."""
-    report = ImportReport()
+    report = RosterReport()
     mapped = sheet_map(sheet, COLUMNS, report)
     seen_doc: dict[tuple[str, str], int] = {}
     seen_place: dict[tuple[str, str, str, str], int] = {}
@@ -166,7 +188,7 @@ def roster_import(
     sheet: Sheet | None = None,
     dry_run: bool = False,
     today: dt.date | None = None,
-) -> ImportReport:
+) -> RosterReport:
     """Import a roster into ``community``.
 
     Every row is checked; bad rows are reported (row, column, reason) and every good row is written.
@@ -175,7 +197,7 @@ def roster_import(
     The whole import is one transaction; ``dry_run`` computes the same report and writes nothing.
     Raises :class:`UnreadableFile` when the file cannot be read at all.
     """
-    sheet = sheet_read(data=data, filename=filename, sheet=sheet)
+    sheet = sheet_read(data=data, filename=filename, sheet=sheet, columns=COLUMNS)
     today = today or timezone.localdate()
     rows, report, present = parse_sheet(sheet, today=today)
     report.dry_run = dry_run
@@ -183,7 +205,7 @@ def roster_import(
     columns |= {"sex", "birth_date"} if "id_number" in present else set()
     digest = hashlib.sha256(data or repr(sheet.rows).encode()).hexdigest()
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One import per community at a time: the row lock makes concurrent uploads queue up.
         Community.objects.select_for_update().filter(pk=community.pk).first()
         _write(community, rows, report, columns, actor, today)
@@ -196,30 +218,42 @@ def roster_import(
             **report.record(),
         )
         report.import_id = record.pk
-        audit_record(
-            action=AuditAction.ROSTER_IMPORT_DRY_RUN if dry_run else AuditAction.ROSTER_IMPORT,
-            actor=actor,
-            target_type="community",
-            target_id=str(community.pk),
-            community=community,
-            detail={
-                "filename": masked(filename),
-                "created": report.created,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-                "rejected": len(report.rejected),
-            },
-        )
         if dry_run:
             transaction.set_rollback(True)
             report.import_id = None
+        else:
+            _audit_import(community, actor, filename, report, dry_run=False)
+    if dry_run:
+        # A dry run writes nothing but its audit row: a check of 300,000 ID numbers is on the record too.
+        with transaction.atomic(durable=True):
+            _audit_import(community, actor, filename, report, dry_run=True)
     return report
+
+
+def _audit_import(
+    community: Community, actor: User | None, filename: str, report: RosterReport, *, dry_run: bool
+) -> None:
+    audit_record(
+        action=AuditAction.ROSTER_IMPORT_DRY_RUN if dry_run else AuditAction.ROSTER_IMPORT,
+        actor=actor,
+        target_type="community",
+        target_id=str(community.pk),
+        community=community,
+        detail={
+            "filename": masked(filename),
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": len(report.rejected),
+            "transfers_requested": report.transfers_requested,
+        },
+    )
 
 
 def _write(
     community: Community,
     rows: list[RosterRow],
-    report: ImportReport,
+    report: RosterReport,
     columns: set[str],
     actor: User | None,
     today: dt.date,
@@ -235,21 +269,38 @@ def _write(
     for r in rows:
         if r.id_number:
             docs_by_type.setdefault(r.id_type, []).append(r.id_number)
-    elsewhere: dict[tuple[str, str], str] = {}
+    elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # document → (resident id, its community id)
     for kind, numbers in docs_by_type.items():
         for chunk in chunks(numbers):
             # id_type + id_number lets the database use the unique index on documents.
-            for number, name in (
+            for number, resident_id, community_id in (
                 Resident.objects.filter(id_type=kind, id_number__in=chunk)
                 .exclude(id_number="")
                 .exclude(community=community)
-                .values_list("id_number", "community__name")
+                .values_list("id_number", "pk", "community_id")
             ):
-                elsewhere[(kind, number)] = name
+                elsewhere[(kind, number)] = (resident_id, community_id)
+    transfers: list[ResidentTransfer] = []
     for row in rows:
         other = elsewhere.get((row.id_type, row.id_number))
         if other:
-            reject(row, "id_number", f"此人已登记在「{other}」", f"this person is registered in {other}")
+            # Never name the other community: an upload of ID numbers must not tell where people live.
+            reject(row, "id_number", ELSEWHERE_ZH, ELSEWHERE_EN)
+            resident_id, from_id = other
+            transfers.append(
+                ResidentTransfer(
+                    resident_id=resident_id,
+                    from_community_id=from_id,
+                    to_community=community,
+                    compound=row.compound[:64],
+                    building=row.building[:16],
+                    room=row.room[:16],
+                    requested_by=actor,
+                )
+            )
+    # The subdistrict decides: one pending request per person and receiving community.
+    ResidentTransfer.objects.bulk_create(transfers, ignore_conflicts=True)
+    report.transfers_requested = len(transfers)
 
     compounds = {c.name: c for c in Compound.objects.filter(community=community)}
     for row in rows:

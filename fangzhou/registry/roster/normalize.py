@@ -92,7 +92,11 @@ def person_name(value: Cell) -> str:
         raise CellError("姓名为空", "name is empty")
     if any(ch.isdigit() for ch in raw):
         raise CellError(f"姓名「{raw}」含有数字", f"name {raw!r} contains digits")
-    if len(raw) > 64 or not _NAME.match(raw):
+    if len(raw) > 64:
+        raise CellError(
+            f"姓名过长（{len(raw)} 个字符，最多 64 个）", f"name is too long ({len(raw)} characters, at most 64)"
+        )
+    if not _NAME.match(raw):
         raise CellError(f"姓名「{raw}」含有无效字符", f"name {raw!r} has characters a name cannot have")
     if re.fullmatch(rf"[{_CJK}·]+", raw.replace(" ", "")):
         raw = raw.replace(" ", "")

@@ -117,6 +117,35 @@ class TestPhone:
         with pytest.raises(nz.CellError):
             nz.phone(raw)
 
+    def test_scientific_notation_is_exact_only_with_all_eleven_digits_written(self) -> None:
+        assert nz.phone("1.3812345670E+10") == "13812345670"  # eleven digits written, the last a 0
+        with pytest.raises(nz.CellError, match="科学计数法"):
+            nz.phone("1.381234567E+10")  # ten digits written: the eleventh is unknown, not 0
+        with pytest.raises(nz.CellError, match="科学计数法"):
+            nz.phone("1.381234567E+9")  # a ten-digit value
+
+    def test_a_ten_digit_excel_number_is_not_a_mobile(self) -> None:
+        # Excel keeps the number itself exact; ten digits are ten digits, never padded.
+        for raw in (1381234567.0, 1381234567, 1.38001e9):
+            with pytest.raises(nz.CellError, match="11 位"):
+                nz.phone(raw)
+
+    @pytest.mark.parametrize(
+        "raw", ["138123456789", 138123456789, 138123456789.0, "+86138123456789", "0086138123456789"]
+    )
+    def test_an_over_long_mobile_is_refused_not_cut(self, raw: object) -> None:
+        with pytest.raises(nz.CellError, match="11 位"):
+            nz.phone(raw)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("raw", ["0086 138 1234 5678", "0086-138-1234-5678", "008613812345678", "8613812345678"])
+    def test_the_country_code_is_dropped(self, raw: str) -> None:
+        assert nz.phone(raw) == "13812345678"
+
+    @pytest.mark.parametrize("raw", ["00861381234567", "861381234567", "008613812345678 9"])
+    def test_a_country_code_does_not_make_a_wrong_length_right(self, raw: str) -> None:
+        with pytest.raises(nz.CellError, match="11 位"):
+            nz.phone(raw)
+
 
 class TestNames:
     @pytest.mark.parametrize(
@@ -130,6 +159,15 @@ class TestNames:
     def test_invalid(self, raw: str) -> None:
         with pytest.raises(nz.CellError):
             nz.person_name(raw)
+
+    def test_sixty_four_characters_is_the_longest_name(self) -> None:
+        # Resident.name and Volunteer.name hold 64 characters.
+        assert nz.person_name("张" * 64) == "张" * 64
+        assert nz.person_name("A" * 64) == "A" * 64
+        for raw in ("张" * 65, "A" * 65, "Muhammad " * 7 + "Al"):
+            assert len(raw) == 65
+            with pytest.raises(nz.CellError, match="too long"):
+                nz.person_name(raw)
 
 
 def test_special_flags_are_canonical_and_ordered() -> None:

@@ -91,7 +91,7 @@ class TestCommunityReport:
 
     def test_work_orders_open_overdue_done_and_requests(self, world: World) -> None:
         c = world.community
-        done = work_order_create(community=c, kind=Kind.PATROL, title="巡逻 东门", actor=world.secretary)
+        done, _created = work_order_create(community=c, kind=Kind.PATROL, title="巡逻 东门", actor=world.secretary)
         work_order_claim(order_id=done.pk, actor=world.secretary)
         work_order_transition(order_id=done.pk, actor=world.secretary, action="done")
         work_order_create(

@@ -100,13 +100,13 @@ def test_living_in_a_sealed_building_blocks_shift_and_door_to_door_claim(world: 
     assert not result.ok and result.reasons[0].code == "sealed"
     with pytest.raises(VolunteerError, match="sealed"):
         shift_assign(shift=_shift(world), volunteer=v, actor=world.secretary)
-    door = work_order_create(
+    door, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜", actor=None, building=world.b5
     )
     with pytest.raises(WorkOrderError, match="sealed"):
         work_order_claim(order_id=door.pk, actor=v.user)
     # Work that is not at a door (a patrol round with no place) stays open to them.
-    patrol = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    patrol, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
     assert work_order_claim(order_id=patrol.pk, actor=v.user).won
 
 

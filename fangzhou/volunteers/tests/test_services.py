@@ -191,7 +191,7 @@ def test_exposure_lists_households_served_and_shift_colleagues(world: World) -> 
     shift_assign(shift=shift, volunteer=a, actor=None)
     shift_assign(shift=shift, volunteer=b, actor=None)
     zhang = world.resident("张伟")
-    order = work_order_create(
+    order, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜", actor=None, resident=zhang
     )
     assert a.user is not None

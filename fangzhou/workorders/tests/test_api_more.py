@@ -139,18 +139,20 @@ def busy(world: World, settings: Any) -> dict[str, Any]:
     worker = approved(world.community, "甲", "13811113311", groups=("supplies",))
     idle = approved(world.community, "乙", "13811113312", groups=("supplies",))
     for n in range(3):
-        order = work_order_create(community=world.community, kind=Kind.SUPPLY_DELIVERY, title=f"送菜{n}", actor=None)
+        order, _created = work_order_create(
+            community=world.community, kind=Kind.SUPPLY_DELIVERY, title=f"送菜{n}", actor=None
+        )
         work_order_claim(order_id=order.pk, actor=worker.user)
-    one = work_order_create(community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜乙", actor=None)
+    one, _created = work_order_create(community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜乙", actor=None)
     work_order_claim(order_id=one.pk, actor=idle.user)
-    late = work_order_create(
+    late, _created = work_order_create(
         community=world.community,
         kind=Kind.DISINFECTION,
         title="过期消毒",
         actor=None,
         due_at=timezone.now() - dt.timedelta(hours=1),
     )
-    urgent = work_order_create(
+    urgent, _created = work_order_create(
         community=world.community, kind=Kind.RETEST, title="上门复检", actor=None, priority=Priority.EMERGENCY
     )
     work_order_create(community=world.other, kind=Kind.RETEST, title="外区", actor=None)

@@ -15,7 +15,7 @@ from fangzhou.workorders.services import work_order_create
 
 
 def test_escalate_command(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    order = work_order_create(
+    order, _created = work_order_create(
         community=world.community,
         kind=Kind.PATROL,
         title="巡逻",

@@ -28,7 +28,7 @@ def test_twenty_simultaneous_claims_have_exactly_one_winner() -> None:
         user_upsert(username=f"claimer{i}", password="x-long-password", role=Role.VOLUNTEER, community=community)
         for i in range(N)
     ]
-    order = work_order_create(community=community, kind=Kind.PATROL, title="夜间巡逻", actor=None)
+    order, _created = work_order_create(community=community, kind=Kind.PATROL, title="夜间巡逻", actor=None)
     barrier = threading.Barrier(N)
     results: list[ClaimResult] = []
     errors: list[BaseException] = []

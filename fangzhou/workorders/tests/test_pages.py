@@ -30,19 +30,19 @@ def orders(world: World) -> dict[str, Any]:
     a = approved(world.community, "甲", "13811110101", groups=("supplies",), building=world.b3)
     b = approved(world.community, "乙", "13811110102", groups=("supplies",))
     c = approved(world.community, "丙", "13811110103", groups=("patrol",))
-    supply = work_order_create(
+    supply, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜 5号楼", actor=None, building=world.b5
     )
-    near = work_order_create(
+    near, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜 3号楼", actor=None, building=world.b3
     )
-    patrol = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
-    taken = work_order_create(
+    patrol, _created = work_order_create(community=world.community, kind=Kind.PATROL, title="巡逻", actor=None)
+    taken, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="乙的单", actor=None, building=world.b5
     )
     assert b.user is not None
     work_order_claim(order_id=taken.pk, actor=b.user)
-    foreign = work_order_create(community=world.other, kind=Kind.SUPPLY_DELIVERY, title="外区", actor=None)
+    foreign, _created = work_order_create(community=world.other, kind=Kind.SUPPLY_DELIVERY, title="外区", actor=None)
     return {
         "a": a,
         "b": b,

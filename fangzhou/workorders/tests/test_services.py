@@ -26,14 +26,16 @@ from fangzhou.workorders.services import (
 def test_dialysis_patient_medical_job_is_an_emergency_and_goes_first(world: World) -> None:
     liu = world.resident("刘洋")  # on dialysis
     zhang = world.resident("张伟")
-    normal = work_order_create(community=world.community, kind=Kind.MEDICINE, title="配药", actor=None, resident=zhang)
-    urgent = work_order_create(
+    normal, _created = work_order_create(
+        community=world.community, kind=Kind.MEDICINE, title="配药", actor=None, resident=zhang
+    )
+    urgent, _created = work_order_create(
         community=world.community, kind=Kind.MEDICAL_ESCORT, title="血透接送", actor=None, resident=liu
     )
-    delivery = work_order_create(
+    delivery, _created = work_order_create(
         community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜", actor=None, resident=liu
     )
-    acute = work_order_create(
+    acute, _created = work_order_create(
         community=world.community, kind=Kind.OTHER, title="胸痛", actor=None, resident=zhang, acute=True
     )
     assert urgent.priority == Priority.EMERGENCY and urgent.emergency_reason == "dialysis"
@@ -48,10 +50,10 @@ def test_dialysis_patient_medical_job_is_an_emergency_and_goes_first(world: Worl
 def test_overdue_orders_go_to_the_lead_then_to_the_committee(world: World, settings: Any) -> None:
     settings.FANGZHOU_ESCALATE_COMMITTEE_MINUTES = 60
     now = timezone.now()
-    order = work_order_create(
+    order, _created = work_order_create(
         community=world.community, kind=Kind.PATROL, title="巡逻", actor=None, due_at=now - dt.timedelta(minutes=10)
     )
-    later = work_order_create(
+    later, _created = work_order_create(
         community=world.community, kind=Kind.PATROL, title="稍后", actor=None, due_at=now + dt.timedelta(hours=3)
     )
     assert work_orders_escalate(now=now) == {"lead": 1, "committee": 0}
