@@ -1,5 +1,6 @@
-"""Safety nets for pages: a refusal (or a malformed upload) that a view did not catch is a 400 page,
-never a 500; a database that cannot be reached is a 503 with Retry-After, never a 500."""
+"""Safety nets: for pages, a refusal (or a malformed upload) that a view did not catch is a 400 page,
+never a 500, and a database that cannot be reached is a 503 with Retry-After; for the API, every
+error response is problem details."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from django.template.loader import render_to_string
 from django.views.defaults import server_error as django_server_error
 
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.problems import PROBLEM_JSON, as_problem
+
+API_PREFIX = "/api/"
 
 
 class RefusedMiddleware:
@@ -79,3 +83,23 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return database_unavailable(request)
     response: HttpResponse = django_server_error(request)
     return response if response is not None else HttpResponseServerError()
+
+
+class ApiProblemMiddleware:
+    """Under /api/, an error response made outside the API's exception handlers (Django's 404 for
+    an unknown path, its 500, ninja's 405, a limiter's 429) becomes problem details like every
+    other API error, keeping its status and headers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith(API_PREFIX)
+            and not response.streaming
+            and not response.get("Content-Type", "").startswith(PROBLEM_JSON)
+        ):
+            return as_problem(response)
+        return response

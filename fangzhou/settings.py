@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "fangzhou.middleware.ApiProblemMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "fangzhou.accounts.middleware.LanguageMiddleware",

@@ -12,6 +12,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, is_officer, is_volunteer
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CareProfile, MedicineRequest
+from fangzhou.lib.pagination import Rows, paginated
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import community_visible_or_404
@@ -100,7 +101,7 @@ class RiskOut(Schema):
     order_id: int | None
 
 
-class CountsOut(Schema):
+class CareCountsOut(Schema):
     created: int
     updated: int = 0
     sessions: int = 0
@@ -174,20 +175,22 @@ class TripOut(Schema):
 
 
 @router.get("/c/{code}/profiles", response=list[ProfileOut])
+@paginated
 def profiles(request: HttpRequest, code: str, need: str = "") -> list[ProfileOut]:
     community = community_visible_or_404(request.user, code)
     return [_profile_out(p) for p in selectors.community_profiles(request.user, community, need)]
 
 
-@router.post("/c/{code}/sync", response=CountsOut)
-def sync(request: HttpRequest, code: str) -> CountsOut:
+@router.post("/c/{code}/sync", response=CareCountsOut)
+def sync(request: HttpRequest, code: str) -> CareCountsOut:
     community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_registry_sync(community=community, actor=acting_user(request))
-    return CountsOut(created=report.created, updated=report.updated)
+    return CareCountsOut(created=report.created, updated=report.updated)
 
 
 @router.get("/c/{code}/at-risk", response=list[RiskOut])
+@paginated
 def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
     community = community_visible_or_404(request.user, code)
     return [
@@ -205,12 +208,12 @@ def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
     ]
 
 
-@router.post("/c/{code}/escorts", response=CountsOut)
-def escorts(request: HttpRequest, code: str) -> CountsOut:
+@router.post("/c/{code}/escorts", response=CareCountsOut)
+def escorts(request: HttpRequest, code: str) -> CareCountsOut:
     community = community_visible_or_404(request.user, code)
     _manage(request, community)
     report = services.care_escorts_ensure(community=community, actor=acting_user(request))
-    return CountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
+    return CareCountsOut(created=report.created, sessions=report.sessions, sealed=report.sealed)
 
 
 @router.get("/profiles/{profile_id}", response=ProfileOut)
@@ -286,15 +289,16 @@ def checkins_close(request: HttpRequest, code: str) -> CloseOut:
 
 
 @router.get("/c/{code}/medicine", response=list[MedicineRequestOut])
-def medicine_list(request: HttpRequest, code: str) -> list[MedicineRequestOut]:
+@paginated
+def medicine_list(request: HttpRequest, code: str) -> Rows[MedicineRequestOut]:
     community = community_visible_or_404(request.user, code)
-    return [
-        _request_out(r)
-        for r in selectors.medicine_requests_visible(request.user)
+    rows = (
+        selectors.medicine_requests_visible(request.user)
         .filter(community=community)
         .select_related("trip")
-        .order_by("-created_at")[:200]
-    ]
+        .order_by("-created_at", "-id")
+    )
+    return Rows(rows, _request_out)
 
 
 @router.post("/medicine", response=MedicineRequestOut)

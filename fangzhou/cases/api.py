@@ -12,6 +12,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import can_manage_community
 from fangzhou.cases import selectors, services
 from fangzhou.cases.models import Case, Source
+from fangzhou.lib.pagination import paginated
 from fangzhou.registry.selectors import community_visible_or_404, resident_get
 
 router = Router(tags=["cases"])
@@ -33,7 +34,7 @@ class CaseOut(Schema):
     monitoring_until: dt.date | None
 
 
-class CountOut(Schema):
+class CaseCountOut(Schema):
     compound: str
     building: str
     cases: int
@@ -104,6 +105,7 @@ def _case_for_write(request: HttpRequest, case_id: int) -> tuple[Case, User]:
 
 
 @router.get("/communities/{code}/cases", response=list[CaseOut])
+@paginated
 def case_list(request: HttpRequest, code: str) -> list[CaseOut]:
     community = community_visible_or_404(request.user, code)
     if not selectors.sees_case_people(request.user):
@@ -111,11 +113,12 @@ def case_list(request: HttpRequest, code: str) -> list[CaseOut]:
     return [_out(c) for c in selectors.case_list(request.user, community)]
 
 
-@router.get("/communities/{code}/counts", response=list[CountOut])
-def case_counts(request: HttpRequest, code: str) -> list[CountOut]:
+@router.get("/communities/{code}/counts", response=list[CaseCountOut])
+@paginated
+def case_counts(request: HttpRequest, code: str) -> list[CaseCountOut]:
     community = community_visible_or_404(request.user, code)
     return [
-        CountOut(compound=c.compound, building=c.building, cases=c.cases, last_report=c.last_report)
+        CaseCountOut(compound=c.compound, building=c.building, cases=c.cases, last_report=c.last_report)
         for c in selectors.case_counts_by_building(request.user, community)
     ]
 

@@ -11,6 +11,7 @@ from ninja.files import UploadedFile
 from ninja.params import functions as params
 
 from fangzhou.accounts.permissions import acting_user, can_export, can_manage_community, unmask_fields
+from fangzhou.lib.pagination import paginated
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.models import Resident
@@ -27,7 +28,7 @@ class CommunityOut(Schema):
     subdistrict: str
 
 
-class CountsOut(Schema):
+class PlaceCountsOut(Schema):
     name: str
     buildings: int
     households: int
@@ -50,8 +51,8 @@ class OverviewOut(Schema):
     households: int
     residents: int
     special: int
-    compounds: list[CountsOut]
-    grids: list[CountsOut]
+    compounds: list[PlaceCountsOut]
+    grids: list[PlaceCountsOut]
     buildings: list[BuildingOut]
 
 
@@ -78,7 +79,7 @@ class UnmaskOut(Schema):
     phone: str
 
 
-class RejectionOut(Schema):
+class RosterRejectionOut(Schema):
     row: int
     column: str
     reason: str
@@ -86,11 +87,11 @@ class RejectionOut(Schema):
     reason_en: str
 
 
-class ImportOut(Schema):
+class RosterImportOut(Schema):
     created: int
     updated: int
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[RosterRejectionOut]
     rows_read: int
     dry_run: bool
     import_id: int | None
@@ -116,6 +117,7 @@ def resident_out(resident: object) -> ResidentOut:
 
 
 @router.get("/communities", response=list[CommunityOut])
+@paginated
 def community_list(request: HttpRequest) -> list[CommunityOut]:
     return [
         CommunityOut(code=c.code, name=c.name, subdistrict=c.subdistrict.name)
@@ -132,8 +134,8 @@ def community_overview(request: HttpRequest, code: str) -> OverviewOut:
         households=data.households,
         residents=data.residents,
         special=data.special,
-        compounds=[CountsOut(**c) for c in data.compounds],  # type: ignore[arg-type]
-        grids=[CountsOut(**g) for g in data.grids],  # type: ignore[arg-type]
+        compounds=[PlaceCountsOut(**c) for c in data.compounds],  # type: ignore[arg-type]
+        grids=[PlaceCountsOut(**g) for g in data.grids],  # type: ignore[arg-type]
         buildings=[
             BuildingOut(
                 id=b.id,
@@ -151,6 +153,7 @@ def community_overview(request: HttpRequest, code: str) -> OverviewOut:
 
 
 @router.get("/buildings/{building_id}/residents", response=list[ResidentOut])
+@paginated
 def building_residents(request: HttpRequest, building_id: int) -> list[ResidentOut]:
     building = selectors.building_get(request.user, building_id)
     if building is None:
@@ -165,6 +168,7 @@ def building_residents(request: HttpRequest, building_id: int) -> list[ResidentO
 
 
 @router.get("/residents", response=list[ResidentOut])
+@paginated
 def resident_search(request: HttpRequest, q: str, community: str | None = None) -> list[ResidentOut]:
     scope = community_visible_or_404(request.user, community) if community else None
     return [resident_out(r) for r in selectors.resident_search(request.user, q, community=scope)]
@@ -193,7 +197,7 @@ def resident_unmask_endpoint(request: HttpRequest, resident_id: int) -> UnmaskOu
     )
 
 
-@router.post("/communities/{code}/roster", response=ImportOut)
+@router.post("/communities/{code}/roster", response=RosterImportOut)
 def roster_upload(
     request: HttpRequest,
     code: str,

@@ -15,7 +15,7 @@ from fangzhou.reports import selectors
 router = Router(tags=["reports"])
 
 
-class CommunityOut(Schema):
+class ReportCommunityOut(Schema):
     code: str
     name: str
     subdistrict: str
@@ -30,7 +30,7 @@ class CasesOut(Schema):
     close_contacts: int
 
 
-class RoundOut(Schema):
+class ReportRoundOut(Schema):
     id: int
     date: str
     status: str
@@ -45,18 +45,18 @@ class RoundOut(Schema):
 
 
 class TestingOut(Schema):
-    round: RoundOut | None
+    round: ReportRoundOut | None
     pending_retests: int
 
 
-class AntigenOut(Schema):
+class ReportAntigenOut(Schema):
     residents: int
     reported: int
     rate: float
     positive: int
 
 
-class PlaceOut(Schema):
+class ReportPlaceOut(Schema):
     kind: str
     name: str
     compound: str
@@ -73,7 +73,7 @@ class PlaceOut(Schema):
 class ZonesOut(Schema):
     rule_set: str
     days_without_case: int | None
-    places: list[PlaceOut]
+    places: list[ReportPlaceOut]
     buildings_by_status: dict[str, int]
 
 
@@ -90,7 +90,7 @@ class RequestsOut(Schema):
     new: int
 
 
-class DistributionOut(Schema):
+class ReportDistributionOut(Schema):
     id: int
     name: str
     kind: str
@@ -103,7 +103,7 @@ class DistributionOut(Schema):
 class SuppliesOut(Schema):
     deliveries_done: int
     deliveries_pending: int
-    distributions: list[DistributionOut]
+    distributions: list[ReportDistributionOut]
 
 
 class CareOut(Schema):
@@ -116,14 +116,14 @@ class VolunteersOut(Schema):
 
 
 class DailyOut(Schema):
-    community: CommunityOut
+    community: ReportCommunityOut
     day: str
     as_of: str
     residents: int
     households: int
     cases: CasesOut
     testing: TestingOut
-    antigen: AntigenOut
+    antigen: ReportAntigenOut
     zones: ZonesOut
     work_orders: OrdersOut
     requests: RequestsOut
@@ -152,7 +152,7 @@ class RowOut(Schema):
     subdistrict: str
     residents: int
     cases: CasesOut
-    antigen: AntigenOut
+    antigen: ReportAntigenOut
     round: RowRoundOut
     pending_retests: int
     zone: RowZoneOut

@@ -12,6 +12,7 @@ from ninja.params import functions as params
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community, can_mark_deliveries
+from fangzhou.lib.pagination import paginated
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Community, Household
@@ -101,18 +102,18 @@ class OrderIn(Schema):
     items: dict[str, int]
 
 
-class RejectionOut(Schema):
+class PurchaseRejectionOut(Schema):
     row: int
     column: str
     reason: str
 
 
-class ImportOut(Schema):
+class PurchaseImportOut(Schema):
     created: int
     updated: int
     unchanged: int
     rows_read: int
-    rejected: list[RejectionOut]
+    rejected: list[PurchaseRejectionOut]
 
 
 class DeliveryAssignIn(Schema):
@@ -156,6 +157,7 @@ class RoutePlanOut(Schema):
 
 
 @router.get("/c/{code}/distributions", response=list[DistributionOut])
+@paginated
 def distributions(request: HttpRequest, code: str) -> list[DistributionOut]:
     community = community_visible_or_404(request.user, code)
     return [_out(d) for d in selectors.distributions_visible(request.user).filter(community=community)]
@@ -232,8 +234,10 @@ def order_set(request: HttpRequest, distribution_id: int, payload: OrderIn) -> D
     return _door(selectors.delivery_get(request.user, delivery.pk) or delivery)
 
 
-@router.post("/d/{distribution_id}/import", response=ImportOut)
-def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile = params.File(...)) -> ImportOut:
+@router.post("/d/{distribution_id}/import", response=PurchaseImportOut)
+def order_import(
+    request: HttpRequest, distribution_id: int, file: UploadedFile = params.File(...)
+) -> PurchaseImportOut:
     d = _distribution(request, distribution_id)
     _manage(request, d.community)
     try:
@@ -242,7 +246,7 @@ def order_import(request: HttpRequest, distribution_id: int, file: UploadedFile 
         )
     except (UnreadableFile, services.SuppliesError) as exc:
         raise _refused(exc) from exc
-    return ImportOut(**{k: v for k, v in report.as_dict().items() if k != "import_id"})
+    return PurchaseImportOut(**{k: v for k, v in report.as_dict().items() if k != "import_id"})
 
 
 @router.post("/d/{distribution_id}/assign")
@@ -282,6 +286,7 @@ def _door(delivery: object) -> DoorOut:
 
 
 @router.get("/d/{distribution_id}/b/{building_id}", response=list[DoorOut])
+@paginated
 def doors(request: HttpRequest, distribution_id: int, building_id: int) -> list[DoorOut]:
     d = _distribution(request, distribution_id)
     building = selectors.building_get(request.user, d, building_id)

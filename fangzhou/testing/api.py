@@ -11,6 +11,8 @@ from ninja.files import UploadedFile
 from ninja.params import functions as params
 
 from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.lib.pagination import paginated
+from fangzhou.lib.problems import Problem
 from fangzhou.lib.sheets import read_upload
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.selectors import community_visible_or_404
@@ -34,7 +36,7 @@ class RoundOut(Schema):
     status: str
 
 
-class CountOut(Schema):
+class SamplingCountOut(Schema):
     name: str
     expected: int
     sampled: int
@@ -42,11 +44,11 @@ class CountOut(Schema):
     exempt: int
 
 
-class CountsOut(Schema):
+class RoundCountsOut(Schema):
     round: RoundOut
-    total: CountOut
-    buildings: list[CountOut]
-    grids: list[CountOut]
+    total: SamplingCountOut
+    buildings: list[SamplingCountOut]
+    grids: list[SamplingCountOut]
 
 
 class MissingOut(Schema):
@@ -78,7 +80,7 @@ class TubeOut(Schema):
     status: str
 
 
-class RejectionOut(Schema):
+class TestingRejectionOut(Schema):
     row: int
     reason: str
 
@@ -92,7 +94,7 @@ class ResultsOut(Schema):
     confirmed_positive: list[str]
     cleared: list[str]
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[TestingRejectionOut]
 
 
 class SamplesOut(Schema):
@@ -100,7 +102,7 @@ class SamplesOut(Schema):
     samples: int
     single_tube_retests: int
     unchanged: int
-    rejected: list[RejectionOut]
+    rejected: list[TestingRejectionOut]
 
 
 class RetestOut(Schema):
@@ -143,8 +145,8 @@ def _round_out(rnd: Round) -> RoundOut:
     return RoundOut(id=rnd.pk, community=rnd.community.code, date=rnd.date, pool_size=rnd.pool_size, status=rnd.status)
 
 
-def _count(c: selectors.Count3) -> CountOut:
-    return CountOut(name=c.name, expected=c.expected, sampled=c.sampled, missing=c.missing, exempt=c.exempt)
+def _count(c: selectors.Count3) -> SamplingCountOut:
+    return SamplingCountOut(name=c.name, expected=c.expected, sampled=c.sampled, missing=c.missing, exempt=c.exempt)
 
 
 @router.post("/communities/{code}/rounds", response={201: RoundOut})
@@ -160,11 +162,11 @@ def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int
     return 201, _round_out(rnd)
 
 
-@router.get("/rounds/{round_id}", response=CountsOut)
-def round_counts(request: HttpRequest, round_id: int) -> CountsOut:
+@router.get("/rounds/{round_id}", response=RoundCountsOut)
+def round_counts(request: HttpRequest, round_id: int) -> RoundCountsOut:
     rnd = _round(request, round_id)
     counts = selectors.round_counts(request.user, rnd)
-    return CountsOut(
+    return RoundCountsOut(
         round=_round_out(rnd),
         total=_count(counts.total),
         buildings=[_count(b) for b in counts.buildings],
@@ -173,6 +175,7 @@ def round_counts(request: HttpRequest, round_id: int) -> CountsOut:
 
 
 @router.get("/rounds/{round_id}/missing", response=list[MissingOut])
+@paginated
 def round_missing(request: HttpRequest, round_id: int) -> list[MissingOut]:
     rnd = _round(request, round_id)
     return [
@@ -181,7 +184,7 @@ def round_missing(request: HttpRequest, round_id: int) -> list[MissingOut]:
     ]
 
 
-@router.post("/rounds/{round_id}/samples", response={201: SampleOut})
+@router.post("/rounds/{round_id}/samples", response={201: SampleOut, 409: Problem})
 def sample_take(request: HttpRequest, round_id: int, payload: SampleIn) -> tuple[int, SampleOut]:
     rnd = _round(request, round_id)
     residents = list(
@@ -238,7 +241,7 @@ def results_import(request: HttpRequest, round_id: int, file: UploadedFile = par
     return report.as_dict()
 
 
-@router.post("/rounds/{round_id}/samples-file", response=SamplesOut)
+@router.post("/rounds/{round_id}/samples-file", response={200: SamplesOut, 409: Problem})
 def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = params.File(...)) -> dict[str, object]:
     rnd = _round(request, round_id)
     _runner(request, rnd)
@@ -252,6 +255,7 @@ def samples_import(request: HttpRequest, round_id: int, file: UploadedFile = par
 
 
 @router.get("/communities/{code}/retests", response=list[RetestOut])
+@paginated
 def retests(request: HttpRequest, code: str) -> list[RetestOut]:
     community = community_visible_or_404(request.user, code)
     return [

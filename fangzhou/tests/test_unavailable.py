@@ -63,6 +63,6 @@ def test_pages_and_api_answer_503_when_the_database_is_down(tmp_path: Path) -> N
         assert "暂时无法服务" in out[name]["body"] and "Temporarily unavailable" in out[name]["body"]
         assert out[name]["type"].startswith("text/html")
     api = out["api"]
-    assert api["status"] == 503 and api["retry"] == "45" and api["type"] == "application/json", api
+    assert api["status"] == 503 and api["retry"] == "45" and api["type"].startswith("application/problem+json"), api
     body = json.loads(api["body"])
     assert "数据库" in body["zh"] and "database" in body["en"]

@@ -12,6 +12,7 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community
+from fangzhou.lib.pagination import Rows, paginated
 from fangzhou.lib.ratelimit import public_api_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
@@ -160,11 +161,12 @@ def signup(request: HttpRequest, token: str, payload: SignupIn) -> SignupOut:
 
 
 @router.get("/", response=list[VolunteerOut])
-def volunteer_list(request: HttpRequest, status: str | None = None) -> list[VolunteerOut]:
+@paginated
+def volunteer_list(request: HttpRequest, status: str | None = None) -> Rows[VolunteerOut]:
     qs = selectors.volunteers_visible(request.user).prefetch_related("groups")
     if status:
         qs = qs.filter(status=status)
-    return [_volunteer_out(v) for v in qs.order_by("name")[:1000]]
+    return Rows(qs.order_by("name", "id"), _volunteer_out)
 
 
 @router.get("/me", response=VolunteerOut)
@@ -236,6 +238,7 @@ def exposure(request: HttpRequest, pk: int) -> ExposureOut:
 
 
 @router.get("/roster/{code}/{day}", response=list[ShiftOut])
+@paginated
 def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
     community = community_visible_or_404(request.user, code, need=Access.READ)
     return [
@@ -399,6 +402,7 @@ def groups_set(request: HttpRequest, pk: int, payload: GroupsIn) -> VolunteerOut
 
 
 @router.get("/groups/{code}", response=list[WorkGroupOut])
+@paginated
 def group_list(request: HttpRequest, code: str) -> list[WorkGroupOut]:
     """The work groups of a community with their leads and members: all of them for the committee,
     the user's own groups (led or joined) for anyone else."""
@@ -525,6 +529,7 @@ def _swap(pk: int) -> SwapRequest:
 
 
 @router.get("/swaps/{code}", response=list[SwapOut])
+@paginated
 def swap_list(request: HttpRequest, code: str) -> list[SwapOut]:
     """Committee: the open swap requests of a community, earliest shift first."""
     return [_swap_out(s) for s in selectors.swaps_open(_managed_community(request, code))]

@@ -7,7 +7,7 @@ from typing import cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -15,6 +15,8 @@ from ninja.responses import Status as Reply
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
+from fangzhou.lib.pagination import Rows, paginated
+from fangzhou.lib.problems import Problem, problem_response
 from fangzhou.lib.ratelimit import public_api_rate_limited
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
@@ -54,8 +56,8 @@ class ClaimOut(Schema):
     order: OrderOut
 
 
-class ClaimLostOut(Schema):
-    """Someone else was quicker: who, and nothing of the order (which the loser may no longer read)."""
+class ClaimTaken(Problem):
+    """409: someone else was quicker: who, and nothing of the order (which the loser may no longer read)."""
 
     won: bool
     holder: str | None
@@ -138,26 +140,29 @@ def _request_out(r: ResidentRequest) -> RequestOut:
 
 
 @router.get("/", response=list[OrderOut])
-def order_list(request: HttpRequest, status: str | None = None, mine: bool = False) -> list[OrderOut]:
+@paginated
+def order_list(request: HttpRequest, status: str | None = None, mine: bool = False) -> Rows[OrderOut]:
     qs = selectors.orders_visible(request.user)
     if status:
         qs = qs.filter(status=status)
     if mine:
         qs = qs.filter(assignee_id=request.user.pk)
-    return [order_out(o) for o in qs.order_by("priority", "due_at", "id")[:500]]
+    return Rows(qs.order_by("priority", "due_at", "id"), order_out)
 
 
 @router.get("/nearby", response=list[OrderOut])
+@paginated
 def nearby(request: HttpRequest) -> list[OrderOut]:
     return [order_out(o) for o in selectors.open_orders_near(acting_user(request))]
 
 
 @router.get("/requests", response=list[RequestOut])
-def request_list(request: HttpRequest, open_only: bool = True) -> list[RequestOut]:
+@paginated
+def request_list(request: HttpRequest, open_only: bool = True) -> Rows[RequestOut]:
     qs = selectors.requests_visible(request.user)
     if open_only:
         qs = qs.filter(order__status__in=selectors.ACTIVE)
-    return [_request_out(r) for r in qs.order_by("created_at")[:500]]
+    return Rows(qs.order_by("created_at", "id"), _request_out)
 
 
 @router.post("/requests", response=RequestOut)
@@ -241,6 +246,7 @@ def order_detail(request: HttpRequest, pk: int) -> OrderOut:
 
 
 @router.get("/{int:pk}/history", response=list[EventOut])
+@paginated
 def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     o = _order(request, pk)
     return [
@@ -255,8 +261,8 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
     ]
 
 
-@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimLostOut})
-def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | Reply[ClaimLostOut]:
+@router.post("/{int:pk}/claim", response={200: ClaimOut, 409: ClaimTaken})
+def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | HttpResponse:
     o = selectors.order_for_claim(request.user, pk)
     if o is None:
         raise Http404("work order not found")
@@ -269,7 +275,14 @@ def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | Reply[ClaimLostOut
     holder = str(result.holder) if result.holder else None
     mine = result.won or (result.holder is not None and result.holder.pk == request.user.pk)
     if not mine:
-        return Reply(409, ClaimLostOut(won=False, holder=holder))
+        return problem_response(
+            409,
+            zh="这张工单已被他人认领",
+            en="someone else has claimed this order",
+            type="urn:fangzhou:problem:conflict",
+            won=False,
+            holder=holder,
+        )
     return Reply(200, ClaimOut(won=result.won, holder=holder, order=order_out(result.order)))
 
 
@@ -309,7 +322,7 @@ class WorkOrderIn(Schema):
     client_id: str | None = None
 
 
-class CountOut(Schema):
+class BoardCountOut(Schema):
     key: str
     label: str
     open: int
@@ -325,9 +338,9 @@ class BoardOut(Schema):
     community: str
     open_total: int
     done_today: int
-    by_kind: list[CountOut]
-    by_priority: list[CountOut]
-    by_age: list[CountOut]
+    by_kind: list[BoardCountOut]
+    by_priority: list[BoardCountOut]
+    by_age: list[BoardCountOut]
     overdue: list[OrderOut]
     escalated: list[OrderOut]
     oldest_open: list[OrderOut]
@@ -426,8 +439,8 @@ def order_create(request: HttpRequest, payload: WorkOrderIn) -> Reply[OrderOut]:
     return Reply(201, order_out(found))
 
 
-def _count(key: object, label: object, n: object) -> CountOut:
-    return CountOut(key=str(key), label=str(label), open=cast(int, n))
+def _count(key: object, label: object, n: object) -> BoardCountOut:
+    return BoardCountOut(key=str(key), label=str(label), open=cast(int, n))
 
 
 @router.get("/board/{code}", response=BoardOut)

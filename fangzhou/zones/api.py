@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import can_manage_community
+from fangzhou.lib.problems import Problem, problem_response
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import communities_visible, community_visible_or_404
 from fangzhou.zones import services
@@ -72,6 +73,17 @@ class CutOffOut(Schema):
 
 
 class AccessOut(Schema):
+    checked: bool
+    ok: bool
+    cut_off: list[CutOffOut]
+    closed_gates: list[str]
+    proposed_sampling_site: str | None
+    microzone_id: int | None = None
+
+
+class BlockCutsOffProblem(Problem):
+    """409: the block would cut buildings off (problem details with the access check's fields)."""
+
     checked: bool
     ok: bool
     cut_off: list[CutOffOut]
@@ -152,8 +164,8 @@ def block_check(request: HttpRequest, code: str, payload: BlockIn) -> AccessOut:
     return _access(outcome)
 
 
-@router.post("/communities/{code}/blocks", response={201: AccessOut, 409: AccessOut})
-def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> Status[AccessOut]:
+@router.post("/communities/{code}/blocks", response={201: AccessOut, 409: BlockCutsOffProblem})
+def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> Status[AccessOut] | HttpResponse:
     community = community_visible_or_404(request.user, code)
     actor = _writer(request, community)
     compound = _compound(community, payload.compound_id)
@@ -167,7 +179,13 @@ def block_draw(request: HttpRequest, code: str, payload: BlockIn) -> Status[Acce
             accept_cut_off=payload.accept_cut_off,
         )
     except services.BlockCutsOff as exc:
-        return Status(409, _access(exc.outcome))
+        return problem_response(
+            409,
+            zh=exc.zh,
+            en=exc.en,
+            type="urn:fangzhou:problem:conflict",
+            **_access(exc.outcome).model_dump(),
+        )
     except services.ZoneError as exc:
         raise HttpError(422, str(exc)) from exc
     return Status(201, _access(saved.outcome, saved.microzone.pk))

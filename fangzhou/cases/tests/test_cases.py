@@ -254,7 +254,7 @@ class TestScope:
         client.force_login(world.leader)  # building 3 only
         page = client.get("/cases/c/T01/").content.decode()
         assert "3号楼" in page and "5号楼" not in page and "张伟" not in page and "刘洋" not in page
-        counts = client.get("/api/cases/communities/T01/counts").json()
+        counts = client.get("/api/cases/communities/T01/counts").json()["items"]
         assert counts == [{"compound": "阳光小区", "building": "3号楼", "cases": 1, "last_report": "2022-04-10"}]
         assert client.get("/api/cases/communities/T01/cases").status_code == 403
         assert client.get(f"/cases/{case.pk}/").status_code == 404
@@ -267,7 +267,7 @@ class TestScope:
         client = Client()
         client.force_login(world.secretary)
         assert "张伟" in client.get("/cases/c/T01/").content.decode()
-        assert [c["name"] for c in client.get("/api/cases/communities/T01/cases").json()] == ["张伟"]
+        assert [c["name"] for c in client.get("/api/cases/communities/T01/cases").json()["items"]] == ["张伟"]
         volunteer = Client()
         volunteer.force_login(User.objects.get(username="vol"))
         assert volunteer.get("/cases/c/T01/").status_code == 404

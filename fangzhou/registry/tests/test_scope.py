@@ -63,17 +63,17 @@ class TestOutsiders:
             response = getattr(client, method)(url, data)
             assert response.status_code == status, url
             assert "张伟" not in response.content.decode(errors="ignore"), url
-        assert client.get("/api/residents", {"q": "张伟"}).json() == []
+        assert client.get("/api/residents", {"q": "张伟"}).json()["items"] == []
         assert "no-results" in client.get("/residents/", {"q": "张伟"}).content.decode()
-        assert [c["code"] for c in client.get("/api/communities").json()] == ["T02"]
+        assert [c["code"] for c in client.get("/api/communities").json()["items"]] == ["T02"]
         assert not AuditLog.objects.filter(action="resident.unmask").exists()
 
     def test_volunteer_sees_no_residents(self, world: World) -> None:
         client = client_for(world.volunteer)
         assert client.get("/")["Location"] == "/orders/"
         assert client.get(f"/b/{world.b3.pk}/").status_code == 404
-        assert client.get("/api/residents", {"q": "张"}).json() == []
-        assert client.get("/api/communities").json() == []
+        assert client.get("/api/residents", {"q": "张"}).json()["items"] == []
+        assert client.get("/api/communities").json()["items"] == []
 
 
 class TestBuildingLeader:
@@ -85,7 +85,7 @@ class TestBuildingLeader:
         assert client.get(f"/api/residents/{liu.pk}").status_code == 404
         assert client.post(f"/api/residents/{liu.pk}/unmask").status_code == 404
         assert client.get(f"/api/buildings/{world.b5.pk}/residents").status_code == 404
-        names = {r["name"] for r in client.get("/api/residents", {"q": "刘"}).json()}
+        names = {r["name"] for r in client.get("/api/residents", {"q": "刘"}).json()["items"]}
         assert names == set()
         overview = client.get(f"/api/communities/{world.community.code}/overview").json()
         assert [b["label"] for b in overview["buildings"]] == ["3号楼"]
@@ -135,7 +135,7 @@ class TestSearch:
         client = client_for(world.secretary)
 
         def names(q: str) -> set[str]:
-            return {r["name"] for r in client.get("/api/residents", {"q": q}).json()}
+            return {r["name"] for r in client.get("/api/residents", {"q": q}).json()["items"]}
 
         assert names("王秀") == {"王秀英"}
         assert names("1234") == {"张伟"}

@@ -102,13 +102,13 @@ def test_reject_a_signup(world: World, crew: dict[str, Any]) -> None:
 
 def test_work_groups_with_leads_and_members(world: World, crew: dict[str, Any]) -> None:
     url = f"/api/volunteers/groups/{world.community.code}"
-    rows = send(client_for(world.secretary), "get", url).json()
+    rows = send(client_for(world.secretary), "get", url).json()["items"]
     assert len(rows) == 7
     supplies = next(r for r in rows if r["code"] == "supplies")
     assert {m["name"] for m in supplies["members"]} == {"甲", "乙", "丙"}
     assert supplies["lead"] is None
     # A volunteer sees only their own groups, not the whole community's.
-    mine = send(client_for(crew["a"].user), "get", url).json()
+    mine = send(client_for(crew["a"].user), "get", url).json()["items"]
     assert [r["code"] for r in mine] == ["supplies"]
     assert send(client_for(world.outsider), "get", url).status_code == 404
     assert send(client_for(crew["foreign"].user), "get", url).status_code == 404
@@ -125,7 +125,7 @@ def test_set_a_group_lead(world: World, crew: dict[str, Any]) -> None:
     assert answer.status_code == 200 and answer.json()["lead_id"] == lead.pk
     assert WorkGroup.objects.get(pk=group.pk).lead_id == lead.pk
     # The group list shows the lead.
-    rows = send(client_for(world.secretary), "get", f"/api/volunteers/groups/{world.community.code}").json()
+    rows = send(client_for(world.secretary), "get", f"/api/volunteers/groups/{world.community.code}").json()["items"]
     assert next(r for r in rows if r["code"] == "supplies")["lead_id"] == lead.pk
     # Someone of another community cannot lead: 400, lead unchanged.
     bad = send(client_for(world.secretary), "post", url, {"lead_id": world.outsider.pk})
@@ -170,7 +170,7 @@ def test_create_a_shift(world: World, crew: dict[str, Any]) -> None:
     assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
     assert Shift.objects.filter(place="北区").count() == 1
     day = timezone.localdate().isoformat()
-    roster = send(sec, "get", f"/api/volunteers/roster/{world.community.code}/{day}").json()
+    roster = send(sec, "get", f"/api/volunteers/roster/{world.community.code}/{day}").json()["items"]
     assert first.json()["id"] in {r["id"] for r in roster}
     backwards = send(sec, "post", "/api/volunteers/shifts", {**body, "ends_at": at(19).isoformat()})
     assert backwards.status_code == 400 and "end after it starts" in backwards.json()["detail"]
@@ -219,9 +219,9 @@ def test_list_open_swaps(world: World, crew: dict[str, Any]) -> None:
     swap = swap_request_create(assignment=assignment, actor=crew["a"].user, reason="生病")
     url = f"/api/volunteers/swaps/{world.community.code}"
     refused(world, crew, "get", url)
-    rows = send(client_for(world.secretary), "get", url).json()
+    rows = send(client_for(world.secretary), "get", url).json()["items"]
     assert [(r["id"], r["requester"], r["reason"], r["place"]) for r in rows] == [(swap.pk, "甲", "生病", "东门")]
-    assert send(client_for(world.outsider), "get", f"/api/volunteers/swaps/{world.other.code}").json() == []
+    assert send(client_for(world.outsider), "get", f"/api/volunteers/swaps/{world.other.code}").json()["items"] == []
 
 
 def test_decide_a_swap(world: World, crew: dict[str, Any]) -> None:
@@ -239,7 +239,7 @@ def test_decide_a_swap(world: World, crew: dict[str, Any]) -> None:
     done = send(sec, "post", url, {"accept": True, "to_id": crew["b"].pk})
     assert done.status_code == 200 and done.json()["status"] == "done" and done.json()["proposed"] == "乙"
     assert ShiftAssignment.objects.get(pk=assignment.pk).volunteer_id == crew["b"].pk
-    assert send(sec, "get", f"/api/volunteers/swaps/{world.community.code}").json() == []
+    assert send(sec, "get", f"/api/volunteers/swaps/{world.community.code}").json()["items"] == []
     # Cancelling another request.
     other = swap_request_create(assignment=assignment, actor=crew["b"].user)
     cancelled = send(sec, "post", f"/api/volunteers/swaps/{other.pk}/decide", {"accept": False})
