@@ -487,13 +487,7 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
         target_type="community",
         target_id=str(community.pk),
         community=community,
-        detail={
-            "filename": masked(filename),
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "rows_read": report.rows_read,
-        },
+        detail={"filename": masked(filename), **report.counts()},
     )
     return report
 

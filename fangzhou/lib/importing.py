@@ -121,6 +121,16 @@ class ImportReport:
             "rejected": self.rejections(),
         }
 
+    def counts(self) -> dict[str, int]:
+        """The counts an import's audit row keeps (never a cell's value)."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": len(self.rejected),
+            "rows_read": self.rows_read,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.record(),

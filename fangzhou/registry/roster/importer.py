@@ -239,14 +239,7 @@ def _audit_import(
         target_type="community",
         target_id=str(community.pk),
         community=community,
-        detail={
-            "filename": masked(filename),
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "rejected": len(report.rejected),
-            "transfers_requested": report.transfers_requested,
-        },
+        detail={"filename": masked(filename), **report.counts(), "transfers_requested": report.transfers_requested},
     )
 
 
