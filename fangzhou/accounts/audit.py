@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.personal import id_check_digit, mask_id, mask_phone
 
 
 class AuditAction(models.TextChoices):
@@ -142,15 +143,13 @@ SENSITIVE_KEYS = frozenset({"id_number", "phone", "contact_phone", "mobile"})
 CODE_KEYS = frozenset({"code", "positive_tubes", "invalid_tubes"})
 # A mobile number, or 18 characters that may be a resident ID, anywhere in a value and not masked.
 _UNMASKED = re.compile(r"(?<![\d*])(?:\d{17}[\dXx]|(?:\+?86)?1[3-9]\d{9})(?![\d*Xx])")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _looks_personal(value: str) -> bool:
     """A mobile number, or an 18-character number whose GB 11643 check digit holds (a resident ID)."""
     if len(value) != 18:
         return True
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == value[17].upper()
+    return value[:17].isdigit() and id_check_digit(value[:17]) == value[17].upper()
 
 
 def masked(text: str) -> str:
@@ -161,8 +160,7 @@ def masked(text: str) -> str:
         value = match.group(0)
         if not _looks_personal(value):
             return value
-        keep = 4 if len(value) == 18 else 3
-        return value[:keep] + "*" * (len(value) - keep - 4) + value[-4:]
+        return mask_id(value) if len(value) == 18 else mask_phone(value)
 
     return _UNMASKED.sub(mask, text)
 

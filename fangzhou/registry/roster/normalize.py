@@ -12,8 +12,13 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-# Re-exported: the roster's checkers raise nz.CellError on an nz.Cell.
 from fangzhou.lib.importing import CellError as CellError
+
+# Re-exported: the roster's checkers raise nz.CellError on an nz.Cell.
+# Re-exported: the registry and its callers have always read these here (one implementation, in lib).
+from fangzhou.lib.personal import id_check_digit as id_check_digit
+from fangzhou.lib.personal import mask_id as mask_id
+from fangzhou.lib.personal import mask_phone as mask_phone
 from fangzhou.lib.sheets import Cell as Cell
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
@@ -234,8 +239,6 @@ def id_type(value: Cell) -> str:
     raise CellError(f"无法识别的证件类型「{raw}」", f"document type {raw!r} not understood")
 
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
 _PROVINCES = frozenset(
     [
         "11",
@@ -275,12 +278,6 @@ _PROVINCES = frozenset(
         "83",
     ]
 )
-
-
-def id_check_digit(first17: str) -> str:
-    """GB 11643-1999: ISO 7064 MOD 11-2 over the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK[total % 11]
 
 
 @dataclass(frozen=True)
@@ -336,20 +333,6 @@ def other_document(kind: str, value: Cell) -> str:
         label = ID_TYPE_LABELS[kind]
         raise CellError(f"{label}号码格式不正确", f"{kind} document number format is not valid")
     return raw
-
-
-def mask_id(value: str) -> str:
-    if not value:
-        return ""
-    if len(value) <= 8:
-        return value[:1] + "*" * (len(value) - 2) + value[-1:] if len(value) > 2 else "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    if len(value) < 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
 # --- categories -------------------------------------------------------------------------------
