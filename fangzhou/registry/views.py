@@ -157,7 +157,7 @@ def transfer_decide(request: HttpRequest, transfer_id: int) -> HttpResponse:
         raise Http404(_("Not found"))
     decision = request.POST.get("decision")
     if decision not in {"approve", "decline"}:
-        return HttpResponseBadRequest(_("Choose approve or decline."))
+        return HttpResponseBadRequest("请选择同意或不同意。/ Choose approve or decline.")
     try:
         transfer_service(transfer_id=transfer_id, actor=acting_user(request), approve=decision == "approve")
     except RegistryError as exc:

@@ -89,3 +89,16 @@ def test_only_the_officer_over_the_persons_community_decides(world: World) -> No
     resident_transfer_decide(transfer_id=transfer.pk, actor=world.officer, approve=False)
     assert world.resident("张伟").community == world.community  # declined: the person stays
     assert AuditLog.objects.filter(action=AuditAction.RESIDENT_TRANSFER_DECLINE).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_decision_that_is_neither_approve_nor_decline_changes_nothing(world: World) -> None:
+    _import(world, dry_run=False)
+    transfer = ResidentTransfer.objects.get()
+    officer = Client()
+    officer.force_login(world.officer)
+    response = officer.post(f"/transfers/{transfer.pk}/decide/", {"decision": "maybe"})
+    body = response.content.decode()
+    assert response.status_code == 400 and "请选择同意或不同意" in body and "Choose approve or decline" in body
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.PENDING and world.resident("张伟").community == world.community
