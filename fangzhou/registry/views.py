@@ -22,7 +22,6 @@ from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
-from fangzhou.registry.roster.normalize import mask_id
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import RegistryError, roster_export, roster_import
 from fangzhou.registry.services import resident_transfer_decide as transfer_service
@@ -145,8 +144,6 @@ def transfers(request: HttpRequest) -> HttpResponse:
     if not (is_officer(request.user) or is_admin(request.user)):
         return HttpResponseForbidden(_("Only the subdistrict decides moves between communities."))
     pending = list(selectors.transfers_pending(request.user)[:200])
-    for transfer in pending:
-        transfer.masked_id = mask_id(transfer.resident.id_number)  # type: ignore[attr-defined]
     return render(request, "registry/transfers.html", {"transfers": pending})
 
 
