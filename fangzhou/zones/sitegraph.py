@@ -2,7 +2,8 @@
 
 * :func:`community_road_graph` builds the :class:`~fangzhou.zones.routing.RoadGraph` of a
   community: from the zones app's roads and gates (``zones.RoadNode``/``Road``/``Gate``) where a
-  compound has them, otherwise from the building coordinates (a street in front of each row of
+  compound has them, with the public streets outside the gates joining the compounds
+  (:func:`_public_streets`), otherwise from the building coordinates (a street in front of each row of
   buildings, lanes at both ends of the rows, a gate at the top-left corner of each compound, and
   a perimeter road joining the gates).
 * :func:`building_is_sealed` asks the zones app (``zones.selectors.zone_report``) whether a building is
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 ROW_TOLERANCE_M = 8.0
 STREET_OFFSET_M = 4.0
 LANE_OFFSET_M = 8.0
+# The public streets outside the gates are not drawn on the site plan: a walk between two gates is
+# taken as the straight line times this detour factor (streets are seldom straight lines).
+STREET_DETOUR = 1.3
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,13 @@ def _from_zones(community: Community, buildings: list[Building]) -> SiteGraph | 
         for r in Road.objects.filter(compound__community=community)
         if f"n{r.a_id}" in nodes and f"n{r.b_id}" in nodes
     ]
-    gates = {
-        f"gate{g.pk}": (f"{g.compound.name} {g.name}", f"n{g.node_id}")
-        for g in Gate.objects.filter(compound__community=community).select_related("compound")
-    }
+    gate_rows = [
+        g
+        for g in Gate.objects.filter(compound__community=community).select_related("compound").order_by("pk")
+        if f"n{g.node_id}" in nodes
+    ]
+    gates = {f"gate{g.pk}": (f"{g.compound.name} {g.name}", f"n{g.node_id}") for g in gate_rows}
+    edges += _public_streets(nodes, [(g.compound_id, f"n{g.node_id}") for g in gate_rows])
     graph = RoadGraph(nodes=nodes, edges=edges)
     entrances: dict[int, str] = {}
     for b in buildings:
@@ -69,6 +76,47 @@ def _from_zones(community: Community, buildings: list[Building]) -> SiteGraph | 
         first = next(iter(nodes))
         gates["gate"] = ("Gate", first)
     return SiteGraph(graph, gates, entrances, "zones")
+
+
+def _public_streets(
+    nodes: dict[str, tuple[float, float]], gates: list[tuple[int, str]]
+) -> list[tuple[str, str, float]]:
+    """Street edges outside the compounds, so that one route can serve several compounds: the
+    shortest tree joining every compound's gates (Prim's algorithm on straight-line distance), and
+    each gate to the nearest gate of every other compound. Lengths are the straight line times
+    :data:`STREET_DETOUR`. Two gates of the same compound are joined only through the tree."""
+    points = sorted({node for _, node in gates})
+    if len(points) < 2:
+        return []
+    compound_of = {node: compound for compound, node in gates}
+
+    def length(a: str, b: str) -> float:
+        return math.dist(nodes[a], nodes[b]) * STREET_DETOUR
+
+    edges: dict[tuple[str, str], float] = {}
+    # Prim: the gates are few (a handful per compound), so the quadratic form is fine.
+    joined = {points[0]}
+    best = {q: (length(points[0], q), points[0]) for q in points[1:]}
+    while best:
+        q = min(best, key=lambda k: best[k][0])
+        dist, via = best.pop(q)
+        edges[(q, via) if q < via else (via, q)] = dist
+        joined.add(q)
+        for r in best:
+            d = length(q, r)
+            if d < best[r][0]:
+                best[r] = (d, q)
+    for a in points:
+        nearest: dict[int, tuple[float, str]] = {}
+        for b in points:
+            if compound_of[b] == compound_of[a]:
+                continue
+            d = length(a, b)
+            if compound_of[b] not in nearest or d < nearest[compound_of[b]][0]:
+                nearest[compound_of[b]] = (d, b)
+        for d, b in nearest.values():
+            edges[(a, b) if a < b else (b, a)] = d
+    return [(a, b, d) for (a, b), d in edges.items()]
 
 
 def _from_buildings(community: Community, buildings: list[Building]) -> SiteGraph:
