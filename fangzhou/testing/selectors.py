@@ -30,7 +30,7 @@ from fangzhou.testing.models import (
     Sample,
     Tube,
 )
-from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.selectors import sealed_building_ids, sealed_buildings
 from fangzhou.zones.sitegraph import walk_order
 
 QR_SALT = "fangzhou.testing.resident-qr"
@@ -225,6 +225,10 @@ class DeskRow:
     tube_code: str = ""
     pending_retest: bool = False
     household_open: list[Resident] = field(default_factory=list)  # members still to sample
+    # The building is sealed on the round's date: sampled at the door, never pooled at a site.
+    sealed: bool = False
+    sealed_zone: str = ""  # the micro sealed zone's name, "" when the whole compound is sealed
+    retest_order_id: int | None = None  # the door-to-door re-test order, when one is open
 
 
 def desk_search(user: User | AnonymousUser, rnd: Round, query: str) -> list[DeskRow]:
@@ -248,19 +252,24 @@ def desk_search(user: User | AnonymousUser, rnd: Round, query: str) -> list[Desk
         members[member.household_id].append(member)
     all_ids = [m.pk for ms in members.values() for m in ms]
     tubes = dict(Sample.objects.filter(round=rnd, resident_id__in=all_ids).values_list("resident_id", "tube__code"))
-    pending = set(
+    pending = dict(
         Retest.objects.filter(resident_id__in=all_ids, status=Retest.Status.PENDING).values_list(
-            "resident_id", flat=True
+            "resident_id", "work_order_id"
         )
     )
+    sealed = sealed_buildings(Community.objects.get(pk=rnd.community_id), rnd.date)
     rows = []
     for r in found:
+        zone = sealed.get(r.household.building_id)
         rows.append(
             DeskRow(
                 resident=r,
                 tube_code=tubes.get(r.pk, "") if r.pk not in pending else "",
                 pending_retest=r.pk in pending,
                 household_open=[m for m in members[r.household_id] if m.pk not in tubes and m.pk not in pending],
+                sealed=zone is not None,
+                sealed_zone=(zone.zone or "") if zone is not None else "",
+                retest_order_id=pending.get(r.pk),
             )
         )
     return rows

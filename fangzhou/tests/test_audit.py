@@ -63,6 +63,7 @@ SERVICE_MODULES: list[ModuleType] = [
 # Public functions of the services modules that change nothing (helpers, reads, exports for the lab).
 READ_ONLY = {
     "care.checkin_due",
+    "care.checkin_missed_source_key",
     "care.escort_lead_hours",
     "care.escort_source_key",
     "cases.case_discharge_check",
@@ -71,6 +72,7 @@ READ_ONLY = {
     "cases.parse_date",
     "supplies.package_scaling_default",
     "supplies.route_time_limit_s",
+    "supplies.sweep_source_key",
     "supplies.trip_time_limit_s",
     "testing.expected_by_building",
     "testing.manifest_csv",

@@ -101,6 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "mine": selectors.my_orders(user),
             "nearby": selectors.open_orders_near(user),
             "escalated": selectors.escalated_to_lead(user),
+            "ended": selectors.closed_for_me(user),
         },
     )
 
@@ -200,6 +201,13 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         return _card(request, order, error=_error(exc))
     if result.won:
         return _card(request, result.order, message=_("It is yours. Tap start when you set off."))
+    if result.order.close_reason:
+        error = _("No need to go: this order closed itself (%(reason)s).") % {
+            "reason": result.order.get_close_reason_display()
+        }
+        if selectors.order_get(request.user, order.pk) is None:
+            return _lost(request, order.pk, error)
+        return _card(request, result.order, error=error)
     holder = result.holder
     if holder is not None and holder.pk == request.user.pk:
         return _card(request, result.order, message=_("You already have this order."))
