@@ -13,6 +13,8 @@ from django.core import signing
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import can_manage_community
+from fangzhou.cases.hooks import ResidentAction
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry
@@ -199,6 +201,41 @@ def retests_visible(user: User | AnonymousUser, community: Community, *, pending
     if pending_only:
         qs = qs.filter(status=Retest.Status.PENDING)
     return list(qs.order_by("resident__household__building__sort_key", "resident__household__room"))
+
+
+def retest_get(user: User | AnonymousUser, retest_id: int) -> Retest | None:
+    """One re-test the user may see (its resident's building is in their scope)."""
+    return (
+        Retest.objects.filter(
+            pk=retest_id, resident__household__building__in=registry.buildings_visible(user).values("pk")
+        )
+        .select_related("resident__household__building__compound", "source_tube__lab_result", "work_order")
+        .first()
+    )
+
+
+def pending_retest_of(user: User | AnonymousUser, resident: Resident) -> Retest | None:
+    """The resident's pending re-test, if the user may see it."""
+    return (
+        Retest.objects.filter(
+            resident=resident,
+            status=Retest.Status.PENDING,
+            resident__household__building__in=registry.buildings_visible(user).values("pk"),
+        )
+        .select_related("source_tube")
+        .first()
+    )
+
+
+def retest_resident_action(user: User, resident: Resident) -> ResidentAction | None:
+    """On a resident's page: their pending re-test and the one-step "confirm the case", for the
+    committee that may confirm it (the cases app's hook)."""
+    if not can_manage_community(user, resident.community_id):
+        return None
+    retest = pending_retest_of(user, resident)
+    if retest is None:
+        return None
+    return ResidentAction("testing/_resident_retest.html", {"retest": retest}, order=10)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
+from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
@@ -733,6 +734,59 @@ def retest_open(
         detail={"resident": resident.pk, "reason": reason},
     )
     return retest, True
+
+
+# Which kind of case a re-test becomes when the committee confirms it from the list.
+RETEST_CASE_SOURCE = {
+    Retest.Reason.POSITIVE_TUBE: "pooled_pcr",
+    Retest.Reason.INVALID_TUBE: "pooled_pcr",
+    Retest.Reason.ANTIGEN: "antigen_pcr",
+}
+
+
+def retest_case_confirm(*, retest_id: int, actor: User, report_date: dt.date | None = None) -> tuple[Retest, Case]:
+    """Confirm the case of a resident on the re-test list in one step (the district or a hospital
+    reported the positive): the case is opened with the result that put them on the list as its
+    source (a pooled tube, or an antigen positive then PCR), the re-test ends as confirmed and its
+    door-to-door order is cancelled as moved to case handling, all in one transaction.
+
+    Idempotent: a second call for a confirmed re-test returns the same case. A re-test that came back
+    negative is refused."""
+    day = report_date or timezone.localdate()
+    if day > timezone.localdate():
+        raise TestingError("报告日期不能在未来", "the report date cannot be in the future")
+    with transaction.atomic(durable=True):
+        retest = (
+            Retest.objects.select_for_update(of=("self",))
+            .select_related("resident__household__building__compound", "resident__community", "source_tube")
+            .get(pk=retest_id)
+        )
+        resident = retest.resident
+        if retest.status == Retest.Status.CONFIRMED:
+            case = Case.objects.filter(resident=resident).order_by("-report_date", "-id").first()
+            if case is not None:
+                return retest, case
+        if retest.status == Retest.Status.CLEARED:
+            raise TestingError("复查已是阴性，不能据此确诊", "the re-test came back negative: no case to confirm")
+        evidence = retest.source_tube.code if retest.source_tube else timezone.localtime(retest.created_at).date()
+        case, _created = case_confirm_in_transaction(
+            resident=resident,
+            report_date=day,
+            source=RETEST_CASE_SOURCE[Retest.Reason(retest.reason)],
+            actor=actor,
+            note=str(evidence),
+        )
+        _retest_resolve(resident, Retest.Status.CONFIRMED, actor)
+        audit_record(
+            action=AuditAction.RETEST_CONFIRM,
+            actor=actor,
+            target_type="retest",
+            target_id=retest.pk,
+            community_id=resident.community_id,
+            detail={"resident": resident.pk, "case": case.pk, "reason": retest.reason, "evidence": str(evidence)},
+        )
+        retest.refresh_from_db()
+    return retest, case
 
 
 ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at

@@ -470,6 +470,18 @@ def _retest_open(w: World) -> Callable[[], object]:
     return lambda: testing_services.retest_open(resident=_wang(w), reason="antigen", actor=w.secretary, key="t")
 
 
+# Confirming from the re-test list opens the case (its three orders; 王秀英 lives alone, so no
+# close contacts) and cancels the re-test's door order.
+@case(
+    "testing.retest_case_confirm",
+    A.RETEST_CONFIRM,
+    also={A.CASE_CONFIRM: 1, A.WORK_ORDER_CREATE: 3, A.WORK_ORDER_AUTO_CLOSE: 1},
+)
+def _retest_case_confirm(w: World) -> Callable[[], object]:
+    retest, _ = testing_services.retest_open(resident=_wang(w), reason="antigen", actor=None, key="t")
+    return lambda: testing_services.retest_case_confirm(retest_id=retest.pk, actor=w.secretary)
+
+
 @case("testing.antigen_report_submit", A.ANTIGEN_SUBMIT)
 def _antigen_report_submit(w: World) -> Callable[[], object]:
     wang = _wang(w)
