@@ -20,6 +20,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.cases.models import Source
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
@@ -28,7 +29,6 @@ from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
-from fangzhou.cases.models import Source
 from fangzhou.testing.models import AntigenResult, Retest, Round, SamplingSite
 from fangzhou.testing.services import TestingError
 
