@@ -80,6 +80,7 @@ def test_a_single_tube_result_closes_the_door_order_with_its_reason(world: World
     client = _client(world.secretary)
     page = client.get(f"/orders/{order_li.pk}/").content.decode()
     assert "复检阴性" in page and "retest_negative" not in page
+    assert "→ done" not in page and "→ 已完成" in page  # the history names statuses, not codes
     client.cookies["django_language"] = "en"
     english = client.get(f"/orders/{order_zhang.pk}/").content.decode()
     assert "Confirmed case: moved to case handling" in english
