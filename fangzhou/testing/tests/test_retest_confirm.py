@@ -95,3 +95,12 @@ def test_only_the_committee_confirms_and_a_cleared_retest_is_refused(world: Worl
     )
     assert answer.status_code == 400 and "阴性" in answer.content.decode()
     assert not Case.objects.exists()
+
+
+def test_an_invalid_tube_is_not_shown_as_evidence(world: World) -> None:
+    wang = world.resident("王秀英")
+    retest, _ = retest_open(resident=wang, reason=Retest.Reason.INVALID_TUBE, actor=None, key="t")
+    page = _client(world.secretary).get(f"/testing/retests/{retest.pk}/confirm/").content.decode()
+    assert "无效管不能作为确诊依据" in page
+    positive, _ = retest_open(resident=world.resident("刘洋"), reason=Retest.Reason.ANTIGEN, actor=None, key="t")
+    assert "无效管" not in _client(world.secretary).get(f"/testing/retests/{positive.pk}/confirm/").content.decode()
