@@ -81,6 +81,10 @@ def test_a_single_tube_result_closes_the_door_order_with_its_reason(world: World
     page = client.get(f"/orders/{order_li.pk}/").content.decode()
     assert "复检阴性" in page and "retest_negative" not in page
     assert "→ done" not in page and "→ 已完成" in page  # the history names statuses, not codes
+    api = client.get(f"/api/orders/{order_li.pk}").json()
+    assert (api["close_reason"], api["close_reason_text"]) == ("retest_negative", "复检阴性")
+    history = client.get(f"/api/orders/{order_li.pk}/history").json()["items"]
+    assert history[-1]["reason"] == "retest_negative" and history[-1]["to_status"] == "done"
     client.cookies["django_language"] = "en"
     english = client.get(f"/orders/{order_zhang.pk}/").content.decode()
     assert "Confirmed case: moved to case handling" in english

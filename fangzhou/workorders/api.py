@@ -40,6 +40,9 @@ class OrderOut(Schema):
     due_at: dt.datetime | None
     assignee: str | None
     escalation_level: int
+    # Why the order closed itself (its cause ended): the code, and its text in the reader's language.
+    close_reason: str = ""
+    close_reason_text: str = ""
 
 
 class EventOut(Schema):
@@ -48,6 +51,8 @@ class EventOut(Schema):
     from_status: str
     to_status: str
     note: str
+    reason: str = ""
+    reason_text: str = ""
 
 
 class ClaimOut(Schema):
@@ -115,6 +120,8 @@ def order_out(o: WorkOrder) -> OrderOut:
         due_at=o.due_at,
         assignee=str(o.assignee) if o.assignee else None,
         escalation_level=o.escalation_level,
+        close_reason=o.close_reason,
+        close_reason_text=str(o.get_close_reason_display()) if o.close_reason else "",
     )
 
 
@@ -256,6 +263,8 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
             from_status=e.from_status,
             to_status=e.to_status,
             note=e.note,
+            reason=e.reason,
+            reason_text=str(e.get_reason_display()) if e.reason else "",
         )
         for e in o.events.select_related("actor")
     ]
