@@ -117,6 +117,8 @@ def test_the_volunteer_sees_why_their_order_vanished_and_a_stale_claim_says_so(w
     answer = _client(stale).post(f"/orders/{zhang_order.pk}/claim/", HTTP_HX_REQUEST="true")
     body = answer.content.decode()
     assert answer.status_code == 200 and "复检阴性" in body and "无需上门" in body
+    api = _client(stale).post(f"/api/orders/{zhang_order.pk}/claim")
+    assert api.status_code == 409 and "复检阴性" in api.json()["zh"] and "Re-test negative" in api.json()["en"]
     zhang_order.refresh_from_db()
     assert zhang_order.status == Status.DONE and zhang_order.assignee is None
 
