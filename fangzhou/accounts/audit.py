@@ -54,6 +54,7 @@ class AuditAction(models.TextChoices):
     WORK_ORDER_CANCEL = "work_order.cancel", _("Work order cancelled")
     WORK_ORDER_RELEASE = "work_order.release", _("Work order released")
     WORK_ORDER_ESCALATE = "work_order.escalate", _("Work order escalated")
+    WORK_ORDER_AUTO_CLOSE = "work_order.auto_close", _("Work order closed: its cause ended")
     REQUEST_SUBMIT = "request.submit", _("Resident request submitted")
     REQUEST_ESCALATE = "request.escalate", _("Resident request escalated to the subdistrict")
     # cases
@@ -82,6 +83,7 @@ class AuditAction(models.TextChoices):
     SAMPLES_IMPORT = "samples.import", _("Samples imported")
     RESULTS_IMPORT = "results.import", _("Lab results imported")
     RETEST_OPEN = "retest.open", _("Re-test opened")
+    RETEST_CONFIRM = "retest.confirm", _("Case confirmed from the re-test list")
     ANTIGEN_SUBMIT = "antigen.submit", _("Antigen results submitted")
     KITS_HANDOUT = "kits.handout", _("Antigen kits handed out")
     # volunteers

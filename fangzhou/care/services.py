@@ -32,8 +32,8 @@ from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_due
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Community, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import SPECIAL_ORDER
-from fangzhou.workorders.models import Priority
-from fangzhou.workorders.services import work_order_create_in_transaction
+from fangzhou.workorders.models import CloseReason, Priority, Status, WorkOrder
+from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
 from fangzhou.zones.selectors import sealed_building_ids
 from fangzhou.zones.sitegraph import walk_order
 
@@ -224,10 +224,17 @@ def treatment_schedule_set(
 
 @transaction.atomic(durable=True)
 def treatment_schedule_stop(*, schedule_id: int, actor: User) -> TreatmentSchedule:
-    schedule = TreatmentSchedule.objects.select_related("profile").get(pk=schedule_id)
+    """Stop a schedule; the escort orders already made for its coming sessions are cancelled with it."""
+    schedule = TreatmentSchedule.objects.select_for_update().select_related("profile").get(pk=schedule_id)
     if schedule.active:
         schedule.active = False
         schedule.save(update_fields=["active"])
+        coming = WorkOrder.objects.filter(
+            source_key__startswith=f"escort:{schedule.pk}:", due_at__gte=timezone.now()
+        ).values_list("pk", flat=True)
+        work_orders_close_in_transaction(
+            order_ids=list(coming), outcome=Status.CANCELLED, reason=CloseReason.SCHEDULE_STOPPED, actor=actor
+        )
         audit_record(
             action=AuditAction.CARE_SCHEDULE_STOP,
             actor=actor,
@@ -324,6 +331,11 @@ def care_escorts_ensure(
 # Daily check-ins
 
 
+def checkin_missed_source_key(profile_id: int, on: dt.date) -> str:
+    """The cause of the evening sweep's order for a person living alone who was not reached."""
+    return f"checkin:{profile_id}:{on:%Y%m%d}"
+
+
 @transaction.atomic(durable=True)
 def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
@@ -343,6 +355,14 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
         community_id=profile.community_id,
         detail={"on": str(on), "status": status},
     )
+    if status != CheckInStatus.MISSED:
+        # Reached today: the evening sweep's "missed check-in" order for this day is over.
+        work_orders_close_in_transaction(
+            source_keys=[checkin_missed_source_key(profile.pk, on)],
+            outcome=Status.DONE,
+            reason=CloseReason.CHECKED_IN,
+            actor=actor,
+        )
     if status == CheckInStatus.NEEDS_HELP:
         work_order_create_in_transaction(
             community=profile.community,
@@ -378,7 +398,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
             if checkin is None:
                 CheckIn.objects.create(profile=profile, on=on, status=CheckInStatus.MISSED, by=actor)
             report.missed += 1
-            key = f"checkin:{profile.pk}:{on:%Y%m%d}"
+            key = checkin_missed_source_key(profile.pk, on)
             resident = profile.resident
             _order, created = work_order_create_in_transaction(
                 community=community,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.cases import selectors, services
+from fangzhou.cases.hooks import resident_actions
 from fangzhou.cases.models import Case, SiteKind, Source
 from fangzhou.registry.selectors import community_visible_or_404, resident_get, resident_search
 
@@ -179,4 +180,10 @@ def resident_timeline(request: HttpRequest, resident_id: int) -> HttpResponse:
     if resident is None:
         raise Http404(_("Resident not found"))
     items, tests = selectors.resident_timeline(resident)
-    return render(request, "cases/timeline.html", {"resident": resident, "items": items, "tests": tests})
+    context = {
+        "resident": resident,
+        "items": items,
+        "tests": tests,
+        "actions": resident_actions(acting_user(request), resident),
+    }
+    return render(request, "cases/timeline.html", context)

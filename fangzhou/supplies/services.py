@@ -35,8 +35,8 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
-from fangzhou.workorders.models import Priority
-from fangzhou.workorders.services import work_order_create_in_transaction
+from fangzhou.workorders.models import CloseReason, Priority, Status
+from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
 from fangzhou.zones import routing
 from fangzhou.zones.selectors import building_is_sealed, sealed_building_ids
 from fangzhou.zones.sitegraph import STAIRS_S_PER_FLOOR, community_site_graph, floor_of
@@ -419,6 +419,13 @@ def delivery_mark(
         file_store_on_commit(delivery, "photo", photo, photo.name or "door.jpg")
         fields.append("photo")
     delivery.save(update_fields=fields)
+    # The end-of-day sweep may have turned this door into a work order: it is served now.
+    work_orders_close_in_transaction(
+        source_keys=[sweep_source_key(delivery.distribution_id, delivery.household_id)],
+        outcome=Status.DONE,
+        reason=CloseReason.DELIVERED,
+        actor=actor,
+    )
     audit_record(
         action=AuditAction.DELIVERY_MARK,
         actor=actor,
@@ -459,6 +466,11 @@ class SweepReport:
     order_ids: list[int] = field(default_factory=list)
 
 
+def sweep_source_key(distribution_id: int, household_id: int) -> str:
+    """The cause of the sweep's order for one undelivered door."""
+    return f"supply:{distribution_id}:{household_id}"
+
+
 def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.date | None = None) -> SweepReport:
     """End of the day: every door still waiting becomes a supply-delivery work order (one per door,
     idempotent by ``source_key``)."""
@@ -472,7 +484,7 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
     sealed_ids = sealed_building_ids(distribution.community, on)  # once, not once per door
     with transaction.atomic(durable=True):
         for delivery in pending:
-            key = f"supply:{distribution.pk}:{delivery.household_id}"
+            key = sweep_source_key(distribution.pk, delivery.household_id)
             items = "、".join(f"{line.item}×{line.quantity}" for line in delivery.lines.all())
             sealed = delivery.building_id in sealed_ids
             household = delivery.household

@@ -13,6 +13,8 @@ from django.core import signing
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from fangzhou.accounts.models import User
+from fangzhou.accounts.permissions import can_manage_community
+from fangzhou.cases.hooks import ResidentAction
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry
@@ -30,7 +32,7 @@ from fangzhou.testing.models import (
     Sample,
     Tube,
 )
-from fangzhou.zones.selectors import sealed_building_ids
+from fangzhou.zones.selectors import sealed_building_ids, sealed_buildings
 from fangzhou.zones.sitegraph import walk_order
 
 QR_SALT = "fangzhou.testing.resident-qr"
@@ -201,6 +203,41 @@ def retests_visible(user: User | AnonymousUser, community: Community, *, pending
     return list(qs.order_by("resident__household__building__sort_key", "resident__household__room"))
 
 
+def retest_get(user: User | AnonymousUser, retest_id: int) -> Retest | None:
+    """One re-test the user may see (its resident's building is in their scope)."""
+    return (
+        Retest.objects.filter(
+            pk=retest_id, resident__household__building__in=registry.buildings_visible(user).values("pk")
+        )
+        .select_related("resident__household__building__compound", "source_tube__lab_result", "work_order")
+        .first()
+    )
+
+
+def pending_retest_of(user: User | AnonymousUser, resident: Resident) -> Retest | None:
+    """The resident's pending re-test, if the user may see it."""
+    return (
+        Retest.objects.filter(
+            resident=resident,
+            status=Retest.Status.PENDING,
+            resident__household__building__in=registry.buildings_visible(user).values("pk"),
+        )
+        .select_related("source_tube")
+        .first()
+    )
+
+
+def retest_resident_action(user: User, resident: Resident) -> ResidentAction | None:
+    """On a resident's page: their pending re-test and the one-step "confirm the case", for the
+    committee that may confirm it (the cases app's hook)."""
+    if not can_manage_community(user, resident.community_id):
+        return None
+    retest = pending_retest_of(user, resident)
+    if retest is None:
+        return None
+    return ResidentAction("testing/_resident_retest.html", {"retest": retest}, order=10)
+
+
 # --------------------------------------------------------------------------------------------------
 # Sampling desk
 
@@ -225,6 +262,10 @@ class DeskRow:
     tube_code: str = ""
     pending_retest: bool = False
     household_open: list[Resident] = field(default_factory=list)  # members still to sample
+    # The building is sealed on the round's date: sampled at the door, never pooled at a site.
+    sealed: bool = False
+    sealed_zone: str = ""  # the micro sealed zone's name, "" when the whole compound is sealed
+    retest_order_id: int | None = None  # the door-to-door re-test order, when one is open
 
 
 def desk_search(user: User | AnonymousUser, rnd: Round, query: str) -> list[DeskRow]:
@@ -248,19 +289,24 @@ def desk_search(user: User | AnonymousUser, rnd: Round, query: str) -> list[Desk
         members[member.household_id].append(member)
     all_ids = [m.pk for ms in members.values() for m in ms]
     tubes = dict(Sample.objects.filter(round=rnd, resident_id__in=all_ids).values_list("resident_id", "tube__code"))
-    pending = set(
+    pending = dict(
         Retest.objects.filter(resident_id__in=all_ids, status=Retest.Status.PENDING).values_list(
-            "resident_id", flat=True
+            "resident_id", "work_order_id"
         )
     )
+    sealed = sealed_buildings(Community.objects.get(pk=rnd.community_id), rnd.date)
     rows = []
     for r in found:
+        zone = sealed.get(r.household.building_id)
         rows.append(
             DeskRow(
                 resident=r,
                 tube_code=tubes.get(r.pk, "") if r.pk not in pending else "",
                 pending_retest=r.pk in pending,
                 household_open=[m for m in members[r.household_id] if m.pk not in tubes and m.pk not in pending],
+                sealed=zone is not None,
+                sealed_zone=(zone.zone or "") if zone is not None else "",
+                retest_order_id=pending.get(r.pk),
             )
         )
     return rows

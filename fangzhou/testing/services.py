@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
+from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
@@ -45,8 +46,9 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
-from fangzhou.workorders.models import Kind, Priority
-from fangzhou.workorders.services import work_order_create_in_transaction
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
+from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
+from fangzhou.zones.selectors import sealed_building_ids
 
 MAX_POOL_SIZE = 20
 
@@ -247,6 +249,8 @@ def sample_take(
             raise TestingError("居民不属于本社区", "a resident does not belong to this community")
         if site is not None and site.round_id != rnd.pk:
             raise TestingError("采样点不属于本轮次", "the site belongs to another round")
+        if not door_to_door:
+            _refuse_sealed_at_a_site(rnd, residents)
         pending = set(
             Retest.objects.filter(resident_id__in=ids, status=Retest.Status.PENDING).values_list(
                 "resident_id", flat=True
@@ -351,6 +355,19 @@ def sample_take(
             detail={"residents": ids, "single": sorted(pending & set(ids)), "station": station},
         )
     return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+
+
+def _refuse_sealed_at_a_site(rnd: Round, residents: Sequence[Resident]) -> None:
+    """Nobody from a sealed building (or micro sealed zone, or sealed compound) on the round's date
+    is sampled at a central site: they stay home and are sampled at their door (上门采样)."""
+    sealed = sealed_building_ids(Community.objects.get(pk=rnd.community_id), rnd.date)
+    stopped = [r for r in residents if r.household.building_id in sealed]
+    if stopped:
+        names = "、".join(r.name for r in stopped)
+        raise TestingError(
+            f"封控楼，应上门采样：{names}（不在采样点混采）",
+            f"sealed building: sample at the door: {', '.join(r.name for r in stopped)} (not pooled at a site)",
+        )
 
 
 def _close(tube: Tube, at: dt.datetime) -> None:
@@ -719,6 +736,59 @@ def retest_open(
     return retest, True
 
 
+# Which kind of case a re-test becomes when the committee confirms it from the list.
+RETEST_CASE_SOURCE = {
+    Retest.Reason.POSITIVE_TUBE: "pooled_pcr",
+    Retest.Reason.INVALID_TUBE: "pooled_pcr",
+    Retest.Reason.ANTIGEN: "antigen_pcr",
+}
+
+
+def retest_case_confirm(*, retest_id: int, actor: User, report_date: dt.date | None = None) -> tuple[Retest, Case]:
+    """Confirm the case of a resident on the re-test list in one step (the district or a hospital
+    reported the positive): the case is opened with the result that put them on the list as its
+    source (a pooled tube, or an antigen positive then PCR), the re-test ends as confirmed and its
+    door-to-door order is cancelled as moved to case handling, all in one transaction.
+
+    Idempotent: a second call for a confirmed re-test returns the same case. A re-test that came back
+    negative is refused."""
+    day = report_date or timezone.localdate()
+    if day > timezone.localdate():
+        raise TestingError("报告日期不能在未来", "the report date cannot be in the future")
+    with transaction.atomic(durable=True):
+        retest = (
+            Retest.objects.select_for_update(of=("self",))
+            .select_related("resident__household__building__compound", "resident__community", "source_tube")
+            .get(pk=retest_id)
+        )
+        resident = retest.resident
+        if retest.status == Retest.Status.CONFIRMED:
+            case = Case.objects.filter(resident=resident).order_by("-report_date", "-id").first()
+            if case is not None:
+                return retest, case
+        if retest.status == Retest.Status.CLEARED:
+            raise TestingError("复查已是阴性，不能据此确诊", "the re-test came back negative: no case to confirm")
+        evidence = retest.source_tube.code if retest.source_tube else timezone.localtime(retest.created_at).date()
+        case, _created = case_confirm_in_transaction(
+            resident=resident,
+            report_date=day,
+            source=RETEST_CASE_SOURCE[Retest.Reason(retest.reason)],
+            actor=actor,
+            note=str(evidence),
+        )
+        _retest_resolve(resident, Retest.Status.CONFIRMED, actor)
+        audit_record(
+            action=AuditAction.RETEST_CONFIRM,
+            actor=actor,
+            target_type="retest",
+            target_id=retest.pk,
+            community_id=resident.community_id,
+            detail={"resident": resident.pk, "case": case.pk, "reason": retest.reason, "evidence": str(evidence)},
+        )
+        retest.refresh_from_db()
+    return retest, case
+
+
 ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
 
 
@@ -854,7 +924,6 @@ def _apply_result(
             report.retest.append(_doc(resident))
         return
     # Single tube (单采): the result is the resident's own.
-    now = timezone.now()
     for resident in members:
         if result == Result.POSITIVE:
             case_confirm_in_transaction(
@@ -863,15 +932,41 @@ def _apply_result(
                 source="pooled_pcr",
                 actor=actor,
             )
-            Retest.objects.filter(resident=resident, status=Retest.Status.PENDING).update(
-                status=Retest.Status.CONFIRMED, resolved_at=now, resolved_by_tube=tube
-            )
+            _retest_resolve(resident, Retest.Status.CONFIRMED, actor, tube=tube)
             report.confirmed_positive.append(_doc(resident))
-        elif result == Result.NEGATIVE and Retest.objects.filter(
-            resident=resident, status=Retest.Status.PENDING
-        ).update(status=Retest.Status.CLEARED, resolved_at=now, resolved_by_tube=tube):
+        elif result == Result.NEGATIVE and _retest_resolve(resident, Retest.Status.CLEARED, actor, tube=tube):
             report.cleared.append(_doc(resident))
         # invalid single tube: the re-test stays pending, the resident is sampled again
+
+
+# How a re-test's door-to-door order ends with it: (order outcome, reason shown to whoever reads it).
+RETEST_ENDS = {
+    Retest.Status.CLEARED: (Status.DONE, CloseReason.RETEST_NEGATIVE),
+    Retest.Status.CONFIRMED: (Status.CANCELLED, CloseReason.CASE_CONFIRMED),
+}
+
+
+def _retest_resolve(
+    resident: Resident,
+    status: str,
+    actor: User | None,
+    *,
+    tube: Tube | None = None,
+    ended: tuple[str, str] | None = None,
+) -> Retest | None:
+    """End the resident's pending re-test (cleared or confirmed) and, in the same transaction, its
+    door-to-door order: nobody is sent to a door whose re-test has come back. None if nothing pending."""
+    retest = Retest.objects.select_for_update().filter(resident=resident, status=Retest.Status.PENDING).first()
+    if retest is None:
+        return None
+    retest.status = status
+    retest.resolved_at = timezone.now()
+    retest.resolved_by_tube = tube
+    retest.save(update_fields=["status", "resolved_at", "resolved_by_tube"])
+    outcome, reason = ended or RETEST_ENDS[Retest.Status(status)]
+    if retest.work_order_id:
+        work_orders_close_in_transaction(order_ids=[retest.work_order_id], outcome=outcome, reason=reason, actor=actor)
+    return retest
 
 
 def manifest_csv(*, round: Round) -> str:
@@ -946,6 +1041,11 @@ def antigen_report_submit(
         return AntigenOutcome(existing, False, [])
 
 
+def _antigen_key(day: dt.date) -> str:
+    """The cause of an antigen re-test (its order's source key is ``retest:<this>:<resident>``)."""
+    return f"antigen:{day.isoformat()}"
+
+
 def _antigen_report_write(
     *,
     household: Household,
@@ -962,6 +1062,7 @@ def _antigen_report_write(
         members: dict[int, int] = {}  # resident -> the community of the household's building
         existing_id: int | None = None
         existing_household: int | None = None
+        antigen_retests: set[int] = set()  # members pending re-test for a positive reported today
         for kind, pk, other in (
             Resident.objects.filter(household_id=household.pk)
             .order_by()
@@ -972,11 +1073,22 @@ def _antigen_report_write(
                 .order_by()
                 .annotate(kind=Value("s"))
                 .values_list("kind", "pk", "household_id"),
+                Retest.objects.filter(
+                    resident__household_id=household.pk,
+                    status=Retest.Status.PENDING,
+                    reason=Retest.Reason.ANTIGEN,
+                    work_order__source_key__startswith=f"retest:{_antigen_key(day)}:",
+                )
+                .order_by()
+                .annotate(kind=Value("t"))
+                .values_list("kind", "resident_id", "pk"),
                 all=True,
             )
         ):
             if kind == "s":
                 existing_id, existing_household = pk, other
+            elif kind == "t":
+                antigen_retests.add(pk)
             else:
                 members[pk] = other
         if existing_id is not None:
@@ -1028,8 +1140,14 @@ def _antigen_report_write(
                     resident=resident,
                     reason=Retest.Reason.ANTIGEN,
                     actor=None,
-                    key=f"antigen:{day.isoformat()}",
+                    key=_antigen_key(day),
                 )
+        # Today's positive corrected to negative (a wrong tap): its re-test and door order end.
+        corrected = [pk for pk in antigen_retests if clean.get(pk) == AntigenResult.NEGATIVE]
+        for resident in Resident.objects.filter(pk__in=corrected).order_by("pk"):
+            _retest_resolve(
+                resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
+            )
         audit_record(
             action=AuditAction.ANTIGEN_SUBMIT,
             actor=None,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("r/<int:round_id>/results/", views.upload, {"what": "results"}, name="results_upload"),
     path("r/<int:round_id>/samples/", views.upload, {"what": "samples"}, name="samples_upload"),
     path("tubes/<int:tube_id>/close/", views.tube_close, name="tube_close"),
+    path("retests/<int:retest_id>/confirm/", views.retest_confirm, name="retest_confirm"),
     path("qr/<int:resident_id>.svg", views.resident_qr, name="resident_qr"),
     path("b/<int:building_id>/cards/", views.building_cards, name="building_cards"),
     path("antigen/c/<str:code>/", views.antigen_glance, name="antigen"),

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.cases.models import Source
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
@@ -28,7 +29,7 @@ from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
-from fangzhou.testing.models import AntigenResult, Round, SamplingSite
+from fangzhou.testing.models import AntigenResult, Retest, Round, SamplingSite
 from fangzhou.testing.services import TestingError
 
 # Public page limits, per client address and per building token, in a 10-minute window.
@@ -110,6 +111,7 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
         "today": timezone.localdate(),
         "error": error,
         "committee": is_committee(request.user),
+        "can_confirm": can_manage_community(request.user, community.pk),
         "retests": selectors.retests_visible(request.user, community),
         "plan": selectors.pool_recommendation(community, timezone.localdate()) if is_committee(request.user) else None,
     }
@@ -126,6 +128,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
         "slots": selectors.round_schedule_rows(request.user, rnd),
         "sites": list(rnd.sites.all()),
         "can_run": can_manage_community(request.user, rnd.community_id),
+        "can_confirm": can_manage_community(request.user, rnd.community_id),
         "retests": list(selectors.retests_visible(request.user, rnd.community)),
     }
     if context["can_run"]:
@@ -310,6 +313,45 @@ def tube_close(request: HttpRequest, tube_id: int) -> HttpResponse:
     services.tube_close(tube=tube, actor=acting_user(request))
     context = {"round": tube.round, "tube": None, "closed_code": tube.code, "desk": request.POST.get("desk", "1")}
     return render(request, "testing/_desk_tube.html", context)
+
+
+@login_required
+def retest_confirm(request: HttpRequest, retest_id: int) -> HttpResponse:
+    """Confirm the case of a resident on the re-test list: one page that shows the result that
+    justifies it and asks once; the answer opens the case."""
+    retest = selectors.retest_get(request.user, retest_id)
+    if retest is None:
+        raise Http404(_("Re-test not found"))
+    if not can_manage_community(request.user, retest.community_id):
+        return HttpResponseForbidden(_("Only the committee may confirm a case. / 只有居委会可以确诊。"))
+    context: dict[str, Any] = {
+        "retest": retest,
+        "today": timezone.localdate(),
+        "next": _next(request),
+        "source": Source(services.RETEST_CASE_SOURCE[Retest.Reason(retest.reason)]).label,
+        "lab": getattr(retest.source_tube, "lab_result", None) if retest.source_tube else None,
+    }
+    if request.method == "POST":
+        try:
+            day = dt.date.fromisoformat(request.POST.get("report_date", ""))
+            _retest, case = services.retest_case_confirm(
+                retest_id=retest.pk, actor=acting_user(request), report_date=day
+            )
+        except TestingError as exc:
+            context["error"] = f"{exc.zh} / {exc.en}"
+        except ValueError:
+            context["error"] = _("Invalid date. / 日期无效。")
+        else:
+            messages.success(request, _("Case confirmed: transfer, disinfection and household check are queued."))
+            return redirect("cases:detail", case_id=case.pk)
+        return render(request, "testing/retest_confirm.html", context, status=400)
+    return render(request, "testing/retest_confirm.html", context)
+
+
+def _next(request: HttpRequest) -> str:
+    """Where "back" goes: a local path only."""
+    target = request.GET.get("next") or request.POST.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else ""
 
 
 @login_required

@@ -63,6 +63,7 @@ SERVICE_MODULES: list[ModuleType] = [
 # Public functions of the services modules that change nothing (helpers, reads, exports for the lab).
 READ_ONLY = {
     "care.checkin_due",
+    "care.checkin_missed_source_key",
     "care.escort_lead_hours",
     "care.escort_source_key",
     "cases.case_discharge_check",
@@ -71,6 +72,7 @@ READ_ONLY = {
     "cases.parse_date",
     "supplies.package_scaling_default",
     "supplies.route_time_limit_s",
+    "supplies.sweep_source_key",
     "supplies.trip_time_limit_s",
     "testing.expected_by_building",
     "testing.manifest_csv",
@@ -466,6 +468,18 @@ def _results_import(w: World) -> Callable[[], object]:
 @case("testing.retest_open", A.RETEST_OPEN, also={A.WORK_ORDER_CREATE: 1})
 def _retest_open(w: World) -> Callable[[], object]:
     return lambda: testing_services.retest_open(resident=_wang(w), reason="antigen", actor=w.secretary, key="t")
+
+
+# Confirming from the re-test list opens the case (its three orders; 王秀英 lives alone, so no
+# close contacts) and cancels the re-test's door order.
+@case(
+    "testing.retest_case_confirm",
+    A.RETEST_CONFIRM,
+    also={A.CASE_CONFIRM: 1, A.WORK_ORDER_CREATE: 3, A.WORK_ORDER_AUTO_CLOSE: 1},
+)
+def _retest_case_confirm(w: World) -> Callable[[], object]:
+    retest, _ = testing_services.retest_open(resident=_wang(w), reason="antigen", actor=None, key="t")
+    return lambda: testing_services.retest_case_confirm(retest_id=retest.pk, actor=w.secretary)
 
 
 @case("testing.antigen_report_submit", A.ANTIGEN_SUBMIT)

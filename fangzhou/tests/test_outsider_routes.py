@@ -34,7 +34,7 @@ from fangzhou.registry.models import Building, Community, Resident, ResidentTran
 from fangzhou.registry.services import community_create
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
 from fangzhou.supplies.services import route_plan_request
-from fangzhou.testing.models import Round, Tube
+from fangzhou.testing.models import Retest, Round, Tube
 from fangzhou.tests.test_every_route import PUBLIC, _routes
 from fangzhou.volunteers.models import Shift, ShiftAssignment, SwapRequest, Volunteer, WorkGroup
 from fangzhou.volunteers.services import swap_request_create
@@ -75,6 +75,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "case_id": _first(Case, c),
         "round_id": _first(Round, c),
         "tube_id": _first(Tube, c, "round__community"),
+        "retest_id": _first(Retest, c),
         "assignment_id": _first(ShiftAssignment, c, "shift__community"),
         "shift_id": _first(Shift, c),
         "swap_id": _first(SwapRequest, c, "assignment__shift__community"),

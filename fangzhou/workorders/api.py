@@ -8,7 +8,7 @@ from typing import cast
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status as Reply
@@ -21,7 +21,7 @@ from fangzhou.lib.ratelimit import public_api_rate_limited
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import building_by_token, communities_managed, communities_visible
 from fangzhou.workorders import selectors, services
-from fangzhou.workorders.models import Group, Kind, Priority, RequestSource, ResidentRequest, WorkOrder
+from fangzhou.workorders.models import CloseReason, Group, Kind, Priority, RequestSource, ResidentRequest, WorkOrder
 from fangzhou.workorders.services import WorkOrderError
 
 router = Router(tags=["workorders"])
@@ -40,6 +40,9 @@ class OrderOut(Schema):
     due_at: dt.datetime | None
     assignee: str | None
     escalation_level: int
+    # Why the order closed itself (its cause ended): the code, and its text in the reader's language.
+    close_reason: str = ""
+    close_reason_text: str = ""
 
 
 class EventOut(Schema):
@@ -48,6 +51,8 @@ class EventOut(Schema):
     from_status: str
     to_status: str
     note: str
+    reason: str = ""
+    reason_text: str = ""
 
 
 class ClaimOut(Schema):
@@ -115,6 +120,8 @@ def order_out(o: WorkOrder) -> OrderOut:
         due_at=o.due_at,
         assignee=str(o.assignee) if o.assignee else None,
         escalation_level=o.escalation_level,
+        close_reason=o.close_reason,
+        close_reason_text=str(o.get_close_reason_display()) if o.close_reason else "",
     )
 
 
@@ -256,6 +263,8 @@ def order_history(request: HttpRequest, pk: int) -> list[EventOut]:
             from_status=e.from_status,
             to_status=e.to_status,
             note=e.note,
+            reason=e.reason,
+            reason_text=str(e.get_reason_display()) if e.reason else "",
         )
         for e in o.events.select_related("actor")
     ]
@@ -274,6 +283,13 @@ def claim(request: HttpRequest, pk: int) -> Reply[ClaimOut] | HttpResponse:
         raise HttpError(403, str(exc)) from exc
     holder = str(result.holder) if result.holder else None
     mine = result.won or (result.holder is not None and result.holder.pk == request.user.pk)
+    if not mine and result.order.close_reason:
+        reason = CloseReason(result.order.close_reason)
+        with translation.override("zh-hans"):
+            zh = f"无需上门：这张工单已自动关闭（{reason.label}）"
+        with translation.override("en"):
+            en = f"no need to go: this order closed itself ({reason.label})"
+        return problem_response(409, zh=zh, en=en, type="urn:fangzhou:problem:conflict", won=False, holder=holder)
     if not mine:
         return problem_response(
             409,

@@ -36,6 +36,18 @@ class Priority(models.IntegerChoices):
     LOW = 3, _("Low")
 
 
+class CloseReason(models.TextChoices):
+    """Why an order closed itself: the condition that opened it has ended. Stored as a code on the
+    order and its event; the reader's language is chosen when it is shown."""
+
+    RETEST_NEGATIVE = "retest_negative", _("Re-test negative")
+    CASE_CONFIRMED = "case_confirmed", _("Confirmed case: moved to case handling")
+    ANTIGEN_CORRECTED = "antigen_corrected", _("Antigen report corrected to negative")
+    DELIVERED = "delivered", _("Already delivered")
+    CHECKED_IN = "checked_in", _("Check-in done")
+    SCHEDULE_STOPPED = "schedule_stopped", _("Treatment schedule stopped")
+
+
 class Group(models.TextChoices):
     """The default seven work groups of the source; volunteers.WorkGroup rows use these codes."""
 
@@ -83,6 +95,8 @@ class WorkOrder(models.Model):
     emergency_reason = models.CharField(max_length=64, blank=True)
     completion_note = models.TextField(blank=True)
     completion_photo = models.FileField(upload_to="orders/%Y/%m/", null=True, blank=True)
+    # Set when the order closed itself because its cause ended (see work_orders_close_in_transaction).
+    close_reason = models.CharField(max_length=32, choices=CloseReason.choices, blank=True)
 
     class Meta:
         ordering = ["priority", "due_at", "id"]
@@ -92,7 +106,10 @@ class WorkOrder(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="open") | Q(status="cancelled") | Q(assignee__isnull=False),
+                condition=Q(status="open")
+                | Q(status="cancelled")
+                | Q(assignee__isnull=False)
+                | ~Q(close_reason=""),  # closed by its ended cause, nobody had taken it
                 name="work_order_assignee_when_taken",
             )
         ]
@@ -110,6 +127,7 @@ class WorkOrderEvent(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     note = models.TextField(blank=True)
+    reason = models.CharField(max_length=32, choices=CloseReason.choices, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

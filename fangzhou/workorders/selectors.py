@@ -74,8 +74,10 @@ def order_for_claim(user: User | AnonymousUser, order_id: int) -> WorkOrder | No
     if active is None:
         return None
     q = _groups_q(membership_of(active).member)
+    # taken by someone, or closed by itself because its cause ended (the claimer is told why)
+    taken_or_ended = Q(status__in=[Status.CLAIMED, Status.IN_PROGRESS]) | ~Q(close_reason="")
     return (
-        WorkOrder.objects.filter(q, pk=order_id, status__in=[Status.CLAIMED, Status.IN_PROGRESS])
+        WorkOrder.objects.filter(q, taken_or_ended, pk=order_id)
         .select_related("building__compound", "household", "assignee")
         .first()
     )
@@ -96,6 +98,18 @@ def my_orders(user: User) -> list[WorkOrder]:
         WorkOrder.objects.filter(assignee=user, status__in=[Status.CLAIMED, Status.IN_PROGRESS])
         .select_related("building__compound", "household")
         .order_by("priority", "due_at", "id")
+    )
+
+
+def closed_for_me(user: User, *, hours: int = 24) -> list[WorkOrder]:
+    """The user's orders that closed themselves lately (their cause ended): shown with the reason, so
+    that a volunteer whose order vanished from the list knows not to go."""
+    since = timezone.now() - dt.timedelta(hours=hours)
+    return list(
+        WorkOrder.objects.filter(assignee=user, closed_at__gte=since)
+        .exclude(close_reason="")
+        .select_related("building__compound", "household")
+        .order_by("-closed_at", "-id")[:20]
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
@@ -22,6 +24,7 @@ from fangzhou.registry.roster import normalize as nz
 from fangzhou.workorders import rules
 from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
+    CloseReason,
     Group,
     Kind,
     Priority,
@@ -252,6 +255,54 @@ def work_order_transition(
             detail={"from": before, "to": target, "photo": "completion_photo" in fields},
         )
     return order
+
+
+ACTIVE = (Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS)
+
+
+def work_orders_close_in_transaction(
+    *,
+    reason: str,
+    outcome: str,
+    actor: User | None,
+    order_ids: Iterable[int] = (),
+    source_keys: Iterable[str] = (),
+) -> list[WorkOrder]:
+    """Close the still-active orders whose cause has ended (a re-test came back, a door was served,
+    a check-in was made): ``outcome`` is ``done`` or ``cancelled``, ``reason`` a :class:`CloseReason`
+    code, shown in the reader's language. Runs inside the service that ends the cause, so the event
+    and its orders change together; an order already closed is left as it is (idempotent).
+    """
+    if reason not in CloseReason.values:
+        raise WorkOrderError(f"未知的关闭原因「{reason}」", f"unknown close reason {reason!r}")
+    if outcome not in {Status.DONE, Status.CANCELLED}:
+        raise WorkOrderError(f"未知的关闭结果「{outcome}」", f"unknown outcome {outcome!r}")
+    ids, keys = list(order_ids), list(source_keys)
+    if not ids and not keys:
+        return []
+    orders = list(
+        WorkOrder.objects.select_for_update()
+        .filter(status__in=ACTIVE)
+        .filter(Q(pk__in=ids) | Q(source_key__in=keys))
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for order in orders:
+        before = order.status
+        order.status = outcome
+        order.closed_at = now
+        order.close_reason = reason
+        order.save(update_fields=["status", "closed_at", "close_reason"])
+        WorkOrderEvent.objects.create(order=order, actor=actor, from_status=before, to_status=outcome, reason=reason)
+        audit_record(
+            action=AuditAction.WORK_ORDER_AUTO_CLOSE,
+            actor=actor,
+            target_type="work_order",
+            target_id=order.pk,
+            community_id=order.community_id,
+            detail={"from": before, "to": outcome, "reason": reason},
+        )
+    return orders
 
 
 # --- escalation -----------------------------------------------------------------------------

@@ -101,6 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "mine": selectors.my_orders(user),
             "nearby": selectors.open_orders_near(user),
             "escalated": selectors.escalated_to_lead(user),
+            "ended": selectors.closed_for_me(user),
         },
     )
 
@@ -163,10 +164,20 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "workorders/detail.html",
         {
             "o": order,
-            "events": list(order.events.select_related("actor")),
+            "events": _events(order),
             "manage": selectors.can_manage_order(request.user, order),
         },
     )
+
+
+def _events(order: WorkOrder) -> list[Any]:
+    """The order's history with each status in the reader's language (the rows store codes)."""
+    labels = dict(Status.choices)
+    events = list(order.events.select_related("actor"))
+    for event in events:
+        event.from_label = labels.get(event.from_status, event.from_status)  # type: ignore[attr-defined]
+        event.to_label = labels.get(event.to_status, event.to_status)  # type: ignore[attr-defined]
+    return events
 
 
 def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: str = "") -> HttpResponse:
@@ -200,6 +211,13 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         return _card(request, order, error=_error(exc))
     if result.won:
         return _card(request, result.order, message=_("It is yours. Tap start when you set off."))
+    if result.order.close_reason:
+        error = _("No need to go: this order closed itself (%(reason)s).") % {
+            "reason": result.order.get_close_reason_display()
+        }
+        if selectors.order_get(request.user, order.pk) is None:
+            return _lost(request, order.pk, error)
+        return _card(request, result.order, error=error)
     holder = result.holder
     if holder is not None and holder.pk == request.user.pk:
         return _card(request, result.order, message=_("You already have this order."))

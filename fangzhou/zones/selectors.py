@@ -434,8 +434,14 @@ def sealed_building_ids(community: Community, on: dt.date) -> set[int]:
 
     The one answer every other app uses (door-to-door sampling, the volunteers' health gate,
     contactless delivery, escort paperwork)."""
+    return set(sealed_buildings(community, on))
+
+
+def sealed_buildings(community: Community, on: dt.date) -> dict[int, BuildingZone]:
+    """The sealed buildings of :func:`sealed_building_ids` with their zone row, to say why: the
+    building's micro sealed zone (``zone``) or its whole compound (``zone`` None)."""
     report = zone_report(community, on)
-    return {b.id for b in report.buildings if b.state.status == report.rules.most_severe}
+    return {b.id: b for b in report.buildings if b.state.status == report.rules.most_severe}
 
 
 def building_is_sealed(building: Building, on: dt.date) -> bool:
