@@ -94,6 +94,8 @@ class ShiftOut(Schema):
     ends_at: dt.datetime
     needed: int
     people: list[str]
+    # Of ``people``, those who may not serve now (health gate closed): their places count in ``gap``.
+    not_serving: list[str] = []
     gap: int
 
 
@@ -251,6 +253,7 @@ def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
             ends_at=r.shift.ends_at,
             needed=r.shift.needed,
             people=[p.name for p in r.people],
+            not_serving=[p.volunteer.name for p in r.blocked],
             gap=r.gap,
         )
         for r in selectors.roster_day(community=community, day=day)
@@ -351,6 +354,7 @@ def _shift_out(row: selectors.RosterRow) -> ShiftOut:
         ends_at=row.shift.ends_at,
         needed=row.shift.needed,
         people=[p.name for p in row.people],
+        not_serving=[p.volunteer.name for p in row.blocked],
         gap=row.gap,
     )
 

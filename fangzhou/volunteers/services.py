@@ -35,7 +35,7 @@ from fangzhou.volunteers.models import (
     VolunteerTest,
     WorkGroup,
 )
-from fangzhou.volunteers.selectors import roster_day, volunteer_health, volunteer_health_many
+from fangzhou.volunteers.selectors import day_bounds, roster_day, volunteer_health, volunteer_health_many
 from fangzhou.workorders.models import Group
 
 
@@ -531,6 +531,9 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
 def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -> int:
     """Fill the gaps of one day's roster from eligible members of each group (CP-SAT). Returns places filled.
 
+    A place held by someone whose health gate is closed is a gap too (``roster_day``), and the solver
+    is told who may not serve now, so it fills such a shift with someone else.
+
     The solver runs outside any transaction; each place is then filled by :func:`shift_assign` in a
     transaction of its own (gate and clash checked again under the shift's lock), like a sweep."""
 
@@ -545,10 +548,12 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
         .prefetch_related("groups")
     )
     health = volunteer_health_many(members)
-    eligible = [v for v in members if health[v.pk].ok]
     busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
     load: dict[int, int] = {}
-    for a in ShiftAssignment.objects.filter(volunteer__in=eligible, shift__starts_at__date=day).select_related("shift"):
+    start, end = day_bounds(day)
+    for a in ShiftAssignment.objects.filter(
+        volunteer__in=members, shift__starts_at__gte=start, shift__starts_at__lt=end
+    ).select_related("shift"):
         busy.setdefault(a.volunteer_id, []).append((a.shift.starts_at, a.shift.ends_at))
         load[a.volunteer_id] = load.get(a.volunteer_id, 0) + 1
     problem = autofill.Problem(
@@ -564,13 +569,14 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
                 groups=frozenset(g.pk for g in v.groups.all()),
                 busy=tuple(busy.get(v.pk, [])),
                 load=load.get(v.pk, 0),
+                may_serve=health[v.pk].ok,
             )
-            for v in eligible
+            for v in members
         ],
     )
     plan = autofill.solve(problem)
     shifts = {s.pk: s for s in Shift.objects.filter(pk__in=[p[0] for p in plan])}
-    volunteers = {v.pk: v for v in eligible}
+    volunteers = {v.pk: v for v in members}
     filled = 0
     for shift_id, volunteer_id in plan:
         try:
@@ -600,7 +606,11 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
                 shift.starts_at.astimezone(local).strftime("%H:%M"),
                 shift.ends_at.astimezone(local).strftime("%m-%d %H:%M"),
                 shift.needed,
-                "、".join(f"{v.name} {nz.mask_phone(v.phone)}" for v in r.people),
+                "、".join(
+                    f"{p.volunteer.name} {nz.mask_phone(p.volunteer.phone)}"
+                    + ("" if p.serving else "（暂不能上岗 / may not serve）")
+                    for p in r.places
+                ),
                 r.gap or "",
             ],
             fill="FDECEA" if r.gap else None,

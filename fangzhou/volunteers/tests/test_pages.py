@@ -94,7 +94,7 @@ def test_roster_page_gaps_export_and_print(world: World) -> None:
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     blocked = approved(world.community, "未测", "13811110401", groups=("testing",), tested_hours_ago=None)
     menu = sec.get(f"/volunteers/shifts/{shift.pk}/assign/").content.decode()
-    assert "未测" in menu and "no negative test" in menu
+    assert "未测" in menu and "48 小时内没有阴性检测结果" in menu and "no negative test" not in menu
     refused = sec.post(f"/volunteers/shifts/{shift.pk}/assign/", {"volunteer": blocked.pk})
     assert refused.status_code == 400 and "48 小时内没有阴性" in refused.content.decode()
 
