@@ -196,3 +196,38 @@ def test_a_volunteer_in_a_sealed_building_is_a_gap_on_the_roster(world: World, m
     monkeypatch.setattr(selectors, "sealed_building_ids", lambda community, on: {world.b3.pk})
     [row] = selectors.roster_day(community=world.community, day=timezone.localdate(shift.starts_at))
     assert row.gap == 1 and [r.code for r in row.blocked[0].gate.reasons] == ["sealed"]
+
+
+def test_a_volunteer_who_may_not_claim_is_told_once_at_the_top_and_the_server_still_refuses(world: World) -> None:
+    from django.test import Client
+
+    untested = approved(world.community, "郑未", "13811117010", groups=("supplies",), tested_hours_ago=None)
+    door = [
+        work_order_create(
+            community=world.community, kind=Kind.SUPPLY_DELIVERY, title=f"送菜{n}", actor=None, building=world.b3
+        )[0]
+        for n in (1, 2)
+    ]
+    client = Client()
+    client.force_login(untested.user)
+    page = client.get("/orders/").content.decode()
+    # One notice, at the top, before the first card; the reason is in the reader's language.
+    assert page.count('id="door-blocked"') == 1 and page.index('id="door-blocked"') < page.index('id="mine"')
+    assert "48 小时内没有阴性检测结果" in page and "no negative test" not in page
+    for order in door:
+        card = page[page.index(f'id="o{order.pk}"') :]
+        card = card[: card.index("</article>")]
+        assert "disabled" in card and "hx-post" not in card.split("claim", 1)[1].split(">", 1)[0]
+    client.cookies["django_language"] = "en"
+    assert "no negative test in the last 48 hours" in client.get("/orders/").content.decode()
+    # The server still refuses a claim sent anyway.
+    refused = client.post(f"/orders/{door[0].pk}/claim/", HTTP_HX_REQUEST="true").content.decode()
+    assert "no negative test" in refused
+    door[0].refresh_from_db()
+    assert door[0].status == "open"
+    # After a negative test the notice is gone and the buttons work.
+    volunteer_test_record(
+        volunteer=untested, tested_at=timezone.now() - dt.timedelta(hours=1), result="negative", actor=None
+    )
+    page = client.get("/orders/").content.decode()
+    assert 'id="door-blocked"' not in page and f'hx-post="/orders/{door[0].pk}/claim/"' in page
