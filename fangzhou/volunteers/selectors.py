@@ -152,6 +152,14 @@ def volunteer_health(volunteer: Volunteer, *, at: dt.datetime | None = None) -> 
     return volunteer_health_many([volunteer], at=at)[volunteer.pk]
 
 
+def health_of_users(user_ids: Iterable[int], *, at: dt.datetime | None = None) -> dict[int, GateResult]:
+    """The health gate of each account that has a volunteer profile, by user id (for the pickers of
+    the apps above: delivery lists, route planning). Accounts without a profile are not in it."""
+    people = list(Volunteer.objects.filter(user_id__in=list(user_ids)))
+    health = volunteer_health_many(people, at=at)
+    return {v.user_id: health[v.pk] for v in people if v.user_id is not None}
+
+
 # --- roster ---------------------------------------------------------------------------------
 
 
