@@ -26,20 +26,69 @@ def test_public_signup_then_committee_approval(world: World) -> None:
     phone = Client()
     form = phone.get(f"/volunteers/join/{token}/").content.decode()
     assert "测试居民区" in form and 'name="client_id"' in form
-    data = {"client_id": "k" * 32, "name": "林平", "phone": "13612345678", "kind": "cadre", "skills": ["driver"]}
+    assert 'name="groups" value="supplies"' in form and 'name="days" value="6"' in form
+    assert 'name="slots" value="evening"' in form and "周六" in form
+    data = {
+        "client_id": "k" * 32,
+        "name": "林平",
+        "phone": "13612345678",
+        "kind": "cadre",
+        "skills": ["driver"],
+        "groups": ["supplies", "patrol"],
+        "days": ["6", "7"],
+        "slots": ["evening"],
+    }
     first = phone.post(f"/volunteers/join/{token}/", data)
     assert phone.post(f"/volunteers/join/{token}/", data)["Location"] == first["Location"]
     assert Volunteer.objects.count() == 1
     bad = phone.post(f"/volunteers/join/{token}/", {**data, "client_id": "m" * 32, "phone": "123"})
     assert bad.status_code == 400 and "手机号" in bad.content.decode()
+    # What they ticked is kept on the form that comes back.
+    assert 'value="evening" checked' in bad.content.decode()
     assert phone.get("/volunteers/join/wrong-token-000000000/").status_code == 404
     v = Volunteer.objects.get()
     sec = client_for(world.secretary)
-    assert "林平" in sec.get("/volunteers/").content.decode()
-    page = sec.post(f"/volunteers/{v.pk}/approve/", {"groups": ["patrol"]}).content.decode()
+    listing = sec.get("/volunteers/").content.decode()
+    # The committee sees what they asked for, in words, and the groups are ticked for approval.
+    assert "林平" in listing and "保供、平安巡逻" in listing and "周六 周日" in listing and "晚上" in listing
+    assert 'value="supplies" checked' in listing and 'value="patrol" checked' in listing
+    assert 'value="care" checked' not in listing
+    sec.cookies["django_language"] = "en"
+    listing = sec.get("/volunteers/").content.decode()
+    assert "Sat Sun" in listing and "Evening (18–22)" in listing
+    sec.cookies["django_language"] = "zh-hans"
+    response = sec.post(f"/volunteers/{v.pk}/approve/", {"groups": ["patrol"]})
+    page = response.content.decode()
     v.refresh_from_db()
-    assert v.status == VolunteerStatus.APPROVED and v.user is not None and 'id="password"' in page
+    assert v.status == VolunteerStatus.APPROVED and v.user is not None
+    # A one-time sign-in link and its QR code; no password anywhere.
+    assert 'id="signin-link"' in page and "/accounts/link/" in page and "<svg" in page
+    assert 'id="password"' not in page and "密码：" not in page
+    assert response["Cache-Control"] == "no-store"
     assert list(v.groups.values_list("code", flat=True)) == ["patrol"]
+    # The link opens the accounts' page that sets their own password.
+    link = page.split('id="signin-link" href="', 1)[1].split('"', 1)[0]
+    path = link.split("://", 1)[-1].split("/", 1)[1]
+    assert Client().get("/" + path).status_code == 200
+    # Approving again shows no new link; the committee makes one from the accounts page.
+    again = sec.post(f"/volunteers/{v.pk}/approve/").content.decode()
+    assert 'id="signin-link"' not in again and f"/accounts/people/{v.user_id}/link/" in again
+
+
+def test_approved_volunteer_sees_what_they_still_need(world: World) -> None:
+    v = approved(world.community, "程新", "13811110299", groups=(), tested_hours_ago=None)
+    me = client_for(v.user)
+    page = me.get("/volunteers/me/").content.decode()
+    needs = page[page.index('id="needs"') : page.index('id="gate"')]
+    assert "48 小时内的阴性检测结果" in needs and "工作组" in needs
+    me.cookies["django_language"] = "en"
+    page = me.get("/volunteers/me/").content.decode()
+    assert "a negative test (antigen or PCR) from the last 48 hours" in page and "work group" in page
+    from fangzhou.volunteers.services import volunteer_groups_set, volunteer_test_record
+
+    volunteer_groups_set(volunteer=v, codes=["supplies"], actor=world.secretary)
+    volunteer_test_record(volunteer=v, tested_at=timezone.now() - dt.timedelta(hours=1), result="negative", actor=None)
+    assert 'id="needs"' not in me.get("/volunteers/me/").content.decode()
 
 
 def test_volunteer_sees_only_themselves(world: World) -> None:
