@@ -194,3 +194,36 @@ def test_outsiders_and_anonymous_are_refused_everywhere(world: World) -> None:
         assert anonymous.get(url).status_code == 302
     # A building leader is not the committee: no volunteer list.
     assert client_for(world.leader).get("/volunteers/").status_code == 403
+
+
+def test_destructive_buttons_ask_once_in_the_readers_language(world: World) -> None:
+    from fangzhou.volunteers.services import shift_assign
+    from fangzhou.workorders.models import Kind
+    from fangzhou.workorders.services import work_order_claim, work_order_create
+
+    v = approved(world.community, "撤班", "13811110501", groups=("supplies",))
+    group = next(g for g in work_groups_ensure(community=world.community) if g.code == "supplies")
+    start = timezone.now() + dt.timedelta(hours=1)
+    shift, _ = shift_create(
+        group=group, post=Post.GATE, starts_at=start, ends_at=start + dt.timedelta(hours=2), actor=None
+    )
+    shift_assign(shift=shift, volunteer=v, actor=world.secretary)
+    order, _ = work_order_create(
+        community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送药", actor=None, building=world.b3
+    )
+    assert v.user is not None
+    work_order_claim(order_id=order.pk, actor=v.user)
+    sec = client_for(world.secretary)
+    day = timezone.localdate(start).isoformat()
+    expected = {
+        f"/volunteers/roster/?date={day}": 'data-confirm="把撤班从这个班次撤下？"',
+        f"/orders/{order.pk}/": 'data-confirm="取消这张工单？"',
+        "/volunteers/qr/": 'data-confirm="生成新链接？',
+        f"/volunteers/{v.pk}/": 'data-confirm="登记阳性结果？',
+    }
+    for url, question in expected.items():
+        assert question in sec.get(url).content.decode(), url
+    assert 'hx-confirm="把这张工单退回队列？"' in client_for(v.user).get("/orders/").content.decode()
+    sec.cookies["django_language"] = "en"
+    assert 'data-confirm="Take 撤班 off this shift?"' in sec.get(f"/volunteers/roster/?date={day}").content.decode()
+    assert 'data-confirm="Cancel this work order?"' in sec.get(f"/orders/{order.pk}/").content.decode()
