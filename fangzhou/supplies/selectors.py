@@ -24,6 +24,7 @@ from fangzhou.supplies.models import (
     RoutePlan,
 )
 from fangzhou.volunteers.models import ShiftAssignment
+from fangzhou.volunteers.selectors import gate_text, health_of_users
 
 AnyUser = User | AnonymousUser
 
@@ -241,7 +242,9 @@ def my_work(user: AnyUser) -> MyWork:
 
 
 def volunteers_of(community: Community, *, at: dt.datetime | None = None) -> list[User]:
-    """The community's volunteer accounts, those on a duty shift right now first (``on_shift``)."""
+    """The community's volunteer accounts for the pickers: those on a duty shift right now first
+    (``on_shift``), those who may not go to doors now last, each with ``may_serve`` and ``why``
+    (the health gate's reasons in the reader's language)."""
     now = at or timezone.now()
     on_shift = set(
         ShiftAssignment.objects.filter(
@@ -249,6 +252,10 @@ def volunteers_of(community: Community, *, at: dt.datetime | None = None) -> lis
         ).values_list("volunteer__user_id", flat=True)
     )
     users = list(User.objects.filter(community=community, role=Role.VOLUNTEER, is_active=True).order_by("username"))
+    health = health_of_users((u.pk for u in users), at=at)
     for user in users:
+        gate = health.get(user.pk)
         user.on_shift = user.pk in on_shift  # type: ignore[attr-defined]
-    return sorted(users, key=lambda u: (not u.on_shift, u.username))  # type: ignore[attr-defined]
+        user.may_serve = gate is None or gate.ok  # type: ignore[attr-defined]
+        user.why = gate_text(gate) if gate is not None and not gate.ok else ""  # type: ignore[attr-defined]
+    return sorted(users, key=lambda u: (not u.may_serve, not u.on_shift, u.username))  # type: ignore[attr-defined]

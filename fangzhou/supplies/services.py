@@ -35,6 +35,7 @@ from fangzhou.supplies.models import (
     RoutePlan,
     Scaling,
 )
+from fangzhou.volunteers.selectors import health_of_users
 from fangzhou.workorders.models import CloseReason, Priority, Status
 from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
 from fangzhou.zones import routing
@@ -354,6 +355,18 @@ def group_purchase_import(
 # Delivering
 
 
+def _door_gate_or_raise(user_ids: Sequence[int]) -> None:
+    """Deliveries and routes are door-to-door work: refuse volunteers whose health gate is closed."""
+    health = health_of_users(user_ids)
+    closed = [(uid, g) for uid, g in health.items() if not g.ok]
+    if not closed:
+        return
+    names = dict(User.objects.filter(pk__in=[uid for uid, _ in closed]).values_list("pk", "display_name"))
+    zh = "；".join(f"{names.get(uid) or uid}：" + "、".join(r.zh for r in g.reasons) for uid, g in closed)
+    en = "; ".join(f"{names.get(uid) or uid}: " + ", ".join(r.en for r in g.reasons) for uid, g in closed)
+    raise SuppliesError(f"暂不能上门送货 — {zh}", f"may not go to doors now — {en}")
+
+
 @transaction.atomic(durable=True)
 def delivery_assign(
     *, distribution: Distribution, building: Building, volunteer: User | None, actor: User | None
@@ -365,6 +378,8 @@ def delivery_assign(
         raise SuppliesError("只能分配给志愿者", "lists go to volunteers")
     if volunteer is not None and volunteer.community_id not in {None, distribution.community_id}:
         raise SuppliesError("这位志愿者不属于本社区", "this volunteer belongs to another community")
+    if volunteer is not None:
+        _door_gate_or_raise([volunteer.pk])
     current = DeliveryAssignment.objects.filter(distribution=distribution, building=building).first()
     if volunteer is None:
         if current is not None:
@@ -585,6 +600,7 @@ def route_plan_request(
     )
     if not volunteers:
         raise SuppliesError("请至少选择一位在岗志愿者", "choose at least one volunteer on shift")
+    _door_gate_or_raise(volunteers)
     if capacity < 1 or capacity > 500:
         raise SuppliesError("载量应在 1 到 500 之间", "capacity must be between 1 and 500")
     plan = RoutePlan.objects.create(

@@ -558,8 +558,9 @@ def _signed_up(w: World) -> Volunteer:
     return volunteer
 
 
-# Approval creates the volunteer's account (its username is the phone, stored masked).
-@case("volunteers.volunteer_approve", A.VOLUNTEER_APPROVE, also={A.USER_CREATE: 1})
+# Approval creates the volunteer's account (its username is the phone, stored masked) and its
+# one-time sign-in link.
+@case("volunteers.volunteer_approve", A.VOLUNTEER_APPROVE, also={A.USER_CREATE: 1, A.ACCOUNT_RESET_LINK: 1})
 def _volunteer_approve(w: World) -> Callable[[], object]:
     volunteers_services.work_groups_ensure(community=w.community)
     volunteer = _signed_up(w)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -14,6 +15,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.lib.pagination import Rows, paginated
 from fangzhou.lib.ratelimit import public_api_rate_limited
+from fangzhou.lib.urls import public_url
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import mask_phone
 from fangzhou.registry.selectors import Access, communities_managed, communities_read, community_visible_or_404
@@ -22,9 +24,12 @@ from fangzhou.volunteers.models import (
     Shift,
     ShiftAssignment,
     SwapRequest,
+    TimeSlot,
     Volunteer,
     VolunteerStatus,
+    Weekday,
     WorkGroup,
+    codes_in,
 )
 from fangzhou.volunteers.services import VolunteerError
 from fangzhou.workorders.models import Group
@@ -43,6 +48,9 @@ class SignupIn(Schema):
     building_id: int | None = None
     skills: list[str] = []
     availability: str = ""
+    groups: list[str] = []  # work-group codes they would join
+    days: list[str] = []  # 1 = Monday … 7 = Sunday
+    slots: list[str] = []  # morning, afternoon, evening, night
 
 
 class SignupOut(Schema):
@@ -67,16 +75,23 @@ class VolunteerOut(Schema):
     building: str
     skills: list[str]
     groups: list[str]
+    wanted_groups: list[str] = []
+    available_days: list[str] = []
+    available_slots: list[str] = []
 
 
 class ApproveIn(Schema):
-    groups: list[str] = []
+    # The work groups to join; omitted: the ones the volunteer asked for on the sign-up form.
+    groups: list[str] | None = None
 
 
 class ApproveOut(Schema):
     id: int
     username: str
-    password: str | None
+    # A one-time sign-in link for the volunteer (no password is passed by hand); null when the
+    # volunteer was already approved (make a new one from the accounts page).
+    signin_url: str | None
+    expires_at: dt.datetime | None
 
 
 class TestIn(Schema):
@@ -94,6 +109,8 @@ class ShiftOut(Schema):
     ends_at: dt.datetime
     needed: int
     people: list[str]
+    # Of ``people``, those who may not serve now (health gate closed): their places count in ``gap``.
+    not_serving: list[str] = []
     gap: int
 
 
@@ -121,6 +138,9 @@ def _volunteer_out(v: Volunteer) -> VolunteerOut:
         building=v.building.label if v.building else "",
         skills=v.skill_codes,
         groups=[g.code for g in v.groups.all()],
+        wanted_groups=v.wanted_group_codes,
+        available_days=codes_in(v.available_days, Weekday),
+        available_slots=codes_in(v.available_slots, TimeSlot),
     )
 
 
@@ -154,6 +174,9 @@ def signup(request: HttpRequest, token: str, payload: SignupIn) -> SignupOut:
             building=building,
             skills=payload.skills,
             availability=payload.availability,
+            groups=payload.groups,
+            days=payload.days,
+            slots=payload.slots,
         )
     except VolunteerError as exc:
         raise _refuse(exc) from exc
@@ -206,7 +229,14 @@ def approve(request: HttpRequest, pk: int, payload: ApproveIn) -> ApproveOut:
     approval = services.volunteer_approve(
         volunteer=_managed(request, pk), actor=acting_user(request), groups=payload.groups
     )
-    return ApproveOut(id=approval.volunteer.pk, username=approval.username, password=approval.password)
+    url = (
+        public_url(reverse("accounts:signin_link", args=[approval.token]), request=request)
+        if approval.token is not None
+        else None
+    )
+    return ApproveOut(
+        id=approval.volunteer.pk, username=approval.username, signin_url=url, expires_at=approval.expires_at
+    )
 
 
 @router.post("/{int:pk}/tests", response=GateOut)
@@ -251,6 +281,7 @@ def roster(request: HttpRequest, code: str, day: dt.date) -> list[ShiftOut]:
             ends_at=r.shift.ends_at,
             needed=r.shift.needed,
             people=[p.name for p in r.people],
+            not_serving=[p.volunteer.name for p in r.blocked],
             gap=r.gap,
         )
         for r in selectors.roster_day(community=community, day=day)
@@ -351,6 +382,7 @@ def _shift_out(row: selectors.RosterRow) -> ShiftOut:
         ends_at=row.shift.ends_at,
         needed=row.shift.needed,
         people=[p.name for p in row.people],
+        not_serving=[p.volunteer.name for p in row.blocked],
         gap=row.gap,
     )
 

@@ -1,6 +1,7 @@
 """Fill the gaps of a duty roster (pure core, OR-Tools CP-SAT, no Django).
 
-Each open shift needs ``gap`` more people from its work group; a person takes at most one of
+Each open shift needs ``gap`` more people from its work group, and only people who may serve
+(``may_serve``: the health gate is open) are put on one; a person takes at most one of
 overlapping shifts (including those they are already on); the load is spread: minimise the
 largest number of shifts anyone has that day, then prefer people with fewer shifts.
 """
@@ -26,6 +27,9 @@ class Person:
     groups: frozenset[int]
     busy: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
     load: int = 0
+    # The health gate: someone who may not serve now (sealed building, positive or no recent
+    # negative test) is never put on a shift, whatever the gaps.
+    may_serve: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def solve(problem: Problem, *, seconds: float = 5.0) -> list[tuple[int, int]]:
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     for s in problem.shifts:
         for p in problem.people:
-            if s.group not in p.groups:
+            if not p.may_serve or s.group not in p.groups:
                 continue
             if any(_overlap((s.starts, s.ends), b) for b in p.busy):
                 continue

@@ -89,6 +89,9 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
             building=building,
             skills=rng.sample(_SKILLS, k=rng.randint(0, 2)),
             availability=rng.choice(("全天", "白天", "晚上 18:00 以后", "周末", "夜班")),
+            groups=[codes[i % len(codes)]],
+            days=["1", "2", "3", "4", "5"] if i % 2 else ["6", "7"],
+            slots=[("morning", "afternoon", "evening", "night")[i % 4]],
         )
         volunteers.append(v)
     out.volunteers = len(volunteers)

@@ -69,3 +69,45 @@ def health_gate(data: GateInput, *, max_age: dt.timedelta = dt.timedelta(hours=4
             Reason("sealed", f"居住的{label}处于封控状态", f"lives in a sealed building{' ' + label if label else ''}")
         )
     return GateResult(ok=not reasons, reasons=reasons, last_negative_at=data.last_negative_at)
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something a volunteer still needs before they may claim door-to-door work or go on duty."""
+
+    code: str
+    zh: str
+    en: str
+
+
+def still_needed(result: GateResult, *, hours: int, in_a_group: bool) -> list[Need]:
+    """What the volunteer still needs, in the order to do it: the gate's reasons turned into steps."""
+    needs: list[Need] = []
+    codes = {r.code for r in result.reasons}
+    if "positive" in codes:
+        needs.append(
+            Need(
+                "negative_after_positive",
+                "阳性之后的一次阴性检测结果（请同时告知居委会）",
+                "a negative test after the positive one (and tell the committee)",
+            )
+        )
+    elif codes & {"no_test", "stale_test"}:
+        needs.append(
+            Need(
+                "negative_test",
+                f"一次 {hours} 小时内的阴性检测结果（抗原或核酸），在本页登记",
+                f"a negative test (antigen or PCR) from the last {hours} hours, recorded on this page",
+            )
+        )
+    if "sealed" in codes:
+        needs.append(
+            Need(
+                "unsealed",
+                "所住楼栋解封（封控期间不能上岗）",
+                "your building to be unsealed (no duty while it is sealed)",
+            )
+        )
+    if not in_a_group:
+        needs.append(Need("group", "居委会把您编入一个工作组", "the committee to put you in a work group"))
+    return needs

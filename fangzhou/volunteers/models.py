@@ -26,6 +26,36 @@ class Skill(models.TextChoices):
     COUNSEL = "counsel", _("Counselling")
 
 
+class TimeSlot(models.TextChoices):
+    """When in the day a volunteer can help (asked on the sign-up form)."""
+
+    MORNING = "morning", _("Morning (8–12)")
+    AFTERNOON = "afternoon", _("Afternoon (12–18)")
+    EVENING = "evening", _("Evening (18–22)")
+    NIGHT = "night", _("Night (22–8)")
+
+
+class Weekday(models.TextChoices):
+    MON = "1", _("Mon")
+    TUE = "2", _("Tue")
+    WED = "3", _("Wed")
+    THU = "4", _("Thu")
+    FRI = "5", _("Fri")
+    SAT = "6", _("Sat")
+    SUN = "7", _("Sun")
+
+
+def codes_in(value: str, choices: type[models.TextChoices]) -> list[str]:
+    """Comma-joined codes (as stored) back to the known ones, in the choices' order."""
+    have = set(value.split(","))
+    return [c for c in choices.values if c in have]
+
+
+def labels_of(value: str, choices: type[models.TextChoices]) -> list[str]:
+    labels = dict(choices.choices)
+    return [str(labels[c]) for c in codes_in(value, choices)]
+
+
 class VolunteerStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for approval")
     APPROVED = "approved", _("Approved")
@@ -57,7 +87,12 @@ class Volunteer(models.Model):
     )
     kind = models.CharField(max_length=16, choices=VolunteerKind.choices, default=VolunteerKind.RESIDENT)
     skills = models.CharField(max_length=200, blank=True)  # comma-joined Skill codes
-    availability = models.CharField(max_length=200, blank=True)
+    availability = models.CharField(max_length=200, blank=True)  # free note: "weekdays after 18:00"
+    # What the sign-up form asked: the work groups they would join (Group codes), the days of the
+    # week (Weekday codes) and the time slots (TimeSlot codes), each comma-joined.
+    wanted_groups = models.CharField(max_length=120, blank=True)
+    available_days = models.CharField(max_length=20, blank=True)
+    available_slots = models.CharField(max_length=60, blank=True)
     status = models.CharField(max_length=16, choices=VolunteerStatus.choices, default=VolunteerStatus.PENDING)
     user = models.OneToOneField(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="volunteer"
@@ -77,6 +112,22 @@ class Volunteer(models.Model):
     @property
     def skill_codes(self) -> list[str]:
         return [c for c in self.skills.split(",") if c]
+
+    @property
+    def wanted_group_codes(self) -> list[str]:
+        return codes_in(self.wanted_groups, Group)
+
+    @property
+    def wanted_group_labels(self) -> list[str]:
+        return labels_of(self.wanted_groups, Group)
+
+    @property
+    def day_labels(self) -> list[str]:
+        return labels_of(self.available_days, Weekday)
+
+    @property
+    def slot_labels(self) -> list[str]:
+        return labels_of(self.available_slots, TimeSlot)
 
 
 class WorkGroup(models.Model):

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Max, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import NOTHING, active_user
@@ -152,18 +152,61 @@ def volunteer_health(volunteer: Volunteer, *, at: dt.datetime | None = None) -> 
     return volunteer_health_many([volunteer], at=at)[volunteer.pk]
 
 
+def health_of_users(user_ids: Iterable[int], *, at: dt.datetime | None = None) -> dict[int, GateResult]:
+    """The health gate of each account that has a volunteer profile, by user id (for the pickers of
+    the apps above: delivery lists, route planning). Accounts without a profile are not in it."""
+    people = list(Volunteer.objects.filter(user_id__in=list(user_ids)))
+    health = volunteer_health_many(people, at=at)
+    return {v.user_id: health[v.pk] for v in people if v.user_id is not None}
+
+
 # --- roster ---------------------------------------------------------------------------------
+
+
+def gate_text(result: GateResult) -> str:
+    """The gate's reasons in the reader's language (the page's active language)."""
+    zh = (translation.get_language() or "zh-hans").startswith("zh")
+    return ("；" if zh else "; ").join(r.zh if zh else r.en for r in result.reasons)
+
+
+@dataclass(frozen=True)
+class Place:
+    """One person's place on a shift, with their health gate now."""
+
+    assignment: ShiftAssignment
+    volunteer: Volunteer
+    gate: GateResult
+
+    @property
+    def serving(self) -> bool:
+        return self.gate.ok
+
+    @property
+    def why(self) -> str:
+        return gate_text(self.gate)
 
 
 @dataclass
 class RosterRow:
+    """A shift and who holds it. A place held by someone who may not serve now (the health gate is
+    closed) does not count: the shift shows the gap, says why, and auto-fill offers to fill it."""
+
     shift: Shift
     people: list[Volunteer] = field(default_factory=list)
     assignments: list[ShiftAssignment] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+
+    @property
+    def serving(self) -> int:
+        return sum(1 for p in self.places if p.serving)
+
+    @property
+    def blocked(self) -> list[Place]:
+        return [p for p in self.places if not p.serving]
 
     @property
     def gap(self) -> int:
-        return max(0, self.shift.needed - len(self.people))
+        return max(0, self.shift.needed - self.serving)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -173,7 +216,8 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def roster_day(*, community: Community, day: dt.date, group: WorkGroup | None = None) -> list[RosterRow]:
-    """Every shift that starts on this day (local time), who is on it, and its gap. Two queries."""
+    """Every shift that starts on this day (local time), who is on it, their health gate now, and the
+    gap (places not held by someone who may serve). Two queries plus the gate's (one set for all)."""
     start, end = day_bounds(day)
     shifts = Shift.objects.filter(community=community, starts_at__gte=start, starts_at__lt=end).select_related("group")
     if group is not None:
@@ -186,6 +230,10 @@ def roster_day(*, community: Community, day: dt.date, group: WorkGroup | None = 
     ):
         rows[a.shift_id].people.append(a.volunteer)
         rows[a.shift_id].assignments.append(a)
+    people = {v.pk: v for r in rows.values() for v in r.people}
+    health = volunteer_health_many(people.values())
+    for row in rows.values():
+        row.places = [Place(a, a.volunteer, health[a.volunteer_id]) for a in row.assignments]
     return list(rows.values())
 
 

@@ -7,13 +7,13 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import user_upsert_in_transaction
+from fangzhou.accounts.services import signin_link_create, user_upsert_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building, Community, Resident
@@ -29,13 +29,15 @@ from fangzhou.volunteers.models import (
     SwapStatus,
     TestKind,
     TestResult,
+    TimeSlot,
     Volunteer,
     VolunteerKind,
     VolunteerStatus,
     VolunteerTest,
+    Weekday,
     WorkGroup,
 )
-from fangzhou.volunteers.selectors import roster_day, volunteer_health, volunteer_health_many
+from fangzhou.volunteers.selectors import day_bounds, roster_day, volunteer_health, volunteer_health_many
 from fangzhou.workorders.models import Group
 
 
@@ -95,6 +97,11 @@ def signup_link_community(token: str) -> Community | None:
 # --- sign-up and approval -------------------------------------------------------------------
 
 
+def _known(codes: Iterable[str], choices: type[models.TextChoices]) -> str:
+    wanted = {str(c) for c in codes}
+    return ",".join(c for c in choices.values if c in wanted)
+
+
 def _skills(codes: Iterable[str]) -> str:
     wanted = set(codes)
     return ",".join(c for c in Skill.values if c in wanted)
@@ -110,8 +117,14 @@ def volunteer_signup(
     building: Building | None = None,
     skills: Iterable[str] = (),
     availability: str = "",
+    groups: Iterable[str] = (),
+    days: Iterable[str] = (),
+    slots: Iterable[str] = (),
 ) -> tuple[Volunteer, bool]:
-    """Record a sign-up. Idempotent on ``client_id`` (a retry) and on the phone (signing up twice)."""
+    """Record a sign-up. Idempotent on ``client_id`` (a retry) and on the phone (signing up twice).
+
+    ``groups`` are the work groups they would join, ``days`` and ``slots`` when they can help
+    (unknown codes are dropped); the committee sees them and approves into those groups."""
     client_id = (client_id or "").strip()[:64]
     if len(client_id) < 8:
         raise VolunteerError("表单已过期，请刷新页面重试", "the form has expired; reload the page and try again")
@@ -149,6 +162,9 @@ def volunteer_signup(
                 kind=kind,
                 skills=_skills(skills),
                 availability=availability.strip()[:200],
+                wanted_groups=_known(groups, Group),
+                available_days=_known(days, Weekday),
+                available_slots=_known(slots, TimeSlot),
             )
             audit_record(
                 action=AuditAction.VOLUNTEER_SIGNUP,
@@ -186,7 +202,11 @@ def volunteer_phone_reveal(*, volunteer: Volunteer, actor: User) -> str:
 class Approval:
     volunteer: Volunteer
     username: str
-    password: str | None  # shown once to the committee; None when already approved
+    # The one-time sign-in link's secret (accounts' sign-in links): shown once to the committee as
+    # a link and a QR code, never stored. None when the volunteer was already approved (the
+    # committee makes a new link from the accounts page then).
+    token: str | None
+    expires_at: dt.datetime | None = None
 
 
 def _free_username(volunteer: Volunteer) -> str:
@@ -196,17 +216,18 @@ def _free_username(volunteer: Volunteer) -> str:
     raise VolunteerError("无法生成账号", "could not pick a username")  # pragma: no cover
 
 
-def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Iterable[str] = ()) -> Approval:
-    """Approve a sign-up: an account with the volunteer role, and membership of the given groups."""
+def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Iterable[str] | None = None) -> Approval:
+    """Approve a sign-up: an account with the volunteer role, membership of the given groups (those
+    they asked for when ``groups`` is None), and a one-time sign-in link instead of a password passed
+    by hand: the volunteer opens it, chooses their own password and is signed in."""
     with transaction.atomic(durable=True):
         locked = Volunteer.objects.select_for_update(of=("self",)).select_related("user").get(pk=volunteer.pk)
         if locked.status == VolunteerStatus.APPROVED and locked.user is not None:
             return Approval(locked, locked.user.username, None)
-        password = secrets.token_urlsafe(9)
         username = _free_username(locked)
         user = user_upsert_in_transaction(
             username=username,
-            password=password,
+            password=secrets.token_urlsafe(24),  # made unusable at once by the sign-in link below
             role=Role.VOLUNTEER,
             display_name=locked.name,
             community=locked.community,
@@ -217,9 +238,10 @@ def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Itera
         locked.decided_at = timezone.now()
         locked.decided_by = actor
         locked.save(update_fields=["user", "status", "decided_at", "decided_by"])
-        codes = list(groups)
+        codes = list(groups) if groups is not None else locked.wanted_group_codes
         if codes:
             _set_groups(locked, codes)
+        made = signin_link_create(user=user, actor=actor)
         audit_record(
             action=AuditAction.VOLUNTEER_APPROVE,
             actor=actor,
@@ -228,7 +250,7 @@ def volunteer_approve(*, volunteer: Volunteer, actor: User | None, groups: Itera
             community_id=locked.community_id,
             detail={"groups": codes, "user": user.pk},
         )
-    return Approval(locked, username, password)
+    return Approval(locked, username, made.token, made.link.expires_at)
 
 
 @transaction.atomic(durable=True)
@@ -531,6 +553,9 @@ def swap_request_decide(*, swap: SwapRequest, actor: User, to: Volunteer | None,
 def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -> int:
     """Fill the gaps of one day's roster from eligible members of each group (CP-SAT). Returns places filled.
 
+    A place held by someone whose health gate is closed is a gap too (``roster_day``), and the solver
+    is told who may not serve now, so it fills such a shift with someone else.
+
     The solver runs outside any transaction; each place is then filled by :func:`shift_assign` in a
     transaction of its own (gate and clash checked again under the shift's lock), like a sweep."""
 
@@ -545,10 +570,12 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
         .prefetch_related("groups")
     )
     health = volunteer_health_many(members)
-    eligible = [v for v in members if health[v.pk].ok]
     busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
     load: dict[int, int] = {}
-    for a in ShiftAssignment.objects.filter(volunteer__in=eligible, shift__starts_at__date=day).select_related("shift"):
+    start, end = day_bounds(day)
+    for a in ShiftAssignment.objects.filter(
+        volunteer__in=members, shift__starts_at__gte=start, shift__starts_at__lt=end
+    ).select_related("shift"):
         busy.setdefault(a.volunteer_id, []).append((a.shift.starts_at, a.shift.ends_at))
         load[a.volunteer_id] = load.get(a.volunteer_id, 0) + 1
     problem = autofill.Problem(
@@ -564,13 +591,14 @@ def shifts_autofill(*, community: Community, day: dt.date, actor: User | None) -
                 groups=frozenset(g.pk for g in v.groups.all()),
                 busy=tuple(busy.get(v.pk, [])),
                 load=load.get(v.pk, 0),
+                may_serve=health[v.pk].ok,
             )
-            for v in eligible
+            for v in members
         ],
     )
     plan = autofill.solve(problem)
     shifts = {s.pk: s for s in Shift.objects.filter(pk__in=[p[0] for p in plan])}
-    volunteers = {v.pk: v for v in eligible}
+    volunteers = {v.pk: v for v in members}
     filled = 0
     for shift_id, volunteer_id in plan:
         try:
@@ -600,7 +628,11 @@ def roster_export_xlsx(*, community: Community, day: dt.date, actor: User | None
                 shift.starts_at.astimezone(local).strftime("%H:%M"),
                 shift.ends_at.astimezone(local).strftime("%m-%d %H:%M"),
                 shift.needed,
-                "、".join(f"{v.name} {nz.mask_phone(v.phone)}" for v in r.people),
+                "、".join(
+                    f"{p.volunteer.name} {nz.mask_phone(p.volunteer.phone)}"
+                    + ("" if p.serving else "（暂不能上岗 / may not serve）")
+                    for p in r.places
+                ),
                 r.gap or "",
             ],
             fill="FDECEA" if r.gap else None,

@@ -7,6 +7,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
@@ -23,6 +25,7 @@ from fangzhou.lib.urls import public_url
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import communities_managed, communities_read
 from fangzhou.volunteers import selectors, services
+from fangzhou.volunteers.gate import still_needed
 from fangzhou.volunteers.models import (
     Post,
     Shift,
@@ -31,9 +34,11 @@ from fangzhou.volunteers.models import (
     SwapRequest,
     TestKind,
     TestResult,
+    TimeSlot,
     Volunteer,
     VolunteerKind,
     VolunteerStatus,
+    Weekday,
     WorkGroup,
 )
 from fangzhou.volunteers.services import VolunteerError
@@ -82,8 +87,12 @@ def signup(request: HttpRequest, token: str) -> HttpResponse:
         "buildings": buildings,
         "kinds": VolunteerKind.choices,
         "skills": Skill.choices,
+        "work_groups": Group.choices,
+        "days": Weekday.choices,
+        "slots": TimeSlot.choices,
         "client_id": uuid.uuid4().hex,
         "form": {},
+        "chosen": {"groups": [], "days": [], "slots": [], "skills": []},
     }
     if request.method == "POST":
         form = request.POST
@@ -101,9 +110,15 @@ def signup(request: HttpRequest, token: str) -> HttpResponse:
                 building=building,
                 skills=form.getlist("skills"),
                 availability=form.get("availability", ""),
+                groups=form.getlist("groups"),
+                days=form.getlist("days"),
+                slots=form.getlist("slots"),
             )
         except VolunteerError as exc:
-            context.update(error=_error(exc), form=form, client_id=form.get("client_id") or context["client_id"])
+            chosen = {key: form.getlist(key) for key in ("groups", "days", "slots", "skills")}
+            context.update(
+                error=_error(exc), form=form, chosen=chosen, client_id=form.get("client_id") or context["client_id"]
+            )
             return render(request, "volunteers/signup.html", context, status=400)
         return redirect(reverse("volunteers:signup_done", args=[token, volunteer.client_id]))
     return render(request, "volunteers/signup.html", context)
@@ -187,7 +202,13 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
     approval = services.volunteer_approve(
         volunteer=volunteer, actor=acting_user(request), groups=request.POST.getlist("groups")
     )
-    return render(request, "volunteers/approved.html", {"approval": approval, "volunteer": approval.volunteer})
+    context: dict[str, Any] = {"approval": approval, "volunteer": approval.volunteer}
+    if approval.token is not None:
+        url = public_url(reverse("accounts:signin_link", args=[approval.token]), request=request)
+        context.update(url=url, svg=segno.make(url, error="m").svg_inline(scale=5, border=2))
+    response = render(request, "volunteers/approved.html", context)
+    response["Cache-Control"] = "no-store"  # the link is shown once
+    return response
 
 
 @login_required
@@ -208,12 +229,17 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("Volunteer not found"))
     positive = selectors.last_positive(volunteer)
     manage = can_manage_community(request.user, volunteer.community.pk)
+    health = selectors.volunteer_health(volunteer)
+    member_of = set(volunteer.groups.values_list("code", flat=True))
     context = {
         "v": volunteer,
-        "health": selectors.volunteer_health(volunteer),
+        "health": health,
+        "needs": still_needed(health, hours=settings.FANGZHOU_VOLUNTEER_TEST_HOURS, in_a_group=bool(member_of))
+        if volunteer.status == VolunteerStatus.APPROVED
+        else [],
         "tests": list(volunteer.tests.all()[:10]),
         "groups": Group.choices,
-        "member_of": set(volunteer.groups.values_list("code", flat=True)),
+        "member_of": member_of,
         "shifts": selectors.shifts_of(volunteer, since=timezone.now() - dt.timedelta(days=3)),
         "positive": positive,
         "exposure": selectors.exposure(volunteer, positive_at=positive.tested_at) if positive and manage else None,
@@ -332,7 +358,8 @@ def _roster_context(request: HttpRequest, community: Community, day: dt.date) ->
         "next": day + dt.timedelta(days=1),
         "rows": rows,
         "gaps": sum(r.gap for r in rows),
-        "filled": sum(len(r.people) for r in rows),
+        "filled": sum(r.serving for r in rows),
+        "not_serving": sum(len(r.blocked) for r in rows),
         "can_manage": manage,
         "work_groups": services.work_groups_ensure(community=community) if manage else [],
         "posts": Post.choices,
@@ -514,8 +541,6 @@ def swap_decide(request: HttpRequest, swap_id: int) -> HttpResponse:
 
 @login_required
 def signup_qr(request: HttpRequest) -> HttpResponse:
-    import segno
-
     community = _community(request, manage=True)
     if request.method == "POST":
         services.signup_link_rotate(community=community, actor=acting_user(request))

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fangzhou.workorders import rules
+
 
 class Kind(models.TextChoices):
     RETEST = "retest", _("Door-to-door re-test")
@@ -116,6 +118,11 @@ class WorkOrder(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    @property
+    def is_door_to_door(self) -> bool:
+        """Work at a door or in a building: the health gate applies to whoever claims it."""
+        return rules.is_door_to_door(self.kind, self.building_id or self.household_id)
 
 
 class WorkOrderEvent(models.Model):

@@ -23,9 +23,10 @@ from fangzhou.accounts.permissions import (
     community_q,
     is_committee,
 )
+from fangzhou.lib.errors import Refused
 from fangzhou.registry.models import Building, Community
 from fangzhou.workorders import rules
-from fangzhou.workorders.hooks import GroupKey, membership_of
+from fangzhou.workorders.hooks import GroupKey, door_work_checks_run, membership_of
 from fangzhou.workorders.models import Kind, Priority, RequestKind, ResidentRequest, Status, WorkOrder
 
 ACTIVE = [Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS]
@@ -91,6 +92,17 @@ def can_manage_order(user: User | AnonymousUser, order: WorkOrder) -> bool:
     if can_manage_community(active, order.community_id):
         return True
     return (order.community_id, order.group) in membership_of(active).led
+
+
+def door_work_refusal(user: User) -> Refused | None:
+    """Why ``user`` may not claim door-to-door work now (the checks the apps above registered: the
+    volunteers' health gate), or None. Asked once for a work list, so the page says it at the top
+    instead of after each tap; the claim itself asks again inside its transaction."""
+    try:
+        door_work_checks_run(user)
+    except Refused as exc:
+        return exc
+    return None
 
 
 def my_orders(user: User) -> list[WorkOrder]:

@@ -12,11 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
 from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
+from fangzhou.lib.errors import Refused
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
@@ -40,6 +42,11 @@ PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/hei
 
 def _error(exc: WorkOrderError) -> str:
     return f"{exc.zh} / {exc.en}"
+
+
+def _in_language(exc: Refused) -> str:
+    """A refusal in the reader's language."""
+    return exc.zh if (get_language() or "zh-hans").startswith("zh") else exc.en
 
 
 def _photo(request: HttpRequest) -> Any:
@@ -94,6 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
         return _board(request, community)
     if is_committee(user):
         raise Http404(_("Community not found"))
+    refusal = selectors.door_work_refusal(user)
     return render(
         request,
         "workorders/mine.html",
@@ -102,6 +110,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "nearby": selectors.open_orders_near(user),
             "escalated": selectors.escalated_to_lead(user),
             "ended": selectors.closed_for_me(user),
+            "door_blocked": _in_language(refusal) if refusal is not None else "",
         },
     )
 

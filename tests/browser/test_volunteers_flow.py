@@ -65,8 +65,9 @@ def test_signup_approval_shift_claim_done_on_a_phone(
     row = sec.locator(f"#v{volunteer.pk}")
     row.locator("input[value=supplies]").check()
     row.locator("button.primary").click()
-    sec.wait_for_selector("#password")
-    username, password = sec.inner_text("#username"), sec.inner_text("#password")
+    sec.wait_for_selector("#signin-link")
+    link = sec.get_attribute("#signin-link", "href")
+    assert link is not None
     no_sideways_scroll(sec)
 
     # 3. A shift with a gap; the new volunteer has no test yet, so the page says why they cannot go on.
@@ -85,12 +86,16 @@ def test_signup_approval_shift_claim_done_on_a_phone(
     sec.goto(f"{base}/volunteers/roster/?date={day.isoformat()}")
     assert sec.inner_text("#gaps") == "1"
     sec.click(f"#s{shift.pk} a.button")
-    assert "no negative test" in sec.inner_text(f"#c{volunteer.pk}")
+    assert "48 小时内没有阴性检测结果" in sec.inner_text(f"#c{volunteer.pk}")
 
-    # 4. The volunteer signs in, records this morning's negative antigen test.
-    sign_in(phone, base, username, password)
+    # 4. The volunteer opens the one-time link, chooses a password, records this morning's negative test.
+    phone.goto(link)
+    phone.fill("input[name=new_password1]", "lin-ping-own-pass-7")
+    phone.fill("input[name=new_password2]", "lin-ping-own-pass-7")
+    phone.click("button[type=submit]")
+    phone.wait_for_load_state("networkidle")
     phone.goto(f"{base}/volunteers/me/")
-    assert "no negative test" in phone.inner_text("#gate")
+    assert "48 小时内没有阴性检测结果" in phone.inner_text("#gate")
     phone.click(".test-form button[value=negative]")
     phone.wait_for_selector("#gate .ok")
 

@@ -39,6 +39,15 @@
     if (document.querySelector("[data-clock]")) { tick(); setInterval(tick, 1000); }
   });
 
+  // <form data-confirm="question"> (or a submit button with data-confirm): a destructive tap asks
+  // once before the form is sent. The question is written by the server in the reader's language.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var button = e.submitter;
+    var question = (button && button.getAttribute("data-confirm")) || (form.getAttribute && form.getAttribute("data-confirm"));
+    if (question && !window.confirm(question)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  }, true);
+
   // <body data-print-on-load>: printable pages open the print dialog (not under test automation).
   window.addEventListener("load", function () {
     if (document.body.hasAttribute("data-print-on-load") && !navigator.webdriver) window.print();

@@ -37,3 +37,44 @@ def test_volunteers_on_shift_come_first_and_are_preselected(world: World) -> Non
     page = client.get(f"/supplies/c/{world.community.code}/routes/").content.decode()
     assert f'value="{on_duty.user.pk}" checked' in page  # type: ignore[union-attr]
     assert f'value="{off_duty.user.pk}" checked' not in page  # type: ignore[union-attr]
+
+
+def test_pickers_mark_volunteers_who_may_not_go_to_doors_and_the_server_refuses_them(world: World) -> None:
+    from fangzhou.supplies.services import (
+        SuppliesError,
+        delivery_assign,
+        distribution_allocate,
+        distribution_create,
+    )
+
+    well = approved(world.community, "健康员", "13811112011")
+    sick = approved(world.community, "未测员", "13811112012", tested_hours_ago=None)
+    users = volunteers_of(world.community)
+    assert users[-1] == sick.user and not users[-1].may_serve  # type: ignore[attr-defined]
+    assert "48 小时内没有阴性" in users[-1].why  # type: ignore[attr-defined]
+    client = Client()
+    client.force_login(world.secretary)
+    page = client.get(f"/supplies/c/{world.community.code}/routes/").content.decode()
+    assert f'value="{sick.user.pk}" disabled' in page and "48 小时内没有阴性检测结果" in page  # type: ignore[union-attr]
+    assert f'value="{well.user.pk}" disabled' not in page  # type: ignore[union-attr]
+    refused = client.post(
+        f"/supplies/c/{world.community.code}/routes/",
+        {"buildings": [world.b3.pk], "volunteers": [sick.user.pk], "capacity": 20},  # type: ignore[union-attr]
+    )
+    assert refused.status_code == 400 and "暂不能上门送货" in refused.content.decode()
+    dist = distribution_create(
+        community=world.community,
+        name="蔬菜包",
+        kind="government",
+        on=timezone.localdate(),
+        package={"米": 1},
+        actor=None,
+    )
+    distribution_allocate(distribution=dist, actor=None)
+    with pytest.raises(SuppliesError) as err:
+        delivery_assign(distribution=dist, building=world.b3, volunteer=sick.user, actor=world.secretary)
+    assert "no negative test" in err.value.en and "未测员" in err.value.zh
+    assert delivery_assign(distribution=dist, building=world.b3, volunteer=well.user, actor=world.secretary)
+    client.cookies["django_language"] = "en"
+    page = client.get(f"/supplies/d/{dist.pk}/").content.decode()
+    assert f'value="{sick.user.pk}" disabled' in page and "no negative test in the last 48 hours" in page  # type: ignore[union-attr]

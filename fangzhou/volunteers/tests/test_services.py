@@ -61,17 +61,42 @@ def test_signup_refuses_bad_input_in_both_languages(world: World) -> None:
         )
 
 
-def test_approval_creates_a_volunteer_account_once(world: World) -> None:
+def test_approval_creates_a_volunteer_account_once_with_a_one_time_link_not_a_password(world: World) -> None:
+    from fangzhou.accounts.services import signin_link_use, signin_link_valid
+
     v, _ = volunteer_signup(community=world.community, client_id="h" * 32, name="陈默", phone="13900002222")
     first = volunteer_approve(volunteer=v, actor=world.secretary, groups=["supplies", "patrol"])
-    assert first.password and first.username == "13900002222"
+    assert first.token and first.username == "13900002222" and first.expires_at is not None
     user = first.volunteer.user
     assert user is not None and user.role == Role.VOLUNTEER and user.community == world.community
-    assert user.check_password(first.password)
+    # Nobody knows a password: the account signs in only through the link, once.
+    assert not user.has_usable_password()
+    link = signin_link_valid(first.token)
+    assert link is not None and link.user == user
+    signin_link_use(token=first.token, new_password="my-own-long-pass-1")
+    assert signin_link_valid(first.token) is None
+    user.refresh_from_db()
+    assert user.check_password("my-own-long-pass-1")
     assert sorted(first.volunteer.groups.values_list("code", flat=True)) == ["patrol", "supplies"]
     second = volunteer_approve(volunteer=v, actor=world.secretary)
-    assert second.password is None and second.username == first.username
+    assert second.token is None and second.username == first.username
     assert AuditLog.objects.filter(action="volunteer.approve", target_id=str(v.pk)).count() == 1
+
+
+def test_signup_keeps_groups_days_and_slots_and_approval_defaults_to_the_groups_asked_for(world: World) -> None:
+    v, _ = volunteer_signup(
+        community=world.community,
+        client_id="j" * 32,
+        name="韩梅",
+        phone="13900004444",
+        groups=["care", "supplies", "nonsense"],
+        days=["6", "7", "9"],
+        slots=["evening", "teatime"],
+    )
+    assert v.wanted_group_codes == ["care", "supplies"]
+    assert v.available_days == "6,7" and v.available_slots == "evening"
+    approval = volunteer_approve(volunteer=v, actor=world.secretary)
+    assert sorted(approval.volunteer.groups.values_list("code", flat=True)) == ["care", "supplies"]
 
 
 def test_approval_never_takes_over_an_existing_account(world: World) -> None:
