@@ -532,8 +532,14 @@ def antigen_not_reported(user: User | AnonymousUser, building: Building, day: dt
     )
 
 
-def household_today(household: Household, day: dt.date) -> dict[int, str]:
-    return dict(AntigenReport.objects.filter(household=household, day=day).values_list("resident_id", "result"))
+def household_today(household: Household, day: dt.date) -> dict[int, tuple[str, dt.datetime]]:
+    """Each member's antigen result reported for the day, with when it was reported."""
+    return {
+        resident_id: (result, at)
+        for resident_id, result, at in AntigenReport.objects.filter(household=household, day=day).values_list(
+            "resident_id", "result", "reported_at"
+        )
+    }
 
 
 # --------------------------------------------------------------------------------------------------
