@@ -381,7 +381,16 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
                 messages.success(request, _("Kits recorded."))
         return redirect(reverse("testing:antigen_building", args=[building.pk]) + f"?day={day.isoformat()}")
     glance = selectors.antigen_glance(request.user, building.community, day, building_id=building.pk)
+    if not building.public_token:  # as the poster does: the building's QR link exists once asked for
+        building_tokens_ensure(community=building.community)
+        building.refresh_from_db(fields=["public_token"])
+    # The links as text, to paste into the building's WeChat group (the poster carries the same).
+    links = [
+        ("antigen", _("Antigen report"), reverse("testing:public", args=[building.public_token])),
+        ("home", _("All residents' pages of the building"), reverse("registry:public", args=[building.public_token])),
+    ]
     context = {
+        "links": [(key, label, public_url(path, request=request)) for key, label, path in links],
         "building": building,
         "grid": glance.buildings[0] if glance.buildings else None,
         "glance": glance,
