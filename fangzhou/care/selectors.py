@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import COMMITTEE, building_q, is_volunteer
@@ -87,7 +88,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
         p.pk: p
         for p in profiles_visible(user)
         .filter(community=community, active=True)
-        .select_related("resident__household__building", "carer")
+        .select_related("resident__household__building__compound", "carer")
     }
     risks: list[Risk] = []
     sessions: list[tuple[TreatmentSchedule, dt.datetime, str]] = []
@@ -187,8 +188,51 @@ def public_medicine_status(building: Building, room: str, last4: str) -> list[Pu
     ]
 
 
+@dataclass
+class RiskGroup:
+    """One kind of need on the overview's at-risk list: its people, soonest first."""
+
+    key: str
+    title: str
+    risks: list[Risk]
+
+    @property
+    def first(self) -> dt.datetime | None:
+        return next((r.when for r in self.risks if r.when is not None), None)
+
+
+# The overview groups the at-risk list by what has to be done, the most time-bound first.
+RISK_GROUPS = (
+    ("escort", gettext_lazy("Treatment without an escort")),
+    ("medicine", gettext_lazy("Medicine not yet on a volunteer's trip")),
+    ("birth", gettext_lazy("Birth due")),
+    ("alone", gettext_lazy("Living alone or bedridden, no carer")),
+)
+
+
+def _risk_group(risk: Risk) -> str:
+    if risk.need == "medicine":
+        return "medicine"
+    if risk.need == SpecialCare.PREGNANT:
+        return "birth"
+    if risk.need in (SpecialCare.ELDERLY_ALONE, SpecialCare.BEDRIDDEN):
+        return "alone"
+    return "escort"
+
+
+def at_risk_groups(risks: list[Risk]) -> list[RiskGroup]:
+    """The at-risk list in groups (empty groups left out), each keeping the list's order."""
+    groups = {key: RiskGroup(key, str(title), []) for key, title in RISK_GROUPS}
+    for risk in risks:
+        groups[_risk_group(risk)].risks.append(risk)
+    return [g for g in groups.values() if g.risks]
+
+
 def at_risk_overview_panel(user: User, community: Community) -> OverviewPanel | None:
-    """First on the committee's overview: who is at risk in the next 48 hours (special care)."""
+    """On the committee's overview, after the zone plan and the counts: who is at risk in the next
+    48 hours (special care), grouped by need and collapsed, so the page does not open on a register."""
     if user.role not in COMMITTEE:
         return None
-    return OverviewPanel("care/_overview_risks.html", {"risks": at_risk_next_48h(user, community)}, order=10)
+    risks = at_risk_next_48h(user, community)
+    context = {"risks": risks, "groups": at_risk_groups(risks), "community": community}
+    return OverviewPanel("care/_overview_risks.html", context, order=10)

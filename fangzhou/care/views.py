@@ -292,5 +292,4 @@ def public_status(request: HttpRequest, token: str) -> HttpResponse:
         context.update(room=room, asked=True, result=result)
     response = render(request, "care/public.html", context)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response

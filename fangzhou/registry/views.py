@@ -40,6 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 MEASURES = ("households", "residents", "special")
+HEAD_PANELS_BEFORE = 10  # overview panels with a lower order are shown above the counts
 
 
 @login_required
@@ -49,8 +50,12 @@ def community_overview(request: HttpRequest, code: str) -> HttpResponse:
     if measure not in MEASURES:
         measure = "households"
     overview = selectors.community_overview(request.user, community)
+    panels = overview_panels(acting_user(request), community) if not request.headers.get("HX-Request") else []
     context = {
-        "panels": overview_panels(acting_user(request), community),
+        # What needs action today comes first: panels placed before the counts (the zone plan),
+        # the counts, then the others (special care's at-risk list).
+        "head_panels": [p for p in panels if p.order < HEAD_PANELS_BEFORE],
+        "panels": [p for p in panels if p.order >= HEAD_PANELS_BEFORE],
         "community": community,
         "overview": overview,
         "measure": measure,

@@ -21,6 +21,14 @@ class Rect:
     label: str
     served: bool
 
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
 
 @dataclass
 class Line:
@@ -36,12 +44,20 @@ class PlanDrawing:
     rects: list[Rect]
     lines: list[Line]
     start: tuple[float, float] | None
+    font: float = 9.0  # label size in the drawing's units
+
+    @property
+    def dot(self) -> float:
+        return self.font / 2
 
 
 def route_plan_svg(plan: RoutePlan, legs: Sequence[RouteLeg]) -> PlanDrawing:
+    """The trips over the buildings they serve. The drawing is cropped to those buildings, the
+    trips and the start (not the whole community), and the labels are sized to the crop, so that
+    on a 390 px phone the building numbers stay legible and the lines stay apart."""
     served = {int(s["building_id"]) for leg in legs for s in leg.stops}
-    rects = [
-        Rect(b.x - b.width / 2, b.y - b.depth / 2, b.width, b.depth, b.number, b.pk in served)
+    placed = [
+        b
         for b in Building.objects.filter(community_id=plan.community_id, x__isnull=False, y__isnull=False)
         if b.x is not None and b.y is not None
     ]
@@ -54,8 +70,13 @@ def route_plan_svg(plan: RoutePlan, legs: Sequence[RouteLeg]) -> PlanDrawing:
         )
         for leg in legs
     ]
-    xs = [r.x for r in rects] + [r.x + r.w for r in rects]
-    ys = [r.y for r in rects] + [r.y + r.h for r in rects]
+    xs: list[float] = []
+    ys: list[float] = []
+    for b in placed:
+        if b.pk in served:
+            assert b.x is not None and b.y is not None
+            xs += [b.x - b.width / 2, b.x + b.width / 2]
+            ys += [b.y - b.depth / 2, b.y + b.depth / 2]
     for leg in legs:
         xs += [p[0] for p in leg.polyline]
         ys += [p[1] for p in leg.polyline]
@@ -64,10 +85,30 @@ def route_plan_svg(plan: RoutePlan, legs: Sequence[RouteLeg]) -> PlanDrawing:
     if start:
         xs.append(start[0])
         ys.append(start[1])
+    if not xs:  # nothing served or drawn: the whole plan
+        for b in placed:
+            assert b.x is not None and b.y is not None
+            xs += [b.x - b.width / 2, b.x + b.width / 2]
+            ys += [b.y - b.depth / 2, b.y + b.depth / 2]
     if not xs:
         return PlanDrawing("0 0 100 100", [], [], None)
-    pad = 15.0
-    view_box = (
-        f"{min(xs) - pad:.0f} {min(ys) - pad:.0f} {max(xs) - min(xs) + 2 * pad:.0f} {max(ys) - min(ys) + 2 * pad:.0f}"
-    )
-    return PlanDrawing(view_box, rects, lines, start)
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 40.0)
+    pad = max(10.0, span / 14)  # room for the labels at the edge
+    left, top = min(xs) - pad, min(ys) - pad
+    width, height = max(xs) - min(xs) + 2 * pad, max(ys) - min(ys) + 2 * pad
+    if height < width / 2:  # a row of buildings: not a strip too thin to read on a phone
+        top -= (width / 2 - height) / 2
+        height = width / 2
+    # Neighbouring buildings inside the crop are drawn too (grey), for orientation.
+    rects = [
+        Rect(b.x - b.width / 2, b.y - b.depth / 2, b.width, b.depth, b.number, b.pk in served)
+        for b in placed
+        if b.x is not None
+        and b.y is not None
+        and left - b.width < b.x < left + width + b.width
+        and top - b.depth < b.y < top + height + b.depth
+    ]
+    view_box = f"{left:.0f} {top:.0f} {width:.0f} {height:.0f}"
+    # About 12 px on a phone (the drawing is ~340 px wide there, at most 560 px on a desk).
+    font = max(width, height * 0.8) / 28
+    return PlanDrawing(view_box, rects, lines, start, font)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.permissions import active_user, building_q, community_q, is_leader, is_volunteer
 from fangzhou.registry.models import Building, Community
+from fangzhou.registry.roster.normalize import room_stair_key
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -164,13 +165,14 @@ def building_get(user: AnyUser, distribution: Distribution, building_id: int) ->
 
 
 def building_deliveries(distribution: Distribution, building: Building) -> list[Delivery]:
-    """The door list of one building, ordered by room, with the items (two queries)."""
-    return list(
+    """The door list of one building in stair order (floor by floor, doors in order on each floor),
+    with the items (two queries)."""
+    deliveries = (
         Delivery.objects.filter(distribution=distribution, building=building)
         .select_related("household")
         .prefetch_related(Prefetch("lines", queryset=DeliveryLine.objects.order_by("item")))
-        .order_by("household__room")
     )
+    return sorted(deliveries, key=lambda d: room_stair_key(d.household.room))
 
 
 def building_totals(deliveries: list[Delivery]) -> dict[str, int]:
@@ -208,12 +210,40 @@ def route_plan_get(user: AnyUser, plan_id: int) -> RoutePlan | None:
     return route_plans_visible(user).select_related("community", "distribution").filter(pk=plan_id).first()
 
 
+@dataclass
+class StopGroup:
+    """One building on a trip and its doors, in the order they are walked (stair order)."""
+
+    building: str
+    rooms: list[str]
+
+
+def leg_stop_groups(stops: list[dict[str, Any]]) -> list[StopGroup]:
+    """A trip's stops as consecutive runs per building: "1号楼 101 → 102 → 201"."""
+    groups: list[StopGroup] = []
+    last: object = None
+    for stop in stops:
+        if "room" in stop:
+            building, room = str(stop.get("building", "")), str(stop["room"])
+        else:  # planned before the stops carried building and room apart: "1号楼 101室"
+            building, _, room = str(stop.get("label", "")).rpartition(" ")
+            room = room.removesuffix("室")
+        if stop.get("building_id") != last or not groups:
+            groups.append(StopGroup(building, []))
+            last = stop.get("building_id")
+        groups[-1].rooms.append(room)
+    return groups
+
+
 def route_legs(user: AnyUser, plan: RoutePlan) -> list[RouteLeg]:
     legs = RouteLeg.objects.filter(plan=plan).select_related("volunteer").order_by("index")
     volunteer = _volunteer(user)
     if volunteer is not None:
         legs = legs.filter(volunteer=volunteer)
-    return list(legs)
+    found = list(legs)
+    for leg in found:
+        leg.groups = leg_stop_groups(leg.stops)  # type: ignore[attr-defined]
+    return found
 
 
 @dataclass

@@ -22,6 +22,7 @@ from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, rows_che
 from fangzhou.lib.jobs import job_enqueue
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Household
+from fangzhou.registry.roster.normalize import room_stair_key
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -571,6 +572,24 @@ def _door_stops(
     return stops
 
 
+def _stair_order(keys: Sequence[str], doors: Mapping[str, tuple[int, str]]) -> list[str]:
+    """The solver's visiting order with each building's doors in stair order.
+
+    All doors of a building share its entrance on the site graph, so the solver's order among them
+    is arbitrary (zero metres apart). Each run of consecutive stops in one building is put floor by
+    floor, doors in order on each floor; the walk between buildings, its distance and its polyline
+    are unchanged."""
+    ordered: list[str] = []
+    run: list[str] = []
+    for key in [*keys, ""]:
+        if run and (not key or doors[key][0] != doors[run[0]][0]):
+            ordered += sorted(run, key=lambda k: room_stair_key(doors[k][1]))
+            run = []
+        if key:
+            run.append(key)
+    return ordered
+
+
 @transaction.atomic(durable=True)
 def route_plan_request(
     *,
@@ -676,6 +695,7 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
         plan.refresh_from_db()
         return plan
     labels = {f"h{h.pk}": (f"{h.building.label} {h.room}室", h.building_id) for h in households}
+    rooms = {f"h{h.pk}": (h.building.label, h.room) for h in households}
     volunteers = list(params["volunteer_ids"])
     # Trips go round-robin to the volunteers, shortest-first, so each walks a similar distance.
     ordered = sorted(solution.routes, key=lambda r: -r.duration_s)
@@ -689,7 +709,16 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
                 plan=plan,
                 index=index,
                 volunteer_id=volunteer,
-                stops=[{"key": k, "label": labels[k][0], "building_id": labels[k][1]} for k in route.stop_keys],
+                stops=[
+                    {
+                        "key": k,
+                        "label": labels[k][0],
+                        "building_id": labels[k][1],
+                        "building": rooms[k][0],
+                        "room": rooms[k][1],
+                    }
+                    for k in _stair_order(route.stop_keys, {k: (labels[k][1], rooms[k][1]) for k in route.stop_keys})
+                ],
                 polyline=[[round(x, 1), round(y, 1)] for x, y in routing.route_polyline(problem, route)],
                 distance_m=route.distance_m,
                 duration_s=route.duration_s,

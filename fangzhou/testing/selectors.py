@@ -19,6 +19,7 @@ from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Household, Resident, SpecialCare
+from fangzhou.registry.roster.normalize import room_stair_key
 from fangzhou.testing import pooling
 from fangzhou.testing.models import (
     AntigenReport,
@@ -337,11 +338,6 @@ class DoorList:
     stops: list[DoorStop]
 
 
-def _room_key(room: str) -> tuple[int, str]:
-    digits = re.sub(r"\D", "", room)
-    return (int(digits) if digits else 0, room)
-
-
 def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 0.5) -> list[DoorList]:
     """Per building, who is sampled at their door, in the walking order of the sampling team.
 
@@ -385,7 +381,9 @@ def door_lists(user: User | AnonymousUser, rnd: Round, *, time_limit_s: float = 
     order = [b.pk for b in walk if isinstance(b, Building)]
     lists = []
     for n, building_id in enumerate(order, start=1):
-        stops = sorted(by_building[building_id], key=lambda s: (_room_key(s.resident.household.room), s.resident.pk))
+        stops = sorted(
+            by_building[building_id], key=lambda s: (room_stair_key(s.resident.household.room), s.resident.pk)
+        )
         lists.append(DoorList(buildings[building_id], n, stops))
     return lists
 
@@ -536,7 +534,7 @@ def antigen_glance(
         if household_id in cells:
             cells[household_id].kits = kits
     for cell_list in per_building.values():
-        cell_list.sort(key=lambda c: _room_key(c.room))
+        cell_list.sort(key=lambda c: room_stair_key(c.room))
     grid_rows: dict[str, dict[str, object]] = {}
     result_buildings = []
     for b in buildings:
@@ -578,8 +576,14 @@ def antigen_not_reported(user: User | AnonymousUser, building: Building, day: dt
     )
 
 
-def household_today(household: Household, day: dt.date) -> dict[int, str]:
-    return dict(AntigenReport.objects.filter(household=household, day=day).values_list("resident_id", "result"))
+def household_today(household: Household, day: dt.date) -> dict[int, tuple[str, dt.datetime]]:
+    """Each member's antigen result reported for the day, with when it was reported."""
+    return {
+        resident_id: (result, at)
+        for resident_id, result, at in AntigenReport.objects.filter(household=household, day=day).values_list(
+            "resident_id", "result", "reported_at"
+        )
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -715,4 +719,4 @@ def kit_reconciliation(user: User | AnonymousUser, building: Building, upto: dt.
         Household.objects.filter(pk__in=list(handed)).annotate(n=Count("residents")).values_list("pk", "room", "n")
     )
     rows = [KitBalance(pk, room, n, handed[pk][0], used[pk]) for pk, room, n in households]
-    return sorted(rows, key=lambda r: _room_key(r.room))
+    return sorted(rows, key=lambda r: room_stair_key(r.room))

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
@@ -422,7 +423,16 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
                 messages.success(request, _("Kits recorded."))
         return redirect(reverse("testing:antigen_building", args=[building.pk]) + f"?day={day.isoformat()}")
     glance = selectors.antigen_glance(request.user, building.community, day, building_id=building.pk)
+    if not building.public_token:  # as the poster does: the building's QR link exists once asked for
+        building_tokens_ensure(community=building.community)
+        building.refresh_from_db(fields=["public_token"])
+    # The links as text, to paste into the building's WeChat group (the poster carries the same).
+    links = [
+        ("antigen", _("Antigen report"), reverse("testing:public", args=[building.public_token])),
+        ("home", _("All residents' pages of the building"), reverse("registry:public", args=[building.public_token])),
+    ]
     context = {
+        "links": [(key, label, public_url(path, request=request)) for key, label, path in links],
         "building": building,
         "grid": glance.buildings[0] if glance.buildings else None,
         "glance": glance,
@@ -498,13 +508,16 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     except HouseholdLocked as exc:
         return _locked(exc)
     if household is None:
-        return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
+        return _fail(_("Room or phone digits do not match. Check them, or call your building leader."), 404)
     today = selectors.household_today(household, timezone.localdate())
     members = [
-        {"id": r.pk, "name": r.name, "result": today.get(r.pk, "")}
+        {"id": r.pk, "name": r.name, "result": today[r.pk][0] if r.pk in today else ""}
         for r in Resident.objects.filter(household=household).order_by("id")
     ]
-    return JsonResponse({"ok": True, "room": household.room, "members": members})
+    # "Already reported today": the page shows what was sent, and when, before it offers a correction.
+    last = max((at for _result, at in today.values()), default=None)
+    reported_at = timezone.localtime(last).strftime("%H:%M") if last else ""
+    return JsonResponse({"ok": True, "room": household.room, "members": members, "reported_at": reported_at})
 
 
 @public_rate_limited
@@ -526,24 +539,24 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
     if found and found[0] is None:
         raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
     if household is None:
-        return _fail("房号或手机号后四位不匹配，请核对。/ Room or phone digits do not match.", 404)
+        return _fail(_("Room or phone digits do not match. Check them, or call your building leader."), 404)
     today = timezone.localdate()
     try:
         day = dt.date.fromisoformat(request.POST.get("day", ""))
     except ValueError:
         day = today
     if not today - dt.timedelta(days=1) <= day <= today:
-        return _fail("只能报告今天（或昨天未发送）的结果。/ Only today's results can be reported.")
+        return _fail(_("Only today's results (or yesterday's, if they were not sent) can be reported."))
     try:
         raw = json.loads(request.POST.get("results", "{}"))
         results = {int(k): str(v) for k, v in raw.items() if v}
     except (ValueError, AttributeError):
-        return _fail("结果格式无效，请刷新页面重试。/ Invalid results.")
+        return _fail(_("Invalid results. Reload the page and try again."))
     photo = request.FILES.get("photo")
     data: bytes | None = None
     if photo is not None:
         if (photo.size or 0) > PHOTO_LIMIT or not (photo.content_type or "").startswith("image/"):
-            return _fail("照片须为图片且不超过 5 MB。/ The photo must be an image under 5 MB.")
+            return _fail(_("The photo must be an image under 5 MB."))
         data = photo.read()
     try:
         outcome = services.antigen_report_submit(
@@ -555,7 +568,7 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
             photo_name=photo.name if photo is not None and photo.name else "",
         )
     except TestingError as exc:
-        return _fail(f"{exc.zh} / {exc.en}")
+        return _fail(exc.zh if get_language().startswith("zh") else exc.en)
     return JsonResponse(
         {"ok": True, "stored": True, "client_id": outcome.submission.client_id, "duplicate": not outcome.created}
     )

@@ -49,6 +49,12 @@ def distance(a: tuple[float | None, float | None], b: tuple[float | None, float 
     return math.hypot(a[0] - b[0], a[1] - b[1])
 
 
+def distance_shown(metres: float) -> int | None:
+    """A distance as a person reads it: whole metres, or nothing when a place is not on the site
+    plan (never "inf m")."""
+    return round(metres) if math.isfinite(metres) else None
+
+
 # Jobs done at a door (or in a building): the health gate applies to whoever claims them.
 DOOR_TO_DOOR_KINDS = frozenset(
     {

@@ -138,6 +138,7 @@ def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
     home = groups.home
     for o in orders:
         o.distance_m = rules.distance(home, (o.building.x, o.building.y) if o.building else (None, None))  # type: ignore[attr-defined]
+        o.distance_shown = rules.distance_shown(o.distance_m)  # type: ignore[attr-defined]
     orders.sort(key=lambda o: (o.priority, o.distance_m, o.due_at or timezone.now(), o.pk))  # type: ignore[attr-defined]
     return orders[:limit]
 

@@ -302,5 +302,4 @@ def public_building(request: HttpRequest, token: str) -> HttpResponse:
     }
     response = render(request, "zones/public.html", context)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response

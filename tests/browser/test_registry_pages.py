@@ -30,8 +30,8 @@ def live_world(transactional_db: None) -> World:
 def test_sign_in_overview_and_search_on_a_phone(live_server: Any, phone: Any, live_world: World) -> None:
     sign_in(phone, live_server.url, "sec", PASSWORD)
     assert "测试居民区" in phone.inner_text("h1")
-    # The site plan draws both buildings from their coordinates.
-    assert phone.locator("svg.plan polygon").count() == 2
+    # The site plan (first, coloured by zone) draws both buildings from their coordinates.
+    assert phone.locator("#zone-plan svg.plan polygon").count() == 2
     # Nothing overflows a 390 px screen sideways.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "overview-phone")

@@ -81,6 +81,24 @@ def room_number(value: Cell) -> str:
     return match.group(1)
 
 
+_STAIR = re.compile(r"^([A-Z]*)(\d*)([A-Z]*)$")
+
+
+def room_stair_key(room: str) -> tuple[int, str, int, int, str, str]:
+    """Order doors the way a volunteer climbs the stairs: unit (2-1201: unit 2), then floor (1201:
+    floor 12), then the door on the floor (01), then any letter. Sorting the text would put 1001
+    before 101; sorting the digits as one number puts 2-101 after 1201 of unit 1 only by luck."""
+    parts = room.strip().upper().split("-")
+    unit, last = parts[:-1], parts[-1]
+    unit_no = next((int(p) for p in unit if p.isdigit()), 0)
+    match = _STAIR.match(last)
+    if match is None or not match.group(2):
+        return (unit_no, "-".join(unit), 1 << 30, 0, last, room)
+    block, digits, letter = match.groups()
+    floor, door = (int(digits[:-2]), int(digits[-2:])) if len(digits) >= 3 else (1, int(digits))
+    return (unit_no, "-".join(unit) + block, floor, door, letter, room)
+
+
 def compound_name(value: Cell) -> str:
     return _SPACES.sub(" ", text(value)).strip()[:64]
 

@@ -47,6 +47,42 @@
     var question = (button && button.getAttribute("data-confirm")) || (form.getAttribute && form.getAttribute("data-confirm"));
     if (question && !window.confirm(question)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
+  // <button data-copy="ID">: copy the text of element ID (a link for a WeChat group). The
+  // clipboard API needs a secure context; on plain http the text is selected and copied the old
+  // way, and if even that fails it stays selected for the person to copy.
+  function selectText(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+  function copied(button, ok) {
+    var label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    button.textContent = ok ? button.dataset.copied : button.dataset.copyFailed;
+    button.classList.toggle("ok", ok);
+    setTimeout(function () { button.textContent = label; button.classList.remove("ok"); }, 2500);
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    var text = source.textContent.trim();
+    selectText(source);
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { copied(button, true); }, function () {
+        var ok = false;
+        try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
+        copied(button, ok);
+      });
+      return;
+    }
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
+    copied(button, ok);
+  });
 
   // <body data-print-on-load>: printable pages open the print dialog (not under test automation).
   window.addEventListener("load", function () {

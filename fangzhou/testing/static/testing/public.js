@@ -56,15 +56,58 @@
     for (var i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
     return new Blob([array], { type: "image/jpeg" });
   }
-  function say(text, kind) { statusEl.textContent = text; statusEl.className = "flash " + (kind || ""); }
+  var text = document.getElementById("antigen-text").dataset;
+  function say(message, kind) { statusEl.textContent = message; statusEl.className = "flash " + (kind || ""); }
   function showQueue() {
     var q = load();
     document.getElementById("queue").hidden = q.length === 0;
-    document.getElementById("queue-text").textContent = "有 " + q.length + " 份报告尚未发送 / " + q.length + " report(s) not sent yet";
+    document.getElementById("queue-text").textContent = q.length + " " + text.queued;
   }
   function post(url, data) {
     return fetch(url, { method: "POST", body: data, headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
       .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { b.status = r.status; return b; }); });
+  }
+  function labelOf(value) {
+    var input = document.getElementById("member-tpl").content.querySelector("input[value='" + value + "']");
+    return input ? input.dataset.label : value;
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  // "Already reported today": what was sent for each member, with a way to correct it.
+  function showDone(at) {
+    var list = document.getElementById("done-list");
+    list.textContent = "";
+    var reported = 0;
+    members.forEach(function (m) {
+      var li = document.createElement("li");
+      var name = document.createElement("b");
+      name.textContent = m.name;
+      var value = document.createElement("span");
+      value.className = "result " + (m.result || "none");
+      value.textContent = m.result ? labelOf(m.result) : text.notReported;
+      if (m.result) reported++;
+      li.appendChild(name);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(value);
+      list.appendChild(li);
+    });
+    document.getElementById("done-at").textContent = at || "";
+    document.getElementById("done").hidden = reported === 0;
+    document.getElementById("report").hidden = reported > 0;
+  }
+  function fillForm() {
+    var box = document.getElementById("members");
+    box.textContent = "";
+    var tpl = document.getElementById("member-tpl");
+    members.forEach(function (m) {
+      var node = tpl.content.firstElementChild.cloneNode(true);
+      node.querySelector("legend").textContent = m.name;
+      node.dataset.id = m.id;
+      node.querySelectorAll("input").forEach(function (input) {
+        input.name = "r" + m.id;
+        input.checked = input.value === m.result;
+      });
+      box.appendChild(node);
+    });
   }
   function send(entry) {
     var data = new FormData();
@@ -74,19 +117,24 @@
     return post(root.dataset.submit, data).then(function (body) {
       if (body.ok && body.stored) {
         save(load().filter(function (e) { return e.client_id !== entry.client_id; }));
-        say("已提交，谢谢！ Submitted.", "success");
+        say(text.sent, "success");
+        if (household && entry.room === household.room) {
+          members.forEach(function (m) { if (entry.results[m.id]) m.result = entry.results[m.id]; });
+          var now = new Date();
+          showDone(pad(now.getHours()) + ":" + pad(now.getMinutes()));
+        }
         return true;
       }
       if (body.status === 429 || body.status >= 500) {
-        say((body.detail || "服务器暂时无法保存") + " 报告已保存在手机上，稍后自动重发。 Saved on this phone; it will be resent.", "warning");
+        say((body.detail ? body.detail + " " : "") + text.kept, "warning");
         return false;
       }
       // Refused for good (bad input): drop it and say why.
       save(load().filter(function (e) { return e.client_id !== entry.client_id; }));
-      say(body.detail || "提交失败 / Not accepted", "error");
+      say(body.detail || text.refused, "error");
       return false;
     }, function () {
-      say("网络不通，报告未发送，已保存在手机上，恢复网络后会自动重发。 Not sent: saved on this phone and resent when the network returns.", "warning");
+      say(text.offline, "warning");
       return false;
     });
   }
@@ -99,44 +147,53 @@
     q.reduce(function (p, entry) { return p.then(function () { return send(entry); }); }, Promise.resolve())
       .then(function () { sending = false; showQueue(); }, function () { sending = false; });
   }
+  var members = [];
 
   document.getElementById("identify").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var form = ev.target;
     var data = new FormData(form);
+    var room = String(data.get("room") || "").trim();
+    var phone4 = String(data.get("phone4") || "").trim();
+    if (!room) { say(text.needRoom, "error"); form.elements.room.focus(); return; }
+    if (!/^[0-9]{4}$/.test(phone4)) { say(text.needPhone4, "error"); form.elements.phone4.focus(); return; }
     post(root.dataset.identify, data).then(function (body) {
-      if (!body.ok) { say(body.detail || "无法识别 / Not recognised", "error"); return; }
-      household = { room: data.get("room"), phone4: data.get("phone4") };
-      var box = document.getElementById("members");
-      box.innerHTML = "";
-      var tpl = document.getElementById("member-tpl");
-      body.members.forEach(function (m) {
-        var node = tpl.content.firstElementChild.cloneNode(true);
-        node.querySelector("legend").textContent = m.name;
-        node.dataset.id = m.id;
-        node.querySelectorAll("input").forEach(function (input) {
-          input.name = "r" + m.id;
-          if (input.value === m.result) input.checked = true;
-        });
-        box.appendChild(node);
-      });
+      if (!body.ok) { say(body.detail || text.unknown, "error"); return; }
+      household = { room: room, phone4: phone4 };
+      members = body.members;
+      fillForm();
       form.hidden = true;
-      document.getElementById("report").hidden = false;
-      say(body.members.length + " 位成员 / members · " + body.room, "");
-    }, function () { say("网络不通，请稍后再试。 No network, try again.", "warning"); });
+      showDone(body.reported_at || "");
+      say(body.members.length + " " + text.members + " · " + body.room, "");
+    }, function () { say(text.noNetwork, "warning"); });
+  });
+
+  document.getElementById("correct").addEventListener("click", function () {
+    fillForm();
+    document.getElementById("done").hidden = true;
+    document.getElementById("report").hidden = false;
+    say("", "");
   });
 
   document.getElementById("report").addEventListener("submit", function (ev) {
     ev.preventDefault();
     if (!household) return;
     var results = {};
+    var missing = [];
     document.querySelectorAll("#members fieldset").forEach(function (fs) {
       var checked = fs.querySelector("input:checked");
+      fs.classList.toggle("missing", !checked);
       if (checked) results[fs.dataset.id] = checked.value;
+      else missing.push(fs.querySelector("legend").textContent);
     });
+    if (missing.length) {
+      say(text.needChoice + " " + missing.join("、"), "error");
+      statusEl.scrollIntoView({ block: "center" });
+      return;
+    }
     var entry = { client_id: newId(), room: household.room, phone4: household.phone4, day: root.dataset.today, results: results };
     var file = ev.target.querySelector("input[type=file]").files[0] || null;
-    say("正在提交… Sending…", "");
+    say(text.sending, "");
     shrink(file).then(function (photo) {
       if (photo) entry.photo = photo;
       var q = load(); q.push(entry); save(q);
