@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -123,3 +124,62 @@ def test_who_may_make_and_revoke_keys(world: World) -> None:
         api_token_revoke(token=made.token, actor=world.outsider)
     assert not AuditLog.objects.filter(action=AuditAction.API_TOKEN_REVOKE).exists()
     assert set(Scope.values) == {"results:write", "samples:write", "reports:read"}
+
+
+def test_the_committee_makes_sees_and_revokes_its_keys_on_the_page(world: World) -> None:
+    client = Client()
+    client.force_login(world.secretary)
+    page = client.get("/accounts/tokens/")
+    assert page.status_code == 200 and 'name="scopes"' in page.content.decode()
+    made = client.post("/accounts/tokens/", {"name": "某某检测机构", "scopes": ["results:write"], "expires_days": "90"})
+    assert made.status_code == 200
+    token = ApiToken.objects.get()
+    assert token.community == world.community and token.scopes == ["results:write"] and token.expires_at
+    key = re.findall(rf"fz_{token.prefix}_[A-Za-z0-9_-]{{20,}}", made.content.decode())
+    assert key and hashlib.sha256(key[0].encode()).hexdigest() == token.secret_hash
+    listing = client.get("/accounts/tokens/").content.decode()
+    assert f"fz_{token.prefix}_…" in listing and token.secret_hash not in listing
+    assert key[0] not in listing  # the key is shown once, on the page that made it
+    # Another community's secretary sees none of it and cannot revoke it.
+    outsider = Client()
+    outsider.force_login(world.outsider)
+    assert f"fz_{token.prefix}" not in outsider.get("/accounts/tokens/").content.decode()
+    assert outsider.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404
+    assert ApiToken.objects.get().revoked_at is None
+    assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 302
+    assert ApiToken.objects.get().revoked_at is not None
+
+
+def test_the_officer_makes_a_read_only_subdistrict_key_and_a_leader_has_no_page(world: World) -> None:
+    officer = Client()
+    officer.force_login(world.officer)
+    refused = officer.post("/accounts/tokens/", {"name": "x", "scopes": ["results:write"]})
+    assert refused.status_code == 400 and not ApiToken.objects.exists()
+    assert officer.post("/accounts/tokens/", {"name": "区日报", "scopes": ["reports:read"]}).status_code == 200
+    assert ApiToken.objects.get().subdistrict == world.community.subdistrict
+    leader = Client()
+    leader.force_login(world.leader)
+    assert leader.get("/accounts/tokens/").status_code == 404
+
+
+def test_the_cli_creates_lists_and_revokes(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from fangzhou.cli import main
+
+    assert main(["tokens", "create", "--community", "T01", "--scope", "results:write,samples:write",
+                 "--name", "lab", "--json"]) == 0  # fmt: skip
+    made = json.loads(capsys.readouterr().out)
+    assert made["key"].startswith(made["prefix"] + "_") and made["scopes"] == ["results:write", "samples:write"]
+    assert _get(made["key"]).status_code == 403  # a real key, without reports:read
+    assert main(["tokens", "list", "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert made["prefix"] in listed and made["key"] not in listed
+    assert main(["tokens", "revoke", str(made["id"])]) == 0
+    capsys.readouterr()
+    assert _get(made["key"]).status_code == 401
+    assert main(["tokens", "create", "--subdistrict", world.community.subdistrict.name, "--scope", "reports:read",
+                 "--name", "district", "--expires-days", "30"]) == 0  # fmt: skip
+    assert "shown only now" in capsys.readouterr().out
+    assert main(["tokens", "create", "--community", "T01", "--scope", "everything", "--name", "x"]) == 2
+    assert main(["tokens", "revoke", "9999"]) == 2
+    assert AuditLog.objects.filter(action=AuditAction.API_TOKEN_CREATE).count() == 2
+    assert AuditLog.objects.filter(action=AuditAction.API_TOKEN_REVOKE).count() == 1
