@@ -28,11 +28,10 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja.errors import AuthenticationError, Throttled
+from ninja.errors import HttpError, Throttled
 from ninja.security import HttpBearer
 
 from fangzhou.accounts.models import ApiReceipt, ApiToken, Role, Scope, User
@@ -43,6 +42,7 @@ KEY = re.compile(r"^fz_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 # Refusals of keys that do not exist, audited per address and window before they are only refused.
 UNKNOWN_AUDITED_PER_WINDOW = 20
 LAST_USED_EVERY = dt.timedelta(minutes=1)
+KEY_REFUSED = "接口密钥无效、已吊销或已过期 / the API key is unknown, revoked or expired"
 
 
 class ApiKeyAuth(HttpBearer):
@@ -70,7 +70,7 @@ def _refuse(request: HttpRequest, token: ApiToken | None, prefix: str, reason: s
     """Audit the refusal (bounded per address for keys that do not exist) and answer 401."""
     if token is not None or _unknown_within_budget(request):
         api_token_refusal_record(token=token, prefix=prefix, reason=reason, path=request.path)
-    raise AuthenticationError()
+    raise HttpError(401, KEY_REFUSED)
 
 
 def _unknown_within_budget(request: HttpRequest) -> bool:
@@ -102,7 +102,7 @@ def key_check(request: HttpRequest, key: str, scope: Scope) -> ApiToken:
         raise Throttled(wait=wait)
     if scope not in token.scopes:
         api_token_refusal_record(token=token, prefix=prefix, reason=f"scope:{scope}", path=request.path)
-        raise PermissionDenied
+        raise HttpError(403, f"此密钥无权进行此操作（需要 {scope}） / this key lacks the scope {scope}")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

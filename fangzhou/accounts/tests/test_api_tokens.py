@@ -68,6 +68,7 @@ def test_create_and_revoke_are_audited_and_a_revoked_key_is_refused(world: World
     answer = _get(made.key)
     assert answer.status_code == 401
     assert answer["Content-Type"].startswith("application/problem+json") and answer.json()["status"] == 401
+    assert answer.json()["zh"] == "接口密钥无效、已吊销或已过期" and "revoked" in answer.json()["en"]
     assert _refusals() == ["revoked"]
 
 
@@ -92,6 +93,7 @@ def test_a_key_without_the_scope_is_403_and_audited(world: World) -> None:
     made = api_token_create(name="lab", scopes=["results:write"], community=world.community, actor=world.secretary)
     answer = _get(made.key)
     assert answer.status_code == 403 and answer.json()["status"] == 403
+    assert answer.json()["en"] == "this key lacks the scope reports:read"
     assert _refusals() == ["scope:reports:read"]
 
 
