@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.params import functions as params
 
-from fangzhou.accounts.models import ApiToken, Scope
+from fangzhou.accounts.models import ApiReceipt, ApiToken, Scope
 from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
 from fangzhou.accounts.tokens import ApiKeyAuth, BatchConflict, body_digest, receipt_keep, receipt_replay, refuse_place
 from fangzhou.lib.importing import ImportReport
@@ -384,16 +384,25 @@ def _rejected(report: ImportReport, refs: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _once(token: ApiToken, operation: str, batch_id: str, rows: list[dict[str, Any]], run: Callable[[], Any]) -> Any:
-    """The stored answer of a repeated post, else run it and keep its answer."""
+Keep = Callable[[dict[str, Any]], None]
+
+
+def _once(
+    token: ApiToken, operation: str, batch_id: str, rows: list[dict[str, Any]], run: Callable[[Keep], None]
+) -> Any:
+    """The stored answer of a repeated post, else run it: ``run`` hands its answer to ``keep`` inside
+    the import's transaction (the round locked), so of two racing posts the first import's answer
+    is the one kept and both get it."""
     digest = body_digest(rows)
     try:
         stored = receipt_replay(token, operation, batch_id, digest)
     except BatchConflict as exc:
         raise HttpError(409, "此批次号已用于其他内容 / this batch id was already used for other rows") from exc
-    if stored is None:
-        stored = receipt_keep(token, operation, batch_id, digest, 200, run())
-    return stored.body
+    if stored is not None:
+        return stored.body
+    kept: list[ApiReceipt] = []
+    run(lambda body: kept.append(receipt_keep(token, operation, batch_id, digest, 200, body)))
+    return kept[0].body
 
 
 @router.post(
@@ -410,22 +419,29 @@ def lab_results_post(request: HttpRequest, round_id: int, payload: LabResultsPos
     rnd = _key_round(request, token, round_id)
     rows = [r.model_dump(mode="json") for r in payload.rows]
 
-    def run() -> dict[str, Any]:
-        parsed = [r.model_dump() for r in payload.rows]
-        report = services.results_import(
-            round=rnd, rows=parsed, filename=f"api:{token.prefix}:{payload.batch_id}", actor=None
+    def run(keep: Keep) -> None:
+        def answer(report: services.ResultsReport) -> None:
+            keep(
+                {
+                    "batch_id": payload.batch_id,
+                    "tubes": report.tubes,
+                    "negative": report.negative,
+                    "positive_tubes": report.positive_tubes,
+                    "invalid_tubes": report.invalid_tubes,
+                    "retests": len(report.retest),
+                    "confirmed": len(report.confirmed_positive),
+                    "unchanged": report.unchanged,
+                    "rejected": _rejected(report, [r.tube for r in payload.rows]),
+                }
+            )
+
+        services.results_import(
+            round=rnd,
+            rows=[r.model_dump() for r in payload.rows],
+            filename=f"api:{token.prefix}:{payload.batch_id}",
+            actor=None,
+            then=answer,
         )
-        return {
-            "batch_id": payload.batch_id,
-            "tubes": report.tubes,
-            "negative": report.negative,
-            "positive_tubes": report.positive_tubes,
-            "invalid_tubes": report.invalid_tubes,
-            "retests": len(report.retest),
-            "confirmed": len(report.confirmed_positive),
-            "unchanged": report.unchanged,
-            "rejected": _rejected(report, [r.tube for r in payload.rows]),
-        }
 
     return _once(token, f"results:{rnd.pk}", payload.batch_id, rows, run)
 
@@ -444,7 +460,7 @@ def samples_post(request: HttpRequest, round_id: int, payload: SamplesPostIn) ->
     rnd = _key_round(request, token, round_id)
     rows = [r.model_dump(mode="json") for r in payload.rows]
 
-    def run() -> dict[str, Any]:
+    def run(keep: Keep) -> None:
         seen: dict[str, int] = {}
         kept: list[dict[str, Any]] = []
         duplicates: list[tuple[int, int]] = []
@@ -455,20 +471,29 @@ def samples_post(request: HttpRequest, round_id: int, payload: SamplesPostIn) ->
                 kept.append({})  # an empty row: reported below, never written
             else:
                 kept.append(row.model_dump(exclude={"sample_id"}))
+
+        def answer(report: services.SamplesReport) -> None:
+            dup_rows = {n for n, _ in duplicates}
+            report.rejected = [r for r in report.rejected if r.row not in dup_rows]
+            for n, first in duplicates:
+                report.reject(n, "sample_id", f"与第 {first} 行的样本编号重复", f"same sample_id as row {first}")
+            keep(
+                {
+                    "batch_id": payload.batch_id,
+                    **{k: v for k, v in report.as_dict().items() if k != "rejected"},
+                    "rejected": _rejected(report, [r.sample_id for r in payload.rows]),
+                }
+            )
+
         try:
-            report = services.samples_import(
-                round=rnd, rows=kept, filename=f"api:{token.prefix}:{payload.batch_id}", actor=None
+            services.samples_import(
+                round=rnd,
+                rows=kept,
+                filename=f"api:{token.prefix}:{payload.batch_id}",
+                actor=None,
+                then=answer,
             )
         except TestingError as exc:
             raise HttpError(409, str(exc)) from exc
-        dup_rows = {n for n, _ in duplicates}
-        report.rejected = [r for r in report.rejected if r.row not in dup_rows]
-        for n, first in duplicates:
-            report.reject(n, "sample_id", f"与第 {first} 行的样本编号重复", f"same sample_id as row {first}")
-        return {
-            "batch_id": payload.batch_id,
-            **{k: v for k, v in report.as_dict().items() if k != "rejected"},
-            "rejected": _rejected(report, [r.sample_id for r in payload.rows]),
-        }
 
     return _once(token, f"samples:{rnd.pk}", payload.batch_id, rows, run)

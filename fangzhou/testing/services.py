@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -496,11 +496,13 @@ def samples_import(
     filename: str,
     actor: User | None,
     rows: Sequence[Mapping[str, Any]] | None = None,
+    then: Callable[[SamplesReport], None] | None = None,
 ) -> SamplesReport:
     """Samples taken in another app: tube code, document number, name, time, site; see the issue.
 
     From a file (``data``), or from the rows the city sampling app posts (``rows``, keyed like the
-    columns: ``tube``, ``id_number``, ``name``, ``sampled_at``, ``site``)."""
+    columns: ``tube``, ``id_number``, ``name``, ``sampled_at``, ``site``). ``then`` runs in the
+    import's transaction, the round still locked (the API keeps its answer there)."""
     report = SamplesReport()
     mapped = _mapped(data, filename, rows, SAMPLES, report)
     with transaction.atomic(durable=True):
@@ -627,6 +629,8 @@ def samples_import(
             if tube.kind == TubeKind.SINGLE:
                 report.single += len(kept)
         report.rejected.sort(key=lambda r: r.row)
+        if then is not None:
+            then(report)
         audit_record(
             action=AuditAction.SAMPLES_IMPORT,
             actor=actor,
@@ -748,11 +752,13 @@ def results_import(
     filename: str,
     actor: User | None,
     rows: Sequence[Mapping[str, Any]] | None = None,
+    then: Callable[[ResultsReport], None] | None = None,
 ) -> ResultsReport:
     """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied.
 
     From a file (``data``), or from the rows a lab system posts (``rows``: ``tube``, ``result``,
-    ``ct_orf1ab``, ``ct_n``, ``tested_at``)."""
+    ``ct_orf1ab``, ``ct_n``, ``tested_at``); ``then`` runs in the import's transaction, the round
+    still locked (the API keeps its answer there)."""
     report = ResultsReport()
     mapped = _mapped(data, filename, rows, RESULTS, report)
     with transaction.atomic(durable=True):
@@ -847,6 +853,8 @@ def results_import(
             report.count("created")
             _apply_result(rnd, tube, result, tested_at, actor, report)
         report.rejected.sort(key=lambda r: r.row)
+        if then is not None:
+            then(report)
         audit_record(
             action=AuditAction.RESULTS_IMPORT,
             actor=actor,
