@@ -23,6 +23,7 @@ from ninja.schema import NinjaGenerateJsonSchema
 from ninja.security import django_auth
 from ninja.types import DictStrAny
 
+from fangzhou.accounts.tokens import ApiKeyAuth
 from fangzhou.care.api import router as care_router
 from fangzhou.cases.api import router as cases_router
 from fangzhou.lib.errors import Refused
@@ -38,6 +39,8 @@ from fangzhou.zones.api import router as zones_router
 
 #: The problem schemas the document adds to every operation (by status; the rest use ``Problem``).
 PROBLEM_SCHEMAS: dict[int, type[Problem]] = {422: ValidationProblem, 429: RetryProblem, 503: RetryProblem}
+#: The security scheme of machine clients' API keys (``Authorization: Bearer fz_…``).
+API_KEY_SCHEME = ApiKeyAuth.__name__
 #: Messages ninja itself raises in English only.
 NINJA_MESSAGES = {
     "CSRF check Failed": ("安全校验失败，请刷新页面后重试", "CSRF check failed; reload the page and retry")
@@ -67,6 +70,8 @@ def document_problems(schema: OpenAPISchema) -> OpenAPISchema:
             if has_input or method != "get":
                 statuses |= {400, 422}
             statuses |= {404, 429} if public else {401, 403, 404}
+            if any(API_KEY_SCHEME in requirement for requirement in operation.get("security", [])):
+                statuses.add(429)  # a machine client's key is rate-limited
             if operation.get("requestBody"):
                 statuses.add(413)
             responses = operation["responses"]

@@ -92,6 +92,83 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _token_row(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.pk,
+        "prefix": f"fz_{token.prefix}",
+        "name": token.name,
+        "scopes": token.scopes,
+        "community": token.community.code if token.community_id else None,
+        "subdistrict": token.subdistrict.name if token.subdistrict_id else None,
+        "created_at": token.created_at.isoformat(),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fangzhou.accounts.services import AccountError, api_token_create
+    from fangzhou.registry.models import Subdistrict
+
+    if bool(args.community) == bool(args.subdistrict):
+        raise CommandError("请指定 --community 或 --subdistrict 之一 / give one of --community or --subdistrict")
+    place: dict[str, Any] = {}
+    if args.community:
+        place["community"] = _community(args.community)
+    else:
+        subdistrict = Subdistrict.objects.filter(name=args.subdistrict).first()
+        if subdistrict is None:
+            raise CommandError(f"街道 {args.subdistrict} 不存在 / no subdistrict {args.subdistrict}")
+        place["subdistrict"] = subdistrict
+    expires = timezone.now() + dt.timedelta(days=args.expires_days) if args.expires_days else None
+    scopes = [s for value in args.scope for s in value.split(",")]
+    try:
+        made = api_token_create(name=args.name, scopes=scopes, expires_at=expires, actor=None, **place)
+    except AccountError as exc:
+        raise CommandError(exc.reason) from exc
+    row = _token_row(made.token)
+    emit(
+        args,
+        {**row, "key": made.key},
+        f"API key {row['id']} for {made.token.name} ({', '.join(made.token.scopes)}); shown only now:\n{made.key}",
+    )
+    return EXIT_OK
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    from fangzhou.accounts.models import ApiToken
+
+    tokens = ApiToken.objects.select_related("community", "subdistrict").order_by("pk")
+    if args.community:
+        tokens = tokens.filter(community=_community(args.community))
+    rows = [_token_row(t) for t in tokens]
+    lines = [
+        f"{r['id']:>4}  {r['prefix']}  {r['name']}  {','.join(r['scopes'])}  {r['community'] or r['subdistrict']}"
+        f"  {'revoked ' + r['revoked_at'][:16] if r['revoked_at'] else 'active'}"
+        f"  last used {r['last_used_at'][:16] if r['last_used_at'] else 'never'}"
+        for r in rows
+    ]
+    emit(args, {"tokens": rows}, "\n".join(lines) or "No API keys.")
+    return EXIT_OK
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from fangzhou.accounts.models import ApiToken
+    from fangzhou.accounts.services import api_token_revoke
+
+    token = ApiToken.objects.filter(pk=args.id).first()
+    if token is None:
+        raise CommandError(f"没有编号为 {args.id} 的密钥 / no API key {args.id}")
+    token = api_token_revoke(token=token, actor=None)
+    emit(args, _token_row(token), f"API key {token.pk} (fz_{token.prefix}) revoked.")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
@@ -169,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_roster_export, "export the roster as .xlsx", roster)
     p.add_argument("--community", required=True)
     p.add_argument("-o", "--output", required=True)
+
+    tokens = sub.add_parser("tokens", help="machine clients' API keys").add_subparsers(dest="action", required=True)
+    p = add("create", cmd_tokens_create, "make an API key (printed once) for a community or a subdistrict", tokens)
+    p.add_argument("--community", default="", help="community code")
+    p.add_argument("--subdistrict", default="", help="subdistrict name (the key reaches all its communities)")
+    p.add_argument(
+        "--scope", action="append", required=True, help="results:write, samples:write, reports:read (repeat or comma)"
+    )
+    p.add_argument("--name", required=True, help="who uses it (the lab's name)")
+    p.add_argument("--expires-days", type=int, default=0, help="expire after this many days (default: never)")
+    p = add("list", cmd_tokens_list, "list API keys (never their secrets)", tokens)
+    p.add_argument("--community", default="")
+    p = add("revoke", cmd_tokens_revoke, "revoke an API key at once", tokens)
+    p.add_argument("id", type=int)
 
     p = add("demo", cmd_demo, "generate a demo community and serve it")
     p.add_argument("--size", choices=["small", "default", "large"], default="default")

@@ -292,6 +292,11 @@ FANGZHOU_TRUSTED_PROXIES = envnetworks("FANGZHOU_TRUSTED_PROXIES", "127.0.0.1,::
 FANGZHOU_PUBLIC_RATE_WINDOW_S = envint("FANGZHOU_PUBLIC_RATE_WINDOW_S", 600, minimum=1)
 FANGZHOU_PUBLIC_RATE_PER_ADDRESS = envint("FANGZHOU_PUBLIC_RATE_PER_ADDRESS", 2000, minimum=1)
 FANGZHOU_PUBLIC_RATE_PER_TOKEN = envint("FANGZHOU_PUBLIC_RATE_PER_TOKEN", 4000, minimum=1)
+# Machine clients' API tokens (a lab, the sampling app, a district system): requests per window per
+# token, and the most rows one post may carry (a district round is 25,000 tubes: a few posts).
+FANGZHOU_API_TOKEN_RATE_WINDOW_S = envint("FANGZHOU_API_TOKEN_RATE_WINDOW_S", 60, minimum=1)
+FANGZHOU_API_TOKEN_RATE = envint("FANGZHOU_API_TOKEN_RATE", 120, minimum=1)
+FANGZHOU_API_MAX_ROWS = envint("FANGZHOU_API_MAX_ROWS", 5000, minimum=1)
 # Household identify (room + last 4 phone digits): wrong answers before a lock, first lock's length.
 FANGZHOU_IDENTIFY_MAX_FAILURES = envint("FANGZHOU_IDENTIFY_MAX_FAILURES", 5, minimum=1)
 FANGZHOU_IDENTIFY_LOCK_S = envint("FANGZHOU_IDENTIFY_LOCK_S", 900, minimum=1)

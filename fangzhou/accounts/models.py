@@ -85,3 +85,70 @@ class SignInLink(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in link {self.pk} for {self.user_id}"
+
+
+class Scope(models.TextChoices):
+    """What a machine client may do with its token (one token may hold several)."""
+
+    RESULTS_WRITE = "results:write", _("Post lab results")
+    SAMPLES_WRITE = "samples:write", _("Post samples")
+    REPORTS_READ = "reports:read", _("Read the daily report (counts only)")
+
+
+class ApiToken(models.Model):
+    """A machine client's key (a lab system, the city sampling app, a district system).
+
+    It belongs to one community or to a subdistrict (all its communities), like a user's scope.
+    The secret is ``fz_<prefix>_<secret>``: the prefix is stored in the clear (it finds the row and
+    names the key on pages and in the audit log), the secret only as a SHA-256 hash."""
+
+    name = models.CharField(max_length=64)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes: models.JSONField[Any, Any] = models.JSONField(default=list)
+    community = models.ForeignKey(
+        "registry.Community", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    subdistrict = models.ForeignKey(
+        "registry.Subdistrict", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(community__isnull=False, subdistrict__isnull=True)
+                | models.Q(community__isnull=True, subdistrict__isnull=False),
+                name="api_token_one_place",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (fz_{self.prefix})"
+
+
+class ApiReceipt(models.Model):
+    """The answer given to a machine client's post, kept under the client's own batch id so that a
+    repeat of the post changes nothing and gets the same answer. Holds counts and tube codes only."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="receipts")
+    operation = models.CharField(max_length=64)
+    key = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body: models.JSONField[Any, Any] = models.JSONField(default=dict)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "operation", "key"], name="api_receipt_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"receipt {self.operation} {self.key}"

@@ -9,6 +9,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
@@ -184,6 +185,62 @@ def can_reset_password(user: AnyUser | None, target: User) -> bool:
     if active is None or target.pk == active.pk or target.is_superuser or target.role not in RESETTABLE:
         return False
     return target.community_id is not None and can_manage_community(active, target.community_id)
+
+
+# Machine clients' API keys. A key of a community is made by that community's committee; a key of
+# a subdistrict (every community in it) by the subdistrict officer, who reads counts and changes
+# nothing, so only for reading the report; an administrator makes either with any scope.
+OFFICER_SCOPES = frozenset({"reports:read"})
+
+
+def can_manage_tokens(
+    user: AnyUser | None, *, community_id: int | None, subdistrict_id: int | None, scopes: Iterable[str] = ()
+) -> bool:
+    """May make (with ``scopes``) or revoke an API key of this community or this subdistrict."""
+    active = active_user(user)
+    if active is None:
+        return False
+    if active.is_superuser or active.role == Role.ADMIN:
+        return True
+    if community_id is not None:
+        return active.role in MANAGERS and active.community_id == community_id
+    return (
+        subdistrict_id is not None
+        and active.role == Role.SUBDISTRICT_OFFICER
+        and active.subdistrict_id == subdistrict_id
+        and set(scopes) <= OFFICER_SCOPES
+    )
+
+
+def tokens_managed_q(user: AnyUser | None) -> Q:
+    """A filter on ApiToken: the keys the user sees on the keys page and may revoke."""
+    active = active_user(user)
+    if active is None:
+        return NOTHING
+    if active.is_superuser or active.role == Role.ADMIN:
+        return Q()
+    if active.role in MANAGERS and active.community_id:
+        return Q(community_id=active.community_id)
+    if active.role == Role.SUBDISTRICT_OFFICER and active.subdistrict_id:
+        return Q(subdistrict_id=active.subdistrict_id)
+    return NOTHING
+
+
+class TokenPlace(Protocol):
+    """Where an API key belongs (the accounts ``ApiToken``): one community, or one subdistrict."""
+
+    community_id: int | None
+    subdistrict_id: int | None
+
+
+def token_community_q(token: TokenPlace, prefix: str = "") -> Q:
+    """A filter on Community (or a model reaching it through ``prefix``): the key's communities."""
+    p = f"{prefix}__" if prefix else ""
+    if token.community_id is not None:
+        return Q(**{p + "pk": token.community_id})
+    if token.subdistrict_id is not None:
+        return Q(**{p + "subdistrict_id": token.subdistrict_id})
+    return NOTHING
 
 
 def _scoped(user: AnyUser | None, prefix: str, fields: dict[str, str]) -> Q:

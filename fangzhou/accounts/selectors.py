@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import RESETTABLE, active_user, managed_community_q
+from fangzhou.accounts.models import ApiToken, User
+from fangzhou.accounts.permissions import RESETTABLE, active_user, managed_community_q, tokens_managed_q
 
 
 def resettable_users(user: User | AnonymousUser) -> QuerySet[User]:
@@ -30,3 +30,16 @@ def resettable_users(user: User | AnonymousUser) -> QuerySet[User]:
 
 def resettable_user_get(user: User | AnonymousUser, user_id: int) -> User | None:
     return resettable_users(user).filter(pk=user_id).first()
+
+
+def tokens_managed(user: User | AnonymousUser) -> QuerySet[ApiToken]:
+    """The API keys of the user's community (the committee) or subdistrict (the officer)."""
+    return (
+        ApiToken.objects.filter(tokens_managed_q(user))
+        .select_related("community", "subdistrict", "created_by", "revoked_by")
+        .order_by("revoked_at", "-created_at", "-id")
+    )
+
+
+def token_managed_get(user: User | AnonymousUser, token_id: int) -> ApiToken | None:
+    return tokens_managed(user).filter(pk=token_id).first()

@@ -17,8 +17,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
-from fangzhou.accounts.models import Role, SignInLink, User
-from fangzhou.accounts.permissions import can_reset_password
+from fangzhou.accounts.models import ApiToken, Role, Scope, SignInLink, User
+from fangzhou.accounts.permissions import can_manage_tokens, can_reset_password
 from fangzhou.lib.errors import Refused
 
 
@@ -190,3 +190,124 @@ def on_user_locked_out(sender: object, request: Any = None, username: str | None
     failure limit (the signal fires again on every guess during the lock)."""
     if username and getattr(request, "axes_failures_since_start", None) == settings.AXES_FAILURE_LIMIT:
         login_lockout_record(username=username)
+
+
+# --------------------------------------------------------------------------------------------------
+# Machine clients' API keys
+
+KEY_PREFIX = "fz_"
+
+
+def api_key_hash(key: str) -> str:
+    """What is stored of a key: its SHA-256 (the key is 256 random bits, so no slow hash is needed)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    token: ApiToken
+    key: str  # ``fz_<prefix>_<secret>``: shown once, never stored
+
+
+def _scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = sorted({str(s).strip() for s in scopes if str(s).strip()})
+    known = set(Scope.values)
+    unknown = [s for s in chosen if s not in known]
+    if unknown or not chosen:
+        raise AccountError(
+            f"权限范围无效：{'、'.join(unknown) or '（未选择）'}（可选 {'、'.join(sorted(known))}）",
+            f"unknown or missing scope: {', '.join(unknown) or '(none)'} (choose from {', '.join(sorted(known))})",
+        )
+    return chosen
+
+
+def api_token_create(
+    *,
+    name: str,
+    scopes: Iterable[str],
+    community: Model | None = None,
+    subdistrict: Model | None = None,
+    expires_at: dt.datetime | None = None,
+    actor: User | None,
+) -> NewApiToken:
+    """A key for a machine client of one community or one subdistrict, with its scopes.
+
+    Returns the key once; only its hash is kept. ``actor`` None is the operator's CLI."""
+    if (community is None) == (subdistrict is None):
+        raise AccountError("密钥须属于一个社区或一个街道", "a key belongs to one community or one subdistrict")
+    chosen = _scopes(scopes)
+    community_id = community.pk if community is not None else None
+    subdistrict_id = subdistrict.pk if subdistrict is not None else None
+    if actor is not None and not can_manage_tokens(
+        actor, community_id=community_id, subdistrict_id=subdistrict_id, scopes=chosen
+    ):
+        raise AccountError("无权为此处生成此权限的密钥", "you may not make a key with these scopes here")
+    label = " ".join(name.split())[:64]
+    if not label:
+        raise AccountError("请填写密钥名称（如：某某检测机构）", "give the key a name (e.g. the lab's)")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise AccountError("到期时间须在将来", "the expiry must be in the future")
+    prefix = secrets.token_hex(4)
+    while ApiToken.objects.filter(prefix=prefix).exists():  # 1 in 4 billion
+        prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic(durable=True):
+        token = ApiToken.objects.create(
+            name=label,
+            prefix=prefix,
+            secret_hash=api_key_hash(key),
+            scopes=chosen,
+            community_id=community_id,
+            subdistrict_id=subdistrict_id,
+            created_by=actor,
+            expires_at=expires_at,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.API_TOKEN_CREATE,
+            target_type="api_token",
+            target_id=token.pk,
+            community_id=community_id,
+            detail={
+                "prefix": prefix,
+                "name": masked(label),
+                "scopes": chosen,
+                "subdistrict": subdistrict_id,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    return NewApiToken(token=token, key=key)
+
+
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
+    """Revoke a key at once (idempotent: a revoked key stays revoked, audited once)."""
+    if actor is not None and not can_manage_tokens(
+        actor, community_id=token.community_id, subdistrict_id=token.subdistrict_id
+    ):
+        raise AccountError("无权吊销此密钥", "you may not revoke this key")
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now, revoked_by=actor):
+            audit_record(
+                actor=actor,
+                action=AuditAction.API_TOKEN_REVOKE,
+                target_type="api_token",
+                target_id=token.pk,
+                community_id=token.community_id,
+                detail={"prefix": token.prefix, "subdistrict": token.subdistrict_id},
+            )
+    token.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return token
+
+
+def api_token_refusal_record(*, token: ApiToken | None, prefix: str, reason: str, path: str) -> None:
+    """A request with a key was refused (unknown, wrong secret, revoked, expired, wrong scope, over
+    its limit, another community's record): one audit row, naming the key by its prefix only."""
+    audit_record(
+        actor=None,
+        action=AuditAction.API_TOKEN_REFUSE,
+        target_type="api_token",
+        target_id=token.pk if token is not None else (prefix[:16] or "-"),
+        community_id=token.community_id if token is not None else None,
+        detail={"reason": reason, "prefix": prefix[:16], "path": masked(path[:200])},
+    )

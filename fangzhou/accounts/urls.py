@@ -16,4 +16,6 @@ urlpatterns = [
     path("people/", views.people, name="people"),
     path("people/<int:user_id>/link/", views.link_make, name="link_make"),
     path("link/<str:token>/", views.signin_link, name="signin_link"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

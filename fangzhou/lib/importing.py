@@ -209,6 +209,16 @@ def sheet_map(sheet: Sheet, columns: Columns, report: ImportReport) -> MappedShe
     return MappedSheet(header, list(data_rows(sheet, header)))
 
 
+def rows_map(rows: Sequence[Mapping[str, Cell]], columns: Columns, report: ImportReport) -> MappedSheet:
+    """Rows a machine client posted (JSON objects keyed by the columns' keys) as a mapped sheet, so
+    that they go through the same row checks and write as an uploaded file; row ``n`` is the n-th
+    object (from 1). Keys that are not columns are ignored."""
+    keys = set(columns.aliases)
+    header = Header(row=0, columns={key: i for i, key in enumerate(columns.aliases)})
+    report.header_row = 0
+    return MappedSheet(header, [(n, {k: v for k, v in row.items() if k in keys}) for n, row in enumerate(rows, 1)])
+
+
 def rows_check(sheet: MappedSheet, parse: Callable[[Row], T | None], report: ImportReport) -> list[T]:
     """Check every row with ``parse``: a row with rejections is reported and dropped, every other
     row ``parse`` returns is kept (``None`` keeps nothing, e.g. a row that is already there)."""

@@ -14,12 +14,14 @@ from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import (
+    TokenPlace,
     building_q,
     community_q,
     is_admin,
     is_officer,
     managed_community_q,
     read_community_q,
+    token_community_q,
 )
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
 
@@ -61,6 +63,11 @@ def community_visible_or_404(user: User | AnonymousUser, code: str, *, need: Acc
     if community is None:
         raise Http404(gettext("Community not found"))
     return community
+
+
+def communities_of_token(token: TokenPlace) -> QuerySet[Community]:
+    """The communities of an API key (its community, or every community of its subdistrict)."""
+    return Community.objects.filter(token_community_q(token)).select_related("subdistrict")
 
 
 def buildings_visible(user: User | AnonymousUser) -> QuerySet[Building]:

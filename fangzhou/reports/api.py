@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
+from ninja.security import django_auth
 
-from fangzhou.accounts.permissions import can_read_counts
-from fangzhou.registry.selectors import Access, community_visible_or_404
+from fangzhou.accounts.models import Scope
+from fangzhou.accounts.permissions import can_read_counts, token_community_q
+from fangzhou.accounts.tokens import ApiKeyAuth, refuse_place, request_token, token_reader
+from fangzhou.registry.selectors import Access, communities_of_token, community_visible_or_404
 from fangzhou.reports import selectors
 
 router = Router(tags=["reports"])
@@ -171,18 +174,33 @@ def _reader(request: HttpRequest) -> None:
         raise HttpError(403, "无权查看日报 / you may not see daily reports")
 
 
-@router.get("/communities/{code}/daily", response=DailyOut)
+# The session (the committee, the subdistrict officer) or a district system's API key (``reports:read``).
+READERS = [django_auth, ApiKeyAuth(Scope.REPORTS_READ)]
+
+
+@router.get("/communities/{code}/daily", response=DailyOut, auth=READERS)
 def community_daily(request: HttpRequest, code: str, day: str | None = None) -> dict[str, Any]:
     """The community's daily report for ``day`` (YYYY-MM-DD, default today)."""
+    on = selectors.report_day(day)
+    token = request_token(request)
+    if token is not None:
+        found = communities_of_token(token).filter(code=code).first()
+        if found is None:
+            refuse_place(request, token)
+            raise Http404("community not found")
+        return selectors.daily_report(token_reader(token), found, on).as_dict()
     _reader(request)
     community = community_visible_or_404(request.user, code, need=Access.READ)
-    on = selectors.report_day(day)
     return selectors.daily_report(request.user, community, on).as_dict()
 
 
-@router.get("/subdistrict", response=SubdistrictOut)
+@router.get("/subdistrict", response=SubdistrictOut, auth=READERS)
 def subdistrict(request: HttpRequest, day: str | None = None) -> dict[str, Any]:
-    """One row per community the user may report on, with the key figures of ``day``."""
-    _reader(request)
+    """One row per community the user (or the API key) may report on, with the key figures of ``day``."""
     on = selectors.report_day(day)
+    token = request_token(request)
+    if token is not None:
+        table = selectors.subdistrict_table(token_reader(token), on, only=token_community_q(token))
+        return selectors.subdistrict_json(table)
+    _reader(request)
     return selectors.subdistrict_json(selectors.subdistrict_table(request.user, on))

@@ -613,13 +613,17 @@ class SubdistrictTable:
         return value
 
 
-def subdistrict_table(user: AnyUser, day: dt.date, *, now: dt.datetime | None = None) -> SubdistrictTable:
-    """One row per community the user may report on (a subdistrict officer: their subdistrict).
+def subdistrict_table(
+    user: AnyUser, day: dt.date, *, now: dt.datetime | None = None, only: Q | None = None
+) -> SubdistrictTable:
+    """One row per community the user may report on (a subdistrict officer: their subdistrict),
+    narrowed by ``only`` (a filter on Community: an API key's communities).
 
     A fixed number of queries whatever the number of communities: the communities with their
     counts (one statement), the cases, and the zone reports of all of them at once."""
     moment = as_of(day, now)
-    communities = list(_with_figures(communities_read(user), day, moment))
+    readable = communities_read(user) if only is None else communities_read(user).filter(only)
+    communities = list(_with_figures(readable, day, moment))
     ids = [c.pk for c in communities]
     cases = _stages(ids, day)
     zone_by_community = zone_reports(communities, day, buildings=False)

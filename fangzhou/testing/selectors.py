@@ -13,7 +13,7 @@ from django.core import signing
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import can_manage_community
+from fangzhou.accounts.permissions import TokenPlace, can_manage_community, token_community_q
 from fangzhou.cases.hooks import ResidentAction
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
@@ -46,6 +46,11 @@ def rounds_visible(user: User | AnonymousUser) -> QuerySet[Round]:
 
 def round_get(user: User | AnonymousUser, round_id: int) -> Round | None:
     return rounds_visible(user).select_related("community").filter(pk=round_id).first()
+
+
+def round_for_token(token: TokenPlace, round_id: int) -> Round | None:
+    """A round of one of an API key's communities (a lab's, the sampling app's), else None."""
+    return Round.objects.filter(token_community_q(token, "community"), pk=round_id).select_related("community").first()
 
 
 def tube_get(user: User | AnonymousUser, tube_id: int) -> Tube | None:

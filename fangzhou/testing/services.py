@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
-from fangzhou.lib.importing import Columns, ImportReport, Row, rows_check, sheet_map, sheet_read
+from fangzhou.lib.importing import Columns, ImportReport, MappedSheet, Row, rows_check, rows_map, sheet_map, sheet_read
 from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.testing import schedule as core
@@ -497,10 +497,31 @@ class SamplesReport(ImportReport):
 SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
 
 
-def samples_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> SamplesReport:
-    """Samples taken in another app: tube code, document number, name, time, site; see the issue."""
+def _mapped(
+    data: bytes | None, filename: str, rows: Sequence[Mapping[str, Any]] | None, columns: Columns, report: ImportReport
+) -> MappedSheet:
+    """An uploaded file's rows, or the rows a machine client posted (``rows``), mapped to ``columns``."""
+    if rows is not None:
+        return rows_map(rows, columns, report)
+    return sheet_map(sheet_read(data=data, filename=filename, columns=columns), columns, report)
+
+
+def samples_import(
+    *,
+    round: Round,
+    data: bytes | None = None,
+    filename: str,
+    actor: User | None,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    then: Callable[[SamplesReport], None] | None = None,
+) -> SamplesReport:
+    """Samples taken in another app: tube code, document number, name, time, site; see the issue.
+
+    From a file (``data``), or from the rows the city sampling app posts (``rows``, keyed like the
+    columns: ``tube``, ``id_number``, ``name``, ``sampled_at``, ``site``). ``then`` runs in the
+    import's transaction, the round still locked (the API keeps its answer there)."""
     report = SamplesReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=SAMPLES), SAMPLES, report)
+    mapped = _mapped(data, filename, rows, SAMPLES, report)
     with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         docs = {_text(v).upper() for v in mapped.values("id_number")}
@@ -625,6 +646,8 @@ def samples_import(*, round: Round, data: bytes, filename: str, actor: User | No
             if tube.kind == TubeKind.SINGLE:
                 report.single += len(kept)
         report.rejected.sort(key=lambda r: r.row)
+        if then is not None:
+            then(report)
         audit_record(
             action=AuditAction.SAMPLES_IMPORT,
             actor=actor,
@@ -792,10 +815,22 @@ def retest_case_confirm(*, retest_id: int, actor: User, report_date: dt.date | N
 ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
 
 
-def results_import(*, round: Round, data: bytes, filename: str, actor: User | None) -> ResultsReport:
-    """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied."""
+def results_import(
+    *,
+    round: Round,
+    data: bytes | None = None,
+    filename: str,
+    actor: User | None,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    then: Callable[[ResultsReport], None] | None = None,
+) -> ResultsReport:
+    """Lab results per tube; applies the re-test rules. Bad rows are reported, never applied.
+
+    From a file (``data``), or from the rows a lab system posts (``rows``: ``tube``, ``result``,
+    ``ct_orf1ab``, ``ct_n``, ``tested_at``); ``then`` runs in the import's transaction, the round
+    still locked (the API keeps its answer there)."""
     report = ResultsReport()
-    mapped = sheet_map(sheet_read(data=data, filename=filename, columns=RESULTS), RESULTS, report)
+    mapped = _mapped(data, filename, rows, RESULTS, report)
     with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
         codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
@@ -888,6 +923,8 @@ def results_import(*, round: Round, data: bytes, filename: str, actor: User | No
             report.count("created")
             _apply_result(rnd, tube, result, tested_at, actor, report)
         report.rejected.sort(key=lambda r: r.row)
+        if then is not None:
+            then(report)
         audit_record(
             action=AuditAction.RESULTS_IMPORT,
             actor=actor,

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from fangzhou.accounts.models import Scope
+from fangzhou.accounts.services import api_token_create
 from fangzhou.registry.tests.factories import build_world
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
@@ -42,9 +44,12 @@ def signed_in() -> dict[str, Any]:
     world = build_world()
     client = Client()
     client.force_login(world.secretary)
+    # The machine clients' operations take a key, not the session: the secretary's community's key
+    # with every scope (the session operations ignore it; the session comes first where both are).
+    key = api_token_create(name="fuzz", scopes=Scope.values, community=world.community, actor=world.secretary).key
     return {
         "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": CSRF},
-        "headers": {"X-CSRFToken": CSRF},
+        "headers": {"X-CSRFToken": CSRF, "Authorization": f"Bearer {key}"},
     }
 
 

@@ -78,6 +78,7 @@ READ_ONLY = {
     "testing.manifest_csv",
     "volunteers.signup_link_community",
     "accounts.signin_link_valid",
+    "accounts.api_key_hash",
     # django-axes' signal receiver: it calls login_lockout_record once per lock (covered below).
     "accounts.on_user_locked_out",
 }
@@ -520,6 +521,31 @@ def _signin_link_use(w: World) -> Callable[[], object]:
         return accounts_services.signin_link_use(token=made.token, new_password="a-new-long-pass-8")
 
     return run
+
+
+@case("accounts.api_token_create", A.API_TOKEN_CREATE)
+def _api_token_create(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.api_token_create(
+        name="某某检测机构", scopes=["results:write"], community=w.community, actor=w.secretary
+    )
+
+
+@case("accounts.api_token_revoke", A.API_TOKEN_REVOKE, also={A.API_TOKEN_CREATE: 1})
+def _api_token_revoke(w: World) -> Callable[[], object]:
+    def run() -> object:
+        made = accounts_services.api_token_create(
+            name="区日报系统", scopes=["reports:read"], subdistrict=w.community.subdistrict, actor=w.officer
+        )
+        return accounts_services.api_token_revoke(token=made.token, actor=w.officer)
+
+    return run
+
+
+@case("accounts.api_token_refusal_record", A.API_TOKEN_REFUSE)
+def _api_token_refusal_record(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.api_token_refusal_record(
+        token=None, prefix="0000beef", reason="unknown", path="/api/reports/subdistrict"
+    )
 
 
 @case("accounts.login_lockout_record", A.ACCOUNT_LOCKOUT)

@@ -24,8 +24,8 @@ from django.test import Client
 from django.urls import get_resolver
 from django.utils import timezone
 
-from fangzhou.accounts.models import Role, User
-from fangzhou.accounts.services import user_upsert
+from fangzhou.accounts.models import ApiToken, Role, Scope, User
+from fangzhou.accounts.services import api_token_create, user_upsert
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case
 from fangzhou.demo import demo_operations
@@ -88,6 +88,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "profile_id": _first(CareProfile, c),
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "user_id": _first(User, c),
+        "token_id": _first(ApiToken, c),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",
@@ -176,7 +177,10 @@ def two_communities(db: None) -> tuple[Community, Client]:
     _ensure_swap_block_and_override(first)
     other = community_create(code="OTHER1", name="另一居民区", subdistrict_name="华新街道")
     outsider = user_upsert(username="outsider-sec", password="x-long-password-1", role=Role.SECRETARY, community=other)
-    client = Client()
+    # The outsider also holds an API key of their own community with every scope: the machine
+    # clients' endpoints (a key, not a session) are walked with it, and must refuse it here too.
+    theirs = api_token_create(name="outsider-lab", scopes=Scope.values, community=other, actor=outsider)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {theirs.key}")
     client.force_login(outsider)
     return first, client
 
@@ -213,6 +217,8 @@ def _ensure_swap_block_and_override(community: Community) -> None:
             capacity=20,
             time_limit_s=0.1,
         )
+    if not ApiToken.objects.filter(community=community).exists():
+        api_token_create(name="演练检测机构", scopes=Scope.values, community=community, actor=secretary)
     if not ResidentTransfer.objects.filter(from_community=community).exists():
         # Another community's roster names one of ours: a move waits for the subdistrict.
         person = Resident.objects.filter(community=community).exclude(id_number="").order_by("pk").first()

@@ -79,6 +79,7 @@ def stack(tmp_path: Path, world: World) -> Iterator[Stack]:
     (tmp_path / "stack_settings.py").write_text(
         "from fangzhou.settings import *  # noqa: F403\n"
         "FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 3\n"
+        "FANGZHOU_API_TOKEN_RATE = 5\n"  # and a machine client's key: 5 a minute across both
         # the suite's personas are hashed fast (conftest): the servers must read those hashes
         "PASSWORD_HASHERS = [*PASSWORD_HASHERS, 'django.contrib.auth.hashers.MD5PasswordHasher']  # noqa: F405\n"
     )
@@ -251,3 +252,31 @@ def test_through_nginx(stack: Stack, world: World) -> None:
     assert {logged[i]["route"] for i in ids} == {"c/<str:code>/", "testing/a/<str:token>/submit/"}
     assert all(stack.logs[i].read_text().count('"logger": "fangzhou.request"') > 0 for i in range(2))  # both served
     assert token not in "".join(log.read_text() for log in stack.logs)
+
+
+def test_a_machine_clients_key_through_nginx_counted_by_both_instances(stack: Stack, world: World) -> None:
+    """A district system's key, through nginx to two gunicorn instances sharing Redis: the key's
+    limit holds across them, a revoked key is refused at once by both, every refusal is audited."""
+    import requests
+
+    from fangzhou.accounts.audit import AuditAction
+    from fangzhou.accounts.models import AuditLog
+    from fangzhou.accounts.services import api_token_create, api_token_revoke
+
+    made = api_token_create(
+        name="区日报系统", scopes=["reports:read"], subdistrict=world.community.subdistrict, actor=world.officer
+    )
+    url = f"{stack.base}/api/reports/subdistrict"
+    headers = {"Authorization": f"Bearer {made.key}"}
+    statuses = [requests.get(url, headers=headers, timeout=30).status_code for _ in range(12)]
+    assert statuses.count(200) == 5 and statuses[5:] == [429] * 7  # 5 a minute, not 5 per instance
+    refused = requests.get(url, headers=headers, timeout=30)
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert all("api/reports/subdistrict" in log.read_text() for log in stack.logs)  # both instances served it
+    api_token_revoke(token=made.token, actor=world.officer)
+    assert {requests.get(url, headers=headers, timeout=30).status_code for _ in range(4)} == {401}
+    reasons = list(
+        AuditLog.objects.filter(action=AuditAction.API_TOKEN_REFUSE).values_list("detail__reason", flat=True)
+    )
+    assert reasons.count("rate_limited") == 1 and reasons.count("revoked") == 4

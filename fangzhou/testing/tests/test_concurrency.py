@@ -63,3 +63,42 @@ def test_the_same_antigen_submission_sent_four_times_is_stored_once() -> None:
     )
     assert errors == [] and len(results) == 4
     assert AntigenSubmission.objects.count() == 1 and AntigenReport.objects.count() == 1
+
+
+def test_a_machine_post_sent_four_times_at_once_is_written_once_and_answered_alike() -> None:
+    import json
+
+    from django.test import Client
+
+    from fangzhou.accounts.models import ApiReceipt
+    from fangzhou.accounts.services import api_token_create
+
+    world = build_world()
+    rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=None)
+    zhang, li = world.resident("张伟"), world.resident("李娜")
+    key = api_token_create(name="app", scopes=["samples:write"], community=world.community, actor=None).key
+    body = json.dumps(
+        {
+            "batch_id": "retry-storm-1",
+            "rows": [
+                {"sample_id": "a", "tube": "R0001", "id_number": zhang.id_number},
+                {"sample_id": "b", "tube": "R0001", "id_number": li.id_number},
+            ],
+        }
+    )
+
+    def post(i: int) -> object:
+        answer = Client().post(
+            f"/api/testing/rounds/{rnd.pk}/samples/rows",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+        )
+        return answer.status_code, answer.json()
+
+    results, errors = _race(4, post)
+    assert errors == [] and len(results) == 4
+    assert len({json.dumps(r, sort_keys=True) for r in results}) == 1  # four identical answers
+    status, answer = results[0]  # type: ignore[misc]
+    assert status == 200 and answer["samples"] == 2
+    assert Sample.objects.filter(round=rnd).count() == 2 and ApiReceipt.objects.count() == 1
