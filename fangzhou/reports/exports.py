@@ -85,7 +85,8 @@ def report_xlsx(report: DailyReport) -> bytes:
     book.heading(
         f"{report.community.name}（{report.community.code}）日报 Daily report {report.day.isoformat()}", size=13
     )
-    book.row([f"{report.community.subdistrict.name} · 截至 as of {timezone.localtime(report.as_of):%Y-%m-%d %H:%M}"])
+    at = timezone.localtime(report.as_of, report.community.tzinfo)  # the community's clock
+    book.row([f"{report.community.subdistrict.name} · 截至 as of {at:%Y-%m-%d %H:%M}"])
     book.header(["项目 Section", "指标 Figure", "数值 Value"])
     for section, label, value in report_lines(report):
         book.row([section, label, value])
@@ -187,9 +188,10 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
 def report_pdf(report: DailyReport) -> bytes:
     from weasyprint import HTML
 
-    html = render_to_string(
-        "reports/print_daily.html",
-        {"report": report, "lines": report_lines(report), "printed_at": timezone.localtime()},
-    )
+    with timezone.override(report.community.tzinfo):  # the community's clock, wherever it is rendered
+        html = render_to_string(
+            "reports/print_daily.html",
+            {"report": report, "lines": report_lines(report), "printed_at": timezone.localtime()},
+        )
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf

@@ -30,7 +30,7 @@ from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Community, Household, Resident
-from fangzhou.registry.selectors import communities_read
+from fangzhou.registry.selectors import communities_read, community_time_zone_activate
 from fangzhou.supplies.models import DeliveryStatus, Distribution
 from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Sample, Tube
 from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
@@ -471,6 +471,7 @@ def community_row(user: AnyUser, community: Community | str, day: dt.date, *, no
     row: Any = _with_figures(scope, day, moment, volunteers=True).first()
     if row is None:
         raise Http404(gettext("Community not found"))
+    community_time_zone_activate(row)
     return row
 
 
@@ -543,7 +544,7 @@ def report_json(report: DailyReport) -> dict[str, Any]:
             "subdistrict": report.community.subdistrict.name,
         },
         "day": report.day.isoformat(),
-        "as_of": timezone.localtime(report.as_of).isoformat(timespec="seconds"),
+        "as_of": timezone.localtime(report.as_of, report.community.tzinfo).isoformat(timespec="seconds"),
         "residents": report.residents,
         "households": report.households,
         "cases": asdict(report.cases),
