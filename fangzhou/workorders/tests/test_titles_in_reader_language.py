@@ -1,0 +1,33 @@
+"""Titles the system writes are built in the reader's language when shown, not stored in one."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from fangzhou.cases.services import case_confirm
+from fangzhou.registry.tests.factories import World
+from fangzhou.reports.tests.helpers import client_for
+from fangzhou.workorders.models import WorkOrder
+from fangzhou.workorders.texts import title_text
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_case_transfer_order_reads_in_chinese_and_in_english(world: World) -> None:
+    case_confirm(resident=world.resident("刘洋"), report_date=timezone.localdate(), source="staff", actor=None)
+    order = WorkOrder.objects.get(title_code="case.transfer")
+    client = client_for(world.secretary)
+    zh = client.get("/orders/").content.decode()
+    assert "安排转运：阳光小区 5号楼 201室" in zh and "Arrange transfer" not in zh
+    detail = client.get(f"/orders/{order.pk}/").content.decode()
+    assert "Arrange" not in detail and "待处理" in detail  # the history's statuses are labels too
+    client.cookies["django_language"] = "en"
+    en = client.get("/orders/").content.decode()
+    assert "Arrange transfer: 阳光小区 5号楼 201室" in en and "安排转运" not in en
+
+
+def test_a_title_typed_by_a_person_or_an_unknown_code_is_shown_as_stored() -> None:
+    assert title_text("", {}, "修水管") == "修水管"
+    assert title_text("no.such.code", {"x": 1}, "旧标题") == "旧标题"
+    assert title_text("case.transfer", {"wrong": 1}, "旧标题") == "旧标题"
