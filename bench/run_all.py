@@ -33,6 +33,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("pooling", ["--people", "5000", "--reps", "1", "--out", str(out / "pooling.md")]),
             ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community", *cvrp]),
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
+            ("hot_pages", ["--quick", *db]),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
@@ -40,6 +41,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("pooling", ["--people", "100000", "--reps", "10", "--out", str(out / "pooling.md")]),
         ("cvrp", ["--out", str(out / "routing.md"), *cvrp]),
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),
+        ("hot_pages", [*db]),
     ]
 
 
