@@ -31,3 +31,15 @@ def test_a_title_typed_by_a_person_or_an_unknown_code_is_shown_as_stored() -> No
     assert title_text("", {}, "修水管") == "修水管"
     assert title_text("no.such.code", {"x": 1}, "旧标题") == "旧标题"
     assert title_text("case.transfer", {"wrong": 1}, "旧标题") == "旧标题"
+
+
+def test_a_recorded_request_is_in_the_list_beside_its_saved_message(world: World) -> None:
+    """A screen never says "recorded" beside a list that says nothing exists."""
+    client = client_for(world.secretary)
+    page = client.post(
+        "/orders/requests/new/",
+        {"building": world.b3.pk, "room": "101", "kind": "food", "urgency": "1", "text": "缺米面"},
+        follow=True,
+    ).content.decode()
+    assert "已登记" in page, page[page.find("<main") :][:600]
+    assert "缺米面" in page and "没有待处理的诉求" not in page
