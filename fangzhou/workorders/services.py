@@ -407,6 +407,8 @@ def resident_request_submit(
                 community=building.community,
                 kind=Kind.RESIDENT_REQUEST,
                 title=f"{kind_label}: {place} · {text[:60]}",
+                title_code="request.order",
+                title_args={"kind": kind, "place": place, "text": text[:60]},
                 detail=text,
                 actor=actor,
                 priority=int(urgency),

@@ -25,7 +25,15 @@ TITLES: dict[str, Promise] = {
     "care.medicine_trip": _("Medicine trip: %(pharmacy)s (%(n)s households)"),
     "supplies.redeliver": _("Deliver supplies again: %(place)s"),
     "testing.retest": _("Door-to-door single-tube re-test: %(name)s (%(place)s)"),
+    "request.order": _("%(kind)s: %(place)s · %(text)s"),
 }
+
+
+def _coded(code: str) -> dict[str, Any]:
+    """Parameters that are themselves codes, shown by their label in the reader's language."""
+    from fangzhou.workorders.models import RequestKind
+
+    return {"request.order": {"kind": RequestKind}}.get(code, {})
 
 
 def title_text(code: str, args: Mapping[str, Any] | None, fallback: str) -> str:
@@ -33,7 +41,11 @@ def title_text(code: str, args: Mapping[str, Any] | None, fallback: str) -> str:
     template = TITLES.get(code) if code else None
     if template is None:
         return fallback
+    values = dict(args or {})
+    for key, choices in _coded(code).items():
+        if values.get(key) in choices.values:
+            values[key] = choices(values[key]).label
     try:
-        return str(template) % dict(args or {})
+        return str(template) % values
     except (KeyError, TypeError, ValueError):
         return fallback

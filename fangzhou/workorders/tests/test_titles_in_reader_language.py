@@ -43,3 +43,15 @@ def test_a_recorded_request_is_in_the_list_beside_its_saved_message(world: World
     ).content.decode()
     assert "已登记" in page, page[page.find("<main") :][:600]
     assert "缺米面" in page and "没有待处理的诉求" not in page
+
+
+def test_a_residents_request_order_names_its_kind_in_the_readers_language(world: World) -> None:
+    client = client_for(world.secretary)
+    client.post(
+        "/orders/requests/new/",
+        {"building": world.b3.pk, "room": "101", "kind": "repair", "urgency": "1", "text": "水管漏水"},
+    )
+    order = WorkOrder.objects.get(title_code="request.order")
+    assert "报修" in order.display_title or "维修" in order.display_title, order.display_title
+    client.cookies["django_language"] = "en"
+    assert "Repair: " in client.get(f"/orders/{order.pk}/").content.decode()
