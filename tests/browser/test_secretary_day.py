@@ -4,6 +4,7 @@ today, on to the daily report (the same numbers), then its Excel and PDF."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,7 +54,7 @@ def test_overview_to_daily_report_and_its_files(live_server: Any, phone: Any, li
         phone.get_by_role("link", name="Excel").click()
     path = download.value.path()
     assert path is not None
-    sheet = load_workbook(path).active
+    sheet = load_workbook(io.BytesIO(Path(path).read_bytes())).active  # the download has no .xlsx name
     assert sheet is not None
     cells = {row[1]: row[2] for row in sheet.iter_rows(values_only=True) if row and len(row) > 2}
     assert cells["当日新增病例 New cases today"] == 1 and cells["待转运 Awaiting transfer"] == 1
