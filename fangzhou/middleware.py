@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError
@@ -14,10 +15,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError, Json
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.defaults import server_error as django_server_error
 
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.problems import PROBLEM_JSON, as_problem
+from fangzhou.registry.selectors import TIME_ZONE_SESSION_KEY, user_time_zone
 
 API_PREFIX = "/api/"
 
@@ -37,6 +40,31 @@ class RefusedMiddleware:
         if isinstance(exception, Refused):
             return render(request, "refused.html", {"error": exception}, status=400)
         return None
+
+
+class TimeZoneMiddleware:
+    """Every time a signed-in person reads is on their community's clock: the zone kept in the
+    session at sign-in (no query per request), computed once for an older session. A page about
+    one community switches to that community's zone (``community_visible_or_404``); the zone is
+    reset after every request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        name = session.get(TIME_ZONE_SESSION_KEY) if session is not None else None
+        if name is None and session is not None and "_auth_user_id" in session and request.user.is_authenticated:
+            name = session[TIME_ZONE_SESSION_KEY] = user_time_zone(request.user)
+        if name:
+            try:
+                timezone.activate(ZoneInfo(name))
+            except (ValueError, KeyError):  # a zone removed from the system since sign-in
+                timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 log = logging.getLogger(__name__)

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "fangzhou.middleware.TimeZoneMiddleware",  # the community's clock for every time shown
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fangzhou.middleware.RefusedMiddleware",
     "fangzhou.middleware.DatabaseUnavailableMiddleware",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q, is_committee
-from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult
+from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.registry.models import Community, Resident
 
 
@@ -110,14 +112,14 @@ def _testing_items(resident: Resident) -> list[TimelineItem] | None:
             lab = row.tube.lab_result
         except ObjectDoesNotExist:
             lab = None
-        result = lab.get_result_display() if lab is not None else "待出结果 / pending"
+        result = lab.get_result_display() if lab is not None else gettext("result pending")
         when = timezone.localtime(row.sampled_at)
         items.append(
             TimelineItem(
                 on=when.date(),
                 at=when.isoformat(),
                 kind="test",
-                label=f"核酸（{row.get_kind_display()}） / PCR ({row.kind})",
+                label=gettext("PCR (%(kind)s)") % {"kind": row.get_kind_display()},
                 detail=f"{row.tube.code}: {result}",
             )
         )
@@ -127,11 +129,40 @@ def _testing_items(resident: Resident) -> list[TimelineItem] | None:
                 on=report.day,
                 at=report.day.isoformat(),
                 kind="antigen",
-                label="抗原自测 / antigen self-test",
+                label=gettext("Antigen self-test"),
                 detail=str(report.get_result_display()),
             )
         )
     return items
+
+
+def _event_detail(detail: dict[str, Any]) -> str:
+    """An event's facts in the reader's language: labels for the keys, labels for coded values."""
+    names = {
+        "source": gettext("source"),
+        "site": gettext("site"),
+        "site_kind": gettext("kind of site"),
+        "until": gettext("until"),
+        "checked": gettext("checked"),
+        "result": gettext("result"),
+        "at": gettext("at"),
+        "ct": "Ct",
+    }
+    values = {
+        "source": dict(Source.choices),
+        "site_kind": dict(SiteKind.choices),
+        "result": dict(PcrResult.Result.choices),
+    }
+    parts = []
+    for key, value in sorted(detail.items()):
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool):
+            shown = gettext("yes") if value else gettext("no")
+        else:
+            shown = str(values.get(key, {}).get(value, value))
+        parts.append(f"{names.get(key, key)}: {shown}")
+    return ", ".join(parts)
 
 
 def resident_timeline(resident: Resident) -> tuple[list[TimelineItem], bool]:
@@ -143,19 +174,20 @@ def resident_timeline(resident: Resident) -> tuple[list[TimelineItem], bool]:
             at=e.at.isoformat(),
             kind=e.kind,
             label=str(e.get_kind_display()),
-            detail=", ".join(f"{k}: {v}" for k, v in sorted(e.detail.items()) if v not in (None, "")),
+            detail=_event_detail(e.detail),
         )
         for e in CaseEvent.objects.filter(resident=resident)
         if e.kind != CaseEvent.Kind.PCR
     ]
     for r in PcrResult.objects.filter(case__resident=resident):
         ct = f", Ct {r.ct:g}" if r.ct is not None else ""
+        local = timezone.localtime(r.sampled_at)
         items.append(
             TimelineItem(
-                on=r.sampled_at.date(),
-                at=r.sampled_at.isoformat(),
+                on=local.date(),
+                at=local.isoformat(),
                 kind="pcr",
-                label="隔离期核酸 / PCR in isolation",
+                label=gettext("PCR in isolation"),
                 detail=f"{r.get_result_display()}{ct}",
             )
         )

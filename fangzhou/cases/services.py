@@ -112,6 +112,8 @@ def _case_followups(case: Case, actor: User | None) -> None:
         community=case.community,
         kind=Kind.TRANSFER,
         title=f"安排转运 Arrange transfer: {where}",
+        title_code="case.transfer",
+        title_args={"where": where},
         actor=actor,
         priority=Priority.EMERGENCY,
         resident=resident,
@@ -122,6 +124,8 @@ def _case_followups(case: Case, actor: User | None) -> None:
         community=case.community,
         kind=Kind.DISINFECTION,
         title=f"环境消杀（住所及楼道） Disinfect home and stairwell: {where}",
+        title_code="case.disinfect",
+        title_args={"where": where},
         actor=actor,
         priority=Priority.URGENT,
         household=household,
@@ -131,6 +135,8 @@ def _case_followups(case: Case, actor: User | None) -> None:
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"联系同住家属 Check on household: {where}",
+        title_code="case.household",
+        title_args={"where": where},
         actor=actor,
         priority=Priority.URGENT,
         household=household,
@@ -155,6 +161,8 @@ def _case_followups(case: Case, actor: User | None) -> None:
             community=case.community,
             kind=Kind.RETEST,
             title=f"密接居家隔离 上门核酸 第{i + 1}天 Close contacts' daily test, day {i + 1}: {where}",
+            title_code="case.contact_test",
+            title_args={"day": i + 1, "where": where},
             actor=actor,
             priority=Priority.NORMAL,
             household=household,
@@ -284,8 +292,10 @@ def case_pcr_record(
 
 def case_discharge_check(case: Case) -> DischargeCheck:
     rules = case_rules(case.community)
+    tz = case.community.tzinfo  # the core writes its times into the message: the community's clock
     facts = [
-        PcrFact(r.sampled_at, r.result == PcrResult.Result.NEGATIVE, r.ct) for r in PcrResult.objects.filter(case=case)
+        PcrFact(timezone.localtime(r.sampled_at, tz), r.result == PcrResult.Result.NEGATIVE, r.ct)
+        for r in PcrResult.objects.filter(case=case)
     ]
     return discharge_check(facts, gap_hours=rules.discharge_gap_hours, min_ct=rules.discharge_min_ct)
 
@@ -302,6 +312,8 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
         community=case.community,
         kind=Kind.HOUSEHOLD_CHECK,
         title=f"出舱后居家健康监测（至 {case.monitoring_until:%m-%d}） Home health monitoring after discharge",
+        title_code="case.monitoring",
+        title_args={"until": f"{case.monitoring_until:%m-%d}"},
         actor=actor,
         household=household,
         resident=case.resident,

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(_("Unknown time zone: %(value)s"), params={"value": value})
 
 
 class Subdistrict(models.Model):
@@ -20,6 +27,9 @@ class Community(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=64)
     subdistrict = models.ForeignKey(Subdistrict, on_delete=models.PROTECT, related_name="communities")
+    # The community's clock: every time a person reads (pages, messages, refusals, Excel, PDF) is
+    # shown in it, whatever the server's TIME_ZONE (an IANA name).
+    time_zone = models.CharField(max_length=64, default="Asia/Shanghai", validators=[validate_time_zone])
 
     class Meta:
         ordering = ["code"]
@@ -27,6 +37,10 @@ class Community(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
 
 class Compound(models.Model):

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
@@ -58,16 +60,42 @@ def communities_managed(user: User | AnonymousUser) -> QuerySet[Community]:
 
 def community_visible_or_404(user: User | AnonymousUser, code: str, *, need: Access = Access.SEE) -> Community:
     """The one way a page or endpoint turns a community code into a community: the community with
-    this code if the user has ``need`` access to it; otherwise 404 (never a hint that it exists)."""
+    this code if the user has ``need`` access to it; otherwise 404 (never a hint that it exists).
+    The rest of the request shows times on the community's clock (:func:`community_time_zone_activate`)."""
     community = communities_for(user, need).filter(code=code).first()
     if community is None:
         raise Http404(gettext("Community not found"))
+    community_time_zone_activate(community)
     return community
 
 
 def communities_of_token(token: TokenPlace) -> QuerySet[Community]:
     """The communities of an API key (its community, or every community of its subdistrict)."""
     return Community.objects.filter(token_community_q(token)).select_related("subdistrict")
+
+
+TIME_ZONE_SESSION_KEY = "fz_time_zone"
+
+
+def community_time_zone_activate(community: Community) -> None:
+    """Times on this page are the community's (the request's time-zone middleware ends it)."""
+    timezone.activate(community.tzinfo)
+
+
+def user_time_zone(user: User | AnonymousUser) -> str:
+    """The clock a signed-in person reads: their community's, else their subdistrict's first
+    community's, else the server's ``TIME_ZONE``."""
+    community_id = getattr(user, "community_id", None)
+    if community_id is not None:
+        return str(user.community.time_zone)  # type: ignore[union-attr]
+    subdistrict_id = getattr(user, "subdistrict_id", None)
+    if subdistrict_id is not None:
+        first = (
+            Community.objects.filter(subdistrict_id=subdistrict_id).order_by("code").values_list("time_zone", flat=True)
+        ).first()
+        if first:
+            return first
+    return str(settings.TIME_ZONE)
 
 
 def buildings_visible(user: User | AnonymousUser) -> QuerySet[Building]:

@@ -85,7 +85,8 @@ def report_xlsx(report: DailyReport) -> bytes:
     book.heading(
         f"{report.community.name}（{report.community.code}）日报 Daily report {report.day.isoformat()}", size=13
     )
-    book.row([f"{report.community.subdistrict.name} · 截至 as of {timezone.localtime(report.as_of):%Y-%m-%d %H:%M}"])
+    at = timezone.localtime(report.as_of, report.community.tzinfo)  # the community's clock
+    book.row([f"{report.community.subdistrict.name} · 截至 as of {at:%Y-%m-%d %H:%M}"])
     book.header(["项目 Section", "指标 Figure", "数值 Value"])
     for section, label, value in report_lines(report):
         book.row([section, label, value])
@@ -100,7 +101,9 @@ SUBDISTRICT_HEADER = [
     "居民 Residents",
     "新增病例 New cases",
     "累计病例 Total cases",
+    "待转运 Awaiting transfer",
     "隔离中 In isolation",
+    "居家健康监测 Home health monitoring",
     "抗原已报 Antigen reported",
     "抗原报告率 Antigen rate",
     "抗原阳性 Antigen positive",
@@ -131,7 +134,9 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
                 r.residents,
                 r.cases.new,
                 r.cases.total,
-                r.cases.in_isolation + r.cases.awaiting_transfer,
+                r.cases.awaiting_transfer,
+                r.cases.in_isolation,
+                r.cases.home_monitoring,
                 r.antigen.reported,
                 _pct(r.antigen.rate),
                 r.antigen.positive,
@@ -156,7 +161,9 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
             table.total("residents"),
             table.total("cases.new"),
             table.total("cases.total"),
-            table.total("cases.in_isolation") + table.total("cases.awaiting_transfer"),
+            table.total("cases.awaiting_transfer"),
+            table.total("cases.in_isolation"),
+            table.total("cases.home_monitoring"),
             table.total("antigen.reported"),
             "",
             table.total("antigen.positive"),
@@ -181,9 +188,10 @@ def subdistrict_xlsx(table: SubdistrictTable) -> bytes:
 def report_pdf(report: DailyReport) -> bytes:
     from weasyprint import HTML
 
-    html = render_to_string(
-        "reports/print_daily.html",
-        {"report": report, "lines": report_lines(report), "printed_at": timezone.localtime()},
-    )
+    with timezone.override(report.community.tzinfo):  # the community's clock, wherever it is rendered
+        html = render_to_string(
+            "reports/print_daily.html",
+            {"report": report, "lines": report_lines(report), "printed_at": timezone.localtime()},
+        )
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf

@@ -12,28 +12,32 @@ the end of today. The number of queries does not depend on the number of residen
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
-from fangzhou.care.selectors import at_risk_next_48h
+from fangzhou.accounts.permissions import can_read_counts
+from fangzhou.care.selectors import at_risk_count
 from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
+from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Community, Household, Resident
-from fangzhou.registry.selectors import communities_read
+from fangzhou.registry.selectors import communities_read, community_time_zone_activate
 from fangzhou.supplies.models import DeliveryStatus, Distribution
 from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Sample, Tube
-from fangzhou.testing.selectors import round_counts, rounds_visible
 from fangzhou.volunteers.models import ShiftAssignment, Volunteer, VolunteerStatus
 from fangzhou.volunteers.selectors import day_bounds as bounds
 from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
-from fangzhou.zones.selectors import zone_report, zone_reports
+from fangzhou.zones.models import ZoneSettings
+from fangzhou.zones.selectors import zone_reports
 
 AnyUser = User | AnonymousUser
 
@@ -165,6 +169,7 @@ def _with_figures(
             "community_id",
         ),
         "f_requests_new": _count_of(requests.filter(created_at__gte=start, created_at__lte=moment), "community_id"),
+        **_case_figures(day),
         "f_close_contacts": _count_of(
             CloseContact.objects.filter(since__lte=day, until__gte=day),
             "case__community_id",
@@ -173,6 +178,11 @@ def _with_figures(
         ),
         "f_round_id": Subquery(latest.values("id")[:1]),
         "f_round_date": Subquery(latest.values("date")[:1]),
+        "f_round_status": Subquery(latest.values("status")[:1]),
+        "f_rule_set": Subquery(ZoneSettings.objects.filter(community_id=OuterRef("pk")).values("rule_set")[:1]),
+        "f_clean_round_gate": Subquery(
+            ZoneSettings.objects.filter(community_id=OuterRef("pk")).values("clean_round_gate")[:1]
+        ),
     }
     if volunteers:
         sd, ed = day_bounds(day)
@@ -186,34 +196,56 @@ def _with_figures(
             distinct=True,
         )
     qs = communities.annotate(**figures)
-    return qs.annotate(
-        f_round_sampled=Coalesce(
-            Subquery(
-                Sample.objects.filter(round_id=OuterRef("f_round_id"))
-                .order_by()
-                .values("round_id")
-                .annotate(n=Count("resident_id", distinct=True))
-                .values("n")[:1],
-                output_field=IntegerField(),
-            ),
-            0,
+    return qs.annotate(**_round_figures(moment))
+
+
+def _case_figures(day: dt.date) -> dict[str, Coalesce]:
+    """Cases reported up to ``day`` and where they stand on ``day``: the same rule as
+    ``Case.stage`` (reported → awaiting transfer, isolated, monitoring, closed), as counts."""
+    reported = Case.objects.filter(report_date__lte=day)
+    in_care = Q(discharged_on__isnull=True) | Q(discharged_on__gt=day)
+    transferred = Q(transferred_on__isnull=False, transferred_on__lte=day)
+    return {
+        "f_cases_total": _count_of(reported, "community_id"),
+        "f_cases_new": _count_of(reported.filter(report_date=day), "community_id"),
+        "f_cases_awaiting": _count_of(reported.filter(in_care & ~transferred), "community_id"),
+        "f_cases_isolated": _count_of(reported.filter(in_care & transferred), "community_id"),
+        "f_cases_monitoring": _count_of(
+            reported.filter(discharged_on__lte=day, monitoring_until__gte=day), "community_id"
         ),
-        f_round_positive=Coalesce(
-            Subquery(
-                Tube.objects.filter(
-                    round_id=OuterRef("f_round_id"),
-                    lab_result__result=Result.POSITIVE,
-                    lab_result__imported_at__lte=moment,
-                )
-                .order_by()
-                .values("round_id")
-                .annotate(n=Count("id", distinct=True))
-                .values("n")[:1],
-                output_field=IntegerField(),
-            ),
-            0,
-        ),
-    )
+    }
+
+
+def _round_figures(moment: dt.datetime) -> dict[str, Coalesce]:
+    """The latest round's figures (``f_round_id`` of the outer row), the same counts as the round
+    page (``testing.selectors.round_counts``): residents of the community's buildings sampled,
+    exempt (a case in isolation or monitoring on the round's day, or a pending re-test) or expected,
+    and its tubes. Each a scalar subquery; samples and tubes are never joined together."""
+    rid = OuterRef("f_round_id")
+    tubes = Tube.objects.filter(round_id=rid)
+    residents = Resident.objects.filter(household__building__community_id=OuterRef("pk"))
+    sampled = Exists(Sample.objects.filter(round_id=OuterRef(rid), resident_id=OuterRef("pk")))
+    round_day = OuterRef(OuterRef("f_round_date"))
+    exempt = Exists(
+        Case.objects.filter(resident_id=OuterRef("pk"), report_date__lte=round_day).filter(
+            Q(discharged_on__isnull=True) | Q(discharged_on__gt=round_day) | Q(monitoring_until__gte=round_day)
+        )
+    ) | Exists(Retest.objects.filter(resident_id=OuterRef("pk"), status=Retest.Status.PENDING))
+
+    def counted(qs: QuerySet[Any], key: str) -> Coalesce:
+        grouped = qs.order_by().values(key).annotate(n=Count("id")).values("n")[:1]
+        return Coalesce(Subquery(grouped, output_field=IntegerField()), 0)
+
+    resulted = Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)
+    positive = Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)
+    return {
+        "f_round_residents": counted(residents, "household__building__community_id"),
+        "f_round_sampled": counted(residents.filter(sampled), "household__building__community_id"),
+        "f_round_exempt": counted(residents.filter(~sampled & exempt), "household__building__community_id"),
+        "f_round_tubes": counted(tubes, "round_id"),
+        "f_round_resulted": counted(tubes.filter(resulted), "round_id"),
+        "f_round_positive": counted(tubes.filter(positive), "round_id"),
+    }
 
 
 def _orders_of(c: Any) -> OrderFigures:
@@ -228,31 +260,37 @@ def _antigen_of(c: Any) -> AntigenFigures:
     return AntigenFigures(residents=c.f_antigen_residents, reported=c.f_antigen_reported, positive=c.f_antigen_positive)
 
 
-def _cases_of(c: Any, cases: dict[int, CaseFigures]) -> CaseFigures:
-    """The case figures of a community with its close contacts, read among the row's figures."""
-    figures = cases.get(c.pk, CaseFigures())
-    figures.close_contacts = c.f_close_contacts
-    return figures
+def _cases_of(c: Any) -> CaseFigures:
+    """The case figures of a community row: the one definition of each case figure."""
+    return CaseFigures(
+        new=c.f_cases_new,
+        total=c.f_cases_total,
+        awaiting_transfer=c.f_cases_awaiting,
+        in_isolation=c.f_cases_isolated,
+        home_monitoring=c.f_cases_monitoring,
+        close_contacts=c.f_close_contacts,
+    )
 
 
-def _stages(ids: list[int], day: dt.date) -> dict[int, CaseFigures]:
-    """Cases reported up to ``day`` and where they stand on ``day`` (``Case.stage``)."""
-    out: dict[int, CaseFigures] = defaultdict(CaseFigures)
-    for case in Case.objects.filter(community_id__in=ids, report_date__lte=day).only(
-        "id", "community_id", "report_date", "transferred_on", "discharged_on", "monitoring_until"
-    ):
-        figures = out[case.community_id]
-        figures.total += 1
-        if case.report_date == day:
-            figures.new += 1
-        stage = case.stage(day)
-        if stage == "reported":
-            figures.awaiting_transfer += 1
-        elif stage == "isolated":
-            figures.in_isolation += 1
-        elif stage == "monitoring":
-            figures.home_monitoring += 1
-    return out
+def _round_of(c: Any) -> RoundFigures | None:
+    if c.f_round_id is None:
+        return None
+    return RoundFigures(
+        id=c.f_round_id,
+        date=c.f_round_date,
+        status=c.f_round_status,
+        expected=c.f_round_residents - c.f_round_exempt,
+        sampled=c.f_round_sampled,
+        missing=max(c.f_round_residents - c.f_round_exempt - c.f_round_sampled, 0),
+        exempt=c.f_round_exempt,
+        tubes=c.f_round_tubes,
+        tubes_resulted=c.f_round_resulted,
+        positive_tubes=c.f_round_positive,
+    )
+
+
+def _zone_settings(rows: list[Any]) -> dict[int, tuple[str | None, bool]]:
+    return {c.pk: (c.f_rule_set, bool(c.f_clean_round_gate)) for c in rows}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,44 +405,8 @@ class DailyReport:
         return report_json(self)
 
 
-def _latest_round(user: AnyUser, community: Community, day: dt.date, moment: dt.datetime) -> RoundFigures | None:
-    tubes = Tube.objects.filter(round_id=OuterRef("pk")).order_by().values("round_id")
-
-    def tube_count(q: Q | None = None) -> Coalesce:
-        qs = tubes.filter(q) if q is not None else tubes
-        return Coalesce(Subquery(qs.annotate(n=Count("id")).values("n")[:1], output_field=IntegerField()), 0)
-
-    rnd: Any = (
-        rounds_visible(user)
-        .filter(community=community, date__lte=day)
-        .select_related("community")
-        .annotate(
-            f_tubes=tube_count(),
-            f_resulted=tube_count(Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)),
-            f_positive=tube_count(Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)),
-        )
-        .order_by("-date", "-id")
-        .first()
-    )
-    if rnd is None:
-        return None
-    counts = round_counts(user, rnd).total
-    return RoundFigures(
-        id=rnd.pk,
-        date=rnd.date,
-        status=rnd.status,
-        expected=counts.expected,
-        sampled=counts.sampled,
-        missing=counts.missing,
-        exempt=counts.exempt,
-        tubes=rnd.f_tubes,
-        tubes_resulted=rnd.f_resulted,
-        positive_tubes=rnd.f_positive,
-    )
-
-
-def _zones(community: Community, day: dt.date) -> ZoneFigures:
-    report = zone_report(community, day)
+def _zones(row: Any, day: dt.date) -> ZoneFigures:
+    report = zone_reports([row], day, settings=_zone_settings([row]))[row.pk]
     rules = report.rules
 
     def place(kind: str, p: Any) -> ZonePlace:
@@ -456,35 +458,76 @@ def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> l
 
 
 def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
-    return len({risk.profile.pk for risk in at_risk_next_48h(user, community, now=moment)})
+    return at_risk_count(user, community, now=moment)
 
 
-def daily_report(user: AnyUser, community: Community, day: dt.date, *, now: dt.datetime | None = None) -> DailyReport:
-    """The community's daily report for ``day``. The caller has checked the user's access;
-    a user without the right gets an empty report rather than another community's figures."""
+def community_row(user: AnyUser, community: Community | str, day: dt.date, *, now: dt.datetime | None = None) -> Any:
+    """The community (or its code) with every figure of its report as of ``day``, in one
+    statement that also checks the user reads it whole (404 otherwise, never a hint that it
+    exists). The one source of the daily report, the overview's figures and the subdistrict row."""
     moment = as_of(day, now)
-    row: Any = _with_figures(communities_read(user).filter(pk=community.pk), day, moment, volunteers=True).first()
+    scope = communities_read(user)
+    scope = scope.filter(code=community) if isinstance(community, str) else scope.filter(pk=community.pk)
+    row: Any = _with_figures(scope, day, moment, volunteers=True).first()
     if row is None:
-        raise ReportError("无权查看该社区的日报", "you may not see this community's daily report")
+        raise Http404(gettext("Community not found"))
+    community_time_zone_activate(row)
+    return row
+
+
+def daily_report(
+    user: AnyUser, community: Community | str, day: dt.date, *, now: dt.datetime | None = None
+) -> DailyReport:
+    """The community's daily report for ``day`` (the community or its code); 404 for a user who
+    may not read the community whole."""
+    moment = as_of(day, now)
+    row = community_row(user, community, day, now=now)
     return DailyReport(
-        community=community,
+        community=row,
         day=day,
         as_of=moment,
         residents=row.f_residents,
         households=row.f_households,
-        cases=_cases_of(row, _stages([community.pk], day)),
-        testing=TestingFigures(
-            round=_latest_round(user, community, day, moment),
-            pending_retests=row.f_retests,
-        ),
+        cases=_cases_of(row),
+        testing=TestingFigures(round=_round_of(row), pending_retests=row.f_retests),
         antigen=_antigen_of(row),
-        zones=_zones(community, day),
+        zones=_zones(row, day),
         work_orders=_orders_of(row),
         requests=_requests_of(row),
-        distributions=_distributions(community, day, moment),
-        at_risk_48h=_at_risk(user, community, moment),
+        distributions=_distributions(row, day, moment),
+        at_risk_48h=_at_risk(user, row, moment),
         volunteers_approved=row.f_volunteers_approved,
         volunteers_on_duty=row.f_volunteers_on_duty,
+    )
+
+
+@dataclass
+class KeyFigures:
+    """What the overview shows of the day, from the same row as the daily report."""
+
+    community: Community
+    day: dt.date
+    as_of: dt.datetime
+    cases: CaseFigures
+    antigen: AntigenFigures
+    round: RoundFigures | None
+    pending_retests: int
+    work_orders: OrderFigures
+    requests: RequestFigures
+
+
+def key_figures(user: AnyUser, community: Community, day: dt.date, *, now: dt.datetime | None = None) -> KeyFigures:
+    row = community_row(user, community, day, now=now)
+    return KeyFigures(
+        community=row,
+        day=day,
+        as_of=as_of(day, now),
+        cases=_cases_of(row),
+        antigen=_antigen_of(row),
+        round=_round_of(row),
+        pending_retests=row.f_retests,
+        work_orders=_orders_of(row),
+        requests=_requests_of(row),
     )
 
 
@@ -501,7 +544,7 @@ def report_json(report: DailyReport) -> dict[str, Any]:
             "subdistrict": report.community.subdistrict.name,
         },
         "day": report.day.isoformat(),
-        "as_of": timezone.localtime(report.as_of).isoformat(timespec="seconds"),
+        "as_of": timezone.localtime(report.as_of, report.community.tzinfo).isoformat(timespec="seconds"),
         "residents": report.residents,
         "households": report.households,
         "cases": asdict(report.cases),
@@ -585,6 +628,7 @@ class SubdistrictRow:
     antigen: AntigenFigures
     round_date: dt.date | None
     round_sampled: int
+    round: RoundFigures | None
     positive_tubes: int
     pending_retests: int
     zone_status: str
@@ -624,9 +668,7 @@ def subdistrict_table(
     moment = as_of(day, now)
     readable = communities_read(user) if only is None else communities_read(user).filter(only)
     communities = list(_with_figures(readable, day, moment))
-    ids = [c.pk for c in communities]
-    cases = _stages(ids, day)
-    zone_by_community = zone_reports(communities, day, buildings=False)
+    zone_by_community = zone_reports(communities, day, buildings=False, settings=_zone_settings(communities))
     rows: list[SubdistrictRow] = []
     for c in communities:
         zones = zone_by_community[c.pk]
@@ -637,10 +679,11 @@ def subdistrict_table(
             SubdistrictRow(
                 community=c,
                 residents=c.f_residents,  # type: ignore[attr-defined]
-                cases=_cases_of(c, cases),
+                cases=_cases_of(c),
                 antigen=_antigen_of(c),
                 round_date=c.f_round_date,  # type: ignore[attr-defined]
                 round_sampled=c.f_round_sampled,  # type: ignore[attr-defined]
+                round=_round_of(c),
                 positive_tubes=c.f_round_positive,  # type: ignore[attr-defined]
                 pending_retests=c.f_retests,  # type: ignore[attr-defined]
                 zone_status=worst,
@@ -688,3 +731,15 @@ def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
             for r in table.rows
         ],
     }
+
+
+def figures_overview_panel(user: User, community: Community) -> OverviewPanel | None:
+    """On the overview of a reader of the whole community: today's key figures, from the same
+    statement as the daily report (the two never disagree), with a link to the full report."""
+    if not can_read_counts(user):
+        return None
+    try:
+        figures = key_figures(user, community, timezone.localdate())
+    except Http404:  # sees part of the community only (a grid leader): no whole-community counts
+        return None
+    return OverviewPanel("reports/_overview_figures.html", {"figures": figures}, order=5)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from fangzhou.accounts.models import Role
 from fangzhou.accounts.permissions import can_read_counts, is_admin, is_officer
+from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import exports, selectors
 
@@ -71,9 +72,13 @@ def daily(request: HttpRequest, code: str) -> HttpResponse:
     refused = _refuse_non_readers(request)
     if refused is not None:
         return refused
-    community = community_visible_or_404(request.user, code, need=Access.READ)
     day, error = _day(request)
-    report = None if error else selectors.daily_report(request.user, community, day)
+    if error:
+        community, report = community_visible_or_404(request.user, code, need=Access.READ), None
+    else:
+        report = selectors.daily_report(request.user, code, day)  # checks access in the same statement
+        community = report.community
+        _remember_own_community(request, community)
     context = {
         "community": community,
         "report": report,
@@ -84,6 +89,12 @@ def daily(request: HttpRequest, code: str) -> HttpResponse:
         "subdistrict_view": is_officer(request.user) or is_admin(request.user),
     }
     return render(request, "reports/daily.html", context, status=400 if error else 200)
+
+
+def _remember_own_community(request: HttpRequest, community: Community) -> None:
+    """The page's navigation points at the user's own community: hand it the one already read."""
+    if getattr(request.user, "community_id", None) == community.pk:
+        request.user.community = community  # type: ignore[union-attr]
 
 
 def _checked_day(request: HttpRequest) -> dt.date:

@@ -511,6 +511,8 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
                 community=distribution.community,
                 kind="supply_delivery",
                 title=f"补送物资 {household.building.label} {household.room}室 / deliver supplies",
+                title_code="supplies.redeliver",
+                title_args={"place": f"{household.building.label} {household.room}室"},
                 actor=actor,
                 detail=detail,
                 priority=Priority.URGENT,

@@ -730,6 +730,11 @@ def retest_open(
         community=resident.community,
         kind=Kind.RETEST,
         title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
+        title_code="testing.retest",
+        title_args={
+            "name": resident.name,
+            "place": f"{resident.household.building.label} {resident.household.room}室",
+        },
         actor=actor,
         detail=str(dict(Retest.Reason.choices).get(reason, reason)),
         priority=Priority.URGENT,

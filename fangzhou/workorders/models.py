@@ -78,6 +78,10 @@ class WorkOrder(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     title = models.CharField(max_length=200)
+    # A title the system wrote: a code of ``workorders.texts.TITLES`` and its parameters, rendered
+    # in the reader's language (``display_title``); empty for a title a person typed.
+    title_code = models.CharField(max_length=40, blank=True, default="")
+    title_args = models.JSONField(default=dict, blank=True)
     detail = models.TextField(blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     # Idempotency: the thing that caused this order ("retest:12:345"); one order per cause.
@@ -124,6 +128,13 @@ class WorkOrder(models.Model):
         """Work at a door or in a building: the health gate applies to whoever claims it."""
         return rules.is_door_to_door(self.kind, self.building_id or self.household_id)
 
+    @property
+    def display_title(self) -> str:
+        """The title in the reader's language (the stored one for a title a person typed)."""
+        from fangzhou.workorders.texts import title_text
+
+        return title_text(self.title_code, self.title_args, self.title)
+
 
 class WorkOrderEvent(models.Model):
     """The full history of one order: every status change and note."""
@@ -141,6 +152,14 @@ class WorkOrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status}→{self.to_status}"
+
+    @property
+    def from_label(self) -> str:
+        return str(Status(self.from_status).label) if self.from_status in Status.values else self.from_status
+
+    @property
+    def to_label(self) -> str:
+        return str(Status(self.to_status).label) if self.to_status in Status.values else self.to_status
 
 
 class RequestKind(models.TextChoices):

@@ -4,6 +4,7 @@ buildings, a group lead their groups' orders, a volunteer their own orders and t
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,9 @@ def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
         o.distance_m = rules.distance(home, (o.building.x, o.building.y) if o.building else (None, None))  # type: ignore[attr-defined]
         o.distance_shown = rules.distance_shown(o.distance_m)  # type: ignore[attr-defined]
     orders.sort(key=lambda o: (o.priority, o.distance_m, o.due_at or timezone.now(), o.pk))  # type: ignore[attr-defined]
+    for o in orders:  # sorted last when the place is unknown; shown with no distance, never "inf m"
+        if not math.isfinite(o.distance_m):  # type: ignore[attr-defined]
+            o.distance_m = None  # type: ignore[attr-defined]
     return orders[:limit]
 
 

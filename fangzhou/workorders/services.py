@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -79,8 +80,13 @@ def work_order_create_in_transaction(
     resident: Resident | None = None,
     source_key: str | None = None,
     acute: bool = False,
+    title_code: str = "",
+    title_args: dict[str, Any] | None = None,
 ) -> tuple[WorkOrder, bool]:
     """Create a work order; with ``source_key``, a second call for the same cause returns the first order.
+
+    A title the system writes names a ``title_code`` of ``workorders.texts.TITLES`` with its
+    ``title_args``: it is shown in the reader's language; ``title`` is kept as the stored text.
 
     Returns ``(order, created)``. A medical job for a resident on dialysis or chemotherapy, or who is
     pregnant, or any job marked ``acute`` (acute illness), is an emergency: it goes to the front of
@@ -108,6 +114,8 @@ def work_order_create_in_transaction(
         group=group or DEFAULT_GROUP[Kind(kind)],
         priority=priority,
         title=title[:200],
+        title_code=title_code,
+        title_args=title_args or {},
         detail=detail,
         due_at=due_at,
         building=building,
@@ -450,6 +458,8 @@ def resident_request_submit(
                 community=building.community,
                 kind=Kind.RESIDENT_REQUEST,
                 title=f"{kind_label}: {place} · {text[:60]}",
+                title_code="request.order",
+                title_args={"kind": kind, "place": place, "text": text[:60]},
                 detail=text,
                 actor=actor,
                 priority=int(urgency),

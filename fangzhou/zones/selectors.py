@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -176,7 +176,12 @@ def _rounds_by_community(ids: list[int], on: dt.date) -> dict[int, dict[dt.date,
 
 
 def zone_reports(
-    communities: Sequence[Community], on: dt.date, *, rules: RuleSet | None = None, buildings: bool = True
+    communities: Sequence[Community],
+    on: dt.date,
+    *,
+    rules: RuleSet | None = None,
+    buildings: bool = True,
+    settings: Mapping[int, tuple[str | None, bool]] | None = None,
 ) -> dict[int, ZoneReport]:
     """:func:`zone_report` for many communities at once, in a fixed number of queries.
 
@@ -184,15 +189,21 @@ def zone_reports(
     cases; the pure core classifies each compound and micro-zone from its last case date
     (:class:`DayClassifier`), so the work is linear in compounds and buildings. With
     ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
-    compounds and micro-zones). Timelines are read on first use, for the whole batch at once.
+    compounds and micro-zones). ``settings`` (community id -> rule set name, clean-round gate)
+    spares the settings query when the caller has read them with its own row (the daily report).
+    Timelines are read on first use, for the whole batch at once.
     """
     ids = [c.pk for c in communities]
-    settings_rows = {
-        row[0]: row[1:]
-        for row in ZoneSettings.objects.filter(community_id__in=ids).values_list(
-            "community_id", "rule_set", "clean_round_gate"
-        )
-    }
+    settings_rows: Mapping[int, tuple[str | None, bool]] = (
+        settings
+        if settings is not None
+        else {
+            row[0]: (row[1], row[2])
+            for row in ZoneSettings.objects.filter(community_id__in=ids).values_list(
+                "community_id", "rule_set", "clean_round_gate"
+            )
+        }
+    )
     rules_of: dict[int, RuleSet] = {}
     gated_ids: list[int] = []
     for cid in ids:

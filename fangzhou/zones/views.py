@@ -24,6 +24,7 @@ from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
 from fangzhou.zones.plan import add_blocks, add_routes, zone_plan
 from fangzhou.zones.selectors import (
     UnknownRuleSet,
+    _map_status,
     rule_set_for,
     rule_set_named,
     visible_building_ids,
@@ -88,9 +89,13 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
     }
     for z in zones:
         z.status_label = report.label(z.state.status, lang)  # type: ignore[attr-defined]
+    for o in overrides:  # a status of another rule set is shown as its nearest of these rules
+        mapped = _map_status(o.status, rules) or rules.lowest
+        o.status_label = report.label(mapped, lang)  # type: ignore[attr-defined]
         z.next_label = report.label(z.state.next_status, lang) if z.state.next_status else ""  # type: ignore[attr-defined]
         z.colour = report.colour(z.state.status)  # type: ignore[attr-defined]
         z.timeline_labels = [(d, report.label(s, lang), report.colour(s)) for d, s in z.timeline]  # type: ignore[attr-defined]
+        z.upcoming_labels = [(d, report.label(s, lang)) for d, s in z.state.upcoming]  # type: ignore[attr-defined]
     status = 400 if error else 200
     return render(request, "zones/community.html", context, status=status)
 

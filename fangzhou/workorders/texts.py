@@ -1,0 +1,51 @@
+"""Texts the system writes on work orders, built in the reader's language when they are shown.
+
+A service that opens an order names its title by a code and parameters (``title_code``,
+``title_args``); the page renders ``TITLES[code] % args`` in the active language. The stored
+``title`` stays as written (both languages) for search, the audit and rows made before the codes
+existed, and is shown when a code is unknown or its parameters do not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+TITLES: dict[str, Promise] = {
+    "case.transfer": _("Arrange transfer: %(where)s"),
+    "case.disinfect": _("Disinfect home and stairwell: %(where)s"),
+    "case.household": _("Check on household: %(where)s"),
+    "case.contact_test": _("Close contacts' daily test, day %(day)s: %(where)s"),
+    "case.monitoring": _("Home health monitoring after discharge (until %(until)s)"),
+    "care.needs_help": _("Resident living alone needs help: %(name)s"),
+    "care.missed_checkin": _("Missed check-in today: %(name)s (living alone)"),
+    "care.medicine_trip": _("Medicine trip: %(pharmacy)s (%(n)s households)"),
+    "supplies.redeliver": _("Deliver supplies again: %(place)s"),
+    "testing.retest": _("Door-to-door single-tube re-test: %(name)s (%(place)s)"),
+    "request.order": _("%(kind)s: %(place)s · %(text)s"),
+}
+
+
+def _coded(code: str) -> dict[str, Any]:
+    """Parameters that are themselves codes, shown by their label in the reader's language."""
+    from fangzhou.workorders.models import RequestKind
+
+    return {"request.order": {"kind": RequestKind}}.get(code, {})
+
+
+def title_text(code: str, args: Mapping[str, Any] | None, fallback: str) -> str:
+    """The title in the active language, or ``fallback`` (the stored title)."""
+    template = TITLES.get(code) if code else None
+    if template is None:
+        return fallback
+    values = dict(args or {})
+    for key, choices in _coded(code).items():
+        if values.get(key) in choices.values:
+            values[key] = choices(values[key]).label
+    try:
+        return str(template) % values
+    except (KeyError, TypeError, ValueError):
+        return fallback
