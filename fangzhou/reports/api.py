@@ -12,7 +12,7 @@ from ninja.security import django_auth
 from fangzhou.accounts.models import Scope
 from fangzhou.accounts.permissions import can_read_counts, token_community_q
 from fangzhou.accounts.tokens import ApiKeyAuth, refuse_place, request_token, token_reader
-from fangzhou.registry.selectors import Access, communities_of_token, community_visible_or_404
+from fangzhou.registry.selectors import communities_of_token
 from fangzhou.reports import selectors
 
 router = Router(tags=["reports"])

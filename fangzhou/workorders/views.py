@@ -181,12 +181,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _events(order: WorkOrder) -> list[Any]:
     """The order's history with each status in the reader's language (the rows store codes)."""
-    labels = dict(Status.choices)
-    events = list(order.events.select_related("actor"))
-    for event in events:
-        event.from_label = labels.get(event.from_status, event.from_status)  # type: ignore[attr-defined]
-        event.to_label = labels.get(event.to_status, event.to_status)  # type: ignore[attr-defined]
-    return events
+    return list(order.events.select_related("actor"))  # from_label / to_label: WorkOrderEvent
 
 
 def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: str = "") -> HttpResponse:
