@@ -133,7 +133,8 @@ def test_whatever_is_accepted_is_a_valid_e164_the_last_4_digits_identify(raw: st
     assert parse_phone(phone_display(found.e164)) == found
     masked = mask_phone(found.e164)
     assert masked.endswith(found.e164[-4:])
-    assert masked.count("*") >= 4 if found.e164.startswith("+86") else masked.count("*") == 4
+    # Only the area code (or the country) and the last 4 digits show; a 7-digit local number hides 3.
+    assert masked.count("*") >= 3 if found.e164.startswith("+86") else masked.count("*") == 4
 
 
 @settings(max_examples=200)
