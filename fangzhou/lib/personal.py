@@ -136,7 +136,9 @@ def parse_phone(value: str, *, area: str = DEFAULT_AREA_CODE) -> Phone:
         region != "CN" and kind == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
     ):
         return Phone(e164, MOBILE)
-    if kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+    landline = kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    # A household's landline has 7 or 8 digits after the area code; shorter ones are hotlines.
+    if landline and (region != "CN" or len(_landline_split(e164[3:])[1]) >= 7):
         return Phone(e164, LANDLINE)
     raise PhoneError(
         f"电话号码「{value}」是服务号码（如 400/800/95 开头），不是住户的电话",
