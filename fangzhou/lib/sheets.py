@@ -198,11 +198,11 @@ def _mojibake(content: str) -> bool:
     return False
 
 
-def _unreadable_text(name: str | None) -> UnreadableFile:
+def _unreadable_text(name: tuple[str, str] | None) -> UnreadableFile:
     if name:
         return UnreadableFile(
-            f"文件编码是 {name}，读出来会是乱码，已拒绝；{_SAVE_AS}",
-            f"the file is encoded in {name} and would be read as garbled text, so it was refused; {_SAVE_AS_EN}",
+            f"文件编码是 {name[0]}，读出来会是乱码，已拒绝；{_SAVE_AS}",
+            f"the file is encoded in {name[1]} and would be read as garbled text, so it was refused; {_SAVE_AS_EN}",
         )
     return UnreadableFile(
         f"无法识别文件的文字编码（不是 UTF-8、UTF-16 或 GBK），读出来会是乱码，已拒绝；{_SAVE_AS}",
@@ -254,20 +254,22 @@ def decode_text(data: bytes) -> str:
             raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
         return content.lstrip("\ufeff")
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):  # a byte-order mark the bytes do not honour
-        raise _unreadable_text(attempts[0].removesuffix("-sig").upper())
+        bom = attempts[0].removesuffix("-sig").upper()
+        raise _unreadable_text((bom, bom))
     if b"\x00" in data[:4096]:
         raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
     raise _unreadable_text(_other_encoding(data))
 
 
-def _other_encoding(data: bytes) -> str | None:
-    """Which encoding a refused file most likely is, to name it in the message (None: unknown)."""
-    for codec, name in (("big5", "Big5（繁体）/ Big5 (traditional Chinese)"), ("shift_jis", "Shift-JIS")):
+def _other_encoding(data: bytes) -> tuple[str, str] | None:
+    """Which encoding a refused file most likely is, in Chinese and English (None: unknown)."""
+    known = (("big5", "Big5（繁体中文）", "Big5 (traditional Chinese)"), ("shift_jis", "Shift-JIS", "Shift-JIS"))
+    for codec, zh, en in known:
         try:
             data[:65536].decode(codec)
         except UnicodeDecodeError:
             continue
-        return name
+        return zh, en
     return None
 
 
