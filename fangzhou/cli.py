@@ -45,12 +45,23 @@ def cmd_community_create(args: argparse.Namespace) -> int:
     from fangzhou.registry.services import RegistryError, community_create
 
     try:
-        community = community_create(code=args.code, name=args.name, subdistrict_name=args.subdistrict or "")
+        community = community_create(
+            code=args.code,
+            name=args.name,
+            subdistrict_name=args.subdistrict or "",
+            phone_area_code=args.phone_area_code or "",
+        )
     except RegistryError as exc:
         raise CommandError(str(exc)) from exc
     emit(
         args,
-        {"code": community.code, "name": community.name, "subdistrict": community.subdistrict.name, "id": community.pk},
+        {
+            "code": community.code,
+            "name": community.name,
+            "subdistrict": community.subdistrict.name,
+            "phone_area_code": community.phone_area_code,
+            "id": community.pk,
+        },
         f"Community {community.code} {community.name} ({community.subdistrict.name})",
     )
     return EXIT_OK
@@ -237,9 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code")
     p.add_argument("--name", required=True)
     p.add_argument("--subdistrict", default="")
+    p.add_argument(
+        "--phone-area-code", default="", help="for landlines written without one, e.g. 0571 (default 021, Shanghai)"
+    )
 
     roster = sub.add_parser("roster", help="the residents' roster").add_subparsers(dest="action", required=True)
-    p = add("import", cmd_roster_import, "import an .xlsx or .csv roster", roster)
+    p = add("import", cmd_roster_import, "import an .xlsx, .xls, .csv or Unicode text roster", roster)
     p.add_argument("file")
     p.add_argument("--community", required=True)
     p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")

@@ -1,9 +1,13 @@
 """Read the rows of a spreadsheet the way Excel numbers them, safely.
 
 Shared by every import (rosters, lab results, samples, cases, group purchases) through
-:mod:`fangzhou.lib.importing`: .xlsx and .csv (UTF-8, UTF-8 with BOM, GBK/GB18030). Hostile files
-are refused before they are parsed: a size cap, a cap on the uncompressed size and compression
-ratio of an .xlsx (zip bombs), and a clear message for a file that is not a spreadsheet at all.
+:mod:`fangzhou.lib.importing`: .xlsx, old .xls (python-calamine), and text: CSV or Excel's
+"Unicode text" (UTF-16 with BOM, tab-separated), UTF-8 with or without BOM, GBK/GB18030. Text is
+decoded strictly in a fixed order and checked to read as Chinese, so a Big5 or otherwise foreign
+file is refused with what to do instead of being read as garbage (:func:`decode_text`). Hostile
+files are refused before they are parsed: a size cap, a cap on the uncompressed size and
+compression ratio of an .xlsx (zip bombs), the rows an .xls declares, and a clear message for a
+file that is not a spreadsheet at all.
 No Django imports.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import time
 import unicodedata
 import zipfile
@@ -33,6 +38,7 @@ MAX_CELLS = 6_000_000
 READ_SECONDS = 30.0
 MERGE_FILL_LIMIT_BYTES = 3 * 1024 * 1024
 HEADER_PROBE_ROWS = 10
+MAX_MERGE_FILL_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -124,31 +130,155 @@ def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
     lower = filename.lower()
     if lower.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         return _read_xlsx(data, limits)
+    if data[:8] == OLE2_MAGIC:
+        return _read_xls(data, limits)
     if lower.endswith(".xls"):
-        raise UnreadableFile(
-            "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx",
-            "old .xls files are not supported; save the file as .xlsx in Excel",
-        )
+        # Many web systems export an "Excel" file that is a web page or tab-separated text.
+        head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+        if head.startswith((b"<", b"\xff\xfe<", b"\xfe\xff\x00<")):
+            raise UnreadableFile(
+                "这个 .xls 文件其实是网页格式，请在 Excel 中打开后另存为 Excel 工作簿（.xlsx）",
+                "this .xls file is really a web page; open it in Excel and save it as an Excel workbook (.xlsx)",
+            )
+        return _read_csv(data, limits)
     if lower.endswith((".csv", ".txt", ".tsv")) or not lower.rpartition(".")[1]:
         return _read_csv(data, limits)
-    raise UnreadableFile("只支持 .xlsx 和 .csv 文件", "only .xlsx and .csv files can be read")
+    raise UnreadableFile(
+        "只支持 .xlsx、.xls 和 .csv（或 Unicode 文本）文件",
+        "only .xlsx, .xls and .csv (or Unicode text) files can be read",
+    )
+
+
+# --- text files -------------------------------------------------------------------------------
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old Excel (.xls, BIFF) workbook
+_SAVE_AS = "请另存为 UTF-8 或 Excel 格式（.xlsx）后重新上传"
+_SAVE_AS_EN = "save it as UTF-8 text or as an Excel workbook (.xlsx) and upload it again"
+# A line of text a committee writes: CJK ideographs from GB 2312 (the 6,763 everyday characters),
+# CJK and full-width punctuation, and a few marks names and notes use. GBK's rarer characters,
+# kana, Cyrillic and box drawing appear in a roster only when the bytes were read with the wrong
+# encoding (Big5 read as GBK puts them on almost every line).
+_PLAUSIBLE_SHARE = 0.9
+
+
+def _plausible_char(ch: str) -> bool:
+    code = ord(ch)
+    if 0x3000 <= code <= 0x303F or 0xFF01 <= code <= 0xFF5E or ch in "·—…‘’“”、《》【】℃×÷±":
+        return True
+    if 0x4E00 <= code <= 0x9FFF:
+        try:
+            return len(ch.encode("gb2312")) == 2
+        except UnicodeEncodeError:
+            return False
+    return False
+
+
+def _plausible_chinese(content: str) -> bool:
+    """Whether decoded text reads as Chinese a committee writes (see ``_PLAUSIBLE_SHARE``): at least
+    nine in ten of its characters beyond ASCII are everyday ones. Sampled over the first 64 KB."""
+    sample = [ch for ch in content[:65536] if ord(ch) > 0x7F and not ch.isspace()]
+    if not sample:
+        return True
+    plausible = sum(1 for ch in sample if _plausible_char(ch))
+    return plausible >= _PLAUSIBLE_SHARE * len(sample)
+
+
+def _mojibake(content: str) -> bool:
+    """UTF-8 Chinese that was once read as Latin-1/Windows-1252 and saved again ("å¼ ä¸‰" for 张三)."""
+    latin = re.findall(r"[\u00c0-\u00ff][\u0080-\u00bf\u0152-\u02dc\u2013-\u2122]{1,3}", content[:65536])
+    if len(latin) < 2:
+        return False
+    for chunk in latin[:20]:
+        for codec in ("cp1252", "latin-1"):
+            try:
+                if any("\u4e00" <= ch <= "\u9fff" for ch in chunk.encode(codec).decode("utf-8")):
+                    return True
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+    return False
+
+
+def _unreadable_text(name: tuple[str, str] | None) -> UnreadableFile:
+    if name:
+        return UnreadableFile(
+            f"文件编码是 {name[0]}，读出来会是乱码，已拒绝；{_SAVE_AS}",
+            f"the file is encoded in {name[1]} and would be read as garbled text, so it was refused; {_SAVE_AS_EN}",
+        )
+    return UnreadableFile(
+        f"无法识别文件的文字编码（不是 UTF-8、UTF-16 或 GBK），读出来会是乱码，已拒绝；{_SAVE_AS}",
+        f"the file's text encoding is not UTF-8, UTF-16 or GBK and it would be read as garbled text, "
+        f"so it was refused; {_SAVE_AS_EN}",
+    )
+
+
+def _utf16_without_bom(data: bytes, high: int) -> bool:
+    """UTF-16 without a byte-order mark: the digits, commas, tabs and line ends of a sheet put a 0
+    in every high byte (odd bytes for little-endian), and text never has a 0 in the low byte."""
+    sample = data[:4096]
+    if len(sample) < 8:
+        return False
+    highs, lows = sample[high::2], sample[1 - high :: 2]
+    return highs.count(0) >= 0.25 * len(highs) and lows.count(0) == 0
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a CSV or "Unicode text" file, decoded strictly in a fixed order, never guessed
+    into garbage: a byte-order mark (UTF-8, UTF-16 LE/BE: Excel's "Unicode text"), else UTF-16
+    without one when every other byte is 0, else UTF-8, else GB18030 (which reads GBK and GB 2312)
+    when what it reads is plausible Chinese. A Big5 (traditional) file, Latin-1, Shift-JIS, a file
+    of "����" or of UTF-8 mojibake is refused with what to do instead."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        attempts: tuple[str, ...] = ("utf-8-sig",)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        attempts = ("utf-16",)
+    elif _utf16_without_bom(data, 1):
+        attempts = ("utf-16-le",)
+    elif _utf16_without_bom(data, 0):
+        attempts = ("utf-16-be",)
+    else:
+        attempts = ("utf-8", "gb18030")
+    for encoding in attempts:
+        try:
+            content = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding in ("gb18030", "utf-16-le", "utf-16-be") and not _plausible_chinese(content):
+            break
+        if "\ufffd" in content[:65536] or _mojibake(content):
+            raise UnreadableFile(
+                f"文件中的文字已经是乱码（例如 � 或 å¼ ä¸‰），无法读取；请用原始表格重新导出：{_SAVE_AS}",
+                "the text in the file is already garbled (such as � or å¼ ä¸‰); "
+                f"from the original sheet, {_SAVE_AS_EN}",
+            )
+        if "\x00" in content[:4096]:
+            raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
+        return content.lstrip("\ufeff")
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):  # a byte-order mark the bytes do not honour
+        bom = attempts[0].removesuffix("-sig").upper()
+        raise _unreadable_text((bom, bom))
+    if b"\x00" in data[:4096]:
+        raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
+    raise _unreadable_text(_other_encoding(data))
+
+
+def _other_encoding(data: bytes) -> tuple[str, str] | None:
+    """Which encoding a refused file most likely is, in Chinese and English (None: unknown)."""
+    known = (("big5", "Big5（繁体中文）", "Big5 (traditional Chinese)"), ("shift_jis", "Shift-JIS", "Shift-JIS"))
+    for codec, zh, en in known:
+        try:
+            data[:65536].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return zh, en
+    return None
 
 
 def _read_csv(data: bytes, limits: ReadLimits) -> Sheet:
-    if b"\x00" in data[:4096]:
-        raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            content = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes almost anything
-        raise UnreadableFile("无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)")
+    content = decode_text(data)
     sample = content[:4096]
     delimiter = ","
     counts = {d: sample.count(d) for d in (",", "\t", ";")}
-    if counts[","] == 0 and max(counts.values()) > 0:
+    if counts["\t"] > counts[","] or (counts[","] == 0 and max(counts.values()) > 0):
         delimiter = max(counts, key=lambda d: counts[d])
     budget = _Budget(limits)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
@@ -158,6 +288,70 @@ def _read_csv(data: bytes, limits: ReadLimits) -> Sheet:
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
     return budget.sheet()
+
+
+# --- old Excel (.xls) ---------------------------------------------------------------------------
+
+
+def _xls_cell(value: object) -> Cell:
+    if value == "" or value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str | int | float | dt.date | dt.datetime):
+        return value
+    return str(value)  # a time or a duration: kept as text
+
+
+def _read_xls(data: bytes, limits: ReadLimits) -> Sheet:
+    """An old Excel workbook (BIFF, .xls) through python-calamine, under the same limits as the
+    others: the file's size was checked before (20 MB; the format itself stops at 65,536 rows and
+    256 columns), the rows the sheet declares are checked before any row is handed on, then rows,
+    cells, time and the header as they are read."""
+    from python_calamine import CalamineWorkbook  # imported lazily, like openpyxl
+
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        worksheet = book.get_sheet_by_index(0)
+    except Exception as exc:  # calamine raises its own kinds and ValueError on broken files
+        raise UnreadableFile(
+            "无法读取旧版 Excel（.xls）文件（文件损坏、有密码或格式不对）；请在 Excel 中另存为 .xlsx",
+            "the old Excel (.xls) file cannot be read (damaged, password-protected or not a workbook); "
+            "save it as .xlsx in Excel",
+        ) from exc
+    try:
+        # Rows come from the first (row numbers kept); columns from the first used one (padded back).
+        _, first_col = worksheet.start or (0, 0)
+        last_row, _ = worksheet.end or (0, 0)
+        if last_row + 1 > limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
+        # Merged cells take the value of their top-left cell (read before the rows below it).
+        spans: dict[int, list[tuple[int, int, int]]] = {}  # row -> (first col, last col, top row)
+        for (r0, c0), (r1, c1) in worksheet.merged_cell_ranges or []:
+            if r1 - r0 <= MAX_MERGE_FILL_ROWS:
+                for r in range(r0, r1 + 1):
+                    spans.setdefault(r, []).append((c0, min(c1, MAX_COLUMNS - 1), r0))
+        budget = _Budget(limits)
+        name = worksheet.name or ""
+        pad: list[Cell] = [None] * first_col
+        seen: dict[int, list[Cell]] = {}  # the rows that hold a merged range's top-left value
+        tops = {top for row_spans in spans.values() for _, _, top in row_spans}
+        for row, values in enumerate(worksheet.iter_rows()):
+            cells = (pad + [_xls_cell(v) for v in values])[:MAX_COLUMNS]
+            if row in tops:
+                seen[row] = list(cells)
+            for c0, c1, top in spans.get(row, ()):
+                value = seen.get(top, [])[c0] if c0 < len(seen.get(top, [])) else None
+                for c in range(c0, min(c1 + 1, len(cells))):
+                    if cells[c] is None:
+                        cells[c] = value
+            budget.add(row + 1, cells, name)
+        return budget.sheet(name)
+    finally:
+        book.close()
+
+
+# --- Excel (.xlsx) ------------------------------------------------------------------------------
 
 
 def _check_zip(data: bytes) -> None:

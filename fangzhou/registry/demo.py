@@ -41,7 +41,9 @@ from fangzhou.registry.roster.normalize import (
     SPECIAL_LABELS,
     SPECIAL_ORDER,
     Cell,
+    PhoneError,
     id_check_digit,
+    parse_phone,
 )
 from fangzhou.registry.services import (
     PlacedBuilding,
@@ -507,6 +509,14 @@ class _Household:
             has_phone = False
         if has_phone:
             person.phone = self.gen.phone(rng)
+        if age >= 75:
+            # Many of the oldest have only the flat's landline, written the way offices write it.
+            # A separate generator, so every other draw of the demo stays what it was.
+            home = random.Random(f"landline:{number}")
+            if home.random() < (0.6 if not has_phone else 0.2):
+                person.phone = _valid_phone(
+                    home, home.choice(("021-{a} {b}", "{a}{b}", "(021){a}{b}", "021-{a}{b}")), "56"
+                )
         self.members.append(person)
         return person
 
@@ -617,6 +627,24 @@ class _Household:
             person.id_number = self.gen.document(rng, rng.choice("HM") if kind == "hk_macao" else "")
             if kind == "taiwan" and len(person.id_number) != 8:  # pragma: no cover
                 raise DemoError("taiwan permit number")
+            away = random.Random(f"hk-mo:{person.id_number}")
+            if kind == "hk_macao" and person.phone and away.random() < 0.5:
+                code = "+852" if person.id_number.startswith("H") else "+853"
+                person.phone = _valid_phone(away, code + " {a} {b}", "6")
+
+
+def _valid_phone(rng: random.Random, style: str, first: str) -> str:
+    """A landline or Hong Kong/Macao number in ``style`` ({a} {b}: its two halves of 4 digits) that
+    the roster's phone check accepts."""
+    for _ in range(50):
+        digits = f"{rng.choice(first)}{rng.randrange(10**7):07d}"
+        written = style.format(a=digits[:4], b=digits[4:])
+        try:
+            parse_phone(written)
+        except PhoneError:
+            continue
+        return written
+    raise DemoError("no valid phone number drawn")  # pragma: no cover
 
 
 def _passport_prefix(rng: random.Random, country: str) -> str:

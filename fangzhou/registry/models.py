@@ -30,6 +30,8 @@ class Community(models.Model):
     # The community's clock: every time a person reads (pages, messages, refusals, Excel, PDF) is
     # shown in it, whatever the server's TIME_ZONE (an IANA name).
     time_zone = models.CharField(max_length=64, default="Asia/Shanghai", validators=[validate_time_zone])
+    # A landline written without its area code ("64318888") is the community's: Shanghai is 021.
+    phone_area_code = models.CharField(max_length=5, default="021")
 
     class Meta:
         ordering = ["code"]
@@ -150,6 +152,11 @@ class SpecialCare(models.TextChoices):
     CHRONIC = "chronic", _("Chronic illness")
 
 
+class PhoneKind(models.TextChoices):
+    MOBILE = "mobile", _("Mobile")
+    LANDLINE = "landline", _("Landline")
+
+
 class Resident(models.Model):
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="residents")
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="residents")
@@ -158,7 +165,9 @@ class Resident(models.Model):
     id_number = models.CharField(max_length=32, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(null=True, blank=True)
+    # E.164: "+8613812345678", "+862164318888", "+85261234567" (lib.personal.parse_phone).
     phone = models.CharField(max_length=20, blank=True)
+    phone_kind = models.CharField(max_length=8, choices=PhoneKind.choices, blank=True)
     resident_type = models.CharField(max_length=16, choices=ResidentType.choices, blank=True)
     # Comma-joined SpecialCare codes in a fixed order, e.g. "dialysis,elderly_alone".
     special = models.CharField(max_length=200, blank=True)

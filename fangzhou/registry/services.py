@@ -49,16 +49,27 @@ class RegistryError(Refused):
 
 
 @transaction.atomic(durable=True)
-def community_create(*, code: str, name: str, subdistrict_name: str = "", actor: User | None = None) -> Community:
-    """Create a community (idempotent on code: the same call again returns the same community)."""
+def community_create(
+    *, code: str, name: str, subdistrict_name: str = "", phone_area_code: str = "", actor: User | None = None
+) -> Community:
+    """Create a community (idempotent on code: the same call again returns the same community).
+    ``phone_area_code`` ("021", "0571") is given to landlines written without one; Shanghai's by default."""
     code = code.strip()
     name = name.strip()
+    area = nz.area_code(phone_area_code) if phone_area_code.strip() else nz.area_code(nz.DEFAULT_AREA_CODE)
+    if not area:
+        raise RegistryError(
+            f"区号「{phone_area_code}」无效（如 021、0571）",
+            f"area code {phone_area_code!r} is not valid (e.g. 021, 0571)",
+        )
     if not _CODE.match(code):
         raise RegistryError("社区代码只能用字母、数字、- 和 _", "a community code uses letters, digits, - and _ only")
     if not name:
         raise RegistryError("社区名称不能为空", "the community name is empty")
     subdistrict, _ = Subdistrict.objects.get_or_create(name=subdistrict_name.strip() or "默认街道")
-    community, created = Community.objects.get_or_create(code=code, defaults={"name": name, "subdistrict": subdistrict})
+    community, created = Community.objects.get_or_create(
+        code=code, defaults={"name": name, "subdistrict": subdistrict, "phone_area_code": "0" + area}
+    )
     if not created and (community.name != name or (subdistrict_name and community.subdistrict_id != subdistrict.pk)):
         raise RegistryError(
             f"社区代码 {code} 已被「{community.name}」使用", f"code {code} is already used by {community.name}"

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, Role, User
 from fangzhou.accounts.services import user_upsert
+from fangzhou.lib.personal import phone_display
 from fangzhou.registry.models import Resident
 from fangzhou.registry.tests.factories import PASSWORD, World
 from fangzhou.testing.models import Tube
@@ -239,5 +240,5 @@ class TestTheFindings:
         v = Volunteer.objects.get(user=s.users["volunteer"])
         client = Client()
         client.force_login(s.users["volunteer"])
-        assert v.phone in client.get(f"/volunteers/{v.pk}/").content.decode()
+        assert phone_display(v.phone) in client.get(f"/volunteers/{v.pk}/").content.decode()  # 135…, not +86135…
         assert not AuditLog.objects.filter(action="volunteer.phone_unmask").exists()

@@ -210,7 +210,9 @@ class Approval:
 
 
 def _free_username(volunteer: Volunteer) -> str:
-    for candidate in (volunteer.phone, f"{volunteer.phone}-{volunteer.pk}", f"v{volunteer.pk}-{secrets.token_hex(3)}"):
+    # The phone as the volunteer writes it ("13812345678"), not its stored E.164 form.
+    phone = nz.phone_display(volunteer.phone).replace(" ", "")
+    for candidate in (phone, f"{phone}-{volunteer.pk}", f"v{volunteer.pk}-{secrets.token_hex(3)}"):
         if not User.objects.filter(username=candidate).exists():
             return candidate
     raise VolunteerError("无法生成账号", "could not pick a username")  # pragma: no cover

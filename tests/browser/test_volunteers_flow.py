@@ -53,7 +53,7 @@ def test_signup_approval_shift_claim_done_on_a_phone(
     phone.wait_for_selector(".status-pending")
     assert "林平" in phone.inner_text("h1")
     volunteer = Volunteer.objects.get()
-    assert volunteer.phone == "13612345678" and volunteer.building_id == live_world.b3.pk
+    assert volunteer.phone == "+8613612345678" and volunteer.building_id == live_world.b3.pk
 
     # 2. The secretary approves on her phone, into the supplies group.
     committee = browser.new_context(

@@ -58,6 +58,7 @@ FIELD_COLUMNS = {
     "sex": "sex",
     "birth_date": "birth_date",
     "phone": "phone",
+    "phone_kind": "phone",
     "resident_type": "resident_type",
     "special": "special",
     "note": "note",
@@ -76,7 +77,8 @@ class RosterRow:
     id_number: str = ""
     sex: str = ""
     birth_date: dt.date | None = None
-    phone: str = ""
+    phone: str = ""  # E.164
+    phone_kind: str = ""  # mobile / landline
     resident_type: str = ""
     special: str = ""
     note: str = ""
@@ -86,8 +88,9 @@ class RosterRow:
         return {f: getattr(self, f) for f in FIELD_COLUMNS}
 
 
-def parse_row(row: Row, *, today: dt.date) -> RosterRow | None:
-    """Check one row. Pure: returns the clean row, or None with every reason kept on ``row``."""
+def parse_row(row: Row, *, today: dt.date, area: str = nz.DEFAULT_AREA_CODE) -> RosterRow | None:
+    """Check one row. Pure: returns the clean row, or None with every reason kept on ``row``.
+    ``area`` is the community's area code, for a landline written without one."""
     number = row.number
     check = row.check
     parsed: dict[str, Any] = {}
@@ -97,7 +100,9 @@ def parse_row(row: Row, *, today: dt.date) -> RosterRow | None:
     parsed["name"] = check("name", nz.person_name)
     parsed["sex"] = check("sex", nz.sex)
     parsed["birth_date"] = check("birth_date", nz.birth_date, today=today)
-    parsed["phone"] = check("phone", nz.phone)
+    found_phone = check("phone", nz.phone_number, area=area)
+    parsed["phone"] = found_phone.e164 if found_phone else ""
+    parsed["phone_kind"] = found_phone.kind if found_phone else ""
     parsed["resident_type"] = check("resident_type", nz.resident_type)
     parsed["special"] = check("special", nz.special)
     parsed["note"] = nz.note(row.get("note"))
@@ -142,7 +147,9 @@ class RosterReport(ImportReport):
         return {**super().as_dict(), "transfers_requested": self.transfers_requested}
 
 
-def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], RosterReport, set[str]]:
+def parse_sheet(
+    sheet: Sheet, *, today: dt.date, area: str = nz.DEFAULT_AREA_CODE
+) -> tuple[list[RosterRow], RosterReport, set[str]]:
     """Every good row of the roster, the report with every bad one, and the columns present."""
     report = RosterReport()
     mapped = sheet_map(sheet, COLUMNS, report)
@@ -150,7 +157,7 @@ def parse_sheet(sheet: Sheet, *, today: dt.date) -> tuple[list[RosterRow], Roste
     seen_place: dict[tuple[str, str, str, str], int] = {}
 
     def parse(row: Row) -> RosterRow | None:
-        parsed = parse_row(row, today=today)
+        parsed = parse_row(row, today=today, area=area)
         if parsed is None:
             return None
         number = row.number
@@ -199,7 +206,7 @@ def roster_import(
     """
     sheet = sheet_read(data=data, filename=filename, sheet=sheet, columns=COLUMNS)
     today = today or timezone.localdate()
-    rows, report, present = parse_sheet(sheet, today=today)
+    rows, report, present = parse_sheet(sheet, today=today, area=community.phone_area_code)
     report.dry_run = dry_run
     columns = {f for f, col in FIELD_COLUMNS.items() if col in present}
     columns |= {"sex", "birth_date"} if "id_number" in present else set()

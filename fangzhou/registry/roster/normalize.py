@@ -14,11 +14,20 @@ from decimal import Decimal, InvalidOperation
 
 from fangzhou.lib.importing import CellError as CellError
 
-# Re-exported: the roster's checkers raise nz.CellError on an nz.Cell.
 # Re-exported: the registry and its callers have always read these here (one implementation, in lib).
+from fangzhou.lib.personal import DEFAULT_AREA_CODE as DEFAULT_AREA_CODE
+from fangzhou.lib.personal import LANDLINE as LANDLINE
+from fangzhou.lib.personal import MOBILE as MOBILE
+from fangzhou.lib.personal import Phone as Phone
+from fangzhou.lib.personal import PhoneError as PhoneError
+from fangzhou.lib.personal import area_code as area_code
 from fangzhou.lib.personal import id_check_digit as id_check_digit
 from fangzhou.lib.personal import mask_id as mask_id
 from fangzhou.lib.personal import mask_phone as mask_phone
+from fangzhou.lib.personal import parse_phone as parse_phone
+from fangzhou.lib.personal import phone_display as phone_display
+
+# Re-exported: the roster's checkers raise nz.CellError on an nz.Cell.
 from fangzhou.lib.sheets import Cell as Cell
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
@@ -172,48 +181,52 @@ def birth_date(value: Cell, *, today: dt.date) -> dt.date | None:
     return parsed
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
-def phone(value: Cell) -> str:
-    """A mainland mobile number. Excel numbers are recovered when they are exact."""
+def phone_number(value: Cell, *, area: str = DEFAULT_AREA_CODE) -> Phone | None:
+    """A mainland mobile or landline, or a Hong Kong or Macao number (:func:`lib.personal.parse_phone`),
+    as E.164 with its kind; None for an empty cell. A landline written without its area code
+    ("64318888") takes ``area``, the community's. Excel numbers are recovered when they are exact."""
     if value is None or value == "":
-        return ""
+        return None
     if isinstance(value, int):
         raw = str(value)
     elif isinstance(value, float):
         if not value.is_integer():
-            raise CellError("手机号不是整数", "phone is not a whole number")
+            raise CellError("电话号码不是整数", "phone is not a whole number")
         raw = str(int(value))
     else:
         raw = compact(value)
-        raw = re.sub(r"[-()（）]", "", raw)
+        if not raw:
+            return None
+        if _MOBILE.fullmatch(raw):  # the common case, checked first: a roster is mostly mobiles
+            return Phone("+86" + raw, MOBILE)
         sci = re.fullmatch(r"(\d+)(?:\.(\d+))?[eE]\+?(\d+)", raw)
         if sci:
-            # Exact only when the mantissa, as written, carries all eleven digits.
+            # Exact only when the mantissa, as written, carries every digit of the number.
             written = (sci[1] + (sci[2] or "")).lstrip("0")
             if len(written) < 11:
                 raise CellError(
-                    "手机号被 Excel 变成科学计数法并丢失了数字，请把该列设为文本后重新填写",
+                    "电话号码被 Excel 变成科学计数法并丢失了数字，请把该列设为文本后重新填写",
                     "phone was turned into scientific notation and lost digits; set the column to text",
                 )
             try:
                 raw = str(int(Decimal(raw)))
             except InvalidOperation:  # pragma: no cover - the regex admits only numbers
-                raise CellError("手机号无效", "phone is not valid") from None
+                raise CellError("电话号码无效", "phone is not valid") from None
         elif re.fullmatch(r"\d+\.0+", raw):
             raw = raw.split(".")[0]
-    if raw.startswith("+86"):
-        raw = raw[3:]
-    elif raw.startswith("0086"):
-        raw = raw[4:]
-    elif raw.startswith("86") and len(raw) == 13:
-        raw = raw[2:]
-    if not _MOBILE.match(raw):
-        raise CellError(
-            f"手机号「{raw}」不是有效的 11 位大陆手机号", f"phone {raw!r} is not an 11-digit mainland mobile"
-        )
-    return raw
+    try:
+        return parse_phone(raw, area=area)
+    except PhoneError as exc:
+        raise CellError(exc.zh, exc.en) from None
+
+
+def phone(value: Cell, *, area: str = DEFAULT_AREA_CODE) -> str:
+    """:func:`phone_number` as its E.164 text, "" for an empty cell."""
+    found = phone_number(value, area=area)
+    return found.e164 if found is not None else ""
 
 
 # --- identity documents -----------------------------------------------------------------------

@@ -18,5 +18,11 @@ def mask_phone(value: str) -> str:
 
 
 @register.filter
+def phone_display(value: str) -> str:
+    """A stored (E.164) phone as people write it: 13812345678, 021-64318888, +852 6123 4567."""
+    return nz.phone_display(value or "")
+
+
+@register.filter
 def special_labels(codes: str) -> list[str]:
     return [nz.SPECIAL_LABELS[c] for c in (codes or "").split(",") if c in nz.SPECIAL_LABELS]

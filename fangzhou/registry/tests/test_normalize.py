@@ -106,19 +106,19 @@ class TestPhone:
         ],
     )
     def test_recovered_when_exact(self, raw: object) -> None:
-        assert nz.phone(raw) == "13812345678"  # type: ignore[arg-type]
+        assert nz.phone(raw) == "+8613812345678"  # type: ignore[arg-type]
 
     def test_scientific_notation_that_lost_digits_is_refused(self) -> None:
         with pytest.raises(nz.CellError, match="科学计数法"):
             nz.phone("1.38123E+10")
 
-    @pytest.mark.parametrize("raw", ["12812345678", "1381234567", "021-12345678", "abc"])
+    @pytest.mark.parametrize("raw", ["12812345678", "1381234567", "021-1234567", "400-123-4567", "abc"])
     def test_not_a_mobile(self, raw: str) -> None:
         with pytest.raises(nz.CellError):
             nz.phone(raw)
 
     def test_scientific_notation_is_exact_only_with_all_eleven_digits_written(self) -> None:
-        assert nz.phone("1.3812345670E+10") == "13812345670"  # eleven digits written, the last a 0
+        assert nz.phone("1.3812345670E+10") == "+8613812345670"  # eleven digits written, the last a 0
         with pytest.raises(nz.CellError, match="科学计数法"):
             nz.phone("1.381234567E+10")  # ten digits written: the eleventh is unknown, not 0
         with pytest.raises(nz.CellError, match="科学计数法"):
@@ -139,7 +139,7 @@ class TestPhone:
 
     @pytest.mark.parametrize("raw", ["0086 138 1234 5678", "0086-138-1234-5678", "008613812345678", "8613812345678"])
     def test_the_country_code_is_dropped(self, raw: str) -> None:
-        assert nz.phone(raw) == "13812345678"
+        assert nz.phone(raw) == "+8613812345678"
 
     @pytest.mark.parametrize("raw", ["00861381234567", "861381234567", "008613812345678 9"])
     def test_a_country_code_does_not_make_a_wrong_length_right(self, raw: str) -> None:

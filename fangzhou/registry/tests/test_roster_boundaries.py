@@ -30,4 +30,4 @@ def test_phones_and_names_at_their_limits() -> None:
     assert "11-digit" in by_row[4].reason_en and "11-digit" in by_row[5].reason_en
     assert "too long" in by_row[8].reason_en and "65" in by_row[8].reason_zh
     kept = dict(Resident.objects.values_list("name", "phone"))
-    assert kept == {"甲": "13812345670", "戊": "13812345678", "张" * 64: "13812345600"}
+    assert kept == {"甲": "+8613812345670", "戊": "+8613812345678", "张" * 64: "+8613812345600"}

@@ -160,7 +160,7 @@ class TestImportMessyRoster:
         zhou = Resident.objects.get(name="周丽")
         assert chen.household_id == zhou.household_id
         assert chen.id_number.endswith(chen.id_number[-1].upper())
-        assert zhou.phone == "13812345679" and chen.phone == "13812345678"
+        assert zhou.phone == "+8613812345679" and chen.phone == "+8613812345678"
         assert zhou.special == "pregnant" and zhou.sex == "F" and zhou.birth_date == BORN
 
     def test_reimport_is_a_no_op(self, community) -> None:  # type: ignore[no-untyped-def]
@@ -180,7 +180,7 @@ class TestImportMessyRoster:
         report = roster_import(community=community, actor=None, data=xlsx(rows), filename="roster.xlsx")
         assert (report.created, report.updated) == (0, 1)
         chen = Resident.objects.get(name="陈建国")
-        assert chen.phone == "13999998888" and chen.household.room == "1301"
+        assert chen.phone == "+8613999998888" and chen.household.room == "1301"
         log = AuditLog.objects.get(action="resident.update", target_id=str(chen.pk))
         assert log.detail["changes"]["phone"] == ["138****5678", "139****8888"]
         assert "13999998888" not in str(log.detail)
@@ -192,7 +192,7 @@ class TestImportMessyRoster:
         rows[1][3] = "13600002222"
         report = roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
         assert (report.created, report.updated) == (0, 1)
-        assert Resident.objects.get().phone == "13600002222"
+        assert Resident.objects.get().phone == "+8613600002222"
 
     def test_dry_run_writes_nothing(self, community) -> None:  # type: ignore[no-untyped-def]
         report = roster_import(
@@ -206,7 +206,7 @@ class TestImportMessyRoster:
         slim = [[row[1], row[2], row[3], row[4]] for row in messy_rows()]  # no phone, no special
         report = roster_import(community=community, actor=None, data=xlsx(slim), filename="r.xlsx")
         assert report.updated == 0
-        assert Resident.objects.get(name="周丽").phone == "13812345679"
+        assert Resident.objects.get(name="周丽").phone == "+8613812345679"
 
     def test_person_registered_in_another_community_is_not_moved(self, community) -> None:  # type: ignore[no-untyped-def]
         roster_import(community=community, actor=None, data=xlsx(messy_rows()), filename="r.xlsx")

@@ -129,3 +129,40 @@ def test_unreadable_lab_file(world: World, tmp_path: Path) -> None:
     bad = tmp_path / "lab.csv"
     bad.write_bytes(csv_bytes([["foo", "bar"], ["1", "2"]]))
     assert main(["testing", "import-results", str(bad), "--round", str(rnd.pk)]) == 2
+
+
+def _xls(rows: list[list[str]]) -> bytes:
+    import io
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("结果")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["xls", "unicode-text", "big5"])
+def test_a_lab_file_in_an_office_format_goes_through_the_same_reading(world: World, fmt: str) -> None:
+    from fangzhou.lib.sheets import UnreadableFile
+
+    rnd = sampled_round(world, pool_size=1)
+    a, b = _codes(rnd)[:2]
+    rows = [["试管编码", "检测结果"], [a, "阴性"], ["NOPE-1", "阴性"], [b, "阴性"]]
+    if fmt == "big5":
+        data = "\n".join(",".join(r) for r in [["試管編碼", "檢測結果"], [a, "陰性"]]).encode("big5")
+        with pytest.raises(UnreadableFile, match="Big5"):
+            results_import(round=rnd, data=data, filename="lab.csv", actor=None)
+        assert not LabResult.objects.exists()
+        return
+    if fmt == "xls":
+        data, filename = _xls(rows), "lab.xls"
+    else:
+        data, filename = b"\xff\xfe" + "\r\n".join("\t".join(r) for r in rows).encode("utf-16-le"), "lab.txt"
+    report = results_import(round=rnd, data=data, filename=filename, actor=None).as_dict()
+    assert [r["row"] for r in report["rejected"]] == [3] and report["negative"] == 2
+    assert set(LabResult.objects.values_list("tube__code", flat=True)) == {a, b}

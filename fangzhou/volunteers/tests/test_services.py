@@ -35,7 +35,7 @@ def test_signup_is_idempotent_on_client_id_and_phone(world: World) -> None:
     a, created = volunteer_signup(
         community=world.community, client_id="c" * 32, name=" 王 强 ", phone="138-0000-1111", building=world.b3
     )
-    assert created and a.name == "王强" and a.phone == "13800001111" and a.status == VolunteerStatus.PENDING
+    assert created and a.name == "王强" and a.phone == "+8613800001111" and a.status == VolunteerStatus.PENDING
     again, created_again = volunteer_signup(community=world.community, client_id="c" * 32, name="王强", phone="1")
     assert again.pk == a.pk and not created_again
     other_form, created3 = volunteer_signup(
