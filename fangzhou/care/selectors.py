@@ -59,7 +59,12 @@ def medicine_requests_visible(user: AnyUser) -> QuerySet[MedicineRequest]:
 
 
 def medicine_request_get(user: AnyUser, request_id: int) -> MedicineRequest | None:
-    return medicine_requests_visible(user).select_related("resident__household__building").filter(pk=request_id).first()
+    return (
+        medicine_requests_visible(user)
+        .select_related("resident__household__building__compound")
+        .filter(pk=request_id)
+        .first()
+    )
 
 
 def checkins_today(user: AnyUser, community: Community, on: dt.date) -> list[tuple[CareProfile, CheckIn | None]]:
@@ -87,7 +92,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
         p.pk: p
         for p in profiles_visible(user)
         .filter(community=community, active=True)
-        .select_related("resident__household__building", "carer")
+        .select_related("resident__household__building__compound", "carer")
     }
     risks: list[Risk] = []
     sessions: list[tuple[TreatmentSchedule, dt.datetime, str]] = []

@@ -14,6 +14,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q, is_committee
 from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult
+from fangzhou.registry.addressing import building_label
 from fangzhou.registry.models import Community, Resident
 
 
@@ -33,7 +34,7 @@ def case_list(user: User | AnonymousUser, community: Community) -> list[Case]:
     return list(
         cases_visible(user)
         .filter(community=community)
-        .select_related("resident__household", "building__compound")
+        .select_related("resident__household__building__compound", "building__compound")
         .order_by("-report_date", "id")
     )
 
@@ -56,6 +57,11 @@ class BuildingCount:
     building: str
     cases: int
     last_report: dt.date | None
+    number: str = ""
+
+    @property
+    def full_label(self) -> str:
+        return building_label(self.compound, self.number)
 
 
 def case_counts_by_building(user: User | AnonymousUser, community: Community) -> list[BuildingCount]:
@@ -72,6 +78,7 @@ def case_counts_by_building(user: User | AnonymousUser, community: Community) ->
             building_id=r["building_id"],
             compound=r["building__compound__name"],
             building=f"{r['building__number']}号楼",
+            number=r["building__number"],
             cases=r["n"],
             last_report=r["last"],
         )

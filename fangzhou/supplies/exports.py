@@ -35,7 +35,7 @@ def delivery_list_xlsx(*, distribution: Distribution, building: Building, delive
     totals = building_totals(deliveries)
     items = list(totals)
     book = SheetWriter(building.label)
-    book.heading(f"{distribution.name} — {building.compound.name} {building.label}", size=13)
+    book.heading(f"{distribution.name} — {building.full_label}", size=13)
     book.header(["室号 Room", *items, "状态 Status", "签收 Signature"])
     for delivery in deliveries:
         quantities = {line.item: line.quantity for line in delivery.lines.all()}
