@@ -26,7 +26,7 @@ def test_the_extension_and_both_indexes_exist(world: World) -> None:
 
 @pytest.mark.parametrize(("field", "value"), [("search_key__contains", "zhangsan"), ("name__contains", "张三丰")])
 def test_the_planner_can_use_the_trigram_index(world: World, field: str, value: str) -> None:
-    query = Resident.objects.filter(**{field: value}).only("pk")
+    query = Resident.objects.filter(**{field: value}).order_by().only("pk")  # no sort that another index serves
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         sql, params = query.query.sql_with_params()
