@@ -49,6 +49,7 @@ class ProfileOut(Schema):
     id: int
     resident_id: int
     name: str
+    compound: str
     building: str
     room: str
     needs: list[str]
@@ -62,6 +63,7 @@ def _profile_out(p: CareProfile) -> ProfileOut:
         id=p.pk,
         resident_id=p.resident_id,
         name=p.resident.name,
+        compound=p.resident.household.building.compound.name,
         building=p.resident.household.building.label,
         room=p.resident.household.room,
         needs=p.need_codes,
@@ -93,6 +95,7 @@ class ScheduleIn(Schema):
 class RiskOut(Schema):
     profile_id: int
     name: str
+    compound: str
     building: str
     room: str
     need: str
@@ -197,6 +200,7 @@ def at_risk(request: HttpRequest, code: str) -> list[RiskOut]:
         RiskOut(
             profile_id=r.profile.pk,
             name=r.profile.resident.name,
+            compound=r.profile.resident.household.building.compound.name,
             building=r.profile.resident.household.building.label,
             room=r.profile.resident.household.room,
             need=str(r.need),

@@ -60,7 +60,12 @@ def medicine_requests_visible(user: AnyUser) -> QuerySet[MedicineRequest]:
 
 
 def medicine_request_get(user: AnyUser, request_id: int) -> MedicineRequest | None:
-    return medicine_requests_visible(user).select_related("resident__household__building").filter(pk=request_id).first()
+    return (
+        medicine_requests_visible(user)
+        .select_related("resident__household__building__compound")
+        .filter(pk=request_id)
+        .first()
+    )
 
 
 def checkins_today(user: AnyUser, community: Community, on: dt.date) -> list[tuple[CareProfile, CheckIn | None]]:

@@ -291,7 +291,7 @@ def care_escorts_ensure(
             source_key = escort_source_key(schedule.pk, session)
             lines = [
                 f"{schedule.get_kind_display()}：{session:%m-%d %H:%M} {schedule.hospital}",
-                f"{building.compound.name} {building.label} {resident.household.room}室 {resident.name}",
+                f"{resident.household.full_label} {resident.name}",
                 "闭环转运：专车接送，全程不与他人接触 / closed-loop transport to the hospital and back",
                 f"建议出发 {session - dt.timedelta(hours=1):%H:%M} / leave by {session - dt.timedelta(hours=1):%H:%M}",
             ]
@@ -343,7 +343,7 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
     if status not in CheckInStatus.values:
         raise CareError(f"未知的状态「{status}」", f"unknown status {status!r}")
     on = on or timezone.localdate()
-    profile = CareProfile.objects.select_related("resident__household__building").get(pk=profile_id)
+    profile = CareProfile.objects.select_related("resident__household__building__compound").get(pk=profile_id)
     checkin, _ = CheckIn.objects.update_or_create(
         profile=profile, on=on, defaults={"status": status, "note": note[:300], "by": actor}
     )
@@ -409,7 +409,7 @@ def care_checkins_close(*, community: Community, actor: User | None, on: dt.date
                 title_code="care.missed_checkin",
                 title_args={"name": resident.name},
                 actor=actor,
-                detail=f"{resident.household.building.label} {resident.household.room}室：{on} 无人应答，"
+                detail=f"{resident.household.full_label}：{on} 无人应答，"
                 "请立即上门查看 / no answer today: go to the door now",
                 priority=Priority.URGENT,
                 resident=resident,
@@ -434,7 +434,7 @@ def checkin_due(community: Community) -> list[CareProfile]:
         condition |= Q(needs__contains=code)
     return list(
         CareProfile.objects.filter(condition, community=community, active=True)
-        .select_related("resident__household__building")
+        .select_related("resident__household__building__compound")
         .order_by("resident__household__building__sort_key", "resident__household__room")
     )
 
@@ -545,7 +545,7 @@ def medicine_trips_batch(*, community: Community, actor: User | None) -> BatchRe
             household = r.resident.household
             meds = "；".join(f"{m['name']} {m['dose']} ×{m['quantity']}" for m in r.medicines)
             lines.append(
-                f"{i}. {household.building.label} {household.room}室 {r.resident.name}：{meds}"
+                f"{i}. {household.full_label} {r.resident.name}：{meds}"
                 f"（{r.get_payer_display()}{'；' + r.prescription if r.prescription else ''}）"
             )
         urgency = min(r.urgency for r in requests)

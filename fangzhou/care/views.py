@@ -231,7 +231,7 @@ def medicine(request: HttpRequest, code: str) -> HttpResponse:
     open_requests = (
         selectors.medicine_requests_visible(request.user)
         .filter(community=community, status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP])
-        .select_related("resident__household__building", "trip__order__assignee")
+        .select_related("resident__household__building__compound", "trip__order__assignee")
         .order_by("pharmacy", "urgency", "created_at")
     )
     return render(

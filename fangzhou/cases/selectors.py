@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q, is_committee
 from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult, SiteKind, Source
+from fangzhou.registry.addressing import building_label
 from fangzhou.registry.models import Community, Resident
 
 
@@ -35,7 +36,7 @@ def case_list(user: User | AnonymousUser, community: Community) -> list[Case]:
     return list(
         cases_visible(user)
         .filter(community=community)
-        .select_related("resident__household", "building__compound")
+        .select_related("resident__household__building__compound", "building__compound")
         .order_by("-report_date", "id")
     )
 
@@ -58,6 +59,11 @@ class BuildingCount:
     building: str
     cases: int
     last_report: dt.date | None
+    number: str = ""
+
+    @property
+    def full_label(self) -> str:
+        return building_label(self.compound, self.number)
 
 
 def case_counts_by_building(user: User | AnonymousUser, community: Community) -> list[BuildingCount]:
@@ -74,6 +80,7 @@ def case_counts_by_building(user: User | AnonymousUser, community: Community) ->
             building_id=r["building_id"],
             compound=r["building__compound__name"],
             building=f"{r['building__number']}号楼",
+            number=r["building__number"],
             cases=r["n"],
             last_report=r["last"],
         )

@@ -106,8 +106,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
     """Tasks and close contacts that follow a new case (idempotent through source keys)."""
     resident = case.resident
     household = resident.household
-    building = household.building
-    where = f"{building.compound.name} {building.label} {household.room}室"
+    where = household.full_label
     work_order_create_in_transaction(
         community=case.community,
         kind=Kind.TRANSFER,

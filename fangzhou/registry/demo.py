@@ -218,6 +218,7 @@ class _CompoundSpec:
     kind: str
     buildings: tuple[_BuildingSpec, ...]
     columns: int
+    short_name: str = ""  # what the residents call it ("一村"); the search understands it
 
 
 @dataclass(frozen=True)
@@ -264,8 +265,8 @@ def _small_spec() -> _CommunitySpec:
         slot=_SMALL_SLOT,
         district="310105",
         compounds=(
-            _CompoundSpec("华新一村", "residential", tuple(_walkups(rng, 1, 6, (4,))), 3),
-            _CompoundSpec("华新二村", "residential", tuple(_walkups(rng, 1, 4, (4,))), 2),
+            _CompoundSpec("华新一村", "residential", tuple(_walkups(rng, 1, 6, (4,))), 3, "一村"),
+            _CompoundSpec("华新二村", "residential", tuple(_walkups(rng, 1, 4, (4,))), 2, "二村"),
         ),
         grids=2,
     )
@@ -279,10 +280,10 @@ def _default_spec() -> _CommunitySpec:
         slot=0,
         district="310105",
         compounds=(
-            _CompoundSpec("华新一村", "residential", tuple(_walkups(rng, 1, 18)), 4),
-            _CompoundSpec("华新二村", "residential", tuple(_walkups(rng, 1, 16)), 4),
+            _CompoundSpec("华新一村", "residential", tuple(_walkups(rng, 1, 18)), 4, "一村"),
+            _CompoundSpec("华新二村", "residential", tuple(_walkups(rng, 1, 16)), 4, "二村"),
             _CompoundSpec("华新苑", "residential", tuple(_walkups(rng, 1, 14) + _towers(rng, 15, 2)), 4),
-            _CompoundSpec("锦绣华庭", "residential", tuple(_towers(rng, 1, 8)), 4),
+            _CompoundSpec("锦绣华庭", "residential", tuple(_towers(rng, 1, 8)), 4, "锦绣"),
             _CompoundSpec(
                 "华新商业广场",
                 "plaza",
@@ -901,7 +902,9 @@ def demo_seed(*, size: str = "default", seed: int = 2022, stdout: TextIO | None 
         community = community_create(code=spec.code, name=spec.name, subdistrict_name=SUBDISTRICT)
         communities.append(community)
         for compound in spec.compounds:
-            compound_upsert(community=community, name=compound.name, kind=compound.kind)
+            compound_upsert(
+                community=community, name=compound.name, kind=compound.kind, short_name=compound.short_name or None
+            )
         rows = _roster(gen, spec, seed)
         header: list[Cell] = list(HEADER)
         sheet = Sheet([(1, header)] + [(i, row) for i, row in enumerate(rows, start=2)])

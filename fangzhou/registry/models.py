@@ -10,6 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fangzhou.registry.addressing import building_label, household_label
+from fangzhou.registry.namekeys import name_search_key
+
 
 def validate_time_zone(value: str) -> None:
     if value not in available_timezones():
@@ -53,6 +56,8 @@ class Compound(models.Model):
 
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="compounds")
     name = models.CharField(max_length=64)
+    # What people call it for short ("一村" for 华新一村); search understands it. Empty = none.
+    short_name = models.CharField(max_length=32, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RESIDENTIAL)
     # Origin of the compound on the community plan, in metres.
     origin_x = models.FloatField(default=0)
@@ -101,11 +106,20 @@ class Building(models.Model):
         constraints = [models.UniqueConstraint(fields=["compound", "number"], name="building_unique_number")]
 
     def __str__(self) -> str:
-        return f"{self.compound.name} {self.label}"
+        return self.full_label
 
     @property
     def label(self) -> str:
+        """The number alone ("1号楼"): only where the compound is already named (a compound's own
+        heading, the site plan's shapes inside the compound's outline). Everywhere a person picks
+        or reads a building, use ``full_label``."""
         return f"{self.number}号楼"
+
+    @property
+    def full_label(self) -> str:
+        """"华新一村 1号楼": the one way a building is named to a person (load it with
+        ``select_related("compound")``)."""
+        return building_label(self.compound.name, self.number)
 
 
 class Household(models.Model):
@@ -117,7 +131,12 @@ class Household(models.Model):
         constraints = [models.UniqueConstraint(fields=["building", "room"], name="household_unique_room")]
 
     def __str__(self) -> str:
-        return f"{self.building} {self.room}室"
+        return self.full_label
+
+    @property
+    def full_label(self) -> str:
+        """"华新一村 1号楼 101室" (load it with ``select_related("building__compound")``)."""
+        return household_label(self.building.compound.name, self.building.number, self.room)
 
 
 class IdType(models.TextChoices):
@@ -172,6 +191,8 @@ class Resident(models.Model):
     # Comma-joined SpecialCare codes in a fixed order, e.g. "dialysis,elderly_alone".
     special = models.CharField(max_length=200, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    # The name as typed letters ("zhangsanfeng zsf", namekeys.py); kept by save() and the roster import.
+    search_key = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,6 +209,13 @@ class Resident(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_key = name_search_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_key"}
+        super().save(*args, **kwargs)
 
     @property
     def special_codes(self) -> list[str]:

@@ -25,7 +25,9 @@ from fangzhou.accounts.permissions import (
     read_community_q,
     token_community_q,
 )
+from fangzhou.registry.addressing import PlaceQuery, building_label, parse_place
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
+from fangzhou.registry.namekeys import pinyin_query
 
 
 class Access(enum.Enum):
@@ -134,6 +136,11 @@ class BuildingStat:
     households: int
     residents: int
     special: int
+    number: str = ""
+
+    @property
+    def full_label(self) -> str:
+        return building_label(self.compound, self.number)
 
 
 @dataclass
@@ -180,6 +187,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
                 households=b.n_households,
                 residents=int(counts.get("n", 0)),
                 special=int(counts.get("special", 0)),
+                number=b.number,
             )
         )
     overview = Overview(community=community, buildings=stats)
@@ -206,28 +214,52 @@ def building_households(building: Building) -> list[Household]:
 _DIGITS = re.compile(r"^\d{3,11}$")
 
 
+def _place_q(place: PlaceQuery) -> Q:
+    """Residents of the building (and flat) a place query names, compound by name or short name."""
+    condition = Q(household__building__number=place.building)
+    if place.room:
+        rooms = Q(household__room__in=place.rooms)
+        if place.dashed:
+            # "1-101" may also be unit 1, room 101 of a roster that writes units into the room.
+            condition = (condition & rooms) | Q(household__room=f"{place.building}-{place.room}")
+        else:
+            condition &= rooms
+    if place.compound:
+        condition &= Q(household__building__compound__name__contains=place.compound) | Q(
+            household__building__compound__short_name=place.compound
+        )
+    return condition
+
+
 def resident_search(
     user: User | AnonymousUser, query: str, *, community: Community | None = None, limit: int = 50
 ) -> list[Resident]:
-    """Search by name, by room ("1201", "3-1201") or by the last digits of a phone."""
-    query = query.strip()
+    """Search by name, by its pinyin or initials ("zhangsanfeng", "zhang", "zsf"), by place
+    ("华新一村1号楼101", a compound's short name "一村1-101", "1号楼101", "1-101", "1-1-101"),
+    by room ("1201") or by the last digits of a phone. One query; results in place order."""
+    query = query.strip()[:80]
     if not query:
         return []
     qs = residents_visible(user).select_related("household__building__compound")
     if community is not None:
         qs = qs.filter(community=community)
-    match = re.fullmatch(r"(\d{1,4}[A-Za-z]?)\s*[-号#栋幢]\s*(\d{1,6})室?", query)
-    if match:
-        qs = qs.filter(household__building__number=match[1].upper(), household__room=match[2])
+    place = parse_place(query)
+    letters = pinyin_query(query)
+    if place is not None:
+        qs = qs.filter(_place_q(place))
     elif _DIGITS.match(query):
         condition = Q(household__room=query)
         if len(query) >= 4:
             condition |= Q(phone__endswith=query)
         qs = qs.filter(condition)
+    elif letters is not None:
+        qs = qs.filter(search_key__contains=letters)
     else:
         qs = qs.filter(name__contains=query)
     return list(
-        qs.order_by("household__building__compound_id", "household__building__sort_key", "household__room")[:limit]
+        qs.order_by("household__building__compound_id", "household__building__sort_key", "household__room", "id")[
+            :limit
+        ]
     )
 
 

@@ -153,12 +153,21 @@ site_plan_apply = transaction.atomic(durable=True)(site_plan_apply_in_transactio
 
 @transaction.atomic(durable=True)
 def compound_upsert(
-    *, community: Community, name: str, kind: str = Compound.Kind.RESIDENTIAL, actor: User | None = None
+    *,
+    community: Community,
+    name: str,
+    kind: str = Compound.Kind.RESIDENTIAL,
+    short_name: str | None = None,
+    actor: User | None = None,
 ) -> Compound:
-    """Create a compound or change its kind (residential compound, commercial plaza, other site)."""
+    """Create a compound or change its kind (residential compound, commercial plaza, other site) or
+    its short name (what people call it, "一村"; None leaves it as it is)."""
     if kind not in Compound.Kind.values:
         raise RegistryError(f"无效的场所类型「{kind}」", f"unknown compound kind {kind!r}")
-    compound, created = Compound.objects.get_or_create(community=community, name=name.strip(), defaults={"kind": kind})
+    short = None if short_name is None else short_name.strip()[:32]
+    compound, created = Compound.objects.get_or_create(
+        community=community, name=name.strip(), defaults={"kind": kind, "short_name": short or ""}
+    )
     if created:
         audit_record(
             action=AuditAction.COMPOUND_CREATE,
@@ -166,19 +175,25 @@ def compound_upsert(
             target_type="compound",
             target_id=str(compound.pk),
             community=community,
-            detail={"name": compound.name, "kind": kind},
+            detail={"name": compound.name, "kind": kind, "short_name": compound.short_name},
         )
-    elif compound.kind != kind:
-        before = compound.kind
+        return compound
+    changes: dict[str, list[str]] = {}
+    if compound.kind != kind:
+        changes["kind"] = [compound.kind, kind]
         compound.kind = kind
-        compound.save(update_fields=["kind"])
+    if short is not None and compound.short_name != short:
+        changes["short_name"] = [compound.short_name, short]
+        compound.short_name = short
+    if changes:
+        compound.save(update_fields=list(changes))
         audit_record(
             action=AuditAction.COMPOUND_UPDATE,
             actor=actor,
             target_type="compound",
             target_id=str(compound.pk),
             community=community,
-            detail={"kind": [before, kind]},
+            detail=changes,
         )
     return compound
 

@@ -73,7 +73,7 @@ def site_plan_svg(buildings: Sequence[BuildingStat], *, measure: str) -> SitePla
                 cy=b.y,
                 fill=_colour(values[b.id], top),
                 value=values[b.id],
-                title=f"{b.compound} {b.label}: {values[b.id]}",
+                title=f"{b.full_label}: {values[b.id]}",
             )
         )
     # Name each compound above its top-left building.

@@ -34,8 +34,8 @@ def delivery_list_pdf(
 def delivery_list_xlsx(*, distribution: Distribution, building: Building, deliveries: list[Delivery]) -> bytes:
     totals = building_totals(deliveries)
     items = list(totals)
-    book = SheetWriter(building.label)
-    book.heading(f"{distribution.name} — {building.compound.name} {building.label}", size=13)
+    book = SheetWriter(building.full_label)
+    book.heading(f"{distribution.name} — {building.full_label}", size=13)
     book.header(["室号 Room", *items, "状态 Status", "签收 Signature"])
     for delivery in deliveries:
         quantities = {line.item: line.quantity for line in delivery.lines.all()}

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.permissions import active_user, building_q, community_q, is_leader, is_volunteer
+from fangzhou.registry.addressing import building_label
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.roster.normalize import room_stair_key
 from fangzhou.supplies.models import (
@@ -72,6 +73,11 @@ class BuildingProgress:
     y: float | None = None
     width: float = 24
     depth: float = 12
+    number: str = ""
+
+    @property
+    def full_label(self) -> str:
+        return building_label(self.compound, self.number)
 
     @property
     def done(self) -> int:
@@ -139,6 +145,7 @@ def distribution_progress(user: AnyUser, distribution: Distribution) -> Progress
                 id=b.pk,
                 label=b.label,
                 compound=b.compound.name,
+                number=b.number,
                 total=total,
                 delivered=delivered,
                 left_at_door=left,

@@ -504,15 +504,15 @@ def deliveries_sweep(*, distribution: Distribution, actor: User | None, on: dt.d
             items = "、".join(f"{line.item}×{line.quantity}" for line in delivery.lines.all())
             sealed = delivery.building_id in sealed_ids
             household = delivery.household
-            detail = f"{distribution.name}: {household.building.label} {household.room}室 — {items}"
+            detail = f"{distribution.name}: {household.full_label} — {items}"
             if sealed:
                 detail += "\n封控楼栋：无接触配送，放在门口 / sealed building: contactless, leave at the door"
             order, created = work_order_create_in_transaction(
                 community=distribution.community,
                 kind="supply_delivery",
-                title=f"补送物资 {household.building.label} {household.room}室 / deliver supplies",
+                title=f"补送物资 {household.full_label} / deliver supplies",
                 title_code="supplies.redeliver",
-                title_args={"place": f"{household.building.label} {household.room}室"},
+                title_args={"place": f"{household.full_label}"},
                 actor=actor,
                 detail=detail,
                 priority=Priority.URGENT,
@@ -660,7 +660,9 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
     params = plan.params
     try:
         site = community_site_graph(plan.community)
-        households_qs = Household.objects.filter(building_id__in=params["building_ids"]).select_related("building")
+        households_qs = Household.objects.filter(building_id__in=params["building_ids"]).select_related(
+            "building__compound"
+        )
         if plan.distribution_id is not None:
             deliveries = Delivery.objects.filter(distribution_id=plan.distribution_id)
             if params.get("pending_only"):
@@ -696,8 +698,8 @@ def route_plan_run(*, plan_id: int) -> RoutePlan:
             )
         plan.refresh_from_db()
         return plan
-    labels = {f"h{h.pk}": (f"{h.building.label} {h.room}室", h.building_id) for h in households}
-    rooms = {f"h{h.pk}": (h.building.label, h.room) for h in households}
+    labels = {f"h{h.pk}": (h.full_label, h.building_id) for h in households}
+    rooms = {f"h{h.pk}": (h.building.full_label, h.room) for h in households}
     volunteers = list(params["volunteer_ids"])
     # Trips go round-robin to the volunteers, shortest-first, so each walks a similar distance.
     ordered = sorted(solution.routes, key=lambda r: -r.duration_s)

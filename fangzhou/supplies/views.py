@@ -121,6 +121,7 @@ def distribution(request: HttpRequest, distribution_id: int) -> HttpResponse:
         "manage": manage,
         "volunteers": selectors.volunteers_of(dist.community) if manage else [],
         "import": dist.imports.first() if manage else None,
+        "compounds": list(dist.community.compounds.order_by("id")) if manage else [],
     }
     if request.headers.get("HX-Request"):
         return render(request, "supplies/_progress.html", context)
@@ -161,12 +162,18 @@ def order_set(request: HttpRequest, distribution_id: int) -> HttpResponse:
         return HttpResponseForbidden(_("You may not change this distribution."))
     number = services._norm_building(request.POST.get("building"))
     room = services._norm_room(request.POST.get("room"))
-    household = (
-        Household.objects.filter(building__community=dist.community, building__number=number, room=room)
-        .select_related("building")
-        .first()
-    )
+    compound = str(request.POST.get("compound", "")).strip()
+    doors = Household.objects.filter(building__community=dist.community, building__number=number, room=room)
+    if compound.isdigit():
+        doors = doors.filter(building__compound_id=int(compound))
+    found = list(doors.select_related("building__compound")[:2])
+    household = found[0] if len(found) == 1 else None
     try:
+        if len(found) > 1:
+            # Two compounds both have this building and room: never guess which door.
+            raise SuppliesError(
+                f"{number}号楼 {room}室 在多个小区，请选小区", f"building {number} room {room} is in several compounds"
+            )
         if household is None:
             raise SuppliesError(f"找不到 {number}号楼 {room}室", f"no room {room} in building {number}")
         services.group_order_set(
@@ -178,7 +185,7 @@ def order_set(request: HttpRequest, distribution_id: int) -> HttpResponse:
     except SuppliesError as exc:
         messages.error(request, _error(exc))
     else:
-        messages.success(request, _("Order saved for %(door)s.") % {"door": f"{household.building.label} {room}"})
+        messages.success(request, _("Order saved for %(door)s.") % {"door": household.full_label})
     return redirect("supplies:distribution", distribution_id=dist.pk)
 
 

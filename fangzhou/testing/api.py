@@ -60,6 +60,7 @@ class RoundCountsOut(Schema):
 class MissingOut(Schema):
     id: int
     name: str
+    compound: str
     building: str
     room: str
 
@@ -114,6 +115,7 @@ class SamplesOut(Schema):
 class RetestOut(Schema):
     resident_id: int
     name: str
+    compound: str
     building: str
     room: str
     reason: str
@@ -122,6 +124,7 @@ class RetestOut(Schema):
 
 class AntigenBuildingOut(Schema):
     id: int
+    compound: str
     label: str
     residents: int
     reported: int
@@ -185,7 +188,13 @@ def round_counts(request: HttpRequest, round_id: int) -> RoundCountsOut:
 def round_missing(request: HttpRequest, round_id: int) -> list[MissingOut]:
     rnd = _round(request, round_id)
     return [
-        MissingOut(id=r.pk, name=r.name, building=r.household.building.label, room=r.household.room)
+        MissingOut(
+            id=r.pk,
+            name=r.name,
+            compound=r.household.building.compound.name,
+            building=r.household.building.label,
+            room=r.household.room,
+        )
         for r in selectors.missing_residents(request.user, rnd)
     ]
 
@@ -268,6 +277,7 @@ def retests(request: HttpRequest, code: str) -> list[RetestOut]:
         RetestOut(
             resident_id=t.resident_id,
             name=t.resident.name,
+            compound=t.resident.household.building.compound.name,
             building=t.resident.household.building.label,
             room=t.resident.household.room,
             reason=t.reason,
@@ -289,7 +299,13 @@ def antigen(request: HttpRequest, code: str, day: dt.date | None = None) -> Anti
         reported=glance.reported,
         positive=len(glance.positives),
         buildings=[
-            AntigenBuildingOut(id=b.building.pk, label=b.building.label, residents=b.residents, reported=b.reported)
+            AntigenBuildingOut(
+                id=b.building.pk,
+                compound=b.building.compound.name,
+                label=b.building.label,
+                residents=b.residents,
+                reported=b.reported,
+            )
             for b in glance.buildings
         ],
     )

@@ -554,7 +554,7 @@ def antigen_glance(
         entry["rate"] = int(str(entry["reported"])) / residents if residents else 0.0
     positives = list(
         AntigenReport.objects.filter(day=day, household__building_id__in=ids, result=AntigenResult.POSITIVE)
-        .select_related("resident", "household__building")
+        .select_related("resident", "household__building__compound")
         .order_by("-reported_at")
     )
     return AntigenGlance(

@@ -729,11 +729,11 @@ def retest_open(
     order, _created = work_order_create_in_transaction(
         community=resident.community,
         kind=Kind.RETEST,
-        title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
+        title=f"上门单采复查：{resident.name}（{resident.household.full_label}）",
         title_code="testing.retest",
         title_args={
             "name": resident.name,
-            "place": f"{resident.household.building.label} {resident.household.room}室",
+            "place": f"{resident.household.full_label}",
         },
         actor=actor,
         detail=str(dict(Retest.Reason.choices).get(reason, reason)),
@@ -950,7 +950,10 @@ def results_import(
 def _apply_result(
     rnd: Round, tube: Tube, result: str, tested_at: dt.datetime, actor: User | None, report: ResultsReport
 ) -> None:
-    members = [s.resident for s in tube.samples.select_related("resident__household__building", "resident__community")]
+    members = [
+        s.resident
+        for s in tube.samples.select_related("resident__household__building__compound", "resident__community")
+    ]
     if result == Result.NEGATIVE:
         report.negative += 1
     elif result == Result.POSITIVE:
@@ -1176,7 +1179,7 @@ def _antigen_report_write(
         )
         positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
         if positives:
-            found = Resident.objects.select_related("community", "household__building").in_bulk(positives)
+            found = Resident.objects.select_related("community", "household__building__compound").in_bulk(positives)
             for resident in (found[pk] for pk in positives):
                 retest_open(
                     resident=resident,

@@ -373,6 +373,7 @@ def building_cards(request: HttpRequest, building_id: int) -> HttpResponse:
     residents = list(Resident.objects.filter(household__building=building).select_related("household"))
     cards = []
     for r in residents:
+        r.household.building = building  # already loaded with its compound: no query per card
         svg = segno.make(selectors.resident_qr_payload(r.pk), error="m").svg_inline(scale=4, border=2)
         cards.append({"resident": r, "svg": svg})
     return render(request, "testing/cards.html", {"building": building, "cards": cards})

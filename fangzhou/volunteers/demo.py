@@ -68,7 +68,7 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
         Resident.objects.filter(community=community)
         .exclude(phone="")
         .filter(birth_date__year__range=(1960, 2002))
-        .select_related("household__building")
+        .select_related("household__building__compound")
         .order_by("id")[: count - 10]
     )
     people: list[tuple[str, str, Building | None, str]] = [
@@ -153,7 +153,7 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
 
     # Open work orders: re-tests at doors, medicine, deliveries, a dialysis ride.
     residents_all = list(
-        Resident.objects.filter(community=community).select_related("household__building").order_by("id")[:400]
+        Resident.objects.filter(community=community).select_related("household__building__compound").order_by("id")[:400]
     )
     if residents_all:
         picks = rng.sample(residents_all, k=min(12, len(residents_all)))

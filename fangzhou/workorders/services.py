@@ -20,6 +20,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
+from fangzhou.registry.addressing import household_label
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster import normalize as nz
 from fangzhou.workorders import rules
@@ -453,7 +454,7 @@ def resident_request_submit(
             if photo is not None:
                 file_store_on_commit(request, "photo", photo, photo.name or "photo.jpg")
             request.save()
-            place = f"{building.label}{f' {room}室' if room else ''}"
+            place = household_label(building.compound.name, building.number, room) if room else building.full_label
             order, _created = work_order_create_in_transaction(
                 community=building.community,
                 kind=Kind.RESIDENT_REQUEST,

@@ -43,7 +43,7 @@ def cmd_zones_status(args: argparse.Namespace) -> int:
         lines.append(f"block     {p.compound}/{p.name:<12} {p.state.status:<11} {why(p.state)}")
     for b in report.buildings:
         zone = f" ({b.zone})" if b.zone else ""
-        lines.append(f"building  {b.compound} {b.label}{zone:<10} {b.state.status:<11} {why(b.state)}")
+        lines.append(f"building  {b.full_label}{zone:<10} {b.state.status:<11} {why(b.state)}")
     emit(args, payload, "\n".join(lines))
     return 0
 

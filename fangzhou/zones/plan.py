@@ -29,6 +29,7 @@ class Shape:
     count: int | None
     selected: bool = False
     flagged: bool = False
+    name: str = ""  # the building with its compound, for a list beside the plan
 
 
 @dataclass
@@ -92,7 +93,7 @@ def zone_plan(
         ys += [c[1] for c in corners]
         count = b.cases if counts_for is None or b.id in counts_for else None
         label = b.number + (f"·{count}" if count else "")
-        title = f"{b.compound} {b.label}: {report.label(b.state.status, lang)}"
+        title = f"{b.full_label}: {report.label(b.state.status, lang)}"
         if b.zone:
             title += f" ({b.zone})"
         if count:
@@ -102,6 +103,7 @@ def zone_plan(
             Shape(
                 id=b.id,
                 label=label,
+                name=b.full_label,
                 points=_pts(corners),
                 cx=b.x,
                 cy=b.y,

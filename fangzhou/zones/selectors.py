@@ -23,6 +23,7 @@ from django.db.models.functions import Cast
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q
 from fangzhou.cases.models import Case
+from fangzhou.registry.addressing import building_label
 from fangzhou.registry.models import Building, Community, Compound
 from fangzhou.zones.core import (
     DEFAULT_RULE_SET,
@@ -125,6 +126,10 @@ class BuildingZone(NamedTuple):
     width: float
     depth: float
     footprint: list[list[float]]
+
+    @property
+    def full_label(self) -> str:
+        return building_label(self.compound, self.number)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from fangzhou.registry.addressing import building_label
 from fangzhou.registry.models import Building, Compound
 from fangzhou.zones.access import (
     VEHICLE_CLASSES,
@@ -104,7 +105,7 @@ def compound_site(compound: Compound) -> CompoundSite:
         key = f"b{bid}"
         core_nodes.append(Node(key, b.x, b.y))
         core_roads.append(CoreRoad(key, nearest((b.x, b.y)), SPUR_WIDTH_M))
-        targets.append(Target(key, key, "building", b.label))
+        targets.append(Target(key, key, "building", building_label(compound.name, b.number)))
     for s in spaces:
         if s.kind == OpenSpace.Kind.OPEN_SPACE:
             continue
@@ -144,7 +145,7 @@ class AccessOutcome:
 
 def _label(site: CompoundSite, key: str) -> str:
     if key.startswith("b") and int(key[1:]) in site.buildings:
-        return site.buildings[int(key[1:])].label
+        return building_label(site.compound.name, site.buildings[int(key[1:])].number)
     for s in site.spaces:
         if key == f"o{s.pk}":
             return s.name

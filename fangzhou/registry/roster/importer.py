@@ -28,6 +28,7 @@ from fangzhou.registry.models import (
     ResidentTransfer,
     RosterImport,
 )
+from fangzhou.registry.namekeys import name_search_key
 from fangzhou.registry.roster import normalize as nz
 
 ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -376,7 +377,9 @@ def _write(
             match = candidates[0] if candidates else None
         values = row.values()
         if match is None:
-            resident = Resident(community=community, household=household, **values)
+            resident = Resident(
+                community=community, household=household, search_key=name_search_key(values["name"]), **values
+            )
             to_create.append(resident)
             if row.id_number:
                 by_doc[(row.id_type, row.id_number)] = resident
@@ -401,6 +404,9 @@ def _write(
         if not diff:
             report.unchanged += 1
             continue
+        if "name" in diff:
+            match.search_key = name_search_key(match.name)
+            changed_fields.add("search_key")
         report.updated += 1
         to_update[match.pk] = match
         changed_fields.update("household" if k == "household" else k for k in diff)

@@ -243,7 +243,7 @@ class TestRoutes:
         assert plan.status == PlanStatus.DONE and plan.solve_time_s > 0  # how fast is bench/routes_demo's business
         legs = list(plan.legs.all())
         served = sorted(s["label"] for leg in legs for s in leg.stops)
-        assert served == ["3号楼 101室", "3号楼 102室", "5号楼 201室"]
+        assert served == ["阳光小区 3号楼 101室", "阳光小区 3号楼 102室", "阳光小区 5号楼 201室"]
         assert all(leg.load <= 2 for leg in legs) and len(legs) >= 2
         page = sec.get(f"/supplies/routes/{plan.pk}/").content.decode()
         assert page.count("<polyline") == len(legs) and "<b>5号楼</b> <span class=\"rooms\">201</span>" in page

@@ -28,7 +28,7 @@ def test_a_block_across_the_lane_cuts_off_the_building_behind_it(world: World) -
     compound = world.b3.compound
     outcome = access_check_block(compound, [world.b3.pk, world.b5.pk])
     assert not outcome.ok
-    assert [c.label for c in outcome.cut_off] == ["7号楼"]
+    assert [c.label for c in outcome.cut_off] == ["阳光小区 7号楼"]
     assert set(outcome.cut_off[0].vehicles) == {"ambulance", "fire_engine", "supply_van", "garbage_truck"}
     with pytest.raises(BlockCutsOff):
         microzone_draw(
@@ -200,7 +200,7 @@ def test_api_draws_a_block_and_answers_409_with_the_cut_off(world: World) -> Non
     response = client.post("/api/zones/communities/T01/blocks", json.dumps(body), content_type="application/json")
     assert response.status_code == 409
     assert response.json()["cut_off"] == [
-        {"target": "7号楼", "vehicles": ["ambulance", "fire_engine", "garbage_truck", "supply_van"]}
+        {"target": "阳光小区 7号楼", "vehicles": ["ambulance", "fire_engine", "garbage_truck", "supply_van"]}
     ]
     body["building_ids"] = [world.b3.pk]
     response = client.post("/api/zones/communities/T01/blocks", json.dumps(body), content_type="application/json")

@@ -1,0 +1,185 @@
+"""Pure: a person's name as the letters a volunteer types on a phone. No Django.
+
+"张三丰" is found by "zhangsanfeng", "zhang", "zsf". The given name is read by pypinyin (which knows
+the phrase readings of ordinary words); the surname is read as a surname, which pypinyin does not
+do on its own: 单 is Shan (not dan), 曾 Zeng (not ceng), 区 Ou, 仇 Qiu, 解 Xie, 查 Zha, 朴 Piao,
+尉迟 Yuchi, 万俟 Moqi. Where a volunteer may well type the ordinary reading (单 as "dan"), the
+ordinary reading is kept as a second form, so either finds the person.
+
+The key is lowercase ASCII words separated by single spaces ("shantianfang stf dantianfang dtf"):
+a query is one run of letters (spaces and apostrophes dropped) and matches when it is a substring of
+the key, which PostgreSQL answers from a trigram index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pypinyin import Style, lazy_pinyin
+
+KEY_MAX = 255
+
+# Two-character surnames and their readings (the common ones of the Hundred Family Surnames).
+COMPOUND_SURNAMES: dict[str, tuple[str, str]] = {
+    "尉迟": ("yu", "chi"),
+    "万俟": ("mo", "qi"),
+    "单于": ("chan", "yu"),
+    "澹台": ("tan", "tai"),
+    "长孙": ("zhang", "sun"),
+    "欧阳": ("ou", "yang"),
+    "司马": ("si", "ma"),
+    "上官": ("shang", "guan"),
+    "诸葛": ("zhu", "ge"),
+    "东方": ("dong", "fang"),
+    "皇甫": ("huang", "fu"),
+    "令狐": ("ling", "hu"),
+    "公孙": ("gong", "sun"),
+    "慕容": ("mu", "rong"),
+    "宇文": ("yu", "wen"),
+    "夏侯": ("xia", "hou"),
+    "轩辕": ("xuan", "yuan"),
+    "钟离": ("zhong", "li"),
+    "闻人": ("wen", "ren"),
+    "赫连": ("he", "lian"),
+    "呼延": ("hu", "yan"),
+    "西门": ("xi", "men"),
+    "南宫": ("nan", "gong"),
+    "司徒": ("si", "tu"),
+    "司空": ("si", "kong"),
+    "端木": ("duan", "mu"),
+    "独孤": ("du", "gu"),
+    "申屠": ("shen", "tu"),
+    "公冶": ("gong", "ye"),
+    "太史": ("tai", "shi"),
+    "濮阳": ("pu", "yang"),
+    "淳于": ("chun", "yu"),
+    "仲孙": ("zhong", "sun"),
+    "乐正": ("yue", "zheng"),
+    "百里": ("bai", "li"),
+    "第五": ("di", "wu"),
+}
+
+# One-character surnames whose surname reading differs from the character's everyday reading.
+SURNAMES: dict[str, str] = {
+    "单": "shan",
+    "曾": "zeng",
+    "区": "ou",
+    "仇": "qiu",
+    "解": "xie",
+    "查": "zha",
+    "朴": "piao",
+    "尉": "wei",
+    "乐": "yue",
+    "覃": "qin",
+    "盖": "ge",
+    "缪": "miao",
+    "翟": "zhai",
+    "召": "shao",
+    "黑": "he",
+    "繁": "po",
+    "句": "gou",
+    "种": "chong",
+    "员": "yun",
+    "秘": "bi",
+    "宓": "fu",
+    "隗": "wei",
+    "那": "na",
+    "祭": "zhai",
+    "折": "she",
+    "蕃": "pi",
+    "重": "chong",
+    "长": "chang",
+    "薄": "bo",
+    "卜": "bu",
+    "郇": "xun",
+    "眭": "sui",
+    "能": "nai",
+    "柏": "bai",
+    "冼": "xian",
+    "洗": "xian",
+    "都": "du",
+    "沈": "shen",
+    "训": "xun",
+    "阚": "kan",
+    "乜": "nie",
+    "粘": "nian",
+    "过": "guo",
+}
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"[{_HAN}]+|[a-z]+")
+_QUERY = re.compile(r"^[a-z][a-z' \-·.]*$")
+
+
+def _syllables(run: str) -> list[str]:
+    return [s for s in lazy_pinyin(run, style=Style.NORMAL, errors="ignore") if s.isascii() and s.isalpha()]
+
+
+def _readings(name: str) -> list[list[str]]:
+    """Each reading of the name as a list of syllables (Latin words count as one syllable each);
+    the surname reading first, then the everyday reading if it differs."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    text = re.sub(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])", "", text)
+    runs = _RUNS.findall(text)
+    if not runs:
+        return []
+    first, rest = runs[0], runs[1:]
+    tail: list[str] = []
+    for run in rest:
+        tail.extend(_syllables(run) if not run.isascii() else [run])
+    if first.isascii():
+        return [[first, *tail]]
+    everyday = _syllables(first)
+    surname: list[str] | None = None
+    if first[:2] in COMPOUND_SURNAMES and len(first) > 2:
+        surname = [*COMPOUND_SURNAMES[first[:2]], *_syllables(first[2:])]
+    elif first[0] in SURNAMES and len(first) > 1:
+        surname = [SURNAMES[first[0]], *_syllables(first[1:])]
+    readings = [[*surname, *tail]] if surname else []
+    if [*everyday, *tail] not in readings:
+        readings.append([*everyday, *tail])
+    return readings
+
+
+def name_search_key(name: str) -> str:
+    """The letters that find this name: every reading in full and as initials, a "v" (ü) also as "u".
+
+    >>> name_search_key("张三丰")
+    'zhangsanfeng zsf'
+    """
+    words: list[str] = []
+    for syllables in _readings(name):
+        full = "".join(syllables)
+        initials = "".join(s[0] for s in syllables)
+        for word in (full, initials):
+            for form in dict.fromkeys((word, word.replace("v", "u"))):
+                if form and form not in words:
+                    words.append(form)
+    key = ""
+    for word in words:
+        candidate = f"{key} {word}" if key else word
+        if len(candidate) > KEY_MAX:
+            break
+        key = candidate
+    return key
+
+
+def pinyin_query(query: str) -> str | None:
+    """A typed query as the letters to look for in a key, or None when it is not letters.
+
+    "Zhang San Feng", "zhang'sanfeng" and "ZSF" are letters; "张三" and "1201" are not. A single
+    letter is too short to mean anyone."""
+    text = unicodedata.normalize("NFKC", query).strip().lower()
+    if not _QUERY.match(text):
+        return None
+    letters = re.sub(r"[^a-z]", "", text)
+    return letters if len(letters) >= 2 else None
+
+
+def all_readings(name: str) -> list[str]:
+    """Every full reading (for tests and the docs): "单田芳" → ["shantianfang", "dantianfang"]."""
+    return ["".join(r) for r in _readings(name)]
+
+
+__all__ = ["COMPOUND_SURNAMES", "KEY_MAX", "SURNAMES", "all_readings", "name_search_key", "pinyin_query"]

@@ -1,0 +1,95 @@
+"""A name as the letters a volunteer types: pinyin, initials, surnames read as surnames."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fangzhou.registry.namekeys import KEY_MAX, all_readings, name_search_key, pinyin_query
+
+
+def finds(query: str, name: str) -> bool:
+    letters = pinyin_query(query)
+    return letters is not None and letters in name_search_key(name)
+
+
+@pytest.mark.parametrize("query", ["zsf", "ZSF", "zhang", "zhangsanfeng", "Zhang San Feng", "zhang'san", "sanfeng"])
+def test_zhang_sanfeng_by_pinyin_and_initials(query: str) -> None:
+    assert finds(query, "张三丰")
+
+
+@pytest.mark.parametrize(
+    ("name", "surname_reading", "initials"),
+    [
+        ("单田芳", "shantianfang", "stf"),
+        ("曾志伟", "zengzhiwei", "zzw"),
+        ("区志强", "ouzhiqiang", "ozq"),
+        ("仇英", "qiuying", "qy"),
+        ("解缙", "xiejin", "xj"),
+        ("查良镛", "zhaliangyong", "zly"),
+        ("朴树", "piaoshu", "ps"),
+        ("尉迟恭", "yuchigong", "ycg"),
+        ("万俟卨", "moqixie", "mqx"),
+        ("乐嘉", "yuejia", "yj"),
+        ("覃海洋", "qinhaiyang", "qhy"),
+        ("翟天临", "zhaitianlin", "ztl"),
+        ("欧阳修", "ouyangxiu", "oyx"),
+    ],
+)
+def test_heteronym_surnames_are_read_as_surnames(name: str, surname_reading: str, initials: str) -> None:
+    key = name_search_key(name)
+    assert all_readings(name)[0] == surname_reading
+    assert surname_reading in key.split()
+    assert initials in key.split()
+
+
+def test_the_everyday_reading_of_a_surname_still_finds_the_person() -> None:
+    # A volunteer who has never met a 单 types "dan".
+    assert finds("dantianfang", "单田芳")
+    assert finds("shan", "单田芳")
+    # pypinyin alone reads 曾 as "ceng": without the surname table "zeng" would miss.
+    assert finds("zeng", "曾志伟")
+
+
+def test_a_one_character_name_is_not_read_as_a_surname() -> None:
+    assert name_search_key("单") == "dan d"
+
+
+def test_u_umlaut_is_found_as_v_and_as_u() -> None:
+    assert finds("lv", "吕布")
+    assert finds("lubu", "吕布")
+
+
+def test_minority_and_latin_names() -> None:
+    assert finds("ayiguli", "阿依古丽·买买提")
+    assert finds("maimaiti", "阿依古丽·买买提")
+    assert finds("js", "John Smith")
+    assert finds("smith", "John Smith")
+
+
+@pytest.mark.parametrize("query", ["", "z", "张三", "1201", "3-101", "zs1"])
+def test_what_is_not_a_pinyin_query(query: str) -> None:
+    assert pinyin_query(query) is None
+
+
+def test_initials_do_not_run_into_the_next_word() -> None:
+    # "fengz" would join the end of the full reading to the start of the initials.
+    assert not finds("fengz", "张三丰")
+
+
+@given(st.text(max_size=80))
+def test_any_name_gives_a_short_lowercase_ascii_key(name: str) -> None:
+    key = name_search_key(name)
+    assert len(key) <= KEY_MAX
+    assert key == key.strip()
+    assert all(("a" <= ch <= "z") or ch == " " for ch in key)
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=2, max_size=4))
+def test_every_chinese_name_is_found_by_its_initials_and_full_reading(name: str) -> None:
+    key = name_search_key(name).split()
+    readings = all_readings(name)
+    assert readings
+    assert readings[0] in key
+    assert readings[0][0] in {w[0] for w in key if len(w) == len(name)}  # the initials, one per character
