@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import COMMITTEE, building_q, is_volunteer
+from fangzhou.accounts.permissions import building_q, is_committee, is_volunteer
 from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
 from fangzhou.care.services import escort_source_key
@@ -189,6 +189,6 @@ def public_medicine_status(building: Building, room: str, last4: str) -> list[Pu
 
 def at_risk_overview_panel(user: User, community: Community) -> OverviewPanel | None:
     """First on the committee's overview: who is at risk in the next 48 hours (special care)."""
-    if user.role not in COMMITTEE:
+    if not is_committee(user):
         return None
     return OverviewPanel("care/_overview_risks.html", {"risks": at_risk_next_48h(user, community)}, order=10)

@@ -19,6 +19,7 @@ from fangzhou.accounts.permissions import (
     is_admin,
     is_officer,
     managed_community_q,
+    places_community_q,
     read_community_q,
 )
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
@@ -30,9 +31,15 @@ class Access(enum.Enum):
     SEE = "see"  # at least something: a building leader's buildings, a grid leader's grids
     READ = "read"  # the whole community: the committee roles and the subdistrict officer
     MANAGE = "manage"  # change its data: its secretary and social workers, an administrator
+    PLACES = "places"  # its places and zone status (SEE, and property management: no residents)
 
 
-_ACCESS_Q = {Access.SEE: community_q, Access.READ: read_community_q, Access.MANAGE: managed_community_q}
+_ACCESS_Q = {
+    Access.SEE: community_q,
+    Access.READ: read_community_q,
+    Access.MANAGE: managed_community_q,
+    Access.PLACES: places_community_q,
+}
 
 
 def communities_for(user: User | AnonymousUser, need: Access = Access.SEE) -> QuerySet[Community]:

@@ -10,7 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.params import functions as params
 
-from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community
 from fangzhou.lib.pagination import paginated
 from fangzhou.lib.problems import Problem
 from fangzhou.lib.sheets import read_upload
@@ -153,7 +153,7 @@ def _count(c: selectors.Count3) -> SamplingCountOut:
 def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int, RoundOut]:
     community = community_visible_or_404(request.user, code)
     user = acting_user(request)
-    if not is_committee(user) or not (user.is_superuser or user.role == "admin" or user.community_id == community.pk):
+    if not can_manage_community(user, community.pk):
         raise HttpError(403, "只有居委会可以执行此操作 / only the committee may do this")
     try:
         rnd = services.round_create(community=community, date=payload.date, pool_size=payload.pool_size, actor=user)
