@@ -78,9 +78,8 @@ def reach(user: User) -> Reach:
         helps = User.helps.through.objects.filter(user_id=user.pk).annotate(kind=Value(0, IntegerField()))
         acting = Deputy.objects.filter(deputies_in_force_q(), deputy_id=user.pk).annotate(kind=Value(1, IntegerField()))
         # One query for both: django-stubs does not know the annotated ``kind``.
-        rows = helps.values_list("community_id", "kind").union(  # type: ignore[misc]
-            acting.values_list("community_id", "kind")
-        )
+        mine = helps.order_by().values_list("community_id", "kind")  # type: ignore[misc]
+        rows = mine.union(acting.order_by().values_list("community_id", "kind"))
         communities = {user.community_id} if user.community_id else set()
         deputy: set[int] = set()
         for community_id, kind in rows:
@@ -201,6 +200,46 @@ def can_name_deputy(user: AnyUser | None, community_id: int) -> bool:
     if active.is_superuser or active.role == Role.ADMIN:
         return True
     return active.role == Role.SECRETARY and community_id in reach(active).communities
+
+
+def secretary_community_ids(user: AnyUser | None) -> frozenset[int]:
+    """The communities where the user holds the secretary's duties (her own, those she helps as a
+    secretary, the one she stands in for). An administrator's answer is every community: ask
+    ``accounts_community_q`` for a filter."""
+    active = active_user(user)
+    if active is None:
+        return frozenset()
+    found = reach(active)
+    own = found.communities if active.role == Role.SECRETARY else frozenset()
+    return own | found.acting_secretary
+
+
+def accounts_community_q(user: AnyUser | None, prefix: str = "") -> Q:
+    """A filter on Community: where the user creates and manages accounts (the secretary and her
+    deputy their community, the officer the subdistrict's communities, an administrator all)."""
+    active = active_user(user)
+    if active is None:
+        return NOTHING
+    p = f"{prefix}__" if prefix else ""
+    if active.is_superuser or active.role == Role.ADMIN:
+        return Q()
+    if active.role == Role.SUBDISTRICT_OFFICER:
+        return Q(**{p + "subdistrict_id": active.subdistrict_id}) if active.subdistrict_id else NOTHING
+    ids = secretary_community_ids(active)
+    return Q(**{p + "pk__in": sorted(ids)}) if ids else NOTHING
+
+
+def creatable_roles(user: AnyUser | None) -> tuple[Role, ...]:
+    """The roles of the accounts the user creates (in the communities of ``accounts_community_q``)."""
+    active = active_user(user)
+    if active is None:
+        return ()
+    roles: set[Role] = set()
+    if active.is_superuser or active.role == Role.ADMIN or secretary_community_ids(active):
+        roles |= SECRETARY_MANAGES
+    if active.is_superuser or active.role in {Role.ADMIN, Role.SUBDISTRICT_OFFICER}:
+        roles |= OFFICER_MANAGES
+    return tuple(r for r in Role if r in roles)
 
 
 def can_create_account(user: AnyUser | None, role: str, *, community_id: int, subdistrict_id: int | None) -> bool:

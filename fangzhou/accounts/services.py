@@ -211,15 +211,21 @@ def on_user_locked_out(sender: object, request: Any = None, username: str | None
 class CommunityLike(Protocol):
     """What the account services need of a community (the registry's ``Community``)."""
 
-    pk: Any
-    subdistrict_id: int
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def subdistrict_id(self) -> int: ...
 
 
 class PlaceLike(Protocol):
     """A building or grid: it belongs to one community."""
 
-    pk: Any
-    community_id: int
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def community_id(self) -> int: ...
 
 
 USERNAME_MAX = 150

@@ -14,6 +14,13 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.password_change, name="password_change"),
     path("people/", views.people, name="people"),
+    path("people/new/", views.account_create, name="account_create"),
     path("people/<int:user_id>/link/", views.link_make, name="link_make"),
+    path("people/<int:user_id>/disable/", views.account_disable, name="account_disable"),
+    path("people/<int:user_id>/enable/", views.account_enable, name="account_enable"),
+    path("people/c/<str:code>/deputy/", views.deputy_name, name="deputy_name"),
+    path("people/deputy/<int:deputy_id>/end/", views.deputy_end, name="deputy_end"),
+    path("people/c/<str:code>/helpers/", views.helper_add, name="helper_add"),
+    path("people/c/<str:code>/helpers/<int:user_id>/remove/", views.helper_remove, name="helper_remove"),
     path("link/<str:token>/", views.signin_link, name="signin_link"),
 ]

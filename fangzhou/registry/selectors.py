@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext
 
+from fangzhou.accounts.hooks import BuildingChoice, CommunityChoice
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import (
     building_q,
@@ -234,3 +235,17 @@ def transfers_pending(user: User | AnonymousUser) -> QuerySet[ResidentTransfer]:
         .select_related("resident", "from_community", "to_community")
         .order_by("requested_at", "pk")
     )
+
+
+class AccountPlaces:
+    """The registry's answers to the accounts pages (``accounts.hooks.Places``)."""
+
+    def communities(self, q: Q) -> list[CommunityChoice]:
+        rows = Community.objects.filter(q).order_by("code").values_list("pk", "code", "name", "subdistrict_id")
+        return [CommunityChoice(pk, code, name, subdistrict_id) for pk, code, name, subdistrict_id in rows]
+
+    def buildings(self, community_id: int) -> list[BuildingChoice]:
+        return [
+            BuildingChoice(b.pk, str(b), b.community_id)
+            for b in Building.objects.filter(community_id=community_id).select_related("compound")
+        ]

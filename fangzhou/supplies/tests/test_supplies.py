@@ -223,9 +223,7 @@ class TestRoutes:
         site = community_site_graph(placed.community)
         assert set(site.entrances) == {placed.b3.pk, placed.b5.pk} and site.gates
 
-    def test_routes_planned_and_drawn(
-        self, placed: World, django_capture_on_commit_callbacks: Any
-    ) -> None:
+    def test_routes_planned_and_drawn(self, placed: World, django_capture_on_commit_callbacks: Any) -> None:
         dist = government(placed)
         services.distribution_allocate(distribution=dist, actor=None)
         v2 = user_upsert(username="vol2", password=PASSWORD, role=Role.VOLUNTEER, community=placed.community)
