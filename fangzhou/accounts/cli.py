@@ -153,7 +153,7 @@ def cmd_deputy(args: argparse.Namespace) -> int:
         if timezone.is_naive(until):
             until = timezone.make_aware(until)
     try:
-        made, created = deputy_name(actor=None, community=community, deputy=deputy, ends_at=until)
+        _made, created = deputy_name(actor=None, community=community, deputy=deputy, ends_at=until)
     except AccountError as exc:
         raise CommandError(exc.reason) from exc
     payload = {"deputy": deputy.username, "community": community.code, "until": until, "created": created}
