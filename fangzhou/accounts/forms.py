@@ -15,7 +15,7 @@ class AccountCreateForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"))
     community = forms.ChoiceField(label=_("Community"))
     username = forms.CharField(label=_("User name (for signing in)"), max_length=150)
-    display_name = forms.CharField(label=_("Name"), max_length=64)
+    display_name = forms.CharField(label=_("Name (as colleagues know it)"), max_length=64)
     phone = forms.CharField(label=_("Phone (optional)"), max_length=20, required=False)
     buildings = forms.MultipleChoiceField(label=_("Buildings (building leader)"), required=False)
 
@@ -41,9 +41,9 @@ class AccountCreateForm(forms.Form):
 
 
 class DeputyForm(forms.Form):
-    deputy = forms.ChoiceField(label=_("Deputy"))
+    deputy = forms.ChoiceField(label=_("Deputy (acts as secretary)"))
     starts_at = forms.DateTimeField(
-        label=_("From"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("From (empty: now)"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     ends_at = forms.DateTimeField(
         label=_("Until (empty: until revoked)"),
