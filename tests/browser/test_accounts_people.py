@@ -68,6 +68,7 @@ def test_the_secretary_runs_accounts_and_the_officer_lands_on_counts(
 
     # 1. A new building leader for one building, named with its compound.
     building = Building.objects.filter(community=community).select_related("compound").order_by("pk")[3]
+    page.locator("#new-account summary").click()
     form = page.locator("#new-account form")
     form.locator("select[name=role]").select_option(Role.BUILDING_LEADER.value)
     form.locator("input[name=username]").fill(f"leader-{lang}")
@@ -110,6 +111,7 @@ def test_the_secretary_runs_accounts_and_the_officer_lands_on_counts(
     # 4. The deputy while the secretary is isolated: a week, shown on the overview.
     worker = User.objects.get(username="socialworker")
     until = dt.datetime.now() + dt.timedelta(days=7)
+    page.locator("#deputy summary").click()
     deputy_form = page.locator("#deputy form").last
     deputy_form.locator("select[name=deputy]").select_option(str(worker.pk))
     deputy_form.locator("input[name=ends_at]").fill(until.strftime("%Y-%m-%dT%H:%M"))
