@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from fangzhou.accounts.models import Deputy, Role, User
 from fangzhou.accounts.permissions import (
@@ -21,26 +22,8 @@ from fangzhou.accounts.permissions import (
 )
 
 
-def resettable_users(user: User | AnonymousUser) -> QuerySet[User]:
-    """The active staff and volunteer accounts of the communities the user manages (not the user)."""
-    active = active_user(user)
-    if active is None:
-        return User.objects.none()
-    return (
-        User.objects.filter(
-            managed_community_q(active, "community"),
-            community__isnull=False,
-            role__in=sorted(RESETTABLE),
-            is_active=True,
-            is_superuser=False,
-        )
-        .exclude(pk=active.pk)
-        .select_related("community")
-        .order_by("community_id", "role", "display_name", "username")
-    )
-
-
 def resettable_user_get(user: User | AnonymousUser, user_id: int) -> User | None:
+    """An active account on the user's page (whether a link may be made is the service's question)."""
     return people_for(user).filter(pk=user_id, is_active=True).first()
 
 
@@ -96,8 +79,6 @@ def deputy_in_force(community_id: int) -> Deputy | None:
 
 def deputies_current(community_ids: list[int]) -> QuerySet[Deputy]:
     """Deputyships of these communities that are in force or still to begin (not revoked, not ended)."""
-    from django.utils import timezone
-
     now = timezone.now()
     return (
         Deputy.objects.filter(community_id__in=community_ids, revoked_at__isnull=True)
