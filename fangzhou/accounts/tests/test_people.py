@@ -292,6 +292,7 @@ class TestPropertyAndOwners:
         assert client.get(f"/zones/c/{world.other.code}/").status_code == 404
         nav = client.get(f"/zones/c/{world.community.code}/").content.decode()
         assert 'href="/cases/c/' not in nav and 'href="/care/c/' not in nav and 'href="/c/' not in nav
+        assert 'href="/residents/"' not in nav  # no resident search in its header
 
     def test_the_owners_committee_is_a_contact_that_never_signs_in(self, world: World) -> None:
         owners, _ = account_create(
