@@ -306,7 +306,7 @@ class TestPropertyAndOwners:
         assert not owners.has_usable_password()
         assert not can_reset_password(world.secretary, owners)
         page = client_for(world.secretary).get("/accounts/people/").content.decode()
-        assert "业委会 孙主任" in page
+        assert "业委会 孙主任" in page and 'href="tel:13912340000"' in page  # a contact to call
         refused = client_for(world.secretary).post(f"/accounts/people/{owners.pk}/link/", follow=True)
         assert "无权为此账号生成登录链接" in refused.content.decode()
         assert not SignInLink.objects.filter(user=owners).exists()
