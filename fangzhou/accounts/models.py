@@ -50,6 +50,9 @@ class User(AbstractUser):
     grids = models.ManyToManyField("registry.Grid", blank=True, related_name="leaders")
     buildings = models.ManyToManyField("registry.Building", blank=True, related_name="leaders")
     helps = models.ManyToManyField("registry.Community", blank=True, related_name="helpers")
+    # Set by the services while the user helps a further community or holds a deputyship (in force
+    # or to come): only then do the scope filters spend a query reading them (``permissions.reach``).
+    extra_scope = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -68,12 +68,15 @@ def deputies_in_force_q(prefix: str = "") -> Q:
 def reach(user: User) -> Reach:
     """The user's communities and deputyships, read once per user object (one query) and kept on it.
 
-    Services that change a user's communities or deputyships call :func:`reach_forget`."""
+    Only a user with ``extra_scope`` (set by the services that add a community or name a deputy)
+    costs the query. Services that change a user's communities or deputyships call :func:`reach_forget`."""
     cached = user.__dict__.get(_REACH_ATTR)
     if isinstance(cached, Reach):
         return cached
     if user.pk is None or user.role not in COMMUNITY_STAFF:
         found = _NO_REACH
+    elif not user.extra_scope:  # the usual case: one community, no deputyship, no query
+        found = Reach(frozenset({user.community_id}) if user.community_id else frozenset(), frozenset())
     else:
         helps = User.helps.through.objects.filter(user_id=user.pk).annotate(kind=Value(0, IntegerField()))
         acting = Deputy.objects.filter(deputies_in_force_q(), deputy_id=user.pk).annotate(kind=Value(1, IntegerField()))

@@ -26,7 +26,6 @@ from fangzhou.accounts.permissions import (
     can_manage_account,
     can_name_deputy,
     can_reset_password,
-    deputies_in_force_q,
     is_officer,
     is_secretary_of,
     member_of,
@@ -318,7 +317,12 @@ def account_disable(*, actor: User | None, target: User) -> User:
         locked.is_active = False
         locked.save(update_fields=["is_active"])
         SignInLink.objects.filter(user=locked, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
-        ended = Deputy.objects.filter(deputies_in_force_q(), deputy=locked).update(revoked_at=now)
+        ended = (
+            Deputy.objects.filter(deputy=locked, revoked_at__isnull=True)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+            .update(revoked_at=now)
+        )
+        _extra_scope_refresh(locked)
         audit_record(
             actor=actor,
             action=AuditAction.ACCOUNT_DISABLE,
@@ -329,6 +333,7 @@ def account_disable(*, actor: User | None, target: User) -> User:
         )
     reach_forget(target, locked)
     target.is_active = False
+    target.extra_scope = locked.extra_scope
     return locked
 
 
@@ -351,6 +356,21 @@ def account_enable(*, actor: User | None, target: User) -> User:
         )
     target.is_active = True
     return locked
+
+
+def _extra_scope_refresh(user: User) -> None:
+    """Keep ``User.extra_scope`` true exactly while the user helps a further community or holds a
+    deputyship that has not ended (inside the caller's transaction)."""
+    now = timezone.now()
+    wanted = (
+        user.helps.exists()
+        or Deputy.objects.filter(deputy=user, revoked_at__isnull=True)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .exists()
+    )
+    if user.extra_scope != wanted:
+        User.objects.filter(pk=user.pk).update(extra_scope=wanted)
+        user.extra_scope = wanted
 
 
 def _may_assign_helper(actor: User | None, community: CommunityLike) -> bool:
@@ -377,6 +397,7 @@ def account_community_add(*, actor: User | None, target: User, community: Commun
         if locked.community_id == community.pk or locked.helps.filter(pk=community.pk).exists():
             return locked
         locked.helps.add(community.pk)
+        _extra_scope_refresh(locked)
         audit_record(
             actor=actor,
             action=AuditAction.ACCOUNT_COMMUNITY_ADD,
@@ -386,6 +407,7 @@ def account_community_add(*, actor: User | None, target: User, community: Commun
             detail={"role": locked.role, "home": locked.community_id},
         )
     reach_forget(target, locked)
+    target.extra_scope = locked.extra_scope
     return locked
 
 
@@ -398,6 +420,7 @@ def account_community_remove(*, actor: User | None, target: User, community: Com
         if not locked.helps.filter(pk=community.pk).exists():
             return locked
         locked.helps.remove(community.pk)
+        _extra_scope_refresh(locked)
         audit_record(
             actor=actor,
             action=AuditAction.ACCOUNT_COMMUNITY_REMOVE,
@@ -407,6 +430,7 @@ def account_community_remove(*, actor: User | None, target: User, community: Com
             detail={"role": locked.role, "home": locked.community_id},
         )
     reach_forget(target, locked)
+    target.extra_scope = locked.extra_scope
     return locked
 
 
@@ -457,6 +481,8 @@ def deputy_name(
                 return held, False
         ended = [held.pk for held in current]
         Deputy.objects.filter(pk__in=ended).update(revoked_at=now)
+        for earlier in User.objects.filter(pk__in=[held.deputy_id for held in current]):
+            _extra_scope_refresh(earlier)
         made = Deputy.objects.create(
             community_id=community.pk,
             secretary=secretary,
@@ -465,6 +491,7 @@ def deputy_name(
             ends_at=ends_at,
             created_by=actor,
         )
+        _extra_scope_refresh(deputy)
         audit_record(
             actor=actor,
             action=AuditAction.DEPUTY_NAME,
@@ -496,6 +523,7 @@ def deputy_revoke(*, actor: User | None, deputy_id: int) -> Deputy:
             return held
         held.revoked_at = now
         held.save(update_fields=["revoked_at"])
+        _extra_scope_refresh(held.deputy)
         audit_record(
             actor=actor,
             action=AuditAction.DEPUTY_REVOKE,

@@ -431,3 +431,31 @@ class TestCommand:
         assert main(["accounts", "disable", "nobody"]) == 2
         assert main(["accounts", "deputy", "T01", "vol"]) == 2
         assert not User.objects.filter(username="x").exists()
+
+
+class TestReachCostsNothingUsually:
+    def test_one_community_and_no_deputyship_reads_nothing_more(self, world: World) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from fangzhou.accounts.permissions import reach
+
+        secretary = User.objects.get(pk=world.secretary.pk)
+        with CaptureQueriesContext(connection) as queries:
+            assert reach(secretary).communities == {world.community.pk}
+        assert len(queries) == 0
+
+    def test_the_flag_follows_helps_and_deputyships(self, world: World) -> None:
+        def flag(user: User) -> bool:
+            return User.objects.get(pk=user.pk).extra_scope
+
+        account_community_add(actor=world.outsider, target=world.secretary, community=world.other)
+        assert flag(world.secretary)
+        account_community_remove(actor=world.outsider, target=world.secretary, community=world.other)
+        assert not flag(world.secretary)
+        deputy_name(actor=world.secretary, community=world.community, deputy=world.leader)
+        assert flag(world.leader)
+        deputy_name(actor=world.secretary, community=world.community, deputy=world.grid_leader)
+        assert not flag(world.leader) and flag(world.grid_leader)
+        account_disable(actor=world.secretary, target=world.grid_leader)
+        assert not flag(world.grid_leader)

@@ -162,15 +162,13 @@ class TestQueryCounts:
         roster_import(community=world.community, actor=None, sheet=roster_sheet(rows), filename="more.xlsx")
         with CaptureQueriesContext(connection) as large:
             assert client.get(url).status_code == 200
-        # 9: among them the user's reach (further communities, deputyships) and the deputy in force.
-        assert len(large) == len(small) <= 9
+        assert len(large) == len(small) <= 8
 
     def test_building_page_is_a_fixed_number_of_queries(self, world: World) -> None:
         client = client_for(world.secretary)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/b/{world.b3.pk}/").status_code == 200
-        # 7: one of them reads the user's reach (further communities and deputyships), once a request.
-        assert len(queries) <= 7
+        assert len(queries) <= 6
 
 
 class TestPublicLanding:
