@@ -8,19 +8,45 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from fangzhou.accounts.models import Role
-from fangzhou.accounts.permissions import COMMITTEE, LEADERS, is_manager
-from fangzhou.registry.selectors import communities_visible
+from fangzhou.accounts.permissions import (
+    active_user,
+    creatable_roles,
+    is_committee,
+    is_leader,
+    is_manager,
+    is_officer,
+    reach,
+)
+from fangzhou.registry.selectors import Access, communities_for, communities_visible
 
 
 def _nav_community(request: HttpRequest) -> Any:
-    """The community the section links point at: the user's own, else the first they can see."""
-    user = request.user
-    if not user.is_authenticated:
+    """The community the section links point at: the one on the page (for a cadre who works in
+    several), else the user's own, else the first they can see."""
+    user = active_user(request.user)
+    if user is None:
         return None
+    need = Access.PLACES if user.role == Role.PROPERTY_MANAGER else Access.SEE
+    match = getattr(request, "resolver_match", None)
+    code = match.kwargs.get("code") if match is not None else None
+    if isinstance(code, str) and len(reach(user).managed) > 1:
+        here = communities_for(user, need).filter(code=code).first()
+        if here is not None:
+            return here
     community = getattr(user, "community", None)
     if community is not None:
         return community
-    return communities_visible(user).first()
+    return communities_for(user, need).first() if need is Access.PLACES else communities_visible(user).first()
+
+
+def _nav_communities(request: HttpRequest) -> list[Any]:
+    """Every community of a cadre who works in several (the picker in the section bar); else none."""
+    active = active_user(request.user)
+    if active is None:
+        return []
+    if len(reach(active).managed) < 2:
+        return []
+    return list(communities_visible(active))
 
 
 def role_context(request: HttpRequest) -> dict[str, Any]:
@@ -28,9 +54,13 @@ def role_context(request: HttpRequest) -> dict[str, Any]:
     role = getattr(user, "role", "")
     return {
         "user_role": role,
-        "is_committee": role in COMMITTEE,
-        "is_leader": role in LEADERS,
+        "is_committee": is_committee(user),
+        "is_leader": is_leader(user),
         "is_volunteer": role == Role.VOLUNTEER,
+        "is_officer": is_officer(user),
+        "is_property": role == Role.PROPERTY_MANAGER,
         "is_manager": is_manager(user),
+        "manages_accounts": SimpleLazyObject(lambda: is_manager(user) or bool(creatable_roles(user))),
         "nav_community": SimpleLazyObject(lambda: _nav_community(request)),
+        "nav_communities": SimpleLazyObject(lambda: _nav_communities(request)),
     }

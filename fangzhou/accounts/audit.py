@@ -27,6 +27,12 @@ class AuditAction(models.TextChoices):
     # accounts
     USER_CREATE = "user.create", _("Account created")
     USER_UPDATE = "user.update", _("Account changed")
+    ACCOUNT_DISABLE = "account.disable", _("Account disabled")
+    ACCOUNT_ENABLE = "account.enable", _("Account enabled again")
+    ACCOUNT_COMMUNITY_ADD = "account.community_add", _("Account given a further community")
+    ACCOUNT_COMMUNITY_REMOVE = "account.community_remove", _("Further community taken from an account")
+    DEPUTY_NAME = "deputy.name", _("Deputy secretary named")
+    DEPUTY_REVOKE = "deputy.revoke", _("Deputy secretary ended")
     # registry
     COMMUNITY_CREATE = "community.create", _("Community created")
     COMPOUND_CREATE = "compound.create", _("Compound created")

@@ -17,6 +17,8 @@ class Role(models.TextChoices):
     GRID_LEADER = "grid_leader", _("Grid leader")
     BUILDING_LEADER = "building_leader", _("Building leader")
     VOLUNTEER = "volunteer", _("Volunteer")
+    PROPERTY_MANAGER = "property_manager", _("Property management")
+    OWNERS_COMMITTEE = "owners_committee", _("Owners' committee")
 
 
 class User(AbstractUser):
@@ -28,6 +30,12 @@ class User(AbstractUser):
     - grid leader: ``grids`` (inside ``community``)
     - building leader: ``buildings`` (inside ``community``)
     - volunteer: only what is assigned to them
+    - property management: the places of ``community`` (buildings, gates, zone status) and the work
+      orders assigned to them; never a resident
+    - owners' committee: a contact entry (no sign-in, sees nothing)
+
+    ``helps`` are further communities a deployed cadre or roving secretary works in with the same
+    role, besides ``community``: every scope filter counts them alike.
     """
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.VOLUNTEER)
@@ -41,6 +49,10 @@ class User(AbstractUser):
     )
     grids = models.ManyToManyField("registry.Grid", blank=True, related_name="leaders")
     buildings = models.ManyToManyField("registry.Building", blank=True, related_name="leaders")
+    helps = models.ManyToManyField("registry.Community", blank=True, related_name="helpers")
+    # Set by the services while the user helps a further community or holds a deputyship (in force
+    # or to come): only then do the scope filters spend a query reading them (``permissions.reach``).
+    extra_scope = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -152,3 +164,23 @@ class ApiReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt {self.operation} {self.key}"
+class Deputy(models.Model):
+    """The secretary's duties handed to a colleague of the community while she cannot act alone
+    (isolated, in hospital): from ``starts_at`` until ``ends_at`` (or until revoked). While it lasts
+    the deputy is treated as the community's secretary; the secretary keeps her own access."""
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="deputies")
+    secretary = models.ForeignKey(User, on_delete=models.CASCADE, related_name="deputies_named")
+    deputy = models.ForeignKey(User, on_delete=models.CASCADE, related_name="deputy_for")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["deputy", "revoked_at"]), models.Index(fields=["community", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"deputy {self.deputy_id} for {self.secretary_id} in {self.community_id}"

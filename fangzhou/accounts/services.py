@@ -7,18 +7,31 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
-from fangzhou.accounts.models import ApiToken, Role, Scope, SignInLink, User
-from fangzhou.accounts.permissions import can_manage_tokens, can_reset_password
+from fangzhou.accounts.models import ApiToken, Deputy, Role, Scope, SignInLink, User
+from fangzhou.accounts.permissions import (
+    DEPUTY_ROLES,
+    OFFICER_MANAGES,
+    SECRETARY_MANAGES,
+    can_create_account,
+    can_manage_tokens,
+    can_manage_account,
+    can_name_deputy,
+    can_reset_password,
+    is_officer,
+    is_secretary_of,
+    member_of,
+    reach_forget,
+)
 from fangzhou.lib.errors import Refused
 
 
@@ -103,7 +116,7 @@ def signin_link_create(*, user: User, actor: User | None) -> NewSignInLink:
     The account is signed out everywhere at once (its password becomes unusable until the link is
     used): the answer to a forgotten password and to a stolen phone alike. Older unused links end.
     ``actor`` None is the operator's CLI."""
-    if actor is not None and not can_reset_password(actor, user):
+    if actor is not None and not can_reset_password(actor, user, subdistrict_id=_subdistrict_of(user)):
         raise AccountError("无权为此账号生成登录链接", "you may not make a sign-in link for this account")
     if not user.is_active:
         raise AccountError("此账号已停用", "this account is disabled")
@@ -311,3 +324,332 @@ def api_token_refusal_record(*, token: ApiToken | None, prefix: str, reason: str
         community_id=token.community_id if token is not None else None,
         detail={"reason": reason, "prefix": prefix[:16], "path": masked(path[:200])},
     )
+# --------------------------------------------------------------------------- accounts from a page
+
+
+class CommunityLike(Protocol):
+    """What the account services need of a community (the registry's ``Community``)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def subdistrict_id(self) -> int: ...
+
+
+class PlaceLike(Protocol):
+    """A building or grid: it belongs to one community."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def community_id(self) -> int: ...
+
+
+USERNAME_MAX = 150
+NOT_YOURS = ("无权管理此账号", "you may not manage this account")
+# Roles whose account lives in a community and may work in further ones (``User.helps``).
+HELPING_ROLES = frozenset({Role.SECRETARY, Role.SOCIAL_WORKER, Role.PROPERTY_MANAGER})
+
+
+def _subdistrict_of(user: User) -> int | None:
+    """The subdistrict of the user's community (the officer's scope over its secretaries)."""
+    community = user.community if user.community_id is not None else None
+    return getattr(community, "subdistrict_id", None)
+
+
+def account_create(
+    *,
+    actor: User | None,
+    username: str,
+    role: Role | str,
+    community: CommunityLike,
+    display_name: str = "",
+    phone: str = "",
+    buildings: Iterable[PlaceLike] = (),
+    grids: Iterable[PlaceLike] = (),
+) -> tuple[User, bool]:
+    """Create a staff, leader, property-management or owners'-committee account of ``community``.
+
+    It has no password: its owner signs in the first time with a one-time link (``signin_link_create``),
+    so no password is ever passed by hand; an owners' committee entry is a contact and never signs in.
+    Idempotent on the user name: the same account asked again is returned unchanged (``created``
+    False); a user name already used for someone else is refused. ``actor`` None is the operator."""
+    role = Role(role)
+    username = username.strip()
+    if not username or len(username) > USERNAME_MAX or any(ch.isspace() for ch in username):
+        raise AccountError("用户名不能为空，且不能含空格", "the user name must be one word, without spaces")
+    if actor is not None and not can_create_account(
+        actor, role, community_id=community.pk, subdistrict_id=community.subdistrict_id
+    ):
+        raise AccountError("无权在此居民区建立此类账号", "you may not create this kind of account in this community")
+    if role not in SECRETARY_MANAGES | OFFICER_MANAGES:
+        raise AccountError("此类账号不在此建立", "accounts of this kind are not created here")
+    places = list(buildings) + list(grids)
+    if any(place.community_id != community.pk for place in places):
+        raise AccountError("楼栋或网格不属于此居民区", "a building or grid is not in this community")
+    with transaction.atomic(durable=True):
+        existing = User.objects.select_for_update().filter(username=username).first()
+        if existing is not None:
+            if existing.role == role and existing.community_id == community.pk:
+                return existing, False
+            raise AccountError("此用户名已被使用", "this user name is already taken")
+        user = User(
+            username=username,
+            role=role,
+            display_name=display_name.strip()[:64],
+            phone=phone.strip()[:20],
+            community_id=community.pk,
+        )
+        user.set_unusable_password()
+        user.save()
+        user.buildings.set([b.pk for b in buildings])
+        user.grids.set([g.pk for g in grids])
+        audit_record(
+            actor=actor,
+            action=AuditAction.USER_CREATE,
+            target_type="user",
+            target_id=user.pk,
+            community_id=community.pk,
+            detail={"role": role.value, "username": masked(username)},
+        )
+    return user, True
+
+
+def _account_for_change(actor: User | None, target: User) -> User:
+    locked = User.objects.select_for_update().get(pk=target.pk)
+    if actor is not None and not can_manage_account(actor, locked, subdistrict_id=_subdistrict_of(locked)):
+        raise AccountError(*NOT_YOURS)
+    if actor is None and locked.is_superuser:
+        raise AccountError(*NOT_YOURS)
+    return locked
+
+
+def account_disable(*, actor: User | None, target: User) -> User:
+    """Disable an account: it is signed out at once (its session no longer loads), its unused
+    sign-in links end, and any deputyship it holds ends. Disabling a disabled account changes nothing."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = _account_for_change(actor, target)
+        if not locked.is_active:
+            return locked
+        locked.is_active = False
+        locked.save(update_fields=["is_active"])
+        SignInLink.objects.filter(user=locked, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+        ended = (
+            Deputy.objects.filter(deputy=locked, revoked_at__isnull=True)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+            .update(revoked_at=now)
+        )
+        _extra_scope_refresh(locked)
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_DISABLE,
+            target_type="user",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"role": locked.role, "deputyships_ended": ended},
+        )
+    reach_forget(target, locked)
+    target.is_active = False
+    target.extra_scope = locked.extra_scope
+    return locked
+
+
+def account_enable(*, actor: User | None, target: User) -> User:
+    """Enable a disabled account again (its password, if it had one, works again; or make it a
+    sign-in link). Enabling an active account changes nothing."""
+    with transaction.atomic(durable=True):
+        locked = _account_for_change(actor, target)
+        if locked.is_active:
+            return locked
+        locked.is_active = True
+        locked.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_ENABLE,
+            target_type="user",
+            target_id=locked.pk,
+            community_id=locked.community_id,
+            detail={"role": locked.role},
+        )
+    target.is_active = True
+    return locked
+
+
+def _extra_scope_refresh(user: User) -> None:
+    """Keep ``User.extra_scope`` true exactly while the user helps a further community or holds a
+    deputyship that has not ended (inside the caller's transaction)."""
+    now = timezone.now()
+    wanted = (
+        user.helps.exists()
+        or Deputy.objects.filter(deputy=user, revoked_at__isnull=True)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .exists()
+    )
+    if user.extra_scope != wanted:
+        User.objects.filter(pk=user.pk).update(extra_scope=wanted)
+        user.extra_scope = wanted
+
+
+def _may_assign_helper(actor: User | None, community: CommunityLike) -> bool:
+    if actor is None:
+        return True
+    if is_secretary_of(actor, community.pk):
+        return True
+    return is_officer(actor) and actor.subdistrict_id == community.subdistrict_id
+
+
+def account_community_add(*, actor: User | None, target: User, community: CommunityLike) -> User:
+    """Let a deployed cadre or roving secretary work in a further community with the same role: its
+    secretary (or the subdistrict's officer) adds them. Every scope filter then counts it.
+    Idempotent: a community they already work in changes nothing."""
+    if target.role not in HELPING_ROLES or not target.is_active:
+        raise AccountError(
+            "只有书记、社工或物业账号可以协助多个居民区",
+            "only secretaries, social workers and property management help several communities",
+        )
+    if not _may_assign_helper(actor, community):
+        raise AccountError("无权为此居民区添加协助人员", "you may not add helpers to this community")
+    with transaction.atomic(durable=True):
+        locked = User.objects.select_for_update().get(pk=target.pk)
+        if locked.community_id == community.pk or locked.helps.filter(pk=community.pk).exists():
+            return locked
+        locked.helps.add(community.pk)
+        _extra_scope_refresh(locked)
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_COMMUNITY_ADD,
+            target_type="user",
+            target_id=locked.pk,
+            community_id=community.pk,
+            detail={"role": locked.role, "home": locked.community_id},
+        )
+    reach_forget(target, locked)
+    target.extra_scope = locked.extra_scope
+    return locked
+
+
+def account_community_remove(*, actor: User | None, target: User, community: CommunityLike) -> User:
+    """End a cadre's help in a further community (never their own). Idempotent."""
+    if not _may_assign_helper(actor, community):
+        raise AccountError("无权为此居民区移除协助人员", "you may not remove helpers of this community")
+    with transaction.atomic(durable=True):
+        locked = User.objects.select_for_update().get(pk=target.pk)
+        if not locked.helps.filter(pk=community.pk).exists():
+            return locked
+        locked.helps.remove(community.pk)
+        _extra_scope_refresh(locked)
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCOUNT_COMMUNITY_REMOVE,
+            target_type="user",
+            target_id=locked.pk,
+            community_id=community.pk,
+            detail={"role": locked.role, "home": locked.community_id},
+        )
+    reach_forget(target, locked)
+    target.extra_scope = locked.extra_scope
+    return locked
+
+
+def deputy_name(
+    *,
+    actor: User | None,
+    community: CommunityLike,
+    deputy: User,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+) -> tuple[Deputy, bool]:
+    """Hand the secretary's duties in ``community`` to ``deputy`` (a colleague of its staff) from
+    ``starts_at`` (now) until ``ends_at`` (or until revoked). The secretary keeps her own access.
+    One deputy at a time: naming another ends the earlier one. The same deputyship asked again
+    returns the existing one (``created`` False)."""
+    now = timezone.now()
+    starts_at = starts_at or now
+    if actor is not None and not can_name_deputy(actor, community.pk):
+        raise AccountError("只有本居民区书记可以指定代理书记", "only the community's secretary names a deputy")
+    if ends_at is not None and ends_at <= max(starts_at, now):
+        raise AccountError("结束时间须晚于开始时间和现在", "the end must be after the start and after now")
+    if (
+        not deputy.is_active
+        or deputy.role not in DEPUTY_ROLES
+        or not member_of(deputy, community.pk)
+        or (actor is not None and deputy.pk == actor.pk)
+    ):
+        raise AccountError(
+            "代理书记须为本居民区的其他在岗工作人员", "the deputy must be another active staff member of the community"
+        )
+    with transaction.atomic(durable=True):
+        secretary = actor if actor is not None and actor.role == Role.SECRETARY else None
+        if secretary is None:
+            secretary = (
+                User.objects.filter(role=Role.SECRETARY, community_id=community.pk, is_active=True)
+                .order_by("pk")
+                .first()
+            )
+        if secretary is None:
+            raise AccountError("此居民区没有书记账号", "this community has no secretary account")
+        current = list(
+            Deputy.objects.select_for_update()
+            .filter(community_id=community.pk, revoked_at__isnull=True)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        )
+        for held in current:
+            if held.deputy_id == deputy.pk and held.starts_at == starts_at and held.ends_at == ends_at:
+                return held, False
+        ended = [held.pk for held in current]
+        Deputy.objects.filter(pk__in=ended).update(revoked_at=now)
+        for earlier in User.objects.filter(pk__in=[held.deputy_id for held in current]):
+            _extra_scope_refresh(earlier)
+        made = Deputy.objects.create(
+            community_id=community.pk,
+            secretary=secretary,
+            deputy=deputy,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            created_by=actor,
+        )
+        _extra_scope_refresh(deputy)
+        audit_record(
+            actor=actor,
+            action=AuditAction.DEPUTY_NAME,
+            target_type="user",
+            target_id=deputy.pk,
+            community_id=community.pk,
+            detail={
+                "deputy": made.pk,
+                "secretary": secretary.pk,
+                "from": starts_at.isoformat(),
+                "until": ends_at.isoformat() if ends_at else None,
+                "ended": ended,
+            },
+        )
+    reach_forget(deputy)
+    return made, True
+
+
+def deputy_revoke(*, actor: User | None, deputy_id: int) -> Deputy:
+    """End a deputyship now (the secretary is back). Ending an ended one changes nothing."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        held = Deputy.objects.select_for_update().filter(pk=deputy_id).first()
+        if held is None:
+            raise AccountError("没有这项代理", "no such deputyship")
+        if actor is not None and not can_name_deputy(actor, held.community_id):
+            raise AccountError("只有本居民区书记可以结束代理", "only the community's secretary ends a deputyship")
+        if held.revoked_at is not None or (held.ends_at is not None and held.ends_at <= now):
+            return held
+        held.revoked_at = now
+        held.save(update_fields=["revoked_at"])
+        _extra_scope_refresh(held.deputy)
+        audit_record(
+            actor=actor,
+            action=AuditAction.DEPUTY_REVOKE,
+            target_type="user",
+            target_id=held.deputy_id,
+            community_id=held.community_id,
+            detail={"deputy": held.pk},
+        )
+    return held

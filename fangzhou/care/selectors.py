@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from fangzhou.accounts.models import User
-from fangzhou.accounts.permissions import COMMITTEE, building_q, is_volunteer
+from fangzhou.accounts.permissions import building_q, is_committee, is_volunteer
 from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
 from fangzhou.care.services import escort_source_key
@@ -282,7 +282,7 @@ def at_risk_groups(risks: list[Risk]) -> list[RiskGroup]:
 def at_risk_overview_panel(user: User, community: Community) -> OverviewPanel | None:
     """On the committee's overview, after the zone plan and the counts: who is at risk in the next
     48 hours (special care), grouped by need and collapsed, so the page does not open on a register."""
-    if user.role not in COMMITTEE:
+    if not is_committee(user):
         return None
     risks = at_risk_next_48h(user, community)
     context = {"risks": risks, "groups": at_risk_groups(risks), "community": community}

@@ -23,3 +23,7 @@ class RegistryConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_remember_time_zone, dispatch_uid="fangzhou.registry.time_zone")
+        from fangzhou.accounts.hooks import places_register
+        from fangzhou.registry.selectors import AccountPlaces
+
+        places_register(AccountPlaces())

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from fangzhou.accounts.models import Role
-from fangzhou.accounts.services import user_upsert
+from fangzhou.accounts.services import account_create, user_upsert
 from fangzhou.lib.importing import ImportReport
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Compound, Grid, Household, Resident
@@ -834,6 +834,7 @@ def _accounts(community: Community, stdout: TextIO | None) -> list[DemoAccount]:
         ("socialworker", Role.SOCIAL_WORKER, "顾晓燕", here),
         ("gridleader", Role.GRID_LEADER, "陆建华", f"{here} {grid.name if grid else ''}"),
         ("leader", Role.BUILDING_LEADER, "王志刚", f"{here} " + "、".join(str(b) for b in buildings)),
+        ("property", Role.PROPERTY_MANAGER, "钱国栋（物业）", f"{here}（楼栋、道口、分区 / places and zones）"),
     ]
     accounts: list[DemoAccount] = []
     for username, role, display, description in plan:
@@ -849,6 +850,14 @@ def _accounts(community: Community, stdout: TextIO | None) -> list[DemoAccount]:
             buildings=buildings if role == Role.BUILDING_LEADER else (),
         )
         accounts.append((username, role.value, password, description))
+    # The owners' committee is a contact entry on the accounts page: it never signs in.
+    account_create(
+        actor=None,
+        username="owners",
+        role=Role.OWNERS_COMMITTEE,
+        community=community,
+        display_name="孙美玲（业委会主任）",
+    )
     _say(stdout, f"{len(accounts)} accounts: " + ", ".join(a[0] for a in accounts) + " (new passwords)")
     return accounts
 

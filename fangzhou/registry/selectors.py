@@ -14,6 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from fangzhou.accounts.hooks import BuildingChoice, CommunityChoice
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import (
     TokenPlace,
@@ -22,6 +23,7 @@ from fangzhou.accounts.permissions import (
     is_admin,
     is_officer,
     managed_community_q,
+    places_community_q,
     read_community_q,
     token_community_q,
 )
@@ -36,9 +38,15 @@ class Access(enum.Enum):
     SEE = "see"  # at least something: a building leader's buildings, a grid leader's grids
     READ = "read"  # the whole community: the committee roles and the subdistrict officer
     MANAGE = "manage"  # change its data: its secretary and social workers, an administrator
+    PLACES = "places"  # its places and zone status (SEE, and property management: no residents)
 
 
-_ACCESS_Q = {Access.SEE: community_q, Access.READ: read_community_q, Access.MANAGE: managed_community_q}
+_ACCESS_Q = {
+    Access.SEE: community_q,
+    Access.READ: read_community_q,
+    Access.MANAGE: managed_community_q,
+    Access.PLACES: places_community_q,
+}
 
 
 def communities_for(user: User | AnonymousUser, need: Access = Access.SEE) -> QuerySet[Community]:
@@ -294,3 +302,17 @@ def transfers_pending(user: User | AnonymousUser) -> QuerySet[ResidentTransfer]:
         .select_related("resident", "from_community", "to_community")
         .order_by("requested_at", "pk")
     )
+
+
+class AccountPlaces:
+    """The registry's answers to the accounts pages (``accounts.hooks.Places``)."""
+
+    def communities(self, q: Q) -> list[CommunityChoice]:
+        rows = Community.objects.filter(q).order_by("code").values_list("pk", "code", "name", "subdistrict_id")
+        return [CommunityChoice(pk, code, name, subdistrict_id) for pk, code, name, subdistrict_id in rows]
+
+    def buildings(self, community_id: int) -> list[BuildingChoice]:
+        return [
+            BuildingChoice(b.pk, str(b), b.community_id)
+            for b in Building.objects.filter(community_id=community_id).select_related("compound")
+        ]

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.models import User
+from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.permissions import (
     acting_user,
     can_export,
@@ -18,11 +18,12 @@ from fangzhou.accounts.permissions import (
     is_officer,
     unmask_fields,
 )
+from fangzhou.accounts.selectors import deputy_in_force
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
-from fangzhou.registry.selectors import community_visible_or_404
+from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.registry.services import RegistryError, roster_export, roster_import
 from fangzhou.registry.services import resident_transfer_decide as transfer_service
 from fangzhou.registry.services import resident_unmask as unmask_service
@@ -31,8 +32,19 @@ from fangzhou.registry.siteplan import site_plan_svg
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if getattr(request.user, "role", "") == "volunteer":
-        return redirect("workorders:index")  # a volunteer's day starts with their work orders
+    """Where each role's day starts: a volunteer's work orders, the officer's subdistrict table
+    (counts, never a page of named patients), property management's zones, everyone else their
+    community's overview, or the list of their communities when they work in several."""
+    role = getattr(request.user, "role", "")
+    if role == Role.VOLUNTEER:
+        return redirect("workorders:index")
+    if is_officer(request.user):
+        return redirect("reports:index")
+    if role == Role.PROPERTY_MANAGER:
+        places = list(selectors.communities_for(request.user, Access.PLACES))
+        if len(places) == 1:
+            return redirect("zones:community", code=places[0].code)
+        return render(request, "registry/home.html", {"communities": places, "zones": True})
     communities = list(selectors.communities_visible(request.user))
     if len(communities) == 1:
         return redirect("registry:community", code=communities[0].code)
@@ -62,6 +74,7 @@ def community_overview(request: HttpRequest, code: str) -> HttpResponse:
         "measures": MEASURES,
         "plan": site_plan_svg(overview.buildings, measure=measure),
         "can_roster": can_manage_community(request.user, community.pk),
+        "deputy": deputy_in_force(community.pk),
     }
     if request.headers.get("HX-Request"):
         return render(request, "registry/_site_plan.html", context)

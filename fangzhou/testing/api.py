@@ -162,7 +162,7 @@ def _count(c: selectors.Count3) -> SamplingCountOut:
 def round_create(request: HttpRequest, code: str, payload: RoundIn) -> tuple[int, RoundOut]:
     community = community_visible_or_404(request.user, code)
     user = acting_user(request)
-    if not is_committee(user) or not (user.is_superuser or user.role == "admin" or user.community_id == community.pk):
+    if not can_manage_community(user, community.pk):
         raise HttpError(403, "只有居委会可以执行此操作 / only the committee may do this")
     try:
         rnd = services.round_create(community=community, date=payload.date, pool_size=payload.pool_size, actor=user)

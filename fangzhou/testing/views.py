@@ -84,11 +84,7 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
     community = community_visible_or_404(request.user, code)
     error = ""
     if request.method == "POST":
-        if not is_committee(request.user) or not (
-            acting_user(request).community_id == community.pk
-            or acting_user(request).role == "admin"
-            or acting_user(request).is_superuser
-        ):
+        if not can_manage_community(request.user, community.pk):
             return _refused(request)
         try:
             date = dt.date.fromisoformat(request.POST.get("date", ""))

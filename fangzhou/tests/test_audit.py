@@ -135,6 +135,55 @@ def _user_update(w: World) -> Callable[[], object]:
     )
 
 
+@case("accounts.account_create", A.USER_CREATE)
+def _account_create(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.account_create(
+        actor=w.secretary, username="leader9", role=Role.BUILDING_LEADER, community=w.community, buildings=[w.b5]
+    )
+
+
+@case("accounts.account_disable", A.ACCOUNT_DISABLE)
+def _account_disable(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.account_disable(actor=w.secretary, target=w.leader)
+
+
+@case("accounts.account_enable", A.ACCOUNT_ENABLE, also={A.ACCOUNT_DISABLE: 1})
+def _account_enable(w: World) -> Callable[[], object]:
+    def run() -> object:
+        accounts_services.account_disable(actor=w.secretary, target=w.leader)
+        return accounts_services.account_enable(actor=w.secretary, target=w.leader)
+
+    return run
+
+
+@case("accounts.account_community_add", A.ACCOUNT_COMMUNITY_ADD)
+def _account_community_add(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.account_community_add(actor=w.outsider, target=w.secretary, community=w.other)
+
+
+@case("accounts.account_community_remove", A.ACCOUNT_COMMUNITY_REMOVE, also={A.ACCOUNT_COMMUNITY_ADD: 1})
+def _account_community_remove(w: World) -> Callable[[], object]:
+    def run() -> object:
+        accounts_services.account_community_add(actor=w.outsider, target=w.secretary, community=w.other)
+        return accounts_services.account_community_remove(actor=w.outsider, target=w.secretary, community=w.other)
+
+    return run
+
+
+@case("accounts.deputy_name", A.DEPUTY_NAME)
+def _deputy_name(w: World) -> Callable[[], object]:
+    return lambda: accounts_services.deputy_name(actor=w.secretary, community=w.community, deputy=w.leader)
+
+
+@case("accounts.deputy_revoke", A.DEPUTY_REVOKE, also={A.DEPUTY_NAME: 1})
+def _deputy_revoke(w: World) -> Callable[[], object]:
+    def run() -> object:
+        held, _ = accounts_services.deputy_name(actor=w.secretary, community=w.community, deputy=w.leader)
+        return accounts_services.deputy_revoke(actor=w.secretary, deputy_id=held.pk)
+
+    return run
+
+
 # --------------------------------------------------------------------------- registry
 
 

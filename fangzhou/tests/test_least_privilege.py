@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog, Role, User
-from fangzhou.accounts.services import user_upsert
+from fangzhou.accounts.services import deputy_name, user_upsert
 from fangzhou.lib.personal import phone_display
 from fangzhou.registry.models import Resident
 from fangzhou.registry.tests.factories import PASSWORD, World
@@ -38,22 +38,42 @@ ROLES = [
     "building_leader",
     "volunteer",
     "outsider",
+    "property_manager",
+    "owners_committee",
+    "deputy",
 ]
-ACTIONS = ["unmask_id", "export_roster", "close_tube", "claim_order", "volunteer_phone", "read_counts"]
+ACTIONS = [
+    "unmask_id",
+    "export_roster",
+    "close_tube",
+    "claim_order",
+    "volunteer_phone",
+    "read_counts",
+    "zone_page",
+    "see_residents",
+    "create_leader",
+]
 
 Y, N = True, False
 # The roles table of docs/security.md. Officer: counts only, never a person's ID number (decided).
 # Tubes: the committee, or whoever fills the tube (decided; a leader may not close others' tubes).
+# Property management (物业): the places and zone status, the orders assigned to it; no resident
+# (so no ID number, no health data). The owners' committee (业委会): a contact entry, sees nothing.
+# The deputy: a building leader named to stand in for the secretary is treated as the secretary.
+# Accounts: the secretary (and her deputy) creates her community's leaders; a social worker does not.
 TABLE: dict[str, dict[str, bool]] = {
-    #                   unmask id  export  close tube  claim  vol. phone  counts
-    "admin": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y], strict=True)),
-    "officer": dict(zip(ACTIONS, [N, N, N, N, N, Y], strict=True)),
-    "secretary": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y], strict=True)),
-    "social_worker": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y], strict=True)),
-    "grid_leader": dict(zip(ACTIONS, [N, N, N, Y, N, N], strict=True)),
-    "building_leader": dict(zip(ACTIONS, [N, N, N, Y, N, N], strict=True)),
-    "volunteer": dict(zip(ACTIONS, [N, N, N, Y, N, N], strict=True)),
-    "outsider": dict(zip(ACTIONS, [N, N, N, N, N, N], strict=True)),
+    #                    unmask  export  tube claim v.phone counts zones residents new leader
+    "admin": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y, Y, Y, Y], strict=True)),
+    "officer": dict(zip(ACTIONS, [N, N, N, N, N, Y, Y, Y, N], strict=True)),
+    "secretary": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y, Y, Y, Y], strict=True)),
+    "social_worker": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y, Y, Y, N], strict=True)),
+    "grid_leader": dict(zip(ACTIONS, [N, N, N, Y, N, N, Y, Y, N], strict=True)),
+    "building_leader": dict(zip(ACTIONS, [N, N, N, Y, N, N, Y, Y, N], strict=True)),
+    "volunteer": dict(zip(ACTIONS, [N, N, N, Y, N, N, N, N, N], strict=True)),
+    "outsider": dict(zip(ACTIONS, [N, N, N, N, N, N, N, N, N], strict=True)),
+    "property_manager": dict(zip(ACTIONS, [N, N, N, N, N, N, Y, N, N], strict=True)),
+    "owners_committee": dict(zip(ACTIONS, [N, N, N, N, N, N, N, N, N], strict=True)),
+    "deputy": dict(zip(ACTIONS, [Y, Y, Y, Y, Y, Y, Y, Y, Y], strict=True)),
 }
 
 
@@ -73,6 +93,10 @@ def scene(world: World) -> Scene:
     member = approved(c, "甲", "13512340001", groups=("supplies",), building=world.b3)
     other_volunteer = approved(c, "乙", "13512349999", groups=("patrol",))
     assert member.user is not None
+    deputy = user_upsert(
+        username="leader5", password=PASSWORD, role=Role.BUILDING_LEADER, community=c, buildings=[world.b5]
+    )
+    deputy_name(actor=world.secretary, community=c, deputy=deputy)
     users = {
         "admin": user_upsert(username="root", password=PASSWORD, role=Role.ADMIN),
         "officer": world.officer,
@@ -82,6 +106,11 @@ def scene(world: World) -> Scene:
         "building_leader": world.leader,
         "volunteer": member.user,
         "outsider": world.outsider,
+        "property_manager": user_upsert(username="wuye", password=PASSWORD, role=Role.PROPERTY_MANAGER, community=c),
+        "owners_committee": user_upsert(
+            username="yeweihui", password=PASSWORD, role=Role.OWNERS_COMMITTEE, community=c
+        ),
+        "deputy": deputy,
     }
     resident = world.resident("张伟")
     rnd = round_create(community=c, date=timezone.localdate(), actor=world.secretary)
@@ -140,6 +169,37 @@ def _read_counts(client: Client, s: Scene) -> bool:
     return response.status_code == 200
 
 
+def _zone_page(client: Client, s: Scene) -> bool:
+    response = client.get(f"/zones/c/{s.world.community.code}/")
+    assert response.status_code in {200, 403, 404}
+    return response.status_code == 200
+
+
+def _see_residents(client: Client, s: Scene) -> bool:
+    """The resident search for a name: found means the resident's (masked) record is listed."""
+    response = client.get("/residents/", {"q": "张伟"})
+    assert response.status_code in {200, 302, 403, 404}
+    return response.status_code == 200 and "138****1234" in response.content.decode()
+
+
+def _create_leader(client: Client, s: Scene) -> bool:
+    before = User.objects.count()
+    response = client.post(
+        "/accounts/people/new/",
+        {
+            "community": s.world.community.code,
+            "role": Role.BUILDING_LEADER,
+            "username": "newleader",
+            "display_name": "新楼组长",
+            "buildings": [str(s.world.b3.pk)],
+        },
+    )
+    assert response.status_code in {302, 403, 404}
+    made = User.objects.filter(username="newleader", role=Role.BUILDING_LEADER).exists()
+    assert made == (User.objects.count() == before + 1)
+    return made
+
+
 CHECKS: dict[str, Callable[[Client, Scene], bool]] = {
     "unmask_id": _unmask_id,
     "export_roster": _export_roster,
@@ -147,6 +207,9 @@ CHECKS: dict[str, Callable[[Client, Scene], bool]] = {
     "claim_order": _claim_order,
     "volunteer_phone": _volunteer_phone,
     "read_counts": _read_counts,
+    "zone_page": _zone_page,
+    "see_residents": _see_residents,
+    "create_leader": _create_leader,
 }
 
 

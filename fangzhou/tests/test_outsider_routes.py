@@ -24,8 +24,8 @@ from django.test import Client
 from django.urls import get_resolver
 from django.utils import timezone
 
-from fangzhou.accounts.models import ApiToken, Role, Scope, User
-from fangzhou.accounts.services import api_token_create, user_upsert
+from fangzhou.accounts.models import ApiToken, Deputy, Role, Scope, User
+from fangzhou.accounts.services import api_token_create, deputy_name, user_upsert
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case
 from fangzhou.demo import demo_operations
@@ -89,6 +89,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "user_id": _first(User, c),
         "token_id": _first(ApiToken, c),
+        "deputy_id": _first(Deputy, c),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",
@@ -227,6 +228,10 @@ def _ensure_swap_block_and_override(community: Community) -> None:
         ResidentTransfer.objects.create(
             resident=person, from_community=community, to_community=elsewhere, compound="甲", building="1", room="101"
         )
+    if not Deputy.objects.filter(community=community).exists():
+        worker = User.objects.filter(community=community, role=Role.SOCIAL_WORKER).order_by("pk").first()
+        assert worker is not None
+        deputy_name(actor=secretary, community=community, deputy=worker)
     if not ZoneOverride.objects.filter(community=community).exists():
         compound = community.compounds.order_by("pk").first()
         zone_override_create(

@@ -96,7 +96,10 @@ def test_defaults_are_what_the_code_expected_before() -> None:
 
     assert (settings.FANGZHOU_DISCHARGE_GAP_HOURS, settings.FANGZHOU_DISCHARGE_MIN_CT) == (24, 35.0)
     assert (settings.FANGZHOU_MONITORING_DAYS, settings.FANGZHOU_CONTACT_DAYS) == (7, 7)
-    assert (settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN) == (2000, 4000)  # sized for a 300-household building behind one NAT (issue 11)
+    assert (settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN) == (
+        2000,
+        4000,
+    )  # sized for a 300-household building behind one NAT (issue 11)
     assert settings.FANGZHOU_ESCORT_LEAD_HOURS == 24
     assert settings.FANGZHOU_PACKAGE_SCALING == Scaling.PER_HOUSEHOLD
     assert (settings.FANGZHOU_ROUTE_TIME_LIMIT_S, settings.FANGZHOU_TRIP_TIME_LIMIT_S) == (10.0, 7200)

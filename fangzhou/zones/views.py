@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Compound
-from fangzhou.registry.selectors import building_by_token, communities_visible, community_visible_or_404
+from fangzhou.registry.selectors import Access, building_by_token, communities_visible, community_visible_or_404
 from fangzhou.zones import services
 from fangzhou.zones.core import RULE_SETS
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
@@ -49,7 +49,7 @@ def _date(raw: str | None) -> tuple[dt.date, str | None]:
 
 @login_required
 def community_zones(request: HttpRequest, code: str) -> HttpResponse:
-    community = community_visible_or_404(request.user, code)
+    community = community_visible_or_404(request.user, code, need=Access.PLACES)
     on, error = _date(request.GET.get("on"))
     preview = request.GET.get("rules") or ""
     try:

@@ -111,8 +111,11 @@ def test_accounts_work_and_get_new_passwords():
     first = demo_seed(size="small")
     roles = {username: role for username, role, _, _ in first.accounts}
     # Every staff role; the volunteer account comes with a real volunteer profile from the
-    # volunteers app's demo (fangzhou/demo.py), not from the registry.
-    assert set(roles.values()) == set(Role.values) - {Role.VOLUNTEER}
+    # volunteers app's demo (fangzhou/demo.py), not from the registry. The owners' committee is a
+    # contact entry that never signs in.
+    assert set(roles.values()) == set(Role.values) - {Role.VOLUNTEER, Role.OWNERS_COMMITTEE}
+    owners = User.objects.get(role=Role.OWNERS_COMMITTEE)
+    assert not owners.has_usable_password() and "业委会" in owners.display_name
     assert roles["secretary"] == Role.SECRETARY and roles["leader"] == Role.BUILDING_LEADER
     for username, _, password, scope in first.accounts:
         user = authenticate(username=username, password=password)
