@@ -154,7 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # one-time link (accounts.services.signin_link_create) lets a locked-out colleague back in.
 AUTHENTICATION_BACKENDS = [
     "fangzhou.accounts.backends.ThrottledSignIn",
-    "django.contrib.auth.backends.ModelBackend",
+    "fangzhou.accounts.backends.PasswordSignIn",  # the user with their community in one query
+    "django.contrib.auth.backends.ModelBackend",  # sessions signed in before PasswordSignIn existed
 ]
 AXES_FAILURE_LIMIT = envint("FANGZHOU_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("FANGZHOU_LOGIN_LOCK_MINUTES", 15))

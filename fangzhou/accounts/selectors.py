@@ -3,8 +3,12 @@ the deputy in force, the helpers from other communities."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from fangzhou.accounts.models import ApiToken, Deputy, Role, User
@@ -64,10 +68,6 @@ def people_for(user: User | AnonymousUser) -> QuerySet[User]:
     )
 
 
-def resettable_user_get(user: User | AnonymousUser, user_id: int) -> User | None:
-    return resettable_users(user).filter(pk=user_id).first()
-
-
 def tokens_managed(user: User | AnonymousUser) -> QuerySet[ApiToken]:
     """The API keys of the user's community (the committee) or subdistrict (the officer)."""
     return (
@@ -91,6 +91,32 @@ def deputy_in_force(community_id: int) -> Deputy | None:
         .order_by("-starts_at", "-pk")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class DeputyLine:
+    """What the overview says of the deputyship in force: who, and until when."""
+
+    deputy: str
+    ends_at: dt.datetime | None
+
+
+def deputy_annotations(prefix: str = "pk") -> dict[str, Any]:
+    """Annotations for a Community queryset: the deputyship in force (its deputy's name and end),
+    read in the same statement as the community (no query of its own on the overview)."""
+    held = Deputy.objects.filter(deputies_in_force_q(), community_id=OuterRef(prefix)).order_by("-starts_at", "-pk")
+    return {
+        "fz_deputy_name": Subquery(held.values("deputy__display_name")[:1]),
+        "fz_deputy_username": Subquery(held.values("deputy__username")[:1]),
+        "fz_deputy_until": Subquery(held.values("ends_at")[:1]),
+    }
+
+
+def deputy_from_annotations(community: Any) -> DeputyLine | None:
+    username = getattr(community, "fz_deputy_username", None)
+    if not username:
+        return None
+    return DeputyLine(getattr(community, "fz_deputy_name", "") or username, getattr(community, "fz_deputy_until", None))
 
 
 def deputies_current(community_ids: list[int]) -> QuerySet[Deputy]:

@@ -18,7 +18,7 @@ from fangzhou.accounts.permissions import (
     is_officer,
     unmask_fields,
 )
-from fangzhou.accounts.selectors import deputy_in_force
+from fangzhou.accounts.selectors import deputy_annotations, deputy_from_annotations
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
@@ -57,7 +57,7 @@ HEAD_PANELS_BEFORE = 10  # overview panels with a lower order are shown above th
 
 @login_required
 def community_overview(request: HttpRequest, code: str) -> HttpResponse:
-    community = community_visible_or_404(request.user, code)
+    community = community_visible_or_404(request.user, code, annotate=deputy_annotations())
     measure = request.GET.get("measure", "households")
     if measure not in MEASURES:
         measure = "households"
@@ -74,7 +74,7 @@ def community_overview(request: HttpRequest, code: str) -> HttpResponse:
         "measures": MEASURES,
         "plan": site_plan_svg(overview.buildings, measure=measure),
         "can_roster": can_manage_community(request.user, community.pk),
-        "deputy": deputy_in_force(community.pk),
+        "deputy": deputy_from_annotations(community),
     }
     if request.headers.get("HX-Request"):
         return render(request, "registry/_site_plan.html", context)

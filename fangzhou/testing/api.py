@@ -14,7 +14,7 @@ from ninja.files import UploadedFile
 from ninja.params import functions as params
 
 from fangzhou.accounts.models import ApiReceipt, ApiToken, Scope
-from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community
 from fangzhou.accounts.tokens import ApiKeyAuth, BatchConflict, body_digest, receipt_keep, receipt_replay, refuse_place
 from fangzhou.lib.importing import ImportReport
 from fangzhou.lib.pagination import paginated

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, Max, Q, QuerySet, TextField, When
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, TextField, When
 from django.db.models.functions import Cast
 
 from fangzhou.accounts.models import User
@@ -199,32 +199,16 @@ def zone_reports(
     Timelines are read on first use, for the whole batch at once.
     """
     ids = [c.pk for c in communities]
-    settings_rows: Mapping[int, tuple[str | None, bool]] = (
-        settings
-        if settings is not None
-        else {
-            row[0]: (row[1], row[2])
-            for row in ZoneSettings.objects.filter(community_id__in=ids).values_list(
-                "community_id", "rule_set", "clean_round_gate"
-            )
-        }
+    # The community's zone settings ride along on each compound row (one query fewer per page):
+    # a community without compounds has nothing to classify, so its default rule set is enough.
+    own = ZoneSettings.objects.filter(community_id=OuterRef("community_id"))
+    with_settings = Compound.objects.filter(community_id__in=ids).annotate(
+        zs_rule=Subquery(own.values("rule_set")[:1]), zs_gate=Subquery(own.values("clean_round_gate")[:1])
     )
-    rules_of: dict[int, RuleSet] = {}
-    gated_ids: list[int] = []
-    for cid in ids:
-        saved, gate = settings_rows.get(cid, (None, False))
-        rules_of[cid] = rules or (RULE_SETS.get(saved, DEFAULT_RULE_SET) if saved else DEFAULT_RULE_SET)
-        if gate and rules_of[cid].downgrade_needs_clean_round:
-            gated_ids.append(cid)
-    rounds = _rounds_by_community(gated_ids, on) if gated_ids else {}
-    if rounds is None:  # no testing app: the gate cannot apply
-        rounds, gated_ids = {}, []
-
     compound_rows: list[tuple[Any, ...]]
     if buildings:
         compound_rows = list(
-            Compound.objects.filter(community_id__in=ids)
-            .order_by("id", "buildings__sort_key", "buildings__number")
+            with_settings.order_by("id", "buildings__sort_key", "buildings__number")
             .annotate(footprint_text=Cast("buildings__footprint", TextField()))
             .values_list(
                 "id",
@@ -237,12 +221,30 @@ def zone_reports(
                 "buildings__width",
                 "buildings__depth",
                 "footprint_text",
+                "zs_rule",
+                "zs_gate",
             )
         )
     else:
         compound_rows = list(
-            Compound.objects.filter(community_id__in=ids).order_by("id").values_list("id", "community_id", "name")
+            with_settings.order_by("id").values_list("id", "community_id", "name", "zs_rule", "zs_gate")
         )
+    settings_rows: Mapping[int, tuple[str | None, bool]] = (
+        settings
+        if settings is not None
+        else {row[1]: (row[-2], bool(row[-1])) for row in compound_rows if row[-1] is not None}
+    )
+    rules_of: dict[int, RuleSet] = {}
+    gated_ids: list[int] = []
+    for cid in ids:
+        saved, gate = settings_rows.get(cid, (None, False))
+        rules_of[cid] = rules or (RULE_SETS.get(saved, DEFAULT_RULE_SET) if saved else DEFAULT_RULE_SET)
+        if gate and rules_of[cid].downgrade_needs_clean_round:
+            gated_ids.append(cid)
+    rounds = _rounds_by_community(gated_ids, on) if gated_ids else {}
+    if rounds is None:  # no testing app: the gate cannot apply
+        rounds, gated_ids = {}, []
+
     # Per compound, per building: (last case date up to ``on``, number of cases).
     cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
     per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
