@@ -72,8 +72,8 @@ def test_trip_is_shown_building_by_building_floor_by_floor(
     (leg,) = plan.legs.all()
     groups = leg_stop_groups(leg.stops)
     by_building = {g.building: g.rooms for g in groups}
-    assert by_building["3号楼"] == ["101", "102", "201", "702", "1001", "1201"]
-    assert by_building["5号楼"] == ["201"]
+    assert by_building["阳光小区 3号楼"] == ["101", "102", "201", "702", "1001", "1201"]
+    assert by_building["阳光小区 5号楼"] == ["201"]
     page = client_for(placed.secretary).get(f"/supplies/routes/{plan.pk}/").content.decode()
     assert "101 → 102 → 201 → 702 → 1001 → 1201" in page
     # The map: labels sized to the crop, about 1/28 of its width (≥ 11 px on a 390 px phone).
