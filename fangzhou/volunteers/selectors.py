@@ -108,7 +108,8 @@ def _registry_last_negative(resident_id: int | None) -> dt.datetime | None:
 
 def _latest(*values: dt.datetime | None) -> dt.datetime | None:
     known = [v for v in values if v is not None]
-    return max(known) if known else None
+    # On the reader's clock (the community's zone): the gate's refusal prints this time.
+    return timezone.localtime(max(known)) if known else None
 
 
 def volunteer_health_many(volunteers: Iterable[Volunteer], *, at: dt.datetime | None = None) -> dict[int, GateResult]:
