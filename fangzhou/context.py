@@ -9,6 +9,7 @@ from django.utils.functional import SimpleLazyObject
 
 from fangzhou.accounts.models import Role
 from fangzhou.accounts.permissions import COMMITTEE, LEADERS, is_manager
+from fangzhou.lib.offline import offline_key
 from fangzhou.registry.selectors import communities_visible
 
 
@@ -32,5 +33,6 @@ def role_context(request: HttpRequest) -> dict[str, Any]:
         "is_leader": role in LEADERS,
         "is_volunteer": role == Role.VOLUNTEER,
         "is_manager": is_manager(user),
+        "fz_user": offline_key(user),
         "nav_community": SimpleLazyObject(lambda: _nav_community(request)),
     }

@@ -184,3 +184,38 @@ def test_checkin_tapped_before_midnight_counts_for_that_day_once(placed: World) 
     assert list(CheckIn.objects.filter(profile=profile).values_list("on", flat=True)) == [today - dt.timedelta(days=1)]
     officer = client_for(placed.officer).post(f"/care/r/{profile.pk}/checkin/", tap(status="ok"), **OUTBOX)
     assert officer.status_code in {403, 404}
+
+
+def test_service_worker_manifest_and_the_offline_list_are_for_signed_in_people(
+    placed: World, deliveries: list[Delivery]
+) -> None:
+    anonymous = Client()
+    for url in ("/sw.js", "/manifest.webmanifest", "/offline/pages/"):
+        response = anonymous.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+    vol = client_for(placed.volunteer)
+    sw = vol.get("/sw.js")
+    assert sw.status_code == 200 and sw["Content-Type"].startswith("text/javascript")
+    assert sw["Service-Worker-Allowed"] == "/" and b"fz-pages-" in sw.content
+    manifest = vol.get("/manifest.webmanifest").json()
+    assert manifest["short_name"] == "方舟" and {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    listed = vol.get("/offline/pages/").json()
+    door_lists = {f"/supplies/d/{d.distribution_id}/b/{d.building_id}/" for d in deliveries}
+    assert set(listed["urls"]) >= {"/orders/", "/supplies/mine/"} | door_lists
+    # A secretary at the desk gets no offline copies at all.
+    assert client_for(placed.secretary).get("/offline/pages/").json() == {"user": "", "urls": []}
+
+
+def test_field_pages_carry_a_per_user_key_and_the_outbox_forms(placed: World, deliveries: list[Delivery]) -> None:
+    door = deliveries[0]
+    page = (
+        client_for(placed.volunteer).get(f"/supplies/d/{door.distribution_id}/b/{door.building_id}/").content.decode()
+    )
+    assert 'name="fz-user"' in page and "outbox.js" in page and 'rel="manifest"' in page
+    assert page.count("data-outbox ") + page.count("data-outbox>") >= 1 and 'id="outbox-count"' in page
+    leader = client_for(placed.leader).get("/orders/").content.decode()
+    key = page.split('name="fz-user" content="')[1].split('"')[0]
+    other = leader.split('name="fz-user" content="')[1].split('"')[0]
+    assert key and other and key != other and str(placed.volunteer.pk) != key
+    desk = client_for(placed.secretary).get("/orders/").content.decode()
+    assert 'name="fz-user"' not in desk and "outbox.js" not in desk
