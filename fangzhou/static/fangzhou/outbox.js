@@ -95,8 +95,18 @@
       form.hidden = true;
       var tag = document.createElement("span");
       tag.className = "outbox-pending";
-      tag.textContent = "⏳ " + pendingText;
+      tag.setAttribute("data-url", url);
+      tag.textContent = pendingText;
       form.parentNode.insertBefore(tag, form.nextSibling);
+    }
+  }
+  // The server answered a kept tap: its row says the outcome instead of "waiting".
+  function markAnswered(url, text, bad) {
+    var tags = document.querySelectorAll(".outbox-pending");
+    for (var i = 0; i < tags.length; i++) {
+      if (tags[i].getAttribute("data-url") !== url) continue;
+      tags[i].className = bad ? "outbox-answered error" : "outbox-answered";
+      tags[i].textContent = bad ? text : "✓ " + text;
     }
   }
   function csrf() {
@@ -210,6 +220,7 @@
             return drop(item.client_id).then(function () {
               var text = (r.data && r.data.message) || String(status);
               var prefix = item.label ? item.label + " · " : "";
+              markAnswered(item.url, text, !(r.data && r.data.ok));
               if (!(r.data && r.data.ok)) say(prefix + text, true);
               else if (!r.data.replay) say("✓ " + prefix + text, false);
               return true;
@@ -246,7 +257,9 @@
     var list = Date.now() - last < PRECACHE_EVERY_MS ? Promise.resolve({ urls: [] }) :
       fetch("/offline/pages/", { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { urls: [] }; }).catch(function () { return { urls: [] }; });
-    return Promise.all([cachesReady, list]).then(function (both) {
+    // The service worker serves saved copies only of the person the server last showed signed in.
+    var who = caches.open("fz-meta").then(function (c) { return c.put("/__fz/user", new Response(USER)); });
+    return Promise.all([cachesReady, list, who]).then(function (both) {
       var cache = both[0];
       var urls = both[1].urls || [];
       if (urls.indexOf(here) < 0) urls.push(here);
