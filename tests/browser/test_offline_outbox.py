@@ -119,3 +119,43 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     assert dt.timedelta(0) <= timezone.now() - max(r.received_at for r in receipts) < dt.timedelta(minutes=5)
     phone.context.close()
     colleague.context.close()
+
+
+def test_signing_out_forgets_the_saved_pages_and_the_next_person_never_sees_them(
+    live_server: Any, browser: Any, live_world: World
+) -> None:
+    base = live_server.url
+    fang = approved(live_world.community, "王芳", "13811110101", groups=("supplies",))
+    qiang = approved(live_world.community, "李强", "13811110102", groups=("supplies",))
+    assert fang.user is not None and qiang.user is not None
+    dist = services.distribution_create(
+        community=live_world.community,
+        name="政府包",
+        kind="government",
+        on=timezone.localdate(),
+        package={"大米": 1},
+        actor=None,
+    )
+    services.distribution_allocate(distribution=dist, actor=None)
+    services.delivery_assign(distribution=dist, building=live_world.b3, volunteer=fang.user, actor=None)
+    door_list = f"{base}/supplies/d/{dist.pk}/b/{live_world.b3.pk}/"
+    phone = signed_in(browser, base, fang.user)
+    phone.goto(door_list)
+    phone.wait_for_selector("html[data-fz-offline=ready]")
+    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    names = "caches.keys().then(k => k.filter(n => n.indexOf('fz-pages-') === 0))"
+    assert len(phone.evaluate(names)) == 1
+    phone.click("form[data-signout] button")
+    phone.wait_for_url("**/accounts/login/**")
+    assert phone.evaluate(names) == []
+    # The next person on the same phone: their own pages are saved, the first person's are not served.
+    client = Client()
+    client.force_login(qiang.user)
+    phone.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+    phone.goto(f"{base}/orders/")
+    phone.wait_for_selector("html[data-fz-offline=ready]")
+    phone.context.set_offline(True)
+    phone.goto(door_list)
+    body = phone.inner_text("body")
+    assert "没有存在这部手机上" in body and "101" not in body
+    phone.context.close()
