@@ -25,6 +25,14 @@ from fangzhou.workorders.services import work_order_create
 from tests.browser.conftest import PHONE, shot
 
 
+# How many taps wait in this browser's outbox (all users).
+WAITING = (
+    "new Promise(done => { const open = indexedDB.open('fangzhou-outbox', 1); open.onsuccess = () => {"
+    " const count = open.result.transaction('taps').objectStore('taps').count();"
+    " count.onsuccess = () => done(count.result); }; })"
+)
+
+
 @pytest.fixture
 def live_world(transactional_db: None) -> World:
     return place(build_world())
@@ -92,9 +100,13 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     colleague.goto(f"{base}/orders/")
     colleague.locator(f"#o{order.pk} button.claim").tap()
     colleague.wait_for_selector(f"#o{order.pk} .holder")
+    # With signal the tap went through htmx as before, with its client id; the phone kept nothing.
+    colleague.wait_for_function(f"{WAITING}.then(n => n === 0)")
+    assert OutboxReceipt.objects.get(user=qiang.user, kind="order_claim").outcome == OutboxReceipt.Outcome.DONE
 
     phone.context.set_offline(False)
     phone.wait_for_selector("#outbox-count", state="hidden", timeout=40000)
+    assert phone.evaluate(WAITING) == 0
     conflict = phone.locator("#outbox-news .error")
     conflict.wait_for()
     assert "李强" in conflict.inner_text() and "送菜 5号楼" in conflict.inner_text()
