@@ -24,7 +24,6 @@ from fangzhou.workorders.models import Kind, OutboxReceipt, Status, WorkOrderEve
 from fangzhou.workorders.services import work_order_create
 from tests.browser.conftest import PHONE, shot
 
-
 # How many taps wait in this browser's outbox (all users).
 WAITING = (
     "new Promise(done => { const open = indexedDB.open('fangzhou-outbox', 1); open.onsuccess = () => {"

@@ -3,7 +3,8 @@
 // Pages: network first. A page of a field role (it carries <meta name="fz-user" content=KEY>) is
 // saved in the cache "fz-pages-KEY" with the time it was fetched; without signal the saved copy
 // is served, marked <meta name="fz-cached-at">, and only the copy of the person the server last
-// saw signed in on this phone (a page without the meta, such as the sign-in page, forgets them).
+// saw signed in on this phone (a page without the meta, such as the sign-in page after a session
+// ended, deletes the copies of the person before).
 // Static files: served from the cache and refreshed behind (they hold no personal data).
 // Posts are never touched here: the outbox (outbox.js) keeps and sends them.
 "use strict";
@@ -23,8 +24,14 @@ function currentUser() {
     .then(function (hit) { return hit ? hit.text() : ""; });
 }
 
+// The server showed this person signed in (or nobody, ""): a different person before them loses
+// their saved pages on this phone (their unsent taps stay in the outbox until they sign in again).
 function rememberUser(user) {
-  return caches.open(META).then(function (cache) { return cache.put(WHO, new Response(user)); });
+  return currentUser().then(function (before) {
+    var forget = before && before !== user ? caches.delete(pagesOf(before)) : Promise.resolve();
+    return forget.then(function () { return caches.open(META); })
+      .then(function (cache) { return cache.put(WHO, new Response(user)); });
+  });
 }
 
 // The copy to keep: the page with the time it was fetched written into its head.
