@@ -202,6 +202,9 @@ def test_service_worker_manifest_and_the_offline_list_are_for_signed_in_people(
     listed = vol.get("/offline/pages/").json()
     door_lists = {f"/supplies/d/{d.distribution_id}/b/{d.building_id}/" for d in deliveries}
     assert set(listed["urls"]) >= {"/orders/", "/supplies/mine/"} | door_lists
+    leader = client_for(placed.leader).get("/offline/pages/").json()
+    assert f"/care/c/{placed.community.code}/checkins/" in leader["urls"] and leader["user"] != listed["user"]
+    assert not any(u.startswith("/supplies/d/") for u in leader["urls"])  # not the volunteer's lists
     # A secretary at the desk gets no offline copies at all.
     assert client_for(placed.secretary).get("/offline/pages/").json() == {"user": "", "urls": []}
 
