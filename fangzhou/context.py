@@ -17,6 +17,7 @@ from fangzhou.accounts.permissions import (
     is_officer,
     reach,
 )
+from fangzhou.lib.offline import offline_key
 from fangzhou.registry.selectors import Access, communities_for, communities_visible
 
 
@@ -61,6 +62,7 @@ def role_context(request: HttpRequest) -> dict[str, Any]:
         "is_property": role == Role.PROPERTY_MANAGER,
         "is_manager": is_manager(user),
         "manages_accounts": SimpleLazyObject(lambda: is_manager(user) or bool(creatable_roles(user))),
+        "fz_user": offline_key(user),
         "nav_community": SimpleLazyObject(lambda: _nav_community(request)),
         "nav_communities": SimpleLazyObject(lambda: _nav_communities(request)),
     }

@@ -316,6 +316,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src-attr": ["'unsafe-inline'"],
         "img-src": ["'self'", "data:", "blob:"],  # the antigen page shrinks a photo through a blob URL
         "connect-src": ["'self'"],
+        "worker-src": ["'self'"],  # the field roles' service worker, /sw.js (issue 13)
+        "manifest-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],

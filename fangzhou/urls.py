@@ -1,12 +1,16 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from fangzhou import pwa
 from fangzhou.api import api
 
 handler500 = "fangzhou.middleware.server_error"
 
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("offline/pages/", pwa.offline_pages, name="offline_pages"),
     path("api/", api.urls),
     path("accounts/", include("fangzhou.accounts.urls")),
     path("testing/", include("fangzhou.testing.urls")),

@@ -51,6 +51,14 @@ log "mypy"
 export FANGZHOU_DATA_DIR="$ROOT/var/test"
 mkdir -p "$FANGZHOU_DATA_DIR"
 
+# The static JavaScript's unit tests (js/: Vitest in jsdom), only where Node is installed.
+if command -v npm >/dev/null 2>&1; then
+  log "JavaScript unit tests (Vitest)"
+  (cd "$ROOT/js" && npm ci --no-audit --no-fund --loglevel=error && npx vitest run)
+else
+  log "JavaScript unit tests skipped: Node/npm is not installed"
+fi
+
 log "tests on SQLite, with browser tests in headless Chromium and the API fuzz (schemathesis)"
 env -u DATABASE_URL "$VENV/bin/pytest" -q "$@"
 

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,8 @@ from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rat
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import SpecialCare
 from fangzhou.registry.selectors import building_by_token, community_visible_or_404
+from fangzhou.workorders import outbox
+from fangzhou.workorders.models import OutboxReceipt
 
 WEEKDAYS = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")]
 
@@ -199,17 +202,53 @@ def checkins(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
     p = _profile(request, profile_id)
     if is_officer(request.user):
-        return HttpResponseForbidden(_("You may not record check-ins."))
+        text = _("You may not record check-ins.")
+        return outbox.answer(
+            request,
+            kind="checkin",
+            target_id=profile_id,
+            outcome=OutboxReceipt.Outcome.REFUSED,
+            message=text,
+            page=lambda: HttpResponseForbidden(text),
+        )
     status = request.POST.get("status", CheckInStatus.OK)
+    # A tap sent late from the outbox counts for the day it was tapped (up to yesterday).
+    today = timezone.localdate()
+    tapped = outbox.done_at_client_of(request)
+    on = today
+    if tapped is not None and today - dt.timedelta(days=1) <= timezone.localdate(tapped) <= today:
+        on = timezone.localdate(tapped)
     try:
-        record = services.checkin_record(profile_id=p.pk, actor=acting_user(request), status=status)
+        record = services.checkin_record(profile_id=p.pk, actor=acting_user(request), status=status, on=on)
     except CareError as exc:
-        return HttpResponse(f"{exc.zh} / {exc.en}", status=400)
-    if request.headers.get("HX-Request"):
-        return render(request, "care/_checkin.html", {"p": p, "c": record})
-    return redirect("care:checkins", code=p.community.code)
+        both = f"{exc.zh} / {exc.en}"
+        return outbox.answer(
+            request,
+            kind="checkin",
+            target_id=profile_id,
+            outcome=OutboxReceipt.Outcome.REFUSED,
+            message=exc.zh if (get_language() or "zh-hans").startswith("zh") else exc.en,
+            page=lambda: HttpResponse(both, status=400),
+        )
+
+    def page() -> HttpResponse:
+        if request.headers.get("HX-Request"):
+            return render(request, "care/_checkin.html", {"p": p, "c": record})
+        return redirect("care:checkins", code=p.community.code)
+
+    return outbox.answer(
+        request,
+        kind="checkin",
+        target_id=profile_id,
+        outcome=OutboxReceipt.Outcome.DONE,
+        message=str(record.get_status_display()),
+        page=page,
+    )
 
 
 @login_required

@@ -31,6 +31,8 @@ from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx
 from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
 from fangzhou.supplies.plan_svg import route_plan_svg
 from fangzhou.supplies.services import SuppliesError
+from fangzhou.workorders import outbox
+from fangzhou.workorders.models import OutboxReceipt
 from fangzhou.zones.selectors import building_is_sealed
 from fangzhou.zones.sitegraph import community_site_graph
 
@@ -311,32 +313,59 @@ def building_xlsx(request: HttpRequest, distribution_id: int, building_id: int) 
 @login_required
 @require_POST
 def mark(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
     delivery = selectors.delivery_get(request.user, delivery_id)
     if delivery is None:
         raise Http404(_("Delivery not found"))
+    kind = "delivery_undo" if request.POST.get("undo") else "delivery_mark"
     if not can_mark_deliveries(request.user):
-        return HttpResponseForbidden(_("You may not mark deliveries."))
+        text = _("You may not mark deliveries.")
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=delivery_id,
+            outcome=OutboxReceipt.Outcome.REFUSED,
+            message=text,
+            page=lambda: HttpResponseForbidden(text),
+        )
+    actor = acting_user(request)
+    outcome = OutboxReceipt.Outcome.DONE
     if request.POST.get("undo"):
-        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=acting_user(request))
+        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=actor)
+        text = _("Back to not delivered.")
     else:
         photo = request.FILES.get("photo")
         if photo is not None and photo.size and photo.size > 8 * 1024 * 1024:
             return HttpResponse("照片过大（上限 8 MB） / photo too large (8 MB limit)", status=400)
-        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=acting_user(request), photo=photo)
-    deliveries = selectors.building_deliveries(delivery.distribution, delivery.building)
-    row = next(d for d in deliveries if d.pk == delivery.pk)
-    context = {
-        "d": row,
-        "distribution": delivery.distribution,
-        "sealed": building_is_sealed(delivery.building, timezone.localdate()),
-        "can_mark": True,
-        "done": sum(1 for d in deliveries if d.status != "pending"),
-        "deliveries": deliveries,
-        "oob": True,
-    }
-    if request.headers.get("HX-Request"):
-        return render(request, "supplies/_door.html", context)
-    return redirect("supplies:building", distribution_id=delivery.distribution_id, building_id=delivery.building_id)
+        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=actor, photo=photo)
+        text = str(delivery.get_status_display())
+        if delivery.delivered_by_id is not None and delivery.delivered_by_id != actor.pk:
+            # Another volunteer reached this door first (while this phone had no signal).
+            outcome = OutboxReceipt.Outcome.CONFLICT
+            text = _("Already delivered by %(who)s at %(time)s.") % {
+                "who": delivery.delivered_by,
+                "time": timezone.localtime(delivery.delivered_at).strftime("%H:%M") if delivery.delivered_at else "",
+            }
+
+    def page() -> HttpResponse:
+        deliveries = selectors.building_deliveries(delivery.distribution, delivery.building)
+        row = next(d for d in deliveries if d.pk == delivery.pk)
+        context = {
+            "d": row,
+            "distribution": delivery.distribution,
+            "sealed": building_is_sealed(delivery.building, timezone.localdate()),
+            "can_mark": True,
+            "done": sum(1 for d in deliveries if d.status != "pending"),
+            "deliveries": deliveries,
+            "oob": True,
+        }
+        if request.headers.get("HX-Request"):
+            return render(request, "supplies/_door.html", context)
+        return redirect("supplies:building", distribution_id=delivery.distribution_id, building_id=delivery.building_id)
+
+    return outbox.answer(request, kind=kind, target_id=delivery_id, outcome=outcome, message=text, page=page)
 
 
 @login_required

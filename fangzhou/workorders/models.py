@@ -220,3 +220,34 @@ class ResidentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class OutboxReceipt(models.Model):
+    """The answer the server gave to one field action sent from a phone's outbox (issue 13).
+
+    The phone gives each tap its ``client_id`` when it is tapped; a replay of the same tap (the
+    signal dropped before the answer arrived) is answered with this stored outcome and changes
+    nothing. ``done_at_client`` is the phone's clock at the tap, ``received_at`` the server's.
+    One table for every field endpoint (supplies, care and workorders views write it): it lives
+    here, the lowest of those apps, so that each can reach it without pointing up."""
+
+    class Outcome(models.TextChoices):
+        DONE = "done", _("Done")
+        CONFLICT = "conflict", _("Conflict")
+        REFUSED = "refused", _("Refused")
+
+    client_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)  # "delivery_mark", "checkin", "order_claim", "order_start" …
+    target_id = models.PositiveBigIntegerField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField()
+    message = models.CharField(max_length=300, blank=True)
+    done_at_client = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "received_at"])]
+
+    def __str__(self) -> str:
+        return self.client_id

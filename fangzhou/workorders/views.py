@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -22,11 +23,12 @@ from fangzhou.lib.errors import Refused
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
-from fangzhou.workorders import selectors, services
+from fangzhou.workorders import outbox, selectors, services
 from fangzhou.workorders.api import WorkOrderIn, creatable_communities, work_order_make
 from fangzhou.workorders.models import (
     Group,
     Kind,
+    OutboxReceipt,
     Priority,
     RequestKind,
     RequestSource,
@@ -36,6 +38,7 @@ from fangzhou.workorders.models import (
 )
 from fangzhou.workorders.services import WorkOrderError
 
+DONE, CONFLICT, REFUSED = OutboxReceipt.Outcome.DONE, OutboxReceipt.Outcome.CONFLICT, OutboxReceipt.Outcome.REFUSED
 MAX_PHOTO = 8 * 1024 * 1024
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
 
@@ -204,33 +207,50 @@ def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: s
 @login_required
 @require_POST
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
     order = selectors.order_for_claim(request.user, pk)
     if order is None:
         raise Http404(_("Work order not found"))
     if not can_claim(request.user):
-        return HttpResponseForbidden(_("Your role does not take work orders."))
+        return _outbox_refused(request, "order_claim", pk, _("Your role does not take work orders."))
+
+    def said(outcome: OutboxReceipt.Outcome, text: str, page: Callable[[], HttpResponse]) -> HttpResponse:
+        return outbox.answer(request, kind="order_claim", target_id=pk, outcome=outcome, message=text, page=page)
+
     try:
         result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
     except WorkOrderError as exc:
-        return _card(request, order, error=_error(exc))
+        both = _error(exc)
+        return said(CONFLICT, _in_language(exc), lambda: _card(request, order, error=both))
     if result.won:
-        return _card(request, result.order, message=_("It is yours. Tap start when you set off."))
+        won = _("It is yours. Tap start when you set off.")
+        return said(DONE, won, lambda: _card(request, result.order, message=won))
     if result.order.close_reason:
         error = _("No need to go: this order closed itself (%(reason)s).") % {
             "reason": result.order.get_close_reason_display()
         }
         if selectors.order_get(request.user, order.pk) is None:
-            return _lost(request, order.pk, error)
-        return _card(request, result.order, error=error)
+            return said(CONFLICT, error, lambda: _lost(request, order.pk, error))
+        return said(CONFLICT, error, lambda: _card(request, result.order, error=error))
     holder = result.holder
     if holder is not None and holder.pk == request.user.pk:
-        return _card(request, result.order, message=_("You already have this order."))
+        mine = _("You already have this order.")
+        return said(DONE, mine, lambda: _card(request, result.order, message=mine))
     who = str(holder) if holder else _("someone else")
     error = _("Too late: %(who)s took this order.") % {"who": who}
     if selectors.order_get(request.user, order.pk) is None:
         # The loser may no longer read the order: say who won, show nothing of it.
-        return _lost(request, order.pk, error)
-    return _card(request, result.order, error=error)
+        return said(CONFLICT, error, lambda: _lost(request, order.pk, error))
+    return said(CONFLICT, error, lambda: _card(request, result.order, error=error))
+
+
+def _outbox_refused(request: HttpRequest, kind: str, pk: int, text: str) -> HttpResponse:
+    """A refusal that no retry can change: JSON to the outbox (so it stops), 403 text to a page."""
+    return outbox.answer(
+        request, kind=kind, target_id=pk, outcome=REFUSED, message=text, page=lambda: HttpResponseForbidden(text)
+    )
 
 
 def _lost(request: HttpRequest, pk: int, error: str) -> HttpResponse:
@@ -248,21 +268,39 @@ ACTIONS = {"start", "done", "release", "cancel"}
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404(_("Unknown action"))
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
     order = _order(request, pk)
     user = acting_user(request)
+    kind = f"order_{action}"
     manage = selectors.can_manage_order(user, order)
     if action == "cancel" and not manage:
-        return HttpResponseForbidden(_("Only the committee or the group lead may cancel an order."))
+        return _outbox_refused(request, kind, pk, _("Only the committee or the group lead may cancel an order."))
     if action in {"start", "done", "release"} and order.assignee_id != user.pk and not manage:
-        return HttpResponseForbidden(_("This order is not yours."))
+        text = _("This order is not yours.")
+        if order.assignee is not None:
+            text = _("This order is not yours: %(who)s has it.") % {"who": order.assignee}
+        return _outbox_refused(request, kind, pk, text)
     try:
         photo = _photo(request) if action == "done" else None
         order = services.work_order_transition(
             order_id=order.pk, actor=user, action=action, note=request.POST.get("note", "")[:2000], photo=photo
         )
     except WorkOrderError as exc:
-        return _card(request, order, error=_error(exc))
-    return _card(request, order, message=str(order.get_status_display()))
+        both = _error(exc)
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=pk,
+            outcome=CONFLICT,
+            message=_in_language(exc),
+            page=lambda: _card(request, order, error=both),
+        )
+    text = str(order.get_status_display())
+    return outbox.answer(
+        request, kind=kind, target_id=pk, outcome=DONE, message=text, page=lambda: _card(request, order, message=text)
+    )
 
 
 # --- residents' requests: the committee -----------------------------------------------------

@@ -84,6 +84,12 @@
     copied(button, ok);
   });
 
+  // The field roles' pages (<meta name="fz-user">) install the service worker that keeps today's
+  // pages for use without signal (sw.js, served from the site root; outbox.js keeps the taps).
+  if ("serviceWorker" in navigator && document.querySelector('meta[name="fz-user"]')) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
+  }
+
   // <body data-print-on-load>: printable pages open the print dialog (not under test automation).
   window.addEventListener("load", function () {
     if (document.body.hasAttribute("data-print-on-load") && !navigator.webdriver) window.print();

@@ -223,7 +223,7 @@ def test_destructive_buttons_ask_once_in_the_readers_language(world: World) -> N
     }
     for url, question in expected.items():
         assert question in sec.get(url).content.decode(), url
-    assert 'hx-confirm="把这张工单退回队列？"' in client_for(v.user).get("/orders/").content.decode()
+    assert 'data-confirm="把这张工单退回队列？"' in client_for(v.user).get("/orders/").content.decode()
     sec.cookies["django_language"] = "en"
     assert 'data-confirm="Take 撤班 off this shift?"' in sec.get(f"/volunteers/roster/?date={day}").content.decode()
     assert 'data-confirm="Cancel this work order?"' in sec.get(f"/orders/{order.pk}/").content.decode()

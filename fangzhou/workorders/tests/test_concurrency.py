@@ -63,3 +63,51 @@ def test_twenty_simultaneous_claims_have_exactly_one_winner() -> None:
     assert order.status == Status.CLAIMED and order.assignee_id == winner.pk
     assert WorkOrderEvent.objects.filter(order=order, to_status=Status.CLAIMED).count() == 1
     assert WorkOrder.objects.filter(pk=order.pk, status=Status.CLAIMED).count() == 1
+
+
+def test_one_tap_sent_eight_times_at_once_is_stored_once() -> None:
+    """A phone on a flaky link resends the same outbox tap while the first is still in flight."""
+    import uuid
+
+    from django.test import Client
+
+    from fangzhou.registry.tests.factories import build_world
+    from fangzhou.volunteers.tests.helpers import approved
+    from fangzhou.workorders.models import OutboxReceipt
+
+    world = build_world()
+    volunteer = approved(world.community, "王芳", "13811110101", groups=("supplies",))
+    assert volunteer.user is not None
+    order, _created = work_order_create(
+        community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜", actor=None, building=world.b5
+    )
+    form = {"client_id": uuid.uuid4().hex, "done_at_client": "2022-04-20T08:12:00+08:00"}
+    copies = 8
+    barrier = threading.Barrier(copies)
+    answers: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        try:
+            client = Client()
+            client.force_login(volunteer.user)
+            barrier.wait()
+            response = client.post(f"/orders/{order.pk}/claim/", form, HTTP_X_FANGZHOU_OUTBOX="1")
+            with lock:
+                answers.append(response.status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert answers == [200] * copies
+    assert OutboxReceipt.objects.filter(client_id=form["client_id"]).count() == 1
+    assert WorkOrderEvent.objects.filter(order=order, to_status=Status.CLAIMED).count() == 1
+    assert WorkOrder.objects.get(pk=order.pk).assignee == volunteer.user

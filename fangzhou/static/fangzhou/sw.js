@@ -1,0 +1,97 @@
+// Fangzhou's service worker (issue 13), served as /sw.js so that its scope is the whole site.
+//
+// Pages: network first. A page of a field role (it carries <meta name="fz-user" content=KEY>) is
+// saved in the cache "fz-pages-KEY" with the time it was fetched; without signal the saved copy
+// is served, marked <meta name="fz-cached-at">, and only the copy of the person the server last
+// saw signed in on this phone (a page without the meta, such as the sign-in page after a session
+// ended, deletes the copies of the person before).
+// Static files: served from the cache and refreshed behind (they hold no personal data).
+// Posts are never touched here: the outbox (outbox.js) keeps and sends them.
+"use strict";
+
+var STATIC = "fz-static-v1";
+var META = "fz-meta";
+var WHO = "/__fz/user";
+var USER_META = /<meta name="fz-user" content="([A-Za-z0-9]+)">/;
+
+self.addEventListener("install", function () { self.skipWaiting(); });
+self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+
+function pagesOf(user) { return "fz-pages-" + user; }
+
+function currentUser() {
+  return caches.open(META).then(function (cache) { return cache.match(WHO); })
+    .then(function (hit) { return hit ? hit.text() : ""; });
+}
+
+// The server showed this person signed in (or nobody, ""): a different person before them loses
+// their saved pages on this phone (their unsent taps stay in the outbox until they sign in again).
+function rememberUser(user) {
+  return currentUser().then(function (before) {
+    var forget = before && before !== user ? caches.delete(pagesOf(before)) : Promise.resolve();
+    return forget.then(function () { return caches.open(META); })
+      .then(function (cache) { return cache.put(WHO, new Response(user)); });
+  });
+}
+
+// The copy to keep: the page with the time it was fetched written into its head.
+function stamped(text, response) {
+  var at = new Date().toISOString();
+  var body = text.replace("<head>", '<head>\n<meta name="fz-cached-at" content="' + at + '">');
+  var headers = new Headers(response.headers);
+  headers.set("X-Fz-Cached-At", at);
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: headers });
+}
+
+function notSaved() {
+  var html = '<!doctype html><html lang="zh-hans"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+    "<title>方舟 · 离线</title><body><h1>没有网络</h1><p>这一页没有存在这部手机上。请在有信号的地方再打开。</p>" +
+    '<p lang="en">No connection. This page was not saved on this phone; open it again where there is signal.</p>' +
+    '<p><a href="/orders/">我的工单 / My work orders</a></p></body></html>';
+  return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+}
+
+function page(request) {
+  return fetch(request).then(function (response) {
+    var type = response.headers.get("Content-Type") || "";
+    if (response.type !== "basic" || type.indexOf("text/html") !== 0) return response;
+    return response.clone().text().then(function (text) {
+      var match = text.match(USER_META);
+      var user = match ? match[1] : "";
+      var saving = rememberUser(user);
+      if (user && response.ok && !response.redirected) {
+        saving = saving.then(function () { return caches.open(pagesOf(user)); })
+          .then(function (cache) { return cache.put(request.url, stamped(text, response)); });
+      }
+      return saving.then(function () { return response; }, function () { return response; });
+    });
+  }, function () {
+    return currentUser().then(function (user) {
+      if (!user) return notSaved();
+      return caches.open(pagesOf(user)).then(function (cache) { return cache.match(request.url, { ignoreVary: true }); })
+        .then(function (hit) { return hit || notSaved(); });
+    });
+  });
+}
+
+function staticFile(request) {
+  return caches.open(STATIC).then(function (cache) {
+    return cache.match(request).then(function (hit) {
+      var fresh = fetch(request).then(function (response) {
+        if (response.ok) cache.put(request, response.clone());
+        return response;
+      });
+      if (hit) { fresh.catch(function () { return null; }); return hit; }
+      return fresh;
+    });
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.indexOf("/static/") === 0) { event.respondWith(staticFile(request)); return; }
+  if (request.mode === "navigate") event.respondWith(page(request));
+});
