@@ -9,6 +9,7 @@ No Django imports.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -55,13 +56,16 @@ def _too_many_rows(limit: int) -> UnreadableFile:
 
 
 class _Budget:
-    """Counts rows and cells as they are read and stops the read when a limit is passed."""
+    """Counts rows and cells as they are read and stops the read when a limit is passed.
+
+    Keeps only the first rows (for the header check); the time counted is the reader's own, not
+    what a caller streaming the rows does between them."""
 
     def __init__(self, limits: ReadLimits) -> None:
         self.limits = limits
         self.cells = 0
-        self.deadline = time.monotonic() + limits.seconds
-        self.rows: list[tuple[int, list[Cell]]] = []
+        self.spent = 0.0
+        self.top: list[tuple[int, list[Cell]]] = []
         self.probed = limits.header_check is None
 
     def add(self, index: int, cells: list[Cell], name: str = "") -> None:
@@ -72,10 +76,11 @@ class _Budget:
             raise UnreadableFile(
                 f"单元格数超过上限 {self.limits.max_cells}", f"more than {self.limits.max_cells} cells; split the file"
             )
-        self.rows.append((index, cells))
-        if not self.probed and len(self.rows) >= HEADER_PROBE_ROWS:
-            self.probe(name)
-        if index % 1000 == 0 and time.monotonic() > self.deadline:
+        if not self.probed:
+            self.top.append((index, cells))
+            if len(self.top) >= HEADER_PROBE_ROWS:
+                self.probe(name)
+        if index % 1000 == 0 and self.spent > self.limits.seconds:
             raise UnreadableFile(
                 f"文件读取超过 {self.limits.seconds:.0f} 秒，已停止；请检查文件或分成几个文件",
                 f"reading the file took more than {self.limits.seconds:.0f} s and was stopped; check or split it",
@@ -85,11 +90,23 @@ class _Budget:
         """Run the header check on the rows read so far (once)."""
         if not self.probed and self.limits.header_check is not None:
             self.probed = True
-            self.limits.header_check(Sheet(list(self.rows), name))
+            self.limits.header_check(Sheet(list(self.top), name))
+            self.top = []
 
-    def sheet(self, name: str = "") -> Sheet:
-        self.probe(name)
-        return Sheet(self.rows, name)
+
+def _checked(
+    rows: Iterable[tuple[int, list[Cell]]], limits: ReadLimits, name: str = ""
+) -> Iterator[tuple[int, list[Cell]]]:
+    """``rows`` passed through the budget of ``limits``, one at a time."""
+    budget = _Budget(limits)
+    clock = time.monotonic
+    t = clock()
+    for index, cells in rows:
+        budget.spent += clock() - t
+        budget.add(index, cells, name)
+        yield index, cells
+        t = clock()
+    budget.probe(name)
 
 
 class UnreadableFile(Refused):
@@ -113,7 +130,18 @@ class Header:
 
 def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> Sheet:
     """The first sheet's rows, refused as soon as a limit of ``limits`` is passed."""
-    limits = limits or ReadLimits()
+    name, rows = _open_table(data, filename, limits or ReadLimits())
+    return Sheet(list(rows), name)
+
+
+def iter_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> Iterator[tuple[int, list[Cell]]]:
+    """The first sheet's rows one at a time, with every check of :func:`read_table`, none of them kept:
+    a CSV is decoded and split as it is read, a large workbook streamed (openpyxl read-only)."""
+    _, rows = _open_table(data, filename, limits or ReadLimits())
+    return rows
+
+
+def _open_table(data: bytes, filename: str, limits: ReadLimits) -> tuple[str, Iterator[tuple[int, list[Cell]]]]:
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableFile(
             f"文件过大（{len(data) // 1024 // 1024} MB），上限 {MAX_FILE_BYTES // 1024 // 1024} MB",
@@ -130,34 +158,46 @@ def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
             "old .xls files are not supported; save the file as .xlsx in Excel",
         )
     if lower.endswith((".csv", ".txt", ".tsv")) or not lower.rpartition(".")[1]:
-        return _read_csv(data, limits)
+        return "", _read_csv(data, limits)
     raise UnreadableFile("只支持 .xlsx 和 .csv 文件", "only .xlsx and .csv files can be read")
 
 
-def _read_csv(data: bytes, limits: ReadLimits) -> Sheet:
-    if b"\x00" in data[:4096]:
-        raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
+def _csv_encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or GB18030, checked over the whole file a megabyte at a time."""
+    view = memoryview(data)
     for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            content = data.decode(encoding)
-            break
+            for start in range(0, len(view), 1 << 20):
+                decoder.decode(view[start : start + (1 << 20)])
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes almost anything
-        raise UnreadableFile("无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)")
-    sample = content[:4096]
+        return encoding
+    raise UnreadableFile(  # pragma: no cover - gb18030 decodes almost anything
+        "无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)"
+    )
+
+
+def _read_csv(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, list[Cell]]]:
+    if b"\x00" in data[:4096]:
+        raise UnreadableFile("这不是文本表格文件", "this is not a text spreadsheet (CSV) file")
+    encoding = _csv_encoding(data)
+    sample = data[:16384].decode(encoding, errors="ignore")[:4096]
     delimiter = ","
     counts = {d: sample.count(d) for d in (",", "\t", ";")}
     if counts[","] == 0 and max(counts.values()) > 0:
         delimiter = max(counts, key=lambda d: counts[d])
-    budget = _Budget(limits)
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    try:
-        for index, row in enumerate(reader, start=1):
-            budget.add(index, list(row[:MAX_COLUMNS]))
-    except csv.Error as exc:
-        raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
-    return budget.sheet()
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline=""), delimiter=delimiter)
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            for index, row in enumerate(reader, start=1):
+                yield index, list(row[:MAX_COLUMNS])
+        except csv.Error as exc:
+            raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
+
+    return _checked(rows(), limits)
 
 
 def _check_zip(data: bytes) -> None:
@@ -205,34 +245,35 @@ def _probe_xlsx(data: bytes, limits: ReadLimits) -> None:
         workbook.close()
 
 
-def _read_xlsx(data: bytes, limits: ReadLimits) -> Sheet:
+def _read_xlsx(data: bytes, limits: ReadLimits) -> tuple[str, Iterator[tuple[int, list[Cell]]]]:
     _check_zip(data)
     _probe_xlsx(data, limits)
     # A small workbook is loaded whole so that merged cells can be filled in; a large one is streamed.
     small = len(data) <= MERGE_FILL_LIMIT_BYTES
     workbook = _open_workbook(data, read_only=not small)
-    try:
-        worksheet = workbook.worksheets[0]
-        fills: dict[tuple[int, int], Cell] = {}
-        if small:
-            merged_ranges = worksheet.merged_cells.ranges
-            for merged in list(merged_ranges):
-                top = worksheet.cell(merged.min_row, merged.min_col).value
-                for r in range(merged.min_row, merged.max_row + 1):
-                    for c in range(merged.min_col, merged.max_col + 1):
-                        fills[(r, c)] = top
-        name = worksheet.title or ""
-        budget = _Budget(limits)
-        for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-            cells: list[Cell] = list(values)
-            if fills:
-                for c in range(len(cells)):
-                    if cells[c] is None and (index, c + 1) in fills:
-                        cells[c] = fills[(index, c + 1)]
-            budget.add(index, cells, name)
-        return budget.sheet(name)
-    finally:
-        workbook.close()
+    worksheet = workbook.worksheets[0]
+    name = worksheet.title or ""
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            fills: dict[tuple[int, int], Cell] = {}
+            if small:
+                for merged in list(worksheet.merged_cells.ranges):
+                    top = worksheet.cell(merged.min_row, merged.min_col).value
+                    for r in range(merged.min_row, merged.max_row + 1):
+                        for c in range(merged.min_col, merged.max_col + 1):
+                            fills[(r, c)] = top
+            for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+                cells: list[Cell] = list(values)
+                if fills:
+                    for c in range(len(cells)):
+                        if cells[c] is None and (index, c + 1) in fills:
+                            cells[c] = fills[(index, c + 1)]
+                yield index, cells
+        finally:
+            workbook.close()
+
+    return name, _checked(rows(), limits, name)
 
 
 def header_key(value: Cell) -> str:
