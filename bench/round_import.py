@@ -77,7 +77,14 @@ def phase(args: argparse.Namespace) -> None:
             name = "results.csv" if args.phase == "results" else "samples.csv"
             data = (work / name).read_bytes()
             importer = results_import if args.phase == "results" else samples_import
-            report = importer(round=rnd, data=data, filename=name, actor=None)
+            if os.environ.get("FZ_BENCH_PROFILE"):  # a profile of the phase, for whoever tunes it
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    report = importer(round=rnd, data=data, filename=name, actor=None)
+                prof.dump_stats(f"{os.environ['FZ_BENCH_PROFILE']}/{args.phase}.prof")
+            else:
+                report = importer(round=rnd, data=data, filename=name, actor=None)
             assert not report.rejected, report.rejected[:5]
         seconds = time.perf_counter() - t
     print(

@@ -20,7 +20,7 @@ from django.db.models import Count, F, Min, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
@@ -58,7 +58,12 @@ from fangzhou.testing.models import (
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
 from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
-from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
+from fangzhou.workorders.services import (
+    OrderSpec,
+    work_order_create_in_transaction,
+    work_orders_close_in_transaction,
+    work_orders_create_many_in_transaction,
+)
 from fangzhou.zones.selectors import sealed_building_ids
 
 MAX_POOL_SIZE = 20
@@ -786,7 +791,7 @@ def retest_open(
     order, _created = work_order_create_in_transaction(
         community=resident.community,
         kind=Kind.RETEST,
-        title=f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）",
+        title=_retest_title(resident),
         actor=actor,
         detail=str(dict(Retest.Reason.choices).get(reason, reason)),
         priority=Priority.URGENT,
@@ -1054,14 +1059,17 @@ def _results_apply(
             .order_by("tube_id", "id")
         ):
             members[sample.tube_id].append(sample.resident)
+    opening: list[tuple[Resident, Tube, str]] = []  # re-tests to open, in the file's order
     for tube_id, result, tested_at, pooled in reaching:
         tube = found[tube_id]
         if pooled:
             reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
             for resident in members[tube_id]:
-                retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+                opening.append((resident, tube, reason))
                 report.retest.append(_doc(resident))
             continue
+        _retests_open_many(rnd, opening, actor)  # what comes before this tube in the file, first
+        opening = []
         # Single tube (单采): the result is the resident's own.
         for resident in members[tube_id]:
             if result == Result.POSITIVE:
@@ -1076,6 +1084,93 @@ def _results_apply(
             elif result == Result.NEGATIVE and _retest_resolve(resident, Retest.Status.CLEARED, actor, tube=tube):
                 report.cleared.append(_doc(resident))
             # invalid single tube: the re-test stays pending, the resident is sampled again
+    _retests_open_many(rnd, opening, actor)
+
+
+def _retest_title(resident: Resident) -> str:
+    return f"上门单采复查：{resident.name}（{resident.household.building.label} {resident.household.room}室）"
+
+
+def _retests_open_many(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]], actor: User | None) -> None:
+    """:func:`retest_open` for every (resident, pooled tube, reason) of a results import, in a few
+    statements whatever their number: the pending re-tests in one read, the door-to-door orders, their
+    events, the re-tests and the audit rows in one insert each. If another writer opened one of them
+    meanwhile (a unique constraint refuses the insert), the savepoint rolls back and each is opened
+    one by one, as :func:`retest_open` would."""
+    if not entries:
+        return
+    try:
+        with transaction.atomic():  # a savepoint
+            _retests_open_bulk(rnd, entries, actor)
+    except IntegrityError:
+        for resident, tube, reason in entries:
+            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+
+
+def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]], actor: User | None) -> None:
+    ids = [resident.pk for resident, _, _ in entries]
+    taken: set[int] = set()
+    for batch in chunks(ids, 1000):
+        taken.update(
+            Retest.objects.filter(resident_id__in=batch, status=Retest.Status.PENDING).values_list(
+                "resident_id", flat=True
+            )
+        )
+    todo: list[tuple[Resident, Tube, str]] = []
+    for resident, tube, reason in entries:
+        if resident.pk not in taken:
+            taken.add(resident.pk)
+            todo.append((resident, tube, reason))
+    if not todo:
+        return
+    orders: dict[str, Any] = {}
+    by_community: dict[int, list[tuple[Resident, Tube, str]]] = defaultdict(list)
+    for entry in todo:
+        by_community[entry[0].community_id].append(entry)
+    reasons = dict(Retest.Reason.choices)
+    for group in by_community.values():
+        orders.update(
+            work_orders_create_many_in_transaction(
+                community=group[0][0].community,
+                kind=Kind.RETEST,
+                specs=[
+                    OrderSpec(
+                        resident=resident,
+                        title=_retest_title(resident),
+                        source_key=f"retest:{rnd.pk}:{resident.pk}",
+                        detail=str(reasons.get(reason, reason)),
+                    )
+                    for resident, _, reason in group
+                ],
+                actor=actor,
+                priority=Priority.URGENT,
+            )
+        )
+    retests = Retest.objects.bulk_create(
+        [
+            Retest(
+                community_id=resident.community_id,
+                resident=resident,
+                round=rnd,
+                source_tube=tube,
+                reason=reason,
+                work_order=orders[f"retest:{rnd.pk}:{resident.pk}"],
+            )
+            for resident, tube, reason in todo
+        ],
+        batch_size=1000,
+    )
+    audit_record_many(
+        audit_row(
+            action=AuditAction.RETEST_OPEN,
+            actor=actor,
+            target_type="retest",
+            target_id=retest.pk,
+            community_id=retest.community_id,
+            detail={"resident": retest.resident_id, "reason": retest.reason},
+        )
+        for retest in retests
+    )
 
 
 # How a re-test's door-to-door order ends with it: (order outcome, reason shown to whoever reads it).
