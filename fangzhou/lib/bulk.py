@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql.compiler import SQLCompiler
 
 
 def _table(model: type[models.Model]) -> str:
@@ -55,3 +57,22 @@ def tables_analyze(*models_: type[models.Model]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(_table(m) for m in models_))
+
+
+@models.Field.register_lookup
+class AnyOf(models.Lookup):
+    """``field__any_of=[…]``: ``field = ANY(%s)`` with one array parameter on PostgreSQL, ``IN (…)``
+    elsewhere. An import looks up 5,000 ID numbers or tube codes at a time: building and sending a
+    5,000-placeholder ``IN`` list costs more than the look-up itself."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, Any]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 0", ()
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", (*lhs_params, values)
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)

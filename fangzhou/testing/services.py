@@ -569,20 +569,26 @@ def samples_import(
             residents = {
                 doc.upper(): (pk, name)
                 for doc, pk, name in Resident.objects.filter(
-                    community_id=rnd.community_id, id_number__in=docs
-                ).values_list("id_number", "pk", "name")
+                    community_id=rnd.community_id, id_number__any_of=sorted(docs)
+                )
+                .order_by()
+                .values_list("id_number", "pk", "name")
             }
             codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
             if codes:
-                for code, pk, round_id, kind in Tube.objects.filter(code__in=codes).values_list(
-                    "code", "pk", "round_id", "kind"
+                for code, pk, round_id, kind in (
+                    Tube.objects.filter(code__any_of=sorted(codes))
+                    .order_by()
+                    .values_list("code", "pk", "round_id", "kind")
                 ):
                     tubes[code] = (pk, round_id, kind)
             pooled: dict[int, str] = {}  # resident -> the tube they are pooled in this round
             stored: set[tuple[str, int]] = set()  # (tube code, resident) already there
-            for resident_id, code, kind in Sample.objects.filter(
-                round=rnd, resident_id__in=[pk for pk, _ in residents.values()]
-            ).values_list("resident_id", "tube__code", "kind"):
+            for resident_id, code, kind in (
+                Sample.objects.filter(round=rnd, resident__id__any_of=[pk for pk, _ in residents.values()])
+                .order_by()
+                .values_list("resident_id", "tube__code", "kind")
+            ):
                 stored.add((code, resident_id))
                 if kind == TubeKind.POOLED:
                     pooled[resident_id] = code
@@ -910,12 +916,15 @@ def results_import(
             codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
             if codes:
                 for code, *facts in (
-                    Tube.objects.filter(code__in=codes)
+                    Tube.objects.filter(code__any_of=sorted(codes))
+                    .order_by()
                     .annotate(n=Count("samples"))
                     .values_list("code", "pk", "round_id", "n", "kind", "pool_size", "closed_at")
                 ):
                     tubes[code] = tuple(facts)  # type: ignore[assignment]
-                stored.update(LabResult.objects.filter(tube__code__in=codes).values_list("tube__code", "result"))
+                stored.update(
+                    LabResult.objects.filter(tube__code__any_of=sorted(codes)).values_list("tube__code", "result")
+                )
 
             def parse(line: Row) -> tuple[str, ResultEntry] | None:
                 row = line.number
