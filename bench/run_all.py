@@ -30,6 +30,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         return [
             ("zones_scale", ["--quick", *db]),
             ("roster_import", ["--rows", "500", *db]),
+            ("round_import", ["--quick", *db]),
             ("pooling", ["--people", "5000", "--reps", "1", "--out", str(out / "pooling.md")]),
             ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community", *cvrp]),
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
@@ -39,6 +40,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
         ("roster_import", [*db, "--out", str(out / "roster.md")]),
+        ("round_import", [*db, "--out", str(out / "round_import.md")]),
         ("pooling", ["--people", "100000", "--reps", "10", "--out", str(out / "pooling.md")]),
         ("cvrp", ["--out", str(out / "routing.md"), *cvrp]),
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),

@@ -16,6 +16,7 @@ Nothing here imports an app.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -30,6 +31,7 @@ from fangzhou.lib.sheets import (
     UnreadableFile,
     data_rows,
     find_header,
+    iter_table,
     read_table,
 )
 
@@ -185,6 +187,46 @@ class MappedSheet:
     def values(self, column: str) -> Iterator[Cell]:
         """One column down the sheet, to look up what the rows name in one query."""
         return (cells.get(column) for _, cells in self.rows)
+
+
+@dataclass
+class MappedStream:
+    """The data rows below the header as they are read, never all held: a large import takes them a
+    chunk at a time (:meth:`chunks`), looks up what a chunk names in one query per kind, checks and
+    keeps only what it needs of each row."""
+
+    header: Header
+    rows: Iterator[tuple[int, dict[str, Cell]]]
+
+    @property
+    def present(self) -> set[str]:
+        return set(self.header.columns)
+
+    def chunks(self, size: int = 5000) -> Iterator[MappedSheet]:
+        """The rows ``size`` at a time, each slice a :class:`MappedSheet` for :func:`rows_check`."""
+        while batch := list(itertools.islice(self.rows, size)):
+            yield MappedSheet(self.header, batch)
+
+
+def sheet_stream(*, data: bytes | None, filename: str, columns: Columns, report: ImportReport) -> MappedStream:
+    """An uploaded file's data rows mapped to ``columns``, read as they are asked for (the limits of
+    :meth:`Columns.read_limits` still apply; the header is found among the first rows)."""
+    if data is None:
+        raise UnreadableFile("没有文件", "no file given")
+    rows = iter_table(data, filename, columns.read_limits())
+    top = list(itertools.islice(rows, columns.scan))
+    header = find_header(Sheet(top), columns.aliases, required=columns.required, scan=columns.scan)
+    report.header_row = header.row
+    report.ignored_columns = header.ignored
+    return MappedStream(header, data_rows(Sheet(itertools.chain(top, rows)), header))  # type: ignore[arg-type]
+
+
+def rows_stream(rows: Iterable[Mapping[str, Cell]], columns: Columns, report: ImportReport) -> MappedStream:
+    """:func:`rows_map` as a stream: posted rows go through the same chunked checks as a file."""
+    keys = set(columns.aliases)
+    header = Header(row=0, columns={key: i for i, key in enumerate(columns.aliases)})
+    report.header_row = 0
+    return MappedStream(header, ((n, {k: v for k, v in row.items() if k in keys}) for n, row in enumerate(rows, 1)))
 
 
 def sheet_read(

@@ -61,13 +61,16 @@ def _too_many_rows(limit: int) -> UnreadableFile:
 
 
 class _Budget:
-    """Counts rows and cells as they are read and stops the read when a limit is passed."""
+    """Counts rows and cells as they are read and stops the read when a limit is passed.
+
+    Keeps only the first rows (for the header check); the time counted is the reader's own, not
+    what a caller streaming the rows does between them."""
 
     def __init__(self, limits: ReadLimits) -> None:
         self.limits = limits
         self.cells = 0
-        self.deadline = time.monotonic() + limits.seconds
-        self.rows: list[tuple[int, list[Cell]]] = []
+        self.spent = 0.0
+        self.top: list[tuple[int, list[Cell]]] = []
         self.probed = limits.header_check is None
 
     def add(self, index: int, cells: list[Cell], name: str = "") -> None:
@@ -78,10 +81,11 @@ class _Budget:
             raise UnreadableFile(
                 f"单元格数超过上限 {self.limits.max_cells}", f"more than {self.limits.max_cells} cells; split the file"
             )
-        self.rows.append((index, cells))
-        if not self.probed and len(self.rows) >= HEADER_PROBE_ROWS:
-            self.probe(name)
-        if index % 1000 == 0 and time.monotonic() > self.deadline:
+        if not self.probed:
+            self.top.append((index, cells))
+            if len(self.top) >= HEADER_PROBE_ROWS:
+                self.probe(name)
+        if index % 1000 == 0 and self.spent > self.limits.seconds:
             raise UnreadableFile(
                 f"文件读取超过 {self.limits.seconds:.0f} 秒，已停止；请检查文件或分成几个文件",
                 f"reading the file took more than {self.limits.seconds:.0f} s and was stopped; check or split it",
@@ -91,11 +95,23 @@ class _Budget:
         """Run the header check on the rows read so far (once)."""
         if not self.probed and self.limits.header_check is not None:
             self.probed = True
-            self.limits.header_check(Sheet(list(self.rows), name))
+            self.limits.header_check(Sheet(list(self.top), name))
+            self.top = []
 
-    def sheet(self, name: str = "") -> Sheet:
-        self.probe(name)
-        return Sheet(self.rows, name)
+
+def _checked(
+    rows: Iterable[tuple[int, list[Cell]]], limits: ReadLimits, name: str = ""
+) -> Iterator[tuple[int, list[Cell]]]:
+    """``rows`` passed through the budget of ``limits``, one at a time."""
+    budget = _Budget(limits)
+    clock = time.monotonic
+    t = clock()
+    for index, cells in rows:
+        budget.spent += clock() - t
+        budget.add(index, cells, name)
+        yield index, cells
+        t = clock()
+    budget.probe(name)
 
 
 class UnreadableFile(Refused):
@@ -119,7 +135,18 @@ class Header:
 
 def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> Sheet:
     """The first sheet's rows, refused as soon as a limit of ``limits`` is passed."""
-    limits = limits or ReadLimits()
+    name, rows = _open_table(data, filename, limits or ReadLimits())
+    return Sheet(list(rows), name)
+
+
+def iter_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> Iterator[tuple[int, list[Cell]]]:
+    """The first sheet's rows one at a time, with every check of :func:`read_table`, none of them kept:
+    a CSV is decoded and split as it is read, a large workbook streamed (openpyxl read-only)."""
+    _, rows = _open_table(data, filename, limits or ReadLimits())
+    return rows
+
+
+def _open_table(data: bytes, filename: str, limits: ReadLimits) -> tuple[str, Iterator[tuple[int, list[Cell]]]]:
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableFile(
             f"文件过大（{len(data) // 1024 // 1024} MB），上限 {MAX_FILE_BYTES // 1024 // 1024} MB",
@@ -131,7 +158,8 @@ def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
     if lower.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         return _read_xlsx(data, limits)
     if data[:8] == OLE2_MAGIC:
-        return _read_xls(data, limits)
+        xls = _read_xls(data, limits)  # the format itself stops at 65,536 rows: read whole
+        return xls.name, iter(xls.rows)
     if lower.endswith(".xls"):
         # Many web systems export an "Excel" file that is a web page or tab-separated text.
         head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -140,9 +168,9 @@ def read_table(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
                 "这个 .xls 文件其实是网页格式，请在 Excel 中打开后另存为 Excel 工作簿（.xlsx）",
                 "this .xls file is really a web page; open it in Excel and save it as an Excel workbook (.xlsx)",
             )
-        return _read_csv(data, limits)
+        return "", _read_csv(data, limits)
     if lower.endswith((".csv", ".txt", ".tsv")) or not lower.rpartition(".")[1]:
-        return _read_csv(data, limits)
+        return "", _read_csv(data, limits)
     raise UnreadableFile(
         "只支持 .xlsx、.xls 和 .csv（或 Unicode 文本）文件",
         "only .xlsx, .xls and .csv (or Unicode text) files can be read",
@@ -273,21 +301,23 @@ def _other_encoding(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _read_csv(data: bytes, limits: ReadLimits) -> Sheet:
+def _read_csv(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, list[Cell]]]:
     content = decode_text(data)
     sample = content[:4096]
     delimiter = ","
     counts = {d: sample.count(d) for d in (",", "\t", ";")}
     if counts["\t"] > counts[","] or (counts[","] == 0 and max(counts.values()) > 0):
         delimiter = max(counts, key=lambda d: counts[d])
-    budget = _Budget(limits)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    try:
-        for index, row in enumerate(reader, start=1):
-            budget.add(index, list(row[:MAX_COLUMNS]))
-    except csv.Error as exc:
-        raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
-    return budget.sheet()
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            for index, row in enumerate(reader, start=1):
+                yield index, list(row[:MAX_COLUMNS])
+        except csv.Error as exc:
+            raise UnreadableFile(f"CSV 格式错误：{exc}", f"CSV format error: {exc}") from exc
+
+    return _checked(rows(), limits)
 
 
 # --- old Excel (.xls) ---------------------------------------------------------------------------
@@ -331,7 +361,7 @@ def _read_xls(data: bytes, limits: ReadLimits) -> Sheet:
             if r1 - r0 <= MAX_MERGE_FILL_ROWS:
                 for r in range(r0, r1 + 1):
                     spans.setdefault(r, []).append((c0, min(c1, MAX_COLUMNS - 1), r0))
-        budget = _Budget(limits)
+        collected: list[tuple[int, list[Cell]]] = []
         name = worksheet.name or ""
         pad: list[Cell] = [None] * first_col
         seen: dict[int, list[Cell]] = {}  # the rows that hold a merged range's top-left value
@@ -345,8 +375,9 @@ def _read_xls(data: bytes, limits: ReadLimits) -> Sheet:
                 for c in range(c0, min(c1 + 1, len(cells))):
                     if cells[c] is None:
                         cells[c] = value
-            budget.add(row + 1, cells, name)
-        return budget.sheet(name)
+            collected.append((row + 1, cells))
+        # Rows, cells, time and the header checked as for the other formats.
+        return Sheet(list(_checked(collected, limits, name)), name)
     finally:
         book.close()
 
@@ -399,34 +430,35 @@ def _probe_xlsx(data: bytes, limits: ReadLimits) -> None:
         workbook.close()
 
 
-def _read_xlsx(data: bytes, limits: ReadLimits) -> Sheet:
+def _read_xlsx(data: bytes, limits: ReadLimits) -> tuple[str, Iterator[tuple[int, list[Cell]]]]:
     _check_zip(data)
     _probe_xlsx(data, limits)
     # A small workbook is loaded whole so that merged cells can be filled in; a large one is streamed.
     small = len(data) <= MERGE_FILL_LIMIT_BYTES
     workbook = _open_workbook(data, read_only=not small)
-    try:
-        worksheet = workbook.worksheets[0]
-        fills: dict[tuple[int, int], Cell] = {}
-        if small:
-            merged_ranges = worksheet.merged_cells.ranges
-            for merged in list(merged_ranges):
-                top = worksheet.cell(merged.min_row, merged.min_col).value
-                for r in range(merged.min_row, merged.max_row + 1):
-                    for c in range(merged.min_col, merged.max_col + 1):
-                        fills[(r, c)] = top
-        name = worksheet.title or ""
-        budget = _Budget(limits)
-        for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-            cells: list[Cell] = list(values)
-            if fills:
-                for c in range(len(cells)):
-                    if cells[c] is None and (index, c + 1) in fills:
-                        cells[c] = fills[(index, c + 1)]
-            budget.add(index, cells, name)
-        return budget.sheet(name)
-    finally:
-        workbook.close()
+    worksheet = workbook.worksheets[0]
+    name = worksheet.title or ""
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            fills: dict[tuple[int, int], Cell] = {}
+            if small:
+                for merged in list(worksheet.merged_cells.ranges):
+                    top = worksheet.cell(merged.min_row, merged.min_col).value
+                    for r in range(merged.min_row, merged.max_row + 1):
+                        for c in range(merged.min_col, merged.max_col + 1):
+                            fills[(r, c)] = top
+            for index, values in enumerate(worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+                cells: list[Cell] = list(values)
+                if fills:
+                    for c in range(len(cells)):
+                        if cells[c] is None and (index, c + 1) in fills:
+                            cells[c] = fills[(index, c + 1)]
+                yield index, cells
+        finally:
+            workbook.close()
+
+    return name, _checked(rows(), limits, name)
 
 
 def header_key(value: Cell) -> str:

@@ -10,22 +10,33 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Value
+from django.db.models import Count, F, Min, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
+from fangzhou.lib.bulk import rows_copy, tables_analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
-from fangzhou.lib.importing import Columns, ImportReport, MappedSheet, Row, rows_check, rows_map, sheet_map, sheet_read
+from fangzhou.lib.importing import (
+    Columns,
+    ImportReport,
+    MappedStream,
+    Row,
+    chunks,
+    rows_check,
+    rows_stream,
+    sheet_stream,
+)
 from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.testing import schedule as core
@@ -47,7 +58,12 @@ from fangzhou.testing.models import (
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
 from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
-from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
+from fangzhou.workorders.services import (
+    OrderSpec,
+    work_order_create_in_transaction,
+    work_orders_close_in_transaction,
+    work_orders_create_many_in_transaction,
+)
 from fangzhou.zones.selectors import sealed_building_ids
 
 MAX_POOL_SIZE = 20
@@ -494,16 +510,22 @@ class SamplesReport(ImportReport):
         }
 
 
-SampleRow = tuple[str, int, Resident, dt.datetime, SamplingSite | None]
+# Rows read, looked up and checked per chunk: one query per kind of look-up per chunk, never one a row.
+IMPORT_CHUNK = 5000
+ANALYZE_AFTER = 1000  # rows written by one import before the planner's statistics are refreshed
+# A good row as kept until the write: row, resident, sampled at, site id, the tube the resident is
+# already pooled in this round (before this import) or "".
+SampleRow = tuple[int, int, dt.datetime, int | None, str]
 
 
-def _mapped(
+def _stream(
     data: bytes | None, filename: str, rows: Sequence[Mapping[str, Any]] | None, columns: Columns, report: ImportReport
-) -> MappedSheet:
-    """An uploaded file's rows, or the rows a machine client posted (``rows``), mapped to ``columns``."""
+) -> MappedStream:
+    """An uploaded file's rows, or the rows a machine client posted (``rows``), mapped to ``columns``
+    and read as the import asks for them (the header is checked at once, before any lock)."""
     if rows is not None:
-        return rows_map(rows, columns, report)
-    return sheet_map(sheet_read(data=data, filename=filename, columns=columns), columns, report)
+        return rows_stream(rows, columns, report)
+    return sheet_stream(data=data, filename=filename, columns=columns, report=report)
 
 
 def samples_import(
@@ -519,132 +541,178 @@ def samples_import(
 
     From a file (``data``), or from the rows the city sampling app posts (``rows``, keyed like the
     columns: ``tube``, ``id_number``, ``name``, ``sampled_at``, ``site``). ``then`` runs in the
-    import's transaction, the round still locked (the API keeps its answer there)."""
+    import's transaction, the round still locked (the API keeps its answer there).
+
+    Set-based and streamed (a city round is 250,000 rows): the rows are read :data:`IMPORT_CHUNK` at
+    a time, each chunk's residents, tubes and earlier samples looked up in one query each; only a
+    small tuple per good row is kept until the write, which is one bulk insert of the new tubes and
+    one COPY of the samples (PostgreSQL; batched INSERTs elsewhere), then ANALYZE."""
     report = SamplesReport()
-    mapped = _mapped(data, filename, rows, SAMPLES, report)
+    mapped = _stream(data, filename, rows, SAMPLES, report)
     with transaction.atomic(durable=True):
         rnd = _lock_round(round)
-        docs = {_text(v).upper() for v in mapped.values("id_number")}
-        residents = {
-            r.id_number.upper(): r for r in Resident.objects.filter(community_id=rnd.community_id, id_number__in=docs)
-        }
-        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
-        tubes = {t.code: t for t in Tube.objects.filter(code__in=codes)}
-        sampled = dict(Sample.objects.filter(round=rnd, kind=TubeKind.POOLED).values_list("resident_id", "tube__code"))
-        in_tube = set(Sample.objects.filter(round=rnd, tube__code__in=codes).values_list("tube__code", "resident_id"))
         pending = set(
             Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
                 "resident_id", flat=True
             )
         )
-        sites = {s.name: s for s in rnd.sites.all()}
-        seen: dict[tuple[str, int], int] = {}
-        resident_row: dict[int, tuple[str, int]] = {}
+        sites = {s.name: s.pk for s in rnd.sites.all()}
+        tubes: dict[str, tuple[int, int, str]] = {}  # code -> (tube id, round id, kind) of stored tubes
+        # resident -> (tube code, row, already stored) of this file's first row naming them
+        placed: dict[int, tuple[str, int, bool]] = {}
+        good: dict[str, list[SampleRow]] = defaultdict(list)
         site_labels: dict[str, str] = {}
+        times: dict[Any, dt.datetime | None] = {}  # one parse per distinct time cell
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
-
-        def parse(line: Row) -> SampleRow | None:
-            row = line.number
-            code = _clean_code(_text(line.get("tube")))
-            doc = _text(line.get("id_number")).upper()
-            name = _text(line.get("name"))
-            if not code:
-                line.reject("tube", "缺少试管编码", "tube code missing")
-                return None
-            if not doc:
-                line.reject("id_number", "缺少证件号码", "document number missing")
-                return None
-            resident = residents.get(doc)
-            if resident is None:
-                line.reject("id_number", "本社区没有此证件号码的居民", "unknown resident")
-                return None
-            if name and name != resident.name:
-                line.reject("name", f"姓名与登记不符（登记为 {resident.name}）", "name does not match the registry")
-                return None
-            tube = tubes.get(code)
-            if tube is not None and tube.round_id != rnd.pk:
-                line.reject(
-                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
+        for chunk in mapped.chunks(IMPORT_CHUNK):
+            docs = {_text(v).upper() for v in chunk.values("id_number")} - {""}
+            residents = {
+                doc.upper(): (pk, name)
+                for doc, pk, name in Resident.objects.filter(
+                    community_id=rnd.community_id, id_number__any_of=sorted(docs)
                 )
-                return None
-            sampled_at = _when(line.get("sampled_at"), now)
-            if sampled_at is None:
-                line.reject("sampled_at", "采样时间无法识别", "unreadable sampled_at")
-                return None
-            key = (code, resident.pk)
-            if key in seen:
-                line.reject("id_number", f"与第 {seen[key]} 行重复", f"duplicate of row {seen[key]}")
-                return None
-            seen[key] = row
-            if (code, resident.pk) in in_tube:
-                report.count("unchanged")
-                return None
-            earlier = resident_row.get(resident.pk)
-            if earlier is not None:
-                line.reject(
-                    "id_number",
-                    f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中",
-                    f"resident already in tube {earlier[0]} (row {earlier[1]})",
-                )
-                return None
-            resident_row[resident.pk] = (code, row)
-            site_name = _text(line.get("site"))
-            if site_name:
-                site_labels.setdefault(code, site_name)
-            return code, row, resident, sampled_at, sites.get(site_name)
+                .order_by()
+                .values_list("id_number", "pk", "name")
+            }
+            codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
+            if codes:
+                for code, pk, round_id, kind in (
+                    Tube.objects.filter(code__any_of=sorted(codes))
+                    .order_by()
+                    .values_list("code", "pk", "round_id", "kind")
+                ):
+                    tubes[code] = (pk, round_id, kind)
+            pooled: dict[int, str] = {}  # resident -> the tube they are pooled in this round
+            stored: set[tuple[str, int]] = set()  # (tube code, resident) already there
+            for resident_id, code, kind in (
+                Sample.objects.filter(round=rnd, resident__id__any_of=[pk for pk, _ in residents.values()])
+                .order_by()
+                .values_list("resident_id", "tube__code", "kind")
+            ):
+                stored.add((code, resident_id))
+                if kind == TubeKind.POOLED:
+                    pooled[resident_id] = code
 
-        good: dict[str, list[tuple[int, Resident, dt.datetime, SamplingSite | None]]] = defaultdict(list)
-        for code, row, resident, sampled_at, site in rows_check(mapped, parse, report):
-            good[code].append((row, resident, sampled_at, site))
+            def parse(
+                line: Row,
+                residents: dict[str, tuple[int, str]] = residents,
+                pooled: dict[int, str] = pooled,
+                stored: set[tuple[str, int]] = stored,
+            ) -> tuple[str, SampleRow] | None:
+                row = line.number
+                code = _clean_code(_text(line.get("tube")))
+                doc = _text(line.get("id_number")).upper()
+                name = _text(line.get("name"))
+                if not code:
+                    line.reject("tube", "缺少试管编码", "tube code missing")
+                    return None
+                if not doc:
+                    line.reject("id_number", "缺少证件号码", "document number missing")
+                    return None
+                found = residents.get(doc)
+                if found is None:
+                    line.reject("id_number", "本社区没有此证件号码的居民", "unknown resident")
+                    return None
+                resident_id, registered = found
+                if name and name != registered:
+                    line.reject("name", f"姓名与登记不符（登记为 {registered}）", "name does not match the registry")
+                    return None
+                tube = tubes.get(code)
+                if tube is not None and tube[1] != rnd.pk:
+                    line.reject("tube", f"试管 {code} 属于另一轮次（#{tube[1]}）", f"tube belongs to round {tube[1]}")
+                    return None
+                cell = line.get("sampled_at")
+                try:
+                    sampled_at = times[cell]
+                except KeyError:
+                    sampled_at = times[cell] = _when(cell, now)
+                except TypeError:  # a cell that cannot be a key
+                    sampled_at = _when(cell, now)
+                if sampled_at is None:
+                    line.reject("sampled_at", "采样时间无法识别", "unreadable sampled_at")
+                    return None
+                earlier = placed.get(resident_id)
+                if earlier is not None and earlier[0] == code:
+                    line.reject("id_number", f"与第 {earlier[1]} 行重复", f"duplicate of row {earlier[1]}")
+                    return None
+                if (code, resident_id) in stored:
+                    placed.setdefault(resident_id, (code, row, True))
+                    report.count("unchanged")
+                    return None
+                if earlier is not None and not earlier[2]:
+                    line.reject(
+                        "id_number",
+                        f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中",
+                        f"resident already in tube {earlier[0]} (row {earlier[1]})",
+                    )
+                    return None
+                placed[resident_id] = (code, row, False)
+                site_name = _text(line.get("site"))
+                if site_name:
+                    site_labels.setdefault(code, site_name)
+                return code, (row, resident_id, sampled_at, sites.get(site_name), pooled.get(resident_id, ""))
+
+            for code, entry in rows_check(chunk, parse, report):
+                good[code].append(entry)
+        placed.clear()
+        new_tubes: list[Tube] = []
+        writes: list[tuple[str, list[SampleRow]]] = []
         for code, members in good.items():
             tube = tubes.get(code)
-            single = (
-                tube.kind == TubeKind.SINGLE if tube is not None else len(members) == 1 and members[0][1].pk in pending
-            )
+            single = tube[2] == TubeKind.SINGLE if tube is not None else len(members) == 1 and members[0][1] in pending
             kept = []
-            for row, resident, sampled_at, site in members:
-                if not single and resident.pk in sampled:
+            for entry in members:
+                if not single and entry[4]:
                     report.reject(
-                        row,
+                        entry[0],
                         "id_number",
-                        f"本轮已混采（试管 {sampled[resident.pk]}）",
-                        f"already sampled in this round (tube {sampled[resident.pk]})",
+                        f"本轮已混采（试管 {entry[4]}）",
+                        f"already sampled in this round (tube {entry[4]})",
                     )
                     continue
-                kept.append((row, resident, sampled_at, site))
+                kept.append(entry)
             if not kept:
                 continue
             if tube is None:
-                tube = Tube.objects.create(
-                    round=rnd,
-                    code=code,
-                    kind=TubeKind.SINGLE if single else TubeKind.POOLED,
-                    pool_size=1 if single else rnd.pool_size,
-                    status=Tube.Status.CLOSED,
-                    site=kept[0][3],
-                    site_label=site_labels.get(code, "")[:64],
-                    opened_by=actor,
-                    closed_at=max(m[2] for m in kept),
-                    imported=True,
-                )
-                report.tubes += 1
-            Sample.objects.bulk_create(
-                [
-                    Sample(
+                new_tubes.append(
+                    Tube(
                         round=rnd,
-                        resident=resident,
-                        tube=tube,
-                        kind=tube.kind,
-                        sampled_at=sampled_at,
-                        site=site,
-                        taken_by=actor,
+                        code=code,
+                        kind=TubeKind.SINGLE if single else TubeKind.POOLED,
+                        pool_size=1 if single else rnd.pool_size,
+                        status=Tube.Status.CLOSED,
+                        site_id=kept[0][3],
+                        site_label=site_labels.get(code, "")[:64],
+                        opened_by=actor,
+                        closed_at=max(m[2] for m in kept),
+                        imported=True,
                     )
-                    for _, resident, sampled_at, site in kept
-                ]
-            )
-            report.count("created", len(kept))
-            if tube.kind == TubeKind.SINGLE:
-                report.single += len(kept)
+                )
+            writes.append((code, kept))
+        del good
+        for batch in chunks(new_tubes, 2000):
+            for t in Tube.objects.bulk_create(batch):
+                tubes[t.code] = (t.pk, rnd.pk, t.kind)
+        report.tubes += len(new_tubes)
+        del new_tubes
+        taken_by = actor.pk if actor is not None else None
+
+        def sample_rows() -> Iterator[tuple[Any, ...]]:
+            for code, kept in writes:
+                tube_id, _, kind = tubes[code]
+                report.count("created", len(kept))
+                if kind == TubeKind.SINGLE:
+                    report.single += len(kept)
+                for _, resident_id, sampled_at, site_id, _ in kept:
+                    yield rnd.pk, resident_id, tube_id, kind, sampled_at, site_id, False, taken_by
+
+        written = rows_copy(
+            Sample,
+            ("round_id", "resident_id", "tube_id", "kind", "sampled_at", "site_id", "door_to_door", "taken_by_id"),
+            sample_rows(),
+        )
+        if written >= ANALYZE_AFTER:
+            tables_analyze(Tube, Sample)
         report.rejected.sort(key=lambda r: r.row)
         if then is not None:
             then(report)
@@ -729,12 +797,7 @@ def retest_open(
     order, _created = work_order_create_in_transaction(
         community=resident.community,
         kind=Kind.RETEST,
-        title=f"上门单采复查：{resident.name}（{resident.household.full_label}）",
-        title_code="testing.retest",
-        title_args={
-            "name": resident.name,
-            "place": f"{resident.household.full_label}",
-        },
+        **_retest_title_fields(resident),
         actor=actor,
         detail=str(dict(Retest.Reason.choices).get(reason, reason)),
         priority=Priority.URGENT,
@@ -818,6 +881,8 @@ def retest_case_confirm(*, retest_id: int, actor: User, report_date: dt.date | N
 
 
 ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
+# A stored tube as the results import needs it: id, round, samples in it, kind, pool size, closed at.
+TubeFacts = tuple[int, int, int, str, int, dt.datetime | None]
 
 
 def results_import(
@@ -833,61 +898,74 @@ def results_import(
 
     From a file (``data``), or from the rows a lab system posts (``rows``: ``tube``, ``result``,
     ``ct_orf1ab``, ``ct_n``, ``tested_at``); ``then`` runs in the import's transaction, the round
-    still locked (the API keeps its answer there)."""
+    still locked (the API keeps its answer there).
+
+    Streamed and set-based like :func:`samples_import`: the tubes a chunk of rows names and their
+    stored results in two queries; the new results in one bulk insert and their tubes in one update
+    per 2,000; a negative pooled tube costs nothing more. Only the tubes whose result reaches a
+    person (a positive or invalid pooled tube, a single tube) read their members, in one query."""
     report = ResultsReport()
-    mapped = _mapped(data, filename, rows, RESULTS, report)
+    mapped = _stream(data, filename, rows, RESULTS, report)
     with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
-        codes = {_clean_code(_text(v)) for v in mapped.values("tube")}
-        tubes = {
-            t.code: t
-            for t in Tube.objects.filter(code__in=codes).select_related("lab_result").annotate(n=Count("samples"))
-        }
+        tubes: dict[str, TubeFacts] = {}
+        stored: dict[str, str] = {}  # tube code -> its stored result
         now = timezone.now()
-
-        def parse(line: Row) -> tuple[str, ResultEntry] | None:
-            row = line.number
-            code = _clean_code(_text(line.get("tube")))
-            word = _text(line.get("result")).lower()
-            if not code:
-                line.reject("tube", "缺少试管编码", "tube code missing")
-                return None
-            found = RESULT_WORDS.get(word)
-            if found is None:
-                line.reject("result", f"检测结果「{word}」无法识别（阴性/阳性/无效）", f"unknown result {word!r}")
-                return None
-            tube = tubes.get(code)
-            if tube is None:
-                line.reject("tube", f"未知试管 {code}", f"unknown tube {code}")
-                return None
-            if tube.round_id != rnd.pk:
-                line.reject(
-                    "tube", f"试管 {code} 属于另一轮次（#{tube.round_id}）", f"tube belongs to round {tube.round_id}"
-                )
-                return None
-            if not tube.n:
-                line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
-                return None
-            ct_a, ok_a = _ct(line.get("ct_orf1ab"))
-            ct_n, ok_n = _ct(line.get("ct_n"))
-            if not (ok_a and ok_n):
-                line.reject(
-                    "ct_orf1ab" if not ok_a else "ct_n",
-                    "Ct 值无效（应为 0–50 的数字）",
-                    "Ct value is not a number 0–50",
-                )
-                return None
-            tested_at = _when(line.get("tested_at"), now)
-            if tested_at is None:
-                line.reject("tested_at", "检测时间无法识别", "unreadable tested_at")
-                return None
-            return code, (row, str(found), ct_a, ct_n, tested_at)
-
         parsed: dict[str, list[ResultEntry]] = defaultdict(list)
-        for code, entry in rows_check(mapped, parse, report):
-            parsed[code].append(entry)
+        for chunk in mapped.chunks(IMPORT_CHUNK):
+            codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
+            if codes:
+                for code, *facts in (
+                    Tube.objects.filter(code__any_of=sorted(codes))
+                    .order_by()
+                    .annotate(n=Count("samples"))
+                    .values_list("code", "pk", "round_id", "n", "kind", "pool_size", "closed_at")
+                ):
+                    tubes[code] = tuple(facts)  # type: ignore[assignment]
+                stored.update(
+                    LabResult.objects.filter(tube__code__any_of=sorted(codes)).values_list("tube__code", "result")
+                )
+
+            def parse(line: Row) -> tuple[str, ResultEntry] | None:
+                row = line.number
+                code = _clean_code(_text(line.get("tube")))
+                word = _text(line.get("result")).lower()
+                if not code:
+                    line.reject("tube", "缺少试管编码", "tube code missing")
+                    return None
+                found = RESULT_WORDS.get(word)
+                if found is None:
+                    line.reject("result", f"检测结果「{word}」无法识别（阴性/阳性/无效）", f"unknown result {word!r}")
+                    return None
+                tube = tubes.get(code)
+                if tube is None:
+                    line.reject("tube", f"未知试管 {code}", f"unknown tube {code}")
+                    return None
+                if tube[1] != rnd.pk:
+                    line.reject("tube", f"试管 {code} 属于另一轮次（#{tube[1]}）", f"tube belongs to round {tube[1]}")
+                    return None
+                if not tube[2]:
+                    line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
+                    return None
+                ct_a, ok_a = _ct(line.get("ct_orf1ab"))
+                ct_n, ok_n = _ct(line.get("ct_n"))
+                if not (ok_a and ok_n):
+                    line.reject(
+                        "ct_orf1ab" if not ok_a else "ct_n",
+                        "Ct 值无效（应为 0–50 的数字）",
+                        "Ct value is not a number 0–50",
+                    )
+                    return None
+                tested_at = _when(line.get("tested_at"), now)
+                if tested_at is None:
+                    line.reject("tested_at", "检测时间无法识别", "unreadable tested_at")
+                    return None
+                return code, (row, str(found), ct_a, ct_n, tested_at)
+
+            for code, entry in rows_check(chunk, parse, report):
+                parsed[code].append(entry)
+        fresh: list[tuple[str, ResultEntry]] = []
         for code, entries in parsed.items():
-            tube = tubes[code]
             results = {e[1] for e in entries}
             if len(results) > 1:
                 rows_text = "、".join(str(e[0]) for e in entries)
@@ -902,31 +980,42 @@ def results_import(
             first, *dupes = entries
             for e in dupes:
                 report.reject(e[0], "tube", f"与第 {first[0]} 行重复", f"duplicate of row {first[0]}")
-            row, result, ct_a, ct_n, tested_at = first
-            stored = getattr(tube, "lab_result", None)
-            if stored is not None:
-                if stored.result == result:
+            before = stored.get(code)
+            if before is not None:
+                if before == first[1]:
                     report.count("unchanged")
                 else:
                     report.reject(
-                        row,
+                        first[0],
                         "result",
-                        f"试管 {code} 已有结果「{stored.get_result_display()}」，与本行矛盾",
-                        f"conflicts with the stored result {stored.result}",
+                        f"试管 {code} 已有结果「{Result(before).label}」，与本行矛盾",
+                        f"conflicts with the stored result {before}",
                     )
                 continue
-            LabResult.objects.create(
-                tube=tube,
-                result=result,
-                ct_orf1ab=ct_a,
-                ct_n=ct_n,
-                tested_at=tested_at,
-                imported_by=actor,
-                filename=filename[:255],
+            fresh.append((code, first))
+        del parsed, stored
+        for batch in chunks(fresh, 2000):
+            LabResult.objects.bulk_create(
+                [
+                    LabResult(
+                        tube_id=tubes[code][0],
+                        result=result,
+                        ct_orf1ab=ct_a,
+                        ct_n=ct_n,
+                        tested_at=tested_at,
+                        imported_by=actor,
+                        filename=filename[:255],
+                    )
+                    for code, (_, result, ct_a, ct_n, tested_at) in batch
+                ]
             )
-            Tube.objects.filter(pk=tube.pk).update(status=Tube.Status.RESULTED, closed_at=tube.closed_at or now)
-            report.count("created")
-            _apply_result(rnd, tube, result, tested_at, actor, report)
+            Tube.objects.filter(pk__in=[tubes[code][0] for code, _ in batch]).update(
+                status=Tube.Status.RESULTED, closed_at=Coalesce(F("closed_at"), Value(now))
+            )
+        report.count("created", len(fresh))
+        if len(fresh) >= ANALYZE_AFTER:
+            tables_analyze(LabResult, Tube)
+        _results_apply(rnd, [(tubes[code], code, e[1], e[4]) for code, e in fresh], actor, report)
         report.rejected.sort(key=lambda r: r.row)
         if then is not None:
             then(report)
@@ -947,41 +1036,157 @@ def results_import(
     return report
 
 
-def _apply_result(
-    rnd: Round, tube: Tube, result: str, tested_at: dt.datetime, actor: User | None, report: ResultsReport
+def _results_apply(
+    rnd: Round,
+    fresh: Sequence[tuple[TubeFacts, str, str, dt.datetime]],
+    actor: User | None,
+    report: ResultsReport,
 ) -> None:
-    members = [
-        s.resident
-        for s in tube.samples.select_related("resident__household__building__compound", "resident__community")
-    ]
-    if result == Result.NEGATIVE:
-        report.negative += 1
-    elif result == Result.POSITIVE:
-        report.positive_tubes.append(tube.code)
-    else:
-        report.invalid_tubes.append(tube.code)
-    if tube.kind == TubeKind.POOLED and tube.pool_size > 1:
+    """What the new results do, in the file's order: counted; a negative pooled tube ends there; a
+    positive or invalid pooled tube puts its members on the re-test list; a single tube's result is
+    its resident's own (a case confirmed, or the re-test cleared)."""
+    reaching: list[tuple[int, str, dt.datetime, bool]] = []  # tube id, result, tested at, pooled
+    for facts, code, result, tested_at in fresh:
         if result == Result.NEGATIVE:
-            return
-        reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
-        for resident in members:
-            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
-            report.retest.append(_doc(resident))
+            report.negative += 1
+        elif result == Result.POSITIVE:
+            report.positive_tubes.append(code)
+        else:
+            report.invalid_tubes.append(code)
+        pooled = facts[3] == TubeKind.POOLED and facts[4] > 1
+        if not (pooled and result == Result.NEGATIVE):
+            reaching.append((facts[0], result, tested_at, pooled))
+    if not reaching:
         return
-    # Single tube (单采): the result is the resident's own.
-    for resident in members:
-        if result == Result.POSITIVE:
-            case_confirm_in_transaction(
-                resident=resident,
-                report_date=timezone.localtime(tested_at).date(),
-                source="pooled_pcr",
-                actor=actor,
+    found: dict[int, Tube] = {}
+    members: dict[int, list[Resident]] = defaultdict(list)
+    for batch in chunks([r[0] for r in reaching], 1000):
+        found.update(Tube.objects.in_bulk(batch))
+        for sample in (
+            Sample.objects.filter(tube_id__in=batch)
+            .select_related("resident__household__building__compound", "resident__community")
+            .order_by("tube_id", "id")
+        ):
+            members[sample.tube_id].append(sample.resident)
+    opening: list[tuple[Resident, Tube, str]] = []  # re-tests to open, in the file's order
+    for tube_id, result, tested_at, pooled in reaching:
+        tube = found[tube_id]
+        if pooled:
+            reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
+            for resident in members[tube_id]:
+                opening.append((resident, tube, reason))
+                report.retest.append(_doc(resident))
+            continue
+        _retests_open_many(rnd, opening, actor)  # what comes before this tube in the file, first
+        opening = []
+        # Single tube (单采): the result is the resident's own.
+        for resident in members[tube_id]:
+            if result == Result.POSITIVE:
+                case_confirm_in_transaction(
+                    resident=resident,
+                    report_date=timezone.localtime(tested_at).date(),
+                    source="pooled_pcr",
+                    actor=actor,
+                )
+                _retest_resolve(resident, Retest.Status.CONFIRMED, actor, tube=tube)
+                report.confirmed_positive.append(_doc(resident))
+            elif result == Result.NEGATIVE and _retest_resolve(resident, Retest.Status.CLEARED, actor, tube=tube):
+                report.cleared.append(_doc(resident))
+            # invalid single tube: the re-test stays pending, the resident is sampled again
+    _retests_open_many(rnd, opening, actor)
+
+
+def _retest_title_fields(resident: Resident) -> dict[str, Any]:
+    """The re-test order's title: stored in Chinese, and as a code with its parameters so that each
+    reader sees it in their own language (``workorders.texts``)."""
+    place = resident.household.full_label
+    return {
+        "title": f"上门单采复查：{resident.name}（{place}）",
+        "title_code": "testing.retest",
+        "title_args": {"name": resident.name, "place": place},
+    }
+
+
+def _retests_open_many(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]], actor: User | None) -> None:
+    """:func:`retest_open` for every (resident, pooled tube, reason) of a results import, in a few
+    statements whatever their number: the pending re-tests in one read, the door-to-door orders, their
+    events, the re-tests and the audit rows in one insert each. If another writer opened one of them
+    meanwhile (a unique constraint refuses the insert), the savepoint rolls back and each is opened
+    one by one, as :func:`retest_open` would."""
+    if not entries:
+        return
+    try:
+        with transaction.atomic():  # a savepoint
+            _retests_open_bulk(rnd, entries, actor)
+    except IntegrityError:
+        for resident, tube, reason in entries:
+            retest_open(resident=resident, reason=reason, actor=actor, round=rnd, tube=tube, key=str(rnd.pk))
+
+
+def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]], actor: User | None) -> None:
+    ids = [resident.pk for resident, _, _ in entries]
+    taken: set[int] = set()
+    for batch in chunks(ids, 1000):
+        taken.update(
+            Retest.objects.filter(resident_id__in=batch, status=Retest.Status.PENDING).values_list(
+                "resident_id", flat=True
             )
-            _retest_resolve(resident, Retest.Status.CONFIRMED, actor, tube=tube)
-            report.confirmed_positive.append(_doc(resident))
-        elif result == Result.NEGATIVE and _retest_resolve(resident, Retest.Status.CLEARED, actor, tube=tube):
-            report.cleared.append(_doc(resident))
-        # invalid single tube: the re-test stays pending, the resident is sampled again
+        )
+    todo: list[tuple[Resident, Tube, str]] = []
+    for resident, tube, reason in entries:
+        if resident.pk not in taken:
+            taken.add(resident.pk)
+            todo.append((resident, tube, reason))
+    if not todo:
+        return
+    orders: dict[str, Any] = {}
+    by_community: dict[int, list[tuple[Resident, Tube, str]]] = defaultdict(list)
+    for entry in todo:
+        by_community[entry[0].community_id].append(entry)
+    reasons = dict(Retest.Reason.choices)
+    for group in by_community.values():
+        orders.update(
+            work_orders_create_many_in_transaction(
+                community=group[0][0].community,
+                kind=Kind.RETEST,
+                specs=[
+                    OrderSpec(
+                        resident=resident,
+                        **_retest_title_fields(resident),
+                        source_key=f"retest:{rnd.pk}:{resident.pk}",
+                        detail=str(reasons.get(reason, reason)),
+                    )
+                    for resident, _, reason in group
+                ],
+                actor=actor,
+                priority=Priority.URGENT,
+            )
+        )
+    retests = Retest.objects.bulk_create(
+        [
+            Retest(
+                community_id=resident.community_id,
+                resident=resident,
+                round=rnd,
+                source_tube=tube,
+                reason=reason,
+                work_order=orders[f"retest:{rnd.pk}:{resident.pk}"],
+            )
+            for resident, tube, reason in todo
+        ],
+        batch_size=1000,
+    )
+    audit_record_many(
+        audit_row(
+            action=AuditAction.RETEST_OPEN,
+            actor=actor,
+            target_type="retest",
+            target_id=retest.pk,
+            community_id=retest.community_id,
+            detail={"resident": retest.resident_id, "reason": retest.reason},
+        )
+        for retest in retests
+    )
 
 
 # How a re-test's door-to-door order ends with it: (order outcome, reason shown to whoever reads it).

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import is_manager
 from fangzhou.lib.errors import Refused
@@ -151,6 +151,78 @@ def work_order_create_in_transaction(
 
 
 work_order_create = transaction.atomic(durable=True)(work_order_create_in_transaction)
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """One order of :func:`work_orders_create_many_in_transaction`: a resident's job for a cause."""
+
+    resident: Resident
+    title: str
+    source_key: str
+    detail: str = ""
+    title_code: str = ""
+    title_args: dict[str, Any] = field(default_factory=dict)
+
+
+def work_orders_create_many_in_transaction(
+    *, community: Community, kind: str, specs: Sequence[OrderSpec], actor: User | None, priority: int = Priority.NORMAL
+) -> dict[str, WorkOrder]:
+    """:func:`work_order_create_in_transaction` for many residents at once (a positive round's
+    re-tests): the orders already open for a cause are returned as they are, the others written with
+    their first event and audit row in one statement each per batch. Returns the orders by source key.
+
+    A concurrent creator of one of the causes makes the insert fail (unique source key) and the
+    caller's savepoint roll back; the caller then goes one by one."""
+    if kind not in Kind.values:
+        raise WorkOrderError(f"未知的工单类型「{kind}」", f"unknown work-order kind {kind!r}")
+    keys = [s.source_key for s in specs]
+    found: dict[str, WorkOrder] = {}
+    for start in range(0, len(keys), 1000):
+        found.update(
+            (o.source_key or "", o) for o in WorkOrder.objects.filter(source_key__in=keys[start : start + 1000])
+        )
+    new: list[WorkOrder] = []
+    for spec in specs:
+        if spec.source_key in found:
+            continue
+        resident = spec.resident
+        reason = rules.emergency_reason(kind=kind, special_codes=resident.special_codes, acute=False)
+        order = WorkOrder(
+            community=community,
+            kind=kind,
+            group=DEFAULT_GROUP[Kind(kind)],
+            priority=Priority.EMERGENCY if reason else priority,
+            title=spec.title[:200],
+            title_code=spec.title_code,
+            title_args=spec.title_args,
+            detail=spec.detail,
+            building=resident.household.building,
+            household=resident.household,
+            resident=resident,
+            source_key=spec.source_key,
+            created_by=actor,
+            emergency_reason=reason,
+        )
+        new.append(order)
+        found[spec.source_key] = order
+    WorkOrder.objects.bulk_create(new, batch_size=1000)
+    WorkOrderEvent.objects.bulk_create(
+        [WorkOrderEvent(order=o, actor=actor, from_status="", to_status=Status.OPEN, note=o.title) for o in new],
+        batch_size=1000,
+    )
+    audit_record_many(
+        audit_row(
+            action=AuditAction.WORK_ORDER_CREATE,
+            actor=actor,
+            target_type="work_order",
+            target_id=o.pk,
+            community=community,
+            detail={"kind": kind, "group": o.group, "priority": int(o.priority), "source_key": o.source_key or ""},
+        )
+        for o in new
+    )
+    return found
 
 
 def _door_work_gate_or_raise(actor: User) -> None:
