@@ -23,6 +23,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
+from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import Columns, ImportReport, MappedSheet, Row, rows_check, rows_map, sheet_map, sheet_read
@@ -660,6 +661,7 @@ def samples_import(
                 "rejected": len(report.rejected),
             },
         )
+        analyze(Sample, Tube, rows=report.created)
     return report
 
 
@@ -939,6 +941,7 @@ def results_import(
                 "rejected": len(report.rejected),
             },
         )
+        analyze(LabResult, Tube, Retest, rows=report.created)
     return report
 
 
