@@ -34,6 +34,8 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community", *cvrp]),
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
             *([("antigen_load", ["--quick", *db])] if db else []),
+            ("demo_scale", ["--quick", *db]),
+            ("grid_render", ["--quick", *db]),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
@@ -42,6 +44,8 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("cvrp", ["--out", str(out / "routing.md"), *cvrp]),
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),
         *([("antigen_load", [*db, "--out", str(out / "antigen_load.md")])] if db else []),
+        ("demo_scale", [*db, "--out", str(out / "demo_scale.md")]),
+        ("grid_render", [*db, "--out", str(out / "grid_render.md")]),
     ]
 
 
