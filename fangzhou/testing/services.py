@@ -126,9 +126,12 @@ def expected_by_building(rnd: Round) -> dict[int, int]:
     """Residents expected at the round per building (everyone but the exempt)."""
     exempt = exempt_resident_ids(rnd)
     counts: dict[int, int] = defaultdict(int)
-    for resident_id, building_id in Resident.objects.filter(community_id=rnd.community_id).values_list(
-        "id", "household__building_id"
-    ):
+    # The households filtered by the community's buildings too: without it the planner joins every
+    # household of the database (a hash join over a whole subdistrict's households).
+    residents = Resident.objects.filter(
+        community_id=rnd.community_id, household__building__community_id=rnd.community_id
+    )
+    for resident_id, building_id in residents.values_list("id", "household__building_id"):
         if resident_id not in exempt:
             counts[building_id] += 1
     return counts
