@@ -36,6 +36,8 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
             *([("antigen_load", ["--quick", *db])] if db else []),
             ("hot_pages", ["--quick", *db]),
+            ("demo_scale", ["--quick", *db]),
+            ("grid_render", ["--quick", *db]),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
@@ -46,6 +48,8 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),
         *([("antigen_load", [*db, "--out", str(out / "antigen_load.md")])] if db else []),
         ("hot_pages", [*db]),
+        ("demo_scale", [*db, "--out", str(out / "demo_scale.md")]),
+        ("grid_render", [*db, "--out", str(out / "grid_render.md")]),
     ]
 
 

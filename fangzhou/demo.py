@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from fangzhou.accounts.models import Role, User
+from fangzhou.lib.db import analyze
 from fangzhou.registry.models import Community
 from fangzhou.registry.services import building_tokens_ensure
 
@@ -58,4 +59,8 @@ def demo_operations(*, community: Community, stdout: TextIO | None = None) -> li
         f"{community.code}: distribution of {care.deliveries} doors ({care.delivered} delivered), "
         f"{care.profiles} special-care residents, {care.medicine_requests} medicine requests"
     )
+    # Tens of thousands of rows were just written: fresh planner statistics for the whole database
+    # (PostgreSQL; a server may run with autovacuum off).
+    if analyze():
+        say("planner statistics refreshed (ANALYZE)")
     return [(u, str(r), p, s) for u, r, p, s in volunteers.accounts]

@@ -20,6 +20,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
+from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.registry.models import Community, Resident
@@ -500,6 +501,7 @@ def cases_import(*, community: Community, actor: User | None, data: bytes, filen
         community=community,
         detail={"filename": masked(filename), **report.counts()},
     )
+    analyze(Case, rows=report.created + report.updated)
     return report
 
 

@@ -282,7 +282,8 @@ def resident_search(
 
 def residents_for_export(community: Community) -> list[Resident]:
     return list(
-        Resident.objects.filter(community=community)
+        # The buildings' community too: the planner then reads only this community's households.
+        Resident.objects.filter(community=community, household__building__community=community)
         .select_related("household__building__compound", "household__building__grid")
         .order_by("household__building__compound_id", "household__building__sort_key", "household__room", "id")
     )

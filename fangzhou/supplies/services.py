@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
+from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import Columns, ImportReport, Outcome, Row, rows_check, sheet_map, sheet_read
@@ -349,6 +350,7 @@ def group_purchase_import(
             community=community,
             detail={"created": report.created, "updated": report.updated, "rejected": len(report.rejected)},
         )
+        analyze(Delivery, DeliveryLine, rows=report.created + report.updated)
     return report
 
 

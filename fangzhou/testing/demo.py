@@ -72,7 +72,7 @@ def demo_testing_seed(
     sites = list(rnd.sites.all())
     households: dict[int, list[Resident]] = {}
     for r in (
-        Resident.objects.filter(community=community)
+        Resident.objects.filter(community=community, household__building__community=community)  # scoped join
         .select_related("household")
         .order_by("household__building_id", "household__room", "id")
     ):

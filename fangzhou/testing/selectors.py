@@ -662,7 +662,7 @@ def pool_recommendation(community: Community, on: dt.date) -> pooling.PoolPlan[i
     current: dict[int, list[int]] = defaultdict(list)
     building_of: dict[int, int] = {}
     for resident_id, household_id, building_id in (
-        Resident.objects.filter(community=community)
+        Resident.objects.filter(community=community, household__building__community=community)  # scoped join
         .order_by("household__building__sort_key", "household__building_id", "household__room", "id")
         .values_list("id", "household_id", "household__building_id")
     ):

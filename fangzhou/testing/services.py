@@ -25,6 +25,7 @@ from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.bulk import rows_copy, tables_analyze
+from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import (
@@ -141,9 +142,12 @@ def expected_by_building(rnd: Round) -> dict[int, int]:
     """Residents expected at the round per building (everyone but the exempt)."""
     exempt = exempt_resident_ids(rnd)
     counts: dict[int, int] = defaultdict(int)
-    for resident_id, building_id in Resident.objects.filter(community_id=rnd.community_id).values_list(
-        "id", "household__building_id"
-    ):
+    # The households filtered by the community's buildings too: without it the planner joins every
+    # household of the database (a hash join over a whole subdistrict's households).
+    residents = Resident.objects.filter(
+        community_id=rnd.community_id, household__building__community_id=rnd.community_id
+    )
+    for resident_id, building_id in residents.values_list("id", "household__building_id"):
         if resident_id not in exempt:
             counts[building_id] += 1
     return counts
@@ -728,6 +732,7 @@ def samples_import(
                 "rejected": len(report.rejected),
             },
         )
+        analyze(Sample, Tube, rows=report.created)
     return report
 
 
@@ -1033,6 +1038,7 @@ def results_import(
                 "rejected": len(report.rejected),
             },
         )
+        analyze(LabResult, Tube, Retest, rows=report.created)
     return report
 
 

@@ -153,7 +153,9 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
 
     # Open work orders: re-tests at doors, medicine, deliveries, a dialysis ride.
     residents_all = list(
-        Resident.objects.filter(community=community).select_related("household__building__compound").order_by("id")[:400]
+        Resident.objects.filter(community=community, household__building__community=community)  # scoped join
+        .select_related("household__building__compound")
+        .order_by("id")[:400]
     )
     if residents_all:
         picks = rng.sample(residents_all, k=min(12, len(residents_all)))

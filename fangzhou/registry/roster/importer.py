@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.lib.db import analyze
 from fangzhou.lib.importing import Columns, ImportReport, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import (
@@ -231,6 +232,8 @@ def roster_import(
             report.import_id = None
         else:
             _audit_import(community, actor, filename, report, dry_run=False)
+            # A bulk write: fresh planner statistics once it commits (PostgreSQL; see lib/db.py).
+            analyze(Resident, Household, Building, rows=report.created + report.updated)
     if dry_run:
         # A dry run writes nothing but its audit row: a check of 300,000 ID numbers is on the record too.
         with transaction.atomic(durable=True):
