@@ -124,7 +124,7 @@ if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
     raise ConfigError("CACHE_URL must be a redis:// URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        {"BACKEND": "fangzhou.lib.cache.RedisCache", "LOCATION": _cache_url}
         if _cache_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -8,6 +8,7 @@ one per resident per day and one submission per client-generated id.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Value
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
@@ -24,6 +25,7 @@ from fangzhou.accounts.models import User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.fastsql import insert, upsert
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import Columns, ImportReport, MappedSheet, Row, rows_check, rows_map, sheet_map, sheet_read
 from fangzhou.lib.sheetwrite import csv_text
@@ -46,7 +48,7 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
-from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
 from fangzhou.workorders.services import work_order_create_in_transaction, work_orders_close_in_transaction
 from fangzhou.zones.selectors import sealed_building_ids
 
@@ -1083,6 +1085,35 @@ def _antigen_key(day: dt.date) -> str:
     return f"antigen:{day.isoformat()}"
 
 
+@functools.cache
+def _antigen_read_sql(using: str) -> str:
+    """The one read of :func:`_antigen_report_write`, built once from the models: the household's
+    members with its building's community (``r``), an earlier submission with this client id
+    (``s``), and members pending an antigen re-test for this day (``t``)."""
+    q = connections[using].ops.quote_name
+
+    def t(model: Any) -> str:
+        return q(model._meta.db_table)
+
+    def c(model: Any, name: str, alias: str = "") -> str:
+        return f"{alias or t(model)}.{q(model._meta.get_field(name).column)}"
+
+    r, h, b, s, rt, w = (t(m) for m in (Resident, Household, Building, AntigenSubmission, Retest, WorkOrder))
+    return (
+        f"SELECT 'r', {c(Resident, 'id')}, {c(Building, 'community')} FROM {r}"  # noqa: S608 - names from _meta
+        f" INNER JOIN {h} ON {c(Household, 'id')} = {c(Resident, 'household')}"
+        f" INNER JOIN {b} ON {c(Building, 'id')} = {c(Household, 'building')}"
+        f" WHERE {c(Resident, 'household')} = %s"
+        f" UNION ALL SELECT 's', {c(AntigenSubmission, 'id')}, {c(AntigenSubmission, 'household')} FROM {s}"
+        f" WHERE {c(AntigenSubmission, 'client_id')} = %s"
+        f" UNION ALL SELECT 't', {c(Retest, 'resident')}, {c(Retest, 'id')} FROM {rt}"
+        f" INNER JOIN {r} m ON {c(Resident, 'id', 'm')} = {c(Retest, 'resident')}"
+        f" INNER JOIN {w} ON {c(WorkOrder, 'id')} = {c(Retest, 'work_order')}"
+        f" WHERE {c(Resident, 'household', 'm')} = %s AND {c(Retest, 'status')} = %s"
+        f" AND {c(Retest, 'reason')} = %s AND {c(WorkOrder, 'source_key')} LIKE %s"
+    )
+
+
 def _antigen_report_write(
     *,
     household: Household,
@@ -1100,28 +1131,20 @@ def _antigen_report_write(
         existing_id: int | None = None
         existing_household: int | None = None
         antigen_retests: set[int] = set()  # members pending re-test for a positive reported today
-        for kind, pk, other in (
-            Resident.objects.filter(household_id=household.pk)
-            .order_by()
-            .annotate(kind=Value("r"))
-            .values_list("kind", "pk", "household__building__community_id")
-            .union(
-                AntigenSubmission.objects.filter(client_id=client_id)
-                .order_by()
-                .annotate(kind=Value("s"))
-                .values_list("kind", "pk", "household_id"),
-                Retest.objects.filter(
-                    resident__household_id=household.pk,
-                    status=Retest.Status.PENDING,
-                    reason=Retest.Reason.ANTIGEN,
-                    work_order__source_key__startswith=f"retest:{_antigen_key(day)}:",
-                )
-                .order_by()
-                .annotate(kind=Value("t"))
-                .values_list("kind", "resident_id", "pk"),
-                all=True,
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _antigen_read_sql(connection.alias),
+                [
+                    household.pk,
+                    client_id,
+                    household.pk,
+                    Retest.Status.PENDING.value,
+                    Retest.Reason.ANTIGEN.value,
+                    f"retest:{_antigen_key(day)}:%",  # a date and colons: nothing to escape
+                ],
             )
-        ):
+            rows = cursor.fetchall()
+        for kind, pk, other in rows:
             if kind == "s":
                 existing_id, existing_household = pk, other
             elif kind == "t":
@@ -1141,31 +1164,32 @@ def _antigen_report_write(
             clean[resident_id] = value
         if not clean:
             raise TestingError("请至少填写一人的结果", "report at least one person")
-        submission = AntigenSubmission.objects.create(
-            client_id=client_id,
-            building_id=household.building_id,
-            household_id=household.pk,
-            day=day,
-            results={str(k): v for k, v in clean.items()},
+        submission = insert(
+            AntigenSubmission(
+                client_id=client_id,
+                building_id=household.building_id,
+                household_id=household.pk,
+                day=day,
+                results={str(k): v for k, v in clean.items()},
+            )
         )
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
             submission.save(update_fields=["photo"])
         now = timezone.now()
         # One row per resident per day: a later submission the same day overwrites each report.
-        AntigenReport.objects.bulk_create(
+        upsert(
             [
                 AntigenReport(
                     resident_id=resident_id,
                     day=day,
                     household_id=household.pk,
                     result=value,
-                    submission=submission,
+                    submission_id=submission.pk,
                     reported_at=now,
                 )
                 for resident_id, value in clean.items()
             ],
-            update_conflicts=True,
             unique_fields=["resident", "day"],
             update_fields=["household", "result", "submission", "reported_at"],
         )
@@ -1181,7 +1205,7 @@ def _antigen_report_write(
                 )
         # Today's positive corrected to negative (a wrong tap): its re-test and door order end.
         corrected = [pk for pk in antigen_retests if clean.get(pk) == AntigenResult.NEGATIVE]
-        for resident in Resident.objects.filter(pk__in=corrected).order_by("pk"):
+        for resident in Resident.objects.filter(pk__in=corrected).order_by("pk") if corrected else ():
             _retest_resolve(
                 resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
             )
