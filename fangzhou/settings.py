@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
     "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "fangzhou.middleware.CSPMiddleware",  # django-csp's, with the constant policy built once
     "fangzhou.middleware.ApiProblemMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
