@@ -221,14 +221,22 @@ def _household_key(token: str, room: str) -> str:
     return _digest(f"{token[:128]}\x00{room}")
 
 
-# KEYS: the household's lock and its count of wrong answers; ARGV: the count's lifetime. A locked
-# household answers the lock's milliseconds left (and is not counted); else {0, the count}. The lock
-# key lives exactly as long as the lock (``_lock``), so its TTL is the wait.
+# After the lookup, in one atomic step. KEYS: the household's lock and its count of wrong answers;
+# ARGV: 1 when the answer was right, the wrong answers allowed, the count's lifetime. Answers
+# {the lock's milliseconds left, 0} when locked (the lock key lives as long as the lock, ``_lock``);
+# {0, limit + 1} when the limit was reached meanwhile (told nothing); {0, 0} for a right answer
+# (the count cleared); else {0, the count of wrong answers with this one}.
 _IDENTIFY_LUA = """
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then return {left, 0} end
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n >= tonumber(ARGV[2]) then return {0, n + 1} end
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[2])
+  return {0, 0}
+end
+n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 return {0, n}
 """
 
@@ -236,30 +244,42 @@ return {0, n}
 def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> T | None:
     """Run ``attempt`` (room + digits → the household, or None) unless this household is locked.
 
-    Each attempt is counted before it runs, so a burst of parallel guesses cannot slip past the
-    lock. After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
+    After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
     locked for ``FANGZHOU_IDENTIFY_LOCK_S``, doubling with each lock within a day (at most a day).
-    A right answer clears the count. Raises ``HouseholdLocked``."""
+    A right answer clears the count. Raises ``HouseholdLocked``.
+
+    A burst of parallel guesses cannot get more answers than the limit. On Redis the answer is
+    looked up first, then checked and counted in one atomic script (one round trip): it is told
+    only while fewer than the limit of wrong answers have been counted. On any other cache each
+    attempt is counted before it runs and the count of a right one is cleared after."""
     key = _household_key(token, room)
     fails_key, lock_key, level_key = f"fz:idf:n:{key}", f"fz:idf:lock:{key}", f"fz:idf:lvl:{key}"
     max_failures = settings.FANGZHOU_IDENTIFY_MAX_FAILURES
     script = getattr(cache, "script", None)
-    if script is not None:  # Redis: the lock's check and the count in one round trip
-        locked_ms, count = (int(n) for n in script(_IDENTIFY_LUA, [lock_key, fails_key], [IDENTIFY_LOCK_MAX_S]))
+    if script is not None:
+        result = attempt()
+        right = 1 if result is not None else 0
+        locked_ms, count = (
+            int(n) for n in script(_IDENTIFY_LUA, [lock_key, fails_key], [right, max_failures, IDENTIFY_LOCK_MAX_S])
+        )
         if locked_ms > 0:
             raise HouseholdLocked(math.ceil(locked_ms / 1000))
+        if count > max_failures:
+            raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+        if result is not None:
+            return result
     else:
         locked_until = cache.get(lock_key)
         now = time.time()
         if locked_until is not None and locked_until > now:
             raise HouseholdLocked(math.ceil(locked_until - now))
         (count,) = _counts([(fails_key, IDENTIFY_LOCK_MAX_S)])
-    if count > max_failures:  # in flight past the limit: lock without looking
-        raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
-    result = attempt()
-    if result is not None:
-        cache.delete(fails_key)
-        return result
+        if count > max_failures:  # in flight past the limit: lock without looking
+            raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+        result = attempt()
+        if result is not None:
+            cache.delete(fails_key)
+            return result
     if count >= max_failures:
         raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
     return None
