@@ -124,22 +124,27 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
 
     _built: ClassVar[dict[bool, str]] = {}
 
+    @classmethod
+    def _policy(cls, report_only: bool) -> str:
+        built = cls._built.get(report_only)
+        if built is None:
+            built = cls._built[report_only] = csp.utils.build_policy(report_only=report_only)
+        return built
+
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         custom = any(getattr(response, name, None) is not None for name in _CSP_PER_RESPONSE)
-        if custom or getattr(request, "_csp_nonce", None) is not None or settings.DEBUG:
+        nonce = getattr(request, "_csp_nonce", None) is not None
+        if custom or nonce or settings.DEBUG or self._policy(report_only=True):  # django-csp's own way
             return super().process_response(request, response)
-        for report_only, header, setting, exempt in _CSP_HEADERS:
-            built = self._built.get(report_only)
-            if built is None:
-                built = self._built[report_only] = csp.utils.build_policy(report_only=report_only)
-            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
-            if (
-                built
-                and header not in response
-                and getattr(response, exempt, False) is False
-                and not request.path_info.startswith(tuple(prefixes))
-            ):
-                response[header] = built
+        built = self._policy(report_only=False)
+        prefixes = tuple(settings.CONTENT_SECURITY_POLICY.get("EXCLUDE_URL_PREFIXES", None) or ())
+        if (
+            built
+            and csp.constants.HEADER not in response
+            and getattr(response, "_csp_exempt", False) is False
+            and not request.path_info.startswith(prefixes)
+        ):
+            response[csp.constants.HEADER] = built
         request.csp_nonce = csp.middleware.CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response
 
@@ -147,10 +152,6 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
 _CSP_PER_RESPONSE = (
     *("_csp_config", "_csp_update", "_csp_replace"),
     *("_csp_config_ro", "_csp_update_ro", "_csp_replace_ro"),
-)
-_CSP_HEADERS = (
-    (False, csp.constants.HEADER, "CONTENT_SECURITY_POLICY", "_csp_exempt"),
-    (True, csp.constants.HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY", "_csp_exempt_ro"),
 )
 
 
