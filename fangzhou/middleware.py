@@ -117,10 +117,11 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
     The policy is the same for every response unless a view set its own (``@csp_update`` and the
     like, none of which Fangzhou uses) or a template asked for a nonce; django-csp nonetheless
     rebuilds the header string from the settings on every response (a tenth of the public
-    submit's time). Here the two headers (enforced and report-only) are built once, with
-    django-csp's own ``build_policy``, and set under django-csp's own rules (not over a header a
-    view set, not on an exempt response, not under an excluded prefix); any other response goes
-    through django-csp unchanged. The cache is dropped when a test changes the settings."""
+    submit's time). Here the header is built once, with django-csp's own ``build_policy``, and
+    set under django-csp's own rules (not over a header a view set, not on an exempt response, not
+    under an excluded prefix); any other response, and every response once a report-only policy is
+    configured, goes through django-csp unchanged. The cache is dropped when a test changes the
+    settings."""
 
     _built: ClassVar[dict[bool, str]] = {}
 
