@@ -7,11 +7,17 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import csp.constants
+import csp.middleware
+import csp.utils
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DataError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseServerError, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -131,3 +137,54 @@ class ApiProblemMiddleware:
         ):
             return as_problem(response)
         return response
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp's middleware, with the policy built once.
+
+    The policy is the same for every response unless a view set its own (``@csp_update`` and the
+    like, none of which Fangzhou uses) or a template asked for a nonce; django-csp nonetheless
+    rebuilds the header string from the settings on every response (a tenth of the public
+    submit's time). Here the header is built once, with django-csp's own ``build_policy``, and
+    set under django-csp's own rules (not over a header a view set, not on an exempt response, not
+    under an excluded prefix); any other response, and every response once a report-only policy is
+    configured, goes through django-csp unchanged. The cache is dropped when a test changes the
+    settings."""
+
+    _built: ClassVar[dict[bool, str]] = {}
+
+    @classmethod
+    def _policy(cls, report_only: bool) -> str:
+        built = cls._built.get(report_only)
+        if built is None:
+            built = cls._built[report_only] = csp.utils.build_policy(report_only=report_only)
+        return built
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        custom = any(getattr(response, name, None) is not None for name in _CSP_PER_RESPONSE)
+        nonce = getattr(request, "_csp_nonce", None) is not None
+        if custom or nonce or settings.DEBUG or self._policy(report_only=True):  # django-csp's own way
+            return super().process_response(request, response)
+        built = self._policy(report_only=False)
+        prefixes = tuple(settings.CONTENT_SECURITY_POLICY.get("EXCLUDE_URL_PREFIXES", None) or ())
+        if (
+            built
+            and csp.constants.HEADER not in response
+            and getattr(response, "_csp_exempt", False) is False
+            and not request.path_info.startswith(prefixes)
+        ):
+            response[csp.constants.HEADER] = built
+        request.csp_nonce = csp.middleware.CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
+
+_CSP_PER_RESPONSE = (
+    *("_csp_config", "_csp_update", "_csp_replace"),
+    *("_csp_config_ro", "_csp_update_ro", "_csp_replace_ro"),
+)
+
+
+@receiver(setting_changed)
+def _csp_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("CONTENT_SECURITY_POLICY") or setting == "DEBUG":
+        CSPMiddleware._built.clear()

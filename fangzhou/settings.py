@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "fangzhou.ops.middleware.HealthMiddleware",  # /healthz and /readyz, ahead of the host check
     "fangzhou.ops.middleware.ProxyAddressMiddleware",  # the client's address from nginx's X-Forwarded-For
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "fangzhou.middleware.CSPMiddleware",  # django-csp's, with the constant policy built once
     "fangzhou.middleware.ApiProblemMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,7 +125,7 @@ if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
     raise ConfigError("CACHE_URL must be a redis:// URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        {"BACKEND": "fangzhou.lib.cache.RedisCache", "LOCATION": _cache_url}
         if _cache_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.fastsql import insert
 from fangzhou.lib.personal import id_check_digit, mask_id, mask_phone
 
 
@@ -239,8 +240,7 @@ def audit_record(
         community_id=community_id,
         detail=detail,
     )
-    row.save()
-    return row
+    return insert(row)  # as row.save(), without compiling the INSERT each time (hot: every public submit)
 
 
 def audit_record_many(rows: Iterable[AuditLog]) -> list[AuditLog]:

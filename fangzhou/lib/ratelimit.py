@@ -7,7 +7,8 @@
 - ``public_rate_limited`` (pages) and ``public_api_rate_limited`` (django-ninja operations): one
   fixed-window counter per address and one per building token (or sign-up token), in Django's cache.
   The embedded default keeps the cache in the process; production sets ``CACHE_URL`` to Redis so
-  that every server process counts against the same numbers.
+  that every server process counts against the same numbers. On Redis both counters are one Lua
+  script (one round trip, each increment and its expiry atomic; ``fangzhou.lib.cache``).
 - ``identify_guarded``: room + the last 4 phone digits is a small secret, so each household (per
   building token and room) is locked after a few wrong answers, for longer each time, and the
   resident is told when to try again. A guesser locks only the households they guess at.
@@ -94,24 +95,54 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def rate_hit(kind: str, subject: str, limit: int, window_s: int) -> int:
-    """Count one request of ``subject`` in the current window: 0 when within ``limit``, else the
-    seconds until the window ends. Atomic across processes (``add`` then ``incr``, both single
-    commands on Redis)."""
-    now = time.time()
-    window = int(now // window_s)
-    key = f"fz:rl:{kind}:{_digest(subject)}:{window}"
-    if cache.add(key, 1, window_s + 5):
-        count = 1
-    else:
+# One round trip on Redis: each counter's INCR, and its expiry when the INCR created it, atomically
+# (a counter can never be left without an expiry). KEYS: the counters; ARGV: their lifetimes.
+_COUNT_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = n
+end
+return counts
+"""
+
+
+def _counts(keys: list[tuple[str, int]]) -> list[int]:
+    """Count one hit on each ``(key, lifetime_s)``; the counts after it. One Lua script on Redis
+    (``fangzhou.lib.cache.RedisCache``); ``add`` then ``incr`` on any other cache."""
+    script = getattr(cache, "script", None)
+    if script is not None:
+        return [int(n) for n in script(_COUNT_LUA, [k for k, _ in keys], [ttl for _, ttl in keys])]
+    counts = []
+    for key, ttl in keys:
+        if cache.add(key, 1, ttl):
+            counts.append(1)
+            continue
         try:
-            count = cache.incr(key)
+            counts.append(cache.incr(key))
         except ValueError:  # expired between add and incr
-            cache.add(key, 1, window_s + 5)
-            count = 1
+            cache.add(key, 1, ttl)
+            counts.append(1)
+    return counts
+
+
+def _window(kind: str, subject: str, window_s: int, now: float) -> tuple[str, int]:
+    return f"fz:rl:{kind}:{_digest(subject)}:{int(now // window_s)}", window_s + 5
+
+
+def _wait(count: int, limit: int, window_s: int, now: float) -> int:
     if count <= limit:
         return 0
-    return max(1, math.ceil((window + 1) * window_s - now))
+    return max(1, math.ceil((int(now // window_s) + 1) * window_s - now))
+
+
+def rate_hit(kind: str, subject: str, limit: int, window_s: int) -> int:
+    """Count one request of ``subject`` in the current window: 0 when within ``limit``, else the
+    seconds until the window ends. Atomic across processes (one script on Redis)."""
+    now = time.time()
+    (count,) = _counts([_window(kind, subject, window_s, now)])
+    return _wait(count, limit, window_s, now)
 
 
 def _refusal(request: HttpRequest, retry_after: int, *, api: bool) -> HttpResponse:
@@ -127,10 +158,14 @@ def _refusal(request: HttpRequest, retry_after: int, *, api: bool) -> HttpRespon
 
 def public_limit_exceeded(request: HttpRequest, token: str) -> int:
     """Count this request against its address and its token; the seconds to wait, or 0."""
-    window = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S
-    by_address = rate_hit("addr", client_address(request), settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window)
-    by_token = rate_hit("tok", token[:128], settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window)
-    return max(by_address, by_token)
+    window, now = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S, time.time()
+    by_address, by_token = _counts(
+        [_window("addr", client_address(request), window, now), _window("tok", token[:128], window, now)]
+    )
+    return max(
+        _wait(by_address, settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window, now),
+        _wait(by_token, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window, now),
+    )
 
 
 def _limited(view: Callable[..., HttpResponse], *, api: bool) -> Callable[..., HttpResponse]:
@@ -186,34 +221,65 @@ def _household_key(token: str, room: str) -> str:
     return _digest(f"{token[:128]}\x00{room}")
 
 
+# After the lookup, in one atomic step. KEYS: the household's lock and its count of wrong answers;
+# ARGV: 1 when the answer was right, the wrong answers allowed, the count's lifetime. Answers
+# {the lock's milliseconds left, 0} when locked (the lock key lives as long as the lock, ``_lock``);
+# {0, limit + 1} when the limit was reached meanwhile (told nothing); {0, 0} for a right answer
+# (the count cleared); else {0, the count of wrong answers with this one}.
+_IDENTIFY_LUA = """
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then return {left, 0} end
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n >= tonumber(ARGV[2]) then return {0, n + 1} end
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[2])
+  return {0, 0}
+end
+n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+return {0, n}
+"""
+
+
 def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> T | None:
     """Run ``attempt`` (room + digits → the household, or None) unless this household is locked.
 
-    Each attempt is counted before it runs, so a burst of parallel guesses cannot slip past the
-    lock. After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
+    After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
     locked for ``FANGZHOU_IDENTIFY_LOCK_S``, doubling with each lock within a day (at most a day).
-    A right answer clears the count. Raises ``HouseholdLocked``."""
+    A right answer clears the count. Raises ``HouseholdLocked``.
+
+    A burst of parallel guesses cannot get more answers than the limit. On Redis the answer is
+    looked up first, then checked and counted in one atomic script (one round trip): it is told
+    only while fewer than the limit of wrong answers have been counted. On any other cache each
+    attempt is counted before it runs and the count of a right one is cleared after."""
     key = _household_key(token, room)
     fails_key, lock_key, level_key = f"fz:idf:n:{key}", f"fz:idf:lock:{key}", f"fz:idf:lvl:{key}"
-    locked_until = cache.get(lock_key)
-    now = time.time()
-    if locked_until is not None and locked_until > now:
-        raise HouseholdLocked(math.ceil(locked_until - now))
     max_failures = settings.FANGZHOU_IDENTIFY_MAX_FAILURES
-    if cache.add(fails_key, 1, IDENTIFY_LOCK_MAX_S):
-        count = 1
+    script = getattr(cache, "script", None)
+    if script is not None:
+        result = attempt()
+        right = 1 if result is not None else 0
+        locked_ms, count = (
+            int(n) for n in script(_IDENTIFY_LUA, [lock_key, fails_key], [right, max_failures, IDENTIFY_LOCK_MAX_S])
+        )
+        if locked_ms > 0:
+            raise HouseholdLocked(math.ceil(locked_ms / 1000))
+        if count > max_failures:
+            raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+        if result is not None:
+            return result
     else:
-        try:
-            count = cache.incr(fails_key)
-        except ValueError:
-            cache.add(fails_key, 1, IDENTIFY_LOCK_MAX_S)
-            count = 1
-    if count > max_failures:  # in flight past the limit: lock without looking
-        raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
-    result = attempt()
-    if result is not None:
-        cache.delete(fails_key)
-        return result
+        locked_until = cache.get(lock_key)
+        now = time.time()
+        if locked_until is not None and locked_until > now:
+            raise HouseholdLocked(math.ceil(locked_until - now))
+        (count,) = _counts([(fails_key, IDENTIFY_LOCK_MAX_S)])
+        if count > max_failures:  # in flight past the limit: lock without looking
+            raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+        result = attempt()
+        if result is not None:
+            cache.delete(fails_key)
+            return result
     if count >= max_failures:
         raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
     return None
@@ -224,12 +290,7 @@ def _lock(lock_key: str, level_key: str, fails_key: str) -> int:
     now = time.time()
     if existing is not None and existing > now:
         return math.ceil(float(existing) - now)
-    if not cache.add(level_key, 1, IDENTIFY_LOCK_MAX_S):
-        try:
-            cache.incr(level_key)
-        except ValueError:
-            cache.add(level_key, 1, IDENTIFY_LOCK_MAX_S)
-    level = int(cache.get(level_key) or 1)
+    (level,) = _counts([(level_key, IDENTIFY_LOCK_MAX_S)])
     seconds = int(min(IDENTIFY_LOCK_MAX_S, settings.FANGZHOU_IDENTIFY_LOCK_S * 2 ** min(level - 1, 16)))
     cache.set(lock_key, now + seconds, seconds)
     cache.delete(fails_key)

@@ -8,6 +8,7 @@ one per resident per day and one submission per client-generated id.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,18 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, F, Min, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
-from fangzhou.accounts.models import User
+from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.bulk import rows_copy, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.fastsql import insert, upsert
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import (
     Columns,
@@ -58,7 +60,7 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import exempt_resident_ids
-from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
 from fangzhou.workorders.services import (
     OrderSpec,
     work_order_create_in_transaction,
@@ -1302,6 +1304,35 @@ def _antigen_key(day: dt.date) -> str:
     return f"antigen:{day.isoformat()}"
 
 
+@functools.cache
+def _antigen_read_sql(using: str) -> str:
+    """The one read of :func:`_antigen_report_write`, built once from the models: the household's
+    members with its building's community (``r``), an earlier submission with this client id
+    (``s``), and members pending an antigen re-test for this day (``t``)."""
+    q = connections[using].ops.quote_name
+
+    def t(model: Any) -> str:
+        return q(model._meta.db_table)
+
+    def c(model: Any, name: str, alias: str = "") -> str:
+        return f"{alias or t(model)}.{q(model._meta.get_field(name).column)}"
+
+    r, h, b, s, rt, w = (t(m) for m in (Resident, Household, Building, AntigenSubmission, Retest, WorkOrder))
+    return (
+        f"SELECT 'r', {c(Resident, 'id')}, {c(Building, 'community')} FROM {r}"  # noqa: S608 - names from _meta
+        f" INNER JOIN {h} ON {c(Household, 'id')} = {c(Resident, 'household')}"
+        f" INNER JOIN {b} ON {c(Building, 'id')} = {c(Household, 'building')}"
+        f" WHERE {c(Resident, 'household')} = %s"
+        f" UNION ALL SELECT 's', {c(AntigenSubmission, 'id')}, {c(AntigenSubmission, 'household')} FROM {s}"
+        f" WHERE {c(AntigenSubmission, 'client_id')} = %s"
+        f" UNION ALL SELECT 't', {c(Retest, 'resident')}, {c(Retest, 'id')} FROM {rt}"
+        f" INNER JOIN {r} m ON {c(Resident, 'id', 'm')} = {c(Retest, 'resident')}"
+        f" INNER JOIN {w} ON {c(WorkOrder, 'id')} = {c(Retest, 'work_order')}"
+        f" WHERE {c(Resident, 'household', 'm')} = %s AND {c(Retest, 'status')} = %s"
+        f" AND {c(Retest, 'reason')} = %s AND {c(WorkOrder, 'source_key')} LIKE %s"
+    )
+
+
 def _antigen_report_write(
     *,
     household: Household,
@@ -1319,28 +1350,20 @@ def _antigen_report_write(
         existing_id: int | None = None
         existing_household: int | None = None
         antigen_retests: set[int] = set()  # members pending re-test for a positive reported today
-        for kind, pk, other in (
-            Resident.objects.filter(household_id=household.pk)
-            .order_by()
-            .annotate(kind=Value("r"))
-            .values_list("kind", "pk", "household__building__community_id")
-            .union(
-                AntigenSubmission.objects.filter(client_id=client_id)
-                .order_by()
-                .annotate(kind=Value("s"))
-                .values_list("kind", "pk", "household_id"),
-                Retest.objects.filter(
-                    resident__household_id=household.pk,
-                    status=Retest.Status.PENDING,
-                    reason=Retest.Reason.ANTIGEN,
-                    work_order__source_key__startswith=f"retest:{_antigen_key(day)}:",
-                )
-                .order_by()
-                .annotate(kind=Value("t"))
-                .values_list("kind", "resident_id", "pk"),
-                all=True,
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _antigen_read_sql(connection.alias),
+                [
+                    household.pk,
+                    client_id,
+                    household.pk,
+                    Retest.Status.PENDING.value,
+                    Retest.Reason.ANTIGEN.value,
+                    f"retest:{_antigen_key(day)}:%",  # a date and colons: nothing to escape
+                ],
             )
-        ):
+            rows = cursor.fetchall()
+        for kind, pk, other in rows:
             if kind == "s":
                 existing_id, existing_household = pk, other
             elif kind == "t":
@@ -1360,34 +1383,19 @@ def _antigen_report_write(
             clean[resident_id] = value
         if not clean:
             raise TestingError("请至少填写一人的结果", "report at least one person")
-        submission = AntigenSubmission.objects.create(
-            client_id=client_id,
-            building_id=household.building_id,
-            household_id=household.pk,
-            day=day,
-            results={str(k): v for k, v in clean.items()},
+        positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
+        audit = audit_row(  # checked here (an action of AuditAction, nothing unmasked), written below
+            action=AuditAction.ANTIGEN_SUBMIT,
+            actor=None,
+            target_type="household",
+            target_id=str(household.pk),
+            community_id=next(iter(members.values())),
+            detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
         )
+        submission = _antigen_rows_write(household=household, day=day, clean=clean, client_id=client_id, audit=audit)
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
             submission.save(update_fields=["photo"])
-        now = timezone.now()
-        # One row per resident per day: a later submission the same day overwrites each report.
-        AntigenReport.objects.bulk_create(
-            [
-                AntigenReport(
-                    resident_id=resident_id,
-                    day=day,
-                    household_id=household.pk,
-                    result=value,
-                    submission=submission,
-                    reported_at=now,
-                )
-                for resident_id, value in clean.items()
-            ],
-            update_conflicts=True,
-            unique_fields=["resident", "day"],
-            update_fields=["household", "result", "submission", "reported_at"],
-        )
         positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
         if positives:
             found = Resident.objects.select_related("community", "household__building__compound").in_bulk(positives)
@@ -1400,19 +1408,107 @@ def _antigen_report_write(
                 )
         # Today's positive corrected to negative (a wrong tap): its re-test and door order end.
         corrected = [pk for pk in antigen_retests if clean.get(pk) == AntigenResult.NEGATIVE]
-        for resident in Resident.objects.filter(pk__in=corrected).order_by("pk"):
+        for resident in Resident.objects.filter(pk__in=corrected).order_by("pk") if corrected else ():
             _retest_resolve(
                 resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
             )
-        audit_record(
-            action=AuditAction.ANTIGEN_SUBMIT,
-            actor=None,
-            target_type="household",
-            target_id=str(household.pk),
-            community_id=next(iter(members.values())),
-            detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
-        )
     return AntigenOutcome(submission, True, positives)
+
+
+@functools.cache
+def _antigen_write_sql(using: str, members: int) -> str:
+    """PostgreSQL: the submission, the upsert of each member's report (one row per resident per
+    day: the latest answer wins) and the audit row as one statement of data-modifying CTEs, which
+    PostgreSQL runs each exactly once, in the caller's transaction."""
+    q = connections[using].ops.quote_name
+
+    def cols(model: Any, names: Sequence[str]) -> str:
+        return ", ".join(q(model._meta.get_field(n).column) for n in names)
+
+    s, r, a = (q(m._meta.db_table) for m in (AntigenSubmission, AntigenReport, AuditLog))
+    report: Any = AntigenReport
+    updated = [q(report._meta.get_field(n).column) for n in ("household", "result", "submission", "reported_at")]
+    rows = ", ".join(["(%s::bigint, %s::varchar)"] * members)
+    return (
+        f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, _SUBMISSION_FIELDS)})"  # noqa: S608 - names from _meta
+        f" VALUES ({', '.join(['%s'] * len(_SUBMISSION_FIELDS))}) RETURNING {q('id')}),"
+        f" r AS (INSERT INTO {r} ({cols(AntigenReport, ('resident', 'result', 'day', 'household', 'submission'))},"
+        f" {cols(AntigenReport, ('reported_at',))})"
+        f" SELECT v.resident, v.result, %s::date, %s, s.{q('id')}, %s FROM s, (VALUES {rows}) AS v (resident, result)"
+        f" ON CONFLICT ({cols(AntigenReport, ('resident', 'day'))}) DO UPDATE SET"
+        f" {', '.join(f'{c} = excluded.{c}' for c in updated)}),"
+        f" a AS (INSERT INTO {a} ({cols(AuditLog, _AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}))"
+        f" SELECT {q('id')} FROM s"
+    )
+
+
+_SUBMISSION_FIELDS = ("client_id", "building", "household", "day", "received_at", "results", "photo")
+_AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
+
+
+def _antigen_rows_write(
+    *, household: Household, day: dt.date, clean: Mapping[int, str], client_id: str, audit: AuditLog
+) -> AntigenSubmission:
+    """Write the submission, every member's report and the audit row; the submission, saved.
+    One statement on PostgreSQL; three on SQLite (the same rows, through ``lib.fastsql``)."""
+    now = timezone.now()
+    submission = AntigenSubmission(
+        client_id=client_id,
+        building_id=household.building_id,
+        household_id=household.pk,
+        day=day,
+        received_at=now,
+        results={str(k): v for k, v in clean.items()},
+    )
+    if connection.vendor != "postgresql":
+        insert(submission)
+        upsert(
+            [
+                AntigenReport(
+                    resident_id=resident_id,
+                    day=day,
+                    household_id=household.pk,
+                    result=value,
+                    submission_id=submission.pk,
+                    reported_at=now,
+                )
+                for resident_id, value in clean.items()
+            ],
+            unique_fields=["resident", "day"],
+            update_fields=["household", "result", "submission", "reported_at"],
+        )
+        insert(audit)
+        return submission
+    audit.at = now
+    params: list[Any] = [  # in the statement's order
+        client_id,
+        household.building_id,
+        household.pk,
+        day,
+        now,
+        AntigenSubmission._meta.get_field("results").get_db_prep_save(submission.results, connection),
+        "",  # no photo (the caller stores one after the commit)
+        day,
+        household.pk,
+        now,
+    ]
+    for resident_id, value in clean.items():
+        params += [resident_id, value]
+    params += [
+        now,
+        None,
+        audit.action,
+        audit.target_type,
+        audit.target_id,
+        audit.community_id,
+        AuditLog._meta.get_field("detail").get_db_prep_save(audit.detail, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_antigen_write_sql(connection.alias, len(clean)), params)
+        (submission.pk,) = cursor.fetchone()
+    submission._state.adding = False
+    submission._state.db = connection.alias
+    return submission
 
 
 @transaction.atomic(durable=True)

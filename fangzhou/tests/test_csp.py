@@ -39,3 +39,21 @@ def test_pages_carry_a_policy_without_unsafe_script(world: object) -> None:
 def test_htmx_runs_without_eval() -> None:
     base = (Path(fangzhou.__file__).parent / "templates" / "base.html").read_text(encoding="utf-8")
     assert '"allowEval": false' in base and '"includeIndicatorStyles": false' in base
+
+
+def test_the_policy_built_once_is_django_csps_own_and_a_view_may_still_change_it(settings: object) -> None:
+    from csp.utils import build_policy
+    from django.http import HttpRequest, HttpResponse
+
+    from fangzhou.middleware import CSPMiddleware
+
+    middleware = CSPMiddleware(lambda request: HttpResponse())
+    request = HttpRequest()
+    request.path_info = "/testing/a/some-token/submit/"
+    plain = middleware.process_response(request, HttpResponse())
+    assert plain["Content-Security-Policy"] == build_policy()
+    updated = HttpResponse()
+    updated._csp_update = {"img-src": ["https://tiles.example"]}  # type: ignore[attr-defined]
+    assert "https://tiles.example" in middleware.process_response(HttpRequest(), updated)["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}  # type: ignore[attr-defined]
+    assert middleware.process_response(HttpRequest(), HttpResponse())["Content-Security-Policy"] == "default-src 'none'"

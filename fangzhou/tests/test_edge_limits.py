@@ -287,3 +287,60 @@ def test_medicine_page_locks_the_household_in_both_languages(world: World, setti
     page = locked.content.decode()
     assert locked.status_code == 429 and "Retry-After" in locked
     assert "本户已暂时锁定" in page and "this household is locked" in page
+
+
+# --------------------------------------------------------------------------------------------------
+# The same limits on Redis (production's cache: Lua scripts, one round trip each)
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> Any:
+    if not _redis_up():
+        pytest.skip("Redis is not running here")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "fangzhou.lib.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/7",
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    from django.core.cache import cache as shared
+
+    assert hasattr(shared, "script")
+    return shared
+
+
+@pytest.mark.django_db
+def test_identify_lock_on_redis(world: World, settings: Any, redis_cache: Any) -> None:
+    _add_room(world, "103", "13500002468")
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_IDENTIFY_MAX_FAILURES = 3
+    settings.FANGZHOU_IDENTIFY_LOCK_S = 1
+    url = f"/testing/a/{token}/identify/"
+    guesser = Client(REMOTE_ADDR="198.51.100.67")
+
+    def guess(phone4: str, room: str = "101") -> Any:
+        return guesser.post(url, {"room": room, "phone4": phone4})
+
+    # A right answer clears the count: two wrong, right, two wrong is not yet a lock.
+    assert [guess(p).status_code for p in ("0000", "0001", "1234", "0002", "0003")] == [404, 404, 200, 404, 404]
+    locked = guess("0004")
+    assert locked.status_code == 429 and int(locked["Retry-After"]) == 1 and "锁定" in locked.json()["detail"]
+    assert guess("1234").status_code == 429  # even the right digits, while locked
+    assert guesser.post(f"/testing/a/{token}/submit/", {"room": "101", "phone4": "1234"}).status_code == 429
+    assert guess("2468", room="103").status_code == 200  # the neighbour goes on
+    time.sleep(1.2)  # the lock's key expires in Redis
+    assert guess("1234").status_code == 200
+    codes = [guess(p).status_code for p in ("0000", "0001", "0002")]
+    assert codes == [404, 404, 429] and int(guess("1234")["Retry-After"]) == 2  # the next lock is longer
+
+
+@pytest.mark.django_db
+def test_public_rate_limit_on_redis(world: World, settings: Any, redis_cache: Any) -> None:
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 3
+    codes = [Client(REMOTE_ADDR="198.51.100.68").get(f"/testing/a/{token}/").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert Client(REMOTE_ADDR="198.51.100.69").get(f"/testing/a/{token}/").status_code == 200  # another address
+    settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN = 4  # the building's token: 4 so far, 1 more is refused
+    assert Client(REMOTE_ADDR="198.51.100.70").get(f"/testing/a/{token}/").status_code == 429
