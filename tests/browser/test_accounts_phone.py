@@ -40,7 +40,7 @@ def test_a_locked_out_leader_gets_back_in_with_a_link(
     phone.click("header >> text=账号")
     phone.wait_for_load_state("networkidle")
     _fits(phone)
-    phone.locator("li", has_text="leader3").locator("button").click()
+    phone.locator("li", has_text="leader3").get_by_role("button", name="生成登录链接").click()
     phone.wait_for_load_state("networkidle")
     assert phone.locator(".qr-code svg").count() == 1
     _fits(phone)

@@ -132,7 +132,10 @@ def test_building_link_is_copied_as_text_for_a_wechat_group(live_server: Any, br
     assert link.inner_text() == f"{live_server.url}/testing/a/{token}/"  # shown as text, selectable
     assert page.locator("#link-home").inner_text() == f"{live_server.url}/p/{token}/"
     page.click("button[data-copy=link-antigen]")
-    assert page.inner_text("button[data-copy=link-antigen]") == "已复制"
+    # The clipboard answers asynchronously: wait for the button to say so (it says it for 2.5 s).
+    page.wait_for_function(
+        "document.querySelector('button[data-copy=link-antigen]').textContent === '已复制'", timeout=5000
+    )
     assert page.evaluate("navigator.clipboard.readText()") == f"{live_server.url}/testing/a/{token}/"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "field-share-390-zh")
