@@ -512,38 +512,31 @@ def account_community_add(*, actor: User | None, target: User, community: Commun
         )
     if not _may_assign_helper(actor, community):
         raise AccountError("无权为此居民区添加协助人员", "you may not add helpers to this community")
-    with transaction.atomic(durable=True):
-        locked = User.objects.select_for_update().get(pk=target.pk)
-        if locked.community_id == community.pk or locked.helps.filter(pk=community.pk).exists():
-            return locked
-        locked.helps.add(community.pk)
-        _extra_scope_refresh(locked)
-        audit_record(
-            actor=actor,
-            action=AuditAction.ACCOUNT_COMMUNITY_ADD,
-            target_type="user",
-            target_id=locked.pk,
-            community_id=community.pk,
-            detail={"role": locked.role, "home": locked.community_id},
-        )
-    reach_forget(target, locked)
-    target.extra_scope = locked.extra_scope
-    return locked
+    return _helps_change(actor=actor, target=target, community=community, add=True)
 
 
 def account_community_remove(*, actor: User | None, target: User, community: CommunityLike) -> User:
     """End a cadre's help in a further community (never their own). Idempotent."""
     if not _may_assign_helper(actor, community):
         raise AccountError("无权为此居民区移除协助人员", "you may not remove helpers of this community")
+    return _helps_change(actor=actor, target=target, community=community, add=False)
+
+
+def _helps_change(*, actor: User | None, target: User, community: CommunityLike, add: bool) -> User:
+    """Add or end the cadre's help in ``community`` (audited; a change already made is a no-op)."""
     with transaction.atomic(durable=True):
         locked = User.objects.select_for_update().get(pk=target.pk)
-        if not locked.helps.filter(pk=community.pk).exists():
+        helping = locked.helps.filter(pk=community.pk).exists()
+        if (add and (helping or locked.community_id == community.pk)) or (not add and not helping):
             return locked
-        locked.helps.remove(community.pk)
+        if add:
+            locked.helps.add(community.pk)
+        else:
+            locked.helps.remove(community.pk)
         _extra_scope_refresh(locked)
         audit_record(
             actor=actor,
-            action=AuditAction.ACCOUNT_COMMUNITY_REMOVE,
+            action=AuditAction.ACCOUNT_COMMUNITY_ADD if add else AuditAction.ACCOUNT_COMMUNITY_REMOVE,
             target_type="user",
             target_id=locked.pk,
             community_id=community.pk,
