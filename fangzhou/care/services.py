@@ -306,6 +306,8 @@ def care_escorts_ensure(
                     community=profile.community,
                     kind="medical_escort",
                     title=title,
+                    title_code="care.escort_sealed" if sealed else "care.escort",
+                    title_args={"name": resident.name, "when": f"{session:%m-%d %H:%M}"},
                     actor=actor,
                     detail="\n".join(lines),
                     priority=Priority.URGENT,

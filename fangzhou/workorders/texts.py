@@ -22,6 +22,8 @@ TITLES: dict[str, Promise] = {
     "case.monitoring": _("Home health monitoring after discharge (until %(until)s)"),
     "care.needs_help": _("Resident living alone needs help: %(name)s"),
     "care.missed_checkin": _("Missed check-in today: %(name)s (living alone)"),
+    "care.escort": _("Escort to treatment: %(name)s, %(when)s"),
+    "care.escort_sealed": _("[Sealed building] Escort to treatment: %(name)s, %(when)s"),
     "care.medicine_trip": _("Medicine trip: %(pharmacy)s (%(n)s households)"),
     "supplies.redeliver": _("Deliver supplies again: %(place)s"),
     "testing.retest": _("Door-to-door single-tube re-test: %(name)s (%(place)s)"),
