@@ -466,6 +466,7 @@ def _public_building(token: str) -> Building:
     building = registry.building_by_token(token)
     if building is None:
         raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
+    registry.community_time_zone_activate(building.community)  # the page's times on its community's clock
     return building
 
 
