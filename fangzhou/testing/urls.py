@@ -14,6 +14,7 @@ urlpatterns = [
     path("r/<int:round_id>/desk/take/", views.desk_take, name="desk_take"),
     path("r/<int:round_id>/missing/", views.missing, name="missing"),
     path("r/<int:round_id>/doors/", views.doors, name="doors"),
+    path("r/<int:round_id>/doors/take/", views.door_take, name="door_take"),
     path("r/<int:round_id>/manifest.csv", views.manifest, name="manifest"),
     path("r/<int:round_id>/results/", views.upload, {"what": "results"}, name="results_upload"),
     path("r/<int:round_id>/samples/", views.upload, {"what": "samples"}, name="samples_upload"),

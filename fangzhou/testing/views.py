@@ -15,12 +15,13 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee
+from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee, is_officer
 from fangzhou.cases.models import Source
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
@@ -30,8 +31,10 @@ from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.registry.services import building_tokens_ensure
 from fangzhou.testing import selectors, services
-from fangzhou.testing.models import AntigenResult, Retest, Round, SamplingSite
+from fangzhou.testing.models import AntigenResult, Retest, Round, SamplingSite, Tube
 from fangzhou.testing.services import TestingError
+from fangzhou.workorders import outbox
+from fangzhou.workorders.models import OutboxReceipt
 
 # Public page limits, per client address and per building token, in a 10-minute window.
 PHOTO_LIMIT = 5 * 1024 * 1024
@@ -198,6 +201,73 @@ def missing(request: HttpRequest, round_id: int) -> HttpResponse:
 def doors(request: HttpRequest, round_id: int) -> HttpResponse:
     rnd = _round(request, round_id)
     return render(request, "testing/doors.html", {"round": rnd, "lists": selectors.door_lists(request.user, rnd)})
+
+
+@login_required
+@require_POST
+def door_take(request: HttpRequest, round_id: int) -> HttpResponse:
+    """One resident sampled at their door, tapped on the door list (maybe offline, sent later by
+    the outbox): idempotent on ``client_id``; a closed tube or a resident already sampled in this
+    round is a conflict (409) said in the reader's language."""
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
+    rnd = _round(request, round_id)
+    raw = request.POST.get("resident", "")
+    resident = (
+        registry.residents_visible(request.user)
+        .filter(pk=int(raw) if raw.isdigit() else 0, community_id=rnd.community_id)
+        .select_related("household")
+        .first()
+    )
+    if resident is None:
+        raise Http404(_("Resident not found. / 找不到该居民。"))
+    if is_officer(request.user):  # a district officer reads the round; sampling is the community's
+        text = _("You may not record samples.")
+        return outbox.answer(
+            request,
+            kind="door_sample",
+            target_id=resident.pk,
+            outcome=OutboxReceipt.Outcome.REFUSED,
+            message=text,
+            page=lambda: HttpResponseForbidden(text),
+        )
+    zh = (get_language() or "zh-hans").startswith("zh")
+    code = "".join(request.POST.get("tube_code", "").split()).upper()
+    closed = Tube.objects.filter(round=rnd, code=code, status=Tube.Status.CLOSED).exists() if code else False
+
+    def conflict(text: str) -> HttpResponse:
+        return outbox.answer(
+            request,
+            kind="door_sample",
+            target_id=resident.pk,
+            outcome=OutboxReceipt.Outcome.CONFLICT,
+            message=text,
+            page=lambda: HttpResponse(f'<p class="error" role="status">{escape(text)}</p>', status=409),
+        )
+
+    if closed:
+        return conflict(_("Tube %(code)s is already closed: use a new tube.") % {"code": code})
+    try:
+        result = services.sample_take(
+            round=rnd,
+            residents=[resident],
+            actor=acting_user(request),
+            station=f"door:{acting_user(request).pk}",
+            door_to_door=True,
+            tube_code=code,
+        )
+    except TestingError as exc:
+        return conflict(exc.zh if zh else exc.en)
+    text = _("Sampled: %(name)s, tube %(code)s.") % {"name": resident.name, "code": result.tube.code}
+    return outbox.answer(
+        request,
+        kind="door_sample",
+        target_id=resident.pk,
+        outcome=OutboxReceipt.Outcome.DONE,
+        message=text,
+        page=lambda: HttpResponse(f'<p class="flash" role="status">{escape(text)}</p>'),
+    )
 
 
 @login_required

@@ -222,3 +222,79 @@ def test_field_pages_carry_a_per_user_key_and_the_outbox_forms(placed: World, de
     assert key and other and key != other and str(placed.volunteer.pk) != key
     desk = client_for(placed.secretary).get("/orders/").content.decode()
     assert 'name="fz-user"' not in desk and "outbox.js" not in desk
+
+
+@pytest.fixture
+def door_round(placed: World) -> Any:
+    from fangzhou.testing.services import round_create
+
+    rnd = round_create(community=placed.community, date=timezone.localdate(), pool_size=10, actor=placed.secretary)
+    return rnd
+
+
+def test_door_sample_replayed_is_answered_from_the_receipt_and_samples_once(placed: World, door_round: Any) -> None:
+    from fangzhou.testing.models import Sample
+
+    zhang = placed.resident("张伟")
+    tapped = timezone.now() - dt.timedelta(minutes=25)
+    form = tap(resident=zhang.pk, tube_code="DOOR-0001", done_at_client=tapped.isoformat())
+    client = client_for(placed.leader)
+    first = client.post(f"/testing/r/{door_round.pk}/doors/take/", form, **OUTBOX)
+    assert first.status_code == 200 and first.json()["ok"] and "DOOR-0001" in first.json()["message"]
+    again = client.post(f"/testing/r/{door_round.pk}/doors/take/", form, **OUTBOX)
+    assert again.status_code == 200 and again.json()["replay"] and again.json()["message"] == first.json()["message"]
+    assert Sample.objects.filter(resident=zhang, round=door_round, door_to_door=True).count() == 1
+    receipt = OutboxReceipt.objects.get(client_id=form["client_id"])
+    assert receipt.kind == "door_sample" and receipt.user == placed.leader
+    assert receipt.done_at_client == tapped and receipt.received_at > tapped
+
+
+def test_door_sample_already_taken_or_into_a_closed_tube_is_a_conflict_in_the_readers_language(
+    placed: World, door_round: Any
+) -> None:
+    from fangzhou.testing.models import Sample, Tube
+    from fangzhou.testing.services import tube_close
+
+    zhang, li = placed.resident("张伟"), placed.resident("李娜")
+    url = f"/testing/r/{door_round.pk}/doors/take/"
+    # Someone else sampled 张伟 at the desk meanwhile: the late tap says so, names them, samples nobody twice.
+    assert client_for(placed.secretary).post(url, tap(resident=zhang.pk, tube_code="DOOR-0002")).status_code == 200
+    late = client_for(placed.leader).post(url, tap(resident=zhang.pk), **OUTBOX)
+    assert late.status_code == 409 and late.json()["outcome"] == "conflict"
+    assert "本轮已采过" in late.json()["message"] and "张伟" in late.json()["message"]
+    english = client_for(placed.leader)
+    english.cookies["django_language"] = "en"
+    en = english.post(url, tap(resident=zhang.pk), **OUTBOX)
+    assert en.status_code == 409 and "already sampled in this round" in en.json()["message"]
+    assert Sample.objects.filter(resident=zhang, round=door_round).count() == 1
+    # The tube was closed before the tap got through: a conflict, not a new sample in a closed tube.
+    tube_close(tube=Tube.objects.get(code="DOOR-0002"), actor=None)
+    closed = client_for(placed.leader).post(url, tap(resident=li.pk, tube_code="door-0002"), **OUTBOX)
+    assert closed.status_code == 409 and "DOOR-0002" in closed.json()["message"] and "封管" in closed.json()["message"]
+    closed_en = english.post(url, tap(resident=li.pk, tube_code="DOOR-0002"), **OUTBOX)
+    assert closed_en.status_code == 409 and "already closed" in closed_en.json()["message"]
+    assert not Sample.objects.filter(resident=li).exists()
+    # A district officer (reads the round) and someone of another community cannot sample at all.
+    assert client_for(placed.officer).post(url, tap(resident=li.pk), **OUTBOX).status_code == 403
+    assert client_for(placed.outsider).post(url, tap(resident=li.pk), **OUTBOX).status_code == 404
+    assert not Sample.objects.filter(resident=li).exists()
+
+
+def test_door_list_rows_are_outbox_forms_and_a_sampled_resident_leaves_the_list(placed: World, door_round: Any) -> None:
+    from fangzhou.cases.services import case_confirm
+
+    case_confirm(
+        resident=placed.resident("刘洋"),
+        report_date=timezone.localdate() - dt.timedelta(days=1),
+        source="staff",
+        actor=None,
+    )
+    zhang = placed.resident("张伟")
+    client = client_for(placed.leader)
+    url = f"/testing/r/{door_round.pk}/doors/"
+    page = client.get(url).content.decode()
+    form = page.split(f'value="{zhang.pk}"')[0].rsplit("<form", 1)[1]
+    assert f'action="{url}take/"' in form and "data-outbox" in form and 'name="fz-user"' in page
+    assert "标记已采样" in page and 'name="tube_code"' in page
+    assert client.post(f"{url}take/", tap(resident=zhang.pk), **OUTBOX).json()["ok"]
+    assert f'name="resident" value="{zhang.pk}"' not in client.get(url).content.decode()
