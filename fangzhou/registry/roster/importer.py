@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
@@ -274,8 +274,10 @@ def _write(
         if r.id_number:
             docs_by_type.setdefault(r.id_type, []).append(r.id_number)
     elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # document → (resident id, its community id)
+    # One look-up per document type where the database takes that many parameters (PostgreSQL).
+    size = (connection.features.max_query_params or 20_000) - 10
     for kind, numbers in docs_by_type.items():
-        for chunk in chunks(numbers):
+        for chunk in chunks(numbers, size):
             # id_type + id_number lets the database use the unique index on documents.
             for number, resident_id, community_id in (
                 Resident.objects.filter(id_type=kind, id_number__in=chunk)
