@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
@@ -274,8 +274,10 @@ def _write(
         if r.id_number:
             docs_by_type.setdefault(r.id_type, []).append(r.id_number)
     elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # document → (resident id, its community id)
+    # One look-up per document type where the database takes that many parameters (PostgreSQL).
+    size = (connection.features.max_query_params or 20_000) - 10
     for kind, numbers in docs_by_type.items():
-        for chunk in chunks(numbers):
+        for chunk in chunks(numbers, size):
             # id_type + id_number lets the database use the unique index on documents.
             for number, resident_id, community_id in (
                 Resident.objects.filter(id_type=kind, id_number__in=chunk)
@@ -324,101 +326,119 @@ def _write(
     for name in sorted({r.grid for r in rows if r.grid} - set(grids)):
         grids[name] = Grid.objects.create(community=community, name=name)
 
-    buildings = {(b.compound_id, b.number): b for b in Building.objects.filter(community=community)}
+    # Existing rows are read as tuples of the compared columns only: a no-op re-import builds no
+    # model instances (issue 12: it cost more than a first import); instances are made for writes.
+    building_ids: dict[tuple[int, str], int] = {}
+    building_grids: dict[int, int | None] = {}
+    for compound_id, number, pk, grid_id in Building.objects.filter(community=community).values_list(
+        "compound_id", "number", "pk", "grid_id"
+    ):
+        building_ids[(compound_id, number)] = pk
+        building_grids[pk] = grid_id
     new_buildings: dict[tuple[int, str], Building] = {}
     regrid: dict[int, Building] = {}
     for row in rows:
         compound = compounds[row.compound]
         key = (compound.pk, row.building)
-        building = buildings.get(key) or new_buildings.get(key)
+        building_id = building_ids.get(key)
         grid = grids.get(row.grid) if row.grid else None
-        if building is None:
-            new_buildings[key] = Building(
-                community=community,
-                compound=compound,
-                number=row.building,
-                sort_key=nz.building_sort_key(row.building),
-                grid=grid,
-            )
-        elif grid is not None and building.grid_id != grid.pk and building.pk:
-            building.grid = grid
-            regrid[building.pk] = building
+        if building_id is None:
+            if key not in new_buildings:
+                new_buildings[key] = Building(
+                    community=community,
+                    compound=compound,
+                    number=row.building,
+                    sort_key=nz.building_sort_key(row.building),
+                    grid=grid,
+                )
+        elif grid is not None and building_grids[building_id] != grid.pk:
+            building_grids[building_id] = grid.pk
+            regrid[building_id] = Building(pk=building_id, grid=grid)
     Building.objects.bulk_create(list(new_buildings.values()), batch_size=500)
-    buildings.update(new_buildings)
+    building_ids.update({key: b.pk for key, b in new_buildings.items()})
     if regrid:
         Building.objects.bulk_update(list(regrid.values()), ["grid"], batch_size=500)
 
-    households = {(h.building_id, h.room): h for h in Household.objects.filter(building__community=community)}
+    households: dict[tuple[int, str], int] = {
+        (building_id, room): pk
+        for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
+            "building_id", "room", "pk"
+        )
+    }
     new_households: dict[tuple[int, str], Household] = {}
     for row in rows:
-        building = buildings[(compounds[row.compound].pk, row.building)]
-        key = (building.pk, row.room)
+        key = (building_ids[(compounds[row.compound].pk, row.building)], row.room)
         if key not in households and key not in new_households:
-            new_households[key] = Household(building=building, room=row.room)
+            new_households[key] = Household(building_id=key[0], room=row.room)
     Household.objects.bulk_create(list(new_households.values()), batch_size=1000)
-    households.update(new_households)
+    households.update({key: h.pk for key, h in new_households.items()})
 
-    existing = list(Resident.objects.filter(community=community))
-    by_doc = {(r.id_type, r.id_number): r for r in existing if r.id_number}
-    by_place: dict[tuple[int, str], list[Resident]] = {}
+    # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
+    existing = list(Resident.objects.filter(community=community).values("pk", "household_id", *FIELD_COLUMNS))
+    by_doc = {(r["id_type"], r["id_number"]): r for r in existing if r["id_number"]}
+    by_place: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for resident in existing:
-        by_place.setdefault((resident.household_id, resident.name), []).append(resident)
+        by_place.setdefault((resident["household_id"], resident["name"]), []).append(resident)
 
     to_create: list[Resident] = []
-    to_update: dict[int, Resident] = {}
+    to_update: dict[int, dict[str, Any]] = {}
     changed_fields: set[str] = set()
     audits: list[AuditLog] = []
     for row in rows:
-        household = households[(buildings[(compounds[row.compound].pk, row.building)].pk, row.room)]
+        household_id = households[(building_ids[(compounds[row.compound].pk, row.building)], row.room)]
         match = by_doc.get((row.id_type, row.id_number)) if row.id_number else None
         if match is None:
             candidates = [
                 r
-                for r in by_place.get((household.pk, row.name), [])
-                if not r.id_number or not row.id_number or r.id_number == row.id_number
+                for r in by_place.get((household_id, row.name), [])
+                if not r["id_number"] or not row.id_number or r["id_number"] == row.id_number
             ]
             match = candidates[0] if candidates else None
         values = row.values()
         if match is None:
-            resident = Resident(
-                community=community, household=household, search_key=name_search_key(values["name"]), **values
+            to_create.append(
+                Resident(
+                    community=community,
+                    household_id=household_id,
+                    search_key=name_search_key(values["name"]),
+                    **values,
+                )
             )
-            to_create.append(resident)
+            created = {"pk": None, "household_id": household_id, **values}
             if row.id_number:
-                by_doc[(row.id_type, row.id_number)] = resident
-            by_place.setdefault((household.pk, row.name), []).append(resident)
+                by_doc[(row.id_type, row.id_number)] = created
+            by_place.setdefault((household_id, row.name), []).append(created)
             report.created += 1
             continue
-        if match.pk is None or match.pk in to_update:
+        if match["pk"] is None or match["pk"] in to_update:
             reject(row, "name", "与本文件前面的一行是同一人", "the same person as an earlier row of this file")
             continue
         diff: dict[str, list[Any]] = {}
-        if match.household_id != household.pk:
-            diff["household"] = [str(match.household_id), str(household.pk)]
-            match.household = household
+        if match["household_id"] != household_id:
+            diff["household"] = [str(match["household_id"]), str(household_id)]
+            match["household_id"] = household_id
         for name in columns:
             new = values[name]
             if name in {"id_type", "id_number"} and not row.id_number:
                 continue
-            old = getattr(match, name)
+            old = match[name]
             if old != new:
                 diff[name] = [_mask(name, old), _mask(name, new)]
-                setattr(match, name, new)
+                match[name] = new
         if not diff:
             report.unchanged += 1
             continue
         if "name" in diff:
-            match.search_key = name_search_key(match.name)
             changed_fields.add("search_key")
         report.updated += 1
-        to_update[match.pk] = match
+        to_update[match["pk"]] = match
         changed_fields.update("household" if k == "household" else k for k in diff)
         audits.append(
             audit_row(
                 action=AuditAction.RESIDENT_UPDATE,
                 actor=actor,
                 target_type="resident",
-                target_id=str(match.pk),
+                target_id=str(match["pk"]),
                 community=community,
                 detail={"source": "roster_import", "row": row.row, "changes": diff},
             )
@@ -426,7 +446,16 @@ def _write(
     Resident.objects.bulk_create(to_create, batch_size=1000)
     if to_update:
         now = timezone.now()
-        for resident in to_update.values():
-            resident.updated_at = now
-        Resident.objects.bulk_update(list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=500)
+        updated = [
+            Resident(
+                pk=pk,
+                community=community,
+                household_id=r["household_id"],
+                search_key=name_search_key(r["name"]),
+                updated_at=now,
+                **{f: r[f] for f in FIELD_COLUMNS},
+            )
+            for pk, r in to_update.items()
+        ]
+        Resident.objects.bulk_update(updated, sorted(changed_fields | {"updated_at"}), batch_size=500)
     audit_record_many(audits)

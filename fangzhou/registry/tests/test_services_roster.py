@@ -217,6 +217,20 @@ class TestImportMessyRoster:
         assert report.rejected and all("测试居民区" not in r.reason for r in report.rejected)
         assert any(r.reason_zh == "此人已登记在其他社区，请联系街道办理迁移" for r in report.rejected)
 
+    def test_renamed_person_is_found_under_the_new_name_and_regridded_building_moves(self, community) -> None:  # type: ignore[no-untyped-def]
+        number = make_id("310104", BORN, 21, True)
+        rows = [["楼号", "室号", "姓名", "身份证号", "网格"], ["3", "201", "王小明", number, "一网格"]]
+        roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        rows[1][2], rows[1][4] = "王晓明", "二网格"
+        report = roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        assert (report.created, report.updated, report.unchanged) == (0, 1, 0)
+        person = Resident.objects.get(id_number=number)
+        assert person.name == "王晓明" and person.search_key.startswith("wangxiaoming")
+        assert person.household.room == "201" and person.phone == ""
+        assert Building.objects.get(number=person.household.building.number).grid.name == "二网格"
+        log = AuditLog.objects.get(action="resident.update", target_id=str(person.pk))
+        assert log.detail["changes"]["name"] == ["王小明", "王晓明"]
+
 
 class TestCsv:
     @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
