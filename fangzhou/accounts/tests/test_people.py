@@ -459,3 +459,11 @@ class TestReachCostsNothingUsually:
         assert not flag(world.leader) and flag(world.grid_leader)
         account_disable(actor=world.secretary, target=world.grid_leader)
         assert not flag(world.grid_leader)
+
+
+def test_a_volunteers_phone_number_user_name_is_masked_on_the_accounts_page(world: World) -> None:
+    """A volunteer's user name is their mobile number: the colleagues' list shows it masked."""
+    user_upsert(username="13912345678", password=PASSWORD, role=Role.VOLUNTEER, community=world.community)
+    page = client_for(world.secretary).get("/accounts/people/").content.decode()
+    assert "13912345678" not in page
+    assert "139****5678" in page
