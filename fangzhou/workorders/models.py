@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from fangzhou.workorders import rules
+from fangzhou.workorders.texts import title_text
 
 
 class Kind(models.TextChoices):
@@ -131,9 +132,7 @@ class WorkOrder(models.Model):
     @property
     def display_title(self) -> str:
         """The title in the reader's language (the stored one for a title a person typed)."""
-        from fangzhou.workorders.texts import title_text
-
-        return title_text(self.title_code, self.title_args, self.title)
+        return title_text(self.title_code, self.title_args, self.title, {"request.order": {"kind": RequestKind}})
 
 
 class WorkOrderEvent(models.Model):

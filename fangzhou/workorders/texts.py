@@ -31,20 +31,19 @@ TITLES: dict[str, Promise] = {
 }
 
 
-def _coded(code: str) -> dict[str, Any]:
-    """Parameters that are themselves codes, shown by their label in the reader's language."""
-    from fangzhou.workorders.models import RequestKind
-
-    return {"request.order": {"kind": RequestKind}}.get(code, {})
-
-
-def title_text(code: str, args: Mapping[str, Any] | None, fallback: str) -> str:
-    """The title in the active language, or ``fallback`` (the stored title)."""
+def title_text(
+    code: str,
+    args: Mapping[str, Any] | None,
+    fallback: str,
+    coded: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The title in the active language, or ``fallback`` (the stored title). ``coded`` names, per
+    title code, the parameters that are themselves codes (a TextChoices), shown by their label."""
     template = TITLES.get(code) if code else None
     if template is None:
         return fallback
     values = dict(args or {})
-    for key, choices in _coded(code).items():
+    for key, choices in (coded or {}).get(code, {}).items():
         if values.get(key) in choices.values:
             values[key] = choices(values[key]).label
     try:
