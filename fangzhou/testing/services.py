@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, F, Min, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
@@ -806,7 +806,7 @@ def retest_open(
         kind=Kind.RETEST,
         **_retest_title_fields(resident),
         actor=actor,
-        detail=str(dict(Retest.Reason.choices).get(reason, reason)),
+        detail=_retest_reason_text(reason),
         priority=Priority.URGENT,
         resident=resident,
         source_key=f"retest:{key}:{resident.pk}",
@@ -1104,6 +1104,13 @@ def _results_apply(
     _retests_open_many(rnd, opening, actor)
 
 
+def _retest_reason_text(reason: str) -> str:
+    """The re-test order's detail, stored like its title in Chinese whatever language the request
+    that opened it was in (the title is shown in the reader's language from its code)."""
+    with translation.override("zh-hans"):
+        return str(dict(Retest.Reason.choices).get(reason, reason))
+
+
 def _retest_title_fields(resident: Resident) -> dict[str, Any]:
     """The re-test order's title: stored in Chinese, and as a code with its parameters so that each
     reader sees it in their own language (``workorders.texts``)."""
@@ -1151,7 +1158,6 @@ def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
     by_community: dict[int, list[tuple[Resident, Tube, str]]] = defaultdict(list)
     for entry in todo:
         by_community[entry[0].community_id].append(entry)
-    reasons = dict(Retest.Reason.choices)
     for group in by_community.values():
         orders.update(
             work_orders_create_many_in_transaction(
@@ -1162,7 +1168,7 @@ def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
                         resident=resident,
                         **_retest_title_fields(resident),
                         source_key=f"retest:{rnd.pk}:{resident.pk}",
-                        detail=str(reasons.get(reason, reason)),
+                        detail=_retest_reason_text(reason),
                     )
                     for resident, _, reason in group
                 ],
