@@ -71,6 +71,8 @@ class AuditAction(models.TextChoices):
     CASE_SETTINGS_UPDATE = "case_settings.update", _("Case rules changed")
     CASE_CONFIRM = "case.confirm", _("Case confirmed")
     CASE_TRANSFER = "case.transfer", _("Case transferred to isolation")
+    TRANSFER_BATCH = "case.transfer_batch", _("Transfer batch planned, handed over or cancelled")
+    ISOLATION_SITE = "case.isolation_site", _("Isolation site added or changed")
     CASE_PCR_RECORD = "case.pcr_record", _("Case PCR result recorded")
     CASE_DISCHARGE = "case.discharge", _("Case discharged")
     CASES_IMPORT = "cases.import", _("Cases imported")

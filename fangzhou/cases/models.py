@@ -38,6 +38,10 @@ class Case(models.Model):
     discharged_on = models.DateField(null=True, blank=True)
     # Last day of home health monitoring after discharge (discharged_on + monitoring days).
     monitoring_until = models.DateField(null=True, blank=True)
+    # The transfer batch that takes (or took) the case to its site; None while waiting.
+    transfer_batch = models.ForeignKey(
+        "TransferBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
 
     class Meta:
         ordering = ["-report_date", "id"]
@@ -131,3 +135,51 @@ class CaseSettings(models.Model):
 
     def __str__(self) -> str:
         return f"case settings of {self.community_id}"
+
+
+class IsolationSite(models.Model):
+    """A shelter hospital or isolation site the district gave the community, with its beds for it."""
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="isolation_sites")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=SiteKind.choices)
+    capacity = models.PositiveIntegerField()  # beds for this community's cases
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["community", "name"], name="isolation_site_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TransferBatch(models.Model):
+    """One pick-up: which cases, when, which vehicle, to which site; then the hand-over."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        HANDED_OVER = "handed_over", _("Handed over")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="transfer_batches")
+    site = models.ForeignKey(IsolationSite, on_delete=models.PROTECT, related_name="batches")
+    pickup_at = models.DateTimeField()
+    vehicle = models.CharField(max_length=32, blank=True)  # plate or the district's vehicle number
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    # The form's id: a double tap or a retry makes one batch.
+    client_id = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    handed_over_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    receiver = models.CharField(max_length=64, blank=True)  # who took the cases over at the vehicle
+
+    class Meta:
+        ordering = ["-pickup_at", "-pk"]
+        indexes = [models.Index(fields=["community", "status"], name="transfer_batch_open")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.pickup_at:%Y-%m-%d %H:%M}"
