@@ -76,6 +76,8 @@ class AuditAction(models.TextChoices):
     CASE_PCR_RECORD = "case.pcr_record", _("Case PCR result recorded")
     CASE_DISCHARGE = "case.discharge", _("Case discharged")
     CASES_IMPORT = "cases.import", _("Cases imported")
+    CONTACTS_IMPORT = "cases.contacts_import", _("Contacts imported")
+    CONTACT_ADD = "cases.contact_add", _("Contact recorded")
     # zones
     ZONES_RULES = "zones.rules", _("Zone rules changed")
     ZONES_OVERRIDE = "zones.override", _("Zone status overridden")

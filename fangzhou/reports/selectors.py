@@ -173,7 +173,7 @@ def _with_figures(
         "f_requests_new": _count_of(requests.filter(created_at__gte=start, created_at__lte=moment), "community_id"),
         **_case_figures(day, moment),
         "f_close_contacts": _count_of(
-            CloseContact.objects.filter(since__lte=day, until__gte=day),
+            CloseContact.objects.filter(since__lte=day, until__gte=day, place=""),
             "case__community_id",
             "resident_id",
             distinct=True,
