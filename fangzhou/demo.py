@@ -44,6 +44,11 @@ def demo_operations(*, community: Community, stdout: TextIO | None = None) -> li
     else:
         say(f"{community.code}: testing round already there")
 
+    from fangzhou.cases.demo import cases_demo_transfers
+
+    batch = cases_demo_transfers(community=community, actor=secretary)
+    say(f"{community.code}: isolation sites and a transfer batch of {batch}")
+
     from fangzhou.volunteers.demo import volunteers_demo
 
     volunteers = volunteers_demo(community)

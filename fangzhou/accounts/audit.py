@@ -71,9 +71,13 @@ class AuditAction(models.TextChoices):
     CASE_SETTINGS_UPDATE = "case_settings.update", _("Case rules changed")
     CASE_CONFIRM = "case.confirm", _("Case confirmed")
     CASE_TRANSFER = "case.transfer", _("Case transferred to isolation")
+    TRANSFER_BATCH = "case.transfer_batch", _("Transfer batch planned, handed over or cancelled")
+    ISOLATION_SITE = "case.isolation_site", _("Isolation site added or changed")
     CASE_PCR_RECORD = "case.pcr_record", _("Case PCR result recorded")
     CASE_DISCHARGE = "case.discharge", _("Case discharged")
     CASES_IMPORT = "cases.import", _("Cases imported")
+    CONTACTS_IMPORT = "cases.contacts_import", _("Contacts imported")
+    CONTACT_ADD = "cases.contact_add", _("Contact recorded")
     # zones
     ZONES_RULES = "zones.rules", _("Zone rules changed")
     ZONES_OVERRIDE = "zones.override", _("Zone status overridden")

@@ -38,6 +38,10 @@ class Case(models.Model):
     discharged_on = models.DateField(null=True, blank=True)
     # Last day of home health monitoring after discharge (discharged_on + monitoring days).
     monitoring_until = models.DateField(null=True, blank=True)
+    # The transfer batch that takes (or took) the case to its site; None while waiting.
+    transfer_batch = models.ForeignKey(
+        "TransferBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
 
     class Meta:
         ordering = ["-report_date", "id"]
@@ -78,19 +82,44 @@ class PcrResult(models.Model):
 
 
 class CloseContact(models.Model):
-    """A household member of a case: home isolation with daily tests from ``since`` to ``until``."""
+    """A contact of a case in isolation from ``since`` to ``until``: a household member (added with
+    the case), or a close (密接) or secondary (次密接) contact from the district's list or typed by
+    staff — a resident where one matches, otherwise an outside person with a name and a phone only."""
+
+    class Degree(models.TextChoices):
+        CLOSE = "close", _("Close contact")
+        SECONDARY = "secondary", _("Secondary contact")
+
+    class Origin(models.TextChoices):
+        HOUSEHOLD = "household", _("Same household")
+        DISTRICT = "district", _("District's list")
+        STAFF = "staff", _("Entered by staff")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="contacts")
-    resident = models.ForeignKey("registry.Resident", on_delete=models.CASCADE, related_name="contact_of")
+    resident = models.ForeignKey(
+        "registry.Resident", null=True, blank=True, on_delete=models.CASCADE, related_name="contact_of"
+    )
+    # One contact per case and person: "r:<resident id>", or "o:<digest>" of an outside person.
+    key = models.CharField(max_length=64)
+    degree = models.CharField(max_length=12, choices=Degree.choices, default=Degree.CLOSE)
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.HOUSEHOLD)
+    # The close contact a secondary contact met (次密接 ← 密接).
+    via = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="secondary")
+    outside_name = models.CharField(max_length=64, blank=True)
+    outside_phone = models.CharField(max_length=20, blank=True)
+    place = models.CharField(max_length=100, blank=True)  # "" = at home; else the isolation site
     since = models.DateField()
     until = models.DateField()
 
     class Meta:
         ordering = ["case_id", "resident_id"]
-        constraints = [models.UniqueConstraint(fields=["case", "resident"], name="close_contact_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "resident"], name="close_contact_unique"),
+            models.UniqueConstraint(fields=["case", "key"], name="close_contact_key_unique"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.resident_id} ({self.since}..{self.until})"
+        return f"{self.resident_id or self.outside_name} ({self.since}..{self.until})"
 
 
 class CaseEvent(models.Model):
@@ -128,6 +157,56 @@ class CaseSettings(models.Model):
     discharge_min_ct = models.FloatField(default=35.0)
     monitoring_days = models.PositiveSmallIntegerField(default=7)
     contact_days = models.PositiveSmallIntegerField(default=7)
+    # Home isolation of a secondary contact (次密接), days (Shanghai 2022: 7).
+    secondary_contact_days = models.PositiveSmallIntegerField(default=7)
 
     def __str__(self) -> str:
         return f"case settings of {self.community_id}"
+
+
+class IsolationSite(models.Model):
+    """A shelter hospital or isolation site the district gave the community, with its beds for it."""
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="isolation_sites")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=SiteKind.choices)
+    capacity = models.PositiveIntegerField()  # beds for this community's cases
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["community", "name"], name="isolation_site_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TransferBatch(models.Model):
+    """One pick-up: which cases, when, which vehicle, to which site; then the hand-over."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        HANDED_OVER = "handed_over", _("Handed over")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="transfer_batches")
+    site = models.ForeignKey(IsolationSite, on_delete=models.PROTECT, related_name="batches")
+    pickup_at = models.DateTimeField()
+    vehicle = models.CharField(max_length=32, blank=True)  # plate or the district's vehicle number
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    # The form's id: a double tap or a retry makes one batch.
+    client_id = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    handed_over_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    receiver = models.CharField(max_length=64, blank=True)  # who took the cases over at the vehicle
+
+    class Meta:
+        ordering = ["-pickup_at", "-pk"]
+        indexes = [models.Index(fields=["community", "status"], name="transfer_batch_open")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.pickup_at:%Y-%m-%d %H:%M}"

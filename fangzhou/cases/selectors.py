@@ -17,7 +17,7 @@ from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q, is_committee
 from fangzhou.cases.models import Case, CaseEvent, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.registry.addressing import building_label
-from fangzhou.registry.models import Community, Resident
+from fangzhou.registry.models import Community, Resident, SpecialCare
 
 
 def sees_case_people(user: User | AnonymousUser) -> bool:
@@ -213,4 +213,68 @@ def residents_exempt_from_testing(community: Community, on: dt.date) -> set[int]
         Case.objects.filter(community=community, report_date__lte=on)
         .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gt=on) | Q(monitoring_until__gte=on))
         .values_list("resident_id", flat=True)
+    )
+
+
+# --------------------------------------------------------------------------- transfers
+
+# Who goes first when beds are short: dialysis and chemotherapy (sessions cannot wait), pregnancy,
+# the elderly living alone and the bedridden (nobody at home to care for them).
+TRANSFER_FIRST = ("dialysis", "chemotherapy", "pregnant", "elderly_alone", "bedridden")
+
+
+@dataclass(frozen=True)
+class WaitingCase:
+    case_id: int
+    name: str
+    where: str
+    report_date: dt.date
+    waiting_since: dt.datetime
+    waiting_hours: int
+    needs: list[str]  # what puts the case first (special care, translated)
+
+
+def transfer_waiting(
+    user: User | AnonymousUser, community: Community, *, now: dt.datetime | None = None
+) -> list[WaitingCase]:
+    """Cases waiting for a transfer (not transferred, not discharged, in no planned batch): the
+    vulnerable first, then the longest waiting. One query."""
+    if not sees_case_people(user):
+        return []
+    now = now or timezone.now()
+    rows = (
+        cases_visible(user)
+        .filter(
+            community=community, transferred_on__isnull=True, discharged_on__isnull=True, transfer_batch__isnull=True
+        )
+        .select_related("resident__household__building__compound")
+        .order_by("created_at", "pk")
+    )
+    waiting = []
+    for case in rows:
+        needs = [str(SpecialCare(code).label) for code in case.resident.special_codes if code in TRANSFER_FIRST]
+        waiting.append(
+            WaitingCase(
+                case_id=case.pk,
+                name=case.resident.name,
+                where=case.resident.household.full_label,
+                report_date=case.report_date,
+                waiting_since=case.created_at,
+                waiting_hours=max(0, int((now - case.created_at).total_seconds() // 3600)),
+                needs=needs,
+            )
+        )
+    return sorted(waiting, key=lambda w: (not w.needs, w.waiting_since))
+
+
+def transfer_batches(user: User | AnonymousUser, community: Community, *, limit: int = 30) -> list[Any]:
+    """The community's latest batches with their site and cases (two queries)."""
+    if not sees_case_people(user):
+        return []
+    from fangzhou.cases.models import TransferBatch
+
+    return list(
+        TransferBatch.objects.filter(community=community)
+        .select_related("site", "handed_over_by")
+        .prefetch_related("cases__resident__household__building__compound")[:limit]
     )

@@ -149,7 +149,7 @@ def _case_followups(case: Case, actor: User | None) -> None:
     members = list(Resident.objects.filter(household=household).exclude(pk=resident.pk))
     for member in members:
         _contact, created = CloseContact.objects.get_or_create(
-            case=case, resident=member, defaults={"since": case.report_date, "until": until}
+            case=case, resident=member, defaults={"since": case.report_date, "until": until, "key": f"r:{member.pk}"}
         )
         if created:
             _event(case, member, CaseEvent.Kind.CONTACT, case.report_date, actor, until=until.isoformat())

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fangzhou.cases import views
+from fangzhou.cases import contact_views, transfer_views, views
 
 app_name = "cases"
 
@@ -12,4 +12,12 @@ urlpatterns = [
     path("<int:case_id>/pcr/", views.case_pcr, name="pcr"),
     path("<int:case_id>/discharge/", views.case_discharge, name="discharge"),
     path("r/<int:resident_id>/", views.resident_timeline, name="timeline"),
+    path("c/<str:code>/contacts/", contact_views.contact_list, name="contacts"),
+    path("c/<str:code>/contacts/import/", contact_views.contact_import, name="contacts_import"),
+    path("c/<str:code>/contacts/new/", contact_views.contact_new, name="contact_new"),
+    path("c/<str:code>/transfers/", transfer_views.transfer_list, name="transfers"),
+    path("c/<str:code>/transfers/plan/", transfer_views.transfer_plan, name="transfer_plan"),
+    path("c/<str:code>/transfers/sites/", transfer_views.site_save, name="site_save"),
+    path("c/<str:code>/transfers/<int:batch_id>/hand-over/", transfer_views.hand_over, name="hand_over"),
+    path("c/<str:code>/transfers/<int:batch_id>/cancel/", transfer_views.batch_cancel, name="batch_cancel"),
 ]

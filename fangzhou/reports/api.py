@@ -31,6 +31,7 @@ class CasesOut(Schema):
     in_isolation: int
     home_monitoring: int
     close_contacts: int
+    longest_wait_hours: int
 
 
 class ReportRoundOut(Schema):

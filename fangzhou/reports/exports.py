@@ -27,6 +27,7 @@ def report_lines(report: DailyReport) -> list[tuple[str, str, Any]]:
         ("病例 Cases", "当日新增病例 New cases today", c.new),
         ("病例 Cases", "累计病例 Cases in total", c.total),
         ("病例 Cases", "待转运 Awaiting transfer", c.awaiting_transfer),
+        ("病例 Cases", "最长等待转运（小时）Longest wait for transfer (hours)", c.longest_wait_hours),
         ("病例 Cases", "隔离中 In isolation", c.in_isolation),
         ("病例 Cases", "居家健康监测 Home health monitoring", c.home_monitoring),
         ("病例 Cases", "密接 Close contacts", c.close_contacts),

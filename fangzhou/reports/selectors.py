@@ -89,6 +89,8 @@ class CaseFigures:
     in_isolation: int = 0
     home_monitoring: int = 0
     close_contacts: int = 0
+    # Hours the longest-waiting case has waited for its transfer (since it was recorded), as of the report.
+    longest_wait_hours: int = 0
 
 
 @dataclass
@@ -169,9 +171,9 @@ def _with_figures(
             "community_id",
         ),
         "f_requests_new": _count_of(requests.filter(created_at__gte=start, created_at__lte=moment), "community_id"),
-        **_case_figures(day),
+        **_case_figures(day, moment),
         "f_close_contacts": _count_of(
-            CloseContact.objects.filter(since__lte=day, until__gte=day),
+            CloseContact.objects.filter(since__lte=day, until__gte=day, place=""),
             "case__community_id",
             "resident_id",
             distinct=True,
@@ -199,7 +201,7 @@ def _with_figures(
     return qs.annotate(**_round_figures(moment))
 
 
-def _case_figures(day: dt.date) -> dict[str, Coalesce]:
+def _case_figures(day: dt.date, moment: dt.datetime) -> dict[str, Any]:
     """Cases reported up to ``day`` and where they stand on ``day``: the same rule as
     ``Case.stage`` (reported → awaiting transfer, isolated, monitoring, closed), as counts."""
     reported = Case.objects.filter(report_date__lte=day)
@@ -209,6 +211,11 @@ def _case_figures(day: dt.date) -> dict[str, Coalesce]:
         "f_cases_total": _count_of(reported, "community_id"),
         "f_cases_new": _count_of(reported.filter(report_date=day), "community_id"),
         "f_cases_awaiting": _count_of(reported.filter(in_care & ~transferred), "community_id"),
+        "f_cases_waiting_since": Subquery(
+            reported.filter(in_care & ~transferred, created_at__lte=moment, community_id=OuterRef("pk"))
+            .order_by("created_at")
+            .values("created_at")[:1]
+        ),
         "f_cases_isolated": _count_of(reported.filter(in_care & transferred), "community_id"),
         "f_cases_monitoring": _count_of(
             reported.filter(discharged_on__lte=day, monitoring_until__gte=day), "community_id"
@@ -260,9 +267,11 @@ def _antigen_of(c: Any) -> AntigenFigures:
     return AntigenFigures(residents=c.f_antigen_residents, reported=c.f_antigen_reported, positive=c.f_antigen_positive)
 
 
-def _cases_of(c: Any) -> CaseFigures:
+def _cases_of(c: Any, moment: dt.datetime) -> CaseFigures:
     """The case figures of a community row: the one definition of each case figure."""
+    since = c.f_cases_waiting_since
     return CaseFigures(
+        longest_wait_hours=int((moment - since).total_seconds() // 3600) if since is not None else 0,
         new=c.f_cases_new,
         total=c.f_cases_total,
         awaiting_transfer=c.f_cases_awaiting,
@@ -488,7 +497,7 @@ def daily_report(
         as_of=moment,
         residents=row.f_residents,
         households=row.f_households,
-        cases=_cases_of(row),
+        cases=_cases_of(row, moment),
         testing=TestingFigures(round=_round_of(row), pending_retests=row.f_retests),
         antigen=_antigen_of(row),
         zones=_zones(row, day),
@@ -522,7 +531,7 @@ def key_figures(user: AnyUser, community: Community, day: dt.date, *, now: dt.da
         community=row,
         day=day,
         as_of=as_of(day, now),
-        cases=_cases_of(row),
+        cases=_cases_of(row, as_of(day, now)),
         antigen=_antigen_of(row),
         round=_round_of(row),
         pending_retests=row.f_retests,
@@ -679,7 +688,7 @@ def subdistrict_table(
             SubdistrictRow(
                 community=c,
                 residents=c.f_residents,  # type: ignore[attr-defined]
-                cases=_cases_of(c),
+                cases=_cases_of(c, moment),
                 antigen=_antigen_of(c),
                 round_date=c.f_round_date,  # type: ignore[attr-defined]
                 round_sampled=c.f_round_sampled,  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import ApiToken, Deputy, Role, Scope, User
 from fangzhou.accounts.services import api_token_create, deputy_name, user_upsert
 from fangzhou.care.models import CareProfile, MedicineRequest
-from fangzhou.cases.models import Case
+from fangzhou.cases.models import Case, TransferBatch
 from fangzhou.demo import demo_operations
 from fangzhou.registry.demo import demo_seed
 from fangzhou.registry.models import Building, Community, Resident, ResidentTransfer
@@ -85,6 +85,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "distribution_id": _first(Distribution, c),
         "delivery_id": _first(Delivery, c, "distribution__community"),
         "plan_id": _first(RoutePlan, c),
+        "batch_id": _first(TransferBatch, c),
         "profile_id": _first(CareProfile, c),
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "user_id": _first(User, c),

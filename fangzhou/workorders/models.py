@@ -49,6 +49,7 @@ class CloseReason(models.TextChoices):
     DELIVERED = "delivered", _("Already delivered")
     CHECKED_IN = "checked_in", _("Check-in done")
     SCHEDULE_STOPPED = "schedule_stopped", _("Treatment schedule stopped")
+    TRANSFERRED = "transferred", _("Handed over to the transfer vehicle")
 
 
 class Group(models.TextChoices):
