@@ -210,3 +210,25 @@ class TransferBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.pickup_at:%Y-%m-%d %H:%M}"
+
+
+class LineListLayout(models.Model):
+    """The district's (or the CDC's) column layout of a line list: which fields, under which headers."""
+
+    class Kind(models.TextChoices):
+        CASES = "cases", _("Cases")
+        CONTACTS = "contacts", _("Contacts")
+
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="line_list_layouts")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=64)
+    # [{"field": "name", "header": "姓名"}, ...] in column order; fields from cases/linelists.py.
+    columns: models.JSONField[Any, Any] = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["community", "kind", "name"], name="line_list_layout_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"

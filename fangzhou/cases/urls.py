@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fangzhou.cases import contact_views, transfer_views, views
+from fangzhou.cases import contact_views, linelist_views, transfer_views, views
 
 app_name = "cases"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("c/<str:code>/contacts/", contact_views.contact_list, name="contacts"),
     path("c/<str:code>/contacts/import/", contact_views.contact_import, name="contacts_import"),
     path("c/<str:code>/contacts/new/", contact_views.contact_new, name="contact_new"),
+    path("c/<str:code>/line-lists/", linelist_views.line_lists, name="line_lists"),
+    path("c/<str:code>/line-lists/layouts/", linelist_views.layout_save, name="line_list_layout"),
+    path("c/<str:code>/line-lists/download/", linelist_views.download, name="line_list_download"),
     path("c/<str:code>/transfers/", transfer_views.transfer_list, name="transfers"),
     path("c/<str:code>/transfers/plan/", transfer_views.transfer_plan, name="transfer_plan"),
     path("c/<str:code>/transfers/sites/", transfer_views.site_save, name="site_save"),
