@@ -49,6 +49,14 @@ def demo_operations(*, community: Community, stdout: TextIO | None = None) -> li
     batch = cases_demo_transfers(community=community, actor=secretary)
     say(f"{community.code}: isolation sites and a transfer batch of {batch}")
 
+    from fangzhou.surveys.models import Survey
+    from fangzhou.surveys.services import survey_standard, survey_status_set
+
+    if not Survey.objects.filter(community=community).exists():
+        survey = survey_standard(community=community, actor=secretary)
+        survey_status_set(survey_id=survey.pk, status="open", actor=secretary)
+        say(f"{community.code}: the standard needs survey, open")
+
     from fangzhou.volunteers.demo import volunteers_demo
 
     volunteers = volunteers_demo(community)

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "fangzhou.supplies",
     "fangzhou.care",
     "fangzhou.reports",
+    "fangzhou.surveys",
     "fangzhou.notices",
 ]
 

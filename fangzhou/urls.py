@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("fangzhou.accounts.urls")),
     path("testing/", include("fangzhou.testing.urls")),
     path("cases/", include("fangzhou.cases.urls")),
+    path("surveys/", include("fangzhou.surveys.urls")),
     path("zones/", include("fangzhou.zones.urls")),
     path("volunteers/", include("fangzhou.volunteers.urls")),
     path("orders/", include("fangzhou.workorders.urls")),

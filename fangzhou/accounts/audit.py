@@ -76,6 +76,8 @@ class AuditAction(models.TextChoices):
     CASE_PCR_RECORD = "case.pcr_record", _("Case PCR result recorded")
     CASE_DISCHARGE = "case.discharge", _("Case discharged")
     CASES_IMPORT = "cases.import", _("Cases imported")
+    SURVEY_CHANGE = "survey.change", _("Needs survey built, opened or closed")
+    SURVEY_ANSWER = "survey.answer", _("Needs survey answered")
     LINE_LIST_EXPORT = "cases.line_list_export", _("Line list exported")
     LINE_LIST_LAYOUT = "cases.line_list_layout", _("Line list layout saved")
     CONTACTS_IMPORT = "cases.contacts_import", _("Contacts imported")

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 # Words a Chinese page may show as they are: abbreviations and names people use untranslated.
 ALLOWED = {
-    "PCR", "QR", "Excel", "PDF", "CSV", "XLSX", "xlsx", "csv", "pdf", "ORF1ab", "WeChat", "English",
+    "PCR", "QR", "Excel", "XLSForm", "PDF", "CSV", "XLSX", "xlsx", "csv", "pdf", "ORF1ab", "WeChat", "English",
     "Fangzhou", "HXDEMO", "OTHER1", "YYYY", "htmx", "Unicode", "UTF-8", "UTF", "API", "JSON", "OpenAPI",
     "Chromium", "Noto", "Sans", "CJK", "Leaflet", "OpenStreetMap", "PyVRP",
 }  # fmt: skip

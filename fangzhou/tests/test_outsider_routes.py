@@ -30,10 +30,11 @@ from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case, TransferBatch
 from fangzhou.demo import demo_operations
 from fangzhou.registry.demo import demo_seed
-from fangzhou.registry.models import Building, Community, Resident, ResidentTransfer
+from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
 from fangzhou.supplies.services import route_plan_request
+from fangzhou.surveys.models import Survey
 from fangzhou.testing.models import Retest, Round, Tube
 from fangzhou.tests.test_every_route import PUBLIC, _routes
 from fangzhou.volunteers.models import Shift, ShiftAssignment, SwapRequest, Volunteer, WorkGroup
@@ -86,6 +87,8 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "delivery_id": _first(Delivery, c, "distribution__community"),
         "plan_id": _first(RoutePlan, c),
         "batch_id": _first(TransferBatch, c),
+        "survey_id": _first(Survey, c),
+        "household_id": _first(Household, c, "building__community"),
         "profile_id": _first(CareProfile, c),
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "user_id": _first(User, c),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 TITLES: dict[str, Promise] = {
     "case.transfer": _("Arrange transfer: %(where)s"),
+    "survey.answer": _("Needs survey: follow up with %(where)s"),
     "case.disinfect": _("Disinfect home and stairwell: %(where)s"),
     "case.household": _("Check on household: %(where)s"),
     "case.contact_test": _("Close contacts' daily test, day %(day)s: %(where)s"),
