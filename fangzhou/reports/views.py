@@ -62,6 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "error": error,
         "lang": _lang(),
         "subdistricts": sorted({row.community.subdistrict.name for row in table.rows}),
+        "screens": _screens(request, table),
         "totals": {
             "new_cases": table.total("cases.new"),
             "sealed": table.total("sealed_places"),
@@ -69,6 +70,15 @@ def index(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "reports/subdistrict.html", context, status=400 if error else 200)
+
+
+def _screens(request: HttpRequest, table: selectors.SubdistrictTable) -> list[tuple[int, str]]:
+    """The big screens this reader may open: their own subdistrict's (the administrator: each shown)."""
+    if not (is_officer(request.user) or is_admin(request.user)):
+        return []
+    own = getattr(request.user, "subdistrict_id", None)
+    found = {(r.community.subdistrict_id, r.community.subdistrict.name) for r in table.rows}
+    return sorted((sid, name) for sid, name in found if is_admin(request.user) or sid == own)
 
 
 @login_required

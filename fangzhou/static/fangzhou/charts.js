@@ -26,6 +26,15 @@
     };
   }
 
+  /* Read from across a room: larger axis labels on the wall screen. */
+  function wallType(o) {
+    [].concat(o.xAxis || [], o.yAxis || []).forEach(function (axis) {
+      axis.axisLabel = axis.axisLabel || {};
+      axis.axisLabel.fontSize = 16;
+      axis.nameTextStyle = { fontSize: 16 };
+    });
+  }
+
   function days(data) {
     return data.days.map(function (d) { return d.slice(5); });
   }
@@ -117,7 +126,9 @@
     el.dataset.drawing = "1";
     load(el.dataset.src).then(function (data) {
       var chart = echarts.getInstanceByDom(el) || echarts.init(el, dark(el) ? "dark" : null);
-      chart.setOption(build(data, el), true);
+      var option = build(data, el);
+      if (dark(el) && !narrow()) wallType(option);
+      chart.setOption(option, true);
       charts.push(chart);
       el.dataset.rendered = "1";
     }).catch(function () {
