@@ -231,7 +231,7 @@ def _count(client: Client, url: str) -> int:
 
 class TestQueryCounts:
     # session, user, the community with the access check, then the figure's own grouped queries
-    LIMITS = {"cases": 12, "antigen": 6, "pcr": 4, "orders": 7, "siteplan": 12}
+    LIMITS = {"cases": 8, "antigen": 6, "pcr": 4, "orders": 7, "siteplan": 9}
 
     def test_each_endpoint_is_constant_in_residents_buildings_and_days(self, world: World, day: dt.date) -> None:
         client = client_for(world.secretary)
@@ -256,9 +256,12 @@ class TestQueryCounts:
         sid = world.community.subdistrict_id
         screen = _count(officer, f"/reports/s/{sid}/screen/")
         live = _count(officer, f"/reports/s/{sid}/screen/live/")
+        curve = _count(officer, f"/reports/s/{sid}/screen/cases.json")
         user_upsert(username="sec2", password="x-long-password-2", role=Role.SECRETARY, community=world.community)
         more = [["新建小区", str(n), "101", f"新区户{chr(0x5000 + n)}", "", "", "", ""] for n in range(1, 6)]
         roster_import(community=world.community, actor=None, sheet=roster_sheet(more), filename="more.xlsx")
-        assert _count(client, "/reports/c/T01/charts/") == page <= 40
-        assert _count(officer, f"/reports/s/{sid}/screen/") == screen <= 16
-        assert _count(officer, f"/reports/s/{sid}/screen/live/") == live <= 16
+        case_confirm(resident=world.resident("李娜"), report_date=day, source="antigen_pcr", actor=world.secretary)
+        assert _count(client, "/reports/c/T01/charts/") == page <= 22
+        assert _count(officer, f"/reports/s/{sid}/screen/") == screen <= 9
+        assert _count(officer, f"/reports/s/{sid}/screen/live/") == live <= 9
+        assert _count(officer, f"/reports/s/{sid}/screen/cases.json") == curve <= 4
