@@ -202,6 +202,8 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 # Uploads: rosters and lab files are small; anything larger is refused before parsing.
 FANGZHOU_MAX_UPLOAD_BYTES = envint("FANGZHOU_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# The big screen (大屏) refreshes its figures in place this often, in seconds.
+FANGZHOU_SCREEN_REFRESH_S = envint("FANGZHOU_SCREEN_REFRESH_S", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -223,14 +223,16 @@ def _case_figures(day: dt.date, moment: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _round_figures(moment: dt.datetime) -> dict[str, Coalesce]:
+def _round_figures(moment: dt.datetime, *, community: str = "pk") -> dict[str, Coalesce]:
     """The latest round's figures (``f_round_id`` of the outer row), the same counts as the round
     page (``testing.selectors.round_counts``): residents of the community's buildings sampled,
     exempt (a case in isolation or monitoring on the round's day, or a pending re-test) or expected,
-    and its tubes. Each a scalar subquery; samples and tubes are never joined together."""
+    and its tubes. Each a scalar subquery; samples and tubes are never joined together.
+    ``community`` names the outer row's community id: ``pk`` on a community row, ``community_id``
+    on a round row (the rounds chart: every round with the same figures)."""
     rid = OuterRef("f_round_id")
     tubes = Tube.objects.filter(round_id=rid)
-    residents = Resident.objects.filter(household__building__community_id=OuterRef("pk"))
+    residents = Resident.objects.filter(household__building__community_id=OuterRef(community))
     sampled = Exists(Sample.objects.filter(round_id=OuterRef(rid), resident_id=OuterRef("pk")))
     round_day = OuterRef(OuterRef("f_round_date"))
     exempt = Exists(
@@ -415,7 +417,16 @@ class DailyReport:
 
 
 def _zones(row: Any, day: dt.date) -> ZoneFigures:
-    report = zone_reports([row], day, settings=_zone_settings([row]))[row.pk]
+    return zone_figures(row, day, settings=_zone_settings([row]))
+
+
+def zone_figures(
+    community: Community, day: dt.date, *, settings: dict[int, tuple[str | None, bool]] | None = None
+) -> ZoneFigures:
+    """The zone figures of the daily report (days without a new case, each place's status and
+    countdown): the one definition, for the report and the charts alike. ``settings`` spares the
+    settings query when the caller read them with its own row."""
+    report = zone_reports([community], day, settings=settings)[community.pk]
     rules = report.rules
 
     def place(kind: str, p: Any) -> ZonePlace:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -14,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from fangzhou.accounts.models import Role
 from fangzhou.accounts.permissions import can_read_counts, is_admin, is_officer
-from fangzhou.registry.models import Community
-from fangzhou.registry.selectors import Access, community_visible_or_404
-from fangzhou.reports import exports, selectors
+from fangzhou.registry.models import Community, Subdistrict
+from fangzhou.registry.selectors import Access, communities_read, community_visible_or_404
+from fangzhou.reports import charts, exports, selectors
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -58,6 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "error": error,
         "lang": _lang(),
         "subdistricts": sorted({row.community.subdistrict.name for row in table.rows}),
+        "screens": _screens(request, table),
         "totals": {
             "new_cases": table.total("cases.new"),
             "sealed": table.total("sealed_places"),
@@ -65,6 +70,15 @@ def index(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "reports/subdistrict.html", context, status=400 if error else 200)
+
+
+def _screens(request: HttpRequest, table: selectors.SubdistrictTable) -> list[tuple[int, str]]:
+    """The big screens this reader may open: their own subdistrict's (the administrator: each shown)."""
+    if not (is_officer(request.user) or is_admin(request.user)):
+        return []
+    own = getattr(request.user, "subdistrict_id", None)
+    found = {(r.community.subdistrict_id, r.community.subdistrict.name) for r in table.rows}
+    return sorted((sid, name) for sid, name in found if is_admin(request.user) or sid == own)
 
 
 @login_required
@@ -138,3 +152,163 @@ def subdistrict_xlsx(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="subdistrict-{day:%Y%m%d}.xlsx"'
     return response
+
+
+# --------------------------------------------------------------------------------------------------
+# Charts: a page per community, a JSON endpoint per figure, the subdistrict's big screen
+
+
+def _window(request: HttpRequest) -> charts.Window:
+    return charts.chart_window(request.GET.get("day"), request.GET.get("days"))
+
+
+def _json(data: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _bad_window(exc: selectors.ReportError) -> JsonResponse:
+    return JsonResponse({"error": {"zh": exc.zh, "en": exc.en}}, status=400, json_dumps_params={"ensure_ascii": False})
+
+
+def _chart_community(request: HttpRequest, code: str) -> Community:
+    return community_visible_or_404(request.user, code, need=Access.READ)
+
+
+def _chart_json(
+    request: HttpRequest, code: str, build: Callable[[Community, charts.Window], dict[str, Any]]
+) -> HttpResponse:
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    community = _chart_community(request, code)
+    try:
+        window = _window(request)
+    except selectors.ReportError as exc:
+        return _bad_window(exc)
+    return _json(build(community, window))
+
+
+@login_required
+def chart_cases(request: HttpRequest, code: str) -> HttpResponse:
+    return _chart_json(request, code, lambda c, w: charts.case_curve_json(charts.case_curve(c, w, lang=_lang())))
+
+
+@login_required
+def chart_antigen(request: HttpRequest, code: str) -> HttpResponse:
+    return _chart_json(request, code, lambda c, w: charts.antigen_json(charts.antigen_series(c, w)))
+
+
+@login_required
+def chart_pcr(request: HttpRequest, code: str) -> HttpResponse:
+    return _chart_json(request, code, lambda c, w: charts.pcr_json(charts.pcr_rounds(c, w)))
+
+
+@login_required
+def chart_orders(request: HttpRequest, code: str) -> HttpResponse:
+    return _chart_json(request, code, lambda c, w: charts.orders_json(charts.order_series(c, w)))
+
+
+@login_required
+def chart_plan(request: HttpRequest, code: str) -> HttpResponse:
+    return _chart_json(request, code, lambda c, w: charts.plan_json(charts.plan_series(c, w, lang=_lang())))
+
+
+@login_required
+def community_charts(request: HttpRequest, code: str) -> HttpResponse:
+    """Every chart of a community with its table, rendered from the same selectors as the JSON."""
+    refused = _refuse_non_readers(request)
+    if refused is not None:
+        return refused
+    community = _chart_community(request, code)
+    _remember_own_community(request, community)
+    error: selectors.ReportError | None = None
+    try:
+        window = _window(request)
+    except selectors.ReportError as exc:
+        window, error = charts.Window(timezone.localdate(), charts.DEFAULT_DAYS), exc
+    lang = _lang()
+    context = {
+        "community": community,
+        "window": window,
+        "day": window.end,
+        "today": timezone.localdate(),
+        "error": error,
+        "lang": lang,
+        "query": urlencode({"day": window.end.isoformat(), "days": window.length}),
+        "curve": charts.case_curve(community, window, lang=lang),
+        "antigen": charts.antigen_series(community, window),
+        "pcr": charts.pcr_rounds(community, window),
+        "orders": charts.order_series(community, window),
+        "plan": charts.plan_series(community, window, lang=lang),
+        "since_legend": charts.since_legend(),
+        "subdistrict_view": is_officer(request.user) or is_admin(request.user),
+    }
+    return render(request, "reports/charts.html", context, status=400 if error else 200)
+
+
+def _screen_scope(request: HttpRequest, subdistrict_id: int) -> tuple[Subdistrict, Q]:
+    """The big screen is the subdistrict's: its officers and the administrator; anyone else is
+    told nothing (404), as for a community they do not read."""
+    user = request.user
+    mine = is_admin(user) or (is_officer(user) and getattr(user, "subdistrict_id", None) == subdistrict_id)
+    subdistrict = Subdistrict.objects.filter(pk=subdistrict_id).first() if mine else None
+    if subdistrict is None:
+        raise Http404(_("Subdistrict not found"))
+    return subdistrict, Q(subdistrict_id=subdistrict_id)
+
+
+def _screen_context(request: HttpRequest, subdistrict_id: int) -> tuple[dict[str, Any], int]:
+    subdistrict, only = _screen_scope(request, subdistrict_id)
+    error: selectors.ReportError | None = None
+    try:
+        window = _window(request)
+    except selectors.ReportError as exc:
+        window, error = charts.Window(timezone.localdate(), charts.DEFAULT_DAYS), exc
+    table = selectors.subdistrict_table(request.user, window.end, only=only)
+    curve = charts.subdistrict_case_curve(communities_read(request.user).filter(only), window)
+    context = {
+        "subdistrict": subdistrict,
+        "table": table,
+        "curve": curve,
+        "window": window,
+        "day": window.end,
+        "error": error,
+        "lang": _lang(),
+        "refresh_s": settings.FANGZHOU_SCREEN_REFRESH_S,
+        "query": urlencode({"day": window.end.isoformat(), "days": window.length}),
+        "totals": {
+            "new_cases": table.total("cases.new"),
+            "sealed": table.total("sealed_places"),
+            "open_orders": table.total("work_orders.open"),
+            "open_requests": table.total("requests.open"),
+        },
+    }
+    return context, 400 if error else 200
+
+
+@login_required
+def screen(request: HttpRequest, subdistrict_id: int) -> HttpResponse:
+    """The subdistrict's big screen (大屏): the table of communities, the curve, the zone tiles,
+    refreshed in place every ``FANGZHOU_SCREEN_REFRESH_S`` seconds (htmx polls ``screen_live``)."""
+    context, status = _screen_context(request, subdistrict_id)
+    return render(request, "reports/screen.html", context, status=status)
+
+
+@login_required
+def screen_live(request: HttpRequest, subdistrict_id: int) -> HttpResponse:
+    context, status = _screen_context(request, subdistrict_id)
+    return render(request, "reports/_screen_body.html", context, status=status)
+
+
+@login_required
+def screen_cases(request: HttpRequest, subdistrict_id: int) -> HttpResponse:
+    _subdistrict, only = _screen_scope(request, subdistrict_id)
+    try:
+        window = _window(request)
+    except selectors.ReportError as exc:
+        return _bad_window(exc)
+    return _json(
+        charts.case_curve_json(charts.subdistrict_case_curve(communities_read(request.user).filter(only), window))
+    )

@@ -95,6 +95,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "token_id": _first(ApiToken, c),
         "deputy_id": _first(Deputy, c),
         "code": c.code,
+        "subdistrict_id": c.subdistrict_id,
         "day": timezone.localdate().isoformat(),
         "action": "done",
         # Only public routes take these; they are skipped, but the URL is built first.
