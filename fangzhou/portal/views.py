@@ -229,8 +229,9 @@ def _group_text(request: HttpRequest, notice_id: int, building_id: int) -> tuple
         body = notice_text(notice)
         rooms_label, told = _("Rooms: "), _("The households concerned were told on their household page.")
         link_label = _("Your household page (antigen report, PCR status, notices): scan the QR code or open")
-        footer = f"{building.community.name} {_('residents committee')} {timezone.localdate():%Y-%m-%d}"
-        title = f"{building.full_label} {_('notice')}"
+        committee, notice_word = _("residents committee"), _("notice")
+        footer = f"{building.community.name} {committee} {timezone.localdate():%Y-%m-%d}"
+        title = f"{building.full_label} {notice_word}"
     with translation.override("en"):
         english = notice_text(notice)
     text = group_text(
