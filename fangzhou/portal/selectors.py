@@ -46,16 +46,17 @@ from fangzhou.zones.selectors import zone_report
 # The PCR state of one member in the current round, as the page words it (never the codes).
 PCR_NOT_SAMPLED = "not_sampled"
 PCR_SAMPLED = "sampled"  # sampled, no result yet
-PCR_RETEST = "retest"  # pooled positive (or invalid, or an antigen positive): awaiting re-test
+PCR_RETEST = "retest"  # pooled positive: awaiting re-test (待复查)
+PCR_RECHECK = "recheck"  # awaiting re-test for another reason (an antigen positive, an invalid tube)
 PCR_NEGATIVE = "negative"
 PCR_CONTACT = "contact"  # re-test done, not negative: the committee calls (no diagnosis on a page)
 
 
-def pcr_state(*, sampled: bool, result: str | None, retest: str | None) -> str:
+def pcr_state(*, sampled: bool, result: str | None, retest: str | None, reason: str | None = None) -> str:
     """One member's state from their sample's tube result in the current round and their latest
-    re-test's status (pure: the page's rule, tested on its own)."""
+    re-test's status and reason (pure: the page's rule, tested on its own)."""
     if retest == Retest.Status.PENDING:
-        return PCR_RETEST
+        return PCR_RETEST if reason in (None, Retest.Reason.POSITIVE_TUBE) else PCR_RECHECK
     if not sampled:
         return PCR_NOT_SAMPLED
     if result is None:
@@ -144,16 +145,18 @@ def _household(household_id: int, today: dt.date) -> Household | None:
 def _members(household: Household, round_id: int | None, today: dt.date) -> list[Member]:
     own = Q(resident_id=OuterRef("pk"))
     samples = Sample.objects.filter(own, round_id=round_id or 0).order_by("-sampled_at", "-id")
+    latest = Retest.objects.filter(own).order_by("-created_at", "-id")
     rows = (
         Resident.objects.filter(household_id=household.pk)
         .annotate(
             antigen=Subquery(AntigenReport.objects.filter(own, day=today).values("result")[:1]),
             sampled=Exists(samples),
             result=Subquery(samples.values("tube__lab_result__result")[:1]),
-            retest=Subquery(Retest.objects.filter(own).order_by("-created_at", "-id").values("status")[:1]),
+            retest=Subquery(latest.values("status")[:1]),
+            reason=Subquery(latest.values("reason")[:1]),
         )
         .order_by("id")
-        .values_list("id", "name", "antigen", "sampled", "result", "retest")
+        .values_list("id", "name", "antigen", "sampled", "result", "retest", "reason")
     )
     labels = dict(AntigenResult.choices)
     return [
@@ -162,9 +165,9 @@ def _members(household: Household, round_id: int | None, today: dt.date) -> list
             name=mask_name(name),
             antigen=antigen or "",
             antigen_label=str(labels.get(antigen, "")) if antigen else "",
-            pcr=pcr_state(sampled=bool(sampled) and round_id is not None, result=result, retest=retest),
+            pcr=pcr_state(sampled=bool(sampled) and round_id is not None, result=result, retest=retest, reason=reason),
         )
-        for pk, name, antigen, sampled, result, retest in rows
+        for pk, name, antigen, sampled, result, retest, reason in rows
     ]
 
 

@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from fangzhou.care.services import medicine_request_create
 from fangzhou.notices.models import NoticeDelivery, PushSubscription
-from fangzhou.portal.selectors import PCR_CONTACT, PCR_NEGATIVE, PCR_NOT_SAMPLED, PCR_RETEST, PCR_SAMPLED, pcr_state
+from fangzhou.portal.selectors import (
+    PCR_CONTACT,
+    PCR_NEGATIVE,
+    PCR_NOT_SAMPLED,
+    PCR_RECHECK,
+    PCR_RETEST,
+    PCR_SAMPLED,
+    pcr_state,
+)
 from fangzhou.portal.session import COOKIE
 from fangzhou.portal.tests.conftest import Home, enter, notice_to
 from fangzhou.registry.models import Building, Resident
@@ -122,7 +130,8 @@ def test_the_pcr_words_follow_sample_result_and_retest() -> None:
     assert pcr_state(sampled=True, result="positive", retest="pending") == PCR_RETEST
     assert pcr_state(sampled=True, result="positive", retest="cleared") == PCR_NEGATIVE
     assert pcr_state(sampled=True, result="positive", retest="confirmed") == PCR_CONTACT
-    assert pcr_state(sampled=False, result=None, retest="pending") == PCR_RETEST  # an antigen positive
+    assert pcr_state(sampled=False, result=None, retest="pending", reason="antigen") == PCR_RECHECK  # not a tube
+    assert pcr_state(sampled=True, result="positive", retest="pending", reason="positive_tube") == PCR_RETEST
 
 
 def _business(home: Home) -> None:
