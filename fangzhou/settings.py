@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "fangzhou.reports",
     "fangzhou.surveys",
     "fangzhou.notices",
+    "fangzhou.portal",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,13 @@ FANGZHOU_API_MAX_ROWS = envint("FANGZHOU_API_MAX_ROWS", 5000, minimum=1)
 # Household identify (room + last 4 phone digits): wrong answers before a lock, first lock's length.
 FANGZHOU_IDENTIFY_MAX_FAILURES = envint("FANGZHOU_IDENTIFY_MAX_FAILURES", 5, minimum=1)
 FANGZHOU_IDENTIFY_LOCK_S = envint("FANGZHOU_IDENTIFY_LOCK_S", 900, minimum=1)
+# The household page (issue 14): how long the signed household cookie, given after room + last 4
+# phone digits on the building's QR page, stays valid (hours).
+FANGZHOU_HOUSEHOLD_SESSION_HOURS = envint("FANGZHOU_HOUSEHOLD_SESSION_HOURS", 12, minimum=1, maximum=168)
+# Web Push (VAPID, RFC 8292): the application server's public key, URL-safe base64 of the raw P-256
+# point, as the browser's pushManager.subscribe wants it. Empty: the household page offers no push.
+# The private key is the notices room's (it signs the sends).
+VAPID_PUBLIC_KEY = envstr("VAPID_PUBLIC_KEY", "")
 # The database cannot be reached: pages and the API answer 503 with this Retry-After (seconds).
 FANGZHOU_DB_RETRY_AFTER_S = envint("FANGZHOU_DB_RETRY_AFTER_S", 30)
 # Content-Security-Policy (django-csp): no inline script and no eval anywhere (behaviour lives in

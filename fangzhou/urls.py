@@ -22,5 +22,6 @@ urlpatterns = [
     path("supplies/", include("fangzhou.supplies.urls")),
     path("care/", include("fangzhou.care.urls")),
     path("reports/", include("fangzhou.reports.urls")),
+    path("", include("fangzhou.portal.urls")),
     path("", include("fangzhou.registry.urls")),
 ]

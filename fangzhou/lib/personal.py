@@ -44,6 +44,17 @@ def mask_phone(value: str) -> str:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
+def mask_name(value: str) -> str:
+    """A person's name on a page without an account (the household page): the surname (the first
+    character) kept, the rest masked: "张伟" → "张*", "欧阳娜娜" → "欧***", "John Smith" → "J*** S****"."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if " " in value:
+        return " ".join(word[:1] + "*" * max(1, len(word) - 1) for word in value.split())
+    return value[:1] + "*" * max(1, len(value) - 1)
+
+
 # --- phones -----------------------------------------------------------------------------------
 # Stored as E.164 ("+8613812345678", "+862164318888", "+85261234567") with a kind. Parsing and
 # validity come from phonenumberslite (Google's libphonenumber metadata, maintained, pure Python);

@@ -11,7 +11,12 @@ from django.test import Client
 import fangzhou
 
 TEMPLATES = sorted(Path(fangzhou.__file__).parent.rglob("templates/**/*.html"))
-PDF_ONLY = {"poster.html", "print_daily.html", "print_list.html"}  # rendered by WeasyPrint, never served
+PDF_ONLY = {
+    "poster.html",
+    "print_daily.html",
+    "print_list.html",
+    "door_notice.html",
+}  # rendered by WeasyPrint, never served
 
 
 def test_no_template_has_inline_script_or_event_handlers() -> None:

@@ -28,6 +28,7 @@ PUBLIC = (
     r"^zones/p/",
     r"^orders/p/",
     r"^care/p/",
+    r"^home/",  # the household page: a household pass, no account (portal; its own outsider tests)
     r"^volunteers/join/",
     r"^api/volunteers/signup/",
     r"^api/orders/public/",

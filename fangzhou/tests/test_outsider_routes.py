@@ -29,6 +29,7 @@ from fangzhou.accounts.services import api_token_create, deputy_name, user_upser
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case, TransferBatch
 from fangzhou.demo import demo_operations
+from fangzhou.notices.models import Notice
 from fangzhou.registry.demo import demo_seed
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
@@ -94,6 +95,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "user_id": _first(User, c),
         "token_id": _first(ApiToken, c),
         "deputy_id": _first(Deputy, c),
+        "notice_id": _first(Notice, c),
         "code": c.code,
         "subdistrict_id": c.subdistrict_id,
         "day": timezone.localdate().isoformat(),
@@ -237,6 +239,18 @@ def _ensure_swap_block_and_override(community: Community) -> None:
         worker = User.objects.filter(community=community, role=Role.SOCIAL_WORKER).order_by("pk").first()
         assert worker is not None
         deputy_name(actor=secretary, community=community, deputy=worker)
+    if not Notice.objects.filter(community=community).exists():
+        # A staff notice to the first building (the notices room's service makes these).
+        first_building = community.buildings.order_by("pk").first()
+        assert first_building is not None
+        Notice.objects.create(
+            community=community,
+            kind="custom",
+            text_zh="演练通知",
+            audience="building",
+            audience_args={"building_id": first_building.pk},
+            event_key="walk:notice",
+        )
     if not ZoneOverride.objects.filter(community=community).exists():
         compound = community.compounds.order_by("pk").first()
         zone_override_create(

@@ -95,3 +95,32 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf("/static/") === 0) { event.respondWith(staticFile(request)); return; }
   if (request.mode === "navigate") event.respondWith(page(request));
 });
+
+// --- Web Push for the household page (issue 14; fangzhou/portal). Kept apart from the caching
+// above. A push carries JSON {"title", "body", "url"} (the notices room sends it); a tap on the
+// notification opens (or focuses) the household page.
+var HOUSEHOLD_PAGE = "/home/";
+
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data ? event.data.text() : "" }; }
+  var title = data.title || "方舟 · 居委会通知";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: data.body || "",
+    icon: "/static/fangzhou/icon-192.png",
+    tag: data.tag || "fz-notice",
+    data: { url: data.url || HOUSEHOLD_PAGE },
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var target = new URL((event.notification.data && event.notification.data.url) || HOUSEHOLD_PAGE, self.location.origin);
+  if (target.origin !== self.location.origin) target = new URL(HOUSEHOLD_PAGE, self.location.origin);
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (new URL(windows[i].url).pathname === target.pathname && "focus" in windows[i]) return windows[i].focus();
+    }
+    return self.clients.openWindow(target.href);
+  }));
+});
