@@ -18,6 +18,7 @@ import random
 import sqlite3
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from django.conf import settings
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 
 
-def harness():  # type: ignore[no-untyped-def]
+def harness() -> ModuleType:
     spec = importlib.util.spec_from_file_location("outbox_soak", ROOT / "bench" / "outbox_soak.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
