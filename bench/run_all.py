@@ -38,6 +38,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("hot_pages", ["--quick", *db]),
             ("demo_scale", ["--quick", *db]),
             ("grid_render", ["--quick", *db]),
+            ("outbox_soak", ["--quick", *db]),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
@@ -50,6 +51,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("hot_pages", [*db]),
         ("demo_scale", [*db, "--out", str(out / "demo_scale.md")]),
         ("grid_render", [*db, "--out", str(out / "grid_render.md")]),
+        ("outbox_soak", [*db, "--out", str(out / "outbox_soak.md")]),
     ]
 
 

@@ -87,24 +87,35 @@
     news.appendChild(p);
   }
   function urlOf(form) { return form.getAttribute("hx-post") || form.getAttribute("action") || location.pathname; }
-  function markPending(url) {
+  // Which row a tap belongs to: its form's address and hidden fields (the door-to-door list has one
+  // address for every resident; the resident is a hidden field), never the tap's own id or time.
+  function keyOf(form) {
+    var key = new URL(urlOf(form), location.href).pathname;
+    var inputs = form.querySelectorAll("input[type=hidden]");
+    for (var i = 0; i < inputs.length; i++) {
+      var name = inputs[i].name;
+      if (name && name !== "client_id" && name !== "done_at_client" && name !== "csrfmiddlewaretoken") key += "&" + name + "=" + inputs[i].value;
+    }
+    return key;
+  }
+  function markPending(key) {
     var forms = document.querySelectorAll("form[data-outbox]");
     for (var i = 0; i < forms.length; i++) {
       var form = forms[i];
-      if (urlOf(form) !== url || form.hidden) continue;
+      if (keyOf(form) !== key || form.hidden) continue;
       form.hidden = true;
       var tag = document.createElement("span");
       tag.className = "outbox-pending";
-      tag.setAttribute("data-url", url);
+      tag.setAttribute("data-key", key);
       tag.textContent = pendingText;
       form.parentNode.insertBefore(tag, form.nextSibling);
     }
   }
   // The server answered a kept tap: its row says the outcome instead of "waiting".
-  function markAnswered(url, text, bad) {
+  function markAnswered(key, text, bad) {
     var tags = document.querySelectorAll(".outbox-pending");
     for (var i = 0; i < tags.length; i++) {
-      if (tags[i].getAttribute("data-url") !== url) continue;
+      if (tags[i].getAttribute("data-key") !== key) continue;
       tags[i].className = bad ? "outbox-answered error" : "outbox-answered";
       tags[i].textContent = bad ? text : "✓ " + text;
     }
@@ -143,18 +154,18 @@
     });
     if (e.submitter && e.submitter.name) fields.push([e.submitter.name, e.submitter.value]);
     var item = {
-      client_id: id, user: USER, url: new URL(urlOf(form), location.href).pathname, fields: fields,
+      client_id: id, user: USER, url: new URL(urlOf(form), location.href).pathname, key: keyOf(form), fields: fields,
       csrf: csrf(), tapped_at: new Date().toISOString(), label: form.dataset.outboxLabel || "",
       tries: 0, next_at: 0
     };
     var stored = put(item);
     if (navigator.onLine && window.htmx) {  // htmx sends it now; the kept copy waits for the answer
-      sending.set(form, { id: id, stored: stored, url: item.url });
+      sending.set(form, { id: id, stored: stored, key: item.key });
       return;
     }
     e.preventDefault();
     e.stopImmediatePropagation();
-    stored.then(function () { markPending(item.url); showCount(); });
+    stored.then(function () { markPending(item.key); showCount(); });
   }, true);
 
   document.addEventListener("htmx:afterRequest", function (e) {
@@ -165,7 +176,7 @@
     var status = e.detail.xhr ? e.detail.xhr.status : 0;
     entry.stored.then(function () {
       if (status >= 200 && status < 500 && status !== 401 && status !== 403) return drop(entry.id);
-      markPending(entry.url);  // no answer (or a 403 that may be an ended session): flush decides
+      markPending(entry.key);  // no answer (or a 403 that may be an ended session): flush decides
       return null;
     }).then(showCount);
   });
@@ -220,7 +231,7 @@
             return drop(item.client_id).then(function () {
               var text = (r.data && r.data.message) || String(status);
               var prefix = item.label ? item.label + " · " : "";
-              markAnswered(item.url, text, !(r.data && r.data.ok));
+              markAnswered(item.key || item.url, text, !(r.data && r.data.ok));
               if (!(r.data && r.data.ok)) say(prefix + text, true);
               else if (!r.data.replay) say("✓ " + prefix + text, false);
               return true;
@@ -300,7 +311,7 @@
 
   function start() {
     showAge();
-    mine().then(function (items) { items.forEach(function (i) { markPending(i.url); }); });
+    mine().then(function (items) { items.forEach(function (i) { markPending(i.key || i.url); }); });
     showCount();
     flush().then(function () {
       var ready = navigator.serviceWorker ? navigator.serviceWorker.ready : Promise.resolve();
