@@ -30,7 +30,7 @@ from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case
 from fangzhou.demo import demo_operations
 from fangzhou.registry.demo import demo_seed
-from fangzhou.registry.models import Building, Community, Resident, ResidentTransfer
+from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
 from fangzhou.supplies.services import route_plan_request
@@ -71,6 +71,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
 
     fixed: dict[str, int | str] = {
         "building_id": _first(Building, c),
+        "household_id": _first(Household, c, "building__community"),
         "resident_id": _first(Resident, c),
         "case_id": _first(Case, c),
         "round_id": _first(Round, c),

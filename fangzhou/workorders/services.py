@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -477,8 +477,12 @@ def resident_request_submit(
     client_id: str | None = None,
     source: str = RequestSource.QR,
     actor: User | None = None,
+    receipt: Callable[[ResidentRequest], None] | None = None,
 ) -> tuple[ResidentRequest, bool]:
-    """Record a resident's request and its work order. A retry with the same client id returns the first."""
+    """Record a resident's request and its work order. A retry with the same client id returns the first.
+
+    ``receipt`` (a phone's outbox tap) is called with the new request inside the transaction, so
+    the request and the tap's receipt are committed together."""
     client_id = (client_id or "").strip()[:64] or None
     if client_id:
         existing = ResidentRequest.objects.filter(client_id=client_id).select_related("order").first()
@@ -554,6 +558,8 @@ def resident_request_submit(
                 community_id=building.community_id,
                 detail={"kind": kind, "source": request.source, "order": order.pk},
             )
+            if receipt is not None:
+                receipt(request)
     except IntegrityError:
         if client_id:
             existing = ResidentRequest.objects.filter(client_id=client_id).first()

@@ -13,16 +13,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
+from fangzhou.accounts.permissions import acting_user, can_claim, is_committee, is_leader, is_officer
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
-from fangzhou.registry.selectors import building_by_token, communities_visible
+from fangzhou.registry.selectors import building_by_token, buildings_visible, communities_visible
 from fangzhou.workorders import outbox, selectors, services
 from fangzhou.workorders.api import WorkOrderIn, creatable_communities, work_order_make
 from fangzhou.workorders.models import (
@@ -369,6 +370,98 @@ def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     services.resident_request_escalate(request=req, actor=acting_user(request), note=request.POST.get("note", ""))
     messages.success(request, _("Escalated to the subdistrict."))
     return redirect(f"{reverse('workorders:requests')}?c={req.community.code}")
+
+
+# --- residents' requests: typed by a building leader on their phone --------------------------
+
+
+def _may_type(request: HttpRequest) -> bool:
+    user = acting_user(request)
+    return (is_leader(user) or is_committee(user)) and not is_officer(user)
+
+
+def _typed_said(text: str, *, bad: bool, status: int = 200) -> HttpResponse:
+    css = "error" if bad else "flash"
+    return HttpResponse(f'<p class="{css}" role="status">{escape(text)}</p>', status=status)
+
+
+@login_required
+def request_type(request: HttpRequest) -> HttpResponse:
+    """A building leader types a resident's request (told at the door or by phone), maybe in a
+    stairwell without signal: the form is an outbox form, sent when the signal returns;
+    idempotent on ``client_id``, the receipt written in the request's own transaction."""
+    if request.method == "POST":
+        return _request_typed(request)
+    if not _may_type(request):
+        return HttpResponseForbidden(_("Only building leaders and the committee record requests."))
+    user = acting_user(request)
+    return render(
+        request,
+        "workorders/request_type.html",
+        {
+            "buildings": list(buildings_visible(user).select_related("compound").order_by("compound__name", "number")),
+            "kinds": RequestKind.choices,
+            "urgencies": Urgency.choices,
+            "recent": selectors.requests_typed_by(user),
+        },
+    )
+
+
+def _request_typed(request: HttpRequest) -> HttpResponse:
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
+    user = acting_user(request)
+    raw = request.POST.get("building", "")
+    building = (
+        buildings_visible(user).select_related("compound", "community").filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if building is None:
+        raise Http404(_("Building not found"))
+    kind = "request_typed"
+
+    def refused(text: str, status: int) -> HttpResponse:
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=building.pk,
+            outcome=REFUSED,
+            message=text,
+            status=status,
+            page=lambda: _typed_said(text, bad=True, status=status),
+        )
+
+    if not _may_type(request):
+        return refused(_("Only building leaders and the committee record requests."), 403)
+    tap = outbox.Tap(request, kind)
+
+    def record(req: Any) -> None:
+        tap.record(target_id=req.pk, message=_("Request %(ref)s recorded.") % {"ref": req.reference})
+
+    try:
+        urgency = int(request.POST.get("urgency") or Urgency.NORMAL)
+    except ValueError:
+        urgency = -1
+    try:
+        req, _created = services.resident_request_submit(
+            building=building,
+            kind=request.POST.get("kind", ""),
+            urgency=urgency,
+            text=request.POST.get("text", ""),
+            room=request.POST.get("room", ""),
+            contact_name=request.POST.get("contact_name", ""),
+            contact_phone=request.POST.get("contact_phone", ""),
+            client_id=outbox.client_id_of(request),
+            source=RequestSource.STAFF,
+            actor=user,
+            receipt=record,
+        )
+    except WorkOrderError as exc:  # bad input: said to the person, never retried
+        return refused(_in_language(exc), 400)
+    text = _("Request %(ref)s recorded.") % {"ref": req.reference}
+    return tap.respond(lambda: _typed_said(text, bad=False), target_id=req.pk, message=text)
 
 
 # --- residents' requests: the public QR page ------------------------------------------------
