@@ -252,8 +252,11 @@ def sample_take(
     door_to_door: bool = False,
     tube_code: str = "",
     at: dt.datetime | None = None,
+    receipt: Callable[[TakeResult], None] | None = None,
 ) -> TakeResult:
     """Put residents (usually one household, or one person) into the station's open tube.
+
+    ``receipt`` (a phone's outbox tap) is called with the result inside the transaction.
 
     Residents pending re-test each get a single tube (单采) instead. A resident already in a pooled
     tube of this round is refused, naming them. Members of one household stay in one tube when they
@@ -376,7 +379,10 @@ def sample_take(
             community_id=rnd.community_id,
             detail={"residents": ids, "single": sorted(pending & set(ids)), "station": station},
         )
-    return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+        result = TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+        if receipt is not None:
+            receipt(result)
+    return result
 
 
 def _refuse_sealed_at_a_site(rnd: Round, residents: Sequence[Resident]) -> None:

@@ -256,6 +256,11 @@ def door_take(request: HttpRequest, round_id: int) -> HttpResponse:
 
     if closed:
         return conflict(_("Tube %(code)s is already closed: use a new tube.") % {"code": code})
+    tap = outbox.Tap(request, "door_sample")  # the receipt is committed with the sample
+
+    def sampled(tube: Tube) -> str:
+        return _("Sampled: %(name)s, tube %(code)s.") % {"name": resident.name, "code": tube.code}
+
     try:
         result = services.sample_take(
             round=rnd,
@@ -264,17 +269,13 @@ def door_take(request: HttpRequest, round_id: int) -> HttpResponse:
             station=f"door:{acting_user(request).pk}",
             door_to_door=True,
             tube_code=code,
+            receipt=lambda r: tap.record(target_id=resident.pk, message=sampled(r.tube)),
         )
     except TestingError as exc:
         return conflict(exc.zh if zh else exc.en)
-    text = _("Sampled: %(name)s, tube %(code)s.") % {"name": resident.name, "code": result.tube.code}
-    return outbox.answer(
-        request,
-        kind="door_sample",
-        target_id=resident.pk,
-        outcome=OutboxReceipt.Outcome.DONE,
-        message=text,
-        page=lambda: HttpResponse(f'<p class="flash" role="status">{escape(text)}</p>'),
+    text = sampled(result.tube)
+    return tap.respond(
+        lambda: HttpResponse(f'<p class="flash" role="status">{escape(text)}</p>'), target_id=resident.pk, message=text
     )
 
 
@@ -576,7 +577,7 @@ def antigen_on_behalf(request: HttpRequest, household_id: int) -> HttpResponse:
         day = dt.date.fromisoformat(request.POST.get("day", ""))
     except ValueError:
         day = timezone.localdate()
-    results = {int(k[1:]): v for k, v in request.POST.items() if k[:1] == "r" and k[1:].isdigit() and v}
+    results = {int(k[1:]): str(v) for k, v in request.POST.items() if k[:1] == "r" and k[1:].isdigit() and v}
     zh = (get_language() or "zh-hans").startswith("zh")
     tap = outbox.Tap(request, kind)
     room = household.room

@@ -220,14 +220,17 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     def said(outcome: OutboxReceipt.Outcome, text: str, page: Callable[[], HttpResponse]) -> HttpResponse:
         return outbox.answer(request, kind="order_claim", target_id=pk, outcome=outcome, message=text, page=page)
 
+    won = _("It is yours. Tap start when you set off.")
+    tap = outbox.Tap(request, "order_claim")  # a won claim's receipt is committed with the claim
     try:
-        result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
+        result = services.work_order_claim(
+            order_id=order.pk, actor=acting_user(request), receipt=lambda _r: tap.record(target_id=pk, message=won)
+        )
     except WorkOrderError as exc:
         both = _error(exc)
         return said(CONFLICT, _in_language(exc), lambda: _card(request, order, error=both))
     if result.won:
-        won = _("It is yours. Tap start when you set off.")
-        return said(DONE, won, lambda: _card(request, result.order, message=won))
+        return tap.respond(lambda: _card(request, result.order, message=won), target_id=pk, message=won)
     if result.order.close_reason:
         error = _("No need to go: this order closed itself (%(reason)s).") % {
             "reason": result.order.get_close_reason_display()
@@ -283,10 +286,20 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if order.assignee is not None:
             text = _("This order is not yours: %(who)s has it.") % {"who": order.assignee}
         return _outbox_refused(request, kind, pk, text)
+    tap = outbox.Tap(request, kind)  # the receipt is committed with the order's change
+
+    def record(changed: WorkOrder) -> None:
+        tap.record(target_id=pk, message=str(changed.get_status_display()))
+
     try:
         photo = _photo(request) if action == "done" else None
         order = services.work_order_transition(
-            order_id=order.pk, actor=user, action=action, note=request.POST.get("note", "")[:2000], photo=photo
+            order_id=order.pk,
+            actor=user,
+            action=action,
+            note=request.POST.get("note", "")[:2000],
+            photo=photo,
+            receipt=record,
         )
     except WorkOrderError as exc:
         both = _error(exc)
@@ -299,9 +312,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             page=lambda: _card(request, order, error=both),
         )
     text = str(order.get_status_display())
-    return outbox.answer(
-        request, kind=kind, target_id=pk, outcome=DONE, message=text, page=lambda: _card(request, order, message=text)
-    )
+    return tap.respond(lambda: _card(request, order, message=text), target_id=pk, message=text)
 
 
 # --- residents' requests: the committee -----------------------------------------------------
