@@ -17,7 +17,7 @@ let swListener = null;
 let storage = { quota: 0, usage: 0 };
 
 function waitFor(check) {
-  return vi.waitFor(() => { if (!check()) throw new Error("not yet"); }, { timeout: 3000, interval: 20 });
+  return vi.waitFor(() => { if (!check()) throw new Error("not yet"); }, { timeout: 10000, interval: 20 });
 }
 
 beforeAll(() => {
@@ -38,7 +38,9 @@ beforeAll(() => {
     '<form id="typed" data-outbox data-outbox-repeat data-outbox-list="waiting" data-outbox-label="诉求" method="post" action="/orders/requests/type/">' +
     '<input name="room" value=""><textarea name="text"></textarea><button>登记</button></form><ul id="waiting"></ul>' +
     '<form id="door" data-outbox data-outbox-label="102" method="post" enctype="multipart/form-data" action="/supplies/delivery/9/mark/">' +
-    '<input type="file" name="photo"><button name="status" value="ok">送达</button></form>';
+    '<input type="file" name="photo"><button name="status" value="ok">送达</button></form>' +
+    '<ol>' + [11, 12].map((id) => `<li><form id="stop${id}" data-outbox data-outbox-key="door-1-${id}" method="post" ` +
+    `action="/testing/r/1/doors/take/"><input type="hidden" name="resident" value="${id}"><button>标记已采样</button></form></li>`).join("") + '</ol>';
   window.fetch = vi.fn((url, init) => {
     sent.push({ url, init, fields: Object.fromEntries(init.body.entries()) });
     return Promise.resolve(answer());
@@ -128,5 +130,22 @@ describe("a photo when the phone is full", () => {
     await waitFor(() => sent.length === before + 1);
     expect(sent[before].fields.status).toBe("ok");
     expect(sent[before].fields.photo).toBeUndefined();
+  });
+});
+
+describe("rows that post to one URL", () => {
+  it("are told apart by their key: one tap hides its own row only", async () => {
+    online = false;
+    window.FormData = Object.getPrototypeOf(window.FormData);  // the real one again
+    const count = document.getElementById("outbox-count");
+    const before = Number((count.textContent.match(/\d+/) || ["0"])[0]) || 0;
+    document.getElementById("stop11").requestSubmit();
+    await waitFor(() => document.getElementById("stop11").hidden);
+    expect(document.getElementById("stop12").hidden).toBe(false);
+    expect(document.querySelectorAll('.outbox-pending[data-url="door-1-11"]')).toHaveLength(1);
+    expect(document.querySelectorAll('.outbox-pending[data-url="door-1-12"]')).toHaveLength(0);
+    document.getElementById("stop12").requestSubmit();
+    await waitFor(() => document.getElementById("stop12").hidden);
+    await waitFor(() => count.textContent === `待发送 ${before + 2}`);
   });
 });
