@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from fangzhou.accounts.permissions import acting_user, is_leader, is_volunteer
 from fangzhou.lib.offline import offline_key
+from fangzhou.registry.selectors import buildings_visible
 from fangzhou.supplies.selectors import my_work
 from fangzhou.testing.models import Round
 from fangzhou.testing.selectors import rounds_visible
@@ -58,6 +59,9 @@ def manifest(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type="application/manifest+json")
 
 
+MAX_BUILDINGS = 40  # a grid leader's grid; beyond this the phone saves the pages as they are opened
+
+
 @require_GET
 @login_required
 def offline_pages(request: HttpRequest) -> JsonResponse:
@@ -77,4 +81,10 @@ def offline_pages(request: HttpRequest) -> JsonResponse:
             rnd = rounds_visible(user).filter(community=community, status=Round.Status.OPEN).order_by("-date").first()
             if rnd is not None:
                 urls.append(reverse("testing:doors", args=[rnd.pk]))
+            # The antigen glance of my buildings and each one's not-reported list (with the forms
+            # to enter a household's results), and the form to type a resident's request.
+            urls.append(reverse("testing:antigen", args=[community.code]))
+            mine = buildings_visible(user).filter(community=community).order_by("pk")[:MAX_BUILDINGS]
+            urls += [reverse("testing:antigen_building", args=[pk]) for pk in mine.values_list("pk", flat=True)]
+            urls.append(reverse("workorders:request_type"))
     return JsonResponse({"user": key, "urls": urls})

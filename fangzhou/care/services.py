@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,9 +339,18 @@ def checkin_missed_source_key(profile_id: int, on: dt.date) -> str:
 
 
 @transaction.atomic(durable=True)
-def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | None = None, note: str = "") -> CheckIn:
+def checkin_record(
+    *,
+    profile_id: int,
+    actor: User,
+    status: str,
+    on: dt.date | None = None,
+    note: str = "",
+    receipt: Callable[[CheckIn], None] | None = None,
+) -> CheckIn:
     """Record today's check-in (one per person per day; a second record replaces the first).
-    'Needs help' opens an urgent work order at once."""
+    'Needs help' opens an urgent work order at once. ``receipt`` (a phone's outbox tap) is called
+    inside the transaction."""
     if status not in CheckInStatus.values:
         raise CareError(f"未知的状态「{status}」", f"unknown status {status!r}")
     on = on or timezone.localdate()
@@ -378,6 +387,8 @@ def checkin_record(*, profile_id: int, actor: User, status: str, on: dt.date | N
             resident=profile.resident,
             source_key=f"checkin-help:{profile.pk}:{on:%Y%m%d}",
         )
+    if receipt is not None:
+        receipt(checkin)
     return checkin
 
 

@@ -223,8 +223,15 @@ def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
     on = today
     if tapped is not None and today - dt.timedelta(days=1) <= timezone.localdate(tapped) <= today:
         on = timezone.localdate(tapped)
+    tap = outbox.Tap(request, "checkin")  # the receipt is committed with the check-in
     try:
-        record = services.checkin_record(profile_id=p.pk, actor=acting_user(request), status=status, on=on)
+        record = services.checkin_record(
+            profile_id=p.pk,
+            actor=acting_user(request),
+            status=status,
+            on=on,
+            receipt=lambda c: tap.record(target_id=profile_id, message=str(c.get_status_display())),
+        )
     except CareError as exc:
         both = f"{exc.zh} / {exc.en}"
         return outbox.answer(
@@ -241,14 +248,7 @@ def checkin(request: HttpRequest, profile_id: int) -> HttpResponse:
             return render(request, "care/_checkin.html", {"p": p, "c": record})
         return redirect("care:checkins", code=p.community.code)
 
-    return outbox.answer(
-        request,
-        kind="checkin",
-        target_id=profile_id,
-        outcome=OutboxReceipt.Outcome.DONE,
-        message=str(record.get_status_display()),
-        page=page,
-    )
+    return tap.respond(page, target_id=profile_id, message=str(record.get_status_display()))
 
 
 @login_required

@@ -4,7 +4,7 @@ delivered, the end-of-day sweep into work orders, and volunteer route plans."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -420,9 +420,11 @@ def delivery_mark(
     note: str = "",
     today: dt.date | None = None,
     sealed: bool | None = None,
+    receipt: Callable[[Delivery], None] | None = None,
 ) -> Delivery:
     """Mark one door delivered. At a sealed building it is contactless: "left at the door", with an
-    optional photo. Idempotent: a second tap returns the delivery as it is."""
+    optional photo. Idempotent: a second tap returns the delivery as it is. ``receipt`` (a phone's
+    outbox tap) is called inside the transaction when this call marked the door."""
     delivery = Delivery.objects.select_for_update().select_related("building", "distribution").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.PENDING:
         return delivery
@@ -452,12 +454,14 @@ def delivery_mark(
         community=delivery.distribution.community,
         detail={"status": delivery.status, "photo": photo is not None},
     )
+    if receipt is not None:
+        receipt(delivery)
     return delivery
 
 
 @transaction.atomic(durable=True)
-def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
-    """Put a door back to 'not yet delivered' (a wrong tap)."""
+def delivery_undo(*, delivery_id: int, actor: User, receipt: Callable[[Delivery], None] | None = None) -> Delivery:
+    """Put a door back to 'not yet delivered' (a wrong tap). ``receipt``: as for :func:`delivery_mark`."""
     delivery = Delivery.objects.select_for_update().select_related("distribution__community").get(pk=delivery_id)
     if delivery.status == DeliveryStatus.PENDING:
         return delivery
@@ -474,6 +478,8 @@ def delivery_undo(*, delivery_id: int, actor: User) -> Delivery:
         community=delivery.distribution.community,
         detail={"before": before},
     )
+    if receipt is not None:
+        receipt(delivery)
     return delivery
 
 

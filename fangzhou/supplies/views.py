@@ -28,7 +28,7 @@ from fangzhou.registry.models import Household
 from fangzhou.registry.selectors import community_visible_or_404
 from fangzhou.supplies import selectors, services
 from fangzhou.supplies.exports import delivery_list_pdf, delivery_list_xlsx
-from fangzhou.supplies.models import DistributionKind, PlanStatus, Scaling
+from fangzhou.supplies.models import Delivery, DistributionKind, PlanStatus, Scaling
 from fangzhou.supplies.plan_svg import route_plan_svg
 from fangzhou.supplies.services import SuppliesError
 from fangzhou.workorders import outbox
@@ -332,14 +332,20 @@ def mark(request: HttpRequest, delivery_id: int) -> HttpResponse:
         )
     actor = acting_user(request)
     outcome = OutboxReceipt.Outcome.DONE
+    tap = outbox.Tap(request, kind)  # the receipt is committed with the door's change
+
+    def record(changed: Delivery) -> None:
+        text = _("Back to not delivered.") if kind == "delivery_undo" else str(changed.get_status_display())
+        tap.record(target_id=delivery_id, message=text)
+
     if request.POST.get("undo"):
-        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=actor)
+        delivery = services.delivery_undo(delivery_id=delivery.pk, actor=actor, receipt=record)
         text = _("Back to not delivered.")
     else:
         photo = request.FILES.get("photo")
         if photo is not None and photo.size and photo.size > 8 * 1024 * 1024:
             return HttpResponse("照片过大（上限 8 MB） / photo too large (8 MB limit)", status=400)
-        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=actor, photo=photo)
+        delivery = services.delivery_mark(delivery_id=delivery.pk, actor=actor, photo=photo, receipt=record)
         text = str(delivery.get_status_display())
         if delivery.delivered_by_id is not None and delivery.delivered_by_id != actor.pk:
             # Another volunteer reached this door first (while this phone had no signal).
@@ -365,7 +371,9 @@ def mark(request: HttpRequest, delivery_id: int) -> HttpResponse:
             return render(request, "supplies/_door.html", context)
         return redirect("supplies:building", distribution_id=delivery.distribution_id, building_id=delivery.building_id)
 
-    return outbox.answer(request, kind=kind, target_id=delivery_id, outcome=outcome, message=text, page=page)
+    if outcome == OutboxReceipt.Outcome.CONFLICT:  # nothing was written: the receipt after is safe
+        return outbox.answer(request, kind=kind, target_id=delivery_id, outcome=outcome, message=text, page=page)
+    return tap.respond(page, target_id=delivery_id, message=text)
 
 
 @login_required

@@ -208,7 +208,8 @@ class AntigenResult(models.TextChoices):
 
 
 class AntigenSubmission(models.Model):
-    """Every submission from the public page, as received (history); keyed by the client's id."""
+    """Every submission (the public page, or a leader on the household's behalf), as received (history);
+    keyed by the client's id."""
 
     client_id = models.CharField(max_length=64, unique=True)
     building = models.ForeignKey("registry.Building", on_delete=models.CASCADE, related_name="+")
@@ -217,6 +218,8 @@ class AntigenSubmission(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     results: models.JSONField[Any, Any] = models.JSONField(default=dict)
     photo = models.FileField(upload_to="antigen/%Y/%m/%d/", null=True, blank=True)
+    # A building leader who entered the household's results from their phone (None: the household).
+    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -252,8 +252,11 @@ def sample_take(
     door_to_door: bool = False,
     tube_code: str = "",
     at: dt.datetime | None = None,
+    receipt: Callable[[TakeResult], None] | None = None,
 ) -> TakeResult:
     """Put residents (usually one household, or one person) into the station's open tube.
+
+    ``receipt`` (a phone's outbox tap) is called with the result inside the transaction.
 
     Residents pending re-test each get a single tube (单采) instead. A resident already in a pooled
     tube of this round is refused, naming them. Members of one household stay in one tube when they
@@ -376,7 +379,10 @@ def sample_take(
             community_id=rnd.community_id,
             detail={"residents": ids, "single": sorted(pending & set(ids)), "station": station},
         )
-    return TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+        result = TakeResult(tube=last_tube, samples=samples, closed=closed, single=bool(pending))
+        if receipt is not None:
+            receipt(result)
+    return result
 
 
 def _refuse_sealed_at_a_site(rnd: Round, residents: Sequence[Resident]) -> None:
@@ -1305,6 +1311,83 @@ def antigen_report_submit(
         return AntigenOutcome(existing, False, [])
 
 
+class AntigenNewer(TestingError):
+    """A leader's entry tapped before the household's own (or another leader's) later report: the
+    later answer stands and the late entry is not applied."""
+
+
+def antigen_report_on_behalf(
+    *,
+    household: Household,
+    day: dt.date,
+    results: Mapping[int, str],
+    client_id: str,
+    actor: User,
+    tapped_at: dt.datetime | None = None,
+    receipt: Callable[[AntigenOutcome], None] | None = None,
+) -> AntigenOutcome:
+    """A building leader enters a household's antigen results from their phone (maybe offline,
+    sent later by the outbox). The same write as the public page's, recorded by ``actor``.
+
+    Idempotent on ``client_id``. ``tapped_at`` is the phone's time of the tap: a member reported
+    after it by someone else (the household itself, another leader) keeps that later answer and
+    the entry is refused as a conflict (:class:`AntigenNewer`), never applied over it.
+    ``receipt`` is called with the outcome inside the write's transaction (the outbox's receipt,
+    so that the action and its receipt are committed together)."""
+    client_id = client_id.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
+        raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
+    today = timezone.localdate()
+    if not today - dt.timedelta(days=1) <= day <= today:
+        raise TestingError("只能录入今天（或昨天未报）的结果", "only today's (or yesterday's unsent) results")
+    try:
+        return _antigen_report_write(
+            household=household,
+            day=day,
+            results=results,
+            client_id=client_id,
+            photo=None,
+            photo_name="",
+            actor=actor,
+            tapped_at=min(tapped_at, timezone.now()) if tapped_at is not None else None,
+            receipt=receipt,
+        )
+    except IntegrityError:
+        existing = AntigenSubmission.objects.filter(client_id=client_id).first()
+        if existing is None:
+            raise
+        if existing.household_id != household.pk:
+            raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page") from None
+        return AntigenOutcome(existing, False, [])
+
+
+def _antigen_newer(
+    household: Household, day: dt.date, residents: Sequence[int], tapped_at: dt.datetime, actor: User | None
+) -> None:
+    """Refuse a leader's entry where someone else reported a member after the phone's tap."""
+    newer = (
+        AntigenReport.objects.filter(household=household, day=day, resident_id__in=residents, reported_at__gt=tapped_at)
+        .exclude(submission__recorded_by=actor)
+        .select_related("submission__recorded_by", "resident")
+        .order_by("-reported_at")
+        .first()
+    )
+    if newer is None:
+        return
+    at = timezone.localtime(newer.reported_at).strftime("%H:%M")
+    tap = timezone.localtime(tapped_at).strftime("%H:%M")
+    by = newer.submission.recorded_by
+    if by is None:
+        raise AntigenNewer(
+            f"{household.room}室已于 {at} 自行上报（晚于这次录入 {tap}），以住户所报为准，未覆盖。",
+            f"Room {household.room} reported itself at {at} (after this entry at {tap}); theirs stands.",
+        )
+    raise AntigenNewer(
+        f"{household.room}室已由{by}于 {at} 代报（晚于这次录入 {tap}），未覆盖。",
+        f"{by} entered room {household.room} at {at} (after this entry at {tap}); theirs stands.",
+    )
+
+
 def _antigen_key(day: dt.date) -> str:
     """The cause of an antigen re-test (its order's source key is ``retest:<this>:<resident>``)."""
     return f"antigen:{day.isoformat()}"
@@ -1347,10 +1430,15 @@ def _antigen_report_write(
     client_id: str,
     photo: bytes | None,
     photo_name: str,
+    actor: User | None = None,
+    tapped_at: dt.datetime | None = None,
+    receipt: Callable[[AntigenOutcome], None] | None = None,
 ) -> AntigenOutcome:
     """Four statements for a household without a positive: one read (the members and any earlier
     submission with this client id), the submission, one upsert of every member's report, the
-    audit row. A positive adds its re-test and work order, in the same transaction."""
+    audit row. A positive adds its re-test and work order, in the same transaction. A leader's
+    entry (``actor``, ``tapped_at``) first checks that nobody reported a member after the tap;
+    ``receipt`` is called last, inside the transaction."""
     with transaction.atomic(durable=True):
         members: dict[int, int] = {}  # resident -> the community of the household's building
         existing_id: int | None = None
@@ -1389,16 +1477,20 @@ def _antigen_report_write(
             clean[resident_id] = value
         if not clean:
             raise TestingError("请至少填写一人的结果", "report at least one person")
+        if tapped_at is not None:
+            _antigen_newer(household, day, sorted(clean), tapped_at, actor)
         positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
         audit = audit_row(  # checked here (an action of AuditAction, nothing unmasked), written below
             action=AuditAction.ANTIGEN_SUBMIT,
-            actor=None,
+            actor=actor,
             target_type="household",
             target_id=str(household.pk),
             community_id=next(iter(members.values())),
             detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
         )
-        submission = _antigen_rows_write(household=household, day=day, clean=clean, client_id=client_id, audit=audit)
+        submission = _antigen_rows_write(
+            household=household, day=day, clean=clean, client_id=client_id, audit=audit, actor=actor
+        )
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
             submission.save(update_fields=["photo"])
@@ -1418,7 +1510,10 @@ def _antigen_report_write(
             _retest_resolve(
                 resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
             )
-    return AntigenOutcome(submission, True, positives)
+        outcome = AntigenOutcome(submission, True, positives)
+        if receipt is not None:
+            receipt(outcome)
+    return outcome
 
 
 @functools.cache
@@ -1448,12 +1543,18 @@ def _antigen_write_sql(using: str, members: int) -> str:
     )
 
 
-_SUBMISSION_FIELDS = ("client_id", "building", "household", "day", "received_at", "results", "photo")
+_SUBMISSION_FIELDS = ("client_id", "building", "household", "day", "received_at", "results", "photo", "recorded_by")
 _AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
 
 
 def _antigen_rows_write(
-    *, household: Household, day: dt.date, clean: Mapping[int, str], client_id: str, audit: AuditLog
+    *,
+    household: Household,
+    day: dt.date,
+    clean: Mapping[int, str],
+    client_id: str,
+    audit: AuditLog,
+    actor: User | None = None,
 ) -> AntigenSubmission:
     """Write the submission, every member's report and the audit row; the submission, saved.
     One statement on PostgreSQL; three on SQLite (the same rows, through ``lib.fastsql``)."""
@@ -1465,6 +1566,7 @@ def _antigen_rows_write(
         day=day,
         received_at=now,
         results={str(k): v for k, v in clean.items()},
+        recorded_by=actor,
     )
     if connection.vendor != "postgresql":
         insert(submission)
@@ -1494,6 +1596,7 @@ def _antigen_rows_write(
         now,
         AntigenSubmission._meta.get_field("results").get_db_prep_save(submission.results, connection),
         "",  # no photo (the caller stores one after the commit)
+        actor.pk if actor is not None else None,
         day,
         household.pk,
         now,
@@ -1502,7 +1605,7 @@ def _antigen_rows_write(
         params += [resident_id, value]
     params += [
         now,
-        None,
+        actor.pk if actor is not None else None,
         audit.action,
         audit.target_type,
         audit.target_id,

@@ -24,6 +24,7 @@ urlpatterns = [
     path("b/<int:building_id>/cards/", views.building_cards, name="building_cards"),
     path("antigen/c/<str:code>/", views.antigen_glance, name="antigen"),
     path("antigen/b/<int:building_id>/", views.antigen_building, name="antigen_building"),
+    path("antigen/h/<int:household_id>/report/", views.antigen_on_behalf, name="antigen_on_behalf"),
     path("antigen/b/<int:building_id>/poster.pdf", views.poster, name="poster"),
     path("a/<str:token>/", views.public, name="public"),
     path("a/<str:token>/identify/", views.public_identify, name="public_identify"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import uuid
 from typing import Any
 
 import segno
@@ -21,7 +22,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from fangzhou.accounts.permissions import acting_user, can_close_tube, can_manage_community, is_committee, is_officer
+from fangzhou.accounts.permissions import (
+    acting_user,
+    can_close_tube,
+    can_manage_community,
+    is_committee,
+    is_leader,
+    is_officer,
+)
 from fangzhou.cases.models import Source
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
@@ -248,6 +256,11 @@ def door_take(request: HttpRequest, round_id: int) -> HttpResponse:
 
     if closed:
         return conflict(_("Tube %(code)s is already closed: use a new tube.") % {"code": code})
+    tap = outbox.Tap(request, "door_sample")  # the receipt is committed with the sample
+
+    def sampled(tube: Tube) -> str:
+        return _("Sampled: %(name)s, tube %(code)s.") % {"name": resident.name, "code": tube.code}
+
     try:
         result = services.sample_take(
             round=rnd,
@@ -256,17 +269,13 @@ def door_take(request: HttpRequest, round_id: int) -> HttpResponse:
             station=f"door:{acting_user(request).pk}",
             door_to_door=True,
             tube_code=code,
+            receipt=lambda r: tap.record(target_id=resident.pk, message=sampled(r.tube)),
         )
     except TestingError as exc:
         return conflict(exc.zh if zh else exc.en)
-    text = _("Sampled: %(name)s, tube %(code)s.") % {"name": resident.name, "code": result.tube.code}
-    return outbox.answer(
-        request,
-        kind="door_sample",
-        target_id=resident.pk,
-        outcome=OutboxReceipt.Outcome.DONE,
-        message=text,
-        page=lambda: HttpResponse(f'<p class="flash" role="status">{escape(text)}</p>'),
+    text = sampled(result.tube)
+    return tap.respond(
+        lambda: HttpResponse(f'<p class="flash" role="status">{escape(text)}</p>'), target_id=resident.pk, message=text
     )
 
 
@@ -494,6 +503,7 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
         building_tokens_ensure(community=building.community)
         building.refresh_from_db(fields=["public_token"])
     # The links as text, to paste into the building's WeChat group (the poster carries the same).
+    not_reported = selectors.antigen_not_reported(request.user, building, day)
     links = [
         ("antigen", _("Antigen report"), reverse("testing:public", args=[building.public_token])),
         ("home", _("All residents' pages of the building"), reverse("registry:public", args=[building.public_token])),
@@ -504,10 +514,105 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
         "grid": glance.buildings[0] if glance.buildings else None,
         "glance": glance,
         "day": day,
-        "not_reported": selectors.antigen_not_reported(request.user, building, day),
+        "not_reported": not_reported,
+        "on_behalf": _by_household(not_reported) if _may_enter(request, building) else [],
+        "results": [c for c in AntigenResult.choices if c[0] != AntigenResult.NOT_TESTED],
         "kits": selectors.kit_reconciliation(request.user, building, day),
     }
     return render(request, "testing/antigen_building.html", context)
+
+
+def _may_enter(request: HttpRequest, building: Building) -> bool:
+    user = acting_user(request)
+    return is_leader(user) or can_manage_community(user, building.community_id)
+
+
+def _by_household(not_reported: list[Resident]) -> list[tuple[Household, list[Resident]]]:
+    """The chase list by household: each household with its members not reported yet."""
+    rows: dict[int, tuple[Household, list[Resident]]] = {}
+    for r in not_reported:
+        rows.setdefault(r.household_id, (r.household, []))[1].append(r)
+    return list(rows.values())
+
+
+def _said(text: str, *, bad: bool, status: int = 200) -> HttpResponse:
+    css = "error" if bad else "flash"
+    return HttpResponse(f'<p class="{css}" role="status">{escape(text)}</p>', status=status)
+
+
+@login_required
+@require_POST
+def antigen_on_behalf(request: HttpRequest, household_id: int) -> HttpResponse:
+    """A building leader enters a household's antigen results from the building's chase list
+    (maybe offline, sent later by the outbox): idempotent on ``client_id``; a member reported by
+    someone else after the tap is a conflict (409) in the reader's language; the receipt is
+    written in the same transaction as the reports."""
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
+    household = (
+        Household.objects.filter(pk=household_id, building__in=registry.buildings_visible(request.user).values("pk"))
+        .select_related("building")
+        .first()
+    )
+    if household is None:
+        raise Http404(_("Household not found. / 找不到该户。"))
+    user = acting_user(request)
+    kind = "antigen_on_behalf"
+
+    def refused(text: str, status: int) -> HttpResponse:
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=household.pk,
+            outcome=OutboxReceipt.Outcome.REFUSED,
+            message=text,
+            status=status,
+            page=lambda: _said(text, bad=True, status=status),
+        )
+
+    if not (is_leader(user) or can_manage_community(user, household.building.community_id)):
+        return refused(_("You may not enter antigen results for a household."), 403)
+    try:
+        day = dt.date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        day = timezone.localdate()
+    results = {int(k[1:]): str(v) for k, v in request.POST.items() if k[:1] == "r" and k[1:].isdigit() and v}
+    zh = (get_language() or "zh-hans").startswith("zh")
+    tap = outbox.Tap(request, kind)
+    room = household.room
+
+    def record(result: services.AntigenOutcome) -> None:
+        tap.record(target_id=household.pk, message=_reported_text(room, len(result.submission.results)))
+
+    try:
+        outcome = services.antigen_report_on_behalf(
+            household=household,
+            day=day,
+            results=results,
+            client_id=outbox.client_id_of(request) or uuid.uuid4().hex,
+            actor=user,
+            tapped_at=outbox.done_at_client_of(request),
+            receipt=record,
+        )
+    except services.AntigenNewer as exc:
+        text = exc.zh if zh else exc.en
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=household.pk,
+            outcome=OutboxReceipt.Outcome.CONFLICT,
+            message=text,
+            page=lambda: _said(text, bad=True, status=409),
+        )
+    except TestingError as exc:  # bad input (a person not of the household, no result): said, not retried
+        return refused(exc.zh if zh else exc.en, 400)
+    text = _reported_text(room, len(outcome.submission.results))
+    return tap.respond(lambda: _said(text, bad=False), target_id=household.pk, message=text)
+
+
+def _reported_text(room: str, count: int) -> str:
+    return _("Room %(room)s: %(n)s result(s) recorded.") % {"room": room, "n": count}
 
 
 @login_required

@@ -540,6 +540,18 @@ def _antigen_report_submit(w: World) -> Callable[[], object]:
     )
 
 
+@case("testing.antigen_report_on_behalf", A.ANTIGEN_SUBMIT)
+def _antigen_report_on_behalf(w: World) -> Callable[[], object]:
+    wang = _wang(w)
+    return lambda: testing_services.antigen_report_on_behalf(
+        household=wang.household,
+        day=timezone.localdate(),
+        results={wang.pk: "negative"},
+        client_id=uuid.uuid4().hex,
+        actor=w.leader,
+    )
+
+
 @case("testing.kit_handout_record", A.KITS_HANDOUT)
 def _kit_handout_record(w: World) -> Callable[[], object]:
     return lambda: testing_services.kit_handout_record(household=_wang(w).household, day=DAY, kits=2, actor=w.secretary)

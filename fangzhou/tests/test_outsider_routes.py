@@ -73,6 +73,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
 
     fixed: dict[str, int | str] = {
         "building_id": _first(Building, c),
+        "household_id": _first(Household, c, "building__community"),
         "resident_id": _first(Resident, c),
         "case_id": _first(Case, c),
         "round_id": _first(Round, c),

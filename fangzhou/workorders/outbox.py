@@ -6,10 +6,14 @@ nothing. After the action it calls ``answer`` with the outcome, which stores the
 phone's time of the tap next to the server's) and answers JSON to the outbox (``X-Fangzhou-Outbox:
 1`` or ``Accept: application/json``) and the page as today to a browser or htmx.
 
-The receipt is written after the action's own transaction (the services are durable entry
-points): a crash between the two leaves an action without a receipt, and its replay runs the
-action again, which every one of these services takes as a no-op or a "you already did" answer.
-The action itself is audited by its service; the receipt is the phone's delivery note only.
+Where the action is one transaction, its receipt is written inside it (``Tap``: the view hands
+``tap.record`` to the service, which calls it before its transaction commits), so a crash cannot
+leave the action done without its receipt. Where it is not (a conflict or refusal decided before
+anything is written; actions whose service has no receipt hook yet, see docs/architecture.md,
+"Offline"), ``answer`` writes the receipt after the action's transaction: a crash between the two
+means the replay runs the action again, which every one of these services takes as a no-op or a
+"you already did" answer. The action itself is audited by its service; the receipt is the phone's
+delivery note only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -88,17 +93,17 @@ def replayed(request: HttpRequest) -> HttpResponse | None:
     return HttpResponse(f'<p class="{css}" role="status">{escape(receipt.message)}</p>', status=receipt.status_code)
 
 
-def answer(
+def receipt_write(
     request: HttpRequest,
     *,
     kind: str,
     target_id: int,
     outcome: OutboxReceipt.Outcome,
     message: str,
-    page: Callable[[], HttpResponse],
-) -> HttpResponse:
-    """Store the receipt of this tap (when it carries a client id) and answer it: JSON to the
-    outbox, else ``page()`` (built only then: it may leave a flash message for the next page)."""
+    status: int | None = None,
+) -> OutboxReceipt:
+    """Store the receipt of this tap (when it carries a client id; else an unsaved one to answer
+    with). Inside an open transaction it joins it (a savepoint guards the unique client id)."""
     client_id = client_id_of(request)
     receipt = OutboxReceipt(
         client_id=client_id or "",
@@ -106,7 +111,7 @@ def answer(
         kind=kind,
         target_id=target_id,
         outcome=outcome,
-        status_code=STATUS[outcome],
+        status_code=status or STATUS[outcome],
         message=str(message)[:300],
         done_at_client=done_at_client_of(request),
     )
@@ -118,6 +123,50 @@ def answer(
             stored = OutboxReceipt.objects.filter(client_id=client_id).first()
             if stored is not None:
                 receipt = stored
+    return receipt
+
+
+def respond(request: HttpRequest, receipt: OutboxReceipt, page: Callable[[], HttpResponse]) -> HttpResponse:
+    """JSON to the outbox, else ``page()`` (built only then: it may leave a flash message)."""
     if wants_json(request):
         return _json(receipt, replay=False)
     return page()
+
+
+def answer(
+    request: HttpRequest,
+    *,
+    kind: str,
+    target_id: int,
+    outcome: OutboxReceipt.Outcome,
+    message: str,
+    page: Callable[[], HttpResponse],
+    status: int | None = None,
+) -> HttpResponse:
+    """Store the receipt of this tap (after the action: see the module's note) and answer it."""
+    receipt = receipt_write(request, kind=kind, target_id=target_id, outcome=outcome, message=message, status=status)
+    return respond(request, receipt, page)
+
+
+@dataclass
+class Tap:
+    """One tap whose receipt is written inside the action's own transaction: the view passes
+    ``record`` (or a function calling it) to the service, then answers with ``respond``."""
+
+    request: HttpRequest
+    kind: str
+    receipt: OutboxReceipt | None = None
+
+    def record(self, *, target_id: int, message: str) -> None:
+        """The action is done (called by the service before its transaction commits)."""
+        self.receipt = receipt_write(
+            self.request, kind=self.kind, target_id=target_id, outcome=OutboxReceipt.Outcome.DONE, message=message
+        )
+
+    def respond(self, page: Callable[[], HttpResponse], *, target_id: int, message: str) -> HttpResponse:
+        """Answer the tap; a service that found the action already done (no ``record`` call: a
+        replay whose receipt a crash lost) still stores one now."""
+        if self.receipt is None:
+            self.record(target_id=target_id, message=message)
+        assert self.receipt is not None
+        return respond(self.request, self.receipt, page)

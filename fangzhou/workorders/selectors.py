@@ -251,6 +251,11 @@ def requests_visible(user: User | AnonymousUser) -> QuerySet[ResidentRequest]:
     return ResidentRequest.objects.filter(q).select_related("building__compound", "order__assignee")
 
 
+def requests_typed_by(user: User, limit: int = 10) -> list[ResidentRequest]:
+    """The requests this person typed lately (newest first), still in their scope."""
+    return list(requests_visible(user).filter(recorded_by=user).select_related("order")[:limit])
+
+
 @dataclass
 class RequestBoard:
     open: list[ResidentRequest]

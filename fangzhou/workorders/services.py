@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,8 +236,11 @@ def _door_work_gate_or_raise(actor: User) -> None:
 
 
 @transaction.atomic(durable=True)
-def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
+def work_order_claim(
+    *, order_id: int, actor: User, receipt: Callable[[ClaimResult], None] | None = None
+) -> ClaimResult:
     """Claim an open order. Exactly one of many simultaneous claimers wins (row lock, conditional update).
+    ``receipt`` (a phone's outbox tap) is called inside the transaction when this claim won.
 
     A volunteer whose health gate is closed (no recent negative test, or living in a sealed
     building) may not claim door-to-door work: ``WorkOrderError`` says why. The gate is asked
@@ -267,7 +270,10 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
             target_id=order.pk,
             community_id=order.community_id,
         )
-    return ClaimResult(won=won, order=order, holder=order.assignee)
+    result = ClaimResult(won=won, order=order, holder=order.assignee)
+    if won and receipt is not None:
+        receipt(result)
+    return result
 
 
 _NEXT = {
@@ -285,11 +291,18 @@ _AUDIT = {
 
 
 def work_order_transition(
-    *, order_id: int, actor: User, action: str, note: str = "", photo: UploadedFile[bytes] | None = None
+    *,
+    order_id: int,
+    actor: User,
+    action: str,
+    note: str = "",
+    photo: UploadedFile[bytes] | None = None,
+    receipt: Callable[[WorkOrder], None] | None = None,
 ) -> WorkOrder:
     """start / done / cancel / release. Idempotent: repeating an action already done returns the order.
 
     ``done`` may carry a note and a photo (proof of delivery, the state of a stairwell).
+    ``receipt`` (a phone's outbox tap) is called inside the transaction when the order changed.
     """
     if action not in _NEXT:
         raise WorkOrderError(f"未知操作「{action}」", f"unknown action {action!r}")
@@ -335,6 +348,8 @@ def work_order_transition(
             community_id=order.community_id,
             detail={"from": before, "to": target, "photo": "completion_photo" in fields},
         )
+        if receipt is not None:
+            receipt(order)
     return order
 
 
@@ -477,8 +492,12 @@ def resident_request_submit(
     client_id: str | None = None,
     source: str = RequestSource.QR,
     actor: User | None = None,
+    receipt: Callable[[ResidentRequest], None] | None = None,
 ) -> tuple[ResidentRequest, bool]:
-    """Record a resident's request and its work order. A retry with the same client id returns the first."""
+    """Record a resident's request and its work order. A retry with the same client id returns the first.
+
+    ``receipt`` (a phone's outbox tap) is called with the new request inside the transaction, so
+    the request and the tap's receipt are committed together."""
     client_id = (client_id or "").strip()[:64] or None
     if client_id:
         existing = ResidentRequest.objects.filter(client_id=client_id).select_related("order").first()
@@ -554,6 +573,8 @@ def resident_request_submit(
                 community_id=building.community_id,
                 detail={"kind": kind, "source": request.source, "order": order.pk},
             )
+            if receipt is not None:
+                receipt(request)
     except IntegrityError:
         if client_id:
             existing = ResidentRequest.objects.filter(client_id=client_id).first()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/<str:action>/", views.act, name="act"),
     path("requests/", views.requests_board, name="requests"),
     path("requests/new/", views.request_record, name="request_record"),
+    path("requests/type/", views.request_type, name="request_type"),
     path("requests/<int:pk>/escalate/", views.request_escalate, name="request_escalate"),
     path("p/<str:token>/", views.public_request, name="public"),
     path("p/<str:token>/r/<str:reference>/", views.public_status, name="public_status"),

@@ -13,16 +13,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticValidationError
 
-from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
+from fangzhou.accounts.permissions import acting_user, can_claim, is_committee, is_leader, is_officer
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
-from fangzhou.registry.selectors import building_by_token, communities_visible
+from fangzhou.registry.selectors import building_by_token, buildings_visible, communities_visible
 from fangzhou.workorders import outbox, selectors, services
 from fangzhou.workorders.api import WorkOrderIn, creatable_communities, work_order_make
 from fangzhou.workorders.models import (
@@ -219,14 +220,17 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     def said(outcome: OutboxReceipt.Outcome, text: str, page: Callable[[], HttpResponse]) -> HttpResponse:
         return outbox.answer(request, kind="order_claim", target_id=pk, outcome=outcome, message=text, page=page)
 
+    won = _("It is yours. Tap start when you set off.")
+    tap = outbox.Tap(request, "order_claim")  # a won claim's receipt is committed with the claim
     try:
-        result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
+        result = services.work_order_claim(
+            order_id=order.pk, actor=acting_user(request), receipt=lambda _r: tap.record(target_id=pk, message=won)
+        )
     except WorkOrderError as exc:
         both = _error(exc)
         return said(CONFLICT, _in_language(exc), lambda: _card(request, order, error=both))
     if result.won:
-        won = _("It is yours. Tap start when you set off.")
-        return said(DONE, won, lambda: _card(request, result.order, message=won))
+        return tap.respond(lambda: _card(request, result.order, message=won), target_id=pk, message=won)
     if result.order.close_reason:
         error = _("No need to go: this order closed itself (%(reason)s).") % {
             "reason": result.order.get_close_reason_display()
@@ -282,10 +286,20 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if order.assignee is not None:
             text = _("This order is not yours: %(who)s has it.") % {"who": order.assignee}
         return _outbox_refused(request, kind, pk, text)
+    tap = outbox.Tap(request, kind)  # the receipt is committed with the order's change
+
+    def record(changed: WorkOrder) -> None:
+        tap.record(target_id=pk, message=str(changed.get_status_display()))
+
     try:
         photo = _photo(request) if action == "done" else None
         order = services.work_order_transition(
-            order_id=order.pk, actor=user, action=action, note=request.POST.get("note", "")[:2000], photo=photo
+            order_id=order.pk,
+            actor=user,
+            action=action,
+            note=request.POST.get("note", "")[:2000],
+            photo=photo,
+            receipt=record,
         )
     except WorkOrderError as exc:
         both = _error(exc)
@@ -298,9 +312,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             page=lambda: _card(request, order, error=both),
         )
     text = str(order.get_status_display())
-    return outbox.answer(
-        request, kind=kind, target_id=pk, outcome=DONE, message=text, page=lambda: _card(request, order, message=text)
-    )
+    return tap.respond(lambda: _card(request, order, message=text), target_id=pk, message=text)
 
 
 # --- residents' requests: the committee -----------------------------------------------------
@@ -369,6 +381,98 @@ def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     services.resident_request_escalate(request=req, actor=acting_user(request), note=request.POST.get("note", ""))
     messages.success(request, _("Escalated to the subdistrict."))
     return redirect(f"{reverse('workorders:requests')}?c={req.community.code}")
+
+
+# --- residents' requests: typed by a building leader on their phone --------------------------
+
+
+def _may_type(request: HttpRequest) -> bool:
+    user = acting_user(request)
+    return (is_leader(user) or is_committee(user)) and not is_officer(user)
+
+
+def _typed_said(text: str, *, bad: bool, status: int = 200) -> HttpResponse:
+    css = "error" if bad else "flash"
+    return HttpResponse(f'<p class="{css}" role="status">{escape(text)}</p>', status=status)
+
+
+@login_required
+def request_type(request: HttpRequest) -> HttpResponse:
+    """A building leader types a resident's request (told at the door or by phone), maybe in a
+    stairwell without signal: the form is an outbox form, sent when the signal returns;
+    idempotent on ``client_id``, the receipt written in the request's own transaction."""
+    if request.method == "POST":
+        return _request_typed(request)
+    if not _may_type(request):
+        return HttpResponseForbidden(_("Only building leaders and the committee record requests."))
+    user = acting_user(request)
+    return render(
+        request,
+        "workorders/request_type.html",
+        {
+            "buildings": list(buildings_visible(user).select_related("compound").order_by("compound__name", "number")),
+            "kinds": RequestKind.choices,
+            "urgencies": Urgency.choices,
+            "recent": selectors.requests_typed_by(user),
+        },
+    )
+
+
+def _request_typed(request: HttpRequest) -> HttpResponse:
+    replay = outbox.replayed(request)
+    if replay is not None:
+        return replay
+    user = acting_user(request)
+    raw = request.POST.get("building", "")
+    building = (
+        buildings_visible(user).select_related("compound", "community").filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if building is None:
+        raise Http404(_("Building not found"))
+    kind = "request_typed"
+
+    def refused(text: str, status: int) -> HttpResponse:
+        return outbox.answer(
+            request,
+            kind=kind,
+            target_id=building.pk,
+            outcome=REFUSED,
+            message=text,
+            status=status,
+            page=lambda: _typed_said(text, bad=True, status=status),
+        )
+
+    if not _may_type(request):
+        return refused(_("Only building leaders and the committee record requests."), 403)
+    tap = outbox.Tap(request, kind)
+
+    def record(req: Any) -> None:
+        tap.record(target_id=req.pk, message=_("Request %(ref)s recorded.") % {"ref": req.reference})
+
+    try:
+        urgency = int(request.POST.get("urgency") or Urgency.NORMAL)
+    except ValueError:
+        urgency = -1
+    try:
+        req, _created = services.resident_request_submit(
+            building=building,
+            kind=request.POST.get("kind", ""),
+            urgency=urgency,
+            text=request.POST.get("text", ""),
+            room=request.POST.get("room", ""),
+            contact_name=request.POST.get("contact_name", ""),
+            contact_phone=request.POST.get("contact_phone", ""),
+            client_id=outbox.client_id_of(request),
+            source=RequestSource.STAFF,
+            actor=user,
+            receipt=record,
+        )
+    except WorkOrderError as exc:  # bad input: said to the person, never retried
+        return refused(_in_language(exc), 400)
+    text = _("Request %(ref)s recorded.") % {"ref": req.reference}
+    return tap.respond(lambda: _typed_said(text, bad=False), target_id=req.pk, message=text)
 
 
 # --- residents' requests: the public QR page ------------------------------------------------

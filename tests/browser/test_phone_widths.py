@@ -77,3 +77,16 @@ def test_public_pages_fit_a_phone(live_server: Any, phone: Any, live_world: Worl
         response = phone.goto(live_server.url + path)
         assert response.status == 200, path
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+
+
+def test_a_leaders_field_pages_fit_a_phone(live_server: Any, phone: Any, live_world: World) -> None:
+    """The building leader's offline forms: a household's results (opened) and a typed request."""
+    sign_in(phone, live_server.url, "leader3", PASSWORD)
+    for language in ("zh-hans", "en"):
+        phone.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        for path in (f"/testing/antigen/b/{live_world.b3.pk}/", "/orders/requests/type/"):
+            response = phone.goto(live_server.url + path)
+            assert response.status == 200, path
+            for summary in phone.locator("#on-behalf summary").all():
+                summary.click()
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390, (language, path)

@@ -8,8 +8,32 @@
 // every 20 s), oldest first, with backoff. The server answers a replayed client_id with its stored
 // outcome, so a tap reaches it once however often it is sent. A conflict or refusal is shown to the
 // person and the tap is dropped; an ended session keeps everything and asks to sign in again.
+// Where the browser has Background Sync (Android Chrome) a waiting tap also registers the sync tag
+// "fz-outbox": the service worker's `sync` event asks the open page to send (iOS Safari has no
+// Background Sync: there the online / page-load / timer path does it). A photo is resized on the
+// phone (longest side 1280 px, JPEG 0.7) before it is kept, and kept only if the phone has room.
 (function () {
   "use strict";
+  var PHOTO_MAX_PX = 1280;
+  var PHOTO_QUALITY = 0.7;
+  var SPARE_BYTES = 2 * 1024 * 1024;  // what the phone must keep free after a kept photo
+  var SYNC_TAG = "fz-outbox";
+
+  // The size a photo is drawn at: its longest side at most `max`, the proportions kept.
+  function fitWithin(width, height, max) {
+    if (!(width > 0 && height > 0)) return { width: 0, height: 0, scaled: false };
+    var longest = Math.max(width, height);
+    if (longest <= max) return { width: width, height: height, scaled: false };
+    var scale = max / longest;
+    return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)), scaled: true };
+  }
+  // Whether `bytes` more fit in this site's storage (navigator.storage.estimate()); unknown = yes.
+  function roomFor(estimate, bytes) {
+    if (!estimate || !estimate.quota) return true;
+    return estimate.quota - (estimate.usage || 0) >= bytes + SPARE_BYTES;
+  }
+  window.FzOutbox = { fitWithin: fitWithin, roomFor: roomFor, PHOTO_MAX_PX: PHOTO_MAX_PX, SYNC_TAG: SYNC_TAG };
+
   var meta = document.querySelector('meta[name="fz-user"]');
   if (!meta || !window.indexedDB) return;
   var USER = meta.content;
@@ -87,9 +111,12 @@
     news.appendChild(p);
   }
   function urlOf(form) { return form.getAttribute("hx-post") || form.getAttribute("action") || location.pathname; }
-  // Which row a tap belongs to: its form's address and hidden fields (the door-to-door list has one
-  // address for every resident; the resident is a hidden field), never the tap's own id or time.
-  function keyOf(form) {
+  // What a kept tap's row is found by: a form's own key (data-outbox-key), else its URL. A form
+  // that takes many taps (data-outbox-repeat: a typed request) keys each tap by its client id.
+  function formKey(form) { return form.dataset.outboxKey || fieldsKey(form); }
+  // Without its own key, a row is its form's address and hidden fields (the door-to-door list has
+  // one address for every resident; the resident is a hidden field), never the tap's id or time.
+  function fieldsKey(form) {
     var key = new URL(urlOf(form), location.href).pathname;
     var inputs = form.querySelectorAll("input[type=hidden]");
     for (var i = 0; i < inputs.length; i++) {
@@ -98,24 +125,44 @@
     }
     return key;
   }
-  function markPending(key) {
+  function keyOf(item) { return item.key || item.url; }
+  function markPending(item) {
+    var key = keyOf(item);
     var forms = document.querySelectorAll("form[data-outbox]");
     for (var i = 0; i < forms.length; i++) {
       var form = forms[i];
-      if (keyOf(form) !== key || form.hidden) continue;
+      if (form.hasAttribute("data-outbox-repeat")) {
+        if (key.indexOf(urlOf(form) + "#") === 0) listPending(form, item);
+        continue;
+      }
+      if (formKey(form) !== key || form.hidden) continue;
       form.hidden = true;
       var tag = document.createElement("span");
       tag.className = "outbox-pending";
-      tag.setAttribute("data-key", key);
+      tag.setAttribute("data-url", key);
       tag.textContent = pendingText;
       form.parentNode.insertBefore(tag, form.nextSibling);
     }
   }
+  // A repeat form stays usable; each of its kept taps is a line "label · 待发送" under it.
+  function listPending(form, item) {
+    var key = keyOf(item);
+    var tags = document.querySelectorAll(".outbox-pending, .outbox-answered");
+    for (var i = 0; i < tags.length; i++) if (tags[i].getAttribute("data-url") === key) return;
+    var list = (form.dataset.outboxList && document.getElementById(form.dataset.outboxList)) || form.parentNode;
+    var line = document.createElement(list.tagName === "UL" || list.tagName === "OL" ? "li" : "p");
+    line.className = "outbox-pending";
+    line.setAttribute("data-url", key);
+    line.setAttribute("data-label", item.label || "");
+    line.textContent = (item.label ? item.label + " · " : "") + pendingText;
+    list.appendChild(line);
+  }
   // The server answered a kept tap: its row says the outcome instead of "waiting".
-  function markAnswered(key, text, bad) {
+  function markAnswered(url, text, bad) {
     var tags = document.querySelectorAll(".outbox-pending");
     for (var i = 0; i < tags.length; i++) {
-      if (tags[i].getAttribute("data-key") !== key) continue;
+      if (tags[i].getAttribute("data-url") !== url) continue;
+      if (tags[i].hasAttribute("data-label") && tags[i].getAttribute("data-label")) text = tags[i].getAttribute("data-label") + " · " + text;
       tags[i].className = bad ? "outbox-answered error" : "outbox-answered";
       tags[i].textContent = bad ? text : "✓ " + text;
     }
@@ -140,6 +187,87 @@
     input.value = value;
   }
 
+  // ---- photos: resized on the phone, kept only where there is room ---------------------------
+  function drawn(file) {
+    if (window.createImageBitmap) {
+      return createImageBitmap(file, { imageOrientation: "from-image" }).catch(function () { return createImageBitmap(file); });
+    }
+    return new Promise(function (resolve, reject) {  // older Safari: through an <img>
+      var img = new Image();
+      var url = URL.createObjectURL(file);
+      img.onload = function () { URL.revokeObjectURL(url); resolve(img); };
+      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("image")); };
+      img.src = url;
+    });
+  }
+  function shrink(file) {
+    if (!file.type || file.type.indexOf("image/") !== 0) return Promise.resolve(file);
+    return drawn(file).then(function (picture) {
+      var width = picture.naturalWidth || picture.width;
+      var height = picture.naturalHeight || picture.height;
+      var size = fitWithin(width, height, PHOTO_MAX_PX);
+      var canvas = document.createElement("canvas");
+      canvas.width = size.width;
+      canvas.height = size.height;
+      canvas.getContext("2d").drawImage(picture, 0, 0, size.width, size.height);
+      if (picture.close) picture.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          if (!blob || (!size.scaled && blob.size >= file.size)) { resolve(file); return; }
+          var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+          resolve(new File([blob], name, { type: "image/jpeg", lastModified: file.lastModified }));
+        }, "image/jpeg", PHOTO_QUALITY);
+      });
+    }).catch(function () { return file; });  // cannot be drawn here (e.g. HEIC): kept as taken
+  }
+  function estimate() {
+    if (!navigator.storage || !navigator.storage.estimate) return Promise.resolve(null);
+    return navigator.storage.estimate().catch(function () { return null; });
+  }
+  // The fields to keep: photos resized, and dropped (with a plain message) when the phone is full.
+  function keepable(fields) {
+    var photos = fields.filter(function (pair) { return pair[1] instanceof Blob; });
+    if (!photos.length) return Promise.resolve(fields);
+    return Promise.all(fields.map(function (pair) {
+      return pair[1] instanceof Blob ? shrink(pair[1]).then(function (f) { return [pair[0], f]; }) : pair;
+    })).then(function (resized) {
+      var bytes = resized.reduce(function (n, pair) { return n + (pair[1] instanceof Blob ? pair[1].size : 0); }, 0);
+      return estimate().then(function (room) {
+        if (roomFor(room, bytes)) return resized;
+        say(news ? news.dataset.photoDropped || "" : "", true);
+        return resized.filter(function (pair) { return !(pair[1] instanceof Blob); });
+      });
+    });
+  }
+  function withoutPhotos(item) {
+    item.fields = item.fields.filter(function (pair) { return !(pair[1] instanceof Blob); });
+    return item;
+  }
+  // Keep the tap; if the phone refuses the photo (quota), keep it without; if it refuses even
+  // that, say so plainly (the tap is not kept).
+  function keep(item) {
+    return keepable(item.fields).then(function (fields) {
+      item.fields = fields;
+      return put(item);
+    }).catch(function () {
+      return put(withoutPhotos(item)).then(function () {
+        say(news ? news.dataset.photoDropped || "" : "", true);
+      });
+    }).catch(function (error) {
+      say(news ? news.dataset.full || "" : "", true);
+      throw error;
+    });
+  }
+
+  // ---- Background Sync (where the browser has it) --------------------------------------------
+  function askSync() {
+    if (!navigator.serviceWorker || !navigator.serviceWorker.ready) return Promise.resolve();
+    return navigator.serviceWorker.ready.then(function (registration) {
+      if (registration && registration.sync && registration.sync.register) return registration.sync.register(SYNC_TAG);
+      return null;
+    }).catch(function () { return null; });
+  }
+
   // ---- a tap ----------------------------------------------------------------------------------
   var sending = new WeakMap();  // form -> {id, stored} while htmx sends it
   document.addEventListener("submit", function (e) {
@@ -150,22 +278,31 @@
     hidden(form, "done_at_client", new Date().toISOString());
     var fields = [];
     new FormData(form).forEach(function (value, name) {
-      if (name !== "csrfmiddlewaretoken" && !(value instanceof File && !value.size)) fields.push([name, value]);
+      if (name !== "csrfmiddlewaretoken" && !(value instanceof Blob && !value.size)) fields.push([name, value]);
     });
     if (e.submitter && e.submitter.name) fields.push([e.submitter.name, e.submitter.value]);
+    var url = new URL(urlOf(form), location.href).pathname;
+    var repeat = form.hasAttribute("data-outbox-repeat");
+    var label = form.dataset.outboxLabel || "";
+    var text = repeat && form.querySelector("[name=text]");
+    if (text && text.value) label += (label ? " " : "") + text.value.slice(0, 24);
     var item = {
-      client_id: id, user: USER, url: new URL(urlOf(form), location.href).pathname, key: keyOf(form), fields: fields,
-      csrf: csrf(), tapped_at: new Date().toISOString(), label: form.dataset.outboxLabel || "",
-      tries: 0, next_at: 0
+      client_id: id, user: USER, url: url, key: repeat ? url + "#" + id : formKey(form), fields: fields,
+      csrf: csrf(), tapped_at: new Date().toISOString(), label: label, tries: 0, next_at: 0
     };
-    var stored = put(item);
+    var stored = keep(item);
     if (navigator.onLine && window.htmx) {  // htmx sends it now; the kept copy waits for the answer
-      sending.set(form, { id: id, stored: stored, key: item.key });
+      sending.set(form, { id: id, stored: stored, item: item });
       return;
     }
     e.preventDefault();
     e.stopImmediatePropagation();
-    stored.then(function () { markPending(item.key); showCount(); });
+    stored.then(function () {
+      if (repeat) form.reset();
+      markPending(item);
+      showCount();
+      askSync();
+    }, function () { return null; });
   }, true);
 
   document.addEventListener("htmx:afterRequest", function (e) {
@@ -174,11 +311,14 @@
     if (!entry) return;
     sending.delete(form);
     var status = e.detail.xhr ? e.detail.xhr.status : 0;
+    if (status >= 200 && status < 300 && form.hasAttribute("data-outbox-repeat")) form.reset();
     entry.stored.then(function () {
       if (status >= 200 && status < 500 && status !== 401 && status !== 403) return drop(entry.id);
-      markPending(entry.key);  // no answer (or a 403 that may be an ended session): flush decides
+      if (form.hasAttribute("data-outbox-repeat")) form.reset();
+      markPending(entry.item);  // no answer (or a 403 that may be an ended session): flush decides
+      askSync();
       return null;
-    }).then(showCount);
+    }, function () { return null; }).then(showCount);
   });
 
   // A failed send of an outbox form is kept, not lost: the page's "not sent" warning would be wrong.
@@ -226,17 +366,19 @@
               signInAgain(true);  // the session ended: keep everything
               return false;
             }
-            if (status >= 500 || status === 429 || status === 0) return backoff(item).then(function () { return false; });
+            if (status >= 500 || status === 429 || status === 0) {
+              return backoff(item).then(askSync).then(function () { return false; });
+            }
             signInAgain(false);
             return drop(item.client_id).then(function () {
               var text = (r.data && r.data.message) || String(status);
               var prefix = item.label ? item.label + " · " : "";
-              markAnswered(item.key || item.url, text, !(r.data && r.data.ok));
+              markAnswered(keyOf(item), text, !(r.data && r.data.ok));
               if (!(r.data && r.data.ok)) say(prefix + text, true);
               else if (!r.data.replay) say("✓ " + prefix + text, false);
               return true;
             });
-          }, function () { return backoff(item).then(function () { return false; }); });
+          }, function () { return backoff(item).then(askSync).then(function () { return false; }); });
         });
       });
       return chain;
@@ -311,8 +453,18 @@
 
   function start() {
     showAge();
-    mine().then(function (items) { items.forEach(function (i) { markPending(i.key || i.url); }); });
+    mine().then(function (items) { items.forEach(markPending); });
     showCount();
+    // The service worker's `sync` event (Background Sync): send now, and say how many still wait
+    // (none left: the browser may forget the sync; some left: it tries again later).
+    if (navigator.serviceWorker && navigator.serviceWorker.addEventListener) {
+      navigator.serviceWorker.addEventListener("message", function (e) {
+        if (!e.data || e.data.type !== "fz-outbox-flush") return;
+        var reply = e.ports && e.ports[0];
+        flush().then(showCount).then(function (left) { if (reply) reply.postMessage({ left: left }); },
+          function () { if (reply) reply.postMessage({ left: -1 }); });
+      });
+    }
     flush().then(function () {
       var ready = navigator.serviceWorker ? navigator.serviceWorker.ready : Promise.resolve();
       var late = new Promise(function (resolve) { setTimeout(resolve, 5000); });

@@ -7,12 +7,19 @@
 // ended, deletes the copies of the person before).
 // Static files: served from the cache and refreshed behind (they hold no personal data).
 // Posts are never touched here: the outbox (outbox.js) keeps and sends them.
+// Background Sync (where the browser has it): outbox.js registers the tag "fz-outbox" when a tap
+// waits; the `sync` event asks each open page of the site to send its outbox and waits for the
+// answer (taps still waiting: the sync fails, so the browser tries again later). With no page
+// open nothing is sent from here (the CSRF token and the outcome shown to the person live in the
+// page): the next page load sends.
 "use strict";
 
 var STATIC = "fz-static-v1";
 var META = "fz-meta";
 var WHO = "/__fz/user";
 var USER_META = /<meta name="fz-user" content="([A-Za-z0-9]+)">/;
+var SYNC_TAG = "fz-outbox";
+var SYNC_WAIT_MS = 60000;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
@@ -123,4 +130,28 @@ self.addEventListener("notificationclick", function (event) {
     }
     return self.clients.openWindow(target.href);
   }));
+});
+
+// Ask one page to send its outbox; resolves with how many taps still wait there (-1: no answer).
+function askToFlush(client) {
+  return new Promise(function (resolve) {
+    var channel = new MessageChannel();
+    var timer = setTimeout(function () { resolve(-1); }, SYNC_WAIT_MS);
+    channel.port1.onmessage = function (e) { clearTimeout(timer); resolve(e.data && typeof e.data.left === "number" ? e.data.left : -1); };
+    client.postMessage({ type: "fz-outbox-flush" }, [channel.port2]);
+  });
+}
+
+function syncOutbox() {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (pages) {
+    if (!pages.length) return null;
+    return Promise.all(pages.map(askToFlush)).then(function (left) {
+      if (left.indexOf(0) < 0) throw new Error("outbox not empty yet");
+      return null;
+    });
+  });
+}
+
+self.addEventListener("sync", function (event) {
+  if (event.tag === SYNC_TAG) event.waitUntil(syncOutbox());
 });
