@@ -90,7 +90,6 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "plan_id": _first(RoutePlan, c),
         "batch_id": _first(TransferBatch, c),
         "survey_id": _first(Survey, c),
-        "household_id": _first(Household, c, "building__community"),
         "profile_id": _first(CareProfile, c),
         "transfer_id": _first(ResidentTransfer, c, "from_community"),
         "user_id": _first(User, c),
