@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pypinyin import Style, lazy_pinyin
 
 from fangzhou.registry.namekeys import KEY_MAX, _syllables, all_readings, name_search_key, pinyin_query
