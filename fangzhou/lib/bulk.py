@@ -41,14 +41,44 @@ def rows_copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[
                     n += 1
             return n
         fields = {f.column: f for f in model._meta.concrete_fields}
-        prep = [fields[c].get_db_prep_save for c in columns]
+        # Text, integers, booleans and keys go to the driver as they are; dates, times, JSON … are
+        # prepared by their field, as the ORM would.
+        prep = [(i, fields[c].get_db_prep_save) for i, c in enumerate(columns) if not _plain(fields[c])]
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {_table(model)} ({names}) VALUES ({marks})"  # noqa: S608 - names from the model
         it = iter(rows)
+        last: dict[int, tuple[Any, Any]] = {}
         while batch := list(itertools.islice(it, 1000)):
-            cursor.executemany(sql, [[p(v, connection) for p, v in zip(prep, row, strict=True)] for row in batch])
+            if prep:
+                batch = [_prepared(row, prep, last) for row in batch]
+            cursor.executemany(sql, batch)
             n += len(batch)
     return n
+
+
+_PLAIN = (models.CharField, models.TextField, models.BooleanField)
+
+
+def _plain(field: models.Field[Any, Any]) -> bool:
+    """Whether the driver takes this field's Python values as they are (no adaptation by Django)."""
+    if isinstance(field, models.ForeignKey):
+        return _plain(field.target_field)
+    if isinstance(field, models.IntegerField):  # its own get_db_prep_value only validates on some backends
+        return True
+    return isinstance(field, _PLAIN) and type(field).get_db_prep_value is models.Field.get_db_prep_value
+
+
+def _prepared(row: Sequence[Any], prep: list[tuple[int, Any]], last: dict[int, tuple[Any, Any]]) -> list[Any]:
+    values = list(row)
+    for i, p in prep:
+        value = values[i]
+        seen = last.get(i)
+        if seen is not None and seen[0] is value:  # the same object again (a timestamp of the whole import)
+            values[i] = seen[1]
+            continue
+        values[i] = p(value, connection)
+        last[i] = (value, values[i])
+    return values
 
 
 def tables_analyze(*models_: type[models.Model]) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from fangzhou.accounts.models import Role
+from fangzhou.accounts.models import Role, User
 from fangzhou.accounts.services import account_create, user_upsert
 from fangzhou.lib.importing import ImportReport
 from fangzhou.lib.sheets import Sheet
@@ -850,14 +850,16 @@ def _accounts(community: Community, stdout: TextIO | None) -> list[DemoAccount]:
             buildings=buildings if role == Role.BUILDING_LEADER else (),
         )
         accounts.append((username, role.value, password, description))
-    # The owners' committee is a contact entry on the accounts page: it never signs in.
-    account_create(
-        actor=None,
-        username="owners",
-        role=Role.OWNERS_COMMITTEE,
-        community=community,
-        display_name="孙美玲（业委会主任）",
-    )
+    # The owners' committee is a contact entry on the accounts page: it never signs in. Made once:
+    # a second demo seeded into the same database (bench/demo_scale.py) keeps the first one's.
+    if not User.objects.filter(username="owners").exists():
+        account_create(
+            actor=None,
+            username="owners",
+            role=Role.OWNERS_COMMITTEE,
+            community=community,
+            display_name="孙美玲（业委会主任）",
+        )
     _say(stdout, f"{len(accounts)} accounts: " + ", ".join(a[0] for a in accounts) + " (new passwords)")
     return accounts
 

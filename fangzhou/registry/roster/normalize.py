@@ -324,13 +324,17 @@ _LOST_DIGITS = CellError(
 )
 
 
+_ID_SCIENTIFIC = re.compile(r"\d+(\.\d+)?E\+?\d+")
+_ID_SHAPE = re.compile(r"\d{17}[\dX]")
+
+
 def resident_id(value: Cell, *, today: dt.date) -> IdFacts:
     if isinstance(value, float) or (isinstance(value, int) and value > 10**15):
         raise _LOST_DIGITS
     raw = compact(value).upper()
-    if re.fullmatch(r"\d+(\.\d+)?E\+?\d+", raw):
+    if _ID_SCIENTIFIC.fullmatch(raw):
         raise _LOST_DIGITS
-    if not re.fullmatch(r"\d{17}[\dX]", raw):
+    if not _ID_SHAPE.fullmatch(raw):
         raise CellError(
             f"身份证号「{mask_id(raw)}」应为 18 位（17 位数字加数字或 X）",
             "a resident ID number has 18 characters: 17 digits, then a digit or X",

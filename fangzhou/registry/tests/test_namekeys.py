@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pypinyin import Style, lazy_pinyin
 
-from fangzhou.registry.namekeys import KEY_MAX, all_readings, name_search_key, pinyin_query
+from fangzhou.registry.namekeys import KEY_MAX, _syllables, all_readings, name_search_key, pinyin_query
 
 
 def finds(query: str, name: str) -> bool:
@@ -93,3 +94,14 @@ def test_every_chinese_name_is_found_by_its_initials_and_full_reading(name: str)
     assert readings
     assert readings[0] in key
     assert readings[0][0] in {w[0] for w in key if len(w) == len(name)}  # the initials, one per character
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=4))
+def test_a_name_read_a_character_at_a_time_reads_as_pypinyin_reads_it_whole(run: str) -> None:
+    # The roster import's fast reading of a non-phrase run must give the same key as pypinyin.
+    assert _syllables(run) == [s for s in lazy_pinyin(run, style=Style.NORMAL, errors="ignore") if s.isalpha()]
+
+
+@pytest.mark.parametrize("run", ["长江", "重庆", "银行", "张长生", "解放军", "单于", "曾经", "伟芳", "音乐家"])
+def test_phrases_keep_their_phrase_reading(run: str) -> None:
+    assert _syllables(run) == lazy_pinyin(run, style=Style.NORMAL, errors="ignore")

@@ -12,7 +12,7 @@ import pytest
 
 from fangzhou.accounts.models import AuditLog
 from fangzhou.lib.sheets import UnreadableFile
-from fangzhou.registry.models import Building, Household, Resident
+from fangzhou.registry.models import Building, Grid, Household, Resident
 from fangzhou.registry.services import community_create, roster_export, roster_import
 from fangzhou.registry.tests.factories import make_id
 
@@ -185,6 +185,34 @@ class TestImportMessyRoster:
         assert log.detail["changes"]["phone"] == ["138****5678", "139****8888"]
         assert "13999998888" not in str(log.detail)
         assert "household" in log.detail["changes"]
+
+    def test_reimport_sets_back_what_was_edited_since_and_reports_a_repeated_row(self, community) -> None:  # type: ignore[no-untyped-def]
+        # A re-import skips rows it read before only while the person is still as it left them.
+        rows = messy_rows()
+        roster_import(community=community, actor=None, data=xlsx(rows), filename="roster.xlsx")
+        chen = Resident.objects.get(name="陈建国")
+        Resident.objects.filter(pk=chen.pk).update(phone="+8613700000000")  # edited elsewhere
+        Household.objects.filter(pk=Resident.objects.get(name="周丽").household_id).update(room="9999")
+        rows.append(list(rows[1]))  # row 13: the very same cells as row 3
+        again = roster_import(community=community, actor=None, data=xlsx(rows), filename="roster.xlsx")
+        assert (again.created, again.updated, again.unchanged) == (0, 2, 1)
+        assert Resident.objects.get(pk=chen.pk).phone == "+8613812345678"
+        assert Resident.objects.get(name="周丽").household.room == "1201"
+        assert {(r.row, r.column) for r in again.rejected} >= {(13, "id_number")}
+        assert AuditLog.objects.filter(action="resident.update", target_id=str(chen.pk)).exists()
+        third = roster_import(community=community, actor=None, data=xlsx(rows), filename="roster.xlsx")
+        assert (third.created, third.updated, third.unchanged) == (0, 0, 3)
+        assert {(r.row, r.column) for r in third.rejected} == {(r.row, r.column) for r in again.rejected}
+
+    def test_reimport_sets_back_a_grid_changed_since(self, community) -> None:  # type: ignore[no-untyped-def]
+        number = make_id("310104", BORN, 22, True)
+        rows = [["楼号", "室号", "姓名", "身份证号", "网格"], ["3", "201", "王小明", number, "一网格"]]
+        roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        building = Building.objects.get(community=community)
+        other = Grid.objects.create(community=community, name="二网格")
+        Building.objects.filter(pk=building.pk).update(grid=other)
+        roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        assert Building.objects.get(pk=building.pk).grid.name == "一网格"
 
     def test_match_on_place_and_name_when_no_document(self, community) -> None:  # type: ignore[no-untyped-def]
         rows = [["楼号", "室号", "姓名", "手机号"], ["7", "101", "老李", "13600001111"]]
