@@ -177,13 +177,14 @@ def test_a_checkin_done_closes_the_missed_checkin_order(world: World) -> None:
 def test_stopping_a_schedule_cancels_its_coming_escorts(world: World) -> None:
     care_services.care_registry_sync(community=world.community, actor=None)
     profile = CareProfile.objects.get(resident=world.resident("王秀英"))
-    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    # A session a few hours from now, whatever the time of day the suite runs (within the escort lead).
+    session = timezone.localtime() + dt.timedelta(hours=3)
     schedule = care_services.treatment_schedule_set(
         profile_id=profile.pk,
         actor=world.secretary,
         kind="dialysis",
-        weekdays=str(tomorrow.isoweekday()),
-        at=dt.time(9),
+        weekdays=str(session.isoweekday()),
+        at=dt.time(session.hour),
         hospital="H",
     )
     report = care_services.care_escorts_ensure(community=world.community, actor=None)
