@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from weasyprint import HTML
 
 from fangzhou.accounts.models import Role
+from fangzhou.lib.personal import mask_name
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.urls import public_url
 from fangzhou.notices import services as notice_services
@@ -31,9 +32,12 @@ from fangzhou.notices.texts import notice_text
 from fangzhou.portal import selectors
 from fangzhou.portal.grouptext import GroupText, group_text
 from fangzhou.portal.session import pass_end, pass_give, pass_read
-from fangzhou.registry.models import Building
+from fangzhou.registry.models import Building, Resident
 from fangzhou.registry.selectors import building_by_token, community_time_zone_activate
 from fangzhou.registry.services import building_tokens_ensure
+from fangzhou.surveys import selectors as survey_selectors
+from fangzhou.surveys import services as survey_services
+from fangzhou.surveys.models import Survey
 from fangzhou.testing.selectors import household_identify
 
 ENDPOINT_MAX = 1000
@@ -107,8 +111,57 @@ def household(request: HttpRequest) -> HttpResponse:
         "page": page,
         "token": page.building.public_token,
         "vapid_public_key": _vapid_key(),
+        "surveys": survey_selectors.open_for_household(page.household),
     }
     return _no_store(render(request, "portal/household.html", context))
+
+
+@ensure_csrf_cookie
+def household_survey(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """A needs survey answered by the household itself (its pass), the same form a leader uses."""
+    given = pass_read(request)
+    if given is None:
+        return _refused_page(request)
+    page = selectors.household_page(given.household_id, given.matches)
+    if page is None:
+        return _refused_page(request)
+    community_time_zone_activate(page.building.community)
+    household = page.household
+    survey = Survey.objects.filter(
+        pk=survey_id, community_id=household.building.community_id, status=Survey.Status.OPEN
+    ).first()
+    if survey is None:
+        raise Http404(_("Survey not found"))
+    answer = survey.answers.filter(household=household).first()
+    values: dict[str, Any] = dict(answer.values) if answer is not None else {}
+    error, status = "", 200
+    if request.method == "POST":
+        raw = {key: request.POST.getlist(key) for key in request.POST}
+        try:
+            survey_services.answer_save(survey_id=survey.pk, household=household, raw=raw, actor=None)
+        except survey_services.SurveyError as exc:
+            error, status = exc.reason, 400
+            values = {k: v if len(v) != 1 else v[0] for k, v in raw.items()}
+        else:
+            response = redirect("portal:household")
+            response.status_code = 303
+            return _no_store(response)
+    members = [(r.pk, mask_name(r.name)) for r in Resident.objects.filter(household=household).order_by("pk")]
+    questions = []
+    for q in survey.questions.all():
+        value = values.get(q.name)
+        chosen = {str(v) for v in value} if isinstance(value, list) else {str(value)} if value is not None else set()
+        options = [(c["value"], survey_selectors.text(c["zh"], c["en"])) for c in q.choices]
+        questions.append((q, survey_selectors.text(q.label_zh, q.label_en), options, chosen, value))
+    context = {
+        "survey": survey,
+        "title": survey_selectors.text(survey.title_zh, survey.title_en),
+        "members": members,
+        "questions": questions,
+        "error": error,
+        "household": household,
+    }
+    return _no_store(render(request, "portal/survey.html", context, status=status))
 
 
 def _vapid_key() -> str:

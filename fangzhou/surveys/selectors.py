@@ -85,3 +85,15 @@ def survey_results(survey: Survey) -> tuple[list[BuildingTally], list[QuestionTa
             question.counts = [("", sum(len(a) for a in given))]
         tallies.append(question)
     return list(buildings.values()), tallies
+
+
+def open_for_household(household: Household) -> list[tuple[Survey, str, bool]]:
+    """The open surveys of the household's community, each with its title and whether this
+    household answered (one query): what the household page offers."""
+    answered = Answer.objects.filter(survey=OuterRef("pk"), household=household)
+    rows = (
+        Survey.objects.filter(community_id=household.building.community_id, status=Survey.Status.OPEN)
+        .annotate(answered=Exists(answered))
+        .order_by("-created_at")
+    )
+    return [(s, text(s.title_zh, s.title_en), bool(getattr(s, "answered", False))) for s in rows]

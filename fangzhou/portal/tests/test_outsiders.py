@@ -21,7 +21,9 @@ PASSED = ("home/p/<str:token>/", "home/left/", "home/leave/")  # the entry, the 
 
 def test_every_household_route_is_walked_here() -> None:
     household = sorted(r for r in set(_routes(get_resolver())) if r.startswith("home/"))
-    assert household == sorted(["home/", "home/p/<str:token>/", "home/leave/", "home/left/", "home/push/"])
+    assert household == sorted(
+        ["home/", "home/p/<str:token>/", "home/leave/", "home/left/", "home/push/", "home/surveys/<int:survey_id>/"]
+    )
 
 
 @pytest.mark.parametrize("who", ["outsider", "anonymous", "other_household"])
