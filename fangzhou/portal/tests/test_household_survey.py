@@ -43,3 +43,23 @@ def test_the_household_answers_its_committees_survey(home: Home) -> None:
     foreign = survey_standard(community=home.world.other, actor=None)
     survey_status_set(survey_id=foreign.pk, status="open", actor=None)
     assert client.get(f"/home/surveys/{foreign.pk}/").status_code == 404
+
+
+def test_a_survey_imported_from_an_xlsform_is_answered_from_the_household_page(home: Home) -> None:
+    from fangzhou.surveys.services import survey_from_xlsform
+    from fangzhou.surveys.tests.test_surveys import _xlsform
+
+    survey = survey_from_xlsform(community=home.world.community, data=_xlsform(), filename="o.xlsx", actor=None)
+    survey_status_set(survey_id=survey.pk, status="open", actor=None)
+    client = Client()
+    enter(client, home.token, "101", "1234")
+    form = client.get(f"/home/surveys/{survey.pk}/").content.decode()
+    assert "家中是否需要制氧机" in form and "食物够几天" in form
+    answer = {"oxygen": "yes", "people": "2", "next_visit": "2022-05-03", "food": "d7"}
+    assert client.post(f"/home/surveys/{survey.pk}/", answer).status_code == 303
+    assert Answer.objects.get(survey=survey).values == {
+        "oxygen": "yes",
+        "people": 2,
+        "next_visit": "2022-05-03",
+        "food": "d7",
+    }
