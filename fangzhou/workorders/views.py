@@ -190,6 +190,7 @@ def _events(order: WorkOrder) -> list[Any]:
 def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: str = "") -> HttpResponse:
     if request.headers.get("HX-Request"):
         # htmx swaps only 2xx answers: the card itself carries the refusal (and who won).
+        order.door_members = selectors.door_members(order)  # type: ignore[attr-defined]
         return render(
             request,
             "workorders/_card.html",
@@ -220,7 +221,8 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         return outbox.answer(request, kind="order_claim", target_id=pk, outcome=outcome, message=text, page=page)
 
     try:
-        result = services.work_order_claim(order_id=order.pk, actor=acting_user(request))
+        claim_one = services.door_task_claim if request.POST.get("door") == "1" else services.work_order_claim
+        result = claim_one(order_id=order.pk, actor=acting_user(request))
     except WorkOrderError as exc:
         both = _error(exc)
         return said(CONFLICT, _in_language(exc), lambda: _card(request, order, error=both))
@@ -284,7 +286,9 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _outbox_refused(request, kind, pk, text)
     try:
         photo = _photo(request) if action == "done" else None
-        order = services.work_order_transition(
+        door = request.POST.get("door") == "1" and action in {"start", "done", "release"}
+        transition = services.door_task_transition if door else services.work_order_transition
+        order = transition(
             order_id=order.pk, actor=user, action=action, note=request.POST.get("note", "")[:2000], photo=photo
         )
     except WorkOrderError as exc:
