@@ -26,7 +26,7 @@ from fangzhou.accounts.permissions import (
     is_committee,
 )
 from fangzhou.lib.errors import Refused
-from fangzhou.registry.models import Building, Community
+from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.workorders import rules
 from fangzhou.workorders.hooks import GroupKey, door_work_checks_run, membership_of
 from fangzhou.workorders.models import Kind, Priority, RequestKind, ResidentRequest, Status, WorkOrder
@@ -219,9 +219,24 @@ class Board:
 
 
 AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–12 h"), (dt.timedelta(days=1), "12–24 h"))
+# The "waiting at least" choices of the open list's filter, in hours.
+OLDER_THAN_HOURS = (2, 12, 24, 48)
 
 
-def board(community: Community) -> Board:
+@dataclass(frozen=True)
+class OpenFilter:
+    """The filter of the board's open list: building, kind, waiting at least so many hours."""
+
+    building_id: int | None = None
+    kind: str = ""
+    older_than_hours: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.building_id or self.kind or self.older_than_hours)
+
+
+def board(community: Community, open_filter: OpenFilter | None = None) -> Board:
     """The committee's view: open orders by kind, priority and age; overdue; who is overloaded.
 
     Every count comes from one grouped read (by kind, priority, status and assignee, with the age
@@ -270,9 +285,15 @@ def board(community: Community) -> Board:
     related = ("building__compound", "assignee")
     out.overdue = list(active.filter(due_at__lt=now).select_related(*related).order_by("priority", "due_at")[:50])
     out.escalated = list(active.filter(escalation_level__gte=2).select_related(*related).order_by("due_at")[:50])
-    out.oldest = list(
-        active.filter(status=Status.OPEN).select_related(*related).order_by("priority", "created_at")[:30]
-    )
+    waiting = active.filter(status=Status.OPEN)
+    f = open_filter or OpenFilter()
+    if f.building_id is not None:
+        waiting = waiting.filter(building_id=f.building_id)
+    if f.kind:
+        waiting = waiting.filter(kind=f.kind)
+    if f.older_than_hours:
+        waiting = waiting.filter(created_at__lte=now - dt.timedelta(hours=f.older_than_hours))
+    out.oldest = list(waiting.select_related(*related).order_by("priority", "created_at")[: 100 if f.active else 30])
     limit = settings.FANGZHOU_OVERLOAD_ORDERS
     out.overloaded = [
         {"user_id": user_id, "name": name, "n": n}
@@ -341,3 +362,13 @@ def request_public(building: Building, reference: str) -> ResidentRequest | None
     return (
         ResidentRequest.objects.filter(building=building, reference=reference).select_related("order__assignee").first()
     )
+
+
+def holds_order_at_door(user: User, resident: Resident) -> bool:
+    """The call permit of the queue (``registry.hooks``): a volunteer may dial a resident of a
+    household whose order they hold (claimed or under way), never anyone else's."""
+    return WorkOrder.objects.filter(
+        Q(resident_id=resident.pk) | Q(household_id=resident.household_id),
+        assignee_id=user.pk,
+        status__in=[Status.CLAIMED, Status.IN_PROGRESS],
+    ).exists()

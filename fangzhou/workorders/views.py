@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from fangzhou.accounts.permissions import acting_user, can_claim, is_committee
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.filters import building_param, choice_param
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, communities_visible
@@ -78,9 +79,20 @@ def _board(
     request: HttpRequest, community: Community, *, form: Any = None, error: str = "", status: int = 200
 ) -> HttpResponse:
     can_create = creatable_communities(request.user).filter(pk=community.pk).exists()
+    buildings = list(Building.objects.filter(community=community).select_related("compound"))
+    building_id, e1 = building_param(request.GET.get("building"), {b.pk for b in buildings})
+    kind, e2 = choice_param(request.GET.get("kind"), Kind.values)
+    hours, e3 = choice_param(request.GET.get("older"), [str(h) for h in selectors.OLDER_THAN_HOURS])
+    open_filter = selectors.OpenFilter(building_id, kind, int(hours) if hours else None)
+    filter_errors = [e for e in (e1, e2, e3) if e]
     context: dict[str, Any] = {
         "community": community,
-        "board": selectors.board(community),
+        "board": selectors.board(community, open_filter),
+        "open_filter": open_filter,
+        "filter_errors": filter_errors,
+        "all_buildings": buildings,
+        "all_kinds": Kind.choices,
+        "older_choices": selectors.OLDER_THAN_HOURS,
         "can_create": can_create,
         "form": form or {},
         "error": error,
@@ -90,10 +102,10 @@ def _board(
             kinds=Kind.choices,
             priorities=Priority.choices,
             groups=Group.choices,
-            buildings=list(Building.objects.filter(community=community).select_related("compound")),
+            buildings=buildings,
             client_id=(form or {}).get("client_id") or uuid.uuid4().hex,
         )
-    return render(request, "workorders/board.html", context, status=status)
+    return render(request, "workorders/board.html", context, status=400 if filter_errors and status == 200 else status)
 
 
 @login_required
