@@ -46,6 +46,7 @@ class AuditAction(models.TextChoices):
     ROSTER_EXPORT = "roster.export", _("Roster exported")
     RESIDENT_UPDATE = "resident.update", _("Resident changed")
     RESIDENT_UNMASK = "resident.unmask", _("Resident's ID number or phone shown")
+    RESIDENT_CALL = "resident.call", _("Resident's phone dialled (the number not shown)")
     ACCOUNT_PASSWORD_CHANGE = "account.password_change", _("Password changed")
     ACCOUNT_RESET_LINK = "account.reset_link", _("Sign-in link made")
     ACCOUNT_RESET_LINK_USED = "account.reset_link_used", _("Sign-in link used")

@@ -41,10 +41,34 @@ def profile_get(user: AnyUser, profile_id: int) -> CareProfile | None:
     )
 
 
-def community_profiles(user: AnyUser, community: Community, need: str = "") -> list[CareProfile]:
+DUE_SOON_DAYS = 14
+
+
+def community_profiles(
+    user: AnyUser,
+    community: Community,
+    need: str = "",
+    *,
+    building_id: int | None = None,
+    on: dt.date | None = None,
+) -> list[CareProfile]:
+    """The special-care registry, filtered by need, building and day. A day keeps the people with
+    something on it: a treatment session that day (an active schedule on its weekday, within its
+    dates) or a due date within the next ``DUE_SOON_DAYS`` days."""
     qs = profiles_visible(user).filter(community=community, active=True)
     if need:
         qs = qs.filter(needs__contains=need)
+    if building_id is not None:
+        qs = qs.filter(resident__household__building_id=building_id)
+    if on is not None:
+        session = TreatmentSchedule.objects.filter(
+            Q(starts_on__isnull=True) | Q(starts_on__lte=on),
+            Q(ends_on__isnull=True) | Q(ends_on__gte=on),
+            profile=OuterRef("pk"),
+            active=True,
+            weekdays__contains=str(on.isoweekday()),
+        )
+        qs = qs.filter(Q(Exists(session)) | Q(due_date__gte=on, due_date__lte=on + dt.timedelta(days=DUE_SOON_DAYS)))
     return list(
         qs.select_related("resident__household__building__compound", "carer")
         .prefetch_related("schedules")

@@ -20,6 +20,7 @@ from fangzhou.accounts.permissions import acting_user, can_manage_community, is_
 from fangzhou.care import selectors, services
 from fangzhou.care.models import CheckInStatus, MedicineStatus, Payer, TreatmentKind
 from fangzhou.care.services import CareError
+from fangzhou.lib.filters import building_param, choice_param, date_param
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import SpecialCare
@@ -49,20 +50,30 @@ def home(request: HttpRequest) -> HttpResponse:
 def community(request: HttpRequest, code: str) -> HttpResponse:
     _staff_only(request)
     community = community_visible_or_404(request.user, code)
-    need = request.GET.get("need", "")
-    if need not in SpecialCare.values:
-        need = ""
+    need, e1 = choice_param(request.GET.get("need"), SpecialCare.values)
+    buildings = list(
+        registry_selectors.buildings_visible(request.user).filter(community=community).select_related("compound")
+    )
+    building_id, e2 = building_param(request.GET.get("building"), {b.pk for b in buildings})
+    on, e3 = date_param(request.GET.get("on"))
+    errors = [e for e in (e1, e2, e3) if e]
     return render(
         request,
         "care/community.html",
         {
             "community": community,
             "risks": selectors.at_risk_next_48h(request.user, community),
-            "profiles": selectors.community_profiles(request.user, community, need),
+            "profiles": selectors.community_profiles(request.user, community, need, building_id=building_id, on=on),
             "need": need,
             "needs": SpecialCare.choices,
+            "buildings": buildings,
+            "building_id": building_id,
+            "on": on,
+            "filtered": bool(need or building_id or on),
+            "filter_errors": errors,
             "manage": can_manage_community(request.user, community.pk),
         },
+        status=400 if errors else 200,
     )
 
 

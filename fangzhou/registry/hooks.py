@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fangzhou.accounts.models import User
-from fangzhou.registry.models import Community
+from fangzhou.registry.models import Community, Resident
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,23 @@ def overview_panels(user: User, community: Community) -> list[OverviewPanel]:
     """The panels this user sees on this community's overview, in order."""
     panels = [panel for provider in _overview_panels if (panel := provider(user, community)) is not None]
     return sorted(panels, key=lambda panel: panel.order)
+
+
+# --- who may dial a resident's phone without seeing it ---------------------------------------
+# Those who may reveal a phone (``permissions.can_unmask``) may dial it. An app above may let
+# more people dial one resident: the work-order queue lets a volunteer dial the household of an
+# order they hold. Each permit answers for one (user, resident); any True permits the call.
+
+CallPermit = Callable[[User, Resident], bool]
+
+_call_permits: list[CallPermit] = []
+
+
+def call_permit_register(permit: CallPermit) -> None:
+    """Add a permit (idempotent: ``ready()`` may run more than once in tests)."""
+    if permit not in _call_permits:
+        _call_permits.append(permit)
+
+
+def call_permitted_by_hooks(user: User, resident: Resident) -> bool:
+    return any(permit(user, resident) for permit in _call_permits)

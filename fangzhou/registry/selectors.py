@@ -20,7 +20,9 @@ from fangzhou.accounts.hooks import BuildingChoice, CommunityChoice
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import (
     TokenPlace,
+    active_user,
     building_q,
+    can_unmask,
     community_q,
     is_admin,
     is_officer,
@@ -30,6 +32,7 @@ from fangzhou.accounts.permissions import (
     token_community_q,
 )
 from fangzhou.registry.addressing import PlaceQuery, building_label, parse_place
+from fangzhou.registry.hooks import call_permitted_by_hooks
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
 from fangzhou.registry.namekeys import pinyin_query
 
@@ -124,6 +127,24 @@ def residents_visible(user: User | AnonymousUser) -> QuerySet[Resident]:
 
 def building_get(user: User | AnonymousUser, building_id: int) -> Building | None:
     return buildings_visible(user).select_related("compound", "grid", "community").filter(pk=building_id).first()
+
+
+def resident_to_call(user: User | AnonymousUser, resident_id: int) -> Resident | None:
+    """The resident ``user`` may dial (the phone stays hidden): one whose phone they may reveal and
+    who is in their scope, or one an app above permits (a volunteer's own order at that door, see
+    ``hooks.call_permit_register``). None otherwise, so a page cannot tell "not yours" from "no one"."""
+    active = active_user(user)
+    if active is None:
+        return None
+    resident = Resident.objects.select_related("household__building").filter(pk=resident_id).first()
+    if resident is None:
+        return None
+    if (
+        can_unmask(active, resident.community_id, field="phone")
+        and residents_visible(active).filter(pk=resident.pk).exists()
+    ):
+        return resident
+    return resident if call_permitted_by_hooks(active, resident) else None
 
 
 def resident_get(user: User | AnonymousUser, resident_id: int) -> Resident | None:

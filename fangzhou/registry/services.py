@@ -254,6 +254,29 @@ def resident_unmask(
     return {name: getattr(resident, name) for name in names}
 
 
+# Where a call was opened from (the audit row says it; anything else is "other").
+CALL_PLACES = frozenset({"order", "not_reported", "retests", "checkins", "missing"})
+
+
+@transaction.atomic(durable=True)
+def resident_call(*, actor: User, resident: Resident, where: str = "") -> str:
+    """The number to dial for ``resident``, audited like an unmasking (who, whom, from which list;
+    never the number). The caller has checked the actor may call (``selectors.resident_to_call``)
+    and hands the number to the phone's dialler only: no page shows it. "" if none is registered
+    (nothing is audited then: nothing was revealed)."""
+    if not resident.phone:
+        return ""
+    audit_record(
+        action=AuditAction.RESIDENT_CALL,
+        actor=actor,
+        target_type="resident",
+        target_id=resident.pk,
+        community_id=resident.community_id,
+        detail={"from": where if where in CALL_PLACES else "other"},
+    )
+    return resident.phone
+
+
 @transaction.atomic(durable=True)
 def resident_transfer_decide(*, transfer_id: int, actor: User, approve: bool) -> ResidentTransfer:
     """The subdistrict's answer to a roster that names a person registered elsewhere: approve (the

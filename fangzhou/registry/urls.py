@@ -12,6 +12,7 @@ urlpatterns = [
     path("b/<int:building_id>/", views.building_detail, name="building"),
     path("residents/", views.resident_search, name="resident_search"),
     path("r/<int:resident_id>/unmask/", views.resident_unmask, name="resident_unmask"),
+    path("r/<int:resident_id>/call/", views.resident_call, name="resident_call"),
     path("transfers/", views.transfers, name="transfers"),
     path("transfers/<int:transfer_id>/decide/", views.transfer_decide, name="transfer_decide"),
     path("p/<str:token>/", views.public_building, name="public"),

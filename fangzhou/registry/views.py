@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -25,6 +34,7 @@ from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.registry.services import RegistryError, roster_export, roster_import
+from fangzhou.registry.services import resident_call as call_service
 from fangzhou.registry.services import resident_transfer_decide as transfer_service
 from fangzhou.registry.services import resident_unmask as unmask_service
 from fangzhou.registry.siteplan import site_plan_svg
@@ -97,6 +107,28 @@ def resident_search(request: HttpRequest) -> HttpResponse:
     results = selectors.resident_search(request.user, query)
     template = "registry/_search_results.html" if request.headers.get("HX-Request") else "registry/search.html"
     return render(request, template, {"q": query, "results": results})
+
+
+class _Dial(HttpResponseRedirect):
+    """A redirect to the phone's dialler (Django's redirects allow only web schemes)."""
+
+    allowed_schemes = ["tel"]
+
+
+@login_required
+def resident_call(request: HttpRequest, resident_id: int) -> HttpResponse:
+    """The call button: audit the call like an unmasking, then hand the number to the dialler
+    (``tel:``). The number is in no page; only this answer's Location carries it, to the phone."""
+    resident = selectors.resident_to_call(request.user, resident_id)
+    if resident is None:
+        raise Http404(_("Resident not found"))
+    number = call_service(actor=acting_user(request), resident=resident, where=request.GET.get("from", ""))
+    if not number:
+        text = _("No phone number is registered for this resident.") + " 此住户未登记电话。"
+        return HttpResponse(text, status=404, content_type="text/plain; charset=utf-8")
+    response = _Dial("tel:" + re.sub(r"[^\d+]", "", number))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

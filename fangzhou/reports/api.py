@@ -72,6 +72,7 @@ class ReportPlaceOut(Schema):
     next_change_on: str | None
     next_status: str | None
     overridden: bool
+    held_by: str = ""
 
 
 class ZonesOut(Schema):

@@ -360,6 +360,7 @@ class ZonePlace:
     next_label_en: str
     overridden: bool
     countdown: int | None  # days until the next change
+    held_by: str = ""  # the micro sealed block whose floor holds this place at its status
 
 
 @dataclass
@@ -448,6 +449,7 @@ def zone_figures(
             next_label_en=rules.label(nxt, "en") if nxt else "",
             overridden=s.overridden,
             countdown=None if s.next_change_on is None else (s.next_change_on - day).days,
+            held_by=report.held_by(s),
         )
 
     places = [place("compound", p) for p in report.compounds] + [place("block", p) for p in report.microzones]
@@ -608,6 +610,7 @@ def report_json(report: DailyReport) -> dict[str, Any]:
                     "next_change_on": _iso(p.next_change_on),
                     "next_status": p.next_status,
                     "overridden": p.overridden,
+                    "held_by": p.held_by,
                 }
                 for p in report.zones.places
             ],

@@ -263,6 +263,7 @@ def building_list(request: HttpRequest, distribution_id: int, building_id: int) 
     deliveries = selectors.building_deliveries(dist, building)
     sealed = building_is_sealed(building, timezone.localdate())
     done = sum(1 for d in deliveries if d.status != "pending")
+    undelivered_only = request.GET.get("undelivered") == "1"
     return render(
         request,
         "supplies/building.html",
@@ -270,6 +271,10 @@ def building_list(request: HttpRequest, distribution_id: int, building_id: int) 
             "distribution": dist,
             "building": building,
             "deliveries": deliveries,
+            # "undelivered only": the doors still to serve; the counts stay those of the building
+            "shown": [d for d in deliveries if d.status == "pending"] if undelivered_only else deliveries,
+            "undelivered_only": undelivered_only,
+            "pending": len(deliveries) - done,
             "sealed": sealed,
             "done": done,
             "totals": selectors.building_totals(deliveries),

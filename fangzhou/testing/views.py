@@ -31,6 +31,7 @@ from fangzhou.accounts.permissions import (
     is_officer,
 )
 from fangzhou.cases.models import Source
+from fangzhou.lib.filters import building_param
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
@@ -471,10 +472,29 @@ def antigen_glance(request: HttpRequest, code: str) -> HttpResponse:
     day = _day(request)
     glance = selectors.antigen_glance(request.user, community, day)
     wall = request.GET.get("wall") == "1"
-    context = {"community": community, "glance": glance, "wall": wall, "day": day}
+    context: dict[str, Any] = {"community": community, "glance": glance, "wall": wall, "day": day}
     if request.headers.get("HX-Request"):
         return render(request, "testing/_glance.html", context)
-    return render(request, "testing/antigen_wall.html" if wall else "testing/antigen.html", context)
+    if not wall:
+        # The not-reported list, one building at a time (a community has thousands of names).
+        buildings = {b.building.pk: b.building for b in glance.buildings}
+        building_id, error = building_param(request.GET.get("building"), buildings)
+        context.update(
+            buildings=list(buildings.values()),
+            building_id=building_id,
+            filter_error=error,
+            not_reported=(
+                selectors.antigen_not_reported(request.user, buildings[building_id], day)
+                if building_id is not None
+                else None
+            ),
+        )
+    return render(
+        request,
+        "testing/antigen_wall.html" if wall else "testing/antigen.html",
+        context,
+        status=400 if context.get("filter_error") else 200,
+    )
 
 
 @login_required

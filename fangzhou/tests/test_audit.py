@@ -230,6 +230,11 @@ def _resident_unmask(w: World) -> Callable[[], object]:
     return lambda: registry_services.resident_unmask(actor=w.secretary, resident=w.resident("张伟"))
 
 
+@case("registry.resident_call", A.RESIDENT_CALL)
+def _resident_call(w: World) -> Callable[[], object]:
+    return lambda: registry_services.resident_call(actor=w.leader, resident=w.resident("张伟"), where="not_reported")
+
+
 @case("registry.resident_transfer_decide", A.RESIDENT_TRANSFER_APPROVE)
 def _resident_transfer_decide(w: World) -> Callable[[], object]:
     zhang = w.resident("张伟")
@@ -268,6 +273,29 @@ def _work_order_create(w: World) -> Callable[[], object]:
 def _work_order_claim(w: World) -> Callable[[], object]:
     order = _order(w)
     return lambda: workorders_services.work_order_claim(order_id=order.pk, actor=w.secretary)
+
+
+def _door_orders(w: World) -> list[WorkOrder]:
+    """The household checks of 3号楼 101's two members: one door."""
+    return [
+        workorders_services.work_order_create(
+            community=w.community, kind="household_check", title="看看", actor=w.secretary, resident=w.resident(name)
+        )[0]
+        for name in ("张伟", "李娜")
+    ]
+
+
+@case("workorders.door_task_claim", A.WORK_ORDER_CLAIM, also={A.WORK_ORDER_CLAIM: 1})
+def _door_task_claim(w: World) -> Callable[[], object]:
+    first, _second = _door_orders(w)
+    return lambda: workorders_services.door_task_claim(order_id=first.pk, actor=w.secretary)
+
+
+@case("workorders.door_task_transition", A.WORK_ORDER_START, also={A.WORK_ORDER_START: 1})
+def _door_task_transition(w: World) -> Callable[[], object]:
+    first, _second = _door_orders(w)
+    workorders_services.door_task_claim(order_id=first.pk, actor=w.secretary)
+    return lambda: workorders_services.door_task_transition(order_id=first.pk, actor=w.secretary, action="start")
 
 
 def _transition(action: str, claimed: bool) -> Run:

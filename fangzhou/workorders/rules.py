@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 EMERGENCY = 0
 
@@ -74,3 +75,37 @@ DOOR_TO_DOOR_KINDS = frozenset(
 
 def is_door_to_door(kind: str, place_id: int | None) -> bool:
     return bool(place_id) and kind in DOOR_TO_DOOR_KINDS
+
+
+# One door, one task: the jobs of one purpose at one household are done in one knock (the re-tests
+# of three members, a household check). A resident's own request or a free-text job stays alone:
+# two requests from one door are two different errands.
+DOOR_GROUPED_KINDS = frozenset({"retest", "household_check", "care_checkin", "medicine", "supply_delivery"})
+
+DoorKey = tuple[int, str, str, int | None]
+T = TypeVar("T")
+
+
+def door_key(*, kind: str, household_id: int | None, status: str, assignee_id: int | None) -> DoorKey | None:
+    """The key that puts orders into one door task (same household, purpose and holder; open, or
+    taken: claimed and under way are one task), or None for an order that stays a task of its own."""
+    if household_id is None or kind not in DOOR_GROUPED_KINDS:
+        return None
+    return (household_id, kind, "open" if status == "open" else "taken", assignee_id)
+
+
+def group_by_door(items: Iterable[T], key: Callable[[T], DoorKey | None]) -> list[list[T]]:
+    """Items grouped by their door key, in the order of each group's first item (so a list sorted
+    by urgency stays sorted by its most urgent member); an item without a key is a group alone."""
+    groups: list[list[T]] = []
+    at: dict[DoorKey, list[T]] = {}
+    for item in items:
+        k = key(item)
+        if k is None:
+            groups.append([item])
+        elif k in at:
+            at[k].append(item)
+        else:
+            at[k] = [item]
+            groups.append(at[k])
+    return groups

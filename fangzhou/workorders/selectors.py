@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from fangzhou.accounts.permissions import (
     is_committee,
 )
 from fangzhou.lib.errors import Refused
-from fangzhou.registry.models import Building, Community
+from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.workorders import rules
 from fangzhou.workorders.hooks import GroupKey, door_work_checks_run, membership_of
 from fangzhou.workorders.models import Kind, Priority, RequestKind, ResidentRequest, Status, WorkOrder
@@ -106,10 +107,53 @@ def door_work_refusal(user: User) -> Refused | None:
     return None
 
 
+ACTIVE_STATUSES = frozenset({Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS})
+
+
+def _door_key(order: WorkOrder) -> rules.DoorKey | None:
+    return rules.door_key(
+        kind=order.kind, household_id=order.household_id, status=order.status, assignee_id=order.assignee_id
+    )
+
+
+def door_tasks(orders: Iterable[WorkOrder]) -> list[WorkOrder]:
+    """One task per door: the orders of one household and purpose (the re-tests of three members)
+    become one card, led by the most urgent of them (the list is sorted by urgency), with every
+    order of the door in ``door_members`` (the lead first). An order of its own has itself only."""
+    leads: list[WorkOrder] = []
+    for group in rules.group_by_door(orders, _door_key):
+        lead = group[0]
+        lead.door_members = group  # type: ignore[attr-defined]
+        leads.append(lead)
+    return leads
+
+
+def door_members(order: WorkOrder) -> list[WorkOrder]:
+    """The orders that make one door task with ``order`` (itself first), read again after a tap."""
+    household_id = order.household_id
+    if household_id is None or _door_key(order) is None or order.status not in ACTIVE_STATUSES:
+        return [order]
+    others = (
+        WorkOrder.objects.filter(
+            community_id=order.community_id,
+            household_id=household_id,
+            kind=order.kind,
+            group=order.group,
+            status__in=[Status.OPEN] if order.status == Status.OPEN else [Status.CLAIMED, Status.IN_PROGRESS],
+            assignee_id=order.assignee_id,
+        )
+        .exclude(pk=order.pk)
+        .select_related("resident")
+        .order_by("priority", "due_at", "id")
+    )
+    return [order, *others]
+
+
 def my_orders(user: User) -> list[WorkOrder]:
-    return list(
+    """The user's orders, one task per door (:func:`door_tasks`)."""
+    return door_tasks(
         WorkOrder.objects.filter(assignee=user, status__in=[Status.CLAIMED, Status.IN_PROGRESS])
-        .select_related("building__compound", "household")
+        .select_related("building__compound", "household", "resident")
         .order_by("priority", "due_at", "id")
     )
 
@@ -127,14 +171,17 @@ def closed_for_me(user: User, *, hours: int = 24) -> list[WorkOrder]:
 
 
 def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
-    """Open orders of the user's groups: emergencies first, then nearest to the volunteer's building."""
+    """Open orders of the user's groups: emergencies first, then nearest to the volunteer's building;
+    one task per door (:func:`door_tasks`), ``limit`` doors."""
     groups = membership_of(user)
     pairs = groups.member | groups.led
     if not pairs:
         return []
     q = _groups_q(pairs)
     orders = list(
-        WorkOrder.objects.filter(q, status=Status.OPEN).select_related("building__compound", "household")[:500]
+        WorkOrder.objects.filter(q, status=Status.OPEN).select_related("building__compound", "household", "resident")[
+            :500
+        ]
     )
     home = groups.home
     for o in orders:
@@ -144,7 +191,7 @@ def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
     for o in orders:  # sorted last when the place is unknown; shown with no distance, never "inf m"
         if not math.isfinite(o.distance_m):  # type: ignore[attr-defined]
             o.distance_m = None  # type: ignore[attr-defined]
-    return orders[:limit]
+    return door_tasks(orders)[:limit]
 
 
 def escalated_to_lead(user: User) -> list[WorkOrder]:
@@ -172,9 +219,24 @@ class Board:
 
 
 AGE_BUCKETS = ((dt.timedelta(hours=2), "< 2 h"), (dt.timedelta(hours=12), "2–12 h"), (dt.timedelta(days=1), "12–24 h"))
+# The "waiting at least" choices of the open list's filter, in hours.
+OLDER_THAN_HOURS = (2, 12, 24, 48)
 
 
-def board(community: Community) -> Board:
+@dataclass(frozen=True)
+class OpenFilter:
+    """The filter of the board's open list: building, kind, waiting at least so many hours."""
+
+    building_id: int | None = None
+    kind: str = ""
+    older_than_hours: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.building_id or self.kind or self.older_than_hours)
+
+
+def board(community: Community, open_filter: OpenFilter | None = None) -> Board:
     """The committee's view: open orders by kind, priority and age; overdue; who is overloaded.
 
     Every count comes from one grouped read (by kind, priority, status and assignee, with the age
@@ -223,9 +285,15 @@ def board(community: Community) -> Board:
     related = ("building__compound", "assignee")
     out.overdue = list(active.filter(due_at__lt=now).select_related(*related).order_by("priority", "due_at")[:50])
     out.escalated = list(active.filter(escalation_level__gte=2).select_related(*related).order_by("due_at")[:50])
-    out.oldest = list(
-        active.filter(status=Status.OPEN).select_related(*related).order_by("priority", "created_at")[:30]
-    )
+    waiting = active.filter(status=Status.OPEN)
+    f = open_filter or OpenFilter()
+    if f.building_id is not None:
+        waiting = waiting.filter(building_id=f.building_id)
+    if f.kind:
+        waiting = waiting.filter(kind=f.kind)
+    if f.older_than_hours:
+        waiting = waiting.filter(created_at__lte=now - dt.timedelta(hours=f.older_than_hours))
+    out.oldest = list(waiting.select_related(*related).order_by("priority", "created_at")[: 100 if f.active else 30])
     limit = settings.FANGZHOU_OVERLOAD_ORDERS
     out.overloaded = [
         {"user_id": user_id, "name": name, "n": n}
@@ -299,3 +367,13 @@ def request_public(building: Building, reference: str) -> ResidentRequest | None
     return (
         ResidentRequest.objects.filter(building=building, reference=reference).select_related("order__assignee").first()
     )
+
+
+def holds_order_at_door(user: User, resident: Resident) -> bool:
+    """The call permit of the queue (``registry.hooks``): a volunteer may dial a resident of a
+    household whose order they hold (claimed or under way), never anyone else's."""
+    return WorkOrder.objects.filter(
+        Q(resident_id=resident.pk) | Q(household_id=resident.household_id),
+        assignee_id=user.pk,
+        status__in=[Status.CLAIMED, Status.IN_PROGRESS],
+    ).exists()

@@ -276,6 +276,71 @@ def work_order_claim(
     return result
 
 
+def _door_siblings(order: WorkOrder, statuses: Iterable[str], assignee: User | None) -> list[int]:
+    """The other orders of ``order``'s door task (same household, purpose and group) in one of
+    ``statuses`` and held by ``assignee`` (None: nobody)."""
+    household_id = order.household_id
+    if household_id is None or order.kind not in rules.DOOR_GROUPED_KINDS:
+        return []
+    return list(
+        WorkOrder.objects.filter(
+            community_id=order.community_id,
+            household_id=household_id,
+            kind=order.kind,
+            group=order.group,
+            status__in=list(statuses),
+            assignee=assignee,
+        )
+        .exclude(pk=order.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def door_task_claim(*, order_id: int, actor: User, receipt: Callable[[ClaimResult], None] | None = None) -> ClaimResult:
+    """Claim one door: the order tapped, then every other open order of its household and purpose
+    (one knock for the re-tests of three members). Each is an ordinary :func:`work_order_claim` of
+    its own (its own lock, conditional update, event and audit row), so a retry or an outbox replay
+    repeats only claims that are already the actor's, and a sibling someone else took meanwhile
+    simply stays theirs. Returns the result of the order tapped (whose claim carries ``receipt``)."""
+    result = work_order_claim(order_id=order_id, actor=actor, receipt=receipt)
+    holder = result.holder
+    if holder is not None and holder.pk == actor.pk:
+        for sibling in _door_siblings(result.order, [Status.OPEN], None):
+            work_order_claim(order_id=sibling, actor=actor)
+    return result
+
+
+def door_task_transition(
+    *,
+    order_id: int,
+    actor: User,
+    action: str,
+    note: str = "",
+    photo: UploadedFile[bytes] | None = None,
+    receipt: Callable[[WorkOrder], None] | None = None,
+) -> WorkOrder:
+    """start / done / release for a whole door: the order tapped and the actor's other orders of its
+    household and purpose in the same state, each an ordinary (idempotent) :func:`work_order_transition`.
+    The photo goes with the order tapped; the note with each."""
+    if action not in {"start", "done", "release"}:
+        raise WorkOrderError(f"未知操作「{action}」", f"unknown action {action!r}")
+    before = WorkOrder.objects.filter(pk=order_id).first()
+    if before is None:
+        raise WorkOrderError("工单不存在", "no such work order")
+    allowed = _NEXT[action][0]
+    siblings = _door_siblings(before, allowed, before.assignee) if before.assignee_id == actor.pk else []
+    order = work_order_transition(
+        order_id=order_id, actor=actor, action=action, note=note, photo=photo, receipt=receipt
+    )
+    for sibling in siblings:
+        try:
+            work_order_transition(order_id=sibling, actor=actor, action=action, note=note)
+        except WorkOrderError:
+            continue  # closed by its own cause meanwhile (a re-test came back): nothing to do there
+    return order
+
+
 _NEXT = {
     "start": ({Status.CLAIMED}, Status.IN_PROGRESS),
     "done": ({Status.CLAIMED, Status.IN_PROGRESS}, Status.DONE),

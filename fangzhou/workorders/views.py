@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from fangzhou.accounts.permissions import acting_user, can_claim, is_committee, is_leader, is_officer
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.filters import building_param, choice_param
 from fangzhou.lib.ratelimit import public_rate_limited
 from fangzhou.registry.models import Building, Community
 from fangzhou.registry.selectors import building_by_token, buildings_visible, communities_visible
@@ -79,9 +80,20 @@ def _board(
     request: HttpRequest, community: Community, *, form: Any = None, error: str = "", status: int = 200
 ) -> HttpResponse:
     can_create = creatable_communities(request.user).filter(pk=community.pk).exists()
+    buildings = list(Building.objects.filter(community=community).select_related("compound"))
+    building_id, e1 = building_param(request.GET.get("building"), {b.pk for b in buildings})
+    kind, e2 = choice_param(request.GET.get("kind"), Kind.values)
+    hours, e3 = choice_param(request.GET.get("older"), [str(h) for h in selectors.OLDER_THAN_HOURS])
+    open_filter = selectors.OpenFilter(building_id, kind, int(hours) if hours else None)
+    filter_errors = [e for e in (e1, e2, e3) if e]
     context: dict[str, Any] = {
         "community": community,
-        "board": selectors.board(community),
+        "board": selectors.board(community, open_filter),
+        "open_filter": open_filter,
+        "filter_errors": filter_errors,
+        "all_buildings": buildings,
+        "all_kinds": Kind.choices,
+        "older_choices": selectors.OLDER_THAN_HOURS,
         "can_create": can_create,
         "form": form or {},
         "error": error,
@@ -91,10 +103,10 @@ def _board(
             kinds=Kind.choices,
             priorities=Priority.choices,
             groups=Group.choices,
-            buildings=list(Building.objects.filter(community=community).select_related("compound")),
+            buildings=buildings,
             client_id=(form or {}).get("client_id") or uuid.uuid4().hex,
         )
-    return render(request, "workorders/board.html", context, status=status)
+    return render(request, "workorders/board.html", context, status=400 if filter_errors and status == 200 else status)
 
 
 @login_required
@@ -191,6 +203,7 @@ def _events(order: WorkOrder) -> list[Any]:
 def _card(request: HttpRequest, order: WorkOrder, *, message: str = "", error: str = "") -> HttpResponse:
     if request.headers.get("HX-Request"):
         # htmx swaps only 2xx answers: the card itself carries the refusal (and who won).
+        order.door_members = selectors.door_members(order)  # type: ignore[attr-defined]
         return render(
             request,
             "workorders/_card.html",
@@ -223,7 +236,8 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     won = _("It is yours. Tap start when you set off.")
     tap = outbox.Tap(request, "order_claim")  # a won claim's receipt is committed with the claim
     try:
-        result = services.work_order_claim(
+        claim_one = services.door_task_claim if request.POST.get("door") == "1" else services.work_order_claim
+        result = claim_one(
             order_id=order.pk, actor=acting_user(request), receipt=lambda _r: tap.record(target_id=pk, message=won)
         )
     except WorkOrderError as exc:
@@ -293,7 +307,9 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
     try:
         photo = _photo(request) if action == "done" else None
-        order = services.work_order_transition(
+        door = request.POST.get("door") == "1" and action in {"start", "done", "release"}
+        transition = services.door_task_transition if door else services.work_order_transition
+        order = transition(
             order_id=order.pk,
             actor=user,
             action=action,

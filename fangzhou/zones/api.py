@@ -35,6 +35,7 @@ class PlaceOut(Schema):
     last_case_on: dt.date | None
     next_change_on: dt.date | None
     next_status: str | None
+    held_by: str | None = None  # the block whose floor holds this place at its status
 
 
 class BlockStatusOut(PlaceOut):
@@ -51,6 +52,7 @@ class BuildingStatusOut(Schema):
     next_status: str | None
     days_without_case: int | None
     overridden: bool
+    held_by: str | None = None
     cases: int | None
 
 

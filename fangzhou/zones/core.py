@@ -22,6 +22,13 @@ has the same shape:
   caller passes ``rounds``; with ``rounds=None`` the rules run ungated. With ``rounds={}``
   (gate on, no round known) a downgrade is held: no evidence, no downgrade.
 
+* a floor around micro sealed blocks, ``block_remainder_floor``: one status per status, the
+  minimum status of a compound's remainder (and of an enclosing block) while a block inside
+  it is at that status. For ``shanghai-2022-04`` it is ``("controlled", "prevention",
+  "prevention")``: while a block is sealed, the rest of its compound is at least controlled
+  (people do not leave the compound) until the block itself steps down. Empty: no floor.
+  See :func:`floor_state` and :func:`floor_timeline`.
+
 Information after the classification day ``on`` is ignored: cases dated after ``on``
 and rounds dated after ``on`` are treated as not yet known, so a classification for a
 past day is reproducible whatever has been recorded since.
@@ -52,6 +59,9 @@ __all__ = [
     "classify",
     "classify_compound_with_blocks",
     "classify_many",
+    "floor_state",
+    "floor_timeline",
+    "nested_blocks",
     "smallest_block_per_building",
     "timeline",
 ]
@@ -82,6 +92,9 @@ class RuleSet:
     status_labels_en: tuple[str, ...]
     downgrade_needs_clean_round: bool = False
     description: str = ""
+    #: ``block_remainder_floor[i]``: the minimum status of a compound's remainder while a micro
+    #: sealed block inside it is at ``statuses[i]`` (empty: a block puts no floor on its compound)
+    block_remainder_floor: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.statuses)
@@ -98,6 +111,15 @@ class RuleSet:
             prev = w
         if len(self.status_labels_zh) != n or len(self.status_labels_en) != n:
             raise ValueError(f"rule set {self.name!r}: one label per status is required")
+        floor = self.block_remainder_floor
+        if floor:
+            if len(floor) != n or any(f not in self.statuses for f in floor):
+                raise ValueError(f"rule set {self.name!r}: the block floor needs one known status per status")
+            ranks = [self.statuses.index(f) for f in floor]
+            if ranks != sorted(ranks):
+                raise ValueError(f"rule set {self.name!r}: a more severe block cannot give a lower floor")
+            if any(rank < i for i, rank in enumerate(ranks)):
+                raise ValueError(f"rule set {self.name!r}: the floor around a block cannot be above the block")
 
     # -- lookups ---------------------------------------------------------------
 
@@ -124,6 +146,16 @@ class RuleSet:
         labels = self.status_labels_en if lang.startswith("en") else self.status_labels_zh
         return labels[self.index(status)]
 
+    def remainder_floor(self, block_status: str) -> str:
+        """The minimum status around a block at ``block_status`` (the lowest if no floor)."""
+        if not self.block_remainder_floor:
+            return self.lowest
+        return self.block_remainder_floor[self.index(block_status)]
+
+    def worse(self, a: str, b: str) -> str:
+        """The more severe of two statuses."""
+        return a if self.index(a) <= self.index(b) else b
+
     def index_for_age(self, age_days: int) -> int:
         """Status index for a place whose latest case is ``age_days`` old (0 = case today)."""
         return bisect_right(self.windows_days, age_days)
@@ -141,6 +173,7 @@ class RuleSet:
             "status_labels_en": list(self.status_labels_en),
             "downgrade_needs_clean_round": self.downgrade_needs_clean_round,
             "description": self.description,
+            "block_remainder_floor": list(self.block_remainder_floor),
         }
 
     @classmethod
@@ -155,12 +188,15 @@ class RuleSet:
             status_labels_en=tuple(str(s) for s in data["status_labels_en"]),
             downgrade_needs_clean_round=bool(data.get("downgrade_needs_clean_round", False)),
             description=str(data.get("description", "")),
+            block_remainder_floor=tuple(str(s) for s in data.get("block_remainder_floor", ())),
         )
 
 
 _THREE_ZONES = ("sealed", "controlled", "prevention")
 _THREE_ZONES_ZH = ("封控区", "管控区", "防范区")
 _THREE_ZONES_EN = ("Sealed zone", "Controlled zone", "Prevention zone")
+# A sealed block: the remainder at least controlled; a controlled block: no floor.
+_SHANGHAI_FLOOR = ("controlled", "prevention", "prevention")
 
 RULE_SETS: dict[str, RuleSet] = {
     rs.name: rs
@@ -174,7 +210,10 @@ RULE_SETS: dict[str, RuleSet] = {
             status_labels_zh=_THREE_ZONES_ZH,
             status_labels_en=_THREE_ZONES_EN,
             description="Case in the last 7 days (t-6..t): sealed; in the last 14 days: controlled; "
-            "otherwise prevention.",
+            "otherwise prevention. Around a micro sealed block the three zones nest outward: while a block "
+            "is sealed the rest of its compound is at least controlled (people do not leave the compound); "
+            "a controlled block puts no floor on it (the ring around a controlled zone is the prevention zone).",
+            block_remainder_floor=_SHANGHAI_FLOOR,
         ),
         RuleSet(
             name="shanghai-2022-05",
@@ -184,7 +223,10 @@ RULE_SETS: dict[str, RuleSet] = {
             windows_days=(7, 10),
             status_labels_zh=_THREE_ZONES_ZH,
             status_labels_en=_THREE_ZONES_EN,
-            description="Case on day d: sealed d..d+6, controlled d+7..d+9, prevention from d+10.",
+            description="Case on day d: sealed d..d+6, controlled d+7..d+9, prevention from d+10. "
+            "While a micro sealed block is sealed, the rest of its compound is at least controlled; a "
+            "controlled block puts no floor on it.",
+            block_remainder_floor=_SHANGHAI_FLOOR,
         ),
         RuleSet(
             name="national-9",
@@ -196,7 +238,14 @@ RULE_SETS: dict[str, RuleSet] = {
             status_labels_en=("High-risk area", "Medium-risk area", "Low-risk area"),
             downgrade_needs_clean_round=True,
             description="Case on day d: high d..d+6, medium d+7..d+9, low from d+10; when testing "
-            "rounds are supplied, a downgrade waits for an all-negative round.",
+            "rounds are supplied, a downgrade waits for an all-negative round. Blocks: the text draws a "
+            "high-risk area 'in principle by residential compound' (原则上以居住小区为单位) and names as "
+            "medium-risk the places where cases 'stayed and moved for some time' (停留和活动一定时间); when "
+            "the high-risk area is drawn smaller than the compound, the rest of the compound is where the "
+            "block's residents shared gates and roads, so it is at least medium-risk while the block is "
+            "high-risk. Medium-risk is not a ring the text draws around anything, so a medium-risk block "
+            "puts no floor on its compound.",
+            block_remainder_floor=("medium", "low", "low"),
         ),
     )
 }
@@ -236,6 +285,9 @@ class ZoneState:
     override_reason: str | None = None
     override_by: str | None = None
     override_until: date | None = None
+    #: the key of the micro sealed block whose floor holds this place at ``rule_status`` (its
+    #: own cases alone would give a lower status); see :func:`floor_state`
+    floor_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -565,6 +617,100 @@ def smallest_block_per_building(blocks: Mapping[str, Collection[str]]) -> dict[s
     return owner
 
 
+def nested_blocks(blocks: Mapping[str, Collection[str]]) -> dict[str, list[str]]:
+    """For each block, the blocks strictly inside it (blocks must be disjoint or nested)."""
+    sets = {key: frozenset(members) for key, members in blocks.items()}
+    return {key: sorted(k for k, inner in sets.items() if inner < outer) for key, outer in sets.items()}
+
+
+def _status_at(state: ZoneState, when: date) -> str:
+    """``state``'s status on ``when`` >= ``state.on`` along its schedule (no new case)."""
+    status = state.status
+    for change_on, st in state.upcoming:
+        if change_on > when:
+            break
+        status = st
+    return status
+
+
+def floor_state(own: ZoneState, blocks: Mapping[str, ZoneState], rules: RuleSet) -> ZoneState:
+    """``own`` (a compound's remainder, or an enclosing block) held at least at the floor that
+    ``rules.block_remainder_floor`` gives for each block inside it.
+
+    The status on each day is the more severe of the own status and every block's floor, so the
+    schedule is merged: a change point is a day when the own status or a block's status changes
+    and the merged status differs from the day before. ``floor_from`` names the block whose
+    floor decides today's status when the own cases alone would give a lower one. Apply
+    overrides afterwards (a manual decision wins over the floor). A held downgrade (the own state
+    or a block waiting for a clean round) keeps no date, as in :meth:`CaseHistory.classify`.
+    """
+    if not blocks or not rules.block_remainder_floor:
+        return own
+
+    def merged(when: date) -> tuple[str, str | None]:
+        status, by = _status_at(own, when), None
+        for key in sorted(blocks):
+            floor = rules.remainder_floor(_status_at(blocks[key], when))
+            if rules.index(floor) < rules.index(status):
+                status, by = floor, key
+        return status, by
+
+    status, by = merged(own.on)
+    changes = sorted({d for d, _ in own.upcoming} | {d for b in blocks.values() for d, _ in b.upcoming})
+    upcoming: list[tuple[date, str]] = []
+    previous = status
+    for when in changes:
+        st, _ = merged(when)
+        if st != previous:
+            upcoming.append((when, st))
+            previous = st
+    deciders = [own, *blocks.values()]
+    first = upcoming[0] if upcoming else None
+    conditional = first is not None and any(
+        s.next_change_conditional and s.next_change_on is not None and s.next_change_on <= first[0] for s in deciders
+    )
+    raised = by is not None
+    return replace(
+        own,
+        status=status,
+        rule_status=status,
+        upcoming=tuple(upcoming),
+        next_change_on=first[0] if first else None,
+        next_status=first[1] if first else None,
+        held=own.held and not raised,
+        next_change_conditional=conditional,
+        floor_from=by,
+    )
+
+
+def floor_timeline(
+    own: list[tuple[date, str]], blocks: Mapping[str, list[tuple[date, str]]], rules: RuleSet
+) -> list[tuple[date, str]]:
+    """Change points of ``own`` held at least at each block's floor, day by day (the timelines
+    all start on the same day, as :meth:`CaseHistory.timeline` draws them)."""
+    if not blocks or not rules.block_remainder_floor or not own:
+        return own
+
+    def at(points: list[tuple[date, str]], when: date) -> str:
+        status = points[0][1]
+        for change_on, st in points:
+            if change_on > when:
+                break
+            status = st
+        return status
+
+    lines = [points for points in blocks.values() if points]
+    days = sorted({d for d, _ in own} | {d for points in lines for d, _ in points})
+    out: list[tuple[date, str]] = []
+    for when in days:
+        status = at(own, when)
+        for points in lines:
+            status = rules.worse(status, rules.remainder_floor(at(points, when)))
+        if not out or out[-1][1] != status:
+            out.append((when, status))
+    return out
+
+
 def classify_compound_with_blocks(
     compound_cases: Iterable[tuple[date, str]],
     blocks: Mapping[str, Collection[str]],
@@ -581,7 +727,9 @@ def classify_compound_with_blocks(
     disjoint or nested (a partial overlap raises ``ValueError``). A case counts for the
     smallest zone containing its building only: a block's cases do not count for the
     compound proper (that is the point of sealing a block instead of the compound), and
-    a nested block's cases do not count for the enclosing block.
+    a nested block's cases do not count for the enclosing block. The rule set's
+    ``block_remainder_floor`` then holds the compound proper (and an enclosing block) at least at
+    the floor each block inside it gives (:func:`floor_state`); ``floor_from`` says which.
 
     ``rounds`` are the compound's testing rounds; ``block_rounds`` may give a block its
     own rounds (default: the compound's).
@@ -594,12 +742,12 @@ def classify_compound_with_blocks(
     for d, building in cases:
         per_zone[owner.get(building)].append(d)
     block_rounds = block_rounds or {}
-    block_states = {
-        key: CaseHistory(per_zone[key], block_rounds.get(key, rounds)).classify(on, rules) for key in blocks
-    }
+    own_states = {key: CaseHistory(per_zone[key], block_rounds.get(key, rounds)).classify(on, rules) for key in blocks}
+    inside = nested_blocks(blocks)
+    block_states = {key: floor_state(own_states[key], {k: own_states[k] for k in inside[key]}, rules) for key in blocks}
     return CompoundZones(
         on=on,
-        compound=CaseHistory(per_zone[None], rounds).classify(on, rules),
+        compound=floor_state(CaseHistory(per_zone[None], rounds).classify(on, rules), own_states, rules),
         compound_all_cases=CaseHistory((d for d, _ in cases), rounds).classify(on, rules),
         blocks=block_states,
         block_of_building=owner,

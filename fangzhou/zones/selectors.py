@@ -33,6 +33,9 @@ from fangzhou.zones.core import (
     RuleSet,
     ZoneState,
     apply_override,
+    floor_state,
+    floor_timeline,
+    nested_blocks,
     smallest_block_per_building,
 )
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
@@ -150,6 +153,17 @@ class ZoneReport:
 
     def place(self, key: str) -> PlaceZone | None:
         return next((p for p in [*self.compounds, *self.microzones] if p.key == key), None)
+
+    def holding_block(self, state: ZoneState) -> PlaceZone | None:
+        """The micro sealed block whose floor holds ``state`` at its status (None if none)."""
+        if state.floor_from is None or state.overridden:
+            return None
+        return self.place(state.floor_from)
+
+    def held_by(self, state: ZoneState) -> str:
+        """The name of :meth:`holding_block` ("" if none)."""
+        block = self.holding_block(state)
+        return block.name if block is not None else ""
 
     def days_without_case(self) -> int | None:
         lasts = [p.state.last_case_on for p in self.compounds if p.state.last_case_on]
@@ -345,30 +359,36 @@ def zone_reports(
                     proper_count += n
                     if proper_last is None or last > proper_last:
                         proper_last = last
-            state = classifier.state(proper_last)
-            oid = None
-            if key in overrides:
-                state, oid = overridden(key, state, report.rules)
-            report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
+            zone_state = {}
             if blocks:
-                zone_state = {}
+                # the smallest blocks first: a block is held at the floor of the blocks inside it
+                inside = nested_blocks(blocks)
+                block_oid: dict[str, int | None] = {}
+                for bkey in sorted(blocks, key=lambda k: len(inside[k])):
+                    block_own = classifier.state(block_last.get(bkey))
+                    held_at = floor_state(block_own, {k: zone_state[k] for k in inside[bkey]}, report.rules)
+                    zone_state[bkey], block_oid[bkey] = overridden(bkey, held_at, report.rules)
                 for bkey, members in blocks.items():
-                    bstate, boid = overridden(bkey, classifier.state(block_last.get(bkey)), report.rules)
-                    zone_state[bkey] = bstate
                     report.microzones.append(
                         PlaceZone(
                             bkey,
                             zone_ids[bkey],
                             zone_names[bkey],
                             name,
-                            bstate,
+                            zone_state[bkey],
                             block_count.get(bkey, 0),
                             [int(m) for m in members],
-                            boid,
+                            block_oid[bkey],
                             None,
                             loader,
                         )
                     )
+            # the compound proper: its own cases, held at the floor of every block inside it
+            state = floor_state(classifier.state(proper_last), zone_state, report.rules)
+            oid = None
+            if key in overrides:
+                state, oid = overridden(key, state, report.rules)
+            report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
         if not buildings:
             continue
         building_id = row[3]
@@ -433,10 +453,21 @@ class _TimelineLoader:
         compound_of_block = {zone: compound for compound, owner in self.owners.items() for zone in owner.values()}
         for report in self.reports.values():
             classifier = self.classifiers[report.community.pk]
+            own: dict[str, list[tuple[dt.date, str]]] = {}
             for p in [*report.compounds, *report.microzones]:
                 place = (p.id, None) if p.key.startswith("c") else (compound_of_block.get(p.key, 0), p.key)
-                history = classifier.history(dates.get(place, []))
-                p._timeline = history.timeline(start, self.on, report.rules)
+                own[p.key] = classifier.history(dates.get(place, [])).timeline(start, self.on, report.rules)
+            # as on the day itself: a compound (and an enclosing block) is held at its blocks' floor
+            blocks_in: dict[str, dict[str, list[str]]] = defaultdict(dict)
+            for z in report.microzones:
+                blocks_in[f"c{compound_of_block.get(z.key, 0)}"][z.key] = [str(b) for b in z.building_ids]
+            for p in report.compounds:
+                blocks = blocks_in.get(p.key, {})
+                p._timeline = floor_timeline(own[p.key], {k: own[k] for k in blocks}, report.rules)
+            for z in report.microzones:
+                blocks = blocks_in[f"c{compound_of_block.get(z.key, 0)}"]
+                inner = nested_blocks(blocks)[z.key]
+                z._timeline = floor_timeline(own[z.key], {k: own[k] for k in inner}, report.rules)
 
 
 def visible_building_ids(user: User | AnonymousUser, community: Community) -> set[int]:
@@ -477,6 +508,7 @@ def zone_report_json(report: ZoneReport, *, case_buildings: set[int] | None = No
             "last_case_on": _d(p.state.last_case_on),
             "next_change_on": _d(p.state.next_change_on),
             "next_status": p.state.next_status,
+            "held_by": report.held_by(p.state) or None,
         }
 
     return {
@@ -493,6 +525,7 @@ def zone_report_json(report: ZoneReport, *, case_buildings: set[int] | None = No
                 "next_status": b.state.next_status,
                 "days_without_case": b.state.days_without_case,
                 "overridden": b.state.overridden,
+                "held_by": report.held_by(b.state) or None,
                 "cases": b.cases if case_buildings is None or b.id in case_buildings else None,
             }
             for b in report.buildings

@@ -89,13 +89,14 @@ def community_zones(request: HttpRequest, code: str) -> HttpResponse:
     }
     for z in zones:
         z.status_label = report.label(z.state.status, lang)  # type: ignore[attr-defined]
-    for o in overrides:  # a status of another rule set is shown as its nearest of these rules
-        mapped = _map_status(o.status, rules) or rules.lowest
-        o.status_label = report.label(mapped, lang)  # type: ignore[attr-defined]
+        z.held_by = report.held_by(z.state)  # type: ignore[attr-defined]
         z.next_label = report.label(z.state.next_status, lang) if z.state.next_status else ""  # type: ignore[attr-defined]
         z.colour = report.colour(z.state.status)  # type: ignore[attr-defined]
         z.timeline_labels = [(d, report.label(s, lang), report.colour(s)) for d, s in z.timeline]  # type: ignore[attr-defined]
         z.upcoming_labels = [(d, report.label(s, lang)) for d, s in z.state.upcoming]  # type: ignore[attr-defined]
+    for o in overrides:  # a status of another rule set is shown as its nearest of these rules
+        mapped = _map_status(o.status, rules) or rules.lowest
+        o.status_label = report.label(mapped, lang)  # type: ignore[attr-defined]
     status = 400 if error else 200
     return render(request, "zones/community.html", context, status=status)
 
@@ -295,6 +296,7 @@ def public_building(request: HttpRequest, token: str) -> HttpResponse:
     mine = next(b for b in report.buildings if b.id == building.pk)
     lang = _lang()
     state = mine.state
+    holding = report.holding_block(state)
     context = {
         "building": building,
         "state": state,
@@ -303,6 +305,8 @@ def public_building(request: HttpRequest, token: str) -> HttpResponse:
         "colour": report.colour(state.status),
         "countdown": (state.next_change_on - on).days if state.next_change_on else None,
         "zone": mine.zone,
+        "held_by": holding.name if holding else "",
+        "held_by_label": report.label(holding.state.status, lang) if holding else "",
         "on": on,
     }
     response = render(request, "zones/public.html", context)

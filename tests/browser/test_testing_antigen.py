@@ -96,3 +96,24 @@ def test_sampling_desk_on_a_phone(live_server: Any, phone: Any, live_world: Worl
     assert Sample.objects.filter(round=rnd).count() == 2
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "sampling-desk")
+
+
+def test_all_negative_in_one_tap_with_the_members_still_listed(live_server: Any, phone: Any, live_world: World) -> None:
+    token = live_world.b3.public_token
+    phone.goto(f"{live_server.url}/testing/a/{token}/")
+    phone.fill("input[name=room]", "101")
+    phone.fill("input[name=phone4]", "1234")
+    phone.click("#identify button")
+    phone.wait_for_selector("#members fieldset")
+    expect(phone.locator("#all-negative")).to_be_visible()
+    assert "全部阴性" in phone.inner_text("#all-negative")
+    phone.click("#all-negative")
+    # every member is still listed, each with negative chosen (one can still be changed)
+    legends = phone.locator("#members legend").all_inner_texts()
+    assert sorted(legends) == ["张伟", "李娜"]
+    assert phone.locator("#members input[value=negative]:checked").count() == 2
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "antigen-all-negative")
+    phone.click("#send")
+    expect(phone.locator("#status")).to_contain_text("已提交")
+    assert sorted(AntigenReport.objects.values_list("result", flat=True)) == ["negative", "negative"]

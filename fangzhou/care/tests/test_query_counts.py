@@ -24,7 +24,11 @@ def test_care_page_and_overview_do_not_grow_with_the_registry(world: World) -> N
     client = Client()
     client.force_login(world.secretary)
     care_registry_sync(community=world.community, actor=None)
-    pages = (f"/care/c/{world.community.code}/", f"/c/{world.community.code}/")
+    pages = (
+        f"/care/c/{world.community.code}/",
+        f"/c/{world.community.code}/",
+        f"/care/c/{world.community.code}/?need=elderly_alone&building={world.b3.pk}&on=2022-04-20",
+    )
     small = [_count(client, url) for url in pages]
     more = [["阳光小区", "3", str(400 + n), f"老人{chr(0x4E00 + n)}", "", "", "独居老人", ""] for n in range(15)]
     roster_import(community=world.community, actor=None, sheet=roster_sheet(more), filename="more.xlsx")

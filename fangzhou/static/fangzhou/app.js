@@ -90,6 +90,15 @@
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
   }
 
+  // <button data-check-all="negative">: ticks that answer for every person of its form (a large
+  // household's "all negative"); each person stays listed and can still be changed before sending.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("[data-check-all]") : null;
+    if (!button || !button.form) return;
+    var radios = button.form.querySelectorAll("input[type=radio]");
+    for (var i = 0; i < radios.length; i++) if (radios[i].value === button.dataset.checkAll) radios[i].checked = true;
+  });
+
   // <body data-print-on-load>: printable pages open the print dialog (not under test automation).
   window.addEventListener("load", function () {
     if (document.body.hasAttribute("data-print-on-load") && !navigator.webdriver) window.print();

@@ -20,6 +20,7 @@ from fangzhou.zones.core import (
     classify,
     classify_compound_with_blocks,
     classify_many,
+    floor_timeline,
     timeline,
 )
 
@@ -407,9 +408,11 @@ def test_micro_zone_compound_excludes_block_cases() -> None:
     assert z.blocks["A"].status == "sealed"
     assert z.blocks["A"].last_case_on == day(1)
     assert z.blocks["B"].status == "prevention"
-    assert z.compound.status == "prevention"  # the block's cases do not count outside it
+    # the block's cases do not count outside it, but the sealed block holds the rest at controlled
+    assert z.compound.status == "controlled"
+    assert z.compound.last_case_on is None and z.compound.floor_from == "A"
     assert z.building_status("b1") == "sealed"
-    assert z.building_status("b3") == "prevention"  # outside any block: follows the compound
+    assert z.building_status("b3") == "controlled"  # outside any block: follows the compound
     assert z.building_status("b5") == "prevention"
     assert z.zone_of("b1") == "A" and z.zone_of("b3") is None
     assert z.building_state("b2") is z.blocks["A"]
@@ -431,8 +434,9 @@ def test_micro_zone_nested_blocks_smallest_wins() -> None:
     z = classify_compound_with_blocks([(day(0), "b1")], blocks, day(2), SH04)
     assert z.zone_of("b1") == "small" and z.zone_of("b2") == "big"
     assert z.building_status("b1") == "sealed"
-    assert z.building_status("b2") == "prevention"
-    assert z.compound.status == "prevention"
+    # the small sealed block holds both the big block around it and the compound at controlled
+    assert z.building_status("b2") == "controlled" and z.blocks["big"].floor_from == "small"
+    assert z.compound.status == "controlled"
 
 
 def test_micro_zone_partial_overlap_rejected() -> None:
@@ -443,3 +447,79 @@ def test_micro_zone_partial_overlap_rejected() -> None:
 def test_micro_zone_cases_after_on_ignored() -> None:
     z = classify_compound_with_blocks([(day(5), "b1")], BLOCKS, day(4), SH04)
     assert z.blocks["A"].status == "prevention"
+
+
+# --------------------------------------------------------------------------- the floor around a sealed block
+
+
+def test_remainder_held_controlled_until_the_block_steps_down_shanghai_04() -> None:
+    """One case in block A on day 0: A sealed d0..d6, controlled d7..d13; the rest of the compound
+    is controlled while A is sealed and drops to prevention the day A steps down (not before)."""
+    cases = [(day(0), "b1")]
+    rest = classify_compound_with_blocks(cases, BLOCKS, day(2), SH04).compound
+    assert rest.status == "controlled" and rest.floor_from == "A"
+    assert (rest.next_change_on, rest.next_status) == (day(7), "prevention")  # the countdown follows A
+    assert rest.upcoming == ((day(7), "prevention"),)
+    assert classify_compound_with_blocks(cases, BLOCKS, day(6), SH04).compound.status == "controlled"
+    on7 = classify_compound_with_blocks(cases, BLOCKS, day(7), SH04)
+    assert on7.blocks["A"].status == "controlled"
+    assert on7.compound.status == "prevention" and on7.compound.floor_from is None
+    assert on7.compound.next_change_on is None
+
+
+def test_remainder_own_case_outlasts_the_floor() -> None:
+    """A case of its own keeps the remainder sealed; when it steps down, the block's floor is lower."""
+    cases = [(day(0), "b1"), (day(1), "b9")]
+    z = classify_compound_with_blocks(cases, BLOCKS, day(3), SH04)
+    assert z.compound.status == "sealed" and z.compound.floor_from is None
+    assert z.compound.upcoming == ((day(8), "controlled"), (day(15), "prevention"))
+
+
+def test_remainder_floor_shanghai_05_follows_the_shorter_windows() -> None:
+    cases = [(day(0), "b1"), (day(3), "b2")]  # A sealed d0..d9 (latest case d3), controlled to d12
+    z = classify_compound_with_blocks(cases, BLOCKS, day(4), SH05)
+    assert z.compound.status == "controlled"
+    assert z.compound.next_change_on == day(10)
+    assert classify_compound_with_blocks(cases, BLOCKS, day(10), SH05).compound.status == "prevention"
+
+
+def test_remainder_floor_national_9_medium_while_high_and_the_gate_holds_it() -> None:
+    cases = [(day(0), "b1")]
+    z = classify_compound_with_blocks(cases, BLOCKS, day(3), N9)
+    assert z.blocks["A"].status == "high" and z.compound.status == "medium"
+    assert z.compound.next_change_on == day(7)
+    # with rounds: no clean round after the case, so block A stays high and the remainder medium
+    held = classify_compound_with_blocks(cases, BLOCKS, day(9), N9, rounds={day(5): False})
+    assert held.blocks["A"].status == "high" and held.blocks["A"].held
+    assert held.compound.status == "medium" and held.compound.next_change_on is None
+    assert not held.compound.held  # the floor holds it, not a round of its own
+    # a clean round on day 9: A steps down on day 10, the remainder with it
+    freed = classify_compound_with_blocks(cases, BLOCKS, day(10), N9, rounds={day(5): False, day(9): True})
+    assert freed.blocks["A"].status == "low" and freed.compound.status == "low"
+
+
+def test_a_rule_set_without_a_floor_keeps_the_remainder_on_its_own_cases() -> None:
+    bare = RuleSet.from_dict({**SH04.to_dict(), "name": "bare", "block_remainder_floor": []})
+    assert classify_compound_with_blocks([(day(0), "b1")], BLOCKS, day(2), bare).compound.status == "prevention"
+
+
+def test_the_floor_is_data_and_checked() -> None:
+    assert SH04.remainder_floor("sealed") == "controlled" and SH04.remainder_floor("controlled") == "prevention"
+    assert N9.remainder_floor("high") == "medium"
+    assert RuleSet.from_dict(SH04.to_dict()) == SH04
+    with pytest.raises(ValueError, match="floor"):
+        RuleSet.from_dict({**SH04.to_dict(), "block_remainder_floor": ["prevention", "controlled", "prevention"]})
+    with pytest.raises(ValueError, match="floor"):
+        RuleSet.from_dict({**SH04.to_dict(), "block_remainder_floor": ["sealed"]})
+    with pytest.raises(ValueError, match="above the block"):
+        RuleSet.from_dict({**SH04.to_dict(), "block_remainder_floor": ["sealed", "sealed", "prevention"]})
+
+
+def test_floor_timeline_merges_the_block_into_the_remainder() -> None:
+    own = timeline([], day(-2), day(20), SH04)
+    block = timeline([day(0)], day(-2), day(20), SH04)
+    assert floor_timeline(own, {"A": block}, SH04) == [
+        (day(-2), "prevention"),
+        (D, "controlled"),
+        (day(7), "prevention"),
+    ]

@@ -24,6 +24,7 @@ from fangzhou.zones.core import (
     RuleSet,
     classify,
     classify_compound_with_blocks,
+    floor_timeline,
     timeline,
 )
 
@@ -134,6 +135,11 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
     n = draw(st.integers(min_value=2, max_value=4))
     windows = sorted(draw(st.sets(st.integers(min_value=1, max_value=20), min_size=n - 1, max_size=n - 1)))
     names = tuple(f"level{i}" for i in range(n))
+    # the floor around a block: none, or one status per status, never lower for a worse block
+    floor: tuple[str, ...] = ()
+    if draw(st.booleans()):
+        drawn = sorted(draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n)))
+        floor = tuple(names[max(i, rank)] for i, rank in enumerate(drawn))
     return RuleSet(
         name="drawn",
         label_zh="随机规则",
@@ -143,6 +149,7 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
         status_labels_zh=names,
         status_labels_en=names,
         downgrade_needs_clean_round=draw(st.booleans()),
+        block_remainder_floor=floor,
     )
 
 
@@ -254,9 +261,23 @@ def test_micro_sealed_blocks_match_the_reference(
         holding = [key for key, members in blocks.items() if building in members]
         return min(holding, key=lambda key: len(blocks[key])) if holding else None
 
-    def status_of_zone(zone: str | None) -> str:
-        dates_in_zone = [d for d, building in cases if zone_of(building) == zone]
-        return reference_status(rules, dates_in_zone, on, rounds, None)
+    def own_status(zone: str | None, t: date) -> str:
+        dates_in_zone = [d for d, building in cases if zone_of(building) == zone and d <= on]
+        return reference_status(rules, dates_in_zone, t, rounds if t == on else None, None)
+
+    def worse(a: str, b: str) -> str:
+        return a if rules.statuses.index(a) <= rules.statuses.index(b) else b
+
+    def status_of_zone(zone: str | None, t: date = on) -> str:
+        """The zone's own status, held at least at the floor of every block strictly inside it
+        (the compound proper: every block), read from the rule set's table."""
+        status = own_status(zone, t)
+        inside = [k for k, m in blocks.items() if zone is None or m < blocks[zone]]
+        for key in inside:
+            block = own_status(key, t)
+            floor = rules.block_remainder_floor[rules.statuses.index(block)] if rules.block_remainder_floor else block
+            status = worse(status, floor) if rules.block_remainder_floor else status
+        return status
 
     for building in BUILDINGS:
         assert zones.zone_of(building) == zone_of(building)
@@ -265,3 +286,40 @@ def test_micro_sealed_blocks_match_the_reference(
         assert zones.blocks[key].status == status_of_zone(key)
     assert zones.compound.status == status_of_zone(None)
     assert zones.compound_all_cases.status == reference_status(rules, [d for d, _ in cases], on, rounds, None)
+    if rounds is None or not rules.downgrade_needs_clean_round:
+        # the countdown of the compound proper: the first later day its held status differs
+        t, expected = on + ONE_DAY, None
+        while t <= on + timedelta(days=rules.windows_days[-1] + 2):
+            if status_of_zone(None, t) != zones.compound.status:
+                expected = t
+                break
+            t += ONE_DAY
+        assert zones.compound.next_change_on == expected
+        if expected is not None:
+            assert zones.compound.next_status == status_of_zone(None, expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rules=rule_sets(),
+    cases_in_block=st.lists(dates, max_size=4),
+    cases_outside=st.lists(dates, max_size=4),
+)
+def test_the_remainder_timeline_matches_the_reference_day_by_day(
+    rules: RuleSet, cases_in_block: list[date], cases_outside: list[date]
+) -> None:
+    start, end = day(-2), day(60)
+    expected: list[tuple[date, str]] = []
+    t = start
+    while t <= end:
+        status = reference_status(rules, cases_outside, t, None, None)
+        if rules.block_remainder_floor:
+            block = reference_status(rules, cases_in_block, t, None, None)
+            floor = rules.block_remainder_floor[rules.statuses.index(block)]
+            status = status if rules.statuses.index(status) <= rules.statuses.index(floor) else floor
+        if not expected or expected[-1][1] != status:
+            expected.append((t, status))
+        t += ONE_DAY
+    own = timeline(cases_outside, start, end, rules)
+    block_line = timeline(cases_in_block, start, end, rules)
+    assert floor_timeline(own, {"A": block_line}, rules) == expected

@@ -20,6 +20,7 @@ from fangzhou.zones.core import (
     DayClassifier,
     RuleSet,
     classify_compound_with_blocks,
+    floor_timeline,
 )
 from fangzhou.zones.selectors import TIMELINE_DAYS, ZoneReport, microzones_active, zone_report, zone_reports
 from fangzhou.zones.services import microzone_dissolve, microzone_draw, zone_override_create, zone_rules_set
@@ -85,14 +86,14 @@ def reference(
         )
         owner = cz.block_of_building
         proper = [d for d, b in cases.get(compound.pk, []) if b not in owner]
-        places[f"c{compound.pk}"] = (
-            cz.compound.status,
-            len(proper),
-            CaseHistory(proper, rounds).timeline(start, on, rules),
-        )
+        block_lines = {}
         for key in blocks.get(compound.pk, {}):
             dates = [d for d, b in cases.get(compound.pk, []) if owner.get(b) == key]
-            places[key] = (cz.blocks[key].status, len(dates), CaseHistory(dates, rounds).timeline(start, on, rules))
+            block_lines[key] = CaseHistory(dates, rounds).timeline(start, on, rules)
+            places[key] = (cz.blocks[key].status, len(dates), block_lines[key])
+        # the compound proper is held at its blocks' floor on every day of its timeline too
+        own_line = CaseHistory(proper, rounds).timeline(start, on, rules)
+        places[f"c{compound.pk}"] = (cz.compound.status, len(proper), floor_timeline(own_line, block_lines, rules))
         states = {f"c{compound.pk}": cz.compound.status, **{k: v.status for k, v in cz.blocks.items()}}
         for b in Building.objects.filter(compound=compound).order_by("sort_key", "number"):
             buildings.append((b.pk, states[owner.get(str(b.pk)) or f"c{compound.pk}"], per_building.get(b.pk, 0)))

@@ -82,7 +82,7 @@ def test_command_classifies_every_date_as_the_rules_say(
         data = run("zones", "status", "--community", "T01", "--on", day.isoformat(), "--rules", rule, "--json")
         assert set(data) == {"compounds", "microzones", "buildings"}
         (compound,) = data["compounds"]
-        assert set(compound) == {"name", "status", "last_case_on", "next_change_on", "next_status"}
+        assert set(compound) == {"name", "status", "last_case_on", "next_change_on", "next_status", "held_by"}
         assert compound["name"] == "阳光小区"
         assert compound["status"] == oracle(rule, everything, day), day
         assert (compound["next_change_on"], compound["next_status"]) == oracle_next(rule, everything, day), day
@@ -124,11 +124,16 @@ def test_a_block_takes_its_cases_and_the_rest_of_the_compound_follows_its_own(
     (compound,) = data["compounds"]
     (block,) = data["microzones"]
     assert block["name"] == "A块" and block["status"] == "sealed" and block["last_case_on"] == "2022-04-09"
-    # The compound proper has no case of its own until building 5's on 04-20.
-    assert compound["status"] == "prevention" and compound["last_case_on"] is None
+    # The compound proper has no case of its own until building 5's on 04-20, but while its block
+    # is sealed (to 04-15) it is held at controlled: people do not leave the compound.
+    assert compound["status"] == "controlled" and compound["last_case_on"] is None
+    assert compound["held_by"] == "A块" and compound["next_change_on"] == "2022-04-16"
     buildings = {b["building"]: b for b in data["buildings"]}
     assert buildings["3号楼"]["status"] == "sealed" and buildings["3号楼"]["zone"] == "A块"
-    assert buildings["5号楼"]["status"] == "prevention" and buildings["5号楼"]["zone"] is None
+    assert buildings["5号楼"]["status"] == "controlled" and buildings["5号楼"]["zone"] is None
+    assert buildings["5号楼"]["held_by"] == "A块"
+    stepped = run("zones", "status", "--community", "T01", "--on", "2022-04-16", "--json")
+    assert stepped["microzones"][0]["status"] == "controlled" and stepped["compounds"][0]["status"] == "prevention"
     later = run("zones", "status", "--community", "T01", "--on", "2022-04-21", "--json")
     assert later["compounds"][0]["status"] == "sealed"
     assert later["microzones"][0]["status"] == "controlled"  # 12 days after 04-09

@@ -108,7 +108,13 @@
       });
       box.appendChild(node);
     });
+    // A large household: one tap marks everyone negative; each member stays listed to change one.
+    document.getElementById("all-negative").hidden = members.length < 2;
   }
+  document.getElementById("all-negative").addEventListener("click", function () {
+    document.querySelectorAll("#members input[value=negative]").forEach(function (input) { input.checked = true; });
+    say(text.allNegative, "");
+  });
   function send(entry) {
     var data = new FormData();
     ["client_id", "room", "phone4", "day"].forEach(function (k) { data.append(k, entry[k]); });
