@@ -84,6 +84,20 @@ def envchoice(name: str, default: str, choices: Sequence[str]) -> str:
     return raw
 
 
+def envintmap(name: str, *, minimum: int = 1) -> dict[str, int]:
+    """``name=seconds`` pairs, comma-separated (``escalate=2,retention=60``), each a positive integer."""
+    raw = os.environ.get(name, "")
+    result: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip().isdigit() or int(value) < minimum:
+            raise ConfigError(f"{name}={raw!r}: write name=seconds pairs such as escalate=2,retention=60")
+        result[key.strip()] = int(value)
+    return result
+
+
 def parse_public_base_url(raw: str) -> str:
     """``https://host[:port]`` (no path, query or fragment), without a trailing slash; or ``""``."""
     raw = raw.strip()
