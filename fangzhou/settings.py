@@ -296,6 +296,8 @@ INSTALLED_APPS += ["fangzhou.ops"]
 FANGZHOU_RETENTION_DAYS = envintmap("FANGZHOU_RETENTION_DAYS", minimum=0)
 # The schedule's nightly backup ($FANGZHOU_DATA_DIR/backups): archives older than this are removed.
 FANGZHOU_BACKUP_KEEP_DAYS = envint("FANGZHOU_BACKUP_KEEP_DAYS", 14, minimum=1)
+# /metrics (Prometheus): from loopback only, not through a proxy; with a token, from anywhere with it.
+FANGZHOU_METRICS_TOKEN = envstr("FANGZHOU_METRICS_TOKEN")
 
 # --------------------------------------------------------------------------------------------------
 # Edge (issue 11): the client's address behind our proxies, the public limits, CSP.

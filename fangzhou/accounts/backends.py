@@ -32,10 +32,5 @@ class PasswordSignIn(ModelBackend):
     ``ModelBackend`` (listed after this one) keep working."""
 
     def get_user(self, user_id: Any) -> Any:
-        user = (
-            get_user_model()
-            ._default_manager.select_related("community", "subdistrict")
-            .filter(pk=user_id)
-            .first()
-        )
+        user = get_user_model()._default_manager.select_related("community", "subdistrict").filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -164,6 +164,8 @@ class ApiReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt {self.operation} {self.key}"
+
+
 class Deputy(models.Model):
     """The secretary's duties handed to a colleague of the community while she cannot act alone
     (isolated, in hospital): from ``starts_at`` until ``ends_at`` (or until revoked). While it lasts

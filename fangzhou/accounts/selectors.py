@@ -79,6 +79,8 @@ def tokens_managed(user: User | AnonymousUser) -> QuerySet[ApiToken]:
 
 def token_managed_get(user: User | AnonymousUser, token_id: int) -> ApiToken | None:
     return tokens_managed(user).filter(pk=token_id).first()
+
+
 def person_get(user: User | AnonymousUser, user_id: int) -> User | None:
     return people_for(user).filter(pk=user_id).first()
 

@@ -324,6 +324,8 @@ def api_token_refusal_record(*, token: ApiToken | None, prefix: str, reason: str
         community_id=token.community_id if token is not None else None,
         detail={"reason": reason, "prefix": prefix[:16], "path": masked(path[:200])},
     )
+
+
 # --------------------------------------------------------------------------- accounts from a page
 
 

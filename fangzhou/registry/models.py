@@ -117,7 +117,7 @@ class Building(models.Model):
 
     @property
     def full_label(self) -> str:
-        """"华新一村 1号楼": the one way a building is named to a person (load it with
+        """ "华新一村 1号楼": the one way a building is named to a person (load it with
         ``select_related("compound")``)."""
         return building_label(self.compound.name, self.number)
 
@@ -135,7 +135,7 @@ class Household(models.Model):
 
     @property
     def full_label(self) -> str:
-        """"华新一村 1号楼 101室" (load it with ``select_related("building__compound")``)."""
+        """ "华新一村 1号楼 101室" (load it with ``select_related("building__compound")``)."""
         return household_label(self.building.compound.name, self.building.number, self.room)
 
 

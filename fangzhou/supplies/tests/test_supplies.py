@@ -246,7 +246,7 @@ class TestRoutes:
         assert served == ["阳光小区 3号楼 101室", "阳光小区 3号楼 102室", "阳光小区 5号楼 201室"]
         assert all(leg.load <= 2 for leg in legs) and len(legs) >= 2
         page = sec.get(f"/supplies/routes/{plan.pk}/").content.decode()
-        assert page.count("<polyline") == len(legs) and "<b>阳光小区 5号楼</b> <span class=\"rooms\">201</span>" in page
+        assert page.count("<polyline") == len(legs) and '<b>阳光小区 5号楼</b> <span class="rooms">201</span>' in page
         # Each volunteer sees only their own trips.
         mine = client_for(placed.volunteer).get(f"/supplies/routes/{plan.pk}/").content.decode()
         own = [leg for leg in legs if leg.volunteer_id == placed.volunteer.pk]

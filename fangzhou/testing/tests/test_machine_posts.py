@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(key: str, url: str, body: dict[str, Any]) -> Any:
-    return Client().post(url, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    return Client().post(
+        url, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
 
 
 def _key(world: World, *scopes: str) -> str:
