@@ -26,6 +26,7 @@ from fangzhou.lib.env import (
     envint,
     envintmap,
     envnetworks,
+    envpeers,
     envstr,
     parse_public_base_url,
 )
@@ -298,6 +299,10 @@ FANGZHOU_RETENTION_DAYS = envintmap("FANGZHOU_RETENTION_DAYS", minimum=0)
 FANGZHOU_BACKUP_KEEP_DAYS = envint("FANGZHOU_BACKUP_KEEP_DAYS", 14, minimum=1)
 # /metrics (Prometheus): from loopback only, not through a proxy; with a token, from anywhere with it.
 FANGZHOU_METRICS_TOKEN = envstr("FANGZHOU_METRICS_TOKEN")
+# The city view as a federation: peers whose counts-only daily tables this instance pulls, as JSON
+# [{"name": "徐汇区", "url": "https://xh.example.org", "token": "fz_..."}] (a reports:read key of each).
+FANGZHOU_FEDERATION_PEERS = envpeers("FANGZHOU_FEDERATION_PEERS")
+FANGZHOU_FEDERATION_TIMEOUT_S = envfloat("FANGZHOU_FEDERATION_TIMEOUT_S", 10.0, minimum=0.5)
 
 # --------------------------------------------------------------------------------------------------
 # Edge (issue 11): the client's address behind our proxies, the public limits, CSP.

@@ -38,4 +38,5 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("delivery-sweep", "fangzhou.supplies.tasks.deliveries_sweep_all", at=dt.time(22, 30)),
     Periodic("backup", "fangzhou.ops.tasks.backup_nightly", at=dt.time(3, 15)),
     Periodic("retention", "fangzhou.ops.tasks.retention_run", at=dt.time(3, 30)),
+    Periodic("federation", "fangzhou.reports.tasks.federation_pull", every=dt.timedelta(minutes=15)),
 )

@@ -17,6 +17,7 @@ from fangzhou.accounts.permissions import can_read_counts, is_admin, is_officer
 from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.reports import exports, selectors
+from fangzhou.reports.federation import federated_tables
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -58,6 +59,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "error": error,
         "lang": _lang(),
         "subdistricts": sorted({row.community.subdistrict.name for row in table.rows}),
+        "federated": federated_tables(day),
         "totals": {
             "new_cases": table.total("cases.new"),
             "sealed": table.total("sealed_places"),
