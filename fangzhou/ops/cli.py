@@ -105,7 +105,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
             continue
         lines.append(f"{r.community}: emergency ended {r.ended_on}")
         for kind, k in r.kinds.items():
-            state = f"{verb} {k['action']} {k['rows']} row(s)" if k["rows"] else "nothing due"
+            state = f"{verb} {k['action']} {k['rows']} row(s)" if k["due"] else "not due yet"
             lines.append(f"  {kind:<18} {k['days']:>4} days, due {k['due_on']}: {state}")
     emit(args, {"dry_run": args.dry_run, "communities": [r.as_dict() for r in reports]}, "\n".join(lines))
     return EXIT_OK

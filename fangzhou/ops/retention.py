@@ -190,8 +190,14 @@ def retention_community(
     with transaction.atomic():
         for kind, days in policy().items():
             due = _due_on(end.ended_on, days)
-            entry: dict[str, Any] = {"action": ACTIONS[kind], "days": days, "due_on": due.isoformat(), "rows": 0}
-            if today >= due:
+            entry: dict[str, Any] = {
+                "action": ACTIONS[kind],
+                "days": days,
+                "due_on": due.isoformat(),
+                "due": today >= due,
+                "rows": 0,
+            }
+            if entry["due"]:
                 cutoff = dt.datetime.combine(due, dt.time.min, tzinfo=community.tzinfo)
                 entry["rows"] = APPLY[kind](community, cutoff, dry_run)
             report.kinds[kind] = entry
