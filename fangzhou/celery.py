@@ -23,3 +23,17 @@ def run_job_task(path: str, kwargs: dict[str, Any]) -> Any:
     from fangzhou.lib.jobs import run_job
 
     return run_job(path, kwargs)
+
+
+@app.task(name="fangzhou.run_scheduled")  # type: ignore[untyped-decorator]
+def run_scheduled_task(name: str) -> Any:
+    """Run one entry of the schedule (sent by beat); a slot another scheduler took is skipped."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from fangzhou.ops.scheduler import entry_named, run_entry
+
+    fired = run_entry(entry_named(name))
+    return {"slot": fired.slot, "ran": fired.ran, "outcome": fired.outcome}

@@ -197,6 +197,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return EXIT_OK
     print(f"\nServing on http://127.0.0.1:{args.port}/  (Ctrl-C to stop)")
+    from fangzhou.ops.scheduler import start_scheduler_thread
+
+    start_scheduler_thread()  # the schedule in-process (escalation, escorts, end of day, retention)
     call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
     return EXIT_OK
 
@@ -217,6 +220,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "4",
         "--timeout",
         "120",
+        "--config",
+        "python:fangzhou.ops.gunicorn_conf",
     ]
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the WSGI server
     return EXIT_OK  # pragma: no cover

@@ -24,7 +24,9 @@ from fangzhou.lib.env import (
     envchoice,
     envfloat,
     envint,
+    envintmap,
     envnetworks,
+    envpeers,
     envstr,
     parse_public_base_url,
 )
@@ -234,6 +236,14 @@ FANGZHOU_OVERLOAD_ORDERS = envint("FANGZHOU_OVERLOAD_ORDERS", 5, minimum=1)
 FANGZHOU_JOBS = envchoice("FANGZHOU_JOBS", "inline", ("inline", "celery"))
 FANGZHOU_CELERY_QUEUE = envstr("FANGZHOU_CELERY_QUEUE", "celery")
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# The schedule (fangzhou/ops/schedule.py) runs in a thread of each server process in the embedded
+# default, on Celery beat (`fangzhou scheduler`) with Celery jobs; `off` leaves it to another machine.
+FANGZHOU_SCHEDULER = envchoice(
+    "FANGZHOU_SCHEDULER", "thread" if FANGZHOU_JOBS == "inline" else "beat", ("thread", "beat", "off")
+)
+FANGZHOU_SCHEDULER_TICK_S = envfloat("FANGZHOU_SCHEDULER_TICK_S", 30.0, minimum=0.1)
+# Per-entry interval overrides in seconds ("escalate=2,retention=60"): tests and rehearsals.
+FANGZHOU_SCHEDULE_EVERY_S = envintmap("FANGZHOU_SCHEDULE_EVERY_S")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12
@@ -286,6 +296,17 @@ NINJA_PAGINATION_PER_PAGE = 50
 PUBLIC_BASE_URL = parse_public_base_url(envstr("PUBLIC_BASE_URL"))
 # Health and readiness, the request log, backup and restore: the top of the layering.
 INSTALLED_APPS += ["fangzhou.ops"]
+# Retention (fangzhou/ops/retention.py): days after a community's emergency ended, per kind, over
+# the defaults ("antigen_reports=30,pcr_samples=30,cases=180,photos=7,audit=365,...").
+FANGZHOU_RETENTION_DAYS = envintmap("FANGZHOU_RETENTION_DAYS", minimum=0)
+# The schedule's nightly backup ($FANGZHOU_DATA_DIR/backups): archives older than this are removed.
+FANGZHOU_BACKUP_KEEP_DAYS = envint("FANGZHOU_BACKUP_KEEP_DAYS", 14, minimum=1)
+# /metrics (Prometheus): from loopback only, not through a proxy; with a token, from anywhere with it.
+FANGZHOU_METRICS_TOKEN = envstr("FANGZHOU_METRICS_TOKEN")
+# The city view as a federation: peers whose counts-only daily tables this instance pulls, as JSON
+# [{"name": "徐汇区", "url": "https://xh.example.org", "token": "fz_..."}] (a reports:read key of each).
+FANGZHOU_FEDERATION_PEERS = envpeers("FANGZHOU_FEDERATION_PEERS")
+FANGZHOU_FEDERATION_TIMEOUT_S = envfloat("FANGZHOU_FEDERATION_TIMEOUT_S", 10.0, minimum=0.5)
 
 # --------------------------------------------------------------------------------------------------
 # Edge (issue 11): the client's address behind our proxies, the public limits, CSP.

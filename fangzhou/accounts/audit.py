@@ -145,6 +145,9 @@ class AuditAction(models.TextChoices):
     MEDICINE_TRIP = "medicine.trip", _("Medicine trip batched")
     MEDICINE_DELIVER = "medicine.deliver", _("Medicine delivered")
     MEDICINE_CANCEL = "medicine.cancel", _("Medicine request cancelled")
+    # operations
+    EMERGENCY_END = "emergency.end", _("End of the emergency set")
+    RETENTION_RUN = "retention.run", _("Personal data past its retention deleted or de-identified")
 
 
 class SensitiveDetail(Refused):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -82,6 +83,40 @@ def envchoice(name: str, default: str, choices: Sequence[str]) -> str:
     if raw not in choices:
         raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
     return raw
+
+
+def envintmap(name: str, *, minimum: int = 1) -> dict[str, int]:
+    """``name=seconds`` pairs, comma-separated (``escalate=2,retention=60``), each a positive integer."""
+    raw = os.environ.get(name, "")
+    result: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip().isdigit() or int(value) < minimum:
+            raise ConfigError(f"{name}={raw!r}: write name=seconds pairs such as escalate=2,retention=60")
+        result[key.strip()] = int(value)
+    return result
+
+
+def envpeers(name: str) -> list[dict[str, str]]:
+    """A JSON list of ``{"name", "url", "token"}`` objects (http(s) URLs), or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not JSON ({exc})") from exc
+    ok = isinstance(value, list) and all(
+        isinstance(p, dict)
+        and all(isinstance(p.get(k), str) and p.get(k) for k in ("name", "url", "token"))
+        and urlparse(p["url"]).scheme in {"http", "https"}
+        for p in value
+    )
+    if not ok:
+        raise ConfigError(f'{name}: write [{{"name": "...", "url": "https://...", "token": "fz_..."}}, ...]')
+    return [{"name": p["name"], "url": p["url"], "token": p["token"]} for p in value]
 
 
 def parse_public_base_url(raw: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from fangzhou.lib.ratelimit import client_address
-from fangzhou.ops import views
+from fangzhou.ops import metrics, views
 from fangzhou.ops.logs import request_id_var
 
 request_log = logging.getLogger("fangzhou.request")
@@ -19,7 +19,7 @@ request_log = logging.getLogger("fangzhou.request")
 # An id handed in by the proxy (nginx: proxy_set_header X-Request-ID $request_id) is kept when it
 # looks like one; anything else is replaced, so that a client cannot write into the log.
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
-HEALTH_PATHS = {"/healthz": views.healthz, "/readyz": views.readyz}
+HEALTH_PATHS = {"/healthz": views.healthz, "/readyz": views.readyz, "/metrics": metrics.metrics}
 
 
 class RequestLogMiddleware:
@@ -44,6 +44,9 @@ class RequestLogMiddleware:
             response["X-Request-ID"] = request_id
             if not (request.path in HEALTH_PATHS and response.status_code == 200):
                 request_log.info("request", extra={"fields": self.fields(request, response, start)})
+                match = request.resolver_match
+                view = match.view_name if match else ("health" if request.path in HEALTH_PATHS else None)
+                metrics.observe(view, request.method, response.status_code, time.perf_counter() - start)
             return response
         finally:
             request_id_var.reset(reset)
@@ -63,7 +66,7 @@ class RequestLogMiddleware:
 
 
 class HealthMiddleware:
-    """Answers ``/healthz`` and ``/readyz`` before the host check and the HTTPS redirect."""
+    """Answers ``/healthz``, ``/readyz`` and ``/metrics`` before the host check and the HTTPS redirect."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

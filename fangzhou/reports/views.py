@@ -21,6 +21,7 @@ from fangzhou.accounts.permissions import can_read_counts, is_admin, is_officer
 from fangzhou.registry.models import Community, Subdistrict
 from fangzhou.registry.selectors import Access, communities_read, community_visible_or_404
 from fangzhou.reports import charts, exports, selectors
+from fangzhou.reports.federation import federated_tables
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -63,6 +64,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "lang": _lang(),
         "subdistricts": sorted({row.community.subdistrict.name for row in table.rows}),
         "screens": _screens(request, table),
+        "federated": federated_tables(day),
         "totals": {
             "new_cases": table.total("cases.new"),
             "sealed": table.total("sealed_places"),

@@ -1,5 +1,6 @@
 """The production stack on this machine: nginx (Debian's) in front of two gunicorn instances on
-PostgreSQL and Redis, checked through nginx as a browser and a resident's phone would use it.
+PostgreSQL and Redis, a Celery worker and Celery beat (`fangzhou scheduler`) on Redis, checked
+through nginx as a browser and a resident's phone would use it.
 
 Runs in the PostgreSQL pass of scripts/test.sh (which installs nginx); skipped on SQLite, where two
 processes cannot share the suite's in-memory database.
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[3]
 PROXY_SNIPPET = ROOT / "deploy" / "nginx" / "fangzhou-proxy.conf"
 REDIS_DB = 13  # a database of its own for the shared rate-limit counters
+BROKER_DB = 14  # and one for the Celery broker (each run on a queue of its own)
 
 
 def free_port() -> int:
@@ -59,6 +61,9 @@ class Stack:
     base: str
     static_root: Path
     logs: list[Path]
+    ports: list[int]
+    worker_log: Path
+    beat_log: Path
 
 
 @pytest.fixture
@@ -80,16 +85,22 @@ def stack(tmp_path: Path, world: World) -> Iterator[Stack]:
         "from fangzhou.settings import *  # noqa: F403\n"
         "FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 3\n"
         "FANGZHOU_API_TOKEN_RATE = 5\n"  # and a machine client's key: 5 a minute across both
+        # beat fires the escalation every 2 seconds (production: 5 minutes); routes solve fast
+        "FANGZHOU_SCHEDULE_EVERY_S = {'escalate': 2}\n"
+        "FANGZHOU_ROUTE_TIME_LIMIT_S = 0.5\n"
         # the suite's personas are hashed fast (conftest): the servers must read those hashes
         "PASSWORD_HASHERS = [*PASSWORD_HASHERS, 'django.contrib.auth.hashers.MD5PasswordHasher']  # noqa: F405\n"
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_ALLOW"))},
-        "PYTHONPATH": f"{tmp_path}:{ROOT}",
+        "PYTHONPATH": ":".join([str(tmp_path), str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]),
         "DJANGO_SETTINGS_MODULE": "stack_settings",
         "FANGZHOU_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CACHE_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "FANGZHOU_JOBS": "celery",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{BROKER_DB}",
+        "FANGZHOU_CELERY_QUEUE": f"stack-{os.getpid()}-{tmp_path.name}",
         "DEBUG": "false",
         "PYTHONUNBUFFERED": "1",  # the request log is read back while the servers run
     }
@@ -155,6 +166,28 @@ http {{
                     start_new_session=True,
                 )
             )
+        worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+        celery = str(Path(sys.executable).with_name("celery"))
+        queue = env["FANGZHOU_CELERY_QUEUE"]
+        worker = [celery, "-A", "fangzhou.celery", "worker", "-Q", queue, "--concurrency", "1", "--pool", "solo"]
+        processes.append(
+            subprocess.Popen(
+                [*worker, "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env,
+                stdout=worker_log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "fangzhou", "scheduler"],
+                env=env,
+                stdout=beat_log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         processes.append(
             subprocess.Popen(
                 [nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
@@ -166,7 +199,7 @@ http {{
         for port in ports:
             wait_for(f"http://127.0.0.1:{port}/healthz")
         wait_for(f"http://127.0.0.1:{listen}/healthz", 20)
-        yield Stack(f"http://127.0.0.1:{listen}", static_root, logs)
+        yield Stack(f"http://127.0.0.1:{listen}", static_root, logs, ports, worker_log, beat_log)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -280,3 +313,71 @@ def test_a_machine_clients_key_through_nginx_counted_by_both_instances(stack: St
         AuditLog.objects.filter(action=AuditAction.API_TOKEN_REFUSE).values_list("detail__reason", flat=True)
     )
     assert reasons.count("rate_limited") == 1 and reasons.count("revoked") == 4
+
+
+def _until(check: Callable[[], bool], what: str, logs: list[Path], deadline_s: float = 60) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.3)
+    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
+    raise AssertionError(f"{what} did not happen\n{tails}")
+
+
+def test_a_route_plan_on_the_worker_and_the_schedule_on_beat(stack: Stack, world: World) -> None:
+    """Through nginx, the committee asks for routes: the plan is solved by the Celery worker. Beat
+    fires the escalation on its (test) interval of 2 s; every slot runs once, on the worker.
+    /metrics answers on an instance's own port, never through nginx."""
+    import requests
+
+    from fangzhou.ops.models import JobRun
+    from fangzhou.supplies.models import PlanStatus, RoutePlan
+    from fangzhou.supplies.tests.conftest import place
+
+    place(world)
+    browser = requests.Session()
+    browser.get(f"{stack.base}/accounts/login/", timeout=10)
+    browser.post(
+        f"{stack.base}/accounts/login/",
+        data={
+            "username": world.secretary.username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        timeout=10,
+    )
+    routes = f"{stack.base}/supplies/c/{world.community.code}/routes/"
+    assert browser.get(routes, timeout=10).status_code == 200
+    asked = browser.post(
+        routes,
+        data={
+            "buildings": [world.b3.pk, world.b5.pk],
+            "volunteers": [world.volunteer.pk],
+            "capacity": 10,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert asked.status_code in {302, 303}, asked.text[:500]
+    plan = RoutePlan.objects.get(community=world.community)
+    logs = [stack.worker_log, stack.beat_log, *stack.logs]
+    _until(lambda: RoutePlan.objects.get(pk=plan.pk).status == PlanStatus.DONE, "the route plan", logs)
+    assert RoutePlan.objects.get(pk=plan.pk).legs.exists()
+    assert re.search(r"Task fangzhou\.run_job\[[-0-9a-f]+\] succeeded", stack.worker_log.read_text())  # on the worker
+    assert browser.get(f"{stack.base}/supplies/routes/{plan.pk}/", timeout=10).status_code == 200
+
+    _until(lambda: JobRun.objects.filter(job="escalate", outcome="ok").count() >= 2, "two escalations", logs)
+    slots = list(JobRun.objects.filter(job="escalate").values_list("slot", flat=True))
+    assert len(slots) == len(set(slots))  # each slot once
+    assert "Sending due task escalate (fangzhou.run_scheduled)" in stack.beat_log.read_text()  # beat sent it
+    assert "Task fangzhou.run_scheduled[" in stack.worker_log.read_text()  # the worker ran it
+
+    assert requests.get(f"{stack.base}/metrics", timeout=10).status_code == 404  # not through nginx
+    scraped = requests.get(f"http://127.0.0.1:{stack.ports[0]}/metrics", timeout=10)
+    assert scraped.status_code == 200
+    assert (
+        "fangzhou_job_queue_length" in scraped.text
+        and 'fangzhou_scheduled_runs{job="escalate",outcome="ok"}' in scraped.text
+    )
