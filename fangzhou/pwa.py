@@ -59,6 +59,15 @@ def manifest(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type="application/manifest+json")
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: what browsers ask for on pages that name no icon (PDFs, the API docs)."""
+    response = HttpResponse(status=301)
+    response["Location"] = static("fangzhou/icon-192.png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 MAX_BUILDINGS = 40  # a grid leader's grid; beyond this the phone saves the pages as they are opened
 
 

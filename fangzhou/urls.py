@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("sw.js", pwa.service_worker, name="service_worker"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("favicon.ico", pwa.favicon, name="favicon"),
     path("offline/pages/", pwa.offline_pages, name="offline_pages"),
     path("api/", api.urls),
     path("accounts/", include("fangzhou.accounts.urls")),

@@ -62,3 +62,11 @@ def test_the_policy_built_once_is_django_csps_own_and_a_view_may_still_change_it
     assert "https://tiles.example" in middleware.process_response(HttpRequest(), updated)["Content-Security-Policy"]
     settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}  # type: ignore[attr-defined]
     assert middleware.process_response(HttpRequest(), HttpResponse())["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_the_favicon_and_the_home_screen_icon_are_served(client: Client) -> None:
+    """Every page names its icon; /favicon.ico (asked for by pages that name none) leads to it."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".png")
+    page = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in page and 'rel="apple-touch-icon"' in page

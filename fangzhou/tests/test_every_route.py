@@ -33,6 +33,7 @@ PUBLIC = (
     r"^api/volunteers/signup/",
     r"^api/orders/public/",
     r"^static/",
+    r"^favicon\.ico$",
 )
 
 
