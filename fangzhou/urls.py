@@ -1,7 +1,7 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from fangzhou import pwa
+from fangzhou import importsheets, pwa
 from fangzhou.api import api
 
 handler500 = "fangzhou.middleware.server_error"
@@ -11,6 +11,7 @@ urlpatterns = [
     path("sw.js", pwa.service_worker, name="service_worker"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("favicon.ico", pwa.favicon, name="favicon"),
+    path("templates/<str:kind>.xlsx", importsheets.template_download, name="import_template"),
     path("offline/pages/", pwa.offline_pages, name="offline_pages"),
     path("api/", api.urls),
     path("accounts/", include("fangzhou.accounts.urls")),

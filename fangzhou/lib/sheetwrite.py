@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -96,3 +96,22 @@ def csv_text(rows: Iterable[Sequence[Value]]) -> str:
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
+
+
+def import_template(
+    title: str, aliases: Mapping[str, Sequence[str]], required: Sequence[str], example: Mapping[str, Value]
+) -> bytes:
+    """An import's template: its Chinese headers (each column's first heading) in the order the
+    importer lists them, one example row, and a second sheet saying which columns must be filled."""
+    sheet = SheetWriter(title)
+    keys = list(aliases)
+    sheet.header([aliases[k][0] for k in keys])
+    sheet.row([example.get(k, "") for k in keys], text=True)
+    sheet.widths([max(12.0, 2.2 * len(str(aliases[k][0]))) for k in keys])
+    sheet.add_sheet("说明 Notes")
+    sheet.row(["列 Column", "必填 Required", "也认得 Also read as"], bold=True)
+    for k in keys:
+        sheet.row([aliases[k][0], "是 yes" if k in required else "", "、".join(str(a) for a in aliases[k][1:])])
+    sheet.row([])
+    sheet.row(["第 2 行是示例，请替换或删除 / row 2 is an example: replace or delete it"])
+    return sheet.to_bytes()
