@@ -24,6 +24,7 @@ from fangzhou.lib.env import (
     envchoice,
     envfloat,
     envint,
+    envmap,
     envnetworks,
     envstr,
     parse_public_base_url,
@@ -230,6 +231,24 @@ FANGZHOU_OVERLOAD_ORDERS = envint("FANGZHOU_OVERLOAD_ORDERS", 5, minimum=1)
 FANGZHOU_JOBS = envchoice("FANGZHOU_JOBS", "inline", ("inline", "celery"))
 FANGZHOU_CELERY_QUEUE = envstr("FANGZHOU_CELERY_QUEUE", "celery")
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# Notices (docs/architecture.md, "Notices"). SMS through Tencent Cloud SMS: the API key pair, the
+# SMS application, the approved signature name and one approved template id per notice kind
+# ("pool_positive=1234567,delivery_done=1234568,default=1234569").
+TENCENT_SMS_SECRET_ID = envstr("TENCENT_SMS_SECRET_ID")
+TENCENT_SMS_SECRET_KEY = envstr("TENCENT_SMS_SECRET_KEY")
+TENCENT_SMS_APP_ID = envstr("TENCENT_SMS_APP_ID")
+TENCENT_SMS_SIGN_NAME = envstr("TENCENT_SMS_SIGN_NAME")
+TENCENT_SMS_REGION = envstr("TENCENT_SMS_REGION", "ap-guangzhou")
+TENCENT_SMS_ENDPOINT = envstr("TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com/")
+TENCENT_SMS_TEMPLATES = envmap("TENCENT_SMS_TEMPLATES")
+# Web Push: the server's VAPID key pair (the private key as base64url DER or PEM, the public key as
+# the browser's applicationServerKey) and the contact the push services may write to.
+VAPID_PRIVATE_KEY = envstr("VAPID_PRIVATE_KEY")
+VAPID_PUBLIC_KEY = envstr("VAPID_PUBLIC_KEY")
+VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:admin@fangzhou.invalid")
+# A failed send is retried this many times, waiting base * 2**n seconds between tries.
+FANGZHOU_NOTICE_ATTEMPTS = envint("FANGZHOU_NOTICE_ATTEMPTS", 5, minimum=1, maximum=20)
+FANGZHOU_NOTICE_BACKOFF_SECONDS = envint("FANGZHOU_NOTICE_BACKOFF_SECONDS", 60, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12

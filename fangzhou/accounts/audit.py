@@ -136,6 +136,11 @@ class AuditAction(models.TextChoices):
     MEDICINE_TRIP = "medicine.trip", _("Medicine trip batched")
     MEDICINE_DELIVER = "medicine.deliver", _("Medicine delivered")
     MEDICINE_CANCEL = "medicine.cancel", _("Medicine request cancelled")
+    # notices
+    NOTICE_SEND = "notice.send", _("Notice sent")
+    NOTICE_SETTINGS = "notice.settings", _("Notice settings changed")
+    NOTICE_OPT_OUT = "notice.opt_out", _("Resident opted out of SMS")
+    NOTICE_OPT_IN = "notice.opt_in", _("Resident receives SMS again")
 
 
 class SensitiveDetail(Refused):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
+from fangzhou.care import signals
 from fangzhou.care.models import (
     CareProfile,
     CheckIn,
@@ -596,6 +597,10 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
         target_type="medicine_request",
         target_id=request.pk,
         community_id=request.community_id,
+    )
+    delivered = request.pk
+    transaction.on_commit(
+        lambda: signals.medicine_delivered.send(sender=MedicineRequest, request_id=delivered), robust=True
     )
     return request
 

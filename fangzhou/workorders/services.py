@@ -23,7 +23,7 @@ from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.addressing import household_label
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster import normalize as nz
-from fangzhou.workorders import rules
+from fangzhou.workorders import rules, signals
 from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
     CloseReason,
@@ -334,6 +334,10 @@ def work_order_transition(
             target_id=order.pk,
             community_id=order.community_id,
             detail={"from": before, "to": target, "photo": "completion_photo" in fields},
+        )
+        changed = order.pk
+        transaction.on_commit(
+            lambda: signals.order_status_changed.send(sender=WorkOrder, order_id=changed, status=target), robust=True
         )
     return order
 
