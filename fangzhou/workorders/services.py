@@ -267,6 +267,10 @@ def work_order_claim(*, order_id: int, actor: User) -> ClaimResult:
             target_id=order.pk,
             community_id=order.community_id,
         )
+        transaction.on_commit(
+            lambda: signals.order_status_changed.send(sender=WorkOrder, order_id=order_id, status=Status.CLAIMED),
+            robust=True,
+        )
     return ClaimResult(won=won, order=order, holder=order.assignee)
 
 
