@@ -9,9 +9,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, QuerySet
 
 from fangzhou.accounts.models import User
-from fangzhou.notices.models import Channel, DeliveryStatus, Notice, NoticeDelivery, Reason
+from fangzhou.accounts.permissions import can_manage_community
+from fangzhou.cases.hooks import ResidentAction
+from fangzhou.notices.models import Channel, DeliveryStatus, Notice, NoticeDelivery, OptOut, Reason
 from fangzhou.notices.texts import notice_text, recipient_args
-from fangzhou.registry.models import Community
+from fangzhou.registry.models import Community, Resident
 from fangzhou.registry.selectors import Access, communities_for
 from fangzhou.volunteers.models import Volunteer
 
@@ -138,3 +140,12 @@ def counts_display(counts: dict[str, dict[str, int]]) -> list[tuple[str, list[tu
         for channel, label in Channel.choices
         if channel in counts
     ]
+
+
+def sms_resident_action(user: User, resident: Resident) -> ResidentAction | None:
+    """On a resident's page (the cases app's hook): whether SMS notices reach them, and where the
+    committee records an opt-out said on the phone or at the door."""
+    if not can_manage_community(user, resident.community_id):
+        return None
+    opted_out = OptOut.objects.filter(resident=resident, channel=Channel.SMS).exists()
+    return ResidentAction("notices/_resident_sms.html", {"resident_id": resident.pk, "opted_out": opted_out}, order=90)

@@ -117,6 +117,21 @@ KINDS: dict[str, Kind] = {
 
 # The variables a hand-written text may use ({place} is the household's own room label).
 CUSTOM_VARIABLES = ("place", "building", "time", "site")
+# The same variables as staff type them in Chinese.
+VARIABLES_ZH = {"房号": "place", "楼栋": "building", "时间": "time", "地点": "site"}
+
+
+def variables_shown() -> str:
+    """The variables a hand-written text may use, in the reader's language."""
+    english = (get_language() or "zh-hans").startswith("en")
+    names = CUSTOM_VARIABLES if english else tuple(VARIABLES_ZH)
+    return "、".join(f"{{{name}}}" for name in names) if not english else ", ".join(f"{{{n}}}" for n in names)
+
+
+def variables_known() -> set[str]:
+    return set(CUSTOM_VARIABLES) | set(VARIABLES_ZH)
+
+
 # The variables staff fill in when they send a kind by hand (the others come from the audience).
 STAFF_VARIABLES = ("time", "site", "status")
 
@@ -159,6 +174,7 @@ def render_value(name: str, value: Any) -> str:
 
 def _format_custom(text: str, args: dict[str, Any]) -> str:
     values = {name: str(args.get(name, "")) for name in CUSTOM_VARIABLES}
+    values.update({alias: values[name] for alias, name in VARIABLES_ZH.items()})
     try:
         return text.format(**values)
     except (KeyError, IndexError, ValueError):

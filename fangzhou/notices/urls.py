@@ -11,4 +11,5 @@ urlpatterns = [
     path("c/<str:code>/send/", views.send, name="send"),
     path("c/<str:code>/settings/", views.settings_update, name="settings"),
     path("n/<int:notice_id>/", views.detail, name="detail"),
+    path("r/<int:resident_id>/sms/", views.resident_sms, name="resident_sms"),
 ]

@@ -23,7 +23,7 @@ from fangzhou.notices import selectors, services, texts
 from fangzhou.notices.audiences import LABELS, AudienceError, audience_resolve
 from fangzhou.notices.models import Channel, DeliveryStatus, Reason
 from fangzhou.notices.services import NoticeError
-from fangzhou.notices.texts import CUSTOM, CUSTOM_VARIABLES, KINDS, STAFF_VARIABLES, notice_text, variables_of
+from fangzhou.notices.texts import CUSTOM, KINDS, STAFF_VARIABLES, notice_text, variables_of
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import Access, community_visible_or_404
@@ -92,7 +92,7 @@ def _page(request: HttpRequest, community: Community, *, form: QueryDict | None 
         "statuses": DeliveryStatus.choices,
         "client_id": form.get("client_id") or uuid.uuid4().hex,
         "options": services.notice_settings_of(community.pk),
-        "variables": ", ".join(f"{{{name}}}" for name in CUSTOM_VARIABLES),
+        "variables": texts.variables_shown(),
         **extra,
     }
     if manage:
@@ -132,7 +132,7 @@ def _composed(community: Community, data: QueryDict) -> dict[str, Any]:
     if kind == CUSTOM:
         if not text_zh:
             raise NoticeError("请填写通知的中文内容", "write the notice's Chinese text")
-        unknown = (variables_of(text_zh) | variables_of(text_en)) - set(CUSTOM_VARIABLES)
+        unknown = (variables_of(text_zh) | variables_of(text_en)) - texts.variables_known()
         if unknown:
             raise NoticeError(
                 f"未知的变量：{'、'.join(sorted(unknown))}", f"unknown variables: {', '.join(sorted(unknown))}"
@@ -256,3 +256,17 @@ def detail(request: HttpRequest, notice_id: int) -> HttpResponse:
             "audience": str(LABELS.get(notice.audience, "")),
         },
     )
+
+
+@login_required
+@require_POST
+def resident_sms(request: HttpRequest, resident_id: int) -> HttpResponse:
+    """The committee records that a resident wants no SMS notices (or wants them again)."""
+    resident = registry_selectors.resident_get(request.user, resident_id)
+    if resident is None or not can_manage_community(request.user, resident.community_id):
+        raise Http404(_("Not found"))
+    if request.POST.get("sms") == "off":
+        services.sms_opt_out(resident, actor=acting_user(request))
+    else:
+        services.sms_opt_in(resident, actor=acting_user(request))
+    return redirect("cases:timeline", resident_id=resident.pk)

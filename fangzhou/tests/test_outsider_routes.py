@@ -29,6 +29,8 @@ from fangzhou.accounts.services import api_token_create, deputy_name, user_upser
 from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case
 from fangzhou.demo import demo_operations
+from fangzhou.notices.models import Notice
+from fangzhou.notices.services import notice_send
 from fangzhou.registry.demo import demo_seed
 from fangzhou.registry.models import Building, Community, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
@@ -90,6 +92,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "user_id": _first(User, c),
         "token_id": _first(ApiToken, c),
         "deputy_id": _first(Deputy, c),
+        "notice_id": _first(Notice, c),
         "code": c.code,
         "day": timezone.localdate().isoformat(),
         "action": "done",
@@ -232,6 +235,18 @@ def _ensure_swap_block_and_override(community: Community) -> None:
         worker = User.objects.filter(community=community, role=Role.SOCIAL_WORKER).order_by("pk").first()
         assert worker is not None
         deputy_name(actor=secretary, community=community, deputy=worker)
+    if not Notice.objects.filter(community=community).exists():
+        building = community.buildings.order_by("pk").first()
+        assert building is not None
+        notice_send(
+            community=community,
+            kind="sampling_time",
+            audience="building",
+            audience_args={"building_ids": [building.pk]},
+            args={"time": "14:00", "site": "东门"},
+            event_key="walk:notice",
+            actor=secretary,
+        )
     if not ZoneOverride.objects.filter(community=community).exists():
         compound = community.compounds.order_by("pk").first()
         zone_override_create(

@@ -294,7 +294,7 @@ def test_no_built_in_text_carries_a_name_an_id_number_or_a_diagnosis(world: Worl
                 assert not any(word.lower() in text.lower() for word in medical), (kind, text)
     # A building's notice names only each household's own room: 3-101 never reads 3-102.
     h101, _ = _b3(world)
-    _send(world, key="priv:1", kind="custom", text_zh="{place}：今晚停水")
+    _send(world, key="priv:1", kind="custom", text_zh="{房号}：今晚停水", text_en="{place}: no water tonight")
     with translation.override("zh-hans"):
         (mine,) = household_notices(h101.pk)
     assert "101室" in mine.text and "102室" not in mine.text

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from fangzhou.accounts.models import AuditLog
-from fangzhou.notices.models import Notice, NoticeDelivery, NoticeSettings
+from fangzhou.notices.models import Notice, NoticeDelivery, NoticeSettings, OptOut
 from fangzhou.registry.models import Household
 from fangzhou.registry.tests.factories import World
 
@@ -68,7 +68,7 @@ def test_a_staff_notice_to_a_building_reaches_exactly_its_households_with_the_pr
     assert "阳光小区 3号楼 101室" in detail and "阳光小区 3号楼 102室" in detail
     assert "1380000" not in detail and "张伟" not in detail  # rooms only: no phone, no name
     listing = client.get(f"/notices/c/{world.community.code}/").content.decode()
-    assert f"/notices/n/{notice.pk}/" in listing and "户主页" in listing or "Household page" in listing
+    assert (f"/notices/n/{notice.pk}/" in listing and "户主页" in listing) or "Household page" in listing
 
 
 def test_bad_input_gets_a_clear_message_in_the_readers_language(world: World) -> None:
@@ -133,3 +133,18 @@ def test_the_list_reads_in_a_fixed_number_of_queries(world: World, django_assert
     with django_assert_max_num_queries(30):
         page = client.get(f"/notices/c/{world.community.code}/")
     assert page.status_code == 200 and page.content.decode().count("/notices/n/") == 5
+
+
+def test_staff_record_an_sms_opt_out_on_the_residents_page(world: World) -> None:
+    client = _client(world.secretary)
+    zhang = world.resident("张伟")
+    page = client.get(f"/cases/r/{zhang.pk}/").content.decode()
+    assert "短信通知" in page and f"/notices/r/{zhang.pk}/sms/" in page
+    answer = client.post(f"/notices/r/{zhang.pk}/sms/", {"sms": "off"})
+    assert answer.status_code == 302 and OptOut.objects.filter(resident=zhang, channel="sms").exists()
+    assert AuditLog.objects.filter(action="notice.opt_out", target_id=str(zhang.pk)).exists()
+    assert "恢复发送短信通知" in client.get(f"/cases/r/{zhang.pk}/").content.decode()
+    assert _client(world.outsider).post(f"/notices/r/{zhang.pk}/sms/", {"sms": "on"}).status_code == 404
+    assert OptOut.objects.filter(resident=zhang).exists()
+    client.post(f"/notices/r/{zhang.pk}/sms/", {"sms": "on"})
+    assert not OptOut.objects.filter(resident=zhang).exists()
