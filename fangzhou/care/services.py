@@ -5,6 +5,7 @@ often as it likes."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,6 +326,15 @@ def care_escorts_ensure(
                         target_id=schedule.pk,
                         community_id=profile.community_id,
                         detail={"session": session.isoformat(), "order": order.pk, "sealed": sealed},
+                    )
+                    transaction.on_commit(
+                        functools.partial(
+                            signals.escort_ordered.send,
+                            sender=TreatmentSchedule,
+                            order_id=order.pk,
+                            leave_at=(session - dt.timedelta(hours=1)).isoformat(),
+                        ),
+                        robust=True,
                     )
             report.order_ids.append(order.pk)
     return report

@@ -7,6 +7,7 @@ undoes or breaks the work that caused it (the notice can be sent by hand).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
@@ -15,12 +16,13 @@ from typing import Any
 from django.utils import timezone
 
 from fangzhou.care.models import MedicineRequest
+from fangzhou.cases.models import Case
 from fangzhou.notices.services import notice_send
 from fangzhou.registry.models import Community
 from fangzhou.supplies.models import Delivery
 from fangzhou.testing.models import Result, Tube
 from fangzhou.volunteers.models import ShiftAssignment
-from fangzhou.workorders.models import ResidentRequest, Status
+from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,41 @@ def on_shift_assigned(*, assignment_id: int, **_: Any) -> None:
     )
 
 
+@_logged
+def on_discharged(*, case_id: int, **_: Any) -> None:
+    case = Case.objects.select_related("community", "resident").filter(pk=case_id).first()
+    if case is None or case.monitoring_until is None:
+        return
+    notice_send(
+        community=case.community,
+        kind="discharged",
+        audience="household",
+        audience_args={"household_id": [case.resident.household_id]},
+        args={"until": f"{case.monitoring_until:%m-%d}"},
+        event_key=f"discharged:{case.pk}",
+    )
+
+
+@_logged
+def on_escort_ordered(*, order_id: int, leave_at: str, **_: Any) -> None:
+    order = WorkOrder.objects.select_related("community", "resident").filter(pk=order_id).first()
+    if order is None or order.resident is None:
+        return
+    leave = timezone.localtime(dt.datetime.fromisoformat(leave_at), order.community.tzinfo)
+    notice_send(
+        community=order.community,
+        kind="escort_time",
+        audience="household",
+        audience_args={"household_id": [order.resident.household_id]},
+        args={"time": f"{leave:%m-%d %H:%M}"},
+        event_key=f"escort:{order.pk}",
+    )
+
+
 def events_connect() -> None:
     """Connect the receivers (``dispatch_uid``: once, however often ``ready()`` runs)."""
-    from fangzhou.care.signals import medicine_delivered
+    from fangzhou.care.signals import escort_ordered, medicine_delivered
+    from fangzhou.cases.signals import discharged
     from fangzhou.supplies.signals import delivery_done
     from fangzhou.testing.signals import pooled_positive, single_result
     from fangzhou.volunteers.signals import shift_assigned
@@ -142,3 +176,5 @@ def events_connect() -> None:
     order_status_changed.connect(on_order_status_changed, dispatch_uid="notices.order_status")
     medicine_delivered.connect(on_medicine_delivered, dispatch_uid="notices.medicine_delivered")
     shift_assigned.connect(on_shift_assigned, dispatch_uid="notices.shift_assigned")
+    discharged.connect(on_discharged, dispatch_uid="notices.discharged")
+    escort_ordered.connect(on_escort_ordered, dispatch_uid="notices.escort_ordered")

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone, translation
 
+from fangzhou.care import services as care
+from fangzhou.care.models import CareProfile
+from fangzhou.cases.services import case_confirm, case_discharge, case_pcr_record
 from fangzhou.notices.models import DeliveryStatus, Notice, NoticeDelivery
 from fangzhou.notices.tests.conftest import (
     Channels,
@@ -26,6 +30,7 @@ from fangzhou.notices.tests.conftest import (
     subscribe,
 )
 from fangzhou.notices.tests.servers import PushServer, SmsServer, vapid_keys
+from fangzhou.notices.texts import notice_text
 from fangzhou.registry.models import Household
 from fangzhou.registry.tests.factories import World
 from fangzhou.supplies.models import Delivery
@@ -34,6 +39,7 @@ from fangzhou.testing.models import Round
 from fangzhou.testing.services import results_import, round_create, sample_take, tube_close
 from fangzhou.testing.tests.helpers import DAY, csv_bytes
 from fangzhou.volunteers.tests.helpers import approved
+from fangzhou.workorders.models import WorkOrder
 from fangzhou.workorders.services import resident_request_submit, work_order_claim, work_order_transition
 
 LAB_HEADER = ["试管编码", "检测结果", "ORF1ab Ct", "N Ct", "检测时间"]
@@ -209,3 +215,53 @@ def test_the_three_events_on_a_celery_worker(
             finally:
                 worker.terminate()
                 worker.wait(timeout=30)
+
+
+@pytest.mark.django_db
+def test_discharge_an_escort_and_medicine_tell_exactly_the_household_they_concern(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    homes = _households(world)
+    liu, zhang = world.resident("刘洋"), world.resident("张伟")
+    with django_capture_on_commit_callbacks(execute=True):
+        case, _ = case_confirm(resident=liu, report_date=dt.date(2022, 4, 10), source="antigen_pcr", actor=None)
+        for day, hour in ((dt.date(2022, 4, 18), 8), (dt.date(2022, 4, 19), 9)):
+            sampled = timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+            case_pcr_record(case_id=case.pk, sampled_at=sampled, negative=True, ct=37.0, actor=None)
+        case_discharge(case_id=case.pk, discharged_on=dt.date(2022, 4, 20), actor=None)
+
+        care.care_registry_sync(community=world.community, actor=None)
+        profile = CareProfile.objects.get(resident=liu)
+        care.treatment_schedule_set(
+            profile_id=profile.pk,
+            actor=None,
+            kind="dialysis",
+            weekdays="1,2,3,4,5,6,7",
+            at=dt.time(8),
+            hospital="瑞金医院",
+        )
+        care.care_escorts_ensure(now=timezone.now())
+        care.care_escorts_ensure(now=timezone.now())  # the schedule runs again: no second notice
+
+        request = care.medicine_request_create(
+            resident=zhang, actor=None, medicines=[{"name": "氨氯地平"}], pharmacy="华山医院"
+        )
+        care.medicine_trips_batch(community=world.community, actor=None)
+        care.medicine_request_deliver(request_id=request.pk, actor=world.secretary)
+    escorts = Notice.objects.filter(kind="escort_time").count()
+    orders = WorkOrder.objects.filter(kind="medical_escort").count()
+    assert escorts == orders >= 1  # one notice per escort order, however often the schedule runs
+    reached = {
+        kind: set(
+            NoticeDelivery.objects.filter(notice__kind=kind, channel="page").values_list("household_id", flat=True)
+        )
+        for kind in ("discharged", "escort_time", "medicine_ready")
+    }
+    assert reached == {
+        "discharged": {homes["5-201"].pk},
+        "escort_time": {homes["5-201"].pk},
+        "medicine_ready": {homes["3-101"].pk},
+    }
+    with translation.override("zh-hans"):
+        text = notice_text(Notice.objects.get(kind="discharged"), place="阳光小区 5号楼 201室")
+    assert "04-27" in text and "刘洋" not in text and "阳光小区 5号楼 201室" in text
