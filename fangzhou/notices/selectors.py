@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import can_manage_community
 from fangzhou.cases.hooks import ResidentAction
 from fangzhou.notices.models import Channel, DeliveryStatus, Notice, NoticeDelivery, OptOut, Reason
 from fangzhou.notices.texts import notice_text, recipient_args
-from fangzhou.registry.models import Community, Resident
+from fangzhou.registry.models import Community, Household, Resident
 from fangzhou.registry.selectors import Access, communities_for
 from fangzhou.volunteers.models import Volunteer
 
@@ -79,10 +79,24 @@ def delivery_counts(notice_ids: list[int]) -> dict[int, dict[str, dict[str, int]
     return result
 
 
+def example_texts(notices: list[Notice]) -> dict[int, str]:
+    """Each notice as its first household read it (its own room filled in), in the reader's
+    language: two queries for the whole list."""
+    firsts = dict(
+        NoticeDelivery.objects.filter(notice__in=notices, channel=Channel.PAGE)
+        .values("notice_id")
+        .annotate(first=Min("household_id"))
+        .values_list("notice_id", "first")
+    )
+    homes = Household.objects.select_related("building__compound").in_bulk(set(firsts.values()))
+    return {notice.pk: notice_text(notice, **recipient_args(homes.get(firsts.get(notice.pk, 0)))) for notice in notices}
+
+
 def community_notices(community: Community, *, limit: int = 50) -> list[NoticeRow]:
     notices = list(Notice.objects.filter(community=community).order_by("-created_at", "-pk")[:limit])
     counts = delivery_counts([notice.pk for notice in notices])
-    return [NoticeRow(notice, notice_text(notice), counts.get(notice.pk, {})) for notice in notices]
+    texts = example_texts(notices)
+    return [NoticeRow(notice, texts[notice.pk], counts.get(notice.pk, {})) for notice in notices]
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,9 @@ VARIABLES_ZH = {"房号": "place", "楼栋": "building", "时间": "time", "地�
 
 def variables_shown() -> str:
     """The variables a hand-written text may use, in the reader's language."""
-    english = (get_language() or "zh-hans").startswith("en")
-    names = CUSTOM_VARIABLES if english else tuple(VARIABLES_ZH)
-    return "、".join(f"{{{name}}}" for name in names) if not english else ", ".join(f"{{{n}}}" for n in names)
+    if (get_language() or "zh-hans").startswith("en"):
+        return ", ".join(f"{{{name}}}" for name in CUSTOM_VARIABLES)
+    return "、".join(f"{{{name}}}" for name in VARIABLES_ZH)
 
 
 def variables_known() -> set[str]:

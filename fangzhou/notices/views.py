@@ -23,7 +23,7 @@ from fangzhou.notices import selectors, services, texts
 from fangzhou.notices.audiences import LABELS, AudienceError, audience_resolve
 from fangzhou.notices.models import Channel, DeliveryStatus, Reason
 from fangzhou.notices.services import NoticeError
-from fangzhou.notices.texts import CUSTOM, KINDS, STAFF_VARIABLES, notice_text, variables_of
+from fangzhou.notices.texts import CUSTOM, KINDS, STAFF_VARIABLES, variables_of
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.selectors import Access, community_visible_or_404
@@ -43,6 +43,8 @@ AUDIENCE_FIELDS: dict[str, tuple[str, bool]] = {  # kind -> (field, many)
     "work_group": ("group_id", False),
     "shift": ("shift_id", False),
 }
+# The templates staff pick from, the everyday ones first.
+STAFF_KINDS = ("sampling_time", CUSTOM, "zone_changed", "escort_time")
 _PERSONAL = re.compile(r"(?<!\d)(1[3-9]\d{9}|\d{17}[\dXx]|\d{15})(?!\d)")
 
 
@@ -86,7 +88,7 @@ def _page(request: HttpRequest, community: Community, *, form: QueryDict | None 
         "manage": manage,
         "form": form,
         "building_ids": form.getlist("building_ids"),
-        "kinds": [(code, kind.label) for code, kind in KINDS.items() if kind.staff],
+        "kinds": [(code, KINDS[code].label) for code in STAFF_KINDS],
         "audiences": list(LABELS.items()),
         "channels": Channel.choices,
         "statuses": DeliveryStatus.choices,
@@ -109,7 +111,7 @@ def community(request: HttpRequest, code: str) -> HttpResponse:
 def _composed(community: Community, data: QueryDict) -> dict[str, Any]:
     """The form as ``notice_send``'s arguments; ``NoticeError`` with a clear message if it is not usable."""
     kind = data.get("kind", "")
-    if kind not in KINDS or not KINDS[kind].staff:
+    if kind not in STAFF_KINDS:
         raise NoticeError("请选择通知模板", "choose a template")
     audience = data.get("audience", "")
     if audience not in LABELS:
@@ -247,7 +249,7 @@ def detail(request: HttpRequest, notice_id: int) -> HttpResponse:
         {
             "notice": notice,
             "community": notice.community,
-            "text": notice_text(notice),
+            "text": selectors.example_texts([notice])[notice.pk],
             "counts": selectors.delivery_counts([notice.pk]).get(notice.pk, {}),
             "recipients": recipients,
             "channels": dict(Channel.choices),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,9 @@ from fangzhou.notices.tests.servers import APP_ID, SECRET_ID, SECRET_KEY, SIGN_N
 from fangzhou.registry.models import Household
 from fangzhou.registry.tests.factories import World
 
-SMS_PORT = 8124
-PUSH_PORT = 8125
+# Ports of the local provider servers (two test runs at once, SQLite and PostgreSQL, take two pairs).
+SMS_PORT = int(os.environ.get("FZ_NOTICES_TEST_PORT", "8124"))
+PUSH_PORT = SMS_PORT + 1
 
 TEMPLATES = {
     "pool_positive": "2000001",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from fangzhou.notices.models import Channel, DeliveryStatus, Notice, NoticeDelivery, PushSubscription, Reason
@@ -298,3 +299,23 @@ def test_no_built_in_text_carries_a_name_an_id_number_or_a_diagnosis(world: Worl
     with translation.override("zh-hans"):
         (mine,) = household_notices(h101.pk)
     assert "101室" in mine.text and "102室" not in mine.text
+
+
+def test_the_fan_out_takes_as_many_statements_for_one_building_as_for_all(world: World) -> None:
+    channels_on(world, sms_on=True, push_on=True)
+
+    def statements(key: str, building_ids: list[int]) -> int:
+        with CaptureQueriesContext(connection) as queries, _commit(execute=False):
+            notice_send(
+                community=world.community,
+                kind="sampling_time",
+                audience="building",
+                audience_args={"building_ids": building_ids},
+                event_key=key,
+            )
+        return len(queries)
+
+    one = statements("n:1", [world.b3.pk])
+    both = statements("n:2", [world.b3.pk, world.b5.pk])
+    assert NoticeDelivery.objects.filter(notice__event_key="n:2", channel="page").count() == 3
+    assert one == both  # set-based: the number of households does not add statements
