@@ -38,6 +38,7 @@ from fangzhou.supplies.services import delivery_mark, distribution_allocate, dis
 from fangzhou.testing.models import Round
 from fangzhou.testing.services import results_import, round_create, sample_take, tube_close
 from fangzhou.testing.tests.helpers import DAY, csv_bytes
+from fangzhou.volunteers.services import shift_assign, shift_create
 from fangzhou.volunteers.tests.helpers import approved
 from fangzhou.workorders.models import WorkOrder
 from fangzhou.workorders.services import resident_request_submit, work_order_claim, work_order_transition
@@ -265,3 +266,25 @@ def test_discharge_an_escort_and_medicine_tell_exactly_the_household_they_concer
     with translation.override("zh-hans"):
         text = notice_text(Notice.objects.get(kind="discharged"), place="阳光小区 5号楼 201室")
     assert "04-27" in text and "刘洋" not in text and "阳光小区 5号楼 201室" in text
+
+
+@pytest.mark.django_db
+def test_a_volunteers_new_shift_reaches_that_volunteers_phone_only(
+    world: World, channels: Channels, django_capture_on_commit_callbacks: Any
+) -> None:
+    channels_on(world, push_on=False)
+    first = approved(world.community, "门岗甲", "13811110001", groups=("patrol",))
+    other = approved(world.community, "门岗乙", "13811110002", groups=("patrol",))
+    group = first.groups.get()
+    starts = timezone.now() + dt.timedelta(days=1)
+    shift, _ = shift_create(
+        group=group, post="gate", place="东门", starts_at=starts, ends_at=starts + dt.timedelta(hours=4), actor=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        shift_assign(shift=shift, volunteer=first, actor=world.secretary)
+        shift_assign(shift=shift, volunteer=first, actor=world.secretary)  # again: no second notice
+    (request,) = channels.sms.received
+    assert request.problems == [] and request.body["PhoneNumberSet"] == ["+8613811110001"]
+    assert request.body["TemplateParamSet"][0] == "门岗"  # the post, in Chinese
+    delivery = NoticeDelivery.objects.get(volunteer=first)
+    assert delivery.status == DeliveryStatus.SENT and not NoticeDelivery.objects.filter(volunteer=other).exists()
