@@ -15,6 +15,7 @@ APPS_WITH_COMMANDS: tuple[str, ...] = (
     "fangzhou.supplies.cli",
     "fangzhou.care.cli",
     "fangzhou.reports.cli",
+    "fangzhou.notices.cli",
     "fangzhou.ops.cli",
 )
 

@@ -25,6 +25,7 @@ from fangzhou.lib.env import (
     envfloat,
     envint,
     envintmap,
+    envmap,
     envnetworks,
     envpeers,
     envstr,
@@ -244,6 +245,24 @@ FANGZHOU_SCHEDULER = envchoice(
 FANGZHOU_SCHEDULER_TICK_S = envfloat("FANGZHOU_SCHEDULER_TICK_S", 30.0, minimum=0.1)
 # Per-entry interval overrides in seconds ("escalate=2,retention=60"): tests and rehearsals.
 FANGZHOU_SCHEDULE_EVERY_S = envintmap("FANGZHOU_SCHEDULE_EVERY_S")
+# Notices (docs/architecture.md, "Notices"). SMS through Tencent Cloud SMS: the API key pair, the
+# SMS application, the approved signature name and one approved template id per notice kind
+# ("pool_positive=1234567,delivery_done=1234568,default=1234569").
+TENCENT_SMS_SECRET_ID = envstr("TENCENT_SMS_SECRET_ID")
+TENCENT_SMS_SECRET_KEY = envstr("TENCENT_SMS_SECRET_KEY")
+TENCENT_SMS_APP_ID = envstr("TENCENT_SMS_APP_ID")
+TENCENT_SMS_SIGN_NAME = envstr("TENCENT_SMS_SIGN_NAME")
+TENCENT_SMS_REGION = envstr("TENCENT_SMS_REGION", "ap-guangzhou")
+TENCENT_SMS_ENDPOINT = envstr("TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com/")
+TENCENT_SMS_TEMPLATES = envmap("TENCENT_SMS_TEMPLATES")
+# Web Push: the server's VAPID key pair (the private key as base64url DER or PEM, the public key as
+# the browser's applicationServerKey) and the contact the push services may write to.
+VAPID_PRIVATE_KEY = envstr("VAPID_PRIVATE_KEY")
+VAPID_PUBLIC_KEY = envstr("VAPID_PUBLIC_KEY")
+VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:admin@fangzhou.invalid")
+# A failed send is retried this many times, waiting base * 2**n seconds between tries.
+FANGZHOU_NOTICE_ATTEMPTS = envint("FANGZHOU_NOTICE_ATTEMPTS", 5, minimum=1, maximum=20)
+FANGZHOU_NOTICE_BACKOFF_SECONDS = envint("FANGZHOU_NOTICE_BACKOFF_SECONDS", 60, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12
@@ -331,10 +350,8 @@ FANGZHOU_IDENTIFY_LOCK_S = envint("FANGZHOU_IDENTIFY_LOCK_S", 900, minimum=1)
 # The household page (issue 14): how long the signed household cookie, given after room + last 4
 # phone digits on the building's QR page, stays valid (hours).
 FANGZHOU_HOUSEHOLD_SESSION_HOURS = envint("FANGZHOU_HOUSEHOLD_SESSION_HOURS", 12, minimum=1, maximum=168)
-# Web Push (VAPID, RFC 8292): the application server's public key, URL-safe base64 of the raw P-256
-# point, as the browser's pushManager.subscribe wants it. Empty: the household page offers no push.
-# The private key is the notices room's (it signs the sends).
-VAPID_PUBLIC_KEY = envstr("VAPID_PUBLIC_KEY", "")
+# Web Push: VAPID_PUBLIC_KEY (above, with the notices) is what the household page's pushManager.subscribe
+# takes (URL-safe base64 of the raw P-256 point); empty, the household page offers no push.
 # The database cannot be reached: pages and the API answer 503 with this Retry-After (seconds).
 FANGZHOU_DB_RETRY_AFTER_S = envint("FANGZHOU_DB_RETRY_AFTER_S", 30)
 # Content-Security-Policy (django-csp): no inline script and no eval anywhere (behaviour lives in

@@ -23,6 +23,7 @@ urlpatterns = [
     path("orders/", include("fangzhou.workorders.urls")),
     path("supplies/", include("fangzhou.supplies.urls")),
     path("care/", include("fangzhou.care.urls")),
+    path("notices/", include("fangzhou.notices.urls")),
     path("reports/", include("fangzhou.reports.urls")),
     path("", include("fangzhou.portal.urls")),
     path("", include("fangzhou.registry.urls")),

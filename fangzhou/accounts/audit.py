@@ -148,6 +148,11 @@ class AuditAction(models.TextChoices):
     # operations
     EMERGENCY_END = "emergency.end", _("End of the emergency set")
     RETENTION_RUN = "retention.run", _("Personal data past its retention deleted or de-identified")
+    # notices
+    NOTICE_SEND = "notice.send", _("Notice sent")
+    NOTICE_SETTINGS = "notice.settings", _("Notice settings changed")
+    NOTICE_OPT_OUT = "notice.opt_out", _("Resident opted out of SMS")
+    NOTICE_OPT_IN = "notice.opt_in", _("Resident receives SMS again")
 
 
 class SensitiveDetail(Refused):

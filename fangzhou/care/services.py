@@ -5,6 +5,7 @@ often as it likes."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import Role, User
+from fangzhou.care import signals
 from fangzhou.care.models import (
     CareProfile,
     CheckIn,
@@ -325,6 +327,15 @@ def care_escorts_ensure(
                         community_id=profile.community_id,
                         detail={"session": session.isoformat(), "order": order.pk, "sealed": sealed},
                     )
+                    transaction.on_commit(
+                        functools.partial(
+                            signals.escort_ordered.send,
+                            sender=TreatmentSchedule,
+                            order_id=order.pk,
+                            leave_at=(session - dt.timedelta(hours=1)).isoformat(),
+                        ),
+                        robust=True,
+                    )
             report.order_ids.append(order.pk)
     return report
 
@@ -607,6 +618,10 @@ def medicine_request_deliver(*, request_id: int, actor: User) -> MedicineRequest
         target_type="medicine_request",
         target_id=request.pk,
         community_id=request.community_id,
+    )
+    delivered = request.pk
+    transaction.on_commit(
+        lambda: signals.medicine_delivered.send(sender=MedicineRequest, request_id=delivered), robust=True
     )
     return request
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, masked
 from fangzhou.accounts.models import User
+from fangzhou.cases import signals
 from fangzhou.cases.discharge import DischargeCheck, PcrFact, discharge_check
 from fangzhou.cases.models import Case, CaseEvent, CaseSettings, CloseContact, PcrResult, SiteKind, Source
 from fangzhou.lib.db import analyze
@@ -327,6 +328,8 @@ def _discharge(case: Case, discharged_on: dt.date, actor: User | None, *, checke
         community_id=case.community_id,
         detail={"discharged_on": discharged_on.isoformat(), "checked": checked},
     )
+    case_id = case.pk
+    transaction.on_commit(lambda: signals.discharged.send(sender=Case, case_id=case_id), robust=True)
     return case
 
 

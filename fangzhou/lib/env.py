@@ -22,6 +22,18 @@ def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def envmap(name: str, default: str = "") -> dict[str, str]:
+    """``"a=1,b=2"`` as ``{"a": "1", "b": "2"}``; a part without ``=`` is an error."""
+    raw = os.environ.get(name, default).strip()
+    found: dict[str, str] = {}
+    for part in filter(None, (piece.strip() for piece in raw.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{name}: {part!r} is not key=value")
+        found[key.strip()] = value.strip()
+    return found
+
+
 def envbool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":

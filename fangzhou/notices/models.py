@@ -8,6 +8,8 @@ receives; SMS and Web Push are chosen per community. See docs/architecture.md, "
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +19,21 @@ class Channel(models.TextChoices):
     PAGE = "page", _("Household page")
     SMS = "sms", _("SMS")
     PUSH = "push", _("Web Push")
+
+
+class Reason(models.TextChoices):
+    """Why a delivery was not sent or failed: a code on the row, shown translated."""
+
+    OPTED_OUT = "opted_out", _("The resident opted out of SMS")
+    NO_PHONE = "no_phone", _("No mobile phone on the roster")
+    NO_SUBSCRIPTION = "no_subscription", _("No browser allowed Web Push")
+    SUBSCRIPTION_GONE = "subscription_gone", _("The browser withdrew Web Push")
+    CHANNEL_OFF = "channel_off", _("This channel is off for the community")
+    NOT_CONFIGURED = "not_configured", _("The channel is not configured on the server")
+    PROVIDER_REFUSED = "provider_refused", _("The provider refused the message")
+    PROVIDER_ERROR = "provider_error", _("The provider did not answer; retried later")
+    QUIET_HOURS = "quiet_hours", _("Waiting for the end of quiet hours")
+    RATE_CAP = "rate_cap", _("Waiting for the channel's rate cap")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -68,6 +85,10 @@ class NoticeDelivery(models.Model):
         "volunteers.Volunteer", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     recipient_key = models.CharField(max_length=32)
+    # For Web Push: the browser it goes to (one delivery per subscription of the household).
+    subscription = models.ForeignKey(
+        "notices.PushSubscription", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -121,3 +142,20 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resident_id} {self.channel}"
+
+
+class NoticeSettings(models.Model):
+    """A community's choice of channels, its quiet hours (on the community's clock) and rate caps."""
+
+    community = models.OneToOneField("registry.Community", on_delete=models.CASCADE, related_name="notice_settings")
+    sms_on = models.BooleanField(default=False)
+    push_on = models.BooleanField(default=True)
+    # Non-urgent notices wait from quiet_start to quiet_end (may span midnight); equal times: none.
+    quiet_start = models.TimeField(default=dt.time(22, 0))
+    quiet_end = models.TimeField(default=dt.time(7, 0))
+    sms_per_minute = models.PositiveIntegerField(default=60)
+    push_per_minute = models.PositiveIntegerField(default=600)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"notices settings {self.community_id}"

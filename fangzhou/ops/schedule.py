@@ -39,4 +39,5 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("backup", "fangzhou.ops.tasks.backup_nightly", at=dt.time(3, 15)),
     Periodic("retention", "fangzhou.ops.tasks.retention_run", at=dt.time(3, 30)),
     Periodic("federation", "fangzhou.reports.tasks.federation_pull", every=dt.timedelta(minutes=15)),
+    Periodic("notices", "fangzhou.notices.tasks.notices_dispatch_due", every=dt.timedelta(minutes=1)),
 )

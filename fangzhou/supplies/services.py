@@ -24,6 +24,7 @@ from fangzhou.lib.jobs import job_enqueue
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Household
 from fangzhou.registry.roster.normalize import room_stair_key
+from fangzhou.supplies import signals
 from fangzhou.supplies.models import (
     Delivery,
     DeliveryAssignment,
@@ -456,6 +457,8 @@ def delivery_mark(
     )
     if receipt is not None:
         receipt(delivery)
+    delivered = delivery.pk
+    transaction.on_commit(lambda: signals.delivery_done.send(sender=Delivery, delivery_id=delivered), robust=True)
     return delivery
 
 

@@ -43,6 +43,7 @@ from fangzhou.lib.importing import (
 from fangzhou.lib.sheetwrite import csv_text
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.testing import schedule as core
+from fangzhou.testing import signals
 from fangzhou.testing.models import (
     AntigenReport,
     AntigenResult,
@@ -1072,6 +1073,7 @@ def _results_apply(
             reaching.append((facts[0], result, tested_at, pooled))
     if not reaching:
         return
+    _results_signal(reaching)
     found: dict[int, Tube] = {}
     members: dict[int, list[Resident]] = defaultdict(list)
     for batch in chunks([r[0] for r in reaching], 1000):
@@ -1108,6 +1110,19 @@ def _results_apply(
                 report.cleared.append(_doc(resident))
             # invalid single tube: the re-test stays pending, the resident is sampled again
     _retests_open_many(rnd, opening, actor)
+
+
+def _results_signal(reaching: Sequence[tuple[int, str, dt.datetime, bool]]) -> None:
+    """After commit: tell the apps above which pooled tubes are positive and which single tubes'
+    results are in (the notices room tells the households)."""
+    positive = [tube_id for tube_id, result, _, pooled in reaching if pooled and result == Result.POSITIVE]
+    singles = [(tube_id, result) for tube_id, result, _, pooled in reaching if not pooled and result != Result.INVALID]
+    if positive:
+        transaction.on_commit(lambda: signals.pooled_positive.send(sender=Tube, tube_ids=positive), robust=True)
+    for tube_id, result in singles:
+        transaction.on_commit(
+            functools.partial(signals.single_result.send, sender=Tube, tube_id=tube_id, result=result), robust=True
+        )
 
 
 def _retest_reason_text(reason: str) -> str:

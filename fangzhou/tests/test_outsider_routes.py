@@ -30,6 +30,7 @@ from fangzhou.care.models import CareProfile, MedicineRequest
 from fangzhou.cases.models import Case, TransferBatch
 from fangzhou.demo import demo_operations
 from fangzhou.notices.models import Notice
+from fangzhou.notices.services import notice_send
 from fangzhou.registry.demo import demo_seed
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer
 from fangzhou.registry.services import community_create
@@ -240,16 +241,16 @@ def _ensure_swap_block_and_override(community: Community) -> None:
         assert worker is not None
         deputy_name(actor=secretary, community=community, deputy=worker)
     if not Notice.objects.filter(community=community).exists():
-        # A staff notice to the first building (the notices room's service makes these).
-        first_building = community.buildings.order_by("pk").first()
-        assert first_building is not None
-        Notice.objects.create(
+        building = community.buildings.order_by("pk").first()
+        assert building is not None
+        notice_send(
             community=community,
-            kind="custom",
-            text_zh="演练通知",
+            kind="sampling_time",
             audience="building",
-            audience_args={"building_id": first_building.pk},
+            audience_args={"building_ids": [building.pk]},
+            args={"time": "14:00", "site": "东门"},
             event_key="walk:notice",
+            actor=secretary,
         )
     if not ZoneOverride.objects.filter(community=community).exists():
         compound = community.compounds.order_by("pk").first()

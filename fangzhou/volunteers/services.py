@@ -18,7 +18,7 @@ from fangzhou.lib.errors import Refused
 from fangzhou.lib.sheetwrite import SheetWriter
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster import normalize as nz
-from fangzhou.volunteers import autofill
+from fangzhou.volunteers import autofill, signals
 from fangzhou.volunteers.models import (
     Post,
     Shift,
@@ -460,6 +460,10 @@ def shift_assign(*, shift: Shift, volunteer: Volunteer, actor: User | None) -> S
             target_id=shift.pk,
             community_id=shift.community_id,
             detail={"volunteer": volunteer.pk},
+        )
+        assigned = assignment.pk
+        transaction.on_commit(
+            lambda: signals.shift_assigned.send(sender=ShiftAssignment, assignment_id=assigned), robust=True
         )
     return assignment
 

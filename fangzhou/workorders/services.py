@@ -23,7 +23,7 @@ from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.addressing import household_label
 from fangzhou.registry.models import Building, Community, Household, Resident
 from fangzhou.registry.roster import normalize as nz
-from fangzhou.workorders import rules
+from fangzhou.workorders import rules, signals
 from fangzhou.workorders.hooks import door_work_checks_run
 from fangzhou.workorders.models import (
     CloseReason,
@@ -270,6 +270,10 @@ def work_order_claim(
             target_id=order.pk,
             community_id=order.community_id,
         )
+        transaction.on_commit(
+            lambda: signals.order_status_changed.send(sender=WorkOrder, order_id=order_id, status=Status.CLAIMED),
+            robust=True,
+        )
     result = ClaimResult(won=won, order=order, holder=order.assignee)
     if won and receipt is not None:
         receipt(result)
@@ -415,6 +419,10 @@ def work_order_transition(
         )
         if receipt is not None:
             receipt(order)
+        changed = order.pk
+        transaction.on_commit(
+            lambda: signals.order_status_changed.send(sender=WorkOrder, order_id=changed, status=target), robust=True
+        )
     return order
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fangzhou.lib.env import ConfigError, database_config, parse_public_base_url
+from fangzhou.lib.env import ConfigError, database_config, envmap, parse_public_base_url
 
 DATA = Path("/srv/fangzhou")
 
@@ -64,3 +64,11 @@ class TestPublicBaseUrl:
     def test_refused_loudly(self, raw: str) -> None:
         with pytest.raises(ConfigError):
             parse_public_base_url(raw)
+
+
+def test_a_map_of_sms_templates_reads_and_a_bad_one_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENCENT_SMS_TEMPLATES", " pool_positive=1234567, default=7654321 ,")
+    assert envmap("TENCENT_SMS_TEMPLATES") == {"pool_positive": "1234567", "default": "7654321"}
+    monkeypatch.setenv("TENCENT_SMS_TEMPLATES", "pool_positive:1234567")
+    with pytest.raises(ConfigError, match="TENCENT_SMS_TEMPLATES"):
+        envmap("TENCENT_SMS_TEMPLATES")

@@ -1,0 +1,180 @@
+"""What the system says by itself: receivers of the lower apps' signals (connected in
+``NoticesConfig.ready()``), each one notice per event (idempotent on its event key).
+
+Each receiver runs after the lower app's transaction committed. A failure here is logged and never
+undoes or breaks the work that caused it (the notice can be sent by hand).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from fangzhou.care.models import MedicineRequest
+from fangzhou.cases.models import Case
+from fangzhou.notices.services import notice_send
+from fangzhou.registry.models import Community
+from fangzhou.supplies.models import Delivery
+from fangzhou.testing.models import Result, Tube
+from fangzhou.volunteers.models import ShiftAssignment
+from fangzhou.workorders.models import ResidentRequest, Status, WorkOrder
+
+log = logging.getLogger(__name__)
+
+# A request's status changes that its household hears about (a release back to the queue is not news).
+TOLD = (Status.CLAIMED, Status.IN_PROGRESS, Status.DONE, Status.CANCELLED)
+
+
+def _logged(receiver: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(receiver)
+    def run(**kwargs: Any) -> None:
+        try:
+            receiver(**kwargs)
+        except Exception:
+            log.exception("notice for %s failed", receiver.__name__)
+
+    return run
+
+
+@_logged
+def on_pooled_positive(*, tube_ids: list[int], **_: Any) -> None:
+    for tube in Tube.objects.filter(pk__in=tube_ids).select_related("round__community"):
+        notice_send(
+            community=tube.round.community,
+            kind="pool_positive",
+            audience="tube",
+            audience_args={"tube_id": [tube.pk]},
+            event_key=f"pool_positive:tube:{tube.pk}",
+        )
+
+
+@_logged
+def on_single_result(*, tube_id: int, result: str, **_: Any) -> None:
+    tube = Tube.objects.select_related("round__community").filter(pk=tube_id).first()
+    if tube is None:
+        return
+    notice_send(
+        community=tube.round.community,
+        kind="single_cleared" if result == Result.NEGATIVE else "single_followup",
+        audience="tube",
+        audience_args={"tube_id": [tube.pk]},
+        event_key=f"single:tube:{tube.pk}",
+    )
+
+
+@_logged
+def on_delivery_done(*, delivery_id: int, **_: Any) -> None:
+    delivery = Delivery.objects.select_related("distribution__community").filter(pk=delivery_id).first()
+    if delivery is None:
+        return
+    notice_send(
+        community=delivery.distribution.community,
+        kind="delivery_done",
+        audience="household",
+        audience_args={"household_id": [delivery.household_id]},
+        args={"distribution": delivery.distribution.name},
+        event_key=f"delivery_done:{delivery.pk}",
+    )
+
+
+@_logged
+def on_order_status_changed(*, order_id: int, status: str, **_: Any) -> None:
+    if status not in TOLD:
+        return
+    request = ResidentRequest.objects.select_related("community").filter(order_id=order_id).first()
+    if request is None or request.household_id is None:
+        return
+    notice_send(
+        community=request.community,
+        kind="request_status",
+        audience="household",
+        audience_args={"household_id": [request.household_id]},
+        args={"reference": request.reference, "status": status},
+        event_key=f"request:{request.pk}:{status}",
+    )
+
+
+@_logged
+def on_medicine_delivered(*, request_id: int, **_: Any) -> None:
+    request = MedicineRequest.objects.select_related("resident").filter(pk=request_id).first()
+    if request is None:
+        return
+    notice_send(
+        community=Community.objects.get(pk=request.community_id),
+        kind="medicine_ready",
+        audience="household",
+        audience_args={"household_id": [request.resident.household_id]},
+        event_key=f"medicine:{request.pk}",
+    )
+
+
+@_logged
+def on_shift_assigned(*, assignment_id: int, **_: Any) -> None:
+    assignment = ShiftAssignment.objects.select_related("shift__community").filter(pk=assignment_id).first()
+    if assignment is None:
+        return
+    shift = assignment.shift
+    starts = timezone.localtime(shift.starts_at, shift.community.tzinfo)
+    notice_send(
+        community=shift.community,
+        kind="shift_new",
+        audience="shift",
+        audience_args={"shift_id": [shift.pk], "volunteer_id": assignment.volunteer_id},
+        args={"post": shift.post, "time": starts.strftime("%m-%d %H:%M")},
+        event_key=f"shift:{assignment.pk}",
+    )
+
+
+@_logged
+def on_discharged(*, case_id: int, **_: Any) -> None:
+    case = Case.objects.select_related("community", "resident").filter(pk=case_id).first()
+    if case is None or case.monitoring_until is None:
+        return
+    notice_send(
+        community=case.community,
+        kind="discharged",
+        audience="household",
+        audience_args={"household_id": [case.resident.household_id]},
+        args={"until": f"{case.monitoring_until:%m-%d}"},
+        event_key=f"discharged:{case.pk}",
+    )
+
+
+@_logged
+def on_escort_ordered(*, order_id: int, leave_at: str, **_: Any) -> None:
+    order = WorkOrder.objects.select_related("community", "resident").filter(pk=order_id).first()
+    if order is None or order.resident is None:
+        return
+    leave = timezone.localtime(dt.datetime.fromisoformat(leave_at), order.community.tzinfo)
+    notice_send(
+        community=order.community,
+        kind="escort_time",
+        audience="household",
+        audience_args={"household_id": [order.resident.household_id]},
+        args={"time": f"{leave:%m-%d %H:%M}"},
+        event_key=f"escort:{order.pk}",
+    )
+
+
+def events_connect() -> None:
+    """Connect the receivers (``dispatch_uid``: once, however often ``ready()`` runs)."""
+    from fangzhou.care.signals import escort_ordered, medicine_delivered
+    from fangzhou.cases.signals import discharged
+    from fangzhou.supplies.signals import delivery_done
+    from fangzhou.testing.signals import pooled_positive, single_result
+    from fangzhou.volunteers.signals import shift_assigned
+    from fangzhou.workorders.signals import order_status_changed
+
+    pooled_positive.connect(on_pooled_positive, dispatch_uid="notices.pooled_positive")
+    single_result.connect(on_single_result, dispatch_uid="notices.single_result")
+    delivery_done.connect(on_delivery_done, dispatch_uid="notices.delivery_done")
+    order_status_changed.connect(on_order_status_changed, dispatch_uid="notices.order_status")
+    medicine_delivered.connect(on_medicine_delivered, dispatch_uid="notices.medicine_delivered")
+    shift_assigned.connect(on_shift_assigned, dispatch_uid="notices.shift_assigned")
+    discharged.connect(on_discharged, dispatch_uid="notices.discharged")
+    escort_ordered.connect(on_escort_ordered, dispatch_uid="notices.escort_ordered")

@@ -1,0 +1,23 @@
+"""Jobs of the notices room (``fangzhou.lib.jobs``): sending a notice, and what is due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fangzhou.lib.jobs import job
+from fangzhou.notices.services import notices_dispatch
+
+
+@job
+def notices_dispatch_notice(*, notice_id: int) -> dict[str, Any]:
+    """Send one notice's queued deliveries (queued by its fan-out)."""
+    report = notices_dispatch(notice_id=notice_id)
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+
+
+@job
+def notices_dispatch_due() -> dict[str, Any]:
+    """Send every delivery that is due: retries whose backoff ended, notices held by quiet hours or
+    the rate cap. Run it every minute from the in-app schedule (or Celery beat)."""
+    report = notices_dispatch()
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed, "quiet": report.quiet}
