@@ -31,6 +31,7 @@ class GroupText:
     rooms_line: str
     link: str
     footer: str
+    english: str = ""  # the notice's English words, scrubbed the same way (a second message, if wanted)
 
     @property
     def text(self) -> str:
@@ -69,8 +70,8 @@ def group_text(
     names = list(names)
     words = scrub(body, names)
     other = scrub(english, names)
-    if other and other != words:
-        words = f"{words}\n\n{other}"
+    if other == words:
+        other = ""
     shown = rooms if kind in ROOMS_SAFE_KINDS and rooms else []
     if shown:
         rooms_line = f"{rooms_label}{'、'.join(shown)}"
@@ -85,4 +86,5 @@ def group_text(
         rooms_line=rooms_line,
         link=f"{link_label}\n{link}",
         footer=footer,
+        english=other,
     )

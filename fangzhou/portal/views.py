@@ -279,14 +279,14 @@ def _group_text(request: HttpRequest, notice_id: int, building_id: int) -> tuple
     link = public_url(reverse("registry:public", args=[building.public_token]), request=request)
     community_time_zone_activate(building.community)
     with translation.override("zh-hans"):  # a building's group reads Chinese first
-        body = notice_text(notice)
+        body = notice_text(notice, building=building.full_label)
         rooms_label, told = _("Rooms: "), _("The households concerned were told on their household page.")
         link_label = _("Your household page (antigen report, PCR status, notices): scan the QR code or open")
         committee, notice_word = _("residents committee"), _("notice")
         footer = f"{building.community.name} {committee} {timezone.localdate():%Y-%m-%d}"
         title = f"{building.full_label} {notice_word}"
     with translation.override("en"):
-        english = notice_text(notice)
+        english = notice_text(notice, building=building.full_label)
     text = group_text(
         kind=notice.kind,
         building_label=title,

@@ -105,6 +105,7 @@ def _ids(community: Community) -> dict[str, Callable[[str], str]]:
         "token": "public-token",
         "client_id": "client-id",
         "reference": "reference",
+        "kind": "roster",
     }
     table: dict[str, Callable[[str], str]] = {name: (lambda _r, v=value: str(v)) for name, value in fixed.items()}
     table["pk"] = pk

@@ -45,7 +45,9 @@ def _text(client: Client, notice: Notice, building_id: int) -> str:
 def test_the_group_text_carries_the_notice_and_the_link_and_no_name_phone_or_id(home: Home) -> None:
     notice = _building_notice(home)
     text = _text(_leader(home), notice, home.b3.pk)
-    assert "下楼做核酸" in text and "Building 3: PCR sampling at 14:00." in text
+    assert "下楼做核酸" in text and "Building 3" not in text  # the group message is Chinese
+    page = _leader(home).get(f"/portal/group/{notice.pk}/{home.b3.pk}/").content.decode()
+    assert 'lang="en">Building 3: PCR sampling at 14:00.' in page  # the English one apart, to copy if wanted
     assert f"/p/{home.b3.public_token}/" in text  # the building's public QR page
     assert "测试居民区" in text and "阳光小区 3号楼" in text
     for person in Resident.objects.filter(community=home.world.community):
