@@ -141,18 +141,13 @@ def household_survey(request: HttpRequest, survey_id: int) -> HttpResponse:
             survey_services.answer_save(survey_id=survey.pk, household=household, raw=raw, actor=None)
         except survey_services.SurveyError as exc:
             error, status = exc.reason, 400
-            values = {k: v if len(v) != 1 else v[0] for k, v in raw.items()}
+            values = survey_selectors.form_values(raw)
         else:
             response = redirect("portal:household")
             response.status_code = 303
             return _no_store(response)
     members = [(r.pk, mask_name(r.name)) for r in Resident.objects.filter(household=household).order_by("pk")]
-    questions = []
-    for q in survey.questions.all():
-        value = values.get(q.name)
-        chosen = {str(v) for v in value} if isinstance(value, list) else {str(value)} if value is not None else set()
-        options = [(c["value"], survey_selectors.text(c["zh"], c["en"])) for c in q.choices]
-        questions.append((q, survey_selectors.text(q.label_zh, q.label_en), options, chosen, value))
+    questions = survey_selectors.answer_form(survey, values)
     context = {
         "survey": survey,
         "title": survey_selectors.text(survey.title_zh, survey.title_en),

@@ -97,3 +97,30 @@ def open_for_household(household: Household) -> list[tuple[Survey, str, bool]]:
         .order_by("-created_at")
     )
     return [(s, text(s.title_zh, s.title_en), bool(getattr(s, "answered", False))) for s in rows]
+
+
+@dataclass(frozen=True)
+class FormQuestion:
+    """One question as the answer form shows it, with what was answered (or typed before a refusal)."""
+
+    question: Question
+    label: str
+    options: list[tuple[str, str]]  # (value, label in the reader's language)
+    chosen: set[str]
+    value: Any
+
+
+def answer_form(survey: Survey, values: dict[str, Any]) -> list[FormQuestion]:
+    """The survey's questions for the answer form (a leader's or the household's own)."""
+    shown = []
+    for q in survey.questions.all():
+        value = values.get(q.name)
+        chosen = {str(v) for v in value} if isinstance(value, list) else {str(value)} if value is not None else set()
+        options = [(c["value"], text(c["zh"], c["en"])) for c in q.choices]
+        shown.append(FormQuestion(q, text(q.label_zh, q.label_en), options, chosen, value))
+    return shown
+
+
+def form_values(raw: dict[str, list[str]]) -> dict[str, Any]:
+    """What a refused form had typed, to show it again."""
+    return {k: v if len(v) != 1 else v[0] for k, v in raw.items()}

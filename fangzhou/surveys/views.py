@@ -196,17 +196,12 @@ def answer_form(request: HttpRequest, survey_id: int, household_id: int) -> Http
             )
         except services.SurveyError as exc:
             error, status = exc.reason, 400
-            values = {k: v if len(v) != 1 else v[0] for k, v in raw.items()}
+            values = selectors.form_values(raw)
         else:
             messages.success(request, _("Answers saved.") + (" " + _("Follow-up arranged.") if done else ""))
             return redirect("surveys:households", survey_id=survey.pk)
-    members = list(Resident.objects.filter(household=household).order_by("pk"))
-    questions = []
-    for q in survey.questions.all():
-        value = values.get(q.name)
-        chosen = {str(v) for v in value} if isinstance(value, list) else {str(value)} if value is not None else set()
-        options = [(c["value"], selectors.text(c["zh"], c["en"])) for c in q.choices]
-        questions.append((q, selectors.text(q.label_zh, q.label_en), options, chosen, value))
+    members = [(r.pk, r.name) for r in Resident.objects.filter(household=household).order_by("pk")]
+    questions = selectors.answer_form(survey, values)
     context = {
         "survey": survey,
         "title": selectors.text(survey.title_zh, survey.title_en),
