@@ -178,3 +178,81 @@ def events_connect() -> None:
     shift_assigned.connect(on_shift_assigned, dispatch_uid="notices.shift_assigned")
     discharged.connect(on_discharged, dispatch_uid="notices.discharged")
     escort_ordered.connect(on_escort_ordered, dispatch_uid="notices.escort_ordered")
+
+
+# --------------------------------------------------------------------------------------------------
+# What the system tells on the clock, not on a signal: a building's sampling time for today's round,
+# a building's zone status that changed since yesterday, and the end of a household's home health
+# monitoring. One job on the schedule (``notices_time_events``); each notice once by its event key,
+# so the job may run as often as it likes.
+
+
+def sampling_times_tell(community: Community, now: dt.datetime) -> int:
+    """Today's rounds: each building with a time still ahead is told its time and site (a changed
+    time is a new event)."""
+    from fangzhou.testing.models import BuildingSlot
+
+    told = 0
+    today = timezone.localdate(now, community.tzinfo)
+    for slot in BuildingSlot.objects.filter(
+        round__community=community, round__date=today, starts_at__gt=now
+    ).select_related("site", "building__compound"):
+        start = timezone.localtime(slot.starts_at, community.tzinfo)
+        sent = notice_send(
+            community=community,
+            kind="sampling_time",
+            audience="building",
+            audience_args={"building_ids": [slot.building_id]},
+            args={"time": f"{start:%H:%M}", "site": slot.site.name, "building": slot.building.full_label},
+            event_key=f"sampling_time:{slot.pk}:{start:%Y%m%d%H%M}",
+        )
+        told += int(sent.created)
+    return told
+
+
+def zone_changes_tell(community: Community, today: dt.date) -> int:
+    """Buildings whose zone status today differs from yesterday's: each household told once."""
+    from fangzhou.zones.selectors import zone_reports
+
+    now_report = zone_reports([community], today)[community.pk]
+    before = {
+        b.id: b.state.status for b in zone_reports([community], today - dt.timedelta(days=1))[community.pk].buildings
+    }
+    told = 0
+    for building in now_report.buildings:
+        status = building.state.status
+        if building.id not in before or before[building.id] == status:
+            continue
+        notice_send(
+            community=community,
+            kind="zone_changed",
+            audience="building",
+            audience_args={"building_ids": [building.id]},
+            args={
+                "building": building.label,
+                "status": now_report.label(status, "zh"),
+                "status_en": now_report.label(status, "en"),
+            },
+            event_key=f"zone_changed:{building.id}:{status}:{today.isoformat()}",
+        )
+        told += 1
+    return told
+
+
+def monitoring_ends_tell(community: Community, today: dt.date) -> int:
+    """Home health monitoring that ended (its last day was yesterday or the day before): told once."""
+    told = 0
+    for case in Case.objects.filter(
+        community=community,
+        monitoring_until__lt=today,
+        monitoring_until__gte=today - dt.timedelta(days=2),
+    ).select_related("resident"):
+        notice_send(
+            community=community,
+            kind="monitoring_end",
+            audience="household",
+            audience_args={"household_id": [case.resident.household_id]},
+            event_key=f"monitoring_end:{case.pk}",
+        )
+        told += 1
+    return told

@@ -21,3 +21,22 @@ def notices_dispatch_due() -> dict[str, Any]:
     the rate cap. Run it every minute from the in-app schedule (or Celery beat)."""
     report = notices_dispatch()
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed, "quiet": report.quiet}
+
+
+@job
+def notices_time_events() -> dict[str, int]:
+    """What is told on the clock, for every community: today's sampling times, zone changes since
+    yesterday, home monitoring that ended (each notice once: the schedule may run this often)."""
+    from django.utils import timezone
+
+    from fangzhou.notices.events import monitoring_ends_tell, sampling_times_tell, zone_changes_tell
+    from fangzhou.registry.models import Community
+
+    told = {"sampling": 0, "zones": 0, "monitoring": 0}
+    now = timezone.now()
+    for community in Community.objects.order_by("pk"):
+        today = timezone.localdate(now, community.tzinfo)
+        told["sampling"] += sampling_times_tell(community, now)
+        told["zones"] += zone_changes_tell(community, today)
+        told["monitoring"] += monitoring_ends_tell(community, today)
+    return told

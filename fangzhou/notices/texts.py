@@ -86,8 +86,10 @@ KINDS: dict[str, Kind] = {
     ),
     "zone_changed": Kind(
         gettext_lazy("Zone status changed"),
-        lambda: _("%(building)s is now: %(status)s."),
-        ("building", "status"),
+        # The zone's name is the rule set's, in both languages (not a gettext word): the English
+        # text names it by status_en, the Chinese by status.
+        lambda: _("%(building)s is now: %(status_en)s."),
+        ("building", "status", "status_en"),
     ),
     "discharged": Kind(
         gettext_lazy("Home health monitoring"),
@@ -163,6 +165,8 @@ def render(kind: str, args: dict[str, Any], *, text_zh: str = "", text_en: str =
     if known is None:
         return _("A notice from your residents' committee")
     values = {name: render_value(name, args.get(name, "")) for name in known.args}
+    if "status_en" in values and not values["status_en"]:  # typed by staff in one language
+        values["status_en"] = values.get("status", "")
     return str(known.template()) % values
 
 

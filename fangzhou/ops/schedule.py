@@ -9,6 +9,7 @@ once (``fangzhou.ops.scheduler``).
 Another app adds its periodic job with one line here (the job lives in that app's ``tasks.py``):
 
     Periodic("notices", "fangzhou.notices.tasks.notices_dispatch_due", every=dt.timedelta(minutes=1)),
+    Periodic("notices-clock", "fangzhou.notices.tasks.notices_time_events", every=dt.timedelta(minutes=15)),
 """
 
 from __future__ import annotations
@@ -40,4 +41,5 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("retention", "fangzhou.ops.tasks.retention_run", at=dt.time(3, 30)),
     Periodic("federation", "fangzhou.reports.tasks.federation_pull", every=dt.timedelta(minutes=15)),
     Periodic("notices", "fangzhou.notices.tasks.notices_dispatch_due", every=dt.timedelta(minutes=1)),
+    Periodic("notices-clock", "fangzhou.notices.tasks.notices_time_events", every=dt.timedelta(minutes=15)),
 )
