@@ -279,6 +279,7 @@ def _screen_context(request: HttpRequest, subdistrict_id: int) -> tuple[dict[str
         "error": error,
         "lang": _lang(),
         "refresh_s": settings.FANGZHOU_SCREEN_REFRESH_S,
+        "federated": federated_tables(window.end),  # the federation's peers (issue 15), as on the table
         "query": urlencode({"day": window.end.isoformat(), "days": window.length}),
         "totals": {
             "new_cases": table.total("cases.new"),

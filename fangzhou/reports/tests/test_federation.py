@@ -49,6 +49,9 @@ def test_the_peers_counts_are_pulled_on_the_schedule_and_shown_in_the_table(worl
     page = client.get("/reports/").content.decode()
     assert 'id="federated"' in page and f'id="peer-徐汇区-{world.community.code}"' in page
     assert "其他实例（联邦）" in page
+    # the subdistrict's big screen shows the federation too
+    screen = client.get(f"/reports/s/{world.community.subdistrict_id}/screen/").content.decode()
+    assert f'id="peer-徐汇区-{world.community.code}"' in screen
 
 
 def test_a_wrong_key_or_a_dead_peer_is_recorded_and_the_last_table_kept(world: World, peer: str, settings: Any) -> None:
