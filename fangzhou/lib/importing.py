@@ -280,3 +280,32 @@ def chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
     """Slices for ``__in`` look-ups and bulk writes that stay under the database's parameter limit."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def rejected_rows_workbook(
+    *, data: bytes, filename: str, columns: Columns, rejections: Sequence[Mapping[str, Any]]
+) -> bytes | None:
+    """Exactly the rows an import sent back, as the file had them (its own header row, every cell)
+    with a reason column, to fix and upload again; None when no data row was sent back.
+
+    The importers are idempotent, so the second upload takes the fixed rows and leaves the rows
+    already imported as they are."""
+    from fangzhou.lib.sheetwrite import SheetWriter
+
+    reasons: dict[int, list[str]] = {}
+    for r in rejections:
+        if int(r.get("row") or 0) > 0:
+            reasons.setdefault(int(r["row"]), []).append(str(r.get("reason", "")))
+    if not reasons:
+        return None
+    sheet = sheet_read(data=data, filename=filename, columns=columns)
+    header = find_header(sheet, columns.aliases, required=columns.required, scan=columns.scan)
+    head = next((cells for number, cells in sheet.rows if number == header.row), [])
+    out = SheetWriter("退回的行 Rejected")
+    width = max([len(head), *(len(cells) for number, cells in sheet.rows if number in reasons)])
+    out.header([*(str(c) if c is not None else "" for c in head), *[""] * (width - len(head)), "退回原因 Reason"])
+    for number, cells in sheet.rows:
+        if number in reasons:
+            values = [c if isinstance(c, str | int | float) or c is None else str(c) for c in cells]
+            out.row([*values, *[None] * (width - len(values)), "；".join(reasons[number])], text=True)
+    return out.to_bytes()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("c/<str:code>/", views.community_overview, name="community"),
     path("c/<str:code>/roster/", views.roster_upload, name="roster_upload"),
     path("c/<str:code>/roster.xlsx", views.roster_download, name="roster_download"),
+    path("c/<str:code>/roster/rejected.xlsx", views.roster_rejected, name="roster_rejected"),
     path("b/<int:building_id>/", views.building_detail, name="building"),
     path("residents/", views.resident_search, name="resident_search"),
     path("r/<int:resident_id>/unmask/", views.resident_unmask, name="resident_unmask"),
