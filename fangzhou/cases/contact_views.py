@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.cases import contacts, selectors
 from fangzhou.cases.models import Case, CloseContact
+from fangzhou.lib.rejected import rejected_download, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile
 from fangzhou.registry.models import Community, Compound
 from fangzhou.registry.selectors import community_visible_or_404
@@ -80,15 +81,32 @@ def contact_import(request: HttpRequest, code: str) -> HttpResponse:
     if upload.size > MAX_UPLOAD:
         return _page(request, community, error="文件超过 20 MB / the file is over 20 MB")
     try:
+        data = upload.read()
         report = contacts.contacts_import(
-            community=community, actor=acting_user(request), data=upload.read(), filename=upload.name or "contacts"
+            community=community, actor=acting_user(request), data=data, filename=upload.name or "contacts"
         )
     except UnreadableFile as exc:
         return _page(request, community, error=str(exc))
     rejected = [
         {**r, "column": contacts.CONTACT_ALIASES.get(r["column"], (r["column"],))[0]} for r in report.rejections()
     ]
-    return _page(request, community, report=report, rejected=rejected)
+    kept = rejected_keep(
+        request,
+        f"contacts-{community.pk}",
+        data=data,
+        filename=upload.name or "contacts",
+        columns=contacts.CONTACT_COLUMNS,
+        rejections=report.rejections(),
+    )
+    return _page(request, community, report=report, rejected=rejected, rejected_file=kept)
+
+
+@login_required
+def contact_rejected(request: HttpRequest, code: str) -> HttpResponse:
+    community = _community(request, code, write=True)
+    if isinstance(community, HttpResponse):
+        return community
+    return rejected_download(request, f"contacts-{community.pk}")
 
 
 @login_required

@@ -15,6 +15,7 @@ urlpatterns = [
     path("c/<str:code>/contacts/", contact_views.contact_list, name="contacts"),
     path("c/<str:code>/contacts/import/", contact_views.contact_import, name="contacts_import"),
     path("c/<str:code>/contacts/new/", contact_views.contact_new, name="contact_new"),
+    path("c/<str:code>/contacts/rejected.xlsx", contact_views.contact_rejected, name="contacts_rejected"),
     path("c/<str:code>/line-lists/", linelist_views.line_lists, name="line_lists"),
     path("c/<str:code>/line-lists/layouts/", linelist_views.layout_save, name="line_list_layout"),
     path("c/<str:code>/line-lists/download/", linelist_views.download, name="line_list_download"),

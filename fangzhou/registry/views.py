@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import re
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,12 +28,11 @@ from fangzhou.accounts.permissions import (
     unmask_fields,
 )
 from fangzhou.accounts.selectors import deputy_annotations, deputy_from_annotations
-from fangzhou.lib.importing import rejected_rows_workbook
 from fangzhou.lib.ratelimit import public_rate_limited
+from fangzhou.lib.rejected import rejected_download, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors
 from fangzhou.registry.hooks import overview_panels
-from fangzhou.registry.models import Community
 from fangzhou.registry.roster.importer import COLUMNS as ROSTER_COLUMNS
 from fangzhou.registry.selectors import Access, community_visible_or_404
 from fangzhou.registry.services import RegistryError, roster_export, roster_import
@@ -174,31 +171,19 @@ def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
                 context["error"] = f"{exc.zh} / {exc.en}"
             else:
                 context["report"] = report.as_dict()
-                context["rejected_file"] = _rejected_keep(request, community, data, upload.name or "roster", report)
+                context["rejected_file"] = rejected_keep(
+                    request,
+                    f"roster-{community.pk}",
+                    data=data,
+                    filename=upload.name or "roster",
+                    columns=ROSTER_COLUMNS,
+                    rejections=report.rejections(),
+                )
                 if not dry_run:
                     messages.success(request, _("Roster imported."))
         status = 400 if "error" in context else 200
         return render(request, "registry/roster_upload.html", context, status=status)
     return render(request, "registry/roster_upload.html", context)
-
-
-REJECTED_MAX = 2 * 1024 * 1024  # kept in the person's session until the next upload
-
-
-def _rejected_key(community: Community) -> str:
-    return f"roster-rejected:{community.pk}"
-
-
-def _rejected_keep(request: HttpRequest, community: Community, data: bytes, filename: str, report: Any) -> bool:
-    """Keep the rows the import sent back (with their reasons) for this person to download."""
-    request.session.pop(_rejected_key(community), None)
-    workbook = rejected_rows_workbook(
-        data=data, filename=filename, columns=ROSTER_COLUMNS, rejections=report.rejections()
-    )
-    if workbook is None or len(workbook) > REJECTED_MAX:
-        return False
-    request.session[_rejected_key(community)] = base64.b64encode(workbook).decode()
-    return True
 
 
 @login_required
@@ -207,15 +192,7 @@ def roster_rejected(request: HttpRequest, code: str) -> HttpResponse:
     community = community_visible_or_404(request.user, code)
     if not can_manage_community(request.user, community.pk):
         return HttpResponseForbidden(_("You may not import this community's roster."))
-    kept = request.session.get(_rejected_key(community))
-    if not kept:
-        raise Http404(_("No rejected rows to download: upload the roster first."))
-    response = HttpResponse(
-        base64.b64decode(kept), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="roster-{community.code}-rejected.xlsx"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return rejected_download(request, f"roster-{community.pk}")
 
 
 @login_required

@@ -13,6 +13,7 @@ urlpatterns = [
     path("d/<int:distribution_id>/allocate/", views.allocate, name="allocate"),
     path("d/<int:distribution_id>/order/", views.order_set, name="order_set"),
     path("d/<int:distribution_id>/import/", views.order_import, name="order_import"),
+    path("d/<int:distribution_id>/import/rejected.xlsx", views.order_import_rejected, name="order_import_rejected"),
     path("d/<int:distribution_id>/assign/", views.assign, name="assign"),
     path("d/<int:distribution_id>/sweep/", views.sweep, name="sweep"),
     path("d/<int:distribution_id>/b/<int:building_id>/", views.building_list, name="building"),

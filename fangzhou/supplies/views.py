@@ -22,6 +22,7 @@ from fangzhou.accounts.permissions import (
     is_leader,
     is_volunteer,
 )
+from fangzhou.lib.rejected import rejected_download, rejected_held, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.registry import selectors as registry_selectors
 from fangzhou.registry.models import Household
@@ -124,6 +125,7 @@ def distribution(request: HttpRequest, distribution_id: int) -> HttpResponse:
         "volunteers": selectors.volunteers_of(dist.community) if manage else [],
         "import": dist.imports.first() if manage else None,
         "compounds": list(dist.community.compounds.order_by("id")) if manage else [],
+        "rejected_file": manage and rejected_held(request, f"purchase-{dist.pk}"),
     }
     if request.headers.get("HX-Request"):
         return render(request, "supplies/_progress.html", context)
@@ -192,6 +194,15 @@ def order_set(request: HttpRequest, distribution_id: int) -> HttpResponse:
 
 
 @login_required
+def order_import_rejected(request: HttpRequest, distribution_id: int) -> HttpResponse:
+    """The rows the last group-purchase upload sent back, with the reason, to fix and upload again."""
+    dist = _distribution(request, distribution_id)
+    if not can_manage_community(request.user, dist.community.pk):
+        return HttpResponseForbidden(_("You may not change this distribution."))
+    return rejected_download(request, f"purchase-{dist.pk}")
+
+
+@login_required
 @require_POST
 def order_import(request: HttpRequest, distribution_id: int) -> HttpResponse:
     try:
@@ -202,8 +213,17 @@ def order_import(request: HttpRequest, distribution_id: int) -> HttpResponse:
     try:
         if upload is None:
             raise UnreadableFile("请先选择文件", "choose a file first")
+        data = read_upload(upload)
         report = services.group_purchase_import(
-            distribution=dist, actor=acting_user(request), data=read_upload(upload), filename=upload.name or "orders"
+            distribution=dist, actor=acting_user(request), data=data, filename=upload.name or "orders"
+        )
+        rejected_keep(
+            request,
+            f"purchase-{dist.pk}",
+            data=data,
+            filename=upload.name or "orders",
+            columns=services.IMPORT_COLUMNS,
+            rejections=report.rejections(),
         )
     except (UnreadableFile, SuppliesError) as exc:
         messages.error(request, _error(exc))

@@ -33,6 +33,7 @@ from fangzhou.accounts.permissions import (
 from fangzhou.cases.models import Source
 from fangzhou.lib.filters import building_param
 from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
+from fangzhou.lib.rejected import rejected_download, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
 from fangzhou.registry import selectors as registry
@@ -312,7 +313,24 @@ def upload(request: HttpRequest, round_id: int, what: str) -> HttpResponse:
                 context["error"] = f"{exc.zh} / {exc.en}"
             else:
                 context["report"] = report.as_dict()
+                context["rejected_file"] = rejected_keep(
+                    request,
+                    f"{what}-{rnd.pk}",
+                    data=data,
+                    filename=file.name or what,
+                    columns=services.RESULTS if what == "results" else services.SAMPLES,
+                    rejections=report.rejections(),
+                )
     return render(request, "testing/upload.html", context, status=400 if "error" in context else 200)
+
+
+@login_required
+def upload_rejected(request: HttpRequest, round_id: int, what: str) -> HttpResponse:
+    """The rows the last samples or results upload of this round sent back, with the reason."""
+    rnd = _round(request, round_id)
+    if not can_manage_community(request.user, rnd.community_id):
+        return _refused(request)
+    return rejected_download(request, f"{what}-{rnd.pk}")
 
 
 # --------------------------------------------------------------------------------------------------

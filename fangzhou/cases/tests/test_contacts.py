@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from openpyxl import Workbook, load_workbook
 
 from fangzhou.cases.contacts import contacts_follow_up, contacts_import, transmission
 from fangzhou.cases.models import CloseContact
@@ -102,3 +104,29 @@ def test_the_page_imports_adds_by_hand_and_refuses_others(world: World) -> None:
         other.force_login(user)
         assert other.get("/cases/c/T01/contacts/").status_code == 404
         assert other.post("/cases/c/T01/contacts/new/", {"case": case.pk}).status_code == 404
+
+
+def test_the_rejected_contact_rows_come_back_to_fix_and_go_in_once_fixed(world: World) -> None:
+    case_id, liu_id, _ = _setup(world)
+    day = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    client = Client()
+    client.force_login(world.secretary)
+    data = _csv(f"{case_id},刘洋,{liu_id},,密接,{day},,", f"{case_id},钱七,,,亲戚,{day},,")
+    page = client.post("/cases/c/T01/contacts/import/", {"file": SimpleUploadedFile("c.csv", data)}).content.decode()
+    assert 'id="rejected-download"' in page
+    rows = [
+        list(r)
+        for r in load_workbook(io.BytesIO(client.get("/cases/c/T01/contacts/rejected.xlsx").content)).active.iter_rows(
+            values_only=True
+        )
+    ]  # type: ignore[union-attr]
+    assert len(rows) == 2 and rows[1][1] == "钱七" and "密接" in str(rows[1][-1])  # the reason names the kinds
+    rows[1][4] = "密接"
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)  # type: ignore[union-attr]
+    out = io.BytesIO()
+    book.save(out)
+    client.post("/cases/c/T01/contacts/import/", {"file": SimpleUploadedFile("fixed.xlsx", out.getvalue())})
+    assert CloseContact.objects.filter(outside_name="钱七").exists()
+    assert CloseContact.objects.filter(resident__name="刘洋", origin="district").count() == 1

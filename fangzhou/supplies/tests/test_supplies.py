@@ -259,3 +259,26 @@ class TestRoutes:
         # The two doors of building 3 are next to each other on the walk.
         rooms = [h.room for h in ordered]
         assert abs(rooms.index("101") - rooms.index("102")) == 1
+
+
+@pytest.mark.django_db
+def test_group_purchase_rejected_rows_come_back_to_fix(world: World) -> None:
+    dist = services.distribution_create(
+        community=world.community,
+        kind="group_purchase",
+        name="蔬菜团购",
+        on=timezone.localdate(),
+        actor=world.secretary,
+    )
+    client = Client()
+    client.force_login(world.secretary)
+    data = "楼号,室号,商品,数量\n3,101,蔬菜包,1\n3,999,蔬菜包,1\n".encode()
+    client.post(f"/supplies/d/{dist.pk}/import/", {"file": SimpleUploadedFile("o.csv", data)})
+    assert 'id="rejected-download"' in client.get(f"/supplies/d/{dist.pk}/").content.decode()
+    response = client.get(f"/supplies/d/{dist.pk}/import/rejected.xlsx")
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert len(rows) == 2 and str(rows[1][1]) == "999" and rows[1][-1]  # the one rejected row, with its reason
+    other = Client()
+    other.force_login(world.outsider)
+    assert other.get(f"/supplies/d/{dist.pk}/import/rejected.xlsx").status_code in (403, 404)
