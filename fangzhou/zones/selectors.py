@@ -41,7 +41,9 @@ from fangzhou.zones.core import (
 from fangzhou.zones.models import MicroZone, ZoneOverride, ZoneSettings
 
 # Colours by severity (0 = lowest): green, amber, red. Readable in sunlight.
-SEVERITY_COLOURS = ("#8fd18b", "#f6b94f", "#e0493b", "#8b0000")
+# Each reads at WCAG AA (4.5:1) with its text colour (registry templatetag ``ink``): dark on the first two,
+# white on the last two (#c0392b: 5.6:1; it was #e0493b, 4.04:1).
+SEVERITY_COLOURS = ("#8fd18b", "#f6b94f", "#c0392b", "#8b0000")
 TIMELINE_DAYS = 60
 
 

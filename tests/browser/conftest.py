@@ -32,7 +32,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session: it is closed when the last browser test ends, so a later test that
+# starts Playwright itself (tests/test_outbox_soak.py) does not meet this one's running event loop.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
