@@ -70,7 +70,9 @@ def main() -> None:
                     for _ in range(size):
                         seq += 1
                         born = dt.date(1940 + seq % 70, 1 + seq % 12, 1 + seq % 28)
-                        number = make_id(f"3101{tag:02d}", born, seq // 420 % 500, bool(seq % 2))  # unique up to 210,000 rows
+                        number = make_id(
+                            f"3101{tag:02d}", born, seq // 420 % 500, bool(seq % 2)
+                        )  # unique up to 210,000 rows
                         name = (
                             "张王李赵刘陈杨黄"[seq % 8]
                             + "伟芳娜敏静丽强磊"[seq // 8 % 8]

@@ -44,6 +44,7 @@ fi
 
 log "ruff"
 "$VENV/bin/ruff" check fangzhou bench tests
+"$VENV/bin/ruff" format --check fangzhou bench tests
 log "import layers (import-linter: every import points down, even inside a function)"
 "$VENV/bin/lint-imports"
 log "mypy"
