@@ -170,7 +170,13 @@ def roster_upload(request: HttpRequest, code: str) -> HttpResponse:
             except UnreadableFile as exc:
                 context["error"] = f"{exc.zh} / {exc.en}"
             else:
-                context["report"] = report.as_dict()
+                shown = report.as_dict()
+                # A column as the sheet calls it (手机号), never the importer's key (phone).
+                shown["rejected"] = [
+                    {**r, "column": ROSTER_COLUMNS.aliases.get(r["column"], (r["column"],))[0]}
+                    for r in shown["rejected"]
+                ]
+                context["report"] = shown
                 context["rejected_file"] = rejected_keep(
                     request,
                     f"roster-{community.pk}",
