@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from fangzhou.lib.jobs import UnknownJob, job_enqueue, jobs_registered, run_job
+from fangzhou.lib.jobs import UnknownJob, celery_app, job_enqueue, jobs_registered, run_job
 from fangzhou.tests import jobs_sample  # registers write_marker
 
 assert jobs_sample.write_marker
@@ -99,6 +99,7 @@ def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    celery_app.cache_clear()  # the sending app is made for this broker (another test may have made one)
     try:
         settings.FANGZHOU_JOBS = "celery"
         settings.CELERY_BROKER_URL = broker
@@ -114,5 +115,6 @@ def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             time.sleep(0.2)
         assert marker.read_text() == "from a worker"
     finally:
+        celery_app.cache_clear()
         worker.terminate()
         worker.wait(timeout=20)

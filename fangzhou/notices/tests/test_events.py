@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from fangzhou.care import services as care
 from fangzhou.care.models import CareProfile
 from fangzhou.cases.services import case_confirm, case_discharge, case_pcr_record
+from fangzhou.lib.jobs import celery_app
 from fangzhou.notices.models import DeliveryStatus, Notice, NoticeDelivery
 from fangzhou.notices.tests.conftest import (
     Channels,
@@ -198,6 +199,7 @@ def test_the_three_events_on_a_celery_worker(
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+            celery_app.cache_clear()  # the sending app is made for this broker (another test may have made one)
             try:
                 settings.FANGZHOU_JOBS = "celery"
                 settings.CELERY_BROKER_URL = broker
@@ -214,6 +216,7 @@ def test_the_three_events_on_a_celery_worker(
                 time.sleep(1)  # anything sent twice would arrive now
                 _expect(world, channels)
             finally:
+                celery_app.cache_clear()
                 worker.terminate()
                 worker.wait(timeout=30)
 
