@@ -122,9 +122,9 @@
 
   function draw(el) {
     var build = builders[el.dataset.chart];
-    if (!build || el.dataset.drawing || el.dataset.rendered) return;
+    if (!build || el.dataset.drawing || el.dataset.rendered) return Promise.resolve();
     el.dataset.drawing = "1";
-    load(el.dataset.src).then(function (data) {
+    return load(el.dataset.src).then(function (data) {
       var chart = echarts.getInstanceByDom(el) || echarts.init(el, dark(el) ? "dark" : null);
       var option = build(data, el);
       if (dark(el) && !narrow()) wallType(option);
@@ -137,8 +137,10 @@
     }).then(function () { delete el.dataset.drawing; });
   }
 
+  // One chart after another: a weak signal (and the server) takes five requests better in turn.
   function drawAll(root) {
-    (root || document).querySelectorAll("[data-chart]").forEach(draw);
+    var els = Array.prototype.slice.call((root || document).querySelectorAll("[data-chart]"));
+    els.reduce(function (done, el) { return done.then(function () { return draw(el); }); }, Promise.resolve());
     (root || document).querySelectorAll("[data-plan-series]").forEach(planSlider);
   }
 
