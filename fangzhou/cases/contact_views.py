@@ -6,30 +6,25 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangzhou.accounts.permissions import acting_user, can_manage_community
-from fangzhou.cases import contacts, selectors
+from fangzhou.cases import contacts
 from fangzhou.cases.models import Case, CloseContact
+from fangzhou.cases.views import case_people_community
 from fangzhou.lib.rejected import rejected_download, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile
 from fangzhou.registry.models import Community, Compound
-from fangzhou.registry.selectors import community_visible_or_404
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def _community(request: HttpRequest, code: str, *, write: bool) -> Community | HttpResponse:
-    community = community_visible_or_404(request.user, code)
-    if not selectors.sees_case_people(request.user):
-        raise Http404(_("Community not found"))
-    if write and not can_manage_community(request.user, community.pk):
-        return HttpResponseForbidden(_("Only the committee may record contacts."))
-    return community
+    return case_people_community(request, code, refusal=_("Only the committee may record contacts.") if write else None)
 
 
 def _page(request: HttpRequest, community: Community, **extra: object) -> HttpResponse:

@@ -16,6 +16,7 @@ from fangzhou.accounts.permissions import acting_user, can_manage_community
 from fangzhou.cases import selectors, services
 from fangzhou.cases.hooks import resident_actions
 from fangzhou.cases.models import Case, SiteKind, Source
+from fangzhou.registry.models import Community
 from fangzhou.registry.selectors import community_visible_or_404, resident_get, resident_search
 
 
@@ -24,6 +25,17 @@ def _case(request: HttpRequest, case_id: int) -> Case:
     if case is None:
         raise Http404(_("Case not found"))
     return case
+
+
+def case_people_community(request: HttpRequest, code: str, *, refusal: str | None) -> Community | HttpResponse:
+    """The community of a page about case people (the committee's): 404 to anyone who may not see
+    them; with ``refusal`` (a write), 403 with it to anyone who may not manage the community."""
+    community = community_visible_or_404(request.user, code)
+    if not selectors.sees_case_people(request.user):
+        raise Http404(_("Community not found"))
+    if refusal is not None and not can_manage_community(request.user, community.pk):
+        return HttpResponseForbidden(refusal)
+    return community
 
 
 BAD_DATE = "日期格式应为 2022-04-28 / the date must look like 2022-04-28"
