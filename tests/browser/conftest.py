@@ -77,3 +77,24 @@ def sign_in(page: Any, base: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def settle(page: Any, quiet_ms: int = 600) -> None:
+    """Wait until the page has had no htmx request in flight for ``quiet_ms``.
+
+    The live test server shares the test's one in-memory SQLite connection, so a test that reads
+    the database while a follow-up request (``hx-trigger="sampled from:body"``, a delayed search)
+    is still writing meets "database table is locked". Read the database only once the page is
+    quiet."""
+    page.wait_for_function(
+        """quiet => new Promise(done => {
+            let since = Date.now();
+            const tick = () => {
+                if (document.querySelector('.htmx-request')) since = Date.now();
+                if (Date.now() - since >= quiet) return done(true);
+                setTimeout(tick, 50);
+            };
+            tick();
+        })""",
+        arg=quiet_ms,
+    )

@@ -18,7 +18,7 @@ from fangzhou.registry.tests.factories import PASSWORD, World, build_world
 from fangzhou.testing.models import Retest, Sample, TubeKind
 from fangzhou.testing.services import round_create
 from fangzhou.workorders.models import Status, WorkOrder
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import settle, shot, sign_in
 
 TEXT = {
     "zh-hans": {
@@ -58,10 +58,12 @@ def _upload(page: Any, base: str, round_id: int, tmp: Path, rows: list[str]) -> 
     page.click("form.card button.primary")
     expect(page.locator("#report")).to_be_visible()
     assert page.inner_text("#n-rejected") == "0"
+    settle(page)
 
 
 def _single_of(page: Any, world: World, name: str) -> str:
     """The code of the single tube the desk just took (waits for the tap's answer)."""
+    settle(page)
     for _ in range(100):
         sample = Sample.objects.filter(resident=world.resident(name), kind=TubeKind.SINGLE).first()
         if sample is not None:
@@ -102,6 +104,7 @@ def test_the_sampling_desk_from_a_positive_tube_to_a_confirmed_case(
     phone.click(".tube-card form button")
     expect(phone.locator("#tube .flash")).to_be_visible()
     assert len(dialogs) == 1 and text["asks"] in dialogs[0]  # asked once, and only once
+    settle(phone)
     tube = Sample.objects.get(resident=world.resident("张伟")).tube
     assert tube.kind == TubeKind.POOLED and Sample.objects.filter(tube=tube).count() == 3
 
@@ -149,6 +152,7 @@ def test_the_sampling_desk_from_a_positive_tube_to_a_confirmed_case(
     shot(phone, f"desk-{language}-confirm-case")
     phone.click("#confirm-case")
     phone.wait_for_url(f"{base}/cases/*/")
+    settle(phone)
     wang = world.resident("王秀英")
     assert Case.objects.filter(resident=wang).count() == 1
     assert Retest.objects.get(resident=wang).status == Retest.Status.CONFIRMED
@@ -165,4 +169,5 @@ def test_the_sampling_desk_from_a_positive_tube_to_a_confirmed_case(
     phone.click("#results .sealed-stop a.primary")
     expect(phone.locator(f"#b{world.b5.pk}")).to_contain_text("刘洋")
     shot(phone, f"desk-{language}-door-list")
+    settle(phone)
     assert not Sample.objects.filter(resident__name="刘洋").exists()
