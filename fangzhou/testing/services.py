@@ -25,7 +25,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
-from fangzhou.lib.bulk import rows_stage, stage_drop, tables_analyze
+from fangzhou.lib.bulk import rows_stage, stage_analyze, stage_drop, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.fastsql import insert, upsert
@@ -568,7 +568,7 @@ def samples_import(
     with transaction.atomic(durable=True):
         rnd = _lock_round(round)
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
-        report.rows_read = rows_stage(_STAGE, _stage_columns(), _staged_rows(mapped, now))
+        report.rows_read = rows_stage(_STAGE, _stage_columns(), _staged_rows(mapped, now), analyze=("code", "doc"))
         try:
             _samples_checked(rnd)
             with connection.cursor() as cursor:
@@ -584,8 +584,6 @@ def samples_import(
                     report.single += int(single or 0)
         finally:
             stage_drop(_STAGE, _CHECKED, _ACCEPTED)
-        if report.created >= ANALYZE_AFTER:
-            tables_analyze(Tube, Sample)
         if then is not None:
             then(report)
         audit_record(
@@ -771,7 +769,9 @@ def _samples_checked(rnd: Round) -> None:
     params = {"round": rnd.pk, "community": rnd.community_id}
     with connection.cursor() as cursor:
         cursor.execute(_samples_sql(_CHECKED_SQL), params)
+        stage_analyze(_CHECKED, ("verdict", "resident_id"))
         cursor.execute(_samples_sql(_ACCEPTED_SQL), params)
+        stage_analyze(_ACCEPTED, ("code", "final", "tube_id"))
 
 
 def _sample_rejection(
