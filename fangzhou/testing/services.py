@@ -675,25 +675,25 @@ def _samples_sql(template: str) -> str:
 # the registered one, 5 a tube of another round, 6 an unreadable time; then, among the rows that
 # pass, per resident in row order (the first row naming them that is not stored yet is the one
 # taken): 7 a duplicate of an earlier row (the same tube), 8 already stored (unchanged), 9 the
-# resident already in another tube of this file; 0 accepted. (10, pooled already in this round, is
-# decided with the tubes: :data:`_ACCEPTED_SQL`.)
+# resident already in another tube of this file; 0 accepted. Per resident, one window (no sort
+# within it): the first row (r0) and the first row not stored (r1), and their tube codes as the
+# least of "row number as 7 digits, then the code" (k0, k1; the rows are at most 300,000).
+# (10, pooled already in this round, is decided with the tubes: :data:`_ACCEPTED_SQL`.)
 _CHECKED_SQL = """
 CREATE TEMPORARY TABLE {checked} AS
 SELECT w.*,
     CASE WHEN w.bad <> 0 THEN w.bad
          WHEN w.stored = 0 AND w.rn = w.r1 THEN 0
-         WHEN w.stored = 0 AND w.code = w.c1 THEN 7
+         WHEN w.stored = 0 AND w.code = SUBSTR(w.k1, 8) THEN 7
          WHEN w.stored = 0 THEN 9
-         WHEN w.s0 = 1 AND w.rn <> w.r0 AND w.code = w.c0 AND (w.s1 = 1 OR w.rn < w.r1) THEN 7
+         WHEN w.rn <> w.r0 AND w.code = SUBSTR(w.k0, 8) AND (w.r1 IS NULL OR w.rn < w.r1) THEN 7
          ELSE 8 END AS verdict
 FROM (
     SELECT c.*,
-        FIRST_VALUE(c.rn) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.rn) AS r0,
-        FIRST_VALUE(c.code) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.rn) AS c0,
-        FIRST_VALUE(c.stored) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.rn) AS s0,
-        FIRST_VALUE(c.rn) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.stored, c.rn) AS r1,
-        FIRST_VALUE(c.code) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.stored, c.rn) AS c1,
-        FIRST_VALUE(c.stored) OVER (PARTITION BY c.resident_id, c.bad ORDER BY c.stored, c.rn) AS s1
+        MIN(c.rn) OVER per_resident AS r0,
+        MIN(CASE WHEN c.stored = 0 THEN c.rn END) OVER per_resident AS r1,
+        MIN(CAST(c.rn + 1000000 AS TEXT) || c.code) OVER per_resident AS k0,
+        MIN(CASE WHEN c.stored = 0 THEN CAST(c.rn + 1000000 AS TEXT) || c.code END) OVER per_resident AS k1
     FROM (
         SELECT t.rn, t.code, t.name, t.at, t.site,
             r.id AS resident_id, r.name AS registered,
@@ -715,18 +715,19 @@ FROM (
         LEFT JOIN {tube} tb ON tb.code = t.code
         LEFT JOIN {sample} s ON s.tube_id = tb.id AND s.resident_id = r.id AND s.round_id = %(round)s
     ) c
+    WINDOW per_resident AS (PARTITION BY c.resident_id, c.bad)
 ) w
 """
 
 # The accepted rows with what their tube decides: single (a stored single tube, or a new tube of one
 # resident pending re-test) or pooled; a pooled row of a resident already pooled in this round is
 # rejected (final 10), every other kept (final 0). The tube's site is its first kept row's, its
-# label the first site named by an accepted row.
+# label the first site named by an accepted row (the least "row number, then the site", as above).
 _ACCEPTED_SQL = """
 CREATE TEMPORARY TABLE {accepted} AS
 SELECT f.*,
-    FIRST_VALUE(f.site) OVER (PARTITION BY f.code, f.final ORDER BY f.rn) AS first_site,
-    FIRST_VALUE(f.site) OVER (PARTITION BY f.code, CASE WHEN f.site = '' THEN 0 ELSE 1 END ORDER BY f.rn) AS label
+    SUBSTR(MIN(CASE WHEN f.final = 0 THEN CAST(f.rn + 1000000 AS TEXT) || f.site END) OVER per_code, 8) AS first_site,
+    SUBSTR(MIN(CASE WHEN f.site <> '' THEN CAST(f.rn + 1000000 AS TEXT) || f.site END) OVER per_code, 8) AS label
 FROM (
     SELECT g.*, CASE WHEN g.single = 0 AND g.pooled_code IS NOT NULL THEN 10 ELSE 0 END AS final
     FROM (
@@ -745,11 +746,12 @@ FROM (
         WHERE a.verdict = 0
     ) g
 ) f
+WINDOW per_code AS (PARTITION BY f.code)
 """
 
 _REJECTED_SQL = """
 SELECT rn, verdict, code, registered, tube_round,
-    CASE WHEN verdict = 7 AND stored = 1 THEN r0 ELSE r1 END, c1
+    CASE WHEN verdict = 7 AND stored = 1 THEN r0 ELSE r1 END, SUBSTR(k1, 8)
 FROM {checked} WHERE verdict NOT IN (0, 8)
 UNION ALL
 SELECT rn, 10, pooled_code, NULL, NULL, NULL, NULL FROM {accepted} WHERE final = 10
@@ -837,7 +839,7 @@ def _tubes_insert(cursor: Any, rnd: Round, actor: User | None) -> int:
         "FROM (SELECT code, MAX(single) AS single, "
         "      MAX(CASE WHEN final = 0 THEN first_site END) AS first_site, "
         "      MAX(CASE WHEN final = 0 THEN at END) AS closed_at, "
-        "      MAX(CASE WHEN site <> '' THEN label ELSE '' END) AS label "
+        "      COALESCE(MAX(label), '') AS label "
         "      FROM {accepted} WHERE tube_id IS NULL GROUP BY code "
         "      HAVING SUM(CASE WHEN final = 0 THEN 1 ELSE 0 END) > 0) g "
         "LEFT JOIN {site} ss ON ss.round_id = %(round)s AND ss.name = g.first_site "
