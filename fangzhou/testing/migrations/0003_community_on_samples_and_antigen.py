@@ -29,7 +29,11 @@ def backfill(apps, schema_editor):
     for model_name, source in BACKFILL.items():
         table = q(apps.get_model("testing", model_name)._meta.db_table)
         subquery = source.format(t=table, **names)
-        schema_editor.execute(f"UPDATE {table} SET {q('community_id')} = ({subquery}) WHERE {q('community_id')} IS NULL")
+        column = q("community_id")
+        schema_editor.execute(f"UPDATE {table} SET {column} = ({subquery}) WHERE {column} IS NULL")
+
+
+MODELS = ("sample", "antigensubmission", "antigenreport")
 
 
 def community(null):
@@ -49,9 +53,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        *(migrations.AddField(model_name=m, name="community", field=community(True)) for m in ("sample", "antigensubmission", "antigenreport")),
+        *(migrations.AddField(model_name=m, name="community", field=community(True)) for m in MODELS),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=False),
-        *(migrations.AlterField(model_name=m, name="community", field=community(False)) for m in ("sample", "antigensubmission", "antigenreport")),
+        *(migrations.AlterField(model_name=m, name="community", field=community(False)) for m in MODELS),
         migrations.AddIndex(
             model_name="sample",
             index=models.Index(fields=["community", "sampled_at"], name="sample_community_sampled_at"),
