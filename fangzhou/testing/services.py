@@ -322,6 +322,7 @@ def sample_take(
             tube = new_tube(TubeKind.SINGLE, 1, Tube.Status.CLOSED)
             samples.append(
                 Sample.objects.create(
+                    community_id=rnd.community_id,
                     round=rnd,
                     resident=by_id[resident_id],
                     tube=tube,
@@ -356,6 +357,7 @@ def sample_take(
                 tube = tubes[index]
                 samples.append(
                     Sample.objects.create(
+                        community_id=rnd.community_id,
                         round=rnd,
                         resident=by_id[resident_id],
                         tube=tube,
@@ -860,6 +862,7 @@ def _sample_columns() -> tuple[tuple[str, str], ...]:
         ("site_id", "ss.id"),
         ("door_to_door", "%(false)s"),
         ("taken_by_id", "%(actor)s"),
+        ("community_id", "%(community)s"),  # the round's community, copied on write
     )
 
 
@@ -1652,7 +1655,13 @@ def _antigen_report_write(
             detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
         )
         submission = _antigen_rows_write(
-            household=household, day=day, clean=clean, client_id=client_id, audit=audit, actor=actor
+            household=household,
+            day=day,
+            clean=clean,
+            client_id=client_id,
+            audit=audit,
+            actor=actor,
+            community_id=next(iter(members.values())),
         )
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
@@ -1691,14 +1700,17 @@ def _antigen_write_sql(using: str, members: int) -> str:
 
     s, r, a = (q(m._meta.db_table) for m in (AntigenSubmission, AntigenReport, AuditLog))
     report: Any = AntigenReport
-    updated = [q(report._meta.get_field(n).column) for n in ("household", "result", "submission", "reported_at")]
+    updated = [
+        q(report._meta.get_field(n).column) for n in ("household", "community", "result", "submission", "reported_at")
+    ]
     rows = ", ".join(["(%s::bigint, %s::varchar)"] * members)
     return (
         f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, _SUBMISSION_FIELDS)})"  # noqa: S608 - names from _meta
         f" VALUES ({', '.join(['%s'] * len(_SUBMISSION_FIELDS))}) RETURNING {q('id')}),"
         f" r AS (INSERT INTO {r} ({cols(AntigenReport, ('resident', 'result', 'day', 'household', 'submission'))},"
-        f" {cols(AntigenReport, ('reported_at',))})"
-        f" SELECT v.resident, v.result, %s::date, %s, s.{q('id')}, %s FROM s, (VALUES {rows}) AS v (resident, result)"
+        f" {cols(AntigenReport, ('reported_at', 'community'))})"
+        f" SELECT v.resident, v.result, %s::date, %s, s.{q('id')}, %s, %s"
+        f" FROM s, (VALUES {rows}) AS v (resident, result)"
         f" ON CONFLICT ({cols(AntigenReport, ('resident', 'day'))}) DO UPDATE SET"
         f" {', '.join(f'{c} = excluded.{c}' for c in updated)}),"
         f" a AS (INSERT INTO {a} ({cols(AuditLog, _AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}))"
@@ -1706,7 +1718,17 @@ def _antigen_write_sql(using: str, members: int) -> str:
     )
 
 
-_SUBMISSION_FIELDS = ("client_id", "building", "household", "day", "received_at", "results", "photo", "recorded_by")
+_SUBMISSION_FIELDS = (
+    "client_id",
+    "building",
+    "household",
+    "day",
+    "received_at",
+    "results",
+    "photo",
+    "recorded_by",
+    "community",
+)
 _AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
 
 
@@ -1718,12 +1740,14 @@ def _antigen_rows_write(
     client_id: str,
     audit: AuditLog,
     actor: User | None = None,
+    community_id: int,
 ) -> AntigenSubmission:
     """Write the submission, every member's report and the audit row; the submission, saved.
     One statement on PostgreSQL; three on SQLite (the same rows, through ``lib.fastsql``)."""
     now = timezone.now()
     submission = AntigenSubmission(
         client_id=client_id,
+        community_id=community_id,
         building_id=household.building_id,
         household_id=household.pk,
         day=day,
@@ -1736,6 +1760,7 @@ def _antigen_rows_write(
         upsert(
             [
                 AntigenReport(
+                    community_id=community_id,
                     resident_id=resident_id,
                     day=day,
                     household_id=household.pk,
@@ -1746,7 +1771,7 @@ def _antigen_rows_write(
                 for resident_id, value in clean.items()
             ],
             unique_fields=["resident", "day"],
-            update_fields=["household", "result", "submission", "reported_at"],
+            update_fields=["household", "community", "result", "submission", "reported_at"],
         )
         insert(audit)
         return submission
@@ -1760,9 +1785,11 @@ def _antigen_rows_write(
         AntigenSubmission._meta.get_field("results").get_db_prep_save(submission.results, connection),
         "",  # no photo (the caller stores one after the commit)
         actor.pk if actor is not None else None,
+        community_id,
         day,
         household.pk,
         now,
+        community_id,
     ]
     for resident_id, value in clean.items():
         params += [resident_id, value]
