@@ -526,12 +526,10 @@ class SamplesReport(ImportReport):
         }
 
 
-# Rows read, looked up and checked per chunk: one query per kind of look-up per chunk, never one a row.
+# Rows read, looked up and checked per chunk by the results import: one query per kind of look-up
+# per chunk, never one a row. (The samples import checks the whole file at once, in SQL.)
 IMPORT_CHUNK = 5000
 ANALYZE_AFTER = 1000  # rows written by one import before the planner's statistics are refreshed
-# A good row as kept until the write: row, resident, sampled at, site id, the tube the resident is
-# already pooled in this round (before this import) or "".
-SampleRow = tuple[int, int, dt.datetime, int | None, str]
 
 
 def _stream(
