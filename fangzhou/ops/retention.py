@@ -211,12 +211,14 @@ def retention_community(
     community: Community, *, dry_run: bool, today: dt.date | None = None, actor: User | None = None
 ) -> CommunityRetention:
     """Apply (or, with ``dry_run``, count) every kind that is due in ``community``; audited when real."""
-    end = EmergencyEnd.objects.filter(community=community).first()
-    report = CommunityRetention(community.code, end.ended_on.isoformat() if end else None, dry_run)
-    if end is None:
-        return report
     today = today or community_today(community)
     with transaction.atomic():
+        ends = EmergencyEnd.objects.filter(community=community)
+        # A real run holds the end while it works: a withdrawal waits for it, and it sees a withdrawal made before.
+        end = (ends if dry_run else ends.select_for_update()).first()
+        report = CommunityRetention(community.code, end.ended_on.isoformat() if end else None, dry_run)
+        if end is None:
+            return report
         report.kinds = _kinds(community, end.ended_on, today, dry_run=dry_run)
         if not dry_run and any(k["rows"] for k in report.kinds.values()):
             audit_record(
@@ -288,6 +290,8 @@ def emergency_end_set(
     if ended_on is not None:
         emergency_end_check(community=community, ended_on=ended_on, today=today)
     with transaction.atomic(durable=True):
+        # The community's row is the lock: two first declarations at once (a double tap) cannot both insert.
+        Community.objects.select_for_update().filter(pk=community.pk).first()
         end = EmergencyEnd.objects.select_for_update().filter(community=community).first()
         before = end.ended_on if end else None
         if before == ended_on:
