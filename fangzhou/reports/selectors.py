@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case as SqlCase
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -198,7 +199,7 @@ def _with_figures(
             distinct=True,
         )
     qs = communities.annotate(**figures)
-    return qs.annotate(**_round_figures(moment))
+    return qs.annotate(**_round_figures(moment, residents=False))
 
 
 def _case_figures(day: dt.date, moment: dt.datetime) -> dict[str, Any]:
@@ -223,16 +224,23 @@ def _case_figures(day: dt.date, moment: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _round_figures(moment: dt.datetime, *, community: str = "pk") -> dict[str, Coalesce]:
+def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: bool = True) -> dict[str, Any]:
     """The latest round's figures (``f_round_id`` of the outer row), the same counts as the round
     page (``testing.selectors.round_counts``): residents of the community's buildings sampled,
     exempt (a case in isolation or monitoring on the round's day, or a pending re-test) or expected,
     and its tubes. Each a scalar subquery; samples and tubes are never joined together.
     ``community`` names the outer row's community id: ``pk`` on a community row, ``community_id``
-    on a round row (the rounds chart: every round with the same figures)."""
+    on a round row (the rounds chart: every round with the same figures). ``residents=False``
+    leaves out the count of the community's residents, for a row that has it already
+    (``f_antigen_residents``: the same count).
+
+    A row without a round costs nothing more than its round look-up: the sampled residents are
+    counted from the round's samples (an index range of one round, never every resident of the
+    database), and the exempt ones only when there is a round."""
     rid = OuterRef("f_round_id")
     tubes = Tube.objects.filter(round_id=rid)
-    residents = Resident.objects.filter(household__building__community_id=OuterRef(community))
+    in_community = OuterRef(community)
+    people = Resident.objects.filter(household__building__community_id=in_community)
     sampled = Exists(Sample.objects.filter(round_id=OuterRef(rid), resident_id=OuterRef("pk")))
     round_day = OuterRef(OuterRef("f_round_date"))
     exempt = Exists(
@@ -241,20 +249,29 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk") -> dict[str, C
         )
     ) | Exists(Retest.objects.filter(resident_id=OuterRef("pk"), status=Retest.Status.PENDING))
 
-    def counted(qs: QuerySet[Any], key: str) -> Coalesce:
-        grouped = qs.order_by().values(key).annotate(n=Count("id")).values("n")[:1]
+    def counted(qs: QuerySet[Any], key: str, counted: str = "id", *, distinct: bool = False) -> Coalesce:
+        grouped = qs.order_by().values(key).annotate(n=Count(counted, distinct=distinct)).values("n")[:1]
         return Coalesce(Subquery(grouped, output_field=IntegerField()), 0)
 
+    # Residents of the community's buildings with a sample in the round: the round's samples,
+    # each resident once (a resident may have a pooled and a single sample).
+    sampled_people = Sample.objects.filter(round_id=rid, resident__household__building__community_id=in_community)
     resulted = Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)
     positive = Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)
-    return {
-        "f_round_residents": counted(residents, "household__building__community_id"),
-        "f_round_sampled": counted(residents.filter(sampled), "household__building__community_id"),
-        "f_round_exempt": counted(residents.filter(~sampled & exempt), "household__building__community_id"),
+    figures: dict[str, Any] = {
+        "f_round_sampled": counted(sampled_people, "round_id", "resident_id", distinct=True),
+        "f_round_exempt": SqlCase(
+            When(Q(f_round_id__isnull=True), then=Value(0)),
+            default=counted(people.filter(~sampled & exempt), "household__building__community_id"),
+            output_field=IntegerField(),
+        ),
         "f_round_tubes": counted(tubes, "round_id"),
         "f_round_resulted": counted(tubes.filter(resulted), "round_id"),
         "f_round_positive": counted(tubes.filter(positive), "round_id"),
     }
+    if residents:
+        figures["f_round_residents"] = counted(people, "household__building__community_id")
+    return figures
 
 
 def _orders_of(c: Any) -> OrderFigures:
@@ -286,13 +303,15 @@ def _cases_of(c: Any, moment: dt.datetime) -> CaseFigures:
 def _round_of(c: Any) -> RoundFigures | None:
     if c.f_round_id is None:
         return None
+    # A community row counts its residents once (``f_antigen_residents``); a round row (the chart) has its own.
+    residents = c.f_round_residents if hasattr(c, "f_round_residents") else c.f_antigen_residents
     return RoundFigures(
         id=c.f_round_id,
         date=c.f_round_date,
         status=c.f_round_status,
-        expected=c.f_round_residents - c.f_round_exempt,
+        expected=residents - c.f_round_exempt,
         sampled=c.f_round_sampled,
-        missing=max(c.f_round_residents - c.f_round_exempt - c.f_round_sampled, 0),
+        missing=max(residents - c.f_round_exempt - c.f_round_sampled, 0),
         exempt=c.f_round_exempt,
         tubes=c.f_round_tubes,
         tubes_resulted=c.f_round_resulted,
