@@ -10,8 +10,9 @@ room) from what ``antigen_glance`` returns. Baseline, in the same run: a minimal
 that renders a plain ``<table>`` with one ``<td>`` per household of the same cells (the room).
 The selector's own time (its queries) is reported too, as is the whole page through the test
 client, against the same baseline. Each is timed ``--reps`` times, alternating; the best of each
-is compared. ``--seeded``: the database given already holds the demo (``bench/run_all.py`` seeds it
-once for the run, with its day of operations); its first community is measured.
+is compared. ``--seeded``: the database given already holds the demo (``bench/seed_demo.py``); its first
+community is measured. On the demo with its day of operations the template render reads the
+database too, so ``bench/run_all.py`` lets this benchmark seed its own demo.
 """
 
 from __future__ import annotations
