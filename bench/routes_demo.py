@@ -12,6 +12,10 @@ Clarke–Wright savings, and the plain "building by building in number order" pl
 number of trips, wall-clock time, and whether ``check_solution`` found the plan valid.
 
 Usage: python bench/routes_demo.py [--time-limit 10] [--sizes 50 300 1000] [--out docs/bench/routes_demo.md]
+
+``--seeded --database-url …``: the database already holds the demo with its day of operations
+(``bench/run_all.py`` seeds it once for the run); its first community is planned, on the roads the
+day of operations drew.
 """
 
 from __future__ import annotations
@@ -39,11 +43,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--demo-size", default="default", choices=["small", "default", "large"])
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--database-url", default="", help="with --seeded: the database holding the demo")
+    ap.add_argument("--seeded", action="store_true", help="the database holds the demo (bench/seed_demo.py)")
     args = ap.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="fz-routes-")
     os.environ["FANGZHOU_DATA_DIR"] = scratch
-    os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
+    if args.database_url and not args.seeded:
+        ap.error("--database-url is for --seeded (without it the demo is built in a scratch SQLite database)")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")
     import django
 
@@ -57,10 +65,13 @@ def main() -> None:
     from fangzhou.zones import routing
     from fangzhou.zones.sitegraph import community_site_graph
 
-    call_command("migrate", interactive=False, verbosity=0)
     started = time.perf_counter()
-    result = demo_seed(size=args.demo_size)
-    community = Community.objects.get(code=result.communities[0])
+    if args.seeded:  # bench/run_all.py seeded it once for the run: its first community
+        community = Community.objects.order_by("pk").first()
+        assert community is not None, "--seeded: the database holds no demo"
+    else:
+        call_command("migrate", interactive=False, verbosity=0)
+        community = Community.objects.get(code=demo_seed(size=args.demo_size).communities[0])
     site = community_site_graph(community)
     households = list(
         Household.objects.filter(building__community=community, residents__isnull=False)

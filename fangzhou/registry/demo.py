@@ -340,15 +340,15 @@ def _random_spec(index: int, target: int) -> _CommunitySpec:
     )
 
 
-def _specs(size: str, seed: int) -> list[_CommunitySpec]:
+def _specs(size: str, seed: int, scale: float = 1.0) -> list[_CommunitySpec]:
     if size == "small":
         return [_small_spec()]
     if size == "default":
         return [_default_spec()]
     rng = random.Random(f"sizes:{seed}")
     targets = [rng.randint(3500, 7000) for _ in range(29)]
-    scale = (160_000 - 6_400) / sum(targets)
-    return [_default_spec()] + [_random_spec(i, round(t * scale)) for i, t in enumerate(targets, start=1)]
+    factor = scale * (160_000 - 6_400) / sum(targets)
+    return [_default_spec()] + [_random_spec(i, round(t * factor)) for i, t in enumerate(targets, start=1)]
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -898,14 +898,28 @@ def _site_plan(community: Community, spec: _CommunitySpec, seed: int) -> int:
     )
 
 
-def demo_seed(*, size: str = "default", seed: int = 2022, stdout: TextIO | None = None) -> DemoResult:
+def demo_seed(
+    *,
+    size: str = "default",
+    seed: int = 2022,
+    stdout: TextIO | None = None,
+    scale: float = 1.0,
+    beside_only: bool = False,
+) -> DemoResult:
     """Create (or bring back) the demo community or subdistrict; idempotent for a given seed.
+
+    For the large demo (benchmarks): ``scale`` sizes the 29 communities beside the first (0.1:
+    about a tenth of their residents each), and ``beside_only`` seeds only those 29, neither the
+    first community nor the accounts, to put a subdistrict around a demo already seeded (the
+    small or the default one; their ID numbers never collide).
 
     Each step is a service with its own transaction: a run that fails half-way is finished by the next."""
     if size not in SIZES:
         raise DemoError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    if (scale != 1.0 or beside_only) and size != "large":
+        raise DemoError("scale and beside_only are for the large demo")
     started = time.perf_counter()
-    specs = _specs(size, seed)
+    specs = _specs(size, seed, scale)[1 if beside_only else 0 :]
     gen = _Generator(seed)
     result = DemoResult(size=size, seed=seed, subdistrict=SUBDISTRICT, communities=[s.code for s in specs])
     communities: list[Community] = []
@@ -940,7 +954,8 @@ def demo_seed(*, size: str = "default", seed: int = 2022, stdout: TextIO | None 
         )
         for rejection in report.rejected[:5]:
             _say(stdout, f"  row {rejection.row} {rejection.column}: {rejection.reason}")
-    result.accounts = _accounts(communities[0], stdout)
+    if not beside_only:
+        result.accounts = _accounts(communities[0], stdout)
     ids = [c.pk for c in communities]
     result.compounds = Compound.objects.filter(community_id__in=ids).count()
     result.grids = Grid.objects.filter(community_id__in=ids).count()
