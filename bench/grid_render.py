@@ -91,7 +91,9 @@ def main() -> None:
     for hid, bid in Household.objects.filter(building__community=community).values_list("pk", "building_id"):
         if rng.random() > 0.7 or hid not in members:
             continue
-        sub = AntigenSubmission(client_id=f"bench-{hid}", building_id=bid, household_id=hid, day=DAY)
+        sub = AntigenSubmission(
+            client_id=f"bench-{hid}", community=community, building_id=bid, household_id=hid, day=DAY
+        )
         submissions.append(sub)
         everyone = rng.random() < 0.8
         for rid in members[hid] if everyone else members[hid][:1]:
@@ -100,7 +102,15 @@ def main() -> None:
     AntigenSubmission.objects.bulk_create(submissions, batch_size=2000)
     AntigenReport.objects.bulk_create(
         [
-            AntigenReport(resident_id=rid, household_id=hid, day=DAY, result=res, submission=sub, reported_at=now)
+            AntigenReport(
+                community=community,
+                resident_id=rid,
+                household_id=hid,
+                day=DAY,
+                result=res,
+                submission=sub,
+                reported_at=now,
+            )
             for sub, rid, hid, res in reports
         ],
         batch_size=2000,

@@ -102,12 +102,12 @@ def _strip(residents: QuerySet[Resident], dry_run: bool) -> int:
 
 
 def _antigen(community: Community, cutoff: dt.datetime, dry_run: bool) -> int:
-    reports = AntigenReport.objects.filter(household__building__community=community)
+    reports = AntigenReport.objects.filter(community=community)
     return _strip(_residents_of(community, reports), dry_run)
 
 
 def _samples(community: Community, cutoff: dt.datetime, dry_run: bool) -> int:
-    return _strip(_residents_of(community, Sample.objects.filter(round__community=community)), dry_run)
+    return _strip(_residents_of(community, Sample.objects.filter(community=community)), dry_run)
 
 
 def _cases(community: Community, cutoff: dt.datetime, dry_run: bool) -> int:
@@ -121,8 +121,8 @@ def _cases(community: Community, cutoff: dt.datetime, dry_run: bool) -> int:
 
 
 PHOTO_FIELDS: tuple[tuple[Any, str, str], ...] = (
-    (AntigenSubmission, "photo", "building__community"),
-    (Delivery, "photo", "distribution__community"),
+    (AntigenSubmission, "photo", "community"),
+    (Delivery, "photo", "community"),
     (WorkOrder, "completion_photo", "community"),
     (ResidentRequest, "photo", "community"),
 )

@@ -253,9 +253,7 @@ def antigen_series(community: Community, window: Window) -> AntigenSeries:
     """Residents with an antigen result per day and positives per day (the daily report's
     ``antigen_glance`` counts, day by day), and per building and grid on the last day.
     Three grouped queries: per day, per building on the last day, residents per building."""
-    reports = AntigenReport.objects.filter(household__building__community=community).exclude(
-        result=AntigenResult.NOT_TESTED
-    )
+    reports = AntigenReport.objects.filter(community=community).exclude(result=AntigenResult.NOT_TESTED)
     positive = Q(result=AntigenResult.POSITIVE)
     per_day: dict[dt.date, Any] = {
         r["day"]: r

@@ -154,10 +154,8 @@ def _with_figures(
         "f_residents": _count_of(Resident.objects.all(), "community_id"),
         "f_households": _count_of(Household.objects.all(), "building__community_id"),
         "f_antigen_residents": _count_of(Resident.objects.all(), "household__building__community_id"),
-        "f_antigen_reported": _count_of(reports, "household__building__community_id"),
-        "f_antigen_positive": _count_of(
-            reports.filter(result=AntigenResult.POSITIVE), "household__building__community_id"
-        ),
+        "f_antigen_reported": _count_of(reports, "community_id"),
+        "f_antigen_positive": _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id"),
         "f_retests": _count_of(Retest.objects.filter(pending), "community_id"),
         "f_orders_open": _count_of(orders.filter(open_now), "community_id"),
         "f_orders_overdue": _count_of(orders.filter(open_now & Q(due_at__lt=moment)), "community_id"),

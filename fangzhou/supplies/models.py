@@ -50,6 +50,8 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """What one door receives in one distribution, and whether it got there."""
 
+    # The distribution's community, copied on write (partitioning key; scoped reads and retention).
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="+")
     distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="deliveries")
     household = models.ForeignKey("registry.Household", on_delete=models.CASCADE, related_name="deliveries")
     building = models.ForeignKey("registry.Building", on_delete=models.CASCADE, related_name="deliveries")

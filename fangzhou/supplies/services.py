@@ -177,7 +177,14 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
     new: list[Delivery] = []
     for household in households:
         if household.pk not in existing:
-            new.append(Delivery(distribution=distribution, household=household, building=household.building))
+            new.append(
+                Delivery(
+                    community_id=distribution.community_id,
+                    distribution=distribution,
+                    household=household,
+                    building=household.building,
+                )
+            )
     Delivery.objects.bulk_create(new, batch_size=500)
     if new:
         existing = {
@@ -210,7 +217,9 @@ def distribution_allocate(*, distribution: Distribution, actor: User | None) -> 
 
 def _delivery_for(distribution: Distribution, household: Household) -> Delivery:
     delivery, _ = Delivery.objects.get_or_create(
-        distribution=distribution, household=household, defaults={"building": household.building}
+        distribution=distribution,
+        household=household,
+        defaults={"building": household.building, "community_id": distribution.community_id},
     )
     return delivery
 

@@ -127,6 +127,8 @@ class Tube(models.Model):
 
 
 class Sample(models.Model):
+    # The community the row belongs to, copied on write (partitioning key; scoped reads and retention).
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="+", db_index=False)
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="samples")
     resident = models.ForeignKey("registry.Resident", on_delete=models.CASCADE, related_name="test_samples")
     tube = models.ForeignKey(Tube, on_delete=models.CASCADE, related_name="samples")
@@ -144,7 +146,10 @@ class Sample(models.Model):
             ),
             models.UniqueConstraint(fields=["tube", "resident"], name="sample_once_per_tube"),
         ]
-        indexes = [models.Index(fields=["resident", "round"])]
+        indexes = [
+            models.Index(fields=["resident", "round"]),
+            models.Index(fields=["community", "sampled_at"], name="sample_community_sampled_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.resident_id} in {self.tube_id}"
@@ -212,6 +217,8 @@ class AntigenSubmission(models.Model):
     keyed by the client's id."""
 
     client_id = models.CharField(max_length=64, unique=True)
+    # The community the row belongs to, copied on write (partitioning key; scoped reads and retention).
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="+", db_index=False)
     building = models.ForeignKey("registry.Building", on_delete=models.CASCADE, related_name="+")
     household = models.ForeignKey("registry.Household", on_delete=models.CASCADE, related_name="antigen_submissions")
     day = models.DateField()
@@ -223,6 +230,7 @@ class AntigenSubmission(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["community", "day"], name="antigen_sub_community_day")]
 
     def __str__(self) -> str:
         return self.client_id
@@ -231,6 +239,8 @@ class AntigenSubmission(models.Model):
 class AntigenReport(models.Model):
     """A resident's antigen result for a day: one row per resident per day, the latest answer wins."""
 
+    # The community the row belongs to, copied on write (partitioning key; scoped reads and retention).
+    community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="+", db_index=False)
     resident = models.ForeignKey("registry.Resident", on_delete=models.CASCADE, related_name="antigen_reports")
     household = models.ForeignKey("registry.Household", on_delete=models.CASCADE, related_name="antigen_reports")
     day = models.DateField()
@@ -241,7 +251,10 @@ class AntigenReport(models.Model):
     class Meta:
         ordering = ["-day", "resident_id"]
         constraints = [models.UniqueConstraint(fields=["resident", "day"], name="antigen_one_per_day")]
-        indexes = [models.Index(fields=["household", "day"])]
+        indexes = [
+            models.Index(fields=["household", "day"]),
+            models.Index(fields=["community", "day"], name="antigen_community_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.resident_id} {self.day} {self.result}"

@@ -817,7 +817,7 @@ def recent_positivity(community: Community, on: dt.date, days: int = 7) -> dict[
     for row in pcr:
         add(row["resident__household__building_id"], row["n"], cases.get(row["resident__household__building_id"], 0))
     antigen = (
-        AntigenReport.objects.filter(household__building__community=community, day__gt=since, day__lte=on)
+        AntigenReport.objects.filter(community=community, day__gt=since, day__lte=on)
         .exclude(result=AntigenResult.NOT_TESTED)
         .values("household__building_id")
         .annotate(n=Count("id"), pos=Count("id", filter=Q(result=AntigenResult.POSITIVE)))

@@ -321,6 +321,7 @@ def sample_take(
             tube = new_tube(TubeKind.SINGLE, 1, Tube.Status.CLOSED)
             samples.append(
                 Sample.objects.create(
+                    community_id=rnd.community_id,
                     round=rnd,
                     resident=by_id[resident_id],
                     tube=tube,
@@ -355,6 +356,7 @@ def sample_take(
                 tube = tubes[index]
                 samples.append(
                     Sample.objects.create(
+                        community_id=rnd.community_id,
                         round=rnd,
                         resident=by_id[resident_id],
                         tube=tube,
@@ -717,11 +719,21 @@ def samples_import(
                 if kind == TubeKind.SINGLE:
                     report.single += len(kept)
                 for _, resident_id, sampled_at, site_id, _ in kept:
-                    yield rnd.pk, resident_id, tube_id, kind, sampled_at, site_id, False, taken_by
+                    yield rnd.pk, resident_id, tube_id, kind, sampled_at, site_id, False, taken_by, rnd.community_id
 
         written = rows_copy(
             Sample,
-            ("round_id", "resident_id", "tube_id", "kind", "sampled_at", "site_id", "door_to_door", "taken_by_id"),
+            (
+                "round_id",
+                "resident_id",
+                "tube_id",
+                "kind",
+                "sampled_at",
+                "site_id",
+                "door_to_door",
+                "taken_by_id",
+                "community_id",
+            ),
             sample_rows(),
         )
         if written >= ANALYZE_AFTER:
@@ -1494,7 +1506,13 @@ def _antigen_report_write(
             audit = _antigen_audit(household, day, checked, known, actor)
             with one_statement():
                 submission = _antigen_rows_write(
-                    household=household, day=day, clean=checked, client_id=client_id, audit=audit, actor=actor
+                    household=household,
+                    day=day,
+                    clean=checked,
+                    client_id=client_id,
+                    audit=audit,
+                    actor=actor,
+                    community_id=next(iter(known.members.values())),
                 )
             return AntigenOutcome(submission, True, [])
     with transaction.atomic(durable=True):
@@ -1510,7 +1528,13 @@ def _antigen_report_write(
             _antigen_newer(household, day, sorted(clean), tapped_at, actor)
         audit = _antigen_audit(household, day, clean, read, actor)
         submission = _antigen_rows_write(
-            household=household, day=day, clean=clean, client_id=client_id, audit=audit, actor=actor
+            household=household,
+            day=day,
+            clean=clean,
+            client_id=client_id,
+            audit=audit,
+            actor=actor,
+            community_id=next(iter(read.members.values())),
         )
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
@@ -1542,9 +1566,19 @@ def _antigen_report_write(
 # the rest are the same for every member of the household (``_antigen_rows_write`` gives their
 # values by name). On a conflict (the resident's report of that day) every column but the key is
 # overwritten: the latest answer wins.
-_SUBMISSION_FIELDS = ("client_id", "building", "household", "day", "received_at", "results", "photo", "recorded_by")
+_SUBMISSION_FIELDS = (
+    "client_id",
+    "building",
+    "household",
+    "day",
+    "received_at",
+    "results",
+    "photo",
+    "recorded_by",
+    "community",
+)
 _AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
-_REPORT_SHARED = ("day", "household", "reported_at")
+_REPORT_SHARED = ("day", "household", "reported_at", "community")
 _REPORT_KEY = ("resident", "day")
 _REPORT_UPDATED = tuple(n for n in ("result", "submission", *_REPORT_SHARED) if n not in _REPORT_KEY)
 
@@ -1584,12 +1618,14 @@ def _antigen_rows_write(
     client_id: str,
     audit: AuditLog,
     actor: User | None = None,
+    community_id: int,
 ) -> AntigenSubmission:
     """Write the submission, every member's report and the audit row; the submission, saved.
     One statement on PostgreSQL; three on SQLite (the same rows, through ``lib.fastsql``)."""
     now = timezone.now()
     submission = AntigenSubmission(
         client_id=client_id,
+        community_id=community_id,
         building_id=household.building_id,
         household_id=household.pk,
         day=day,
@@ -1598,7 +1634,7 @@ def _antigen_rows_write(
         recorded_by=actor,
     )
     # Every member's report shares these (by field name, in ``_REPORT_SHARED``'s order).
-    shared: dict[str, Any] = {"day": day, "household": household.pk, "reported_at": now}
+    shared: dict[str, Any] = {"day": day, "household": household.pk, "reported_at": now, "community": community_id}
     assert tuple(shared) == _REPORT_SHARED
     if connection.vendor != "postgresql":
         insert(submission)
@@ -1629,6 +1665,7 @@ def _antigen_rows_write(
         AntigenSubmission._meta.get_field("results").get_db_prep_save(submission.results, connection),
         "",  # no photo (the caller stores one after the commit)
         actor.pk if actor is not None else None,
+        community_id,
     ]
     params += shared.values()
     for resident_id, value in clean.items():

@@ -35,8 +35,9 @@ def test_volunteers_on_shift_come_first_and_are_preselected(world: World) -> Non
     client = Client()
     client.force_login(world.secretary)
     page = client.get(f"/supplies/c/{world.community.code}/routes/").content.decode()
-    assert f'value="{on_duty.user.pk}" checked' in page  # type: ignore[union-attr]
-    assert f'value="{off_duty.user.pk}" checked' not in page  # type: ignore[union-attr]
+    # name="volunteers": a building's checkbox (always checked) may carry the same number on PostgreSQL.
+    assert f'name="volunteers" value="{on_duty.user.pk}" checked' in page  # type: ignore[union-attr]
+    assert f'name="volunteers" value="{off_duty.user.pk}" checked' not in page  # type: ignore[union-attr]
 
 
 def test_pickers_mark_volunteers_who_may_not_go_to_doors_and_the_server_refuses_them(world: World) -> None:
@@ -55,8 +56,8 @@ def test_pickers_mark_volunteers_who_may_not_go_to_doors_and_the_server_refuses_
     client = Client()
     client.force_login(world.secretary)
     page = client.get(f"/supplies/c/{world.community.code}/routes/").content.decode()
-    assert f'value="{sick.user.pk}" disabled' in page and "48 小时内没有阴性检测结果" in page  # type: ignore[union-attr]
-    assert f'value="{well.user.pk}" disabled' not in page  # type: ignore[union-attr]
+    assert f'name="volunteers" value="{sick.user.pk}" disabled' in page and "48 小时内没有阴性检测结果" in page  # type: ignore[union-attr]
+    assert f'name="volunteers" value="{well.user.pk}" disabled' not in page  # type: ignore[union-attr]
     refused = client.post(
         f"/supplies/c/{world.community.code}/routes/",
         {"buildings": [world.b3.pk], "volunteers": [sick.user.pk], "capacity": 20},  # type: ignore[union-attr]
