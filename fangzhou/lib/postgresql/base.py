@@ -47,15 +47,16 @@ EXPLICIT_ONLY = 2**31 - 1
 
 
 class DatabaseOperations(operations.DatabaseOperations):
-    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
         """The statement as it ran, for the query log (``DEBUG``, tests' captured queries): psycopg
-        keeps no text of a prepared run, so it is composed from ``sql`` and ``params``."""
+        keeps no text of a prepared run, so it is composed from ``sql`` and ``params`` (``sql``
+        itself if a value cannot be written out)."""
         if isinstance(cursor, PreparingCursor):
             try:
                 return str(self.compose_sql(sql, params))
             except psycopg.errors.DataError:
-                return None
-        return cast(str | None, super().last_executed_query(cursor, sql, params))
+                return sql
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
