@@ -41,6 +41,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("demo_scale", ["--quick", *db]),
             ("grid_render", ["--quick", *db]),
             ("outbox_soak", ["--quick", *db]),
+            *([("partitioning", ["--quick", *db])] if db else []),
         ]
     return [
         ("zones_scale", [*db, "--out", str(out / "zones_scale.md")]),
@@ -54,6 +55,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("demo_scale", [*db, "--out", str(out / "demo_scale.md")]),
         ("grid_render", [*db, "--out", str(out / "grid_render.md")]),
         ("outbox_soak", [*db, "--out", str(out / "outbox_soak.md")]),
+        *([("partitioning", [*db, "--out", str(out / "partitioning.md")])] if db else []),
     ]
 
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("care/", include("fangzhou.care.urls")),
     path("notices/", include("fangzhou.notices.urls")),
     path("reports/", include("fangzhou.reports.urls")),
+    path("ops/", include("fangzhou.ops.urls")),
     path("", include("fangzhou.portal.urls")),
     path("", include("fangzhou.registry.urls")),
 ]

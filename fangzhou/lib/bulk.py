@@ -106,3 +106,56 @@ class AnyOf(models.Lookup):
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", (*lhs_params, values)
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
+
+
+def rows_stage(
+    table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], analyze: Sequence[str] = ()
+) -> int:
+    """Create the temporary table ``table`` (``columns``: (name, SQL type) pairs; any earlier one of
+    that name on this connection dropped first) and fill it with ``rows``: one COPY on PostgreSQL,
+    ``executemany`` a thousand rows at a time elsewhere. Returns how many rows. For a large import
+    that checks its rows in SQL: the file's cells go in as plain values, the checks and the writes
+    are then set-based statements over the staged table (``INSERT … SELECT``). Names are the
+    caller's constants, never input. Drop it with :func:`stage_drop` (PostgreSQL drops it at commit
+    too). ``analyze``: the columns the next statements join or filter on, whose statistics are
+    gathered after the load (PostgreSQL: a temporary table is never analyzed by itself, and a plan
+    for an unanalyzed one can loop over it once per row of another table)."""
+    name = connection.ops.quote_name(table)
+    names = ", ".join(connection.ops.quote_name(c) for c, _ in columns)
+    n = 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        spec = ", ".join(f"{connection.ops.quote_name(c)} {t}" for c, t in columns)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMPORARY TABLE {name} ({spec}) ON COMMIT DROP")
+            raw: Any = cursor.cursor
+            with raw.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    n += 1
+        else:
+            cursor.execute(f"CREATE TEMPORARY TABLE {name} ({spec})")
+            sql = f"INSERT INTO {name} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+            it = iter(rows)
+            while batch := list(itertools.islice(it, 1000)):
+                cursor.executemany(sql, batch)
+                n += len(batch)
+    stage_analyze(table, analyze)
+    return n
+
+
+def stage_analyze(table: str, columns: Sequence[str]) -> None:
+    """Gather the planner's statistics of ``columns`` of a temporary table (PostgreSQL; elsewhere
+    nothing): after :func:`rows_stage`, or after a ``CREATE TEMPORARY TABLE … AS`` from one."""
+    if connection.vendor != "postgresql" or not columns:
+        return
+    with connection.cursor() as cursor:
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)} ({names})")
+
+
+def stage_drop(*tables: str) -> None:
+    """Drop the temporary tables of :func:`rows_stage` (and any made from them) that are there."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)}")

@@ -7,3 +7,7 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from fangzhou.ops import checks  # noqa: F401 - registers the deploy checks
+        from fangzhou.ops.overview import emergency_overview_panel
+        from fangzhou.registry.hooks import overview_panel_register
+
+        overview_panel_register(emergency_overview_panel)

@@ -114,20 +114,22 @@ def cmd_retention(args: argparse.Namespace) -> int:
 def cmd_emergency_end(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from django.utils import timezone
-
     from fangzhou.lib.cli import EXIT_OK, CommandError, emit
-    from fangzhou.ops.retention import emergency_end_set
+    from fangzhou.ops.retention import EmergencyEndError, community_today, emergency_end_set
     from fangzhou.registry.cli import community_from_code
 
     community = community_from_code(args.community)
     ended_on: dt.date | None = None
     if not args.clear:
         try:
-            ended_on = dt.date.fromisoformat(args.on) if args.on else timezone.localdate()
+            ended_on = dt.date.fromisoformat(args.on) if args.on else community_today(community)
         except ValueError as exc:
             raise CommandError(f"日期应为 YYYY-MM-DD：{args.on} / the date must be YYYY-MM-DD: {args.on}") from exc
-    emergency_end_set(community=community, ended_on=ended_on, actor=None)
+    try:
+        emergency_end_set(community=community, ended_on=ended_on, actor=None, after_retention=args.after_retention)
+    except EmergencyEndError as exc:
+        hint = " (--after-retention)" if "retention" in exc.en else ""
+        raise CommandError(exc.reason + hint) from exc
     emit(
         args,
         {"community": community.code, "ended_on": ended_on.isoformat() if ended_on else None},
@@ -151,3 +153,8 @@ def register(sub: Any, add: Any) -> None:
     p.add_argument("--community", required=True)
     p.add_argument("--on", default="", help="YYYY-MM-DD (default today)")
     p.add_argument("--clear", action="store_true", help="withdraw the end (the emergency goes on)")
+    p.add_argument(
+        "--after-retention",
+        action="store_true",
+        help="change or withdraw the end although retention already ran from it (what went stays gone)",
+    )

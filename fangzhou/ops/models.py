@@ -43,6 +43,9 @@ class EmergencyEnd(models.Model):
     ended_on = models.DateField()
     set_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     set_at = models.DateTimeField(auto_now=True)
+    # When retention first deleted or de-identified something counted from this end: from then on the
+    # end stands (the committee's page no longer offers to change or withdraw it).
+    retention_ran_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.community_id} ended {self.ended_on}"

@@ -26,6 +26,7 @@ from django.utils import timezone
 from fangzhou.accounts.audit import AuditAction, audit_record
 from fangzhou.accounts.models import ApiReceipt, AuditLog, User
 from fangzhou.cases.models import Case, CaseEvent
+from fangzhou.lib.errors import Refused
 from fangzhou.notices.models import NoticeDelivery
 from fangzhou.ops.models import EmergencyEnd
 from fangzhou.registry.models import Community, Resident
@@ -178,29 +179,47 @@ def _due_on(ended_on: dt.date, days: int) -> dt.date:
     return ended_on + dt.timedelta(days=days)
 
 
+def _kinds(
+    community: Community, ended_on: dt.date, today: dt.date, *, dry_run: bool, every_kind: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Each kind's policy, due day and rows: applied (or, with ``dry_run``, counted) where due; with
+    ``every_kind`` (a dry run only) the kinds not yet due are counted too, as of today's rows."""
+    assert dry_run or not every_kind
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, days in policy().items():
+        due = _due_on(ended_on, days)
+        entry: dict[str, Any] = {
+            "action": ACTIONS[kind],
+            "days": days,
+            "due_on": due.isoformat(),
+            "due": today >= due,
+            "rows": 0,
+        }
+        if entry["due"] or every_kind:
+            cutoff = dt.datetime.combine(due, dt.time.min, tzinfo=community.tzinfo)
+            entry["rows"] = APPLY[kind](community, cutoff, dry_run)
+        kinds[kind] = entry
+    return kinds
+
+
+def community_today(community: Community) -> dt.date:
+    """Today on the community's clock: the day an end is declared and retention is due on."""
+    return timezone.localtime(timezone=community.tzinfo).date()
+
+
 def retention_community(
     community: Community, *, dry_run: bool, today: dt.date | None = None, actor: User | None = None
 ) -> CommunityRetention:
     """Apply (or, with ``dry_run``, count) every kind that is due in ``community``; audited when real."""
-    end = EmergencyEnd.objects.filter(community=community).first()
-    report = CommunityRetention(community.code, end.ended_on.isoformat() if end else None, dry_run)
-    if end is None:
-        return report
-    today = today or timezone.localtime(timezone=community.tzinfo).date()
+    today = today or community_today(community)
     with transaction.atomic():
-        for kind, days in policy().items():
-            due = _due_on(end.ended_on, days)
-            entry: dict[str, Any] = {
-                "action": ACTIONS[kind],
-                "days": days,
-                "due_on": due.isoformat(),
-                "due": today >= due,
-                "rows": 0,
-            }
-            if entry["due"]:
-                cutoff = dt.datetime.combine(due, dt.time.min, tzinfo=community.tzinfo)
-                entry["rows"] = APPLY[kind](community, cutoff, dry_run)
-            report.kinds[kind] = entry
+        ends = EmergencyEnd.objects.filter(community=community)
+        # A real run holds the end while it works: a withdrawal waits for it, and it sees a withdrawal made before.
+        end = (ends if dry_run else ends.select_for_update()).first()
+        report = CommunityRetention(community.code, end.ended_on.isoformat() if end else None, dry_run)
+        if end is None:
+            return report
+        report.kinds = _kinds(community, end.ended_on, today, dry_run=dry_run)
         if not dry_run and any(k["rows"] for k in report.kinds.values()):
             audit_record(
                 action=AuditAction.RETENTION_RUN,
@@ -210,6 +229,25 @@ def retention_community(
                 community=community,
                 detail={kind: k["rows"] for kind, k in report.kinds.items()},
             )
+            # From now on the end stands: what went does not come back (emergency_end_set).
+            EmergencyEnd.objects.filter(pk=end.pk, retention_ran_at__isnull=True).update(
+                retention_ran_at=timezone.now()
+            )
+    return report
+
+
+def retention_preview(
+    community: Community, *, ended_on: dt.date | None = None, today: dt.date | None = None
+) -> CommunityRetention:
+    """The dry run of every kind, due or not: what retention would delete or de-identify, and on which
+    day, if the emergency ended on ``ended_on`` (default: the end declared; none declared: nothing).
+    The committee's page shows it, before and after the end is declared; counts are of today's rows."""
+    if ended_on is None:
+        end = EmergencyEnd.objects.filter(community=community).first()
+        ended_on = end.ended_on if end else None
+    report = CommunityRetention(community.code, ended_on.isoformat() if ended_on else None, True)
+    if ended_on is not None:
+        report.kinds = _kinds(community, ended_on, today or community_today(community), dry_run=True, every_kind=True)
     return report
 
 
@@ -221,22 +259,67 @@ def retention_run(
     return [retention_community(c, dry_run=dry_run, today=today) for c in communities]
 
 
-def emergency_end_set(*, community: Community, ended_on: dt.date | None, actor: User | None) -> EmergencyEnd | None:
-    """Set (or, with ``None``, withdraw) the end of ``community``'s emergency; audited, idempotent."""
-    with transaction.atomic():
-        if ended_on is None:
-            EmergencyEnd.objects.filter(community=community).delete()
-            end = None
-        else:
-            end, _ = EmergencyEnd.objects.update_or_create(
-                community=community, defaults={"ended_on": ended_on, "set_by": actor}
+class EmergencyEndError(Refused):
+    """An end of the emergency that cannot be set or withdrawn (a future day; retention already ran)."""
+
+
+def emergency_end_check(*, community: Community, ended_on: dt.date, today: dt.date | None = None) -> None:
+    """Refuse a day the emergency cannot have ended on: one after today, on the community's clock."""
+    today = today or community_today(community)
+    if ended_on > today:
+        raise EmergencyEndError(
+            f"结束日期不能晚于今天（{today.isoformat()}）：紧急状态结束后才能宣布",
+            f"the end cannot be after today ({today.isoformat()}): declare it once the emergency is over",
+        )
+
+
+def emergency_end_set(
+    *,
+    community: Community,
+    ended_on: dt.date | None,
+    actor: User | None,
+    after_retention: bool = False,
+    today: dt.date | None = None,
+) -> EmergencyEnd | None:
+    """Set (or, with ``None``, withdraw) the end of ``community``'s emergency; audited, idempotent.
+
+    Refused: a day after today (the community's), and any change once retention has deleted or
+    de-identified something counted from the end (``EmergencyEnd.retention_ran_at``) unless
+    ``after_retention`` (the operator's ``fangzhou emergency end --after-retention``). Setting the day
+    it already has, or withdrawing an end that is not there, changes nothing and writes no audit row."""
+    if ended_on is not None:
+        emergency_end_check(community=community, ended_on=ended_on, today=today)
+    with transaction.atomic(durable=True):
+        # The community's row is the lock: two first declarations at once (a double tap) cannot both insert.
+        Community.objects.select_for_update().filter(pk=community.pk).first()
+        end = EmergencyEnd.objects.select_for_update().filter(community=community).first()
+        before = end.ended_on if end else None
+        if before == ended_on:
+            return end  # a double submit, or the command run twice: nothing to do
+        if end is not None and end.retention_ran_at is not None and not after_retention:
+            ran = timezone.localtime(end.retention_ran_at, community.tzinfo).date().isoformat()
+            raise EmergencyEndError(
+                f"数据清理已于 {ran} 执行，结束日期不能再更改或撤回",
+                f"retention already ran on {ran}: the end can no longer be changed or withdrawn",
             )
+        if ended_on is None:
+            assert end is not None
+            end.delete()
+            end = None
+        elif end is None:
+            end = EmergencyEnd.objects.create(community=community, ended_on=ended_on, set_by=actor)
+        else:
+            end.ended_on, end.set_by = ended_on, actor
+            end.save(update_fields=["ended_on", "set_by", "set_at"])
         audit_record(
             action=AuditAction.EMERGENCY_END,
             actor=actor,
             target_type="community",
             target_id=community.pk,
             community=community,
-            detail={"ended_on": ended_on.isoformat() if ended_on else None},
+            detail={
+                "ended_on": ended_on.isoformat() if ended_on else None,
+                "before": before.isoformat() if before else None,
+            },
         )
     return end

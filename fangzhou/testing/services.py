@@ -25,7 +25,7 @@ from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
-from fangzhou.lib.bulk import rows_copy, tables_analyze
+from fangzhou.lib.bulk import rows_stage, stage_analyze, stage_drop, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.fastsql import hot_cursor, insert, one_statement, upsert
@@ -34,6 +34,7 @@ from fangzhou.lib.importing import (
     Columns,
     ImportReport,
     MappedStream,
+    Rejection,
     Row,
     chunks,
     rows_check,
@@ -525,12 +526,10 @@ class SamplesReport(ImportReport):
         }
 
 
-# Rows read, looked up and checked per chunk: one query per kind of look-up per chunk, never one a row.
+# Rows read, looked up and checked per chunk by the results import: one query per kind of look-up
+# per chunk, never one a row. (The samples import checks the whole file at once, in SQL.)
 IMPORT_CHUNK = 5000
 ANALYZE_AFTER = 1000  # rows written by one import before the planner's statistics are refreshed
-# A good row as kept until the write: row, resident, sampled at, site id, the tube the resident is
-# already pooled in this round (before this import) or "".
-SampleRow = tuple[int, int, dt.datetime, int | None, str]
 
 
 def _stream(
@@ -558,187 +557,33 @@ def samples_import(
     columns: ``tube``, ``id_number``, ``name``, ``sampled_at``, ``site``). ``then`` runs in the
     import's transaction, the round still locked (the API keeps its answer there).
 
-    Set-based and streamed (a city round is 250,000 rows): the rows are read :data:`IMPORT_CHUNK` at
-    a time, each chunk's residents, tubes and earlier samples looked up in one query each; only a
-    small tuple per good row is kept until the write, which is one bulk insert of the new tubes and
-    one COPY of the samples (PostgreSQL; batched INSERTs elsewhere), then ANALYZE."""
+    Checked in the database (a city round is 250,000 rows): the file is read a row at a time and
+    each row's cells, as plain text (the tube code cleaned, the document number upper-cased, the
+    time parsed once per distinct cell), are staged into a temporary table by one COPY (PostgreSQL;
+    ``executemany`` elsewhere). Every rejection reason is then a column of one set-based
+    statement over it (:func:`_samples_checked`), the new tubes and the samples one
+    ``INSERT … SELECT`` each, so Python touches only the rejected rows. Then ANALYZE."""
     report = SamplesReport()
     mapped = _stream(data, filename, rows, SAMPLES, report)
     with transaction.atomic(durable=True):
         rnd = _lock_round(round)
-        pending = set(
-            Retest.objects.filter(community_id=rnd.community_id, status=Retest.Status.PENDING).values_list(
-                "resident_id", flat=True
-            )
-        )
-        sites = {s.name: s.pk for s in rnd.sites.all()}
-        tubes: dict[str, tuple[int, int, str]] = {}  # code -> (tube id, round id, kind) of stored tubes
-        # resident -> (tube code, row, already stored) of this file's first row naming them
-        placed: dict[int, tuple[str, int, bool]] = {}
-        good: dict[str, list[SampleRow]] = defaultdict(list)
-        site_labels: dict[str, str] = {}
-        times: dict[Any, dt.datetime | None] = {}  # one parse per distinct time cell
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
-        for chunk in mapped.chunks(IMPORT_CHUNK):
-            docs = {_text(v).upper() for v in chunk.values("id_number")} - {""}
-            residents = {
-                doc.upper(): (pk, name)
-                for doc, pk, name in Resident.objects.filter(
-                    community_id=rnd.community_id, id_number__any_of=sorted(docs)
-                )
-                .order_by()
-                .values_list("id_number", "pk", "name")
-            }
-            codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
-            if codes:
-                for code, pk, round_id, kind in (
-                    Tube.objects.filter(code__any_of=sorted(codes))
-                    .order_by()
-                    .values_list("code", "pk", "round_id", "kind")
-                ):
-                    tubes[code] = (pk, round_id, kind)
-            pooled: dict[int, str] = {}  # resident -> the tube they are pooled in this round
-            stored: set[tuple[str, int]] = set()  # (tube code, resident) already there
-            for resident_id, code, kind in (
-                Sample.objects.filter(round=rnd, resident__id__any_of=[pk for pk, _ in residents.values()])
-                .order_by()
-                .values_list("resident_id", "tube__code", "kind")
-            ):
-                stored.add((code, resident_id))
-                if kind == TubeKind.POOLED:
-                    pooled[resident_id] = code
-
-            def parse(
-                line: Row,
-                residents: dict[str, tuple[int, str]] = residents,
-                pooled: dict[int, str] = pooled,
-                stored: set[tuple[str, int]] = stored,
-            ) -> tuple[str, SampleRow] | None:
-                row = line.number
-                code = _clean_code(_text(line.get("tube")))
-                doc = _text(line.get("id_number")).upper()
-                name = _text(line.get("name"))
-                if not code:
-                    line.reject("tube", "缺少试管编码", "tube code missing")
-                    return None
-                if not doc:
-                    line.reject("id_number", "缺少证件号码", "document number missing")
-                    return None
-                found = residents.get(doc)
-                if found is None:
-                    line.reject("id_number", "本社区没有此证件号码的居民", "unknown resident")
-                    return None
-                resident_id, registered = found
-                if name and name != registered:
-                    line.reject("name", f"姓名与登记不符（登记为 {registered}）", "name does not match the registry")
-                    return None
-                tube = tubes.get(code)
-                if tube is not None and tube[1] != rnd.pk:
-                    line.reject("tube", f"试管 {code} 属于另一轮次（#{tube[1]}）", f"tube belongs to round {tube[1]}")
-                    return None
-                cell = line.get("sampled_at")
-                try:
-                    sampled_at = times[cell]
-                except KeyError:
-                    sampled_at = times[cell] = _when(cell, now)
-                except TypeError:  # a cell that cannot be a key
-                    sampled_at = _when(cell, now)
-                if sampled_at is None:
-                    line.reject("sampled_at", "采样时间无法识别", "unreadable sampled_at")
-                    return None
-                earlier = placed.get(resident_id)
-                if earlier is not None and earlier[0] == code:
-                    line.reject("id_number", f"与第 {earlier[1]} 行重复", f"duplicate of row {earlier[1]}")
-                    return None
-                if (code, resident_id) in stored:
-                    placed.setdefault(resident_id, (code, row, True))
-                    report.count("unchanged")
-                    return None
-                if earlier is not None and not earlier[2]:
-                    line.reject(
-                        "id_number",
-                        f"同一居民已在第 {earlier[1]} 行的试管 {earlier[0]} 中",
-                        f"resident already in tube {earlier[0]} (row {earlier[1]})",
-                    )
-                    return None
-                placed[resident_id] = (code, row, False)
-                site_name = _text(line.get("site"))
-                if site_name:
-                    site_labels.setdefault(code, site_name)
-                return code, (row, resident_id, sampled_at, sites.get(site_name), pooled.get(resident_id, ""))
-
-            for code, entry in rows_check(chunk, parse, report):
-                good[code].append(entry)
-        placed.clear()
-        new_tubes: list[Tube] = []
-        writes: list[tuple[str, list[SampleRow]]] = []
-        for code, members in good.items():
-            tube = tubes.get(code)
-            single = tube[2] == TubeKind.SINGLE if tube is not None else len(members) == 1 and members[0][1] in pending
-            kept = []
-            for entry in members:
-                if not single and entry[4]:
-                    report.reject(
-                        entry[0],
-                        "id_number",
-                        f"本轮已混采（试管 {entry[4]}）",
-                        f"already sampled in this round (tube {entry[4]})",
-                    )
-                    continue
-                kept.append(entry)
-            if not kept:
-                continue
-            if tube is None:
-                new_tubes.append(
-                    Tube(
-                        round=rnd,
-                        code=code,
-                        kind=TubeKind.SINGLE if single else TubeKind.POOLED,
-                        pool_size=1 if single else rnd.pool_size,
-                        status=Tube.Status.CLOSED,
-                        site_id=kept[0][3],
-                        site_label=site_labels.get(code, "")[:64],
-                        opened_by=actor,
-                        closed_at=max(m[2] for m in kept),
-                        imported=True,
-                    )
-                )
-            writes.append((code, kept))
-        del good
-        for batch in chunks(new_tubes, 2000):
-            for t in Tube.objects.bulk_create(batch):
-                tubes[t.code] = (t.pk, rnd.pk, t.kind)
-        report.tubes += len(new_tubes)
-        del new_tubes
-        taken_by = actor.pk if actor is not None else None
-
-        def sample_rows() -> Iterator[tuple[Any, ...]]:
-            for code, kept in writes:
-                tube_id, _, kind = tubes[code]
-                report.count("created", len(kept))
-                if kind == TubeKind.SINGLE:
-                    report.single += len(kept)
-                for _, resident_id, sampled_at, site_id, _ in kept:
-                    yield rnd.pk, resident_id, tube_id, kind, sampled_at, site_id, False, taken_by, rnd.community_id
-
-        written = rows_copy(
-            Sample,
-            (
-                "round_id",
-                "resident_id",
-                "tube_id",
-                "kind",
-                "sampled_at",
-                "site_id",
-                "door_to_door",
-                "taken_by_id",
-                "community_id",
-            ),
-            sample_rows(),
-        )
-        if written >= ANALYZE_AFTER:
-            tables_analyze(Tube, Sample)
-        report.rejected.sort(key=lambda r: r.row)
+        report.rows_read = rows_stage(_STAGE, _stage_columns(), _staged_rows(mapped, now), analyze=("code", "doc"))
+        try:
+            _samples_checked(rnd)
+            with connection.cursor() as cursor:
+                cursor.execute(_samples_sql(_REJECTED_SQL), {"round": rnd.pk})
+                for rejection in cursor.fetchall():
+                    report.rejected.append(_sample_rejection(*rejection))
+                cursor.execute(_samples_sql(_COUNTS_SQL))
+                unchanged, kept, single = cursor.fetchone()
+                report.count("unchanged", int(unchanged or 0))
+                if kept:
+                    report.tubes = _tubes_insert(cursor, rnd, actor)
+                    report.count("created", _samples_insert(cursor, rnd, actor))
+                    report.single += int(single or 0)
+        finally:
+            stage_drop(_STAGE, _CHECKED, _ACCEPTED)
         if then is not None:
             then(report)
         audit_record(
@@ -755,6 +600,298 @@ def samples_import(
         )
         analyze(Sample, Tube, rows=report.created)
     return report
+
+
+# The staged file: one row per data row, every cell plain text (the time as the database's own
+# timestamp text, or NULL when it cannot be read). Names are constants, never input.
+_STAGE = "fz_samples_in"
+_CHECKED = "fz_samples_checked"
+_ACCEPTED = "fz_samples_accepted"
+
+
+def _stage_columns() -> tuple[tuple[str, str], ...]:
+    at = "timestamp with time zone" if connection.vendor == "postgresql" else "text"  # Django's own text on SQLite
+    return (("rn", "integer"), ("code", "text"), ("doc", "text"), ("name", "text"), ("at", at), ("site", "text"))
+
+
+def _staged_rows(mapped: MappedStream, now: dt.datetime) -> Iterator[tuple[Any, ...]]:
+    """Each data row as the plain values the checks compare: the Python half of the checks, done
+    once per distinct cell where cells repeat (tube codes, times) and on plain strings otherwise.
+
+    The same cleaning as one row at a time: the tube code without any whitespace, upper-cased
+    (:func:`_clean_code`), the document number stripped and upper-cased, the name and the site
+    stripped (:func:`_text`), the time by :func:`_when` (empty: the round's day at noon; unreadable:
+    NULL, rejected in SQL)."""
+    vendor = connection.vendor
+    adapt = connection.ops.adapt_datetimefield_value
+    codes: dict[Any, str] = {}
+    times: dict[Any, Any] = {}
+    for number, cells in mapped.rows:
+        cell = cells.get("tube")
+        try:
+            code = codes[cell]
+        except KeyError:
+            code = codes[cell] = _clean_code(_text(cell))
+        except TypeError:
+            code = _clean_code(_text(cell))
+        doc = cells.get("id_number")
+        doc = doc.strip().upper() if type(doc) is str else _text(doc).upper()
+        name = cells.get("name")
+        name = name.strip() if type(name) is str else _text(name)
+        site = cells.get("site")
+        site = site.strip() if type(site) is str else _text(site)
+        cell = cells.get("sampled_at")
+        try:
+            at = times[cell]
+        except KeyError:
+            at = times[cell] = _time_value(_when(cell, now), vendor, adapt)
+        except TypeError:
+            at = _time_value(_when(cell, now), vendor, adapt)
+        yield number, code, doc, name, at, site
+
+
+def _time_value(value: dt.datetime | None, vendor: str, adapt: Callable[[Any], Any]) -> Any:
+    if value is None:
+        return None
+    return value.isoformat() if vendor == "postgresql" else adapt(value)
+
+
+def _samples_sql(template: str) -> str:
+    qn = connection.ops.quote_name
+    return template.format(
+        stage=qn(_STAGE),
+        checked=qn(_CHECKED),
+        accepted=qn(_ACCEPTED),
+        resident=qn(Resident._meta.db_table),
+        tube=qn(Tube._meta.db_table),
+        sample=qn(Sample._meta.db_table),
+        retest=qn(Retest._meta.db_table),
+        site=qn(SamplingSite._meta.db_table),
+    )
+
+
+# Why a row is not imported, in the order one row at a time checks them (the first that applies):
+# 1 no tube code, 2 no document number, 3 no such resident in the community, 4 a name that is not
+# the registered one, 5 a tube of another round, 6 an unreadable time; then, among the rows that
+# pass, per resident in row order (the first row naming them that is not stored yet is the one
+# taken): 7 a duplicate of an earlier row (the same tube), 8 already stored (unchanged), 9 the
+# resident already in another tube of this file; 0 accepted. Per resident, one window (no sort
+# within it): the first row (r0) and the first row not stored (r1), and their tube codes as the
+# least of "row number as 7 digits, then the code" (k0, k1; the rows are at most 300,000).
+# (10, pooled already in this round, is decided with the tubes: :data:`_ACCEPTED_SQL`.)
+_CHECKED_SQL = """
+CREATE TEMPORARY TABLE {checked} AS
+SELECT w.*,
+    CASE WHEN w.bad <> 0 THEN w.bad
+         WHEN w.stored = 0 AND w.rn = w.r1 THEN 0
+         WHEN w.stored = 0 AND w.code = SUBSTR(w.k1, 8) THEN 7
+         WHEN w.stored = 0 THEN 9
+         WHEN w.rn <> w.r0 AND w.code = SUBSTR(w.k0, 8) AND (w.r1 IS NULL OR w.rn < w.r1) THEN 7
+         ELSE 8 END AS verdict
+FROM (
+    SELECT c.*,
+        MIN(c.rn) OVER per_resident AS r0,
+        MIN(CASE WHEN c.stored = 0 THEN c.rn END) OVER per_resident AS r1,
+        MIN(CAST(c.rn + 1000000 AS TEXT) || c.code) OVER per_resident AS k0,
+        MIN(CASE WHEN c.stored = 0 THEN CAST(c.rn + 1000000 AS TEXT) || c.code END) OVER per_resident AS k1
+    FROM (
+        SELECT t.rn, t.code, t.name, t.at, t.site,
+            r.id AS resident_id, r.name AS registered,
+            tb.id AS tube_id, tb.round_id AS tube_round, tb.kind AS tube_kind,
+            CASE WHEN t.code = '' THEN 1
+                 WHEN t.doc = '' THEN 2
+                 WHEN r.id IS NULL THEN 3
+                 WHEN t.name <> '' AND t.name <> r.name THEN 4
+                 WHEN tb.id IS NOT NULL AND tb.round_id <> %(round)s THEN 5
+                 WHEN t.at IS NULL THEN 6
+                 ELSE 0 END AS bad,
+            CASE WHEN s.id IS NULL THEN 0 ELSE 1 END AS stored
+        FROM {stage} t
+        LEFT JOIN (
+            SELECT id_number, MAX(id) AS id FROM {resident}
+            WHERE community_id = %(community)s AND id_number <> '' GROUP BY id_number
+        ) k ON k.id_number = t.doc
+        LEFT JOIN {resident} r ON r.id = k.id
+        LEFT JOIN {tube} tb ON tb.code = t.code
+        LEFT JOIN {sample} s ON s.tube_id = tb.id AND s.resident_id = r.id AND s.round_id = %(round)s
+    ) c
+    WINDOW per_resident AS (PARTITION BY c.resident_id, c.bad)
+) w
+"""
+
+# The accepted rows with what their tube decides: single (a stored single tube, or a new tube of one
+# resident pending re-test) or pooled; a pooled row of a resident already pooled in this round is
+# rejected (final 10), every other kept (final 0). The tube's site is its first kept row's, its
+# label the first site named by an accepted row (the least "row number, then the site", as above).
+_ACCEPTED_SQL = """
+CREATE TEMPORARY TABLE {accepted} AS
+SELECT f.*,
+    SUBSTR(MIN(CASE WHEN f.final = 0 THEN CAST(f.rn + 1000000 AS TEXT) || f.site END) OVER per_code, 8) AS first_site,
+    SUBSTR(MIN(CASE WHEN f.site <> '' THEN CAST(f.rn + 1000000 AS TEXT) || f.site END) OVER per_code, 8) AS label
+FROM (
+    SELECT g.*, CASE WHEN g.single = 0 AND g.pooled_code IS NOT NULL THEN 10 ELSE 0 END AS final
+    FROM (
+        SELECT a.rn, a.code, a.at, a.site, a.resident_id, a.tube_id, p.code AS pooled_code,
+            CASE WHEN a.tube_id IS NOT NULL THEN (CASE WHEN a.tube_kind = 'single' THEN 1 ELSE 0 END)
+                 WHEN COUNT(*) OVER (PARTITION BY a.code) = 1 AND q.resident_id IS NOT NULL THEN 1
+                 ELSE 0 END AS single
+        FROM {checked} a
+        LEFT JOIN (
+            SELECT s.resident_id, tb.code FROM {sample} s JOIN {tube} tb ON tb.id = s.tube_id
+            WHERE s.round_id = %(round)s AND s.kind = 'pooled'
+        ) p ON p.resident_id = a.resident_id
+        LEFT JOIN (
+            SELECT DISTINCT resident_id FROM {retest} WHERE community_id = %(community)s AND status = 'pending'
+        ) q ON q.resident_id = a.resident_id
+        WHERE a.verdict = 0
+    ) g
+) f
+WINDOW per_code AS (PARTITION BY f.code)
+"""
+
+_REJECTED_SQL = """
+SELECT rn, verdict, code, registered, tube_round,
+    CASE WHEN verdict = 7 AND stored = 1 THEN r0 ELSE r1 END, SUBSTR(k1, 8)
+FROM {checked} WHERE verdict NOT IN (0, 8)
+UNION ALL
+SELECT rn, 10, pooled_code, NULL, NULL, NULL, NULL FROM {accepted} WHERE final = 10
+ORDER BY 1
+"""
+
+_COUNTS_SQL = """
+SELECT (SELECT COUNT(*) FROM {checked} WHERE verdict = 8),
+    (SELECT COUNT(*) FROM {accepted} WHERE final = 0),
+    (SELECT COUNT(*) FROM {accepted} WHERE final = 0 AND single = 1)
+"""
+
+
+def _samples_checked(rnd: Round) -> None:
+    """The staged rows checked (every rejection reason one column of one statement), then the
+    accepted rows with their tubes decided: two temporary tables."""
+    params = {"round": rnd.pk, "community": rnd.community_id}
+    with connection.cursor() as cursor:
+        cursor.execute(_samples_sql(_CHECKED_SQL), params)
+        stage_analyze(_CHECKED, ("verdict", "resident_id"))
+        cursor.execute(_samples_sql(_ACCEPTED_SQL), params)
+        stage_analyze(_ACCEPTED, ("code", "final", "tube_id"))
+
+
+def _sample_rejection(
+    row: int, verdict: int, code: str, registered: str | None, tube_round: int | None, earlier: int | None, tube: str
+) -> Rejection:
+    """A checked row's rejection, in the words the one-row-at-a-time checks used."""
+    if verdict == 1:
+        return Rejection(row, "tube", "缺少试管编码", "tube code missing")
+    if verdict == 2:
+        return Rejection(row, "id_number", "缺少证件号码", "document number missing")
+    if verdict == 3:
+        return Rejection(row, "id_number", "本社区没有此证件号码的居民", "unknown resident")
+    if verdict == 4:
+        return Rejection(row, "name", f"姓名与登记不符（登记为 {registered}）", "name does not match the registry")
+    if verdict == 5:
+        zh = f"试管 {code} 属于另一轮次（#{tube_round}）"
+        return Rejection(row, "tube", zh, f"tube belongs to round {tube_round}")
+    if verdict == 6:
+        return Rejection(row, "sampled_at", "采样时间无法识别", "unreadable sampled_at")
+    if verdict == 7:
+        return Rejection(row, "id_number", f"与第 {earlier} 行重复", f"duplicate of row {earlier}")
+    if verdict == 9:
+        return Rejection(
+            row,
+            "id_number",
+            f"同一居民已在第 {earlier} 行的试管 {tube} 中",
+            f"resident already in tube {tube} (row {earlier})",
+        )
+    return Rejection(row, "id_number", f"本轮已混采（试管 {code}）", f"already sampled in this round (tube {code})")
+
+
+def _db_value(value: Any) -> Any:
+    """A parameter as the ORM would send it (datetimes naive UTC text on SQLite)."""
+    if isinstance(value, dt.datetime) and connection.vendor != "postgresql":
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _tubes_insert(cursor: Any, rnd: Round, actor: User | None) -> int:
+    """One INSERT … SELECT of the new tubes (codes with a kept row and no stored tube), closed at
+    their latest kept sample; returns how many."""
+    qn = connection.ops.quote_name
+    columns = (
+        "round_id",
+        "code",
+        "kind",
+        "pool_size",
+        "status",
+        "site_id",
+        "site_label",
+        "station",
+        "door_to_door",
+        "opened_by_id",
+        "opened_at",
+        "closed_at",
+        "imported",
+    )
+    sql = _samples_sql(
+        f"INSERT INTO {{tube}} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - names from the models
+        "SELECT %(round)s, g.code, CASE WHEN g.single = 1 THEN 'single' ELSE 'pooled' END, "
+        "CASE WHEN g.single = 1 THEN 1 ELSE %(pool_size)s END, 'closed', ss.id, SUBSTR(g.label, 1, 64), '', "
+        "%(false)s, %(actor)s, %(now)s, g.closed_at, %(true)s "
+        "FROM (SELECT code, MAX(single) AS single, "
+        "      MAX(CASE WHEN final = 0 THEN first_site END) AS first_site, "
+        "      MAX(CASE WHEN final = 0 THEN at END) AS closed_at, "
+        "      COALESCE(MAX(label), '') AS label "
+        "      FROM {accepted} WHERE tube_id IS NULL GROUP BY code "
+        "      HAVING SUM(CASE WHEN final = 0 THEN 1 ELSE 0 END) > 0) g "
+        "LEFT JOIN {site} ss ON ss.round_id = %(round)s AND ss.name = g.first_site "
+        "ORDER BY g.code"
+    )
+    return _run(cursor, sql, rnd, actor)
+
+
+def _sample_columns() -> tuple[tuple[str, str], ...]:
+    """The samples' columns and where each comes from in :func:`_samples_insert`: the one list of
+    what an imported sample is written with (``a`` the kept row, ``tb`` its tube, ``ss`` its site)."""
+    return (
+        ("round_id", "%(round)s"),
+        ("resident_id", "a.resident_id"),
+        ("tube_id", "tb.id"),
+        ("kind", "tb.kind"),
+        ("sampled_at", "a.at"),
+        ("site_id", "ss.id"),
+        ("door_to_door", "%(false)s"),
+        ("taken_by_id", "%(actor)s"),
+        ("community_id", "%(community)s"),  # the round's community, copied on write
+    )
+
+
+def _samples_insert(cursor: Any, rnd: Round, actor: User | None) -> int:
+    """One INSERT … SELECT of the kept rows into their tubes (stored or just inserted); returns how many."""
+    qn = connection.ops.quote_name
+    columns = _sample_columns()
+    sql = _samples_sql(
+        f"INSERT INTO {{sample}} ({', '.join(qn(c) for c, _ in columns)}) "  # noqa: S608 - names from the models
+        f"SELECT {', '.join(e for _, e in columns)} FROM {{accepted}} a "
+        "JOIN {tube} tb ON tb.code = a.code "
+        "LEFT JOIN {site} ss ON ss.round_id = %(round)s AND ss.name = a.site "
+        "WHERE a.final = 0 ORDER BY a.rn"
+    )
+    return _run(cursor, sql, rnd, actor)
+
+
+def _run(cursor: Any, sql: str, rnd: Round, actor: User | None) -> int:
+    cursor.execute(
+        sql,
+        {
+            "round": rnd.pk,
+            "community": rnd.community_id,
+            "pool_size": rnd.pool_size,
+            "actor": actor.pk if actor is not None else None,
+            "now": _db_value(timezone.now()),
+            "false": False,
+            "true": True,
+        },
+    )
+    return int(cursor.rowcount)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -272,6 +272,8 @@ def test_no_route_serves_a_secretary_of_another_community(two_communities: tuple
     ids = _ids(first)
     markers = [first.name, *Resident.objects.filter(community=first).order_by("pk").values_list("name", flat=True)[:5]]
     routes = sorted(set(_routes(get_resolver())))
+    # The committee's page of the end of the emergency (and its two writes) is walked like the rest.
+    assert {"ops/c/<str:code>/emergency/", "ops/c/<str:code>/emergency/end/"} <= set(routes)
     bodies = _api_bodies()
     with_ids = without_ids = 0
     failures: list[str] = []
