@@ -122,6 +122,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(envstr("DATABASE_URL"), DATA_DIR)}
+# PostgreSQL prepares the few hottest statements (the public antigen submit's) once per connection.
+# Off only behind a connection pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+# transaction mode).
+FANGZHOU_DB_PREPARE = envbool("FANGZHOU_DB_PREPARE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds the public pages' rate-limit counters: per process by default; set

@@ -152,7 +152,8 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
 
     Every query option is kept (``?sslmode=verify-full&sslrootcert=...&connect_timeout=5`` go to
     the driver as ``OPTIONS``). An empty URL means SQLite in the data directory. PostgreSQL keeps
-    its connections for a minute with health checks; SQLite waits for the write lock
+    its connections for a minute with health checks (``fangzhou.lib.postgresql``: Django's backend,
+    whose check reads the socket instead of sending ``SELECT 1``); SQLite waits for the write lock
     (``transaction_mode=IMMEDIATE``, 20 s) unless the URL says otherwise.
     """
     if not url:
@@ -169,7 +170,13 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
     if engine == "django.db.backends.postgresql":
         if not config.get("NAME"):
             raise ConfigError("DATABASE_URL names no database: postgres://user@host:5432/NAME")
-        config.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True, TEST={"NAME": f"test_{config['NAME']}"})
+        # Django's backend, with a health check that costs no round trip (lib/postgresql/base.py).
+        config.update(
+            ENGINE="fangzhou.lib.postgresql",
+            CONN_MAX_AGE=60,
+            CONN_HEALTH_CHECKS=True,
+            TEST={"NAME": f"test_{config['NAME']}"},
+        )
     else:
         if not config.get("NAME"):
             config["NAME"] = str(data_dir / "fangzhou.sqlite3")

@@ -11,15 +11,22 @@ SET col = excluded.col``.
 
 :func:`insert` sends no ``pre_save``/``post_save`` signals, so a model with receivers for them
 goes through ``save()`` instead (checked on every call); ``bulk_create`` sends none either.
+
+:func:`one_statement` is the transaction of a write that is a single statement: on PostgreSQL it
+runs without the BEGIN and COMMIT round trips (the statement is atomic by itself).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import connections, models
+from django.conf import settings
+from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import signals
 
 M = TypeVar("M", bound=models.Model)
@@ -110,3 +117,44 @@ def upsert(
     params = [value for obj in objs for value in _values(obj, fields, connection)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@contextmanager
+def one_statement(*, using: str = "default") -> Iterator[None]:
+    """The transaction of a service whose whole write is one SQL statement.
+
+    ``transaction.atomic(durable=True)`` costs two round trips, BEGIN and COMMIT, around a
+    statement that PostgreSQL runs all or nothing on its own in autocommit (every data-modifying
+    CTE of it included). So on PostgreSQL, outside any transaction, the block runs in autocommit,
+    and a second statement inside it is refused before it is sent (``RuntimeError``): the write
+    stays all-or-nothing. Anywhere else (SQLite, inside a caller's or a test's transaction) this
+    is ``atomic(durable=True)`` itself, so a caller's open transaction is refused as before.
+    Register no ``on_commit`` callback inside: in autocommit it would run at once."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic(using=using, durable=True):
+            yield
+        return
+    sent = 0
+
+    def once(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        if sent > 1:
+            raise RuntimeError("one_statement: a second statement would not be atomic with the first")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(once):
+        yield
+
+
+def hot_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for one of the hottest statements: on PostgreSQL (``fangzhou.lib.postgresql``) one
+    that PostgreSQL prepares once per connection, unless ``FANGZHOU_DB_PREPARE`` is off; anywhere
+    else the ordinary cursor. Use it for statements whose text repeats (built once), not for text
+    that changes with its values."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    if prepared is not None and settings.FANGZHOU_DB_PREPARE:
+        cursor: CursorWrapper = prepared()
+        return cursor
+    return connection.cursor()

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from fangzhou.accounts.permissions import TokenPlace, can_manage_community, toke
 from fangzhou.cases.hooks import ResidentAction
 from fangzhou.cases.models import Case
 from fangzhou.cases.selectors import residents_exempt_from_testing
+from fangzhou.lib.fastsql import hot_cursor
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Household, Resident, SpecialCare
 from fangzhou.registry.roster.normalize import room_stair_key
@@ -26,6 +28,7 @@ from fangzhou.testing import pooling
 from fangzhou.testing.models import (
     AntigenReport,
     AntigenResult,
+    AntigenSubmission,
     BuildingSlot,
     KitHandout,
     LabResult,
@@ -35,6 +38,7 @@ from fangzhou.testing.models import (
     Sample,
     Tube,
 )
+from fangzhou.workorders.models import WorkOrder
 from fangzhou.zones.selectors import sealed_building_ids, sealed_buildings
 from fangzhou.zones.sitegraph import walk_order
 
@@ -458,7 +462,7 @@ def public_household(token: str, room: str, phone_last4: str) -> tuple[Building 
     sql = _public_household_sql(connection.vendor, clean is not None)
     # ``phone_last4`` is four digits here (``_room``), so the pattern needs no escaping.
     params = [clean, f"%{phone_last4}", token] if clean is not None else [token]
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -472,6 +476,144 @@ def public_household(token: str, room: str, phone_last4: str) -> tuple[Building 
     household._state.adding = False  # the row exists: it was just read
     household._state.db = connection.alias
     return building, household
+
+
+def antigen_retest_cause(day: dt.date) -> str:
+    """The cause of an antigen re-test opened for a day (its order's source key is
+    ``retest:<this>:<resident>``)."""
+    return f"antigen:{day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class AntigenRead:
+    """What a household's antigen submission must know before it writes, read in one statement."""
+
+    members: dict[int, int]  # resident -> the community of the household's building
+    existing: tuple[int, int] | None  # (submission, its household) already stored under the client id
+    pending: frozenset[int]  # members pending an antigen re-test opened for the day
+
+
+def _antigen_read_branches(q: Any, household: str, community: str, pad: str, join: str) -> str:
+    """The members (with ``community``), the submission with the client id, and today's pending
+    antigen re-tests of the household ``household`` (a column or a placeholder; ``join`` is what
+    the members' rows join to, ``pad`` fills the columns the first branch of a lookup adds)."""
+
+    def t(model: Any) -> str:
+        return str(q(model._meta.db_table))
+
+    def c(model: Any, name: str, alias: str = "") -> str:
+        return f"{alias or t(model)}.{q(model._meta.get_field(name).column)}"
+
+    r, s, rt, w = (t(m) for m in (Resident, AntigenSubmission, Retest, WorkOrder))
+    return (
+        f"SELECT 'r', {c(Resident, 'id')}, {community}{pad} FROM {r}{join}"  # noqa: S608 - names from _meta
+        f" WHERE {c(Resident, 'household')} = {household}"
+        f" UNION ALL SELECT 's', {c(AntigenSubmission, 'id')}, {c(AntigenSubmission, 'household')}{pad} FROM {s}"
+        f" WHERE {c(AntigenSubmission, 'client_id')} = %s"
+        f" UNION ALL SELECT 't', {c(Retest, 'resident')}, {c(Retest, 'id')}{pad} FROM {rt}"
+        f" INNER JOIN {r} m ON {c(Resident, 'id', 'm')} = {c(Retest, 'resident')}"
+        f" INNER JOIN {w} ON {c(WorkOrder, 'id')} = {c(Retest, 'work_order')}"
+        f" WHERE {c(Resident, 'household', 'm')} = {household} AND {c(Retest, 'status')} = %s"
+        f" AND {c(Retest, 'reason')} = %s AND {c(WorkOrder, 'source_key')} LIKE %s"
+    )
+
+
+def _antigen_read_params(client_id: str, day: dt.date) -> list[Any]:
+    # The cause is a date and colons: nothing to escape in the LIKE pattern.
+    cause = f"retest:{antigen_retest_cause(day)}:%"
+    return [client_id, Retest.Status.PENDING.value, Retest.Reason.ANTIGEN.value, cause]
+
+
+def _antigen_read_rows(rows: Sequence[Sequence[Any]]) -> AntigenRead:
+    members: dict[int, int] = {}
+    existing: tuple[int, int] | None = None
+    pending: set[int] = set()
+    for kind, pk, other, *_ in rows:
+        if kind == "s":
+            existing = (pk, other)
+        elif kind == "t":
+            pending.add(pk)
+        elif kind == "r":
+            members[pk] = other
+    return AntigenRead(members, existing, frozenset(pending))
+
+
+@functools.cache
+def _antigen_read_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+
+    def c(model: Any, name: str) -> str:
+        return f"{q(model._meta.db_table)}.{q(model._meta.get_field(name).column)}"
+
+    h, b = (q(m._meta.db_table) for m in (Household, Building))
+    hid, hbuilding = c(Household, "id"), c(Household, "building")
+    bid, community = c(Building, "id"), c(Building, "community")
+    household = c(Resident, "household")
+    join = f" INNER JOIN {h} ON {hid} = {household} INNER JOIN {b} ON {bid} = {hbuilding}"
+    return _antigen_read_branches(q, "%s", community, "", join)
+
+
+def antigen_read(*, household_pk: int, client_id: str, day: dt.date) -> AntigenRead:
+    """The members of a household, a submission already stored under ``client_id``, and the
+    members pending an antigen re-test opened for ``day``: one statement."""
+    client, *retests = _antigen_read_params(client_id, day)
+    with connection.cursor() as cursor:
+        cursor.execute(_antigen_read_sql(connection.vendor), [household_pk, client, household_pk, *retests])
+        return _antigen_read_rows(cursor.fetchall())
+
+
+@functools.cache
+def _public_antigen_sql(vendor: str) -> str:
+    """The statement of :func:`public_antigen_lookup`: the building by its token (``b``), the
+    household by room and phone digits (``h``), and :func:`antigen_read`'s rows for it, as one
+    ``UNION ALL`` whose first row is the building's."""
+    q = connection.ops.quote_name
+
+    def c(model: Any, name: str, alias: str = "") -> str:
+        return f"{alias or q(model._meta.db_table)}.{q(model._meta.get_field(name).column)}"
+
+    b, h, r = (q(m._meta.db_table) for m in (Building, Household, Resident))
+    names = [q(str(f.column)) for f in Building._meta.concrete_fields]
+    bcols = ", ".join(f"{b}.{n}" for n in names)
+    pad = ", NULL" * len(names)
+    household = f"(SELECT {q('id')} FROM h)"  # noqa: S608 - a name from _meta
+    return (
+        f"WITH b AS (SELECT {bcols} FROM {b} WHERE {c(Building, 'public_token')} = %s"  # noqa: S608 - names from _meta
+        f" ORDER BY {c(Building, 'id')} LIMIT 1),"
+        f" h AS (SELECT {c(Household, 'id')} AS {q('id')} FROM {h} INNER JOIN b ON {c(Household, 'building')} ="
+        f" {c(Building, 'id', 'b')} WHERE {c(Household, 'room')} = %s AND EXISTS"
+        f" (SELECT 1 FROM {r} WHERE {c(Resident, 'household')} = {c(Household, 'id')}"
+        f" AND {c(Resident, 'phone')} LIKE %s) LIMIT 1)"
+        f" SELECT 'b', {household}, NULL, {', '.join(f'b.{n}' for n in names)} FROM b"
+        f" UNION ALL " + _antigen_read_branches(q, household, c(Building, "community", "b"), pad, " CROSS JOIN b")
+    )
+
+
+def public_antigen_lookup(
+    token: str, room: str, phone_last4: str, *, client_id: str, day: dt.date
+) -> tuple[Building | None, Household | None, AntigenRead | None]:
+    """:func:`public_household` and, for the household it finds, :func:`antigen_read`, in one
+    statement: what the public antigen submit needs before it writes."""
+    clean = _room(room, phone_last4)
+    if not token or len(token) < 16 or clean is None:
+        building, household = public_household(token, room, phone_last4)
+        return building, household, None
+    # ``phone_last4`` is four digits here (``_room``), so the pattern needs no escaping.
+    params = [token, clean, f"%{phone_last4}", *_antigen_read_params(client_id, day)]
+    with hot_cursor(connection) as cursor:
+        cursor.execute(_public_antigen_sql(connection.vendor), params)
+        rows = cursor.fetchall()
+    head = next((row for row in rows if row[0] == "b"), None)
+    if head is None:
+        return None, None, None
+    names = [f.attname for f in Building._meta.concrete_fields]
+    building = Building.from_db(connection.alias, names, head[3:])
+    if head[1] is None:
+        return building, None, None
+    household = Household(pk=head[1], building=building, room=clean)
+    household._state.adding = False  # the row exists: it was just read
+    household._state.db = connection.alias
+    return building, household, _antigen_read_rows(rows)
 
 
 CELL_STATES = ("positive", "negative", "partial", "none")

@@ -28,7 +28,7 @@ from fangzhou.cases.services import case_confirm_in_transaction
 from fangzhou.lib.bulk import rows_stage, stage_analyze, stage_drop, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
-from fangzhou.lib.fastsql import insert, upsert
+from fangzhou.lib.fastsql import hot_cursor, insert, one_statement, upsert
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.lib.importing import (
     Columns,
@@ -61,8 +61,8 @@ from fangzhou.testing.models import (
     TubeKind,
 )
 from fangzhou.testing.pooling import TubeFiller
-from fangzhou.testing.selectors import exempt_resident_ids
-from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
+from fangzhou.testing.selectors import AntigenRead, antigen_read, antigen_retest_cause, exempt_resident_ids
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
 from fangzhou.workorders.services import (
     OrderSpec,
     work_order_create_in_transaction,
@@ -1450,19 +1450,31 @@ def antigen_report_submit(
     client_id: str,
     photo: bytes | None = None,
     photo_name: str = "",
+    known: AntigenRead | None = None,
 ) -> AntigenOutcome:
     """Store one household's antigen results for a day (public page, no account).
 
     Idempotent on ``client_id``: a retry returns the stored submission. A later submission the same
     day overwrites each resident's report (one row per resident per day); every submission is kept.
     A positive puts the resident on the re-test list with a door-to-door PCR work order.
+    ``known`` is what ``selectors.antigen_read`` (or the public page's lookup) read for this
+    household, client id and day, when the caller has it: the service does not read it again.
     """
-    client_id = client_id.strip()
-    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
+    stripped = client_id.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", stripped):
         raise TestingError("提交编号无效，请刷新页面", "invalid submission id; reload the page")
+    if stripped != client_id:
+        known = None  # read for another client id
+    client_id = stripped
     try:
         return _antigen_report_write(
-            household=household, day=day, results=results, client_id=client_id, photo=photo, photo_name=photo_name
+            household=household,
+            day=day,
+            results=results,
+            client_id=client_id,
+            photo=photo,
+            photo_name=photo_name,
+            known=known,
         )
     except IntegrityError:
         # The same submission sent twice at once: the other one committed first (the unique
@@ -1554,35 +1566,43 @@ def _antigen_newer(
 
 def _antigen_key(day: dt.date) -> str:
     """The cause of an antigen re-test (its order's source key is ``retest:<this>:<resident>``)."""
-    return f"antigen:{day.isoformat()}"
+    return antigen_retest_cause(day)
 
 
-@functools.cache
-def _antigen_read_sql(using: str) -> str:
-    """The one read of :func:`_antigen_report_write`, built once from the models: the household's
-    members with its building's community (``r``), an earlier submission with this client id
-    (``s``), and members pending an antigen re-test for this day (``t``)."""
-    q = connections[using].ops.quote_name
+def _antigen_checked(
+    read: AntigenRead, household: Household, results: Mapping[int, str]
+) -> dict[int, str] | AntigenOutcome:
+    """The results to write, checked against what was read; or the stored outcome of a retry."""
+    if read.existing is not None:
+        existing_id, existing_household = read.existing
+        if existing_household != household.pk:
+            raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page")
+        return AntigenOutcome(AntigenSubmission.objects.get(pk=existing_id), False, [])
+    clean: dict[int, str] = {}
+    for resident_id, value in results.items():
+        if resident_id not in read.members:
+            raise TestingError("所报人员不属于本户", "a reported person is not in this household")
+        if value not in AntigenResult.values:
+            raise TestingError(f"结果「{value}」无效", f"unknown result {value!r}")
+        clean[resident_id] = value
+    if not clean:
+        raise TestingError("请至少填写一人的结果", "report at least one person")
+    return clean
 
-    def t(model: Any) -> str:
-        return q(model._meta.db_table)
 
-    def c(model: Any, name: str, alias: str = "") -> str:
-        return f"{alias or t(model)}.{q(model._meta.get_field(name).column)}"
-
-    r, h, b, s, rt, w = (t(m) for m in (Resident, Household, Building, AntigenSubmission, Retest, WorkOrder))
-    return (
-        f"SELECT 'r', {c(Resident, 'id')}, {c(Building, 'community')} FROM {r}"  # noqa: S608 - names from _meta
-        f" INNER JOIN {h} ON {c(Household, 'id')} = {c(Resident, 'household')}"
-        f" INNER JOIN {b} ON {c(Building, 'id')} = {c(Household, 'building')}"
-        f" WHERE {c(Resident, 'household')} = %s"
-        f" UNION ALL SELECT 's', {c(AntigenSubmission, 'id')}, {c(AntigenSubmission, 'household')} FROM {s}"
-        f" WHERE {c(AntigenSubmission, 'client_id')} = %s"
-        f" UNION ALL SELECT 't', {c(Retest, 'resident')}, {c(Retest, 'id')} FROM {rt}"
-        f" INNER JOIN {r} m ON {c(Resident, 'id', 'm')} = {c(Retest, 'resident')}"
-        f" INNER JOIN {w} ON {c(WorkOrder, 'id')} = {c(Retest, 'work_order')}"
-        f" WHERE {c(Resident, 'household', 'm')} = %s AND {c(Retest, 'status')} = %s"
-        f" AND {c(Retest, 'reason')} = %s AND {c(WorkOrder, 'source_key')} LIKE %s"
+def _antigen_audit(
+    household: Household, day: dt.date, clean: Mapping[int, str], read: AntigenRead, actor: User | None
+) -> AuditLog:
+    """The audit row of a submission, checked here (an action of AuditAction, nothing unmasked)
+    and written with the submission's rows."""
+    positives = sum(value == AntigenResult.POSITIVE for value in clean.values())
+    return audit_row(
+        action=AuditAction.ANTIGEN_SUBMIT,
+        actor=actor,
+        target_type="household",
+        target_id=str(household.pk),
+        community_id=next(iter(read.members.values())),
+        detail={"day": day.isoformat(), "reported": len(clean), "positive": positives},
     )
 
 
@@ -1597,61 +1617,53 @@ def _antigen_report_write(
     actor: User | None = None,
     tapped_at: dt.datetime | None = None,
     receipt: Callable[[AntigenOutcome], None] | None = None,
+    known: AntigenRead | None = None,
 ) -> AntigenOutcome:
-    """Four statements for a household without a positive: one read (the members and any earlier
-    submission with this client id), the submission, one upsert of every member's report, the
-    audit row. A positive adds its re-test and work order, in the same transaction. A leader's
-    entry (``actor``, ``tapped_at``) first checks that nobody reported a member after the tap;
-    ``receipt`` is called last, inside the transaction."""
+    """One read (``known``, when the caller's lookup already made it: the members, any earlier
+    submission with this client id, today's pending antigen re-tests), then the submission, one
+    upsert of every member's report and the audit row. On PostgreSQL those three are one
+    statement, and a household without a positive, a corrected re-test, a photo or a receipt
+    sends just that statement in autocommit (``fastsql.one_statement``: atomic by itself, no
+    BEGIN/COMMIT round trips). Anything else runs in ``atomic(durable=True)``: a positive adds its
+    re-test and work order, a leader's entry (``actor``, ``tapped_at``) first checks that nobody
+    reported a member after the tap, ``receipt`` is called last, all in the same transaction."""
+    checked: dict[int, str] | AntigenOutcome | None = None
+    if known is not None:
+        checked = _antigen_checked(known, household, results)
+        if isinstance(checked, AntigenOutcome):
+            return checked
+        lone = (
+            not photo
+            and tapped_at is None
+            and receipt is None
+            and AntigenResult.POSITIVE not in checked.values()
+            and not any(checked.get(pk) == AntigenResult.NEGATIVE for pk in known.pending)
+        )
+        if lone:
+            audit = _antigen_audit(household, day, checked, known, actor)
+            with one_statement():
+                submission = _antigen_rows_write(
+                    household=household,
+                    day=day,
+                    clean=checked,
+                    client_id=client_id,
+                    audit=audit,
+                    actor=actor,
+                    community_id=next(iter(known.members.values())),
+                )
+            return AntigenOutcome(submission, True, [])
     with transaction.atomic(durable=True):
-        members: dict[int, int] = {}  # resident -> the community of the household's building
-        existing_id: int | None = None
-        existing_household: int | None = None
-        antigen_retests: set[int] = set()  # members pending re-test for a positive reported today
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _antigen_read_sql(connection.alias),
-                [
-                    household.pk,
-                    client_id,
-                    household.pk,
-                    Retest.Status.PENDING.value,
-                    Retest.Reason.ANTIGEN.value,
-                    f"retest:{_antigen_key(day)}:%",  # a date and colons: nothing to escape
-                ],
-            )
-            rows = cursor.fetchall()
-        for kind, pk, other in rows:
-            if kind == "s":
-                existing_id, existing_household = pk, other
-            elif kind == "t":
-                antigen_retests.add(pk)
-            else:
-                members[pk] = other
-        if existing_id is not None:
-            if existing_household != household.pk:
-                raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page")
-            return AntigenOutcome(AntigenSubmission.objects.get(pk=existing_id), False, [])
-        clean: dict[int, str] = {}
-        for resident_id, value in results.items():
-            if resident_id not in members:
-                raise TestingError("所报人员不属于本户", "a reported person is not in this household")
-            if value not in AntigenResult.values:
-                raise TestingError(f"结果「{value}」无效", f"unknown result {value!r}")
-            clean[resident_id] = value
-        if not clean:
-            raise TestingError("请至少填写一人的结果", "report at least one person")
+        read = known
+        if read is None:
+            read = antigen_read(household_pk=household.pk, client_id=client_id, day=day)
+            checked = _antigen_checked(read, household, results)
+            if isinstance(checked, AntigenOutcome):
+                return checked
+        assert isinstance(checked, dict)
+        clean = checked
         if tapped_at is not None:
             _antigen_newer(household, day, sorted(clean), tapped_at, actor)
-        positives = [resident_id for resident_id, value in clean.items() if value == AntigenResult.POSITIVE]
-        audit = audit_row(  # checked here (an action of AuditAction, nothing unmasked), written below
-            action=AuditAction.ANTIGEN_SUBMIT,
-            actor=actor,
-            target_type="household",
-            target_id=str(household.pk),
-            community_id=next(iter(members.values())),
-            detail={"day": day.isoformat(), "reported": len(clean), "positive": len(positives)},
-        )
+        audit = _antigen_audit(household, day, clean, read, actor)
         submission = _antigen_rows_write(
             household=household,
             day=day,
@@ -1659,7 +1671,7 @@ def _antigen_report_write(
             client_id=client_id,
             audit=audit,
             actor=actor,
-            community_id=next(iter(members.values())),
+            community_id=next(iter(read.members.values())),
         )
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
@@ -1675,7 +1687,7 @@ def _antigen_report_write(
                     key=_antigen_key(day),
                 )
         # Today's positive corrected to negative (a wrong tap): its re-test and door order end.
-        corrected = [pk for pk in antigen_retests if clean.get(pk) == AntigenResult.NEGATIVE]
+        corrected = [pk for pk in read.pending if clean.get(pk) == AntigenResult.NEGATIVE]
         for resident in Resident.objects.filter(pk__in=corrected).order_by("pk") if corrected else ():
             _retest_resolve(
                 resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
@@ -1686,36 +1698,11 @@ def _antigen_report_write(
     return outcome
 
 
-@functools.cache
-def _antigen_write_sql(using: str, members: int) -> str:
-    """PostgreSQL: the submission, the upsert of each member's report (one row per resident per
-    day: the latest answer wins) and the audit row as one statement of data-modifying CTEs, which
-    PostgreSQL runs each exactly once, in the caller's transaction."""
-    q = connections[using].ops.quote_name
-
-    def cols(model: Any, names: Sequence[str]) -> str:
-        return ", ".join(q(model._meta.get_field(n).column) for n in names)
-
-    s, r, a = (q(m._meta.db_table) for m in (AntigenSubmission, AntigenReport, AuditLog))
-    report: Any = AntigenReport
-    updated = [
-        q(report._meta.get_field(n).column) for n in ("household", "community", "result", "submission", "reported_at")
-    ]
-    rows = ", ".join(["(%s::bigint, %s::varchar)"] * members)
-    return (
-        f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, _SUBMISSION_FIELDS)})"  # noqa: S608 - names from _meta
-        f" VALUES ({', '.join(['%s'] * len(_SUBMISSION_FIELDS))}) RETURNING {q('id')}),"
-        f" r AS (INSERT INTO {r} ({cols(AntigenReport, ('resident', 'result', 'day', 'household', 'submission'))},"
-        f" {cols(AntigenReport, ('reported_at', 'community'))})"
-        f" SELECT v.resident, v.result, %s::date, %s, s.{q('id')}, %s, %s"
-        f" FROM s, (VALUES {rows}) AS v (resident, result)"
-        f" ON CONFLICT ({cols(AntigenReport, ('resident', 'day'))}) DO UPDATE SET"
-        f" {', '.join(f'{c} = excluded.{c}' for c in updated)}),"
-        f" a AS (INSERT INTO {a} ({cols(AuditLog, _AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}))"
-        f" SELECT {q('id')} FROM s"
-    )
-
-
+# The columns of the hot write, in one place: the submission's, the audit row's, and each report's.
+# A report's own columns are ``resident`` and ``result``; ``submission`` is the new submission's key;
+# the rest are the same for every member of the household (``_antigen_rows_write`` gives their
+# values by name). On a conflict (the resident's report of that day) every column but the key is
+# overwritten: the latest answer wins.
 _SUBMISSION_FIELDS = (
     "client_id",
     "building",
@@ -1728,6 +1715,36 @@ _SUBMISSION_FIELDS = (
     "community",
 )
 _AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
+_REPORT_SHARED = ("day", "household", "reported_at", "community")
+_REPORT_KEY = ("resident", "day")
+_REPORT_UPDATED = tuple(n for n in ("result", "submission", *_REPORT_SHARED) if n not in _REPORT_KEY)
+
+
+@functools.cache
+def _antigen_write_sql(using: str, members: int) -> str:
+    """PostgreSQL: the submission, the upsert of each member's report (one row per resident per
+    day: the latest answer wins) and the audit row as one statement of data-modifying CTEs, which
+    PostgreSQL runs each exactly once, all or nothing."""
+    q = connections[using].ops.quote_name
+
+    def cols(model: Any, names: Sequence[str]) -> str:
+        return ", ".join(q(model._meta.get_field(n).column) for n in names)
+
+    s, r, a = (q(m._meta.db_table) for m in (AntigenSubmission, AntigenReport, AuditLog))
+    report: Any = AntigenReport
+    updated = [q(report._meta.get_field(n).column) for n in _REPORT_UPDATED]
+    rows = ", ".join(["(%s::bigint, %s::varchar)"] * members)
+    shared = ", ".join(["%s"] * len(_REPORT_SHARED))
+    return (
+        f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, _SUBMISSION_FIELDS)})"  # noqa: S608 - names from _meta
+        f" VALUES ({', '.join(['%s'] * len(_SUBMISSION_FIELDS))}) RETURNING {q('id')}),"
+        f" r AS (INSERT INTO {r} ({cols(AntigenReport, ('resident', 'result', 'submission', *_REPORT_SHARED))})"
+        f" SELECT v.resident, v.result, s.{q('id')}, {shared} FROM s, (VALUES {rows}) AS v (resident, result)"
+        f" ON CONFLICT ({cols(AntigenReport, _REPORT_KEY)}) DO UPDATE SET"
+        f" {', '.join(f'{c} = excluded.{c}' for c in updated)}),"
+        f" a AS (INSERT INTO {a} ({cols(AuditLog, _AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}))"
+        f" SELECT {q('id')} FROM s"
+    )
 
 
 def _antigen_rows_write(
@@ -1753,23 +1770,25 @@ def _antigen_rows_write(
         results={str(k): v for k, v in clean.items()},
         recorded_by=actor,
     )
+    # Every member's report shares these (by field name, in ``_REPORT_SHARED``'s order).
+    shared: dict[str, Any] = {"day": day, "household": household.pk, "reported_at": now, "community": community_id}
+    assert tuple(shared) == _REPORT_SHARED
     if connection.vendor != "postgresql":
         insert(submission)
+        report: Any = AntigenReport
+        attnames = {name: report._meta.get_field(name).attname for name in shared}
         upsert(
             [
                 AntigenReport(
-                    community_id=community_id,
                     resident_id=resident_id,
-                    day=day,
-                    household_id=household.pk,
                     result=value,
                     submission_id=submission.pk,
-                    reported_at=now,
+                    **{attnames[name]: v for name, v in shared.items()},
                 )
                 for resident_id, value in clean.items()
             ],
-            unique_fields=["resident", "day"],
-            update_fields=["household", "community", "result", "submission", "reported_at"],
+            unique_fields=list(_REPORT_KEY),
+            update_fields=list(_REPORT_UPDATED),
         )
         insert(audit)
         return submission
@@ -1784,11 +1803,8 @@ def _antigen_rows_write(
         "",  # no photo (the caller stores one after the commit)
         actor.pk if actor is not None else None,
         community_id,
-        day,
-        household.pk,
-        now,
-        community_id,
     ]
+    params += shared.values()
     for resident_id, value in clean.items():
         params += [resident_id, value]
     params += [
@@ -1800,7 +1816,7 @@ def _antigen_rows_write(
         audit.community_id,
         AuditLog._meta.get_field("detail").get_db_prep_save(audit.detail, connection),
     ]
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(_antigen_write_sql(connection.alias, len(clean)), params)
         (submission.pk,) = cursor.fetchone()
     submission._state.adding = False

@@ -735,27 +735,30 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
     room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
-    found: list[Building | None] = []
+    client_id = request.POST.get("client_id", "")
+    today = timezone.localdate()
+    try:
+        day = dt.date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        day = today
+    found: list[tuple[Building | None, selectors.AntigenRead | None]] = []
 
     def attempt() -> Household | None:
-        # One query: the building, the household and the phone check.
-        building, household = selectors.public_household(token, room, phone4)
-        found.append(building)
+        # One query: the building, the household, the phone check, and what the service must
+        # know before it writes (the members, an earlier submission with this client id, today's
+        # pending re-tests).
+        building, household, read = selectors.public_antigen_lookup(token, room, phone4, client_id=client_id, day=day)
+        found.append((building, read))
         return household
 
     try:
         household = identify_guarded(token, room, attempt)
     except HouseholdLocked as exc:
         return _locked(exc)
-    if found and found[0] is None:
+    if found and found[0][0] is None:
         raise Http404("二维码已失效，请联系楼组长。/ This QR code is no longer valid.")
     if household is None:
         return _fail(_("Room or phone digits do not match. Check them, or call your building leader."), 404)
-    today = timezone.localdate()
-    try:
-        day = dt.date.fromisoformat(request.POST.get("day", ""))
-    except ValueError:
-        day = today
     if not today - dt.timedelta(days=1) <= day <= today:
         return _fail(_("Only today's results (or yesterday's, if they were not sent) can be reported."))
     try:
@@ -774,9 +777,10 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
             household=household,
             day=day,
             results=results,
-            client_id=request.POST.get("client_id", ""),
+            client_id=client_id,
             photo=data,
             photo_name=photo.name if photo is not None and photo.name else "",
+            known=found[0][1] if found else None,
         )
     except TestingError as exc:
         return _fail(exc.zh if get_language().startswith("zh") else exc.en)

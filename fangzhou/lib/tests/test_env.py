@@ -18,7 +18,7 @@ class TestDatabaseConfig:
             "?sslmode=verify-full&sslrootcert=/etc/ssl/district-ca.pem&connect_timeout=5&application_name=fz-web",
             DATA,
         )
-        assert config["ENGINE"] == "django.db.backends.postgresql"
+        assert config["ENGINE"] == "fangzhou.lib.postgresql"
         assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("fangzhou", "fz", "p@ss")
         assert (config["HOST"], str(config["PORT"])) == ("db.internal", "6432")
         assert config["OPTIONS"] == {
@@ -33,7 +33,7 @@ class TestDatabaseConfig:
     def test_postgres_unix_socket_and_scheme_aliases(self) -> None:
         for scheme in ("postgres", "postgresql", "pgsql"):
             config = database_config(f"{scheme}:///fangzhou?host=/var/run/postgresql", DATA)
-            assert config["ENGINE"] == "django.db.backends.postgresql"
+            assert config["ENGINE"] == "fangzhou.lib.postgresql"
             assert config["OPTIONS"] == {"host": "/var/run/postgresql"}
 
     def test_sqlite_defaults_and_overrides(self) -> None:

@@ -235,16 +235,19 @@ class TestAntigen:
         assert stale.status_code == 400
         assert Client().get("/testing/a/not-a-valid-token-at-all/").status_code == 404
 
-    def test_a_household_submission_costs_at_most_five_statements(self, world: World) -> None:
-        """The public submit: one query for building, household and phone check; one read of the
-        members and the client id; the submission; one upsert of every report; the audit row.
-        Transaction control (BEGIN, SAVEPOINT, RELEASE) is not counted: PostgreSQL sends none as
-        statements and SQLite's BEGIN only opens the transaction."""
+    def test_a_household_submission_costs_at_most_two_statements_on_postgresql(self, world: World) -> None:
+        """The public submit: one query resolves building, household and the phone check, with the
+        members, an earlier submission of the client id and today's re-tests; then one statement
+        writes the submission, the upsert of every report and the audit row (PostgreSQL; SQLite
+        writes the three separately). Transaction control (BEGIN, SAVEPOINT, RELEASE) is not
+        counted: on PostgreSQL a household without a positive sends none (the one write statement
+        is atomic by itself); SQLite's BEGIN only opens the transaction. Never more than five."""
         token = self._public(world)
         cache.clear()
         client = Client()
         zhang, li = world.resident("张伟"), world.resident("李娜")
         form = {"room": "101", "phone4": "1234", "day": timezone.localdate().isoformat()}
+        limit = 2 if connection.vendor == "postgresql" else 4
 
         def statements(client_id: str, results: dict[int, str]) -> list[str]:
             with CaptureQueriesContext(connection) as queries:
@@ -256,17 +259,21 @@ class TestAntigen:
             return [q["sql"] for q in queries.captured_queries if not q["sql"].upper().startswith(control)]
 
         first = statements("client-bbbb-0001", {zhang.pk: "negative", li.pk: "negative"})
-        assert len(first) <= 5, "\n".join(first)
+        assert 1 <= len(first) <= limit, "\n".join(first)  # the hot cursor's statements are seen too
         again = statements("client-bbbb-0002", {zhang.pk: "invalid", li.pk: "negative"})  # both rows upserted
-        assert len(again) <= 5, "\n".join(again)
+        assert len(again) <= limit, "\n".join(again)
         assert AntigenReport.objects.filter(resident=zhang).get().result == "invalid"
         assert AntigenReport.objects.count() == 2
         retry = statements("client-bbbb-0002", {zhang.pk: "invalid", li.pk: "negative"})
-        assert len(retry) <= 5 and AntigenSubmission.objects.count() == 2
+        assert len(retry) <= 2 and AntigenSubmission.objects.count() == 2
         # A positive adds its re-test and work order, in the same request.
         positive = statements("client-bbbb-0003", {li.pk: "positive"})
         assert Retest.objects.filter(resident=li, status="pending").count() == 1
         assert len(positive) <= 5 + 12, "\n".join(positive)
+        # Corrected to negative the same day: the re-test the lookup found ends with it.
+        corrected = statements("client-bbbb-0004", {li.pk: "negative"})
+        assert Retest.objects.filter(resident=li, status="pending").count() == 0
+        assert len(corrected) <= 5 + 12, "\n".join(corrected)
 
     def test_rate_limited_with_chinese_message(self, world: World, settings: Any) -> None:
         token = self._public(world)
