@@ -14,13 +14,23 @@ from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.bulk import rows_copy
 from fangzhou.lib.bulkwrite import rows_write
 from fangzhou.lib.db import analyze
-from fangzhou.lib.importing import CellError, Columns, ImportReport, Row, chunks, rows_check, sheet_map, sheet_read
+from fangzhou.lib.importing import (
+    CellError,
+    Columns,
+    ImportReport,
+    Row,
+    chunks,
+    rows_check_known,
+    sheet_map,
+    sheet_read,
+)
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import (
     Building,
@@ -248,28 +258,35 @@ def parse_sheet(
     # The cells of every row come in the order of the header's columns (sheet_map): named once here.
     salt = repr((area, sorted(mapped.present), list(mapped.header.columns)))
 
-    def skipped(row: Row, digest: str) -> bool:
+    digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
+
+    def skipped(number: int, cells: Mapping[str, Any]) -> bool:
+        digest = row_digest(salt, cells)
         hit = known.unchanged.get(digest) if known is not None else None
         if hit is None or known is None or hit.pk in known.claimed:
+            digests[number] = digest
             return False
-        compound = _compound_name(row.get("compound"))
-        if not compound and len(known.compounds) != 1:
-            return False  # an empty compound is filled in only while the community has one
+        compound = _compound_name(cells.get("compound"))
         doc = (hit.id_type, hit.id_number)
         place = (compound, hit.building, hit.room, hit.name)
-        if (hit.id_number and doc in seen_doc) or (not hit.id_number and place in seen_place):
-            return False  # parsed in full, to be reported as the duplicate it is
+        # Parsed in full: an empty compound (filled in only while the community has one), or a
+        # repeat of an earlier row, to be reported as the duplicate it is.
+        if (
+            (not compound and len(known.compounds) != 1)
+            or (hit.id_number and doc in seen_doc)
+            or (not hit.id_number and place in seen_place)
+        ):
+            digests[number] = digest
+            return False
         if hit.id_number:
-            seen_doc[doc] = row.number
-        seen_place.setdefault(place, row.number)
-        known.claimed[hit.pk] = row.number
+            seen_doc[doc] = number
+        seen_place.setdefault(place, number)
+        known.claimed[hit.pk] = number
         report.unchanged += 1
         return True
 
     def parse(row: Row) -> RosterRow | None:
-        digest = row_digest(salt, row.cells)
-        if known is not None and skipped(row, digest):
-            return None
+        digest = digests.pop(row.number)
         parsed = parse_row(row, today=today, area=area)
         if parsed is None:
             return None
@@ -289,7 +306,7 @@ def parse_sheet(
         seen_place.setdefault(place, number)
         return parsed
 
-    good = rows_check(mapped, parse, report)
+    good = rows_check_known(mapped, skipped, parse, report)
     return good, report, mapped.present
 
 
@@ -298,8 +315,13 @@ def _digest(text: str) -> str:
 
 
 def _joined(parts: list[str]) -> str:
-    """Texts as one, unambiguously: joined, then each one's length (a part may hold the separator)."""
-    return "\x1f".join(parts) + "\x1e" + ",".join(map(str, map(len, parts)))
+    """Texts as one, unambiguously for lists of one length: joined by a separator when none holds
+    it (then the text has exactly one fewer separators than parts), else the separator once per
+    part, then their repr (at least as many separators as parts)."""
+    text = "\x1f".join(parts)
+    if text.count("\x1f") == len(parts) - 1:
+        return text
+    return "\x1f" * len(parts) + repr(parts)
 
 
 def _tagged(value: Any) -> str:
@@ -330,7 +352,8 @@ def _state_of(place: tuple[str, str, str], grid: str, values: tuple[Any, ...]) -
     # Every field but the birth date is text (never NULL in the table); the date as ISO, "" when none.
     parts = [*place, grid, *values]
     born = parts[_BIRTH_AT]
-    parts[_BIRTH_AT] = born.isoformat() if born is not None else ""
+    if type(born) is not str:  # a date, or None; as read from SQLite, already its ISO text
+        parts[_BIRTH_AT] = born.isoformat() if born is not None else ""
     return _digest(_joined(parts))
 
 
@@ -390,7 +413,10 @@ def _known(community: Community) -> _Known:
     # Tuples from a plain cursor, not the ORM's values_list: a no-op re-import reads every resident
     # and builds nothing else for them (the read was half of its time).
     q = connection.ops.quote_name
-    columns = ", ".join(q(c) for c in ("id", "household_id", "roster_digest", *FIELDS))  # each field's column
+    # Each field's column is named as the field. SQLite keeps a date as its ISO text: read as text
+    # (no date made per resident for the state's digest, which takes it as ISO text either way).
+    born = f"CAST({q('birth_date')} AS TEXT)" if connection.vendor == "sqlite" else q("birth_date")
+    columns = ", ".join(born if c == "birth_date" else q(c) for c in ("id", "household_id", "roster_digest", *FIELDS))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {q(Resident._meta.db_table)} WHERE {q('community_id')} = %s",  # noqa: S608 - names from the model
@@ -564,6 +590,9 @@ def _write(
 
     # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
     existing = [{"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[3:], strict=True))} for r in known.residents]
+    for resident in existing:  # a birth date read as text (SQLite) compared as the date it is
+        if type(resident["birth_date"]) is str:
+            resident["birth_date"] = parse_date(resident["birth_date"])  # as Django reads it
     by_doc = {(r["id_type"], r["id_number"]): r for r in existing if r["id_number"]}
     by_place: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for resident in existing:
@@ -679,7 +708,9 @@ def _elsewhere(
     table = q(Resident._meta.db_table)
     # One look-up per document type where the database takes that many parameters (PostgreSQL: one
     # array parameter), written as SQL: the ORM prepared each of thousands of parameters one by one.
-    # id_type + id_number lets the database use the unique index on documents.
+    # id_type + id_number lets the database use the unique index on documents; that index is partial
+    # (documents that are not blank), and a planner uses it only when the query repeats its condition
+    # word for word (SQLite and PostgreSQL both scanned every resident of every community without it).
     size = (connection.features.max_query_params or 20_000) - 10
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
@@ -688,7 +719,8 @@ def _elsewhere(
                 among = "= ANY(%s)" if postgres else f"IN ({', '.join(['%s'] * len(chunk))})"
                 cursor.execute(
                     f"SELECT {q('id_number')}, {q('id')}, {q('community_id')} FROM {table} "  # noqa: S608 - names from the model
-                    f"WHERE {q('id_type')} = %s AND {q('id_number')} {among} AND {q('community_id')} <> %s",
+                    f"WHERE {q('id_type')} = %s AND {q('id_number')} {among} AND NOT ({q('id_number')} = '') "
+                    f"AND {q('community_id')} <> %s",
                     [kind, *([list(chunk)] if postgres else chunk), community.pk],
                 )
                 for number, resident_id, community_id in cursor.fetchall():
