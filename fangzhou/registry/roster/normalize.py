@@ -37,17 +37,20 @@ _DOTS = str.maketrans({"・": "·", "•": "·", "‧": "·", "∙": "·", "．"
 
 def text(value: Cell) -> str:
     """A cell as clean text: full-width folded to half-width, spaces trimmed, Excel floats tidied."""
-    if value is None:
+    if type(value) is str:  # most cells, asked first
+        raw = value
+    elif value is None:
         return ""
-    if isinstance(value, float):
+    elif isinstance(value, float):
         if value.is_integer():
             return str(int(value))
         return repr(value)
-    if isinstance(value, dt.datetime):
+    elif isinstance(value, dt.datetime):
         return value.date().isoformat()
-    if isinstance(value, dt.date):
+    elif isinstance(value, dt.date):
         return value.isoformat()
-    raw = str(value)
+    else:
+        raw = str(value)
     # An apostrophe written by our own export to stop formula injection.
     if len(raw) > 1 and raw[0] == "'" and raw[1] in "=+-@":
         raw = raw[1:]
