@@ -276,6 +276,29 @@ def rows_check(sheet: MappedSheet, parse: Callable[[Row], T | None], report: Imp
     return good
 
 
+def rows_check_known(
+    sheet: MappedSheet,
+    known: Callable[[int, Mapping[str, Cell]], bool],
+    parse: Callable[[Row], T | None],
+    report: ImportReport,
+) -> list[T]:
+    """:func:`rows_check`, where a row that ``known(number, cells)`` answers True for is counted read
+    and left there, before a :class:`Row` is made for it (a re-import of rows already imported and
+    still as they were: most of a re-import). Rows go to ``known`` and ``parse`` in sheet order."""
+    good: list[T] = []
+    for number, cells in sheet.rows:
+        report.rows_read += 1
+        if known(number, cells):
+            continue
+        row = Row(number, cells)
+        parsed = parse(row)
+        if row.rejections:
+            report.rejected.extend(row.rejections)
+        elif parsed is not None:
+            good.append(parsed)
+    return good
+
+
 def chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
     """Slices for ``__in`` look-ups and bulk writes that stay under the database's parameter limit."""
     for start in range(0, len(items), size):
