@@ -46,6 +46,19 @@ HOUSEHOLDS = 600
 
 STARTED = time.monotonic()
 
+# The real server's settings in every bench that starts it (this one, capacity.py, antigen_profile.py):
+# production mode over plain HTTP on 127.0.0.1, the public rate limits raised so that the limiter's
+# cost is measured but it never refuses, no request log.
+PRODUCTION_ENV = {
+    "FANGZHOU_ENV": "production",
+    "SECRET_KEY": "bench-only-" + "y" * 50,
+    "FANGZHOU_HTTPS": "false",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "FANGZHOU_PUBLIC_RATE_PER_ADDRESS": "1000000000",
+    "FANGZHOU_PUBLIC_RATE_PER_TOKEN": "1000000000",
+    "FANGZHOU_REQUEST_LOG": "false",
+}
+
 
 def phase(what: str) -> None:
     print(f"{time.monotonic() - STARTED:6.1f} s  {what}", file=sys.stderr, flush=True)
@@ -339,13 +352,7 @@ def main() -> None:
 
     app_env = {
         **base_env,
-        "FANGZHOU_ENV": "production",
-        "SECRET_KEY": "bench-only-" + "y" * 50,
-        "FANGZHOU_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FANGZHOU_PUBLIC_RATE_PER_ADDRESS": "1000000000",
-        "FANGZHOU_PUBLIC_RATE_PER_TOKEN": "1000000000",
-        "FANGZHOU_REQUEST_LOG": "false",
+        **PRODUCTION_ENV,
     }
     static_cached(Path(data_dir) / "static", app_env)
     phase("static files")

@@ -50,13 +50,7 @@ def main() -> None:
         "DATABASE_URL": args.database_url,
         "FANGZHOU_DATA_DIR": data_dir,
         "PYTHONPATH": str(ROOT),
-        "FANGZHOU_ENV": "production",
-        "SECRET_KEY": "bench-only-" + "y" * 50,
-        "FANGZHOU_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FANGZHOU_PUBLIC_RATE_PER_ADDRESS": "1000000000",
-        "FANGZHOU_PUBLIC_RATE_PER_TOKEN": "1000000000",
-        "FANGZHOU_REQUEST_LOG": "false",
+        **antigen_load.PRODUCTION_ENV,
         "DJANGO_SETTINGS_MODULE": "fangzhou.settings",
     }
     if antigen_load.redis_up():

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from antigen_load import free_port, load, redis_up, seed, start, stop  # noqa: E402
+from antigen_load import PRODUCTION_ENV, free_port, load, redis_up, seed, start, stop  # noqa: E402
 
 PEAK_REPORTS_PER_S = 1000.0
 DISTRICT_RESIDENTS = 250_000
@@ -109,13 +109,7 @@ def main() -> None:
     reports_per_submission = sum(len(f[2]) for f in forms) / len(forms)
     app_env = {
         **env,
-        "FANGZHOU_ENV": "production",
-        "SECRET_KEY": "bench-only-" + "y" * 50,
-        "FANGZHOU_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FANGZHOU_PUBLIC_RATE_PER_ADDRESS": "1000000000",
-        "FANGZHOU_PUBLIC_RATE_PER_TOKEN": "1000000000",
-        "FANGZHOU_REQUEST_LOG": "false",
+        **PRODUCTION_ENV,
     }
     subprocess.run(
         [sys.executable, "-m", "fangzhou", "manage", "collectstatic", "--noinput", "-v", "0"],
