@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,58 @@ def browser() -> Iterator[Any]:
         )
         yield instance
         instance.close()
+
+
+class _InFlight:
+    """Counts the live server's requests between Django's request_started and request_finished."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def started(self, **_: Any) -> None:
+        with self.lock:
+            self.count += 1
+
+    def finished(self, **_: Any) -> None:
+        with self.lock:
+            self.count -= 1
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.count <= 0:
+                    return
+            time.sleep(0.02)
+        with self.lock:  # a request that never finished must not slow every later test
+            self.count = 0
+
+
+IN_FLIGHT = _InFlight()
+
+
+@pytest.fixture(autouse=True)
+def _browser_quiet_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close every page and let the live server finish before the database is flushed.
+
+    The live server shares the test's in-memory SQLite database. A page left open at the end of a
+    test (a service worker precaching, an htmx poll, the last navigation's follow-ups) can still be
+    reading or writing when pytest-django flushes the tables, which fails the test with "database
+    table is locked". The database helper is asked for here, so it is set up before and torn down
+    after this fixture: pages close and the server goes idle first, the flush comes last."""
+    from django.core.signals import request_finished, request_started
+
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("_django_db_helper")
+    request_started.connect(IN_FLIGHT.started, dispatch_uid="fz-in-flight-start")
+    request_finished.connect(IN_FLIGHT.finished, dispatch_uid="fz-in-flight-end")
+    yield
+    if "browser" in request.fixturenames:
+        browser = request.getfixturevalue("browser")
+        for context in list(browser.contexts):
+            context.close()
+    IN_FLIGHT.wait_idle()
 
 
 @pytest.fixture
