@@ -43,6 +43,11 @@ class OrderOut(Schema):
     # Why the order closed itself (its cause ended): the code, and its text in the reader's language.
     close_reason: str = ""
     close_reason_text: str = ""
+    # One door, one task: the other orders that the same knock serves (the same household and
+    # purpose, the same state and holder: the re-tests of a household's other members), by id.
+    # Filled where the API answers door tasks (``/nearby``, ``?mine=true&by_door=true``, one order's
+    # detail); empty for an order that stands alone.
+    door_orders: list[int] = []
 
 
 class EventOut(Schema):
@@ -122,6 +127,7 @@ def order_out(o: WorkOrder) -> OrderOut:
         escalation_level=o.escalation_level,
         close_reason=o.close_reason,
         close_reason_text=str(o.get_close_reason_display()) if o.close_reason else "",
+        door_orders=[m.pk for m in getattr(o, "door_members", ())[1:]],
     )
 
 
@@ -148,7 +154,20 @@ def _request_out(r: ResidentRequest) -> RequestOut:
 
 @router.get("/", response=list[OrderOut])
 @paginated
-def order_list(request: HttpRequest, status: str | None = None, mine: bool = False) -> Rows[OrderOut]:
+def order_list(
+    request: HttpRequest, status: str | None = None, mine: bool = False, by_door: bool = False
+) -> Rows[OrderOut]:
+    """The orders the caller may see, one item an order; with ``mine=true&by_door=true``, the
+    caller's own queue as the phone shows it: one item a door, the door's other orders in
+    ``door_orders``."""
+    if by_door:
+        if not mine or status:
+            raise HttpError(
+                400,
+                "按门分组只用于自己手上的任务（mine=true），不能再按状态筛选 / "
+                "by_door is for your own queue (mine=true) only, without a status filter",
+            )
+        return Rows(selectors.my_orders(acting_user(request)), order_out)
     qs = selectors.orders_visible(request.user)
     if status:
         qs = qs.filter(status=status)
@@ -249,7 +268,9 @@ def _order(request: HttpRequest, pk: int) -> WorkOrder:
 
 @router.get("/{int:pk}", response=OrderOut)
 def order_detail(request: HttpRequest, pk: int) -> OrderOut:
-    return order_out(_order(request, pk))
+    order = _order(request, pk)
+    order.door_members = selectors.door_members(order)  # type: ignore[attr-defined]
+    return order_out(order)
 
 
 @router.get("/{int:pk}/history", response=list[EventOut])

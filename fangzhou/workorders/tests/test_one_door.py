@@ -107,3 +107,32 @@ def test_door_grouping_is_by_household_purpose_and_holder() -> None:
     ]
     groups = rules.group_by_door(items, lambda item: item[1])
     assert [[name for name, _ in g] for g in groups] == [["a", "c"], ["b"], ["d"], ["e"], ["f", "g"], ["h"]]
+
+
+def test_the_api_answers_one_task_per_door_too(world: World, door: dict[str, Any]) -> None:
+    """What the phone's queue shows, a client of the API reads the same way: one item a door, the
+    door's other orders named by id, in the nearby list, the caller's own queue and one order's detail."""
+    zhang, li, wang = (door["orders"][n] for n in ("张伟", "李娜", "王秀英"))
+    client = Client()
+    client.force_login(door["volunteer"].user)
+    nearby = {item["id"]: item["door_orders"] for item in client.get("/api/orders/nearby").json()["items"]}
+    assert nearby == {zhang.pk: [li.pk], wang.pk: []}
+    assert client.get(f"/api/orders/{li.pk}").json()["door_orders"] == [zhang.pk]
+
+    client.post(f"/orders/{zhang.pk}/claim/", {"door": "1"})
+    mine = client.get("/api/orders/?mine=true&by_door=true").json()
+    assert [(item["id"], item["door_orders"]) for item in mine["items"]] == [(zhang.pk, [li.pk])]
+    assert mine["count"] == 1
+    # one item an order without by_door, as before
+    assert sorted(item["id"] for item in client.get("/api/orders/?mine=true").json()["items"]) == sorted(
+        [zhang.pk, li.pk]
+    )
+
+    refused = client.get("/api/orders/?by_door=true")
+    assert refused.status_code == 400
+    assert "mine=true" in refused.json()["en"] and "按门分组" in refused.json()["zh"]
+    # someone outside the community sees neither the orders nor the door
+    outsider = Client()
+    outsider.force_login(world.outsider)
+    assert outsider.get(f"/api/orders/{zhang.pk}").status_code == 404
+    assert outsider.get("/api/orders/?mine=true&by_door=true").json()["items"] == []
