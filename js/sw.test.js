@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeEach, describe, expect, it } from "vitest";
+import { IDBFactory } from "fake-indexeddb";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOURCE = readFileSync(join(HERE, "..", "fangzhou", "static", "fangzhou", "sw.js"), "utf8");
@@ -18,6 +19,7 @@ class FakeCache {
   async match(request) { const hit = this.entries.get(this.key(request)); return hit ? hit.clone() : undefined; }
   async put(request, response) { this.entries.set(this.key(request), response.clone()); }
   async delete(request) { return this.entries.delete(this.key(request)); }
+  async keys() { return [...this.entries.keys()].map((url) => new Request(url)); }
 }
 
 class FakeCaches {
@@ -30,7 +32,7 @@ class FakeCaches {
 
 let worker;
 
-function load({ network, pages = [] }) {
+function load({ network, pages = [], idb = undefined }) {
   const listeners = {};
   const self = {
     location: new URL(ORIGIN + "/sw.js"),
@@ -40,11 +42,11 @@ function load({ network, pages = [] }) {
   };
   const caches = new FakeCaches();
   const calls = [];
-  const fetch = async (request) => {
+  const fetch = async (request, init) => {
     calls.push(typeof request === "string" ? request : request.url);
-    return network(request);
+    return network(request, init);
   };
-  new Function("self", "caches", "fetch", SOURCE)(self, caches, fetch);
+  new Function("self", "caches", "fetch", "indexedDB", SOURCE)(self, caches, fetch, idb);
   return { listeners, caches, calls };
 }
 
@@ -184,5 +186,114 @@ describe("sw.js Background Sync", () => {
   it("does nothing without an open page, and ignores other tags", async () => {
     await expect(sync([])).resolves.toBeNull();
     expect(await sync([pageClient(0)], "other")).toBeNull();
+  });
+});
+
+describe("sw.js sends the outbox itself when no page is open", () => {
+  // The outbox as outbox.js keeps it: IndexedDB "fangzhou-outbox", store "taps" keyed by client_id.
+  function outbox(idb, items) {
+    return new Promise((resolve, reject) => {
+      const request = idb.open("fangzhou-outbox", 1);
+      request.onupgradeneeded = () => {
+        request.result.createObjectStore("taps", { keyPath: "client_id" }).createIndex("user", "user");
+      };
+      request.onsuccess = () => {
+        const t = request.result.transaction("taps", "readwrite");
+        items.forEach((item) => t.objectStore("taps").put(item));
+        t.oncomplete = () => resolve(request.result);
+        t.onerror = () => reject(t.error);
+      };
+    });
+  }
+  function left(conn) {
+    return new Promise((resolve) => {
+      const all = conn.transaction("taps").objectStore("taps").getAll();
+      all.onsuccess = () => resolve(all.result.map((i) => [i.client_id, i.tries || 0]));
+    });
+  }
+  function tap(id, user, at, extra = {}) {
+    return {
+      client_id: id, user, url: "/supplies/delivery/7/mark/", key: "/supplies/delivery/7/mark/", label: "3号楼 101",
+      fields: [["status", "ok"], ["client_id", id]], csrf: "token-" + id, tapped_at: at, tries: 0, next_at: 0, ...extra,
+    };
+  }
+  function json(body, status) {
+    return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  }
+  async function run(items, answer) {
+    const idb = new IDBFactory();
+    const conn = await outbox(idb, items);
+    const posts = [];
+    worker = load({
+      idb,
+      network: async (url, init) => {
+        if (!init || init.method !== "POST") return basic(page("other", "别人的页面"));
+        posts.push({ url, csrf: init.headers["X-CSRFToken"], outbox: init.headers["X-Fangzhou-Outbox"], id: init.body.get("client_id") });
+        return answer(init.body.get("client_id"));
+      },
+    });
+    await (await worker.caches.open("fz-meta")).put("/__fz/user", new Response("abc"));
+    let waited = null;
+    worker.listeners.sync({ tag: "fz-outbox", waitUntil: (p) => { waited = p; } });
+    const outcome = await waited.then(() => "done", (e) => e.message);
+    const meta = await worker.caches.open("fz-meta");
+    const answers = {};
+    for (const [key, response] of meta.entries) {
+      if (key.includes("/__fz/answers/")) answers[key.split("/").pop()] = await response.clone().json();
+    }
+    return { outcome, posts, answers, left: await left(conn) };
+  }
+
+  it("sends the signed-in person's taps oldest first with their own tokens, keeps the outcomes, leaves others'", async () => {
+    const r = await run(
+      [tap("b", "abc", "2022-04-12T08:02:00Z"), tap("a", "abc", "2022-04-12T08:01:00Z"), tap("z", "someone", "2022-04-12T08:00:00Z")],
+      (id) => (id === "a" ? json({ ok: true, message: "已送达" }, 200) : json({ ok: false, message: "晚了一步：王芳 已送达" }, 409)),
+    );
+    expect(r.outcome).toBe("done");
+    expect(r.posts.map((p) => [p.id, p.csrf, p.outbox])).toEqual([["a", "token-a", "1"], ["b", "token-b", "1"]]);
+    expect(r.left).toEqual([["z", 0]]);  // another person's tap is not sent on their behalf
+    expect(r.answers.a).toMatchObject({ user: "abc", label: "3号楼 101", text: "已送达", ok: true });
+    expect(r.answers.b).toMatchObject({ user: "abc", text: "晚了一步：王芳 已送达", ok: false });
+  });
+
+  it("keeps the tap, backs it off and fails the sync (tried again later) on a server error", async () => {
+    const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z"), tap("b", "abc", "2022-04-12T08:02:00Z")],
+      () => new Response("busy", { status: 503 }));
+    expect(r.outcome).toBe("outbox not sent yet");
+    expect(r.posts.map((p) => p.id)).toEqual(["a"]);  // oldest first: the next waits its turn
+    expect(r.left).toEqual([["a", 1], ["b", 0]]);
+    expect(r.answers).toEqual({});
+  });
+
+  it("keeps everything for the page when the session ended or the token was refused", async () => {
+    for (const answer of [() => new Response("<html>403</html>", { status: 403, headers: { "Content-Type": "text/html" } }),
+      () => new Response("", { status: 401 })]) {
+      const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z")], answer);
+      expect(r.outcome).toBe("outbox waits for the person to sign in");
+      expect(r.left).toEqual([["a", 0]]);
+      expect(r.answers).toEqual({});
+    }
+  });
+
+  it("another person signing in on this phone forgets the outcomes kept for the one before", async () => {
+    const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z")], () => json({ ok: true, message: "已送达" }, 200));
+    expect(Object.keys(r.answers)).toEqual(["a"]);
+    let answered = null;
+    worker.listeners.fetch({ request: { url: ORIGIN + "/orders/", method: "GET", mode: "navigate" }, respondWith: (p) => { answered = p; } });
+    const response = await answered;
+    const meta = await worker.caches.open("fz-meta");
+    await vi.waitFor(async () => {
+      const keys = [...meta.entries.keys()];
+      if (keys.some((k) => k.includes("/__fz/answers/"))) throw new Error("still kept");
+    });
+    expect(await (await meta.match("/__fz/user")).text()).toBe("other");
+    expect(response.status).toBe(200);
+  });
+
+  it("drops a refusal the server explained (it is shown, not sent again)", async () => {
+    const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z")], () => json({ ok: false, message: "无权操作" }, 403));
+    expect(r.outcome).toBe("done");
+    expect(r.left).toEqual([]);
+    expect(r.answers.a).toMatchObject({ text: "无权操作", ok: false });
   });
 });

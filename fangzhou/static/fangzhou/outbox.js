@@ -9,7 +9,8 @@
 // outcome, so a tap reaches it once however often it is sent. A conflict or refusal is shown to the
 // person and the tap is dropped; an ended session keeps everything and asks to sign in again.
 // Where the browser has Background Sync (Android Chrome) a waiting tap also registers the sync tag
-// "fz-outbox": the service worker's `sync` event asks the open page to send (iOS Safari has no
+// "fz-outbox": the service worker's `sync` event asks the open page to send, or with no page open
+// sends the taps itself and keeps their outcomes for the next page to show (iOS Safari has no
 // Background Sync: there the online / page-load / timer path does it). A photo is resized on the
 // phone (longest side 1280 px, JPEG 0.7) before it is kept, and kept only if the phone has room.
 (function () {
@@ -423,6 +424,40 @@
     });
   }
 
+  // Taps the service worker sent while no page was open (sw.js, Background Sync): their outcomes,
+  // kept in the cache "fz-meta" under /__fz/answers/<client id>, are shown once, then forgotten.
+  function answersKept(cache) {
+    return cache.keys().then(function (requests) {
+      return Promise.all(requests.map(function (request) {
+        if (new URL(request.url).pathname.indexOf("/__fz/answers/") !== 0) return null;
+        return cache.match(request).then(function (hit) { return hit ? hit.json() : null; }).then(function (answer) {
+          return answer && answer.user === USER ? { request: request, answer: answer } : null;
+        }, function () { return null; });
+      }));
+    }).then(function (found) { return found.filter(Boolean); });
+  }
+  function showAnswers() {
+    if (!window.caches) return Promise.resolve();
+    return caches.open("fz-meta").then(function (cache) {
+      return answersKept(cache).then(function (found) {
+        return Promise.all(found.map(function (one) {
+          var a = one.answer;
+          var prefix = a.label ? a.label + " · " : "";
+          if (!a.ok) say(prefix + a.text, true);
+          else if (!a.replay) say("✓ " + prefix + a.text, false);
+          return cache.delete(one.request);
+        }));
+      });
+    }).catch(function () { return null; });
+  }
+  function forgetAnswers() {
+    return caches.open("fz-meta").then(function (cache) {
+      return answersKept(cache).then(function (found) {
+        return Promise.all(found.map(function (one) { return cache.delete(one.request); }));
+      });
+    });
+  }
+
   // A page served from the saved copy says how old it is.
   function showAge() {
     var at = document.querySelector('meta[name="fz-cached-at"]');
@@ -445,6 +480,7 @@
       if (window.caches) {
         jobs.push(caches.delete("fz-pages-" + USER));
         jobs.push(caches.open("fz-meta").then(function (c) { return c.delete("/__fz/user"); }));
+        jobs.push(forgetAnswers());
       }
       localStorage.removeItem("fz-precached-" + USER);
       Promise.all(jobs).then(function () { form.dataset.cleared = "1"; form.submit(); },
@@ -454,6 +490,7 @@
 
   function start() {
     showAge();
+    showAnswers();
     mine().then(function (items) { items.forEach(markPending); });
     showCount();
     // The service worker's `sync` event (Background Sync): send now, and say how many still wait

@@ -10,8 +10,12 @@
 // Background Sync (where the browser has it): outbox.js registers the tag "fz-outbox" when a tap
 // waits; the `sync` event asks each open page of the site to send its outbox and waits for the
 // answer (taps still waiting: the sync fails, so the browser tries again later). With no page
-// open nothing is sent from here (the CSRF token and the outcome shown to the person live in the
-// page): the next page load sends.
+// open (the phone back in a pocket when the signal returns) the worker sends the taps itself:
+// those of the person last seen signed in, oldest first, each with the CSRF token its page had
+// when it was tapped, by the same rules as the page (an ended session or a refused token keeps
+// everything for the page to send; a server error or no answer backs off and fails the sync). A
+// tap the server answered is dropped from the outbox, and its outcome (a conflict above all) is
+// kept in the cache "fz-meta" under /__fz/answers/<client id> for the next page to show once.
 "use strict";
 
 var STATIC = "fz-static-v1";
@@ -35,7 +39,7 @@ function currentUser() {
 // their saved pages on this phone (their unsent taps stay in the outbox until they sign in again).
 function rememberUser(user) {
   return currentUser().then(function (before) {
-    var forget = before && before !== user ? caches.delete(pagesOf(before)) : Promise.resolve();
+    var forget = before && before !== user ? Promise.all([caches.delete(pagesOf(before)), forgetAnswers(before)]) : Promise.resolve();
     return forget.then(function () { return caches.open(META); })
       .then(function (cache) { return cache.put(WHO, new Response(user)); });
   });
@@ -142,9 +146,113 @@ function askToFlush(client) {
   });
 }
 
+// ---- the outbox without a page: the same IndexedDB store outbox.js keeps ("fangzhou-outbox")
+var OUTBOX_DB = "fangzhou-outbox";
+var OUTBOX_STORE = "taps";
+var ANSWERS = "/__fz/answers/";
+
+function outboxOpen() {
+  return new Promise(function (resolve, reject) {
+    var request = indexedDB.open(OUTBOX_DB, 1);
+    request.onupgradeneeded = function () {
+      var store = request.result.createObjectStore(OUTBOX_STORE, { keyPath: "client_id" });
+      store.createIndex("user", "user");
+    };
+    request.onsuccess = function () { resolve(request.result); };
+    request.onerror = function () { reject(request.error); };
+  });
+}
+
+function outboxDo(conn, mode, work) {
+  return new Promise(function (resolve, reject) {
+    var t = conn.transaction(OUTBOX_STORE, mode);
+    var result = work(t.objectStore(OUTBOX_STORE));
+    t.oncomplete = function () { resolve(result && "result" in result ? result.result : undefined); };
+    t.onerror = function () { reject(t.error); };
+  });
+}
+
+function tapsOf(conn, user) {
+  return outboxDo(conn, "readonly", function (s) { return s.index("user").getAll(user); }).then(function (items) {
+    return (items || []).sort(function (a, b) { return a.tapped_at < b.tapped_at ? -1 : a.tapped_at > b.tapped_at ? 1 : 0; });
+  });
+}
+
+function sendTap(item) {
+  var body = new FormData();
+  item.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
+  return fetch(item.url, {
+    method: "POST", body: body, credentials: "same-origin", redirect: "manual",
+    headers: { "X-CSRFToken": item.csrf || "", "X-Fangzhou-Outbox": "1", "Accept": "application/json" }
+  }).then(function (response) {
+    var type = response.headers.get("Content-Type") || "";
+    var json = type.indexOf("application/json") === 0 ? response.json().catch(function () { return null; }) : Promise.resolve(null);
+    return json.then(function (data) { return { response: response, data: data }; });
+  });
+}
+
+// The outcomes kept for one person (they name a door and what happened there): dropped when
+// another person signs in on this phone, as their saved pages are.
+function forgetAnswers(user) {
+  return caches.open(META).then(function (cache) {
+    return cache.keys().then(function (requests) {
+      return Promise.all(requests.map(function (request) {
+        if (new URL(request.url).pathname.indexOf(ANSWERS) !== 0) return null;
+        return cache.match(request).then(function (hit) { return hit ? hit.json() : null; }).then(function (answer) {
+          return answer && answer.user === user ? cache.delete(request) : null;
+        });
+      }));
+    });
+  }).catch(function () { return null; });
+}
+
+function keepAnswer(item, status, data) {
+  var answer = {
+    user: item.user, key: item.key || item.url, label: item.label || "",
+    text: (data && data.message) || String(status), ok: !!(data && data.ok), replay: !!(data && data.replay)
+  };
+  return caches.open(META).then(function (cache) {
+    return cache.put(ANSWERS + item.client_id, new Response(JSON.stringify(answer), { headers: { "Content-Type": "application/json" } }));
+  });
+}
+
+// Send the waiting taps of the person last seen signed in; resolves when none is left.
+function sendWaiting() {
+  if (typeof indexedDB === "undefined") return Promise.resolve(null);
+  return currentUser().then(function (user) {
+    if (!user) return null;
+    return outboxOpen().then(function (conn) {
+      return tapsOf(conn, user).then(function (items) {
+        return items.reduce(function (done, item) {
+          return done.then(function () {
+            if (item.next_at && item.next_at > Date.now()) throw new Error("outbox waits for its backoff");
+            var later = function () {
+              item.tries = (item.tries || 0) + 1;
+              item.next_at = Date.now() + Math.min(60000, 1000 * Math.pow(2, item.tries));
+              return outboxDo(conn, "readwrite", function (s) { s.put(item); }).then(function () {
+                throw new Error("outbox not sent yet");
+              });
+            };
+            return sendTap(item).then(function (r) {
+              var status = r.response.status;
+              if (r.response.type === "opaqueredirect" || status === 401 || (status === 403 && !r.data)) {
+                throw new Error("outbox waits for the person to sign in");  // the page asks for it
+              }
+              if (status >= 500 || status === 429 || status === 0) return later();
+              return keepAnswer(item, status, r.data).then(function () {
+                return outboxDo(conn, "readwrite", function (s) { s.delete(item.client_id); });
+              });
+            }, later);
+          });
+        }, Promise.resolve()).then(function () { return null; });
+      });
+    });
+  });
+}
+
 function syncOutbox() {
   return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (pages) {
-    if (!pages.length) return null;
+    if (!pages.length) return sendWaiting();
     return Promise.all(pages.map(askToFlush)).then(function (left) {
       if (left.indexOf(0) < 0) throw new Error("outbox not empty yet");
       return null;
