@@ -318,21 +318,22 @@ def sample_take(
                 closed_at=at if status != Tube.Status.OPEN else None,
             )
 
+        def sample_in(tube: Tube, resident_id: int, kind: str) -> Sample:
+            return Sample.objects.create(
+                community_id=rnd.community_id,
+                round=rnd,
+                resident=by_id[resident_id],
+                tube=tube,
+                kind=kind,
+                sampled_at=at,
+                site=site,
+                door_to_door=door_to_door,
+                taken_by=actor,
+            )
+
         for resident_id in [i for i in ids if i in pending]:
             tube = new_tube(TubeKind.SINGLE, 1, Tube.Status.CLOSED)
-            samples.append(
-                Sample.objects.create(
-                    community_id=rnd.community_id,
-                    round=rnd,
-                    resident=by_id[resident_id],
-                    tube=tube,
-                    kind=TubeKind.SINGLE,
-                    sampled_at=at,
-                    site=site,
-                    door_to_door=door_to_door,
-                    taken_by=actor,
-                )
-            )
+            samples.append(sample_in(tube, resident_id, TubeKind.SINGLE))
             closed.append(tube.code)
             last_tube = tube
         if pooled_ids:
@@ -355,19 +356,7 @@ def sample_take(
                             closed.append(earlier.code)
                     tubes.append(new_tube(TubeKind.POOLED, rnd.pool_size, Tube.Status.OPEN))
                 tube = tubes[index]
-                samples.append(
-                    Sample.objects.create(
-                        community_id=rnd.community_id,
-                        round=rnd,
-                        resident=by_id[resident_id],
-                        tube=tube,
-                        kind=TubeKind.POOLED,
-                        sampled_at=at,
-                        site=site,
-                        door_to_door=door_to_door,
-                        taken_by=actor,
-                    )
-                )
+                samples.append(sample_in(tube, resident_id, TubeKind.POOLED))
                 last_tube = tube
             open_now = set(filler.open_tubes)
             for index, tube in enumerate(tubes):
