@@ -12,17 +12,14 @@ import time
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from fangzhou.registry.tests.factories import World, build_world
-from fangzhou.supplies import services
-from fangzhou.supplies.models import Delivery, DeliveryStatus
+from fangzhou.supplies.models import DeliveryStatus
 from fangzhou.supplies.tests.conftest import place
-from fangzhou.volunteers.tests.helpers import approved
 from fangzhou.workorders.models import Kind, OutboxReceipt, Status
 from fangzhou.workorders.services import work_order_create
 from tests.browser.conftest import IN_FLIGHT, shot
-from tests.browser.test_offline_outbox import WAITING, signed_in
+from tests.browser.test_offline_outbox import WAITING, delivery_round, signed_in
 
 
 @pytest.fixture
@@ -44,20 +41,8 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
     live_server: Any, browser: Any, live_world: World
 ) -> None:
     base = live_server.url
-    fang = approved(live_world.community, "王芳", "13811110101", groups=("supplies",))
-    qiang = approved(live_world.community, "李强", "13811110102", groups=("supplies",))
-    assert fang.user is not None and qiang.user is not None
-    dist = services.distribution_create(
-        community=live_world.community,
-        name="政府包",
-        kind="government",
-        on=timezone.localdate(),
-        package={"大米": 1},
-        actor=None,
-    )
-    services.distribution_allocate(distribution=dist, actor=None)
-    services.delivery_assign(distribution=dist, building=live_world.b3, volunteer=fang.user, actor=None)
-    doors = list(Delivery.objects.filter(distribution=dist, building=live_world.b3))
+    work = delivery_round(live_world)
+    fang, qiang, doors = work.fang, work.qiang, work.doors
     order, _ = work_order_create(
         community=live_world.community,
         kind=Kind.SUPPLY_DELIVERY,
@@ -65,9 +50,9 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
         actor=None,
         building=live_world.b5,
     )
-    door_list = f"{base}/supplies/d/{dist.pk}/b/{live_world.b3.pk}/"
+    door_list = work.door_list(base, live_world)
 
-    phone = signed_in(browser, base, fang.user)
+    phone = signed_in(browser, base, fang)
     phone.goto(f"{base}/orders/")
     phone.wait_for_selector("html[data-fz-offline=ready]")
     phone.goto(door_list)
@@ -90,7 +75,7 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
     phone.wait_for_selector(f"#outbox-count:has-text('待发送 {len(doors) + 1}')")
     assert phone.evaluate(WAITING) == len(doors) + 1
     # Meanwhile a colleague with signal claims the same order.
-    colleague = signed_in(browser, base, qiang.user)
+    colleague = signed_in(browser, base, qiang)
     colleague.goto(f"{base}/orders/")
     colleague.locator(f"#o{order.pk} button.claim").tap()
     colleague.wait_for_selector(f"#o{order.pk} .holder")
@@ -115,12 +100,12 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
 
     for d in doors:
         d.refresh_from_db()
-        assert d.status == DeliveryStatus.DELIVERED and d.delivered_by == fang.user
-    receipts = OutboxReceipt.objects.filter(user=fang.user)
+        assert d.status == DeliveryStatus.DELIVERED and d.delivered_by == fang
+    receipts = OutboxReceipt.objects.filter(user=fang)
     assert receipts.filter(kind="delivery_mark").count() == len(doors)
     assert receipts.get(kind="order_claim").outcome == OutboxReceipt.Outcome.CONFLICT
     order.refresh_from_db()
-    assert order.assignee == qiang.user and order.status == Status.CLAIMED
+    assert order.assignee == qiang and order.status == Status.CLAIMED
 
     # The next page tells the volunteer, once, and sends nothing again.
     phone.goto(f"{base}/orders/")
@@ -132,7 +117,7 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
     assert _answers_kept(phone.context) == 0
     shot(phone, "offline-background-send-phone")
     IN_FLIGHT.wait_idle()
-    assert OutboxReceipt.objects.filter(user=fang.user).count() == len(doors) + 1
+    assert OutboxReceipt.objects.filter(user=fang).count() == len(doors) + 1
     phone.reload()
     phone.wait_for_selector("html[data-fz-offline=ready]")
     assert phone.locator("#outbox-news .error").count() == 0  # shown once

@@ -8,6 +8,7 @@ claim is explained to the volunteer who lost it."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from django.utils import timezone
 from fangzhou.accounts.models import User
 from fangzhou.registry.tests.factories import World, build_world
 from fangzhou.supplies import services
-from fangzhou.supplies.models import Delivery, DeliveryStatus
+from fangzhou.supplies.models import Delivery, DeliveryStatus, Distribution
 from fangzhou.supplies.tests.conftest import place
 from fangzhou.volunteers.tests.helpers import approved
 from fangzhou.workorders.models import Kind, OutboxReceipt, Status, WorkOrderEvent
@@ -47,15 +48,25 @@ def signed_in(browser: Any, base: str, user: User) -> Any:
     return page
 
 
-def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
-    live_server: Any, browser: Any, live_world: World
-) -> None:
-    base = live_server.url
-    fang = approved(live_world.community, "王芳", "13811110101", groups=("supplies",))
-    qiang = approved(live_world.community, "李强", "13811110102", groups=("supplies",))
+@dataclass
+class DeliveryRound:
+    """Two supplies volunteers of 3号楼's community; 王芳 holds today's delivery round of 3号楼."""
+
+    fang: User
+    qiang: User
+    distribution: Distribution
+    doors: list[Delivery]
+
+    def door_list(self, base: str, world: World) -> str:
+        return f"{base}/supplies/d/{self.distribution.pk}/b/{world.b3.pk}/"
+
+
+def delivery_round(world: World) -> DeliveryRound:
+    fang = approved(world.community, "王芳", "13811110101", groups=("supplies",))
+    qiang = approved(world.community, "李强", "13811110102", groups=("supplies",))
     assert fang.user is not None and qiang.user is not None
     dist = services.distribution_create(
-        community=live_world.community,
+        community=world.community,
         name="政府包",
         kind="government",
         on=timezone.localdate(),
@@ -63,8 +74,17 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
         actor=None,
     )
     services.distribution_allocate(distribution=dist, actor=None)
-    services.delivery_assign(distribution=dist, building=live_world.b3, volunteer=fang.user, actor=None)
-    doors = list(Delivery.objects.filter(distribution=dist, building=live_world.b3))
+    services.delivery_assign(distribution=dist, building=world.b3, volunteer=fang.user, actor=None)
+    doors = list(Delivery.objects.filter(distribution=dist, building=world.b3))
+    return DeliveryRound(fang.user, qiang.user, dist, doors)
+
+
+def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
+    live_server: Any, browser: Any, live_world: World
+) -> None:
+    base = live_server.url
+    work = delivery_round(live_world)
+    fang, qiang, dist, doors = work.fang, work.qiang, work.distribution, work.doors
     assert len(doors) >= 2
     order, _ = work_order_create(
         community=live_world.community,
@@ -75,7 +95,7 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     )
     door_list = f"{base}/supplies/d/{dist.pk}/b/{live_world.b3.pk}/"
 
-    phone = signed_in(browser, base, fang.user)
+    phone = signed_in(browser, base, fang)
     phone.goto(door_list)
     phone.wait_for_selector("html[data-fz-offline=ready]")
     phone.wait_for_function("navigator.serviceWorker.controller !== null")
@@ -95,13 +115,13 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     assert Delivery.objects.filter(distribution=dist).exclude(status=DeliveryStatus.PENDING).count() == 0
 
     # Meanwhile a colleague with signal claims the same order.
-    colleague = signed_in(browser, base, qiang.user)
+    colleague = signed_in(browser, base, qiang)
     colleague.goto(f"{base}/orders/")
     colleague.locator(f"#o{order.pk} button.claim").tap()
     colleague.wait_for_selector(f"#o{order.pk} .holder")
     # With signal the tap went through htmx as before, with its client id; the phone kept nothing.
     colleague.wait_for_function(f"{WAITING}.then(n => n === 0)")
-    assert OutboxReceipt.objects.get(user=qiang.user, kind="order_claim").outcome == OutboxReceipt.Outcome.DONE
+    assert OutboxReceipt.objects.get(user=qiang, kind="order_claim").outcome == OutboxReceipt.Outcome.DONE
 
     phone.context.set_offline(False)
     phone.wait_for_selector("#outbox-count", state="hidden", timeout=40000)
@@ -115,18 +135,18 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     # Every tap stored exactly once; the conflict went to the person who lost.
     for d in doors:
         d.refresh_from_db()
-        assert d.status == DeliveryStatus.DELIVERED and d.delivered_by == fang.user
-    receipts = OutboxReceipt.objects.filter(user=fang.user)
+        assert d.status == DeliveryStatus.DELIVERED and d.delivered_by == fang
+    receipts = OutboxReceipt.objects.filter(user=fang)
     assert receipts.filter(kind="delivery_mark").count() == len(doors)
     assert receipts.get(kind="order_claim").outcome == OutboxReceipt.Outcome.CONFLICT
     assert all(r.done_at_client is not None and r.done_at_client <= r.received_at for r in receipts)
     order.refresh_from_db()
-    assert order.assignee == qiang.user and order.status == Status.CLAIMED
+    assert order.assignee == qiang and order.status == Status.CLAIMED
     assert WorkOrderEvent.objects.filter(order=order, to_status=Status.CLAIMED).count() == 1
     # Reopening the page does not send anything again.
     phone.goto(door_list)
     phone.wait_for_selector("html[data-fz-offline=ready]")
-    assert OutboxReceipt.objects.filter(user=fang.user).count() == len(doors) + 1
+    assert OutboxReceipt.objects.filter(user=fang).count() == len(doors) + 1
     assert dt.timedelta(0) <= timezone.now() - max(r.received_at for r in receipts) < dt.timedelta(minutes=5)
     phone.context.close()
     colleague.context.close()
@@ -136,21 +156,10 @@ def test_signing_out_forgets_the_saved_pages_and_the_next_person_never_sees_them
     live_server: Any, browser: Any, live_world: World
 ) -> None:
     base = live_server.url
-    fang = approved(live_world.community, "王芳", "13811110101", groups=("supplies",))
-    qiang = approved(live_world.community, "李强", "13811110102", groups=("supplies",))
-    assert fang.user is not None and qiang.user is not None
-    dist = services.distribution_create(
-        community=live_world.community,
-        name="政府包",
-        kind="government",
-        on=timezone.localdate(),
-        package={"大米": 1},
-        actor=None,
-    )
-    services.distribution_allocate(distribution=dist, actor=None)
-    services.delivery_assign(distribution=dist, building=live_world.b3, volunteer=fang.user, actor=None)
-    door_list = f"{base}/supplies/d/{dist.pk}/b/{live_world.b3.pk}/"
-    phone = signed_in(browser, base, fang.user)
+    work = delivery_round(live_world)
+    fang, qiang = work.fang, work.qiang
+    door_list = work.door_list(base, live_world)
+    phone = signed_in(browser, base, fang)
     phone.goto(door_list)
     phone.wait_for_selector("html[data-fz-offline=ready]")
     phone.wait_for_function("navigator.serviceWorker.controller !== null")
@@ -161,7 +170,7 @@ def test_signing_out_forgets_the_saved_pages_and_the_next_person_never_sees_them
     assert phone.evaluate(names) == []
     # The next person on the same phone: their own pages are saved, the first person's are not served.
     client = Client()
-    client.force_login(qiang.user)
+    client.force_login(qiang)
     phone.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
     phone.goto(f"{base}/orders/")
     phone.wait_for_selector("html[data-fz-offline=ready]")
