@@ -7,24 +7,14 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { FakeCaches } from "./fake-caches.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOURCE = readFileSync(join(HERE, "..", "fangzhou", "static", "fangzhou", "outbox.js"), "utf8");
 const ORIGIN = "http://localhost:3000";
 
-class FakeCache {
-  constructor() { this.entries = new Map(); }
-  key(request) { return typeof request === "string" ? new URL(request, ORIGIN).href : request.url; }
-  async match(request) { const hit = this.entries.get(this.key(request)); return hit ? hit.clone() : undefined; }
-  async put(request, response) { this.entries.set(this.key(request), response.clone()); }
-  async delete(request) { return this.entries.delete(this.key(request)); }
-  async keys() { return [...this.entries.keys()].map((url) => new Request(url)); }
-}
-const named = new Map();
-const fakeCaches = {
-  async open(name) { if (!named.has(name)) named.set(name, new FakeCache()); return named.get(name); },
-  async delete(name) { return named.delete(name); },
-};
+const fakeCaches = new FakeCaches(ORIGIN);
+const named = fakeCaches.named;
 
 function answer(user, text, ok, extra = {}) {
   return new Response(JSON.stringify({ user, key: "/supplies/delivery/7/mark/", label: "3号楼 101", text, ok, replay: false, ...extra }),

@@ -8,27 +8,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IDBFactory } from "fake-indexeddb";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeCaches } from "./fake-caches.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOURCE = readFileSync(join(HERE, "..", "fangzhou", "static", "fangzhou", "sw.js"), "utf8");
 const ORIGIN = "https://fz.test";
-
-class FakeCache {
-  constructor() { this.entries = new Map(); }
-  key(request) { return typeof request === "string" ? new URL(request, ORIGIN).href : request.url; }
-  async match(request) { const hit = this.entries.get(this.key(request)); return hit ? hit.clone() : undefined; }
-  async put(request, response) { this.entries.set(this.key(request), response.clone()); }
-  async delete(request) { return this.entries.delete(this.key(request)); }
-  async keys() { return [...this.entries.keys()].map((url) => new Request(url)); }
-}
-
-class FakeCaches {
-  constructor() { this.named = new Map(); }
-  async open(name) { if (!this.named.has(name)) this.named.set(name, new FakeCache()); return this.named.get(name); }
-  async delete(name) { return this.named.delete(name); }
-  async has(name) { return this.named.has(name); }
-  names() { return [...this.named.keys()].sort(); }
-}
 
 let worker;
 
@@ -40,7 +24,7 @@ function load({ network, pages = [], idb = undefined }) {
     skipWaiting: () => {},
     clients: { claim: async () => {}, matchAll: async () => pages },
   };
-  const caches = new FakeCaches();
+  const caches = new FakeCaches(ORIGIN);
   const calls = [];
   const fetch = async (request, init) => {
     calls.push(typeof request === "string" ? request : request.url);
