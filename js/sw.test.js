@@ -274,6 +274,25 @@ describe("sw.js sends the outbox itself when no page is open", () => {
     expect(response.status).toBe(200);
   });
 
+  it("a sync fired again while one is sending waits for it: each tap is sent once", async () => {
+    const idb = new IDBFactory();
+    await outbox(idb, [tap("a", "abc", "2022-04-12T08:01:00Z"), tap("b", "abc", "2022-04-12T08:02:00Z")]);
+    const posts = [];
+    worker = load({
+      idb,
+      network: async (url, init) => {
+        posts.push(init.body.get("client_id"));
+        await new Promise((done) => setTimeout(done, 20));
+        return json({ ok: true, message: "已送达" }, 200);
+      },
+    });
+    await (await worker.caches.open("fz-meta")).put("/__fz/user", new Response("abc"));
+    const waits = [];
+    for (let i = 0; i < 3; i++) worker.listeners.sync({ tag: "fz-outbox", waitUntil: (p) => { waits.push(p); } });
+    await Promise.all(waits);
+    expect(posts).toEqual(["a", "b"]);
+  });
+
   it("drops a refusal the server explained (it is shown, not sent again)", async () => {
     const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z")], () => json({ ok: false, message: "无权操作" }, 403));
     expect(r.outcome).toBe("done");

@@ -21,7 +21,7 @@ from fangzhou.supplies import services
 from fangzhou.supplies.models import Delivery, DeliveryStatus, Distribution
 from fangzhou.supplies.tests.conftest import place
 from fangzhou.volunteers.tests.helpers import approved
-from fangzhou.workorders.models import Kind, OutboxReceipt, Status, WorkOrderEvent
+from fangzhou.workorders.models import Kind, OutboxReceipt, Status, WorkOrder, WorkOrderEvent
 from fangzhou.workorders.services import work_order_create
 from tests.browser.conftest import PHONE, shot
 
@@ -50,12 +50,14 @@ def signed_in(browser: Any, base: str, user: User) -> Any:
 
 @dataclass
 class DeliveryRound:
-    """Two supplies volunteers of 3号楼's community; 王芳 holds today's delivery round of 3号楼."""
+    """Two supplies volunteers of 3号楼's community; 王芳 holds today's delivery round of 3号楼, and
+    an open order (送菜 5号楼) for the supplies group that either may claim."""
 
     fang: User
     qiang: User
     distribution: Distribution
     doors: list[Delivery]
+    order: WorkOrder
 
     def door_list(self, base: str, world: World) -> str:
         return f"{base}/supplies/d/{self.distribution.pk}/b/{world.b3.pk}/"
@@ -76,7 +78,10 @@ def delivery_round(world: World) -> DeliveryRound:
     services.distribution_allocate(distribution=dist, actor=None)
     services.delivery_assign(distribution=dist, building=world.b3, volunteer=fang.user, actor=None)
     doors = list(Delivery.objects.filter(distribution=dist, building=world.b3))
-    return DeliveryRound(fang.user, qiang.user, dist, doors)
+    order, _ = work_order_create(
+        community=world.community, kind=Kind.SUPPLY_DELIVERY, title="送菜 5号楼", actor=None, building=world.b5
+    )
+    return DeliveryRound(fang.user, qiang.user, dist, doors, order)
 
 
 def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
@@ -84,16 +89,9 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
 ) -> None:
     base = live_server.url
     work = delivery_round(live_world)
-    fang, qiang, dist, doors = work.fang, work.qiang, work.distribution, work.doors
+    fang, qiang, doors, order = work.fang, work.qiang, work.doors, work.order
     assert len(doors) >= 2
-    order, _ = work_order_create(
-        community=live_world.community,
-        kind=Kind.SUPPLY_DELIVERY,
-        title="送菜 5号楼",
-        actor=None,
-        building=live_world.b5,
-    )
-    door_list = f"{base}/supplies/d/{dist.pk}/b/{live_world.b3.pk}/"
+    door_list = work.door_list(base, live_world)
 
     phone = signed_in(browser, base, fang)
     phone.goto(door_list)
@@ -112,7 +110,7 @@ def test_a_delivery_round_and_a_claim_without_signal_reach_the_server_once(
     phone.locator(f"#o{order.pk} button.claim").tap()
     phone.wait_for_selector(f"#outbox-count:has-text('待发送 {len(doors) + 1}')")
     shot(phone, "offline-outbox-waiting-phone")
-    assert Delivery.objects.filter(distribution=dist).exclude(status=DeliveryStatus.PENDING).count() == 0
+    assert Delivery.objects.filter(distribution=work.distribution).exclude(status=DeliveryStatus.PENDING).count() == 0
 
     # Meanwhile a colleague with signal claims the same order.
     colleague = signed_in(browser, base, qiang)

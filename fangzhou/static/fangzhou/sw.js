@@ -216,8 +216,17 @@ function keepAnswer(item, status, data) {
   });
 }
 
-// Send the waiting taps of the person last seen signed in; resolves when none is left.
+// Send the waiting taps of the person last seen signed in; resolves when none is left. One send
+// at a time: a sync fired again while one runs waits for that one.
+var sendingNow = null;
 function sendWaiting() {
+  if (sendingNow) return sendingNow;
+  sendingNow = sendAll().then(function (done) { sendingNow = null; return done; },
+    function (error) { sendingNow = null; throw error; });
+  return sendingNow;
+}
+
+function sendAll() {
   if (typeof indexedDB === "undefined") return Promise.resolve(null);
   return currentUser().then(function (user) {
     if (!user) return null;
