@@ -368,3 +368,26 @@ def test_redis_scripts_recover_from_a_forgotten_script_and_a_dropped_connection(
     assert _counts([(key, 60)]) == [4]
     assert _counts([(key, 60)]) == [5]  # and the lean path again, on a new connection
     assert redis_cache._lean.conn is not None and redis_cache._lean.conn._sock is not None
+
+
+@pytest.mark.django_db
+def test_a_submit_refused_on_redis_costs_no_database_work(world: World, settings: Any, redis_cache: Any) -> None:
+    """Over the address's budget the public submit is refused by the first script, before any SQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 2
+    client = Client(REMOTE_ADDR="198.51.100.71")
+    results = json.dumps({world.resident("张伟").pk: "negative", world.resident("李娜").pk: "negative"})
+
+    def submit(n: int) -> Any:
+        form = {"room": "101", "phone4": "1234", "results": results, "client_id": f"refused-{n:04d}"}
+        return client.post(f"/testing/a/{token}/submit/", form)
+
+    assert [submit(n).json()["ok"] for n in range(2)] == [True, True]
+    with CaptureQueriesContext(connection) as queries:
+        refused = submit(2)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert refused.json()["retry_after"] >= 1
+    assert queries.captured_queries == []
