@@ -1,7 +1,7 @@
 """Antigen submissions under load: the real public submit against a bare one-INSERT Django view.
 
     python bench/antigen_load.py --database-url postgres://fangzhou:fangzhou@127.0.0.1:5432/fz_bench \
-        [--clients 16] [--seconds 10] [--workers 2] [--threads 4] [--reps 3] [--quick]
+        [--clients 16] [--seconds 10] [--workers 2] [--threads 4] [--reps 3] [--quick] [--port 8300]
 
 Both servers are started by this script under the same gunicorn settings (workers × threads),
 against the same database, with the shared cache in Redis when one answers on 127.0.0.1:6379 (as
@@ -315,6 +315,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 s runs, 2 repetitions")
     parser.add_argument("--out", default="")
     parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the real server's port, the bare view's is the next one (default: two free ports)",
+    )
+    parser.add_argument(
         "--cache-url", default="redis://127.0.0.1:6379/7", help="the shared cache, when Redis answers on 127.0.0.1:6379"
     )
     args = parser.parse_args()
@@ -356,7 +362,7 @@ def main() -> None:
     }
     static_cached(Path(data_dir) / "static", app_env)
     phase("static files")
-    real_port, bare_port = free_port(), free_port()
+    real_port, bare_port = (args.port, args.port + 1) if args.port else (free_port(), free_port())
     real = start("fangzhou.wsgi:application", real_port, app_env, args.workers, args.threads)
     bare = start("bench.bare_wsgi:application", bare_port, base_env, args.workers, args.threads)
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "real": []}

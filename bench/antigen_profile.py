@@ -6,7 +6,8 @@
 Seeds the same building as ``bench/antigen_load.py`` (the database is flushed), then calls the
 production WSGI application (``FANGZHOU_ENV=production``, every middleware, the shared cache in
 Redis when one answers) with the bench's form and CSRF cookie, ``--n`` household submissions one
-after another. Prints the CPU time and wall time per submission, the SQL statements the view
+after another. Prints the CPU time and wall time per submission (and, when PostgreSQL runs on this machine, the
+CPU its backend spent on them), the SQL statements the view
 sends through Django's cursor, and the statements the driver itself sees (transaction control
 and the connection health check included: every one a round trip). ``--profile N`` prints the
 N most expensive functions by cumulative and own time (cProfile on a CPU clock: waits for the
@@ -32,6 +33,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local PostgreSQL backend so far, from /proc; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -146,7 +156,9 @@ def main() -> None:
     psycopg.Connection.commit = commit  # type: ignore[method-assign]
     n = args.n
     profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
+    backend = connection.connection.info.backend_pid  # the PostgreSQL process serving this connection
     with connection.execute_wrapper(count):
+        server_cpu = backend_cpu(backend)
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
@@ -156,10 +168,13 @@ def main() -> None:
         if profiler:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        server_cpu = backend_cpu(backend) - server_cpu if server_cpu is not None else None
     psycopg.Cursor.execute = original  # type: ignore[method-assign]
     psycopg.Connection.execute = original_conn  # type: ignore[method-assign]
     psycopg.Connection.commit = original_commit  # type: ignore[method-assign]
     print(f"{n} submissions: CPU {cpu / n * 1000:.2f} ms, wall {wall / n * 1000:.2f} ms per submission")
+    if server_cpu is not None:
+        print(f"PostgreSQL backend CPU {server_cpu / n * 1000:.2f} ms per submission (its /proc clock, 10 ms ticks)")
     print("Django cursor statements per submission:", {k: v / n for k, v in statements.items()})
     print("psycopg executes per submission:", {k: v / n for k, v in sent.items()})
     with connection.cursor() as cursor:

@@ -7,6 +7,9 @@ from fangzhou.api import api
 handler500 = "fangzhou.middleware.server_error"
 
 urlpatterns = [
+    # First: the public antigen submit is the hot path, and resolution tries these in order (no
+    # other prefix here overlaps "testing/").
+    path("testing/", include("fangzhou.testing.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("sw.js", pwa.service_worker, name="service_worker"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
@@ -15,7 +18,6 @@ urlpatterns = [
     path("offline/pages/", pwa.offline_pages, name="offline_pages"),
     path("api/", api.urls),
     path("accounts/", include("fangzhou.accounts.urls")),
-    path("testing/", include("fangzhou.testing.urls")),
     path("cases/", include("fangzhou.cases.urls")),
     path("surveys/", include("fangzhou.surveys.urls")),
     path("zones/", include("fangzhou.zones.urls")),

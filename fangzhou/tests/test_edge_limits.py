@@ -344,3 +344,50 @@ def test_public_rate_limit_on_redis(world: World, settings: Any, redis_cache: An
     assert Client(REMOTE_ADDR="198.51.100.69").get(f"/testing/a/{token}/").status_code == 200  # another address
     settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN = 4  # the building's token: 4 so far, 1 more is refused
     assert Client(REMOTE_ADDR="198.51.100.70").get(f"/testing/a/{token}/").status_code == 429
+
+
+def test_redis_scripts_recover_from_a_forgotten_script_and_a_dropped_connection(redis_cache: Any) -> None:
+    """A script goes to Redis on the thread's own connection (``fangzhou.lib.cache``); when Redis
+    does not know the script (a restart empties its script cache) or the connection was closed
+    under it, the same count is made once through redis-py: nothing lost, nothing counted twice."""
+    from fangzhou.lib.ratelimit import _COUNT_LUA, _counts
+
+    key = f"lean-{uuid.uuid4().hex}"
+    assert _counts([(key, 60)]) == [1]  # the first run loads the script through redis-py
+    assert _counts([(key, 60)]) == [2]  # then the lean path
+    lean = redis_cache._lean.conn
+    assert lean is not None and lean._sock is not None
+    redis_cache._shas[_COUNT_LUA] = b"0" * 40  # a script Redis has never seen: NOSCRIPT
+    assert _counts([(key, 60)]) == [3]
+    assert redis_cache._shas[_COUNT_LUA] != b"0" * 40  # its real name is known again
+    # The server closes the lean connection (an idle timeout, a restart, CLIENT KILL).
+    lean = redis_cache._lean.conn or redis_cache._lean_connection()
+    lean.send_packed_command([b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"], check_health=False)
+    own_id = lean.read_response()
+    redis_cache._cache.get_client(write=True).execute_command("CLIENT", "KILL", "ID", own_id)
+    assert _counts([(key, 60)]) == [4]
+    assert _counts([(key, 60)]) == [5]  # and the lean path again, on a new connection
+    assert redis_cache._lean.conn is not None and redis_cache._lean.conn._sock is not None
+
+
+@pytest.mark.django_db
+def test_a_submit_refused_on_redis_costs_no_database_work(world: World, settings: Any, redis_cache: Any) -> None:
+    """Over the address's budget the public submit is refused by the first script, before any SQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 2
+    client = Client(REMOTE_ADDR="198.51.100.71")
+    results = json.dumps({world.resident("张伟").pk: "negative", world.resident("李娜").pk: "negative"})
+
+    def submit(n: int) -> Any:
+        form = {"room": "101", "phone4": "1234", "results": results, "client_id": f"refused-{n:04d}"}
+        return client.post(f"/testing/a/{token}/submit/", form)
+
+    assert [submit(n).json()["ok"] for n in range(2)] == [True, True]
+    with CaptureQueriesContext(connection) as queries:
+        refused = submit(2)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert refused.json()["retry_after"] >= 1
+    assert queries.captured_queries == []
