@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,7 +19,6 @@ from django.utils.dateparse import parse_date
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.bulk import rows_copy
-from fangzhou.lib.bulkwrite import rows_write
 from fangzhou.lib.db import analyze
 from fangzhou.lib.importing import (
     CellError,
@@ -28,10 +27,10 @@ from fangzhou.lib.importing import (
     Row,
     chunks,
     rows_check_known,
-    sheet_map,
+    sheet_header,
     sheet_read,
 )
-from fangzhou.lib.sheets import Sheet
+from fangzhou.lib.sheets import Cell, Sheet
 from fangzhou.registry.models import (
     Building,
     Community,
@@ -252,36 +251,42 @@ def parse_sheet(
     being parsed again (a no-op re-import's cost was in parsing every row); it still takes part in
     the checks for duplicates within the file."""
     report = RosterReport()
-    mapped = sheet_map(sheet, COLUMNS, report)
+    header = sheet_header(sheet, COLUMNS, report)
     seen_doc: dict[tuple[str, str], int] = {}
     seen_place: dict[tuple[str, str, str, str], int] = {}
-    # The cells of every row come in the order of the header's columns (sheet_map): named once here.
-    salt = repr((area, sorted(mapped.present), list(mapped.header.columns)))
+    # A row's digest is of its cells as read (row_digest), salted with where each column is in the
+    # sheet and the community's area code: the same cells under the same header are the same row.
+    salt = repr((area, sorted(header.columns.items())))
+    compound_at = header.columns.get("compound", -1)
+    unchanged = known.unchanged if known is not None else {}
+    claimed = known.claimed if known is not None else {}
+    one_compound = known is not None and len(known.compounds) == 1
 
     digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
 
-    def skipped(number: int, cells: Mapping[str, Any]) -> bool:
+    def skipped(number: int, cells: Sequence[Cell]) -> bool:
         digest = row_digest(salt, cells)
-        hit = known.unchanged.get(digest) if known is not None else None
-        if hit is None or known is None or hit.pk in known.claimed:
+        hit = unchanged.get(digest)
+        if hit is None or hit[0] in claimed:
             digests[number] = digest
             return False
-        compound = _compound_name(cells.get("compound"))
-        doc = (hit.id_type, hit.id_number)
-        place = (compound, hit.building, hit.room, hit.name)
+        pk, building, room, name, id_type, id_number = hit
+        compound = _compound_name(cells[compound_at] if 0 <= compound_at < len(cells) else None)
+        doc = (id_type, id_number)
+        place = (compound, building, room, name)
         # Parsed in full: an empty compound (filled in only while the community has one), or a
         # repeat of an earlier row, to be reported as the duplicate it is.
         if (
-            (not compound and len(known.compounds) != 1)
-            or (hit.id_number and doc in seen_doc)
-            or (not hit.id_number and place in seen_place)
+            (not compound and not one_compound)
+            or (id_number and doc in seen_doc)
+            or (not id_number and place in seen_place)
         ):
             digests[number] = digest
             return False
-        if hit.id_number:
+        if id_number:
             seen_doc[doc] = number
         seen_place.setdefault(place, number)
-        known.claimed[hit.pk] = number
+        claimed[pk] = number
         report.unchanged += 1
         return True
 
@@ -306,8 +311,8 @@ def parse_sheet(
         seen_place.setdefault(place, number)
         return parsed
 
-    good = rows_check_known(mapped, skipped, parse, report)
-    return good, report, mapped.present
+    good = rows_check_known(sheet, header, skipped, parse, report)
+    return good, report, set(header.columns)
 
 
 def _digest(text: str) -> str:
@@ -324,48 +329,39 @@ def _joined(parts: list[str]) -> str:
     return "\x1f" * len(parts) + repr(parts)
 
 
-def _tagged(value: Any) -> str:
-    return "\x00" if value is None else f"\x00{type(value).__name__}:{value!r}"
+def row_digest(salt: str, cells: Sequence[Cell]) -> str:
+    """The digest of a row's cells as read, every column in the sheet's order (``salt`` says where
+    each column is, and the community's area code).
 
-
-def row_digest(salt: str, cells: Mapping[str, Any]) -> str:
-    """The digest of a row's cells as read, in the order of the sheet's columns (``salt`` names them
-    and the community's area code).
-
-    Each cell that is text is taken as it is, anything else (a number, a date, an empty cell) by its
-    type and repr, as is text that starts like such a tag: two rows have the same digest only if
-    their cells are the same values of the same types (tested). Cheaper than one repr of the row."""
-    parts = [v if type(v) is str and v[:1] != "\x00" else _tagged(v) for v in cells.values()]
-    return _digest(salt + _joined(parts))
+    Taken from the cells' repr, which writes each text quoted and anything else (a number, a date,
+    an empty cell) as what it is: two rows have the same digest only if their cells are the same
+    values of the same types (tested). The row is not mapped to columns first: a known row of a
+    re-import is recognised from its cells as they come from the sheet."""
+    return _digest(salt + repr(cells))
 
 
 def resident_state(place: tuple[str, str, str], grid: str, values: Mapping[str, Any]) -> str:
     """The digest of what an import compares for one resident: compound, building and room, the
     building's grid (when the row named one) and every field an import may set."""
-    return _state_of(place, grid, tuple(values[f] for f in FIELDS))
+    return _state_of((*place, grid), tuple(values[f] for f in FIELDS))
 
 
 _BIRTH_AT = 4 + FIELDS.index("birth_date")  # in [compound, building, room, grid, *FIELDS]
 
 
-def _state_of(place: tuple[str, str, str], grid: str, values: tuple[Any, ...]) -> str:
+def _state_of(at: tuple[str, str, str, str], values: tuple[Any, ...]) -> str:
+    """:func:`resident_state` of compound, building, room and grid (``at``) and the fields' values."""
     # Every field but the birth date is text (never NULL in the table); the date as ISO, "" when none.
-    parts = [*place, grid, *values]
+    parts = [*at, *values]
     born = parts[_BIRTH_AT]
     if type(born) is not str:  # a date, or None; as read from SQLite, already its ISO text
         parts[_BIRTH_AT] = born.isoformat() if born is not None else ""
     return _digest(_joined(parts))
 
 
-class _Resident(NamedTuple):
-    """A resident as a re-import finds it: enough to count a row unchanged without parsing it."""
-
-    pk: int
-    building: str
-    room: str
-    name: str
-    id_type: str
-    id_number: str
+# A resident as a re-import finds it, enough to count a row unchanged without parsing it: its id,
+# building, room, name, document type and number (a plain tuple: one is made per resident).
+_Resident = tuple[int, str, str, str, str, str]
 
 
 @dataclass
@@ -430,10 +426,10 @@ def _known(community: Community) -> _Known:
         digest = r[2]
         if len(digest) != 2 * half:
             continue
-        compound, building, room, grid = household_place[r[1]]
-        state, place, values = digest[half:], (compound, building, room), r[3:]
-        if state == _state_of(place, grid, values) or (grid and state == _state_of(place, "", values)):
-            unchanged[digest[:half]] = _Resident(r[0], building, room, r[name_at], r[type_at], r[number_at])
+        at = household_place[r[1]]  # compound, building, room, grid: the state's first parts
+        state, values = digest[half:], r[3:]
+        if state == _state_of(at, values) or (at[3] and state == _state_of((*at[:3], ""), values)):
+            unchanged[digest[:half]] = (r[0], at[1], at[2], r[name_at], r[type_at], r[number_at])
     return _Known(compounds, grids, building_ids, building_grids, households, residents, unchanged, {})
 
 
@@ -623,7 +619,7 @@ def _write(
                     household_id,
                     *fields,
                     name_search_key(row.name),
-                    row.digest + _state_of(place, row.grid, fields),
+                    row.digest + _state_of((*place, row.grid), fields),
                     now,
                     now,
                 )
@@ -671,7 +667,7 @@ def _write(
             )
         )
     # New residents as plain rows: one COPY on PostgreSQL, executemany elsewhere (no model instances).
-    rows_write(Resident, RESIDENT_COLUMNS, to_create)
+    rows_copy(Resident, RESIDENT_COLUMNS, to_create)
     if to_update:
         updated = [
             Resident(
