@@ -13,8 +13,9 @@ never from input.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -26,10 +27,13 @@ def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+BATCH = 5000  # rows a call to executemany (SQLite takes them in one pass; memory stays bounded)
+
+
 def rows_copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write ``rows`` (tuples in the order of ``columns``, database column names) into ``model``'s
     table; returns how many. Two statements on PostgreSQL however many rows (one COPY), one
-    ``executemany`` a thousand rows elsewhere."""
+    ``executemany`` a batch of rows elsewhere."""
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     n = 0
     with connection.cursor() as cursor:
@@ -43,14 +47,13 @@ def rows_copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[
         fields = {f.column: f for f in model._meta.concrete_fields}
         # Text, integers, booleans and keys go to the driver as they are; dates, times, JSON … are
         # prepared by their field, as the ORM would.
-        prep = [(i, fields[c].get_db_prep_save) for i, c in enumerate(columns) if not _plain(fields[c])]
+        prep = [(i, _preparer(fields[c])) for i, c in enumerate(columns) if not _plain(fields[c])]
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {_table(model)} ({names}) VALUES ({marks})"  # noqa: S608 - names from the model
         it = iter(rows)
-        last: dict[int, tuple[Any, Any]] = {}
-        while batch := list(itertools.islice(it, 1000)):
+        while batch := list(itertools.islice(it, BATCH)):
             if prep:
-                batch = [_prepared(row, prep, last) for row in batch]
+                batch = [_prepared(row, prep) for row in batch]
             cursor.executemany(sql, batch)
             n += len(batch)
     return n
@@ -68,16 +71,35 @@ def _plain(field: models.Field[Any, Any]) -> bool:
     return isinstance(field, _PLAIN) and type(field).get_db_prep_value is models.Field.get_db_prep_value
 
 
-def _prepared(row: Sequence[Any], prep: list[tuple[int, Any]], last: dict[int, tuple[Any, Any]]) -> list[Any]:
+def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    """The field's ``get_db_prep_save`` for this connection, remembering what it gave: a date
+    column's value once per distinct date (a date's preparation is a function of the date alone,
+    and 50,000 people have a few thousand birth dates), any other column's once per object in a
+    row (the import's one timestamp)."""
+    prep = field.get_db_prep_save
+    by_date: dict[dt.date, Any] = {}
+    last: list[Any] = [object(), None]  # the object prepared last, and what it gave
+    by_value = isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField)
+
+    def prepared(value: Any) -> Any:
+        if value is None:
+            return prep(value, connection)
+        if by_value and type(value) is dt.date:
+            found = by_date.get(value)
+            if found is None:
+                found = by_date[value] = prep(value, connection)
+            return found
+        if value is not last[0]:
+            last[0], last[1] = value, prep(value, connection)
+        return last[1]
+
+    return prepared
+
+
+def _prepared(row: Sequence[Any], prep: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
     values = list(row)
-    for i, p in prep:
-        value = values[i]
-        seen = last.get(i)
-        if seen is not None and seen[0] is value:  # the same object again (a timestamp of the whole import)
-            values[i] = seen[1]
-            continue
-        values[i] = p(value, connection)
-        last[i] = (value, values[i])
+    for i, prepared in prep:
+        values[i] = prepared(values[i])
     return values
 
 

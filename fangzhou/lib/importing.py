@@ -33,6 +33,8 @@ from fangzhou.lib.sheets import (
     find_header,
     iter_table,
     read_table,
+    row_blank,
+    row_mapped,
 )
 
 T = TypeVar("T")
@@ -245,9 +247,7 @@ def sheet_read(
 
 def sheet_map(sheet: Sheet, columns: Columns, report: ImportReport) -> MappedSheet:
     """Find the header row and map it to ``columns``; a missing required column refuses the file."""
-    header = find_header(sheet, columns.aliases, required=columns.required, scan=columns.scan)
-    report.header_row = header.row
-    report.ignored_columns = header.ignored
+    header = sheet_header(sheet, columns, report)
     return MappedSheet(header, list(data_rows(sheet, header)))
 
 
@@ -264,33 +264,53 @@ def rows_map(rows: Sequence[Mapping[str, Cell]], columns: Columns, report: Impor
 def rows_check(sheet: MappedSheet, parse: Callable[[Row], T | None], report: ImportReport) -> list[T]:
     """Check every row with ``parse``: a row with rejections is reported and dropped, every other
     row ``parse`` returns is kept (``None`` keeps nothing, e.g. a row that is already there)."""
-    return rows_check_known(sheet, _never_known, parse, report)
+    good: list[T] = []
+    for number, cells in sheet.rows:
+        _row_check(number, cells, parse, report, good)
+    return good
 
 
-def _never_known(number: int, cells: Mapping[str, Cell]) -> bool:
-    return False
+def _row_check(
+    number: int, cells: Mapping[str, Cell], parse: Callable[[Row], T | None], report: ImportReport, good: list[T]
+) -> None:
+    report.rows_read += 1
+    row = Row(number, cells)
+    parsed = parse(row)
+    if row.rejections:
+        report.rejected.extend(row.rejections)
+    elif parsed is not None:
+        good.append(parsed)
+
+
+def sheet_header(sheet: Sheet, columns: Columns, report: ImportReport) -> Header:
+    """:func:`sheet_map`'s header alone, the rows left as they were read (for
+    :func:`rows_check_known`)."""
+    header = find_header(sheet, columns.aliases, required=columns.required, scan=columns.scan)
+    report.header_row = header.row
+    report.ignored_columns = header.ignored
+    return header
 
 
 def rows_check_known(
-    sheet: MappedSheet,
-    known: Callable[[int, Mapping[str, Cell]], bool],
+    sheet: Sheet,
+    header: Header,
+    known: Callable[[int, Sequence[Cell]], bool],
     parse: Callable[[Row], T | None],
     report: ImportReport,
 ) -> list[T]:
-    """:func:`rows_check`, where a row that ``known(number, cells)`` answers True for is counted read
-    and left there, before a :class:`Row` is made for it (a re-import of rows already imported and
-    still as they were: most of a re-import). Rows go to ``known`` and ``parse`` in sheet order."""
+    """:func:`rows_check` of the data rows below ``header`` (as :func:`sheet_map` maps them), where
+    a row that ``known(number, cells)`` answers True for, given its cells as read, is counted read
+    and left there before it is mapped to columns or a :class:`Row` is made for it (a re-import of
+    rows already imported and still as they were: most of a re-import). Rows go to ``known`` and
+    ``parse`` in sheet order; blank rows to neither."""
     good: list[T] = []
     for number, cells in sheet.rows:
-        report.rows_read += 1
-        if known(number, cells):
+        if number <= header.row or row_blank(cells):
             continue
-        row = Row(number, cells)
-        parsed = parse(row)
-        if row.rejections:
-            report.rejected.extend(row.rejections)
-        elif parsed is not None:
-            good.append(parsed)
+        if known(number, cells):
+            report.rows_read += 1
+            continue
+        _row_check(number, row_mapped(cells, header), parse, report, good)
     return good
 
 

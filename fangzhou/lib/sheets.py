@@ -20,7 +20,7 @@ import re
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -500,11 +500,24 @@ def find_header(
 def data_rows(sheet: Sheet, header: Header) -> Iterator[tuple[int, dict[str, Cell]]]:
     """Rows below the header as {canonical key: cell}; blank rows are skipped."""
     for number, cells in sheet.rows:
-        if number <= header.row:
+        if number <= header.row or row_blank(cells):
             continue
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+        yield number, row_mapped(cells, header)
+
+
+def row_blank(cells: Sequence[Cell]) -> bool:
+    """Whether a row has nothing in it (every cell empty or only spaces): left out of the data."""
+    for c in cells:  # a loop, not all(…): most rows stop at their first cell, without a generator
+        if c is None or (isinstance(c, str) and not c.strip()):
             continue
-        yield number, {key: (cells[i] if i < len(cells) else None) for key, i in header.columns.items()}
+        return False
+    return True
+
+
+def row_mapped(cells: Sequence[Cell], header: Header) -> dict[str, Cell]:
+    """One row's cells as {canonical key: cell} (None where the row is shorter than the header)."""
+    n = len(cells)
+    return {key: (cells[i] if i < n else None) for key, i in header.columns.items()}
 
 
 def read_upload(stream: IO[bytes], limit: int = MAX_FILE_BYTES) -> bytes:

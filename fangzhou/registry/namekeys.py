@@ -126,6 +126,10 @@ def _char_syllables(char: str) -> tuple[str, ...]:
 def _has_phrase(run: str) -> bool:
     """Whether some two or more characters of ``run`` form a word pypinyin reads as a phrase."""
     n = len(run)
+    if n == 2:  # most names: the same substrings as below, looked up without a generator
+        return run in PHRASES_DICT
+    if n == 3:
+        return run[:2] in PHRASES_DICT or run[1:] in PHRASES_DICT or run in PHRASES_DICT
     return any(run[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
 
 
@@ -171,14 +175,29 @@ def name_search_key(name: str) -> str:
     >>> name_search_key("张三丰")
     'zhangsanfeng zsf'
     """
-    words: list[str] = []
-    for syllables in _readings(name):
-        full = "".join(syllables)
-        initials = "".join(s[0] for s in syllables)
-        for word in (full, initials):
-            for form in dict.fromkeys((word, word.replace("v", "u"))):
-                if form and form not in words:
-                    words.append(form)
+    if _PLAIN_HAN.fullmatch(name) and not _has_phrase(name):
+        full = name.translate(_FULL)
+        if name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES or "v" in full or len(full) * 2 >= KEY_MAX:
+            return _key(_han_readings(name))
+        # One reading, no "v" (so no second form), short: the key _key would give, written out.
+        initials = name.translate(_INITIALS)
+        return full if full == initials else f"{full} {initials}"
+    return _key([("".join(r), "".join(s[0] for s in r)) for r in _readings(name)])
+
+
+def _key(readings: list[tuple[str, str]]) -> str:
+    """The key of the readings, each as (full, initials): each word once, in order, with its "v" as
+    "u" after it; as many words as fit in KEY_MAX."""
+    words: dict[str, None] = {}  # an ordered set: a word seen again keeps its first place
+    for reading in readings:
+        for word in reading:
+            if word:
+                words[word] = None
+                if "v" in word:
+                    words[word.replace("v", "u")] = None
+    key = " ".join(words)
+    if len(key) <= KEY_MAX:
+        return key
     key = ""
     for word in words:
         candidate = f"{key} {word}" if key else word
@@ -186,6 +205,47 @@ def name_search_key(name: str) -> str:
             break
         key = candidate
     return key
+
+
+# A name of unified ideographs only (no compatibility ideographs, which NFKC changes, no spaces,
+# no Latin): most names on a roster. NFKC, lowercasing and the removal of spaces leave it as it is
+# and it is one run, so :func:`_readings` reads it as the run it is.
+_PLAIN_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+class _Letters(dict[int, str]):
+    """A character's code → its letters, filled the first time the character is asked for: for
+    ``str.translate``, which reads a name's letters a character at a time in one call."""
+
+    def __init__(self, initials: bool) -> None:
+        super().__init__()
+        self.initials = initials
+
+    def __missing__(self, code: int) -> str:
+        syllables = _char_syllables(chr(code))
+        letters = self[code] = "".join(s[0] for s in syllables) if self.initials else "".join(syllables)
+        return letters
+
+
+_FULL = _Letters(initials=False)  # the syllables of each character joined (what _char_syllables gives)
+_INITIALS = _Letters(initials=True)  # the initial of each of its syllables
+
+
+def _han_readings(name: str) -> list[tuple[str, str]]:
+    """:func:`_readings` of a plain-Han name with no phrase in it, as (full, initials), from one
+    table per character. Exact: with no phrase in the name there is none in any part of it, so
+    each part reads a character at a time (:func:`_syllables`), and a reading's letters are its
+    characters' letters one after another. A reading that gives the same letters as an earlier one
+    gives the same words, which :func:`_key` keeps once (as _readings' "not in" keeps it once)."""
+    full, initials = name.translate(_FULL), name.translate(_INITIALS)
+    if len(name) > 2 and name[:2] in COMPOUND_SURNAMES:
+        a, b = COMPOUND_SURNAMES[name[:2]]
+        rest = name[2:]
+        return [(a + b + rest.translate(_FULL), a[0] + b[0] + rest.translate(_INITIALS)), (full, initials)]
+    if len(name) > 1 and name[0] in SURNAMES:
+        a, rest = SURNAMES[name[0]], name[1:]
+        return [(a + rest.translate(_FULL), a[0] + rest.translate(_INITIALS)), (full, initials)]
+    return [(full, initials)]
 
 
 def pinyin_query(query: str) -> str | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,7 +19,6 @@ from django.utils.dateparse import parse_date
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.bulk import rows_copy
-from fangzhou.lib.bulkwrite import rows_write
 from fangzhou.lib.db import analyze
 from fangzhou.lib.importing import (
     CellError,
@@ -28,10 +27,10 @@ from fangzhou.lib.importing import (
     Row,
     chunks,
     rows_check_known,
-    sheet_map,
+    sheet_header,
     sheet_read,
 )
-from fangzhou.lib.sheets import Sheet
+from fangzhou.lib.sheets import Cell, Sheet
 from fangzhou.registry.models import (
     Building,
     Community,
@@ -252,36 +251,42 @@ def parse_sheet(
     being parsed again (a no-op re-import's cost was in parsing every row); it still takes part in
     the checks for duplicates within the file."""
     report = RosterReport()
-    mapped = sheet_map(sheet, COLUMNS, report)
+    header = sheet_header(sheet, COLUMNS, report)
     seen_doc: dict[tuple[str, str], int] = {}
     seen_place: dict[tuple[str, str, str, str], int] = {}
-    # The cells of every row come in the order of the header's columns (sheet_map): named once here.
-    salt = repr((area, sorted(mapped.present), list(mapped.header.columns)))
+    # A row's digest is of its cells as read (row_digest), salted with where each column is in the
+    # sheet and the community's area code: the same cells under the same header are the same row.
+    salt = repr((area, sorted(header.columns.items())))
+    compound_at = header.columns.get("compound", -1)
+    unchanged = known.unchanged if known is not None else {}
+    claimed = known.claimed if known is not None else {}
+    one_compound = known is not None and len(known.compounds) == 1
 
     digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
 
-    def skipped(number: int, cells: Mapping[str, Any]) -> bool:
+    def skipped(number: int, cells: Sequence[Cell]) -> bool:
         digest = row_digest(salt, cells)
-        hit = known.unchanged.get(digest) if known is not None else None
-        if hit is None or known is None or hit.pk in known.claimed:
+        hit = unchanged.get(digest)
+        if hit is None or hit[0] in claimed:
             digests[number] = digest
             return False
-        compound = _compound_name(cells.get("compound"))
-        doc = (hit.id_type, hit.id_number)
-        place = (compound, hit.building, hit.room, hit.name)
+        pk, building, room, name, id_type, id_number = hit
+        compound = _compound_name(cells[compound_at] if 0 <= compound_at < len(cells) else None)
+        doc = (id_type, id_number)
+        place = (compound, building, room, name)
         # Parsed in full: an empty compound (filled in only while the community has one), or a
         # repeat of an earlier row, to be reported as the duplicate it is.
         if (
-            (not compound and len(known.compounds) != 1)
-            or (hit.id_number and doc in seen_doc)
-            or (not hit.id_number and place in seen_place)
+            (not compound and not one_compound)
+            or (id_number and doc in seen_doc)
+            or (not id_number and place in seen_place)
         ):
             digests[number] = digest
             return False
-        if hit.id_number:
+        if id_number:
             seen_doc[doc] = number
         seen_place.setdefault(place, number)
-        known.claimed[hit.pk] = number
+        claimed[pk] = number
         report.unchanged += 1
         return True
 
@@ -306,66 +311,55 @@ def parse_sheet(
         seen_place.setdefault(place, number)
         return parsed
 
-    good = rows_check_known(mapped, skipped, parse, report)
-    return good, report, mapped.present
+    good = rows_check_known(sheet, header, skipped, parse, report)
+    return good, report, set(header.columns)
 
 
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=DIGEST_BYTES).hexdigest()
 
 
-def _joined(parts: list[str]) -> str:
-    """Texts as one, unambiguously for lists of one length: joined by a separator when none holds
-    it (then the text has exactly one fewer separators than parts), else the separator once per
-    part, then their repr (at least as many separators as parts)."""
-    text = "\x1f".join(parts)
-    if text.count("\x1f") == len(parts) - 1:
-        return text
-    return "\x1f" * len(parts) + repr(parts)
+def row_digest(salt: str, cells: Sequence[Cell]) -> str:
+    """The digest of a row's cells as read, every column in the sheet's order (``salt`` says where
+    each column is, and the community's area code).
 
-
-def _tagged(value: Any) -> str:
-    return "\x00" if value is None else f"\x00{type(value).__name__}:{value!r}"
-
-
-def row_digest(salt: str, cells: Mapping[str, Any]) -> str:
-    """The digest of a row's cells as read, in the order of the sheet's columns (``salt`` names them
-    and the community's area code).
-
-    Each cell that is text is taken as it is, anything else (a number, a date, an empty cell) by its
-    type and repr, as is text that starts like such a tag: two rows have the same digest only if
-    their cells are the same values of the same types (tested). Cheaper than one repr of the row."""
-    parts = [v if type(v) is str and v[:1] != "\x00" else _tagged(v) for v in cells.values()]
-    return _digest(salt + _joined(parts))
+    Taken from the cells' repr, which writes each text quoted and anything else (a number, a date,
+    an empty cell) as what it is: two rows have the same digest only if their cells are the same
+    values of the same types (tested). The row is not mapped to columns first: a known row of a
+    re-import is recognised from its cells as they come from the sheet."""
+    return _digest(salt + repr(cells))
 
 
 def resident_state(place: tuple[str, str, str], grid: str, values: Mapping[str, Any]) -> str:
     """The digest of what an import compares for one resident: compound, building and room, the
     building's grid (when the row named one) and every field an import may set."""
-    return _state_of(place, grid, tuple(values[f] for f in FIELDS))
+    return _state_of((*place, grid), tuple(values[f] for f in FIELDS))
 
 
 _BIRTH_AT = 4 + FIELDS.index("birth_date")  # in [compound, building, room, grid, *FIELDS]
 
 
-def _state_of(place: tuple[str, str, str], grid: str, values: tuple[Any, ...]) -> str:
+_NEVER = "-" * (DIGEST_BYTES * 2)  # a state no digest equals (not hex): its row is always checked
+
+
+def _state_of(at: tuple[str, str, str, str], values: tuple[Any, ...]) -> str:
+    """:func:`resident_state` of compound, building, room and grid (``at``) and the fields' values:
+    the md5 of their text joined by U+001F, as :func:`_unchanged_read` digests it in SQL. Where a
+    value holds that separator the joined text could be another state's: :data:`_NEVER`."""
     # Every field but the birth date is text (never NULL in the table); the date as ISO, "" when none.
-    parts = [*place, grid, *values]
+    parts = [*at, *values]
     born = parts[_BIRTH_AT]
     if type(born) is not str:  # a date, or None; as read from SQLite, already its ISO text
         parts[_BIRTH_AT] = born.isoformat() if born is not None else ""
-    return _digest(_joined(parts))
+    text = "\x1f".join(parts)
+    if text.count("\x1f") != len(parts) - 1:
+        return _NEVER
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[: DIGEST_BYTES * 2]
 
 
-class _Resident(NamedTuple):
-    """A resident as a re-import finds it: enough to count a row unchanged without parsing it."""
-
-    pk: int
-    building: str
-    room: str
-    name: str
-    id_type: str
-    id_number: str
+# A resident as a re-import finds it, enough to count a row unchanged without parsing it: its id,
+# building, room, name, document type and number (a plain tuple: one is made per resident).
+_Resident = tuple[int, str, str, str, str, str]
 
 
 @dataclass
@@ -376,14 +370,14 @@ class _Known:
     and of the resident's state that import left (:func:`resident_state`). Where the state now is
     still that state, the cells' digest leads to the resident in ``unchanged``: a row with the same
     cells would change nothing. Anyone editing the resident since changes the state, and the row is
-    parsed and compared in full again."""
+    parsed and compared in full again. The state is compared in the database
+    (:func:`_unchanged_read`); the residents' fields are read only when rows are left to write."""
 
     compounds: dict[str, Compound]
     grids: dict[str, Grid]
     building_ids: dict[tuple[int, str], int]
     building_grids: dict[int, int | None]
     households: dict[tuple[int, str], int]
-    residents: list[tuple[Any, ...]]  # (pk, household_id, roster_digest, *FIELDS)
     unchanged: dict[str, _Resident]
     claimed: dict[int, int]  # resident id → the row counted unchanged for them
 
@@ -391,50 +385,69 @@ class _Known:
 def _known(community: Community) -> _Known:
     compounds = {c.name: c for c in Compound.objects.filter(community=community)}
     grids = {g.name: g for g in Grid.objects.filter(community=community)}
-    compound_names = {c.pk: name for name, c in compounds.items()}
-    grid_names = {g.pk: name for name, g in grids.items()}
     building_ids: dict[tuple[int, str], int] = {}
     building_grids: dict[int, int | None] = {}
-    building_place: dict[int, tuple[str, str]] = {}
     for compound_id, number, pk, grid_id in Building.objects.filter(community=community).values_list(
         "compound_id", "number", "pk", "grid_id"
     ):
         building_ids[(compound_id, number)] = pk
         building_grids[pk] = grid_id
-        building_place[pk] = (compound_names.get(compound_id, ""), number)
-    households: dict[tuple[int, str], int] = {}
-    household_place: dict[int, tuple[str, str, str, str]] = {}
-    for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-        "building_id", "room", "pk"
-    ):
-        households[(building_id, room)] = pk
-        grid = grid_names.get(building_grids[building_id] or 0, "")
-        household_place[pk] = (*building_place[building_id], room, grid)
-    # Tuples from a plain cursor, not the ORM's values_list: a no-op re-import reads every resident
-    # and builds nothing else for them (the read was half of its time).
+    households = {
+        (building_id, room): pk
+        for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
+            "building_id", "room", "pk"
+        )
+    }
+    return _Known(compounds, grids, building_ids, building_grids, households, _unchanged_read(community), {})
+
+
+def _unchanged_read(community: Community) -> dict[str, _Resident]:
+    """The community's residents still in the state their last import left, by the digest of the
+    cells that import read: one query that digests each resident's state in the database as
+    :func:`_state_of` does in Python (md5 of the same text; tested to agree), so only the residents
+    it finds come back, and only the columns a skipped row is checked with."""
     q = connection.ops.quote_name
-    # Each field's column is named as the field. SQLite keeps a date as its ISO text: read as text
-    # (no date made per resident for the state's digest, which takes it as ISO text either way).
-    born = f"CAST({q('birth_date')} AS TEXT)" if connection.vendor == "sqlite" else q("birth_date")
-    columns = ", ".join(born if c == "birth_date" else q(c) for c in ("id", "household_id", "roster_digest", *FIELDS))
+    sqlite = connection.vendor == "sqlite"
+    sep = " || char(31) || " if sqlite else " || chr(31) || "
+    # SQLite keeps a date as its ISO text; PostgreSQL writes it so.
+    born = "CAST(r.birth_date AS TEXT)" if sqlite else "to_char(r.birth_date, 'YYYY-MM-DD')"
+    fields = [f"COALESCE({born}, '')" if f == "birth_date" else f"r.{q(f)}" for f in FIELDS]
+    half = DIGEST_BYTES * 2
+
+    def state(grid: str) -> str:  # MD5: PostgreSQL's md5(); on SQLite the function Django registers
+        text = sep.join(["c.name", "b.number", "h.room", grid, *fields])
+        return f"substr(MD5({text}), 1, {half})"
+
+    left = f"substr(r.roster_digest, {half + 1})"
+    with_grid, without_grid = state("COALESCE(g.name, '')"), state("''")
+    sql = (
+        f"SELECT substr(r.roster_digest, 1, {half}), r.id, b.number, h.room, r.name, r.id_type, r.id_number "  # noqa: S608 - names from the models
+        f"FROM {q(Resident._meta.db_table)} r "
+        f"JOIN {q(Household._meta.db_table)} h ON h.id = r.household_id "
+        f"JOIN {q(Building._meta.db_table)} b ON b.id = h.building_id "
+        f"JOIN {q(Compound._meta.db_table)} c ON c.id = b.compound_id "
+        f"LEFT JOIN {q(Grid._meta.db_table)} g ON g.id = b.grid_id "
+        f"WHERE r.community_id = %s AND length(r.roster_digest) = {2 * half} "
+        # The state as left with the building's grid, or without it (the row named no grid).
+        f"AND ({left} = {with_grid} OR (g.id IS NOT NULL AND {left} = {without_grid}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [community.pk])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def _residents(community: Community) -> list[tuple[Any, ...]]:
+    """The community's residents as (pk, household_id, *FIELDS), from a plain cursor (no model
+    instances); a birth date as SQLite keeps it, its ISO text."""
+    q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in ("id", "household_id", *FIELDS))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {q(Resident._meta.db_table)} WHERE {q('community_id')} = %s",  # noqa: S608 - names from the model
             [community.pk],
         )
         residents: list[tuple[Any, ...]] = cursor.fetchall()
-    unchanged: dict[str, _Resident] = {}
-    half = DIGEST_BYTES * 2
-    name_at, type_at, number_at = (3 + FIELDS.index(f) for f in ("name", "id_type", "id_number"))
-    for r in residents:
-        digest = r[2]
-        if len(digest) != 2 * half:
-            continue
-        compound, building, room, grid = household_place[r[1]]
-        state, place, values = digest[half:], (compound, building, room), r[3:]
-        if state == _state_of(place, grid, values) or (grid and state == _state_of(place, "", values)):
-            unchanged[digest[:half]] = _Resident(r[0], building, room, r[name_at], r[type_at], r[number_at])
-    return _Known(compounds, grids, building_ids, building_grids, households, residents, unchanged, {})
+        return residents
 
 
 def _mask(field_name: str, value: Any) -> Any:
@@ -589,7 +602,9 @@ def _write(
         )
 
     # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
-    existing = [{"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[3:], strict=True))} for r in known.residents]
+    existing = [
+        {"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[2:], strict=True))} for r in _residents(community)
+    ]
     for resident in existing:  # a birth date read as text (SQLite) compared as the date it is
         if type(resident["birth_date"]) is str:
             resident["birth_date"] = parse_date(resident["birth_date"])  # as Django reads it
@@ -623,7 +638,7 @@ def _write(
                     household_id,
                     *fields,
                     name_search_key(row.name),
-                    row.digest + _state_of(place, row.grid, fields),
+                    row.digest + _state_of((*place, row.grid), fields),
                     now,
                     now,
                 )
@@ -671,7 +686,7 @@ def _write(
             )
         )
     # New residents as plain rows: one COPY on PostgreSQL, executemany elsewhere (no model instances).
-    rows_write(Resident, RESIDENT_COLUMNS, to_create)
+    rows_copy(Resident, RESIDENT_COLUMNS, to_create)
     if to_update:
         updated = [
             Resident(

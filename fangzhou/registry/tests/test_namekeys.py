@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypinyin import Style, lazy_pinyin
 
-from fangzhou.registry.namekeys import KEY_MAX, _syllables, all_readings, name_search_key, pinyin_query
+from fangzhou.registry.namekeys import (
+    COMPOUND_SURNAMES,
+    KEY_MAX,
+    SURNAMES,
+    _readings,
+    _syllables,
+    all_readings,
+    name_search_key,
+    pinyin_query,
+)
 
 
 def finds(query: str, name: str) -> bool:
@@ -105,3 +116,51 @@ def test_a_name_read_a_character_at_a_time_reads_as_pypinyin_reads_it_whole(run:
 @pytest.mark.parametrize("run", ["长江", "重庆", "银行", "张长生", "解放军", "单于", "曾经", "伟芳", "音乐家"])
 def test_phrases_keep_their_phrase_reading(run: str) -> None:
     assert _syllables(run) == lazy_pinyin(run, style=Style.NORMAL, errors="ignore")
+
+
+def ref_key(name: str) -> str:
+    """name_search_key as it was before its plain-Han path (every name through _readings)."""
+    words: list[str] = []
+    for syllables in _readings(name):
+        full = "".join(syllables)
+        initials = "".join(s[0] for s in syllables)
+        for word in (full, initials):
+            for form in dict.fromkeys((word, word.replace("v", "u"))):
+                if form and form not in words:
+                    words.append(form)
+    key = ""
+    for word in words:
+        candidate = f"{key} {word}" if key else word
+        if len(candidate) > KEY_MAX:
+            break
+        key = candidate
+    return key
+
+
+# Surnames read as surnames, compound surnames, characters read with ü, words read as phrases
+# (长江, 音乐), characters of Extension A and compatibility ideographs, spaces and Latin.
+NAME_CHARS = (
+    st.sampled_from(
+        [*SURNAMES, *"".join(COMPOUND_SURNAMES), *"吕女绿律略长江重庆银行生解放军经伟芳音乐家", "\u3400", "\u4db5"]
+    )
+    | st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+    | st.sampled_from(["\uf900", "\ufa0e", " ", "a", "·", "Z"])
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(NAME_CHARS, min_size=1, max_size=5) | st.text(NAME_CHARS, min_size=40, max_size=64))
+def test_the_plain_han_path_gives_the_key_of_the_full_reading(name: str) -> None:
+    assert name_search_key(name) == ref_key(name)
+
+
+@pytest.mark.parametrize("name", ["吕女", "单田芳", "欧阳娜娜", "欧阳", "单", "长江", "张三丰", "绿" * 64, "张" * 64])
+def test_the_plain_han_path_on_the_cases_it_writes_out(name: str) -> None:
+    assert name_search_key(name) == ref_key(name)
+
+
+def test_nfkc_leaves_the_plain_han_ranges_alone() -> None:
+    # The plain-Han path skips _readings' NFKC: it must not change any character it lets through.
+    for code in [*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000)]:
+        char = chr(code)
+        assert unicodedata.normalize("NFKC", char) == char == char.lower()
