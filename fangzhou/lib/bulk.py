@@ -108,6 +108,9 @@ class AnyOf(models.Lookup):
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
 
 
+models.ForeignKey.register_lookup(AnyOf)  # ``resident_id__any_of``: a key's related lookups are its own class's
+
+
 def rows_stage(
     table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], analyze: Sequence[str] = ()
 ) -> int:

@@ -1,7 +1,7 @@
-"""A city round's imports at scale: read a chunk at a time, statements constant in the number of tubes.
+"""A city round's imports at scale: streamed into the database, statements constant in the number of tubes.
 
 The speed itself is measured by ``bench/round_import.py`` (never a timed test); here, what a user
-would notice if the streaming or the set-based writes were wrong: a row straddling a chunk boundary
+would notice if the streaming or the set-based writes were wrong: rows of one tube or person apart
 checked as if the file were read whole, the same re-tests, orders and audit rows as one by one, and
 a statement count that does not grow with the round.
 """
@@ -56,9 +56,7 @@ def _results(codes: list[str], positive: set[str]) -> bytes:
     return csv_bytes(rows)
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3])
-def test_chunk_boundaries_check_rows_as_one_file(world: World, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    monkeypatch.setattr(services, "IMPORT_CHUNK", chunk)
+def test_rows_apart_are_checked_as_one_file(world: World) -> None:
     zhang, li, wang = (world.resident(n) for n in ("张伟", "李娜", "王秀英"))
     rnd = round_create(community=world.community, date=DAY, pool_size=10, actor=None)
     data = csv_bytes(
@@ -79,7 +77,7 @@ def test_chunk_boundaries_check_rows_as_one_file(world: World, monkeypatch: pyte
     assert report.tubes == 2 and report.samples == 3
     a1 = Tube.objects.get(code="A0001")
     assert set(a1.samples.values_list("resident_id", flat=True)) == {zhang.pk, li.pk}
-    assert a1.closed_at is not None and a1.closed_at.minute == 5  # the latest sample of the tube, read in two chunks
+    assert a1.closed_at is not None and a1.closed_at.minute == 5  # the latest sample of the tube, rows apart
     again = samples_import(round=rnd, data=data, filename="s.csv", actor=None)
     assert again.samples == 0 and again.unchanged == 3
     lab = _results(["A0001", "A0002", "A0001"], {"A0002"})
@@ -106,20 +104,23 @@ def test_samples_import_statements_do_not_grow_with_the_tubes(world: World) -> N
     assert large == small
 
 
-def _results_queries(world: World, positives: int, tag: int) -> int:
-    _, rnd = _samples_queries(world, 12, tag)
+def _results_queries(world: World, tubes: int, positives: int, tag: int) -> int:
+    _, rnd = _samples_queries(world, tubes, tag)
     codes = list(Tube.objects.filter(round=rnd).order_by("code").values_list("code", flat=True))
     data = _results(codes, set(codes[:positives]))
     with CaptureQueriesContext(connection) as queries:
         report = results_import(round=rnd, data=data, filename="l.csv", actor=world.secretary)
-    assert report.tubes == 12 and len(report.positive_tubes) == positives and len(report.retest) == positives * 4
-    assert LabResult.objects.filter(tube__round=rnd).count() == 12
+    assert report.tubes == tubes and len(report.positive_tubes) == positives and len(report.retest) == positives * 4
+    assert LabResult.objects.filter(tube__round=rnd).count() == tubes
     assert not Tube.objects.filter(round=rnd).exclude(status=Tube.Status.RESULTED).exists()
+    assert Retest.objects.filter(round=rnd).count() == positives * 4
     return len(queries)
 
 
-def test_results_import_statements_do_not_grow_with_the_positives(world: World) -> None:
-    assert _results_queries(world, 2, 1) == _results_queries(world, 6, 2)
+def test_results_import_statements_do_not_grow_with_the_tubes_or_the_positives(world: World) -> None:
+    small, large = _results_queries(world, 10, 2, 1), _results_queries(world, 40, 6, 2)
+    negative = _results_queries(world, 40, 0, 3)  # all negative: no member is read, nobody re-tested
+    assert small == large and negative < small, (small, large, negative)
 
 
 def _positive_round(world: World) -> tuple[Round, list[Resident], bytes]:
