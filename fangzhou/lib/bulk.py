@@ -21,6 +21,9 @@ from django.db import connection, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.sql.compiler import SQLCompiler
 
+# Ids or keys one ``any_of`` look-up sends: one array on PostgreSQL; under SQLite's 32,766 variables.
+LOOKUP_CHUNK = 30_000
+
 
 def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,11 +22,11 @@ from django.db.models import Count, Min
 from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 
-from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
-from fangzhou.lib.bulk import rows_stage, stage_analyze, stage_drop, tables_analyze
+from fangzhou.lib.bulk import LOOKUP_CHUNK, rows_stage, stage_analyze, stage_drop, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.fastsql import hot_cursor, insert, one_statement, upsert
@@ -60,7 +61,7 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import AntigenRead, antigen_read, antigen_retest_cause, exempt_resident_ids
-from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
 from fangzhou.workorders.services import (
     OrderSpec,
     work_order_create_in_transaction,
@@ -524,8 +525,6 @@ class SamplesReport(ImportReport):
         }
 
 
-# Ids one look-up sends (``any_of``: one array on PostgreSQL; under SQLite's 32,766 variables).
-LOOKUP_CHUNK = 30_000
 ANALYZE_AFTER = 1000  # rows written by one import before the planner's statistics are refreshed
 
 
@@ -1431,53 +1430,83 @@ def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
             todo.append((resident, tube, reason))
     if not todo:
         return
-    orders: dict[str, Any] = {}
     by_community: dict[int, list[tuple[Resident, Tube, str]]] = defaultdict(list)
     for entry in todo:
         by_community[entry[0].community_id].append(entry)
     for group in by_community.values():
-        orders.update(
-            work_orders_create_many_in_transaction(
-                community=group[0][0].community,
-                kind=Kind.RETEST,
-                specs=[
-                    OrderSpec(
-                        resident=resident,
-                        **_retest_title_fields(resident),
-                        source_key=f"retest:{rnd.pk}:{resident.pk}",
-                        detail=_retest_reason_text(reason),
-                    )
-                    for resident, _, reason in group
-                ],
-                actor=actor,
-                priority=Priority.URGENT,
-            )
+        work_orders_create_many_in_transaction(
+            community=group[0][0].community,
+            kind=Kind.RETEST,
+            specs=[
+                OrderSpec(
+                    resident=resident,
+                    **_retest_title_fields(resident),
+                    source_key=f"retest:{rnd.pk}:{resident.pk}",
+                    detail=_retest_reason_text(reason),
+                )
+                for resident, _, reason in group
+            ],
+            actor=actor,
+            priority=Priority.URGENT,
         )
-    retests = Retest.objects.bulk_create(
-        [
-            Retest(
-                community_id=resident.community_id,
-                resident=resident,
-                round=rnd,
-                source_tube=tube,
-                reason=reason,
-                work_order=orders[f"retest:{rnd.pk}:{resident.pk}"],
-            )
-            for resident, tube, reason in todo
-        ],
-        batch_size=1000,
-    )
-    audit_record_many(
-        audit_row(
+    rows = []
+    for n, (resident, tube, reason) in enumerate(todo):
+        audit = audit_row(
             action=AuditAction.RETEST_OPEN,
             actor=actor,
             target_type="retest",
-            target_id=retest.pk,
-            community_id=retest.community_id,
-            detail={"resident": retest.resident_id, "reason": retest.reason},
+            target_id=0,  # the re-test's id, written by the statement
+            community_id=resident.community_id,
+            detail={"resident": resident.pk, "reason": reason},
         )
-        for retest in retests
+        key = f"retest:{rnd.pk}:{resident.pk}"
+        rows.append((n, resident.pk, resident.community_id, tube.pk, reason, key, json.dumps(audit.detail)))
+    json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+    columns = (
+        ("rn", "integer"),
+        ("resident_id", "bigint"),
+        ("community_id", "bigint"),
+        ("tube_id", "bigint"),
+        ("reason", "text"),
+        ("source_key", "text"),
+        ("audit_detail", json_type),
     )
+    rows_stage(_RETESTS_STAGE, columns, rows, analyze=("source_key", "resident_id"))
+    qn = connection.ops.quote_name
+    stage, retest, orders, audit_log = (
+        qn(_RETESTS_STAGE),
+        *(qn(m._meta.db_table) for m in (Retest, WorkOrder, AuditLog)),
+    )
+    params = {
+        "round": rnd.pk,
+        "pending": Retest.Status.PENDING,
+        "now": _db_value(timezone.now()),
+        "actor": actor.pk if actor is not None else None,
+        "action": AuditAction.RETEST_OPEN.value,
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {retest} ({qn('community_id')}, {qn('resident_id')}, {qn('round_id')}, "  # noqa: S608 - names from the models
+                f"{qn('source_tube_id')}, {qn('reason')}, {qn('status')}, {qn('created_at')}, {qn('work_order_id')}) "
+                f"SELECT s.community_id, s.resident_id, %(round)s, s.tube_id, s.reason, %(pending)s, %(now)s, o.id "
+                f"FROM {stage} s JOIN {orders} o ON o.source_key = s.source_key ORDER BY s.rn",
+                params,
+            )
+            cursor.execute(
+                f"INSERT INTO {audit_log} ({qn('at')}, {qn('actor_id')}, {qn('action')}, {qn('target_type')}, "  # noqa: S608 - names from the models
+                f"{qn('target_id')}, {qn('community_id')}, {qn('detail')}) "
+                f"SELECT %(now)s, %(actor)s, %(action)s, 'retest', CAST(r.id AS TEXT), s.community_id, s.audit_detail "
+                f"FROM {stage} s JOIN {retest} r ON r.resident_id = s.resident_id AND r.status = %(pending)s "
+                "ORDER BY s.rn",
+                params,
+            )
+    finally:
+        stage_drop(_RETESTS_STAGE)
+
+
+# The re-tests :func:`_retests_open_bulk` stages (a temporary table; a constant).
+_RETESTS_STAGE = "fz_retests_new"
 
 
 # How a re-test's door-to-door order ends with it: (order outcome, reason shown to whoever reads it).

@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from fangzhou.accounts.models import AuditLog
+from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.sheets import iter_table, read_table
 from fangzhou.registry.models import Building, Household, Resident
 from fangzhou.registry.tests.factories import World, make_id
@@ -22,7 +22,7 @@ from fangzhou.testing import services
 from fangzhou.testing.models import LabResult, Retest, Round, Sample, Tube
 from fangzhou.testing.services import results_import, round_create, samples_import
 from fangzhou.testing.tests.helpers import DAY, csv_bytes
-from fangzhou.workorders.models import WorkOrder
+from fangzhou.workorders.models import Priority, WorkOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -130,14 +130,41 @@ def _positive_round(world: World) -> tuple[Round, list[Resident], bytes]:
     return rnd, people, _results(["P0000", "P0001"], {"P0000", "P0001"})
 
 
-def _retests_as_one_by_one(rnd: Round, people: list[Resident]) -> None:
-    retests = list(Retest.objects.filter(round=rnd).select_related("work_order", "source_tube"))
+def _retests_as_one_by_one(rnd: Round, people: list[Resident], actor: User) -> None:
+    """What one :func:`retest_open` a resident writes; the set-based writes and the one-by-one
+    fallback both pass these."""
+    retests = list(
+        Retest.objects.filter(round=rnd).select_related(
+            "work_order", "source_tube", "resident__household__building__compound"
+        )
+    )
     assert sorted(r.resident_id for r in retests) == sorted(p.pk for p in people)
     for r in retests:
-        assert r.status == Retest.Status.PENDING and r.source_tube is not None
-        assert r.work_order is not None and r.work_order.source_key == f"retest:{rnd.pk}:{r.resident_id}"
-        assert r.work_order.resident_id == r.resident_id and r.work_order.kind == "retest"
-        assert r.work_order.events.count() == 1
+        assert r.status == Retest.Status.PENDING and r.source_tube is not None and r.reason == "positive_tube"
+        assert r.community_id == rnd.community_id and r.created_at is not None
+        order = r.work_order
+        assert order is not None and order.source_key == f"retest:{rnd.pk}:{r.resident_id}"
+        assert order.resident_id == r.resident_id and order.kind == "retest" and order.status == "open"
+        household = r.resident.household
+        assert (order.household_id, order.building_id) == (household.pk, household.building_id)
+        place = household.full_label
+        assert order.title == f"上门单采复查：{r.resident.name}（{place}）" and order.title_code == "testing.retest"
+        assert order.title_args == {"name": r.resident.name, "place": place} and order.detail == "混采管阳性"
+        assert order.priority == Priority.URGENT and order.group == "testing" and order.created_by_id == actor.pk
+        assert [(e.from_status, e.to_status, e.note, e.actor_id) for e in order.events.all()] == [
+            ("", "open", order.title, actor.pk)
+        ]
+        opened = AuditLog.objects.get(action="retest.open", target_id=str(r.pk))
+        assert opened.detail == {"resident": r.resident_id, "reason": "positive_tube"}
+        assert opened.actor_id == actor.pk and opened.community_id == rnd.community_id
+        created = AuditLog.objects.get(action="work_order.create", target_id=str(order.pk))
+        assert created.detail == {
+            "kind": "retest",
+            "group": "testing",
+            "priority": int(Priority.URGENT),
+            "source_key": order.source_key,
+        }
+        assert created.actor_id == actor.pk and created.community_id == rnd.community_id
     assert AuditLog.objects.filter(action="retest.open").count() == 6
     assert AuditLog.objects.filter(action="work_order.create").count() == 6
 
@@ -145,7 +172,7 @@ def _retests_as_one_by_one(rnd: Round, people: list[Resident]) -> None:
 def test_positive_tubes_open_retests_with_their_orders_and_audit(world: World) -> None:
     rnd, people, lab = _positive_round(world)
     results_import(round=rnd, data=lab, filename="l.csv", actor=world.secretary)
-    _retests_as_one_by_one(rnd, people)
+    _retests_as_one_by_one(rnd, people, world.secretary)
     results_import(round=rnd, data=lab, filename="l.csv", actor=world.secretary)  # a re-import: nothing new
     assert Retest.objects.count() == 6 and WorkOrder.objects.count() == 6
 
@@ -160,7 +187,7 @@ def test_a_clash_with_another_writer_falls_back_to_one_by_one(world: World, monk
     monkeypatch.setattr(services, "_retests_open_bulk", clash)
     results_import(round=rnd, data=lab, filename="l.csv", actor=world.secretary)
     assert not WorkOrder.objects.filter(source_key="x").exists()  # the savepoint rolled the bulk attempt back
-    _retests_as_one_by_one(rnd, people)
+    _retests_as_one_by_one(rnd, people, world.secretary)
 
 
 @pytest.mark.parametrize("name", ["t.csv", "t.xlsx"])
