@@ -565,21 +565,21 @@ def samples_import(
         rnd = _lock_round(round)
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
         report.rows_read = rows_stage(_STAGE, _stage_columns(), _staged_rows(mapped, now), analyze=("code", "doc"))
-        try:
-            _samples_checked(rnd)
-            with connection.cursor() as cursor:
-                cursor.execute(_samples_sql(_REJECTED_SQL), {"round": rnd.pk})
-                for rejection in cursor.fetchall():
-                    report.rejected.append(_sample_rejection(*rejection))
-                cursor.execute(_samples_sql(_COUNTS_SQL))
-                unchanged, kept, single = cursor.fetchone()
-                report.count("unchanged", int(unchanged or 0))
-                if kept:
-                    report.tubes = _tubes_insert(cursor, rnd, actor)
-                    report.count("created", _samples_insert(cursor, rnd, actor))
-                    report.single += int(single or 0)
-        finally:
-            stage_drop(_STAGE, _CHECKED, _ACCEPTED)
+        _samples_checked(rnd)
+        with connection.cursor() as cursor:
+            cursor.execute(_samples_sql(_REJECTED_SQL), {"round": rnd.pk})
+            for rejection in cursor.fetchall():
+                report.rejected.append(_sample_rejection(*rejection))
+            cursor.execute(_samples_sql(_COUNTS_SQL))
+            unchanged, kept, single = cursor.fetchone()
+            report.count("unchanged", int(unchanged or 0))
+            if kept:
+                report.tubes = _tubes_insert(cursor, rnd, actor)
+                report.count("created", _samples_insert(cursor, rnd, actor))
+                report.single += int(single or 0)
+        # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+        # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+        stage_drop(_STAGE, _CHECKED, _ACCEPTED)
         if then is not None:
             then(report)
         audit_record(
@@ -1070,34 +1070,34 @@ def results_import(
         report.rows_read = rows_stage(
             _RESULTS_STAGE, _results_stage_columns(), _results_staged_rows(mapped, now), analyze=("code",)
         )
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(_results_sql(_RESULTS_CHECKED_SQL), {"round": rnd.pk})
-                stage_analyze(_RESULTS_CHECKED, ("verdict", "tube_id"))
-                cursor.execute(_results_sql(_RESULTS_REJECTED_SQL))
-                report.rejected.extend(_result_rejections(cursor.fetchall()))
-                cursor.execute(_results_sql(_RESULTS_COUNTS_SQL))
-                unchanged, fresh, negative = cursor.fetchone()
-                report.count("unchanged", int(unchanged or 0))
-                report.negative = int(negative or 0)
-                reaching: list[tuple[int, str, str, dt.datetime, bool]] = []
-                if fresh:
-                    report.count("created", _lab_results_insert(cursor, rnd, actor, filename, now))
-                    if report.created >= ANALYZE_AFTER:
-                        tables_analyze(LabResult, Tube)
-                    cursor.execute(_results_sql(_RESULTS_REACHING_SQL))
-                    reaching = [
-                        (tube_id, code, result, _db_datetime(at), bool(pooled))
-                        for tube_id, code, result, at, pooled in cursor.fetchall()
-                    ]
-            for _, code, result, _, _ in reaching:
-                if result == Result.POSITIVE:
-                    report.positive_tubes.append(code)
-                elif result == Result.INVALID:
-                    report.invalid_tubes.append(code)
-            _results_apply(rnd, reaching, actor, report)
-        finally:
-            stage_drop(_RESULTS_STAGE, _RESULTS_CHECKED)
+        with connection.cursor() as cursor:
+            cursor.execute(_results_sql(_RESULTS_CHECKED_SQL), {"round": rnd.pk})
+            stage_analyze(_RESULTS_CHECKED, ("verdict", "tube_id"))
+            cursor.execute(_results_sql(_RESULTS_REJECTED_SQL))
+            report.rejected.extend(_result_rejections(cursor.fetchall()))
+            cursor.execute(_results_sql(_RESULTS_COUNTS_SQL))
+            unchanged, fresh, negative = cursor.fetchone()
+            report.count("unchanged", int(unchanged or 0))
+            report.negative = int(negative or 0)
+            reaching: list[tuple[int, str, str, dt.datetime, bool]] = []
+            if fresh:
+                report.count("created", _lab_results_insert(cursor, rnd, actor, filename, now))
+                if report.created >= ANALYZE_AFTER:
+                    tables_analyze(LabResult, Tube)
+                cursor.execute(_results_sql(_RESULTS_REACHING_SQL))
+                reaching = [
+                    (tube_id, code, result, _db_datetime(at), bool(pooled))
+                    for tube_id, code, result, at, pooled in cursor.fetchall()
+                ]
+        for _, code, result, _, _ in reaching:
+            if result == Result.POSITIVE:
+                report.positive_tubes.append(code)
+            elif result == Result.INVALID:
+                report.invalid_tubes.append(code)
+        _results_apply(rnd, reaching, actor, report)
+        # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+        # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+        stage_drop(_RESULTS_STAGE, _RESULTS_CHECKED)
         if then is not None:
             then(report)
         audit_record(
@@ -1484,25 +1484,25 @@ def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
         "actor": actor.pk if actor is not None else None,
         "action": AuditAction.RETEST_OPEN.value,
     }
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {retest} ({qn('community_id')}, {qn('resident_id')}, {qn('round_id')}, "  # noqa: S608 - names from the models
-                f"{qn('source_tube_id')}, {qn('reason')}, {qn('status')}, {qn('created_at')}, {qn('work_order_id')}) "
-                f"SELECT s.community_id, s.resident_id, %(round)s, s.tube_id, s.reason, %(pending)s, %(now)s, o.id "
-                f"FROM {stage} s JOIN {orders} o ON o.source_key = s.source_key ORDER BY s.rn",
-                params,
-            )
-            cursor.execute(
-                f"INSERT INTO {audit_log} ({qn('at')}, {qn('actor_id')}, {qn('action')}, {qn('target_type')}, "  # noqa: S608 - names from the models
-                f"{qn('target_id')}, {qn('community_id')}, {qn('detail')}) "
-                f"SELECT %(now)s, %(actor)s, %(action)s, 'retest', CAST(r.id AS TEXT), s.community_id, s.audit_detail "
-                f"FROM {stage} s JOIN {retest} r ON r.resident_id = s.resident_id AND r.status = %(pending)s "
-                "ORDER BY s.rn",
-                params,
-            )
-    finally:
-        stage_drop(_RETESTS_STAGE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {retest} ({qn('community_id')}, {qn('resident_id')}, {qn('round_id')}, "  # noqa: S608 - names from the models
+            f"{qn('source_tube_id')}, {qn('reason')}, {qn('status')}, {qn('created_at')}, {qn('work_order_id')}) "
+            f"SELECT s.community_id, s.resident_id, %(round)s, s.tube_id, s.reason, %(pending)s, %(now)s, o.id "
+            f"FROM {stage} s JOIN {orders} o ON o.source_key = s.source_key ORDER BY s.rn",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {audit_log} ({qn('at')}, {qn('actor_id')}, {qn('action')}, {qn('target_type')}, "  # noqa: S608 - names from the models
+            f"{qn('target_id')}, {qn('community_id')}, {qn('detail')}) "
+            f"SELECT %(now)s, %(actor)s, %(action)s, 'retest', CAST(r.id AS TEXT), s.community_id, s.audit_detail "
+            f"FROM {stage} s JOIN {retest} r ON r.resident_id = s.resident_id AND r.status = %(pending)s "
+            "ORDER BY s.rn",
+            params,
+        )
+    # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+    # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+    stage_drop(_RETESTS_STAGE)
 
 
 # The re-tests :func:`_retests_open_bulk` stages (a temporary table; a constant).

@@ -286,12 +286,12 @@ def work_orders_create_many_in_transaction(
         f"SELECT %(now)s, %(actor)s, %(action)s, 'work_order', CAST(o.id AS TEXT), %(community)s, s.audit_detail "
         f"{joined}",
     )
-    try:
-        with connection.cursor() as cursor:
-            for sql in statements:
-                cursor.execute(sql, params)  # names from the models and constants, values as parameters
-    finally:
-        stage_drop(_ORDERS_STAGE)
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)  # names from the models and constants, values as parameters
+    # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+    # DROP) and its rollback, or the caller's savepoint's, removes the staged table with the rest.
+    stage_drop(_ORDERS_STAGE)
     return len(rows)
 
 

@@ -9,6 +9,7 @@ a statement count that does not grow with the round.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection
@@ -207,3 +208,21 @@ def test_streamed_rows_are_the_rows_read_whole(name: str) -> None:
         book.save(out)
         data = out.getvalue()
     assert list(iter_table(data, name)) == read_table(data, name).rows
+
+
+def test_a_real_clash_inside_the_set_based_writes_falls_back(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unique constraint refuses the set-based insert itself (here a pending re-test written
+    between the pending read and the insert, inside the savepoint, as a clash would be): the error
+    is the constraint's, not an aborted transaction's, the savepoint rolls everything back (the
+    staged tables with it) and every member is opened one by one."""
+    rnd, people, lab = _positive_round(world)
+    real = services.work_orders_create_many_in_transaction
+
+    def meanwhile(**kwargs: Any) -> int:
+        Retest.objects.create(community=world.community, resident=people[0], reason="antigen")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "work_orders_create_many_in_transaction", meanwhile)
+    report = results_import(round=rnd, data=lab, filename="l.csv", actor=world.secretary)
+    assert report.tubes == 2 and len(report.retest) == 6
+    _retests_as_one_by_one(rnd, people, world.secretary)
