@@ -22,6 +22,9 @@ from django.db import connection, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.sql.compiler import SQLCompiler
 
+# Ids or keys one ``any_of`` look-up sends: one array on PostgreSQL; under SQLite's 32,766 variables.
+LOOKUP_CHUNK = 30_000
+
 
 def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
@@ -128,6 +131,9 @@ class AnyOf(models.Lookup):
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", (*lhs_params, values)
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
+
+
+models.ForeignKey.register_lookup(AnyOf)  # ``resident_id__any_of``: a key's related lookups are its own class's
 
 
 def rows_stage(

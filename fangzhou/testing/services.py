@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,15 +18,15 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Count, F, Min, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Min
+from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 
-from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_row, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
-from fangzhou.lib.bulk import rows_stage, stage_analyze, stage_drop, tables_analyze
+from fangzhou.lib.bulk import LOOKUP_CHUNK, rows_stage, stage_analyze, stage_drop, tables_analyze
 from fangzhou.lib.db import analyze
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.fastsql import hot_cursor, insert, one_statement, upsert
@@ -35,9 +36,7 @@ from fangzhou.lib.importing import (
     ImportReport,
     MappedStream,
     Rejection,
-    Row,
     chunks,
-    rows_check,
     rows_stream,
     sheet_stream,
 )
@@ -62,7 +61,7 @@ from fangzhou.testing.models import (
 )
 from fangzhou.testing.pooling import TubeFiller
 from fangzhou.testing.selectors import AntigenRead, antigen_read, antigen_retest_cause, exempt_resident_ids
-from fangzhou.workorders.models import CloseReason, Kind, Priority, Status
+from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
 from fangzhou.workorders.services import (
     OrderSpec,
     work_order_create_in_transaction,
@@ -515,9 +514,6 @@ class SamplesReport(ImportReport):
         }
 
 
-# Rows read, looked up and checked per chunk by the results import: one query per kind of look-up
-# per chunk, never one a row. (The samples import checks the whole file at once, in SQL.)
-IMPORT_CHUNK = 5000
 ANALYZE_AFTER = 1000  # rows written by one import before the planner's statistics are refreshed
 
 
@@ -558,21 +554,21 @@ def samples_import(
         rnd = _lock_round(round)
         now = dt.datetime.combine(rnd.date, dt.time(12, 0), tzinfo=timezone.get_current_timezone())
         report.rows_read = rows_stage(_STAGE, _stage_columns(), _staged_rows(mapped, now), analyze=("code", "doc"))
-        try:
-            _samples_checked(rnd)
-            with connection.cursor() as cursor:
-                cursor.execute(_samples_sql(_REJECTED_SQL), {"round": rnd.pk})
-                for rejection in cursor.fetchall():
-                    report.rejected.append(_sample_rejection(*rejection))
-                cursor.execute(_samples_sql(_COUNTS_SQL))
-                unchanged, kept, single = cursor.fetchone()
-                report.count("unchanged", int(unchanged or 0))
-                if kept:
-                    report.tubes = _tubes_insert(cursor, rnd, actor)
-                    report.count("created", _samples_insert(cursor, rnd, actor))
-                    report.single += int(single or 0)
-        finally:
-            stage_drop(_STAGE, _CHECKED, _ACCEPTED)
+        _samples_checked(rnd)
+        with connection.cursor() as cursor:
+            cursor.execute(_samples_sql(_REJECTED_SQL), {"round": rnd.pk})
+            for rejection in cursor.fetchall():
+                report.rejected.append(_sample_rejection(*rejection))
+            cursor.execute(_samples_sql(_COUNTS_SQL))
+            unchanged, kept, single = cursor.fetchone()
+            report.count("unchanged", int(unchanged or 0))
+            if kept:
+                report.tubes = _tubes_insert(cursor, rnd, actor)
+                report.count("created", _samples_insert(cursor, rnd, actor))
+                report.single += int(single or 0)
+        # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+        # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+        stage_drop(_STAGE, _CHECKED, _ACCEPTED)
         if then is not None:
             then(report)
         audit_record(
@@ -1032,11 +1028,6 @@ def retest_case_confirm(*, retest_id: int, actor: User, report_date: dt.date | N
     return retest, case
 
 
-ResultEntry = tuple[int, str, float | None, float | None, dt.datetime]  # row, result, Ct values, tested at
-# A stored tube as the results import needs it: id, round, samples in it, kind, pool size, closed at.
-TubeFacts = tuple[int, int, int, str, int, dt.datetime | None]
-
-
 def results_import(
     *,
     round: Round,
@@ -1052,123 +1043,50 @@ def results_import(
     ``ct_orf1ab``, ``ct_n``, ``tested_at``); ``then`` runs in the import's transaction, the round
     still locked (the API keeps its answer there).
 
-    Streamed and set-based like :func:`samples_import`: the tubes a chunk of rows names and their
-    stored results in two queries; the new results in one bulk insert and their tubes in one update
-    per 2,000; a negative pooled tube costs nothing more. Only the tubes whose result reaches a
-    person (a positive or invalid pooled tube, a single tube) read their members, in one query."""
+    Checked in the database like :func:`samples_import`: the file is read a row at a time and each
+    row's cells, as plain values (the tube code cleaned, the result word looked up, the Ct values
+    and the time parsed once per distinct cell), are staged by one COPY (``executemany``
+    elsewhere); one statement gives every row its verdict (:data:`_RESULTS_CHECKED_SQL`), the
+    results are one ``INSERT … SELECT`` and their tubes one ``UPDATE``. Python touches only the
+    rejected rows and the tubes whose result reaches a person (a positive or invalid pooled tube, a
+    single tube): their members in one query, their re-tests, orders, events and audit rows in one
+    multi-row insert each (:func:`_retests_open_many`)."""
     report = ResultsReport()
     mapped = _stream(data, filename, rows, RESULTS, report)
     with transaction.atomic(durable=True):
         rnd = Round.objects.select_for_update().get(pk=round.pk)
-        tubes: dict[str, TubeFacts] = {}
-        stored: dict[str, str] = {}  # tube code -> its stored result
         now = timezone.now()
-        parsed: dict[str, list[ResultEntry]] = defaultdict(list)
-        for chunk in mapped.chunks(IMPORT_CHUNK):
-            codes = {_clean_code(_text(v)) for v in chunk.values("tube")} - tubes.keys() - {""}
-            if codes:
-                for code, *facts in (
-                    Tube.objects.filter(code__any_of=sorted(codes))
-                    .order_by()
-                    .annotate(n=Count("samples"))
-                    .values_list("code", "pk", "round_id", "n", "kind", "pool_size", "closed_at")
-                ):
-                    tubes[code] = tuple(facts)  # type: ignore[assignment]
-                stored.update(
-                    LabResult.objects.filter(tube__code__any_of=sorted(codes)).values_list("tube__code", "result")
-                )
-
-            def parse(line: Row) -> tuple[str, ResultEntry] | None:
-                row = line.number
-                code = _clean_code(_text(line.get("tube")))
-                word = _text(line.get("result")).lower()
-                if not code:
-                    line.reject("tube", "缺少试管编码", "tube code missing")
-                    return None
-                found = RESULT_WORDS.get(word)
-                if found is None:
-                    line.reject("result", f"检测结果「{word}」无法识别（阴性/阳性/无效）", f"unknown result {word!r}")
-                    return None
-                tube = tubes.get(code)
-                if tube is None:
-                    line.reject("tube", f"未知试管 {code}", f"unknown tube {code}")
-                    return None
-                if tube[1] != rnd.pk:
-                    line.reject("tube", f"试管 {code} 属于另一轮次（#{tube[1]}）", f"tube belongs to round {tube[1]}")
-                    return None
-                if not tube[2]:
-                    line.reject("tube", f"试管 {code} 没有样本", f"tube {code} holds no sample")
-                    return None
-                ct_a, ok_a = _ct(line.get("ct_orf1ab"))
-                ct_n, ok_n = _ct(line.get("ct_n"))
-                if not (ok_a and ok_n):
-                    line.reject(
-                        "ct_orf1ab" if not ok_a else "ct_n",
-                        "Ct 值无效（应为 0–50 的数字）",
-                        "Ct value is not a number 0–50",
-                    )
-                    return None
-                tested_at = _when(line.get("tested_at"), now)
-                if tested_at is None:
-                    line.reject("tested_at", "检测时间无法识别", "unreadable tested_at")
-                    return None
-                return code, (row, str(found), ct_a, ct_n, tested_at)
-
-            for code, entry in rows_check(chunk, parse, report):
-                parsed[code].append(entry)
-        fresh: list[tuple[str, ResultEntry]] = []
-        for code, entries in parsed.items():
-            results = {e[1] for e in entries}
-            if len(results) > 1:
-                rows_text = "、".join(str(e[0]) for e in entries)
-                for e in entries:
-                    report.reject(
-                        e[0],
-                        "result",
-                        f"试管 {code} 结果相互矛盾（第 {rows_text} 行）",
-                        f"conflicting results for tube {code}",
-                    )
-                continue
-            first, *dupes = entries
-            for e in dupes:
-                report.reject(e[0], "tube", f"与第 {first[0]} 行重复", f"duplicate of row {first[0]}")
-            before = stored.get(code)
-            if before is not None:
-                if before == first[1]:
-                    report.count("unchanged")
-                else:
-                    report.reject(
-                        first[0],
-                        "result",
-                        f"试管 {code} 已有结果「{Result(before).label}」，与本行矛盾",
-                        f"conflicts with the stored result {before}",
-                    )
-                continue
-            fresh.append((code, first))
-        del parsed, stored
-        for batch in chunks(fresh, 2000):
-            LabResult.objects.bulk_create(
-                [
-                    LabResult(
-                        tube_id=tubes[code][0],
-                        result=result,
-                        ct_orf1ab=ct_a,
-                        ct_n=ct_n,
-                        tested_at=tested_at,
-                        imported_by=actor,
-                        filename=filename[:255],
-                    )
-                    for code, (_, result, ct_a, ct_n, tested_at) in batch
+        report.rows_read = rows_stage(
+            _RESULTS_STAGE, _results_stage_columns(), _results_staged_rows(mapped, now), analyze=("code",)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_results_sql(_RESULTS_CHECKED_SQL), {"round": rnd.pk})
+            stage_analyze(_RESULTS_CHECKED, ("verdict", "tube_id"))
+            cursor.execute(_results_sql(_RESULTS_REJECTED_SQL))
+            report.rejected.extend(_result_rejections(cursor.fetchall()))
+            cursor.execute(_results_sql(_RESULTS_COUNTS_SQL))
+            unchanged, fresh, negative = cursor.fetchone()
+            report.count("unchanged", int(unchanged or 0))
+            report.negative = int(negative or 0)
+            reaching: list[tuple[int, str, str, dt.datetime, bool]] = []
+            if fresh:
+                report.count("created", _lab_results_insert(cursor, rnd, actor, filename, now))
+                if report.created >= ANALYZE_AFTER:
+                    tables_analyze(LabResult, Tube)
+                cursor.execute(_results_sql(_RESULTS_REACHING_SQL))
+                reaching = [
+                    (tube_id, code, result, _db_datetime(at), bool(pooled))
+                    for tube_id, code, result, at, pooled in cursor.fetchall()
                 ]
-            )
-            Tube.objects.filter(pk__in=[tubes[code][0] for code, _ in batch]).update(
-                status=Tube.Status.RESULTED, closed_at=Coalesce(F("closed_at"), Value(now))
-            )
-        report.count("created", len(fresh))
-        if len(fresh) >= ANALYZE_AFTER:
-            tables_analyze(LabResult, Tube)
-        _results_apply(rnd, [(tubes[code], code, e[1], e[4]) for code, e in fresh], actor, report)
-        report.rejected.sort(key=lambda r: r.row)
+        for _, code, result, _, _ in reaching:
+            if result == Result.POSITIVE:
+                report.positive_tubes.append(code)
+            elif result == Result.INVALID:
+                report.invalid_tubes.append(code)
+        _results_apply(rnd, reaching, actor, report)
+        # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+        # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+        stage_drop(_RESULTS_STAGE, _RESULTS_CHECKED)
         if then is not None:
             then(report)
         audit_record(
@@ -1189,41 +1107,229 @@ def results_import(
     return report
 
 
+# The staged lab file: one row per data row, plain values (the result as stored, NULL when the word
+# is not one; the Ct values as numbers, ``ct_bad`` 1 or 2 when ORF1ab's or N's cell is not a number
+# 0–50; the time as the database's own timestamp, NULL when unreadable). Names are constants.
+_RESULTS_STAGE = "fz_results_in"
+_RESULTS_CHECKED = "fz_results_checked"
+
+
+def _results_stage_columns() -> tuple[tuple[str, str], ...]:
+    at = "timestamp with time zone" if connection.vendor == "postgresql" else "text"  # Django's own text on SQLite
+    real = "double precision"
+    return (
+        ("rn", "integer"),
+        ("code", "text"),
+        ("word", "text"),
+        ("result", "text"),
+        ("ct_a", real),
+        ("ct_n", real),
+        ("ct_bad", "integer"),
+        ("at", at),
+    )
+
+
+def _cached(cache: dict[Any, Any], cell: Any, make: Callable[[Any], Any]) -> Any:
+    """``make(cell)``, once per distinct cell (tube codes, times and Ct values repeat down a file)."""
+    try:
+        return cache[cell]
+    except KeyError:
+        value = cache[cell] = make(cell)
+        return value
+    except TypeError:  # an unhashable cell
+        return make(cell)
+
+
+def _results_staged_rows(mapped: MappedStream, now: dt.datetime) -> Iterator[tuple[Any, ...]]:
+    """Each data row as the plain values the checks compare, cleaned as one row at a time did: the
+    tube code by :func:`_clean_code`, the result word stripped and lower-cased and looked up in
+    :data:`RESULT_WORDS`, each Ct by :func:`_ct`, the time by :func:`_when` (empty: now)."""
+    vendor = connection.vendor
+    adapt = connection.ops.adapt_datetimefield_value
+    codes: dict[Any, str] = {}
+    words: dict[Any, tuple[str, str | None]] = {}
+    cts: dict[Any, tuple[float | None, bool]] = {}
+    times: dict[Any, Any] = {}
+
+    def word_of(cell: Any) -> tuple[str, str | None]:
+        word = _text(cell).lower()
+        found = RESULT_WORDS.get(word)
+        return word, None if found is None else str(found)
+
+    for number, cells in mapped.rows:
+        code = _cached(codes, cells.get("tube"), lambda c: _clean_code(_text(c)))
+        word, result = _cached(words, cells.get("result"), word_of)
+        ct_a, ok_a = _cached(cts, cells.get("ct_orf1ab"), _ct)
+        ct_n, ok_n = _cached(cts, cells.get("ct_n"), _ct)
+        at = _cached(times, cells.get("tested_at"), lambda c: _time_value(_when(c, now), vendor, adapt))
+        yield number, code, word, result, ct_a, ct_n, 0 if ok_a and ok_n else (1 if not ok_a else 2), at
+
+
+def _db_datetime(value: Any) -> dt.datetime:
+    """A timestamp read back by a raw query (SQLite gives Django's naive UTC text)."""
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _results_sql(template: str) -> str:
+    qn = connection.ops.quote_name
+    return template.format(
+        stage=qn(_RESULTS_STAGE),
+        checked=qn(_RESULTS_CHECKED),
+        tube=qn(Tube._meta.db_table),
+        sample=qn(Sample._meta.db_table),
+        lab=qn(LabResult._meta.db_table),
+    )
+
+
+# Why a row is not applied, in the order one row at a time checked them (the first that applies):
+# 1 no tube code, 2 a result word that is not one, 3 no such tube, 4 a tube of another round, 5 a
+# tube with no sample, 6 a Ct value that is not a number 0–50, 7 an unreadable time; then, among the
+# rows that pass, per tube (one window, no sort within it): 8 rows of the tube with different results
+# (every one of them), 9 a later row of the tube (a duplicate of its first), 10 the tube's stored
+# result again (unchanged), 11 another result than the stored one; 0 a new result. ``pooled``: the
+# tube's result ends at the tube when negative (a pooled tube of more than one place).
+_RESULTS_CHECKED_SQL = """
+CREATE TEMPORARY TABLE {checked} AS
+SELECT w.*,
+    CASE WHEN w.bad <> 0 THEN w.bad
+         WHEN w.lo <> w.hi THEN 8
+         WHEN w.rn <> w.first THEN 9
+         WHEN w.stored IS NULL THEN 0
+         WHEN w.stored = w.result THEN 10
+         ELSE 11 END AS verdict
+FROM (
+    SELECT c.*,
+        MIN(c.rn) OVER per_tube AS first,
+        MIN(c.result) OVER per_tube AS lo,
+        MAX(c.result) OVER per_tube AS hi
+    FROM (
+        SELECT t.rn, t.code, t.word, t.result, t.ct_a, t.ct_n, t.ct_bad, t.at,
+            tb.id AS tube_id, tb.round_id AS tube_round, lr.result AS stored,
+            CASE WHEN tb.kind = 'pooled' AND tb.pool_size > 1 THEN 1 ELSE 0 END AS pooled,
+            CASE WHEN t.code = '' THEN 1
+                 WHEN t.result IS NULL THEN 2
+                 WHEN tb.id IS NULL THEN 3
+                 WHEN tb.round_id <> %(round)s THEN 4
+                 WHEN NOT EXISTS (SELECT 1 FROM {sample} s WHERE s.tube_id = tb.id) THEN 5
+                 WHEN t.ct_bad <> 0 THEN 6
+                 WHEN t.at IS NULL THEN 7
+                 ELSE 0 END AS bad
+        FROM {stage} t
+        LEFT JOIN {tube} tb ON tb.code = t.code
+        LEFT JOIN {lab} lr ON lr.tube_id = tb.id
+    ) c
+    WINDOW per_tube AS (PARTITION BY c.code, c.bad)
+) w
+"""
+
+_RESULTS_REJECTED_SQL = """
+SELECT rn, verdict, code, word, tube_round, ct_bad, first, stored
+FROM {checked} WHERE verdict NOT IN (0, 10) ORDER BY rn
+"""
+
+_RESULTS_COUNTS_SQL = """
+SELECT SUM(CASE WHEN verdict = 10 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN verdict = 0 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN verdict = 0 AND result = 'negative' THEN 1 ELSE 0 END)
+FROM {checked}
+"""
+
+# The new results that reach a person: all but a pooled tube's negative, in the file's order.
+_RESULTS_REACHING = "verdict = 0 AND (pooled = 0 OR result <> 'negative')"
+_RESULTS_REACHING_SQL = (
+    "SELECT tube_id, code, result, at, pooled FROM {checked} WHERE "  # noqa: S608 - constants
+    + _RESULTS_REACHING
+    + " ORDER BY rn"
+)
+
+
+def _result_rejections(rows: Sequence[tuple[Any, ...]]) -> list[Rejection]:
+    """The checked rows' rejections, in the words the one-row-at-a-time checks used."""
+    conflicting: dict[str, list[int]] = defaultdict(list)
+    for row, verdict, code, *_ in rows:
+        if verdict == 8:
+            conflicting[code].append(row)
+    out: list[Rejection] = []
+    for row, verdict, code, word, tube_round, ct_bad, first, stored in rows:
+        if verdict == 1:
+            out.append(Rejection(row, "tube", "缺少试管编码", "tube code missing"))
+        elif verdict == 2:
+            zh = f"检测结果「{word}」无法识别（阴性/阳性/无效）"
+            out.append(Rejection(row, "result", zh, f"unknown result {word!r}"))
+        elif verdict == 3:
+            out.append(Rejection(row, "tube", f"未知试管 {code}", f"unknown tube {code}"))
+        elif verdict == 4:
+            zh = f"试管 {code} 属于另一轮次（#{tube_round}）"
+            out.append(Rejection(row, "tube", zh, f"tube belongs to round {tube_round}"))
+        elif verdict == 5:
+            out.append(Rejection(row, "tube", f"试管 {code} 没有样本", f"tube {code} holds no sample"))
+        elif verdict == 6:
+            column = "ct_orf1ab" if ct_bad == 1 else "ct_n"
+            out.append(Rejection(row, column, "Ct 值无效（应为 0–50 的数字）", "Ct value is not a number 0–50"))
+        elif verdict == 7:
+            out.append(Rejection(row, "tested_at", "检测时间无法识别", "unreadable tested_at"))
+        elif verdict == 8:
+            rows_text = "、".join(str(r) for r in conflicting[code])
+            zh = f"试管 {code} 结果相互矛盾（第 {rows_text} 行）"
+            out.append(Rejection(row, "result", zh, f"conflicting results for tube {code}"))
+        elif verdict == 9:
+            out.append(Rejection(row, "tube", f"与第 {first} 行重复", f"duplicate of row {first}"))
+        else:
+            zh = f"试管 {code} 已有结果「{Result(stored).label}」，与本行矛盾"
+            out.append(Rejection(row, "result", zh, f"conflicts with the stored result {stored}"))
+    return out
+
+
+def _lab_results_insert(cursor: Any, rnd: Round, actor: User | None, filename: str, now: dt.datetime) -> int:
+    """The new results (one ``INSERT … SELECT``), then their tubes marked resulted, closed now if they
+    were not (one ``UPDATE``); returns how many results."""
+    qn = connection.ops.quote_name
+    columns = ("tube_id", "result", "ct_orf1ab", "ct_n", "tested_at", "imported_at", "imported_by_id", "filename")
+    params = {"now": _db_value(now), "actor": actor.pk if actor is not None else None, "filename": filename[:255]}
+    cursor.execute(
+        _results_sql(
+            f"INSERT INTO {{lab}} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - names from the models
+            "SELECT tube_id, result, ct_a, ct_n, at, %(now)s, %(actor)s, %(filename)s "
+            "FROM {checked} WHERE verdict = 0 ORDER BY rn"
+        ),
+        params,
+    )
+    created = int(cursor.rowcount)
+    cursor.execute(
+        _results_sql(
+            "UPDATE {tube} SET status = %(resulted)s, closed_at = COALESCE(closed_at, %(now)s) "
+            "WHERE id IN (SELECT tube_id FROM {checked} WHERE verdict = 0)"
+        ),
+        {"resulted": Tube.Status.RESULTED, "now": _db_value(now)},
+    )
+    return created
+
+
 def _results_apply(
     rnd: Round,
-    fresh: Sequence[tuple[TubeFacts, str, str, dt.datetime]],
+    reaching: Sequence[tuple[int, str, str, dt.datetime, bool]],
     actor: User | None,
     report: ResultsReport,
 ) -> None:
-    """What the new results do, in the file's order: counted; a negative pooled tube ends there; a
-    positive or invalid pooled tube puts its members on the re-test list; a single tube's result is
-    its resident's own (a case confirmed, or the re-test cleared)."""
-    reaching: list[tuple[int, str, dt.datetime, bool]] = []  # tube id, result, tested at, pooled
-    for facts, code, result, tested_at in fresh:
-        if result == Result.NEGATIVE:
-            report.negative += 1
-        elif result == Result.POSITIVE:
-            report.positive_tubes.append(code)
-        else:
-            report.invalid_tubes.append(code)
-        pooled = facts[3] == TubeKind.POOLED and facts[4] > 1
-        if not (pooled and result == Result.NEGATIVE):
-            reaching.append((facts[0], result, tested_at, pooled))
+    """What the new results that reach a person do, in the file's order (tube id, code, result,
+    tested at, pooled): a positive or invalid pooled tube puts its members on the re-test list; a
+    single tube's result is its resident's own (a case confirmed, or the re-test cleared)."""
     if not reaching:
         return
-    _results_signal(reaching)
-    found: dict[int, Tube] = {}
+    _results_signal([(tube_id, result, tested_at, pooled) for tube_id, _, result, tested_at, pooled in reaching])
+    reached = RawSQL(_results_sql("SELECT tube_id FROM {checked} WHERE " + _RESULTS_REACHING), ())  # noqa: S608,S611
+    found: dict[int, Tube] = {tube.pk: tube for tube in Tube.objects.filter(pk__in=reached)}
     members: dict[int, list[Resident]] = defaultdict(list)
-    for batch in chunks([r[0] for r in reaching], 1000):
-        found.update(Tube.objects.in_bulk(batch))
-        for sample in (
-            Sample.objects.filter(tube_id__in=batch)
-            .select_related("resident__household__building__compound", "resident__community")
-            .order_by("tube_id", "id")
-        ):
-            members[sample.tube_id].append(sample.resident)
+    for sample in (
+        Sample.objects.filter(tube_id__in=reached)
+        .select_related("resident__household__building__compound", "resident__community")
+        .order_by("tube_id", "id")
+    ):
+        members[sample.tube_id].append(sample.resident)
     opening: list[tuple[Resident, Tube, str]] = []  # re-tests to open, in the file's order
-    for tube_id, result, tested_at, pooled in reaching:
+    for tube_id, _, result, tested_at, pooled in reaching:
         tube = found[tube_id]
         if pooled:
             reason = Retest.Reason.POSITIVE_TUBE if result == Result.POSITIVE else Retest.Reason.INVALID_TUBE
@@ -1300,9 +1406,9 @@ def _retests_open_many(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
 def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]], actor: User | None) -> None:
     ids = [resident.pk for resident, _, _ in entries]
     taken: set[int] = set()
-    for batch in chunks(ids, 1000):
+    for batch in chunks(ids, LOOKUP_CHUNK):  # one query, but for a round of more re-tests than this
         taken.update(
-            Retest.objects.filter(resident_id__in=batch, status=Retest.Status.PENDING).values_list(
+            Retest.objects.filter(resident_id__any_of=batch, status=Retest.Status.PENDING).values_list(
                 "resident_id", flat=True
             )
         )
@@ -1313,53 +1419,83 @@ def _retests_open_bulk(rnd: Round, entries: Sequence[tuple[Resident, Tube, str]]
             todo.append((resident, tube, reason))
     if not todo:
         return
-    orders: dict[str, Any] = {}
     by_community: dict[int, list[tuple[Resident, Tube, str]]] = defaultdict(list)
     for entry in todo:
         by_community[entry[0].community_id].append(entry)
     for group in by_community.values():
-        orders.update(
-            work_orders_create_many_in_transaction(
-                community=group[0][0].community,
-                kind=Kind.RETEST,
-                specs=[
-                    OrderSpec(
-                        resident=resident,
-                        **_retest_title_fields(resident),
-                        source_key=f"retest:{rnd.pk}:{resident.pk}",
-                        detail=_retest_reason_text(reason),
-                    )
-                    for resident, _, reason in group
-                ],
-                actor=actor,
-                priority=Priority.URGENT,
-            )
+        work_orders_create_many_in_transaction(
+            community=group[0][0].community,
+            kind=Kind.RETEST,
+            specs=[
+                OrderSpec(
+                    resident=resident,
+                    **_retest_title_fields(resident),
+                    source_key=f"retest:{rnd.pk}:{resident.pk}",
+                    detail=_retest_reason_text(reason),
+                )
+                for resident, _, reason in group
+            ],
+            actor=actor,
+            priority=Priority.URGENT,
         )
-    retests = Retest.objects.bulk_create(
-        [
-            Retest(
-                community_id=resident.community_id,
-                resident=resident,
-                round=rnd,
-                source_tube=tube,
-                reason=reason,
-                work_order=orders[f"retest:{rnd.pk}:{resident.pk}"],
-            )
-            for resident, tube, reason in todo
-        ],
-        batch_size=1000,
-    )
-    audit_record_many(
-        audit_row(
+    rows = []
+    for n, (resident, tube, reason) in enumerate(todo):
+        audit = audit_row(
             action=AuditAction.RETEST_OPEN,
             actor=actor,
             target_type="retest",
-            target_id=retest.pk,
-            community_id=retest.community_id,
-            detail={"resident": retest.resident_id, "reason": retest.reason},
+            target_id=0,  # the re-test's id, written by the statement
+            community_id=resident.community_id,
+            detail={"resident": resident.pk, "reason": reason},
         )
-        for retest in retests
+        key = f"retest:{rnd.pk}:{resident.pk}"
+        rows.append((n, resident.pk, resident.community_id, tube.pk, reason, key, json.dumps(audit.detail)))
+    json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+    columns = (
+        ("rn", "integer"),
+        ("resident_id", "bigint"),
+        ("community_id", "bigint"),
+        ("tube_id", "bigint"),
+        ("reason", "text"),
+        ("source_key", "text"),
+        ("audit_detail", json_type),
     )
+    rows_stage(_RETESTS_STAGE, columns, rows, analyze=("source_key", "resident_id"))
+    qn = connection.ops.quote_name
+    stage, retest, orders, audit_log = (
+        qn(_RETESTS_STAGE),
+        *(qn(m._meta.db_table) for m in (Retest, WorkOrder, AuditLog)),
+    )
+    params = {
+        "round": rnd.pk,
+        "pending": Retest.Status.PENDING,
+        "now": _db_value(timezone.now()),
+        "actor": actor.pk if actor is not None else None,
+        "action": AuditAction.RETEST_OPEN.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {retest} ({qn('community_id')}, {qn('resident_id')}, {qn('round_id')}, "  # noqa: S608 - names from the models
+            f"{qn('source_tube_id')}, {qn('reason')}, {qn('status')}, {qn('created_at')}, {qn('work_order_id')}) "
+            f"SELECT s.community_id, s.resident_id, %(round)s, s.tube_id, s.reason, %(pending)s, %(now)s, o.id "
+            f"FROM {stage} s JOIN {orders} o ON o.source_key = s.source_key ORDER BY s.rn",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {audit_log} ({qn('at')}, {qn('actor_id')}, {qn('action')}, {qn('target_type')}, "  # noqa: S608 - names from the models
+            f"{qn('target_id')}, {qn('community_id')}, {qn('detail')}) "
+            f"SELECT %(now)s, %(actor)s, %(action)s, 'retest', CAST(r.id AS TEXT), s.community_id, s.audit_detail "
+            f"FROM {stage} s JOIN {retest} r ON r.resident_id = s.resident_id AND r.status = %(pending)s "
+            "ORDER BY s.rn",
+            params,
+        )
+    # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+    # DROP) and its rollback, or the caller's savepoint's, removes the staged tables with the rest.
+    stage_drop(_RETESTS_STAGE)
+
+
+# The re-tests :func:`_retests_open_bulk` stages (a temporary table; a constant).
+_RETESTS_STAGE = "fz_retests_new"
 
 
 # How a re-test's door-to-door order ends with it: (order outcome, reason shown to whoever reads it).

@@ -4,6 +4,7 @@ its own service's transaction, ``work_order_create_in_transaction``)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,13 +12,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row, masked
-from fangzhou.accounts.models import User
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_row, masked
+from fangzhou.accounts.models import AuditLog, User
 from fangzhou.accounts.permissions import is_manager
+from fangzhou.lib.bulk import LOOKUP_CHUNK, rows_stage, stage_drop
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.files import file_store_on_commit
 from fangzhou.registry.addressing import household_label
@@ -167,62 +169,134 @@ class OrderSpec:
 
 def work_orders_create_many_in_transaction(
     *, community: Community, kind: str, specs: Sequence[OrderSpec], actor: User | None, priority: int = Priority.NORMAL
-) -> dict[str, WorkOrder]:
+) -> int:
     """:func:`work_order_create_in_transaction` for many residents at once (a positive round's
-    re-tests): the orders already open for a cause are returned as they are, the others written with
-    their first event and audit row in one statement each per batch. Returns the orders by source key.
+    re-tests), in a constant number of statements whatever their number: the orders already there
+    for a cause (its source key) are left as they are; the others are staged by one COPY
+    (``executemany`` elsewhere) and written, with their first event and their audit row, by one
+    ``INSERT … SELECT`` each. Returns how many were written; the caller finds every spec's order by
+    its source key. The titles, the emergency rule and the audit checks stay the Python ones.
 
     A concurrent creator of one of the causes makes the insert fail (unique source key) and the
     caller's savepoint roll back; the caller then goes one by one."""
     if kind not in Kind.values:
         raise WorkOrderError(f"未知的工单类型「{kind}」", f"unknown work-order kind {kind!r}")
     keys = [s.source_key for s in specs]
-    found: dict[str, WorkOrder] = {}
-    for start in range(0, len(keys), 1000):
-        found.update(
-            (o.source_key or "", o) for o in WorkOrder.objects.filter(source_key__in=keys[start : start + 1000])
+    seen: set[str | None] = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        seen.update(
+            WorkOrder.objects.filter(source_key__any_of=keys[start : start + LOOKUP_CHUNK]).values_list(
+                "source_key", flat=True
+            )
         )
-    new: list[WorkOrder] = []
-    for spec in specs:
-        if spec.source_key in found:
+    group = DEFAULT_GROUP[Kind(kind)]
+    rows: list[tuple[Any, ...]] = []
+    for n, spec in enumerate(specs):
+        if spec.source_key in seen:
             continue
+        seen.add(spec.source_key)
         resident = spec.resident
         reason = rules.emergency_reason(kind=kind, special_codes=resident.special_codes, acute=False)
-        order = WorkOrder(
-            community=community,
-            kind=kind,
-            group=DEFAULT_GROUP[Kind(kind)],
-            priority=Priority.EMERGENCY if reason else priority,
-            title=spec.title[:200],
-            title_code=spec.title_code,
-            title_args=spec.title_args,
-            detail=spec.detail,
-            building=resident.household.building,
-            household=resident.household,
-            resident=resident,
-            source_key=spec.source_key,
-            created_by=actor,
-            emergency_reason=reason,
-        )
-        new.append(order)
-        found[spec.source_key] = order
-    WorkOrder.objects.bulk_create(new, batch_size=1000)
-    WorkOrderEvent.objects.bulk_create(
-        [WorkOrderEvent(order=o, actor=actor, from_status="", to_status=Status.OPEN, note=o.title) for o in new],
-        batch_size=1000,
-    )
-    audit_record_many(
-        audit_row(
+        level = int(Priority.EMERGENCY if reason else priority)
+        audit = audit_row(
             action=AuditAction.WORK_ORDER_CREATE,
             actor=actor,
             target_type="work_order",
-            target_id=o.pk,
+            target_id=0,  # the order's id, written by the statement
             community=community,
-            detail={"kind": kind, "group": o.group, "priority": int(o.priority), "source_key": o.source_key or ""},
+            detail={"kind": kind, "group": group, "priority": level, "source_key": spec.source_key},
         )
-        for o in new
+        rows.append(
+            (
+                n,
+                resident.pk,
+                resident.household.building_id,
+                resident.household_id,
+                level,
+                spec.title[:200],
+                spec.title_code,
+                json.dumps(spec.title_args),
+                spec.detail,
+                spec.source_key,
+                reason,
+                json.dumps(audit.detail),
+            )
+        )
+    if not rows:
+        return 0
+    json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+    columns = (
+        ("rn", "integer"),
+        ("resident_id", "bigint"),
+        ("building_id", "bigint"),
+        ("household_id", "bigint"),
+        ("priority", "integer"),
+        ("title", "text"),
+        ("title_code", "text"),
+        ("title_args", json_type),
+        ("detail", "text"),
+        ("source_key", "text"),
+        ("emergency_reason", "text"),
+        ("audit_detail", json_type),
     )
-    return found
+    rows_stage(_ORDERS_STAGE, columns, rows, analyze=("source_key",))
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "community": community.pk,
+        "kind": kind,
+        "group": group,
+        "open": Status.OPEN,
+        "actor": actor.pk if actor is not None else None,
+        "now": now if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(now),
+        "action": AuditAction.WORK_ORDER_CREATE.value,
+    }
+    written = (
+        ("community_id", "%(community)s"),
+        ("building_id", "s.building_id"),
+        ("household_id", "s.household_id"),
+        ("resident_id", "s.resident_id"),
+        ("kind", "%(kind)s"),
+        ("group", "%(group)s"),
+        ("priority", "s.priority"),
+        ("status", "%(open)s"),
+        ("title", "s.title"),
+        ("title_code", "s.title_code"),
+        ("title_args", "s.title_args"),
+        ("detail", "s.detail"),
+        ("source_key", "s.source_key"),
+        ("created_by_id", "%(actor)s"),
+        ("created_at", "%(now)s"),
+        ("escalation_level", "0"),
+        ("emergency_reason", "s.emergency_reason"),
+        ("completion_note", "''"),
+        ("close_reason", "''"),
+    )
+    stage = qn(_ORDERS_STAGE)
+    orders, events, audit_log = (qn(m._meta.db_table) for m in (WorkOrder, WorkOrderEvent, AuditLog))
+    joined = f"FROM {stage} s JOIN {orders} o ON o.source_key = s.source_key ORDER BY s.rn"
+    statements = (
+        f"INSERT INTO {orders} ({', '.join(qn(c) for c, _ in written)}) "  # noqa: S608 - names from the models
+        f"SELECT {', '.join(e for _, e in written)} FROM {stage} s ORDER BY s.rn",
+        f"INSERT INTO {events} ({qn('order_id')}, {qn('at')}, {qn('actor_id')}, {qn('from_status')}, "
+        f"{qn('to_status')}, {qn('note')}, {qn('reason')}) "
+        f"SELECT o.id, %(now)s, %(actor)s, '', %(open)s, o.title, '' {joined}",
+        f"INSERT INTO {audit_log} ({qn('at')}, {qn('actor_id')}, {qn('action')}, {qn('target_type')}, "
+        f"{qn('target_id')}, {qn('community_id')}, {qn('detail')}) "
+        f"SELECT %(now)s, %(actor)s, %(action)s, 'work_order', CAST(o.id AS TEXT), %(community)s, s.audit_detail "
+        f"{joined}",
+    )
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)  # names from the models and constants, values as parameters
+    # Dropped on success only: after an error the transaction is aborted (PostgreSQL refuses even a
+    # DROP) and its rollback, or the caller's savepoint's, removes the staged table with the rest.
+    stage_drop(_ORDERS_STAGE)
+    return len(rows)
+
+
+# The orders :func:`work_orders_create_many_in_transaction` stages (a temporary table; a constant).
+_ORDERS_STAGE = "fz_orders_new"
 
 
 def _door_work_gate_or_raise(actor: User) -> None:
