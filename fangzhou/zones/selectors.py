@@ -8,11 +8,9 @@ and building.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -236,35 +234,9 @@ def zone_reports(
     ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
     compounds and micro-zones). ``settings`` (community id -> rule set name, clean-round gate)
     spares the settings query when the caller has read them with its own row (the daily report).
-    Timelines are read on first use, for the whole batch at once.
+    Timelines are read on first use, for the whole batch at once; the per-building list is made
+    on first use from the rows already read (``ZoneReport.buildings_by_status`` never makes it).
     """
-    with _gc_paused():
-        return _zone_reports(communities, on, rules=rules, buildings=buildings, settings=settings)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a report turns tens of thousands of rows into tuples:
-    every few hundred new containers Python would otherwise scan the whole heap again (at 50,000
-    buildings that was half of the report's time). Nothing made here forms a cycle; reference
-    counting frees it all as usual, and collection resumes as it was afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _zone_reports(
-    communities: Sequence[Community],
-    on: dt.date,
-    *,
-    rules: RuleSet | None,
-    buildings: bool,
-    settings: Mapping[int, tuple[str | None, bool]] | None,
-) -> dict[int, ZoneReport]:
     ids = [c.pk for c in communities]
     # The community's zone settings ride along on each compound row (one query fewer per page):
     # a community without compounds has nothing to classify, so its default rule set is enough.
@@ -524,10 +496,6 @@ class _BuildingLoader:
         if self.done:
             return
         self.done = True
-        with _gc_paused():
-            self._make()
-
-    def _make(self) -> None:
         states: dict[str, ZoneState] = {}
         lists: dict[int, list[BuildingZone]] = {}
         for report in self.reports.values():
