@@ -12,7 +12,6 @@ the end of today. The number of queries does not depend on the number of residen
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -582,7 +581,7 @@ def zone_figures(
         )
 
     places = [place("compound", p) for p in report.compounds] + [place("block", p) for p in report.microzones]
-    per_status = Counter(b.state.status for b in report.buildings)
+    per_status = report.buildings_by_status()
     return ZoneFigures(
         rule_set=rules.name,
         days_without_case=report.days_without_case(),

@@ -6,8 +6,6 @@ placed first: what needs action today starts with which buildings are sealed.
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.utils import timezone, translation
 
 from fangzhou.accounts.models import User
@@ -26,7 +24,7 @@ def zone_overview_panel(user: User, community: Community) -> OverviewPanel | Non
     # The committee sees every building's case count; others only those of the buildings they see.
     counts_for = None if user.role in COMMITTEE else visible_building_ids(user, community)
     plan = zone_plan(report, counts_for=counts_for, lang=lang)
-    per_status = Counter(b.state.status for b in report.buildings)
+    per_status = report.buildings_by_status()
     counts = [
         {"status": s, "label": report.label(s, lang), "colour": report.colour(s), "buildings": per_status.get(s, 0)}
         for s in report.rules.statuses

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 from django.db.models import BooleanField, CharField, Count, F, Max, Q, QuerySet, TextField, Value, When
 from django.db.models import Case as DbCase
 from django.db.models.functions import Cast
@@ -130,7 +131,7 @@ class BuildingZone(NamedTuple):
     y: float | None
     width: float
     depth: float
-    footprint: list[list[float]]
+    footprint: Sequence[Sequence[float]]  # () when none (one shared empty value, not a list per building)
 
     @property
     def full_label(self) -> str:
@@ -144,8 +145,29 @@ class ZoneReport:
     rules: RuleSet
     compounds: list[PlaceZone]
     microzones: list[PlaceZone]
-    buildings: list[BuildingZone]
     gated: bool = False
+    # Buildings per place key ("c<compound>" or "z<micro-zone>"): enough for the counts per status.
+    building_counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # The per-building list is drawn on some pages only: it is made for the whole batch on first use.
+    _buildings: list[BuildingZone] | None = field(default=None, repr=False, compare=False)
+    _load_buildings: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def buildings(self) -> list[BuildingZone]:
+        """Every building with its zone (empty for a report read with ``buildings=False``)."""
+        if self._buildings is None and self._load_buildings is not None:
+            self._load_buildings()
+        return self._buildings or []
+
+    def buildings_by_status(self) -> dict[str, int]:
+        """How many buildings are in each status of the rule set (every status, 0 if none),
+        without making the per-building list."""
+        states = {p.key: p.state.status for p in [*self.compounds, *self.microzones]}
+        out = dict.fromkeys(self.rules.statuses, 0)
+        for key, n in self.building_counts.items():
+            status = states[key]
+            out[status] = out.get(status, 0) + n
+        return out
 
     def label(self, status: str, lang: str = "zh") -> str:
         return self.rules.label(status, lang)
@@ -212,7 +234,8 @@ def zone_reports(
     ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
     compounds and micro-zones). ``settings`` (community id -> rule set name, clean-round gate)
     spares the settings query when the caller has read them with its own row (the daily report).
-    Timelines are read on first use, for the whole batch at once.
+    Timelines are read on first use, for the whole batch at once; the per-building list is made
+    on first use from the rows already read (``ZoneReport.buildings_by_status`` never makes it).
     """
     ids = [c.pk for c in communities]
     # The community's zone settings ride along on each compound row (one query fewer per page):
@@ -228,7 +251,7 @@ def zone_reports(
         with_settings = with_settings.annotate(zs_rule=Value(None, CharField()), zs_gate=Value(None, BooleanField()))
     compound_rows: list[tuple[Any, ...]]
     if buildings:
-        compound_rows = list(
+        compound_rows = _plain_rows(
             with_settings.order_by("id", "buildings__sort_key", "buildings__number")
             .annotate(footprint_text=Cast("buildings__footprint", TextField()))
             .values_list(
@@ -247,7 +270,7 @@ def zone_reports(
             )
         )
     else:
-        compound_rows = list(
+        compound_rows = _plain_rows(
             with_settings.order_by("id").values_list("id", "community_id", "name", "zs_rule", "zs_gate")
         )
     settings_rows: Mapping[int, tuple[str | None, bool]] = (
@@ -266,26 +289,6 @@ def zone_reports(
     if rounds is None:  # no testing app: the gate cannot apply
         rounds, gated_ids = {}, []
 
-    # Per compound, per building: (last case date up to ``on``, number of cases).
-    cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
-    per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
-    building_cases: dict[int, int] = {}
-    if buildings:
-        compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
-        for building_id, last, n in (
-            cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
-        ):
-            compound_id = compound_of.get(building_id)
-            if compound_id is not None:
-                per_compound[compound_id][str(building_id)] = (last, n)
-                building_cases[building_id] = n
-    else:
-        for compound_id, building_id, last, n in (
-            cases.values_list("building__compound_id", "building_id")
-            .annotate(last=Max("report_date"), n=Count("id"))
-            .order_by()
-        ):
-            per_compound[compound_id][str(building_id)] = (last, n)
     blocks_of: dict[int, dict[str, list[str]]] = defaultdict(dict)
     zone_names: dict[str, str] = {}
     zone_ids: dict[str, int] = {}
@@ -299,6 +302,38 @@ def zone_reports(
         members = blocks_of[compound_id].setdefault(key, [])
         if building_id is not None:
             members.append(str(building_id))
+    # Per compound: (last case date up to ``on``, number of cases); per building only in the
+    # compounds with a micro-zone, whose buildings may be classified apart.
+    cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
+    per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
+    totals: dict[int, tuple[dt.date, int]] = {}
+    building_cases: dict[int, int] = {}
+    as_date = _DateReader()
+
+    def add(compound_id: int, building_id: int, raw_last: dt.date | str, n: int) -> None:
+        last = as_date(raw_last)
+        if compound_id in blocks_of:
+            per_compound[compound_id][str(building_id)] = (last, n)
+            return
+        total = totals.get(compound_id)
+        totals[compound_id] = (last, n) if total is None else (max(last, total[0]), total[1] + n)
+
+    if buildings:
+        compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
+        for building_id, last, n in _plain_rows(
+            cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
+        ):
+            found = compound_of.get(building_id)
+            if found is not None:
+                add(found, building_id, last, n)
+                building_cases[building_id] = n
+    else:
+        for compound_id, building_id, last, n in _plain_rows(
+            cases.values_list("building__compound_id", "building_id")
+            .annotate(last=Max("report_date"), n=Count("id"))
+            .order_by()
+        ):
+            add(compound_id, building_id, last, n)
     overrides: dict[str, ZoneOverride] = {}
     for o in (
         ZoneOverride.objects.filter(community_id__in=ids, since__lte=on, until__gte=on)
@@ -312,7 +347,7 @@ def zone_reports(
     classifiers: dict[int, DayClassifier] = {}
     for c in communities:
         cid = c.pk
-        reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], [], gated=cid in gated_ids)
+        reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], gated=cid in gated_ids)
         classifiers[cid] = DayClassifier(on, rules_of[cid], rounds.get(cid, {}) if cid in gated_ids else None)
     loader = _TimelineLoader(ids, on, reports, classifiers)
     owners = loader.owners
@@ -362,10 +397,9 @@ def zone_reports(
                             block_last[zone] = last
             else:
                 owner = {}
-                for last, n in lasts.values():
-                    proper_count += n
-                    if proper_last is None or last > proper_last:
-                        proper_last = last
+                total = totals.get(compound_id)
+                if total is not None:
+                    proper_last, proper_count = total
             zone_state = {}
             if blocks:
                 # the smallest blocks first: a block is held at the floor of the blocks inside it
@@ -399,29 +433,104 @@ def zone_reports(
         if not buildings:
             continue
         building_id = row[3]
-        if building_id is None or report is None or state is None:
+        if building_id is None or report is None:
             continue
         zkey = owner.get(str(building_id), key) if owner else key
-        footprint = row[9]
-        report.buildings.append(
-            BuildingZone(
-                building_id,
-                compound_id,
-                name,
-                f"{row[4]}号楼",
-                row[4],
-                zone_names[zkey] if owner and zkey in zone_names else None,
-                zkey,
-                state if zkey == key else zone_state[zkey],
-                building_cases.get(building_id, 0),
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                (json.loads(footprint) or []) if footprint and footprint != "[]" else [],
-            )
-        )
+        counts = report.building_counts
+        counts[zkey] = counts.get(zkey, 0) + 1
+    if buildings:
+        load = _BuildingLoader(compound_rows, reports, loader.owners, zone_names, building_cases)
+        for report in reports.values():
+            report._load_buildings = load
     return reports
+
+
+def _plain_rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a ``values_list`` query as the driver gives them, through a plain cursor:
+    none of the ORM's per-value converters, which cost most of the time on 50,000 rows. The
+    caller converts what differs between databases (a date is a string on SQLite: ``_DateReader``;
+    a boolean an integer)."""
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+class _DateReader:
+    """A date from the driver: a ``date`` on PostgreSQL, an ISO string on SQLite (each distinct
+    string parsed once: a report has a few hundred distinct case dates)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dt.date] = {}
+
+    def __call__(self, value: dt.date | str) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        found = self.seen.get(value)
+        if found is None:
+            found = self.seen[value] = dt.date.fromisoformat(value)
+        return found
+
+
+class _BuildingLoader:
+    """Makes every report's per-building list of a batch, once, on first use, from the rows the
+    report was classified from (no further query): each building takes the state of its
+    smallest micro-zone, or of its compound."""
+
+    def __init__(
+        self,
+        rows: list[tuple[Any, ...]],
+        reports: dict[int, ZoneReport],
+        owners: dict[int, dict[str, str]],
+        zone_names: dict[str, str],
+        building_cases: dict[int, int],
+    ) -> None:
+        self.rows = rows
+        self.reports = reports
+        self.owners = owners
+        self.zone_names = zone_names
+        self.building_cases = building_cases
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        states: dict[str, ZoneState] = {}
+        lists: dict[int, list[BuildingZone]] = {}
+        for report in self.reports.values():
+            lists[report.community.pk] = report._buildings = []
+            for p in [*report.compounds, *report.microzones]:
+                states[p.key] = p.state
+        no_owner: dict[str, str] = {}
+        names, cases = self.zone_names, self.building_cases
+        for row in self.rows:
+            building_id = row[3]
+            if building_id is None:
+                continue
+            compound_id = row[0]
+            key = f"c{compound_id}"
+            owner = self.owners.get(compound_id, no_owner)
+            zkey = owner.get(str(building_id), key) if owner else key
+            footprint = row[9]
+            lists[row[1]].append(
+                BuildingZone(
+                    building_id,
+                    compound_id,
+                    row[2],
+                    f"{row[4]}号楼",
+                    row[4],
+                    names.get(zkey) if zkey != key else None,
+                    zkey,
+                    states[zkey],
+                    cases.get(building_id, 0),
+                    row[5],
+                    row[6],
+                    row[7],
+                    row[8],
+                    (json.loads(footprint) or ()) if footprint and footprint != "[]" else (),
+                )
+            )
 
 
 class _TimelineLoader:

@@ -15,6 +15,12 @@ it binds parameters on the server and has PostgreSQL prepare the statement once 
 (``prepare_threshold=None``) for the sake of connection poolers; behind PgBouncer in transaction
 mode this needs PgBouncer ≥ 1.21 with ``max_prepared_statements`` set, or
 ``FANGZHOU_DB_PREPARE=false``.
+
+Each new connection turns PostgreSQL's JIT compiler off (``SET jit = off``, unless
+``FANGZHOU_DB_JIT=true``): the application's statements are short, and once a statement's
+estimated cost crossed ``jit_above_cost`` (the subdistrict table at 30 communities) compiling it
+took as long as running it. Behind PgBouncer in transaction mode a connection's ``SET`` does not
+follow the client between transactions: there it is set on the database (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -68,6 +74,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # Django's ``prepare_threshold=None`` refuses even an explicit ``prepare=True``.
             connection.prepare_threshold = EXPLICIT_ONLY
         return connection
+
+    def init_connection_state(self) -> None:
+        super().init_connection_state()
+        if not settings.FANGZHOU_DB_JIT:
+            with self.connection.cursor() as cursor:  # the driver's cursor: not a query of any request
+                cursor.execute("SET jit = off")
+            if not self.get_autocommit():
+                self.connection.commit()
 
     def is_usable(self) -> bool:
         conn = self.connection

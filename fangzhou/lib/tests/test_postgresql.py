@@ -1,5 +1,6 @@
 """The hot path's database helpers: ``fastsql.one_statement``, ``fastsql.hot_cursor`` and the
-PostgreSQL backend's health check that reads the socket instead of sending ``SELECT 1``."""
+PostgreSQL backend's health check that reads the socket instead of sending ``SELECT 1``, and its
+connections without the JIT compiler."""
 
 from __future__ import annotations
 
@@ -81,3 +82,17 @@ def test_the_hot_cursor_prepares_its_statements_unless_turned_off(settings: Any)
     with hot_cursor(connection) as cursor:
         cursor.execute("SELECT %s::int AS hot_marker_off", [1])
     assert prepared("hot_marker_off") == 0
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_every_new_connection_runs_without_the_jit_compiler_unless_asked(settings: Any) -> None:
+    def jit_of_a_new_connection() -> str:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return str(cursor.fetchone()[0])
+
+    assert jit_of_a_new_connection() == "off"
+    settings.FANGZHOU_DB_JIT = True
+    assert jit_of_a_new_connection() == "on"  # the server's own default again
