@@ -10,7 +10,8 @@
 // Background Sync (where the browser has it): outbox.js registers the tag "fz-outbox" when a tap
 // waits; the `sync` event asks each open page of the site to send its outbox and waits for the
 // answer (taps still waiting: the sync fails, so the browser tries again later). With no page
-// open (the phone back in a pocket when the signal returns) the worker sends the taps itself:
+// open for 10 s (the phone back in a pocket when the signal returns; a page between two
+// navigations still sends its own) the worker sends the taps itself:
 // those of the person last seen signed in, oldest first, each with the CSRF token its page had
 // when it was tapped, by the same rules as the page (an ended session or a refused token keeps
 // everything for the page to send; a server error or no answer backs off and fails the sync). A
@@ -98,7 +99,13 @@ function staticFile(request) {
   });
 }
 
+// When a page of the site last asked this worker for anything: a page that is just navigating
+// (between two pages of the app there is a moment with none open) still sends its own outbox.
+var lastPageAt = 0;
+var PAGE_GONE_MS = 10000;
+
 self.addEventListener("fetch", function (event) {
+  lastPageAt = Date.now();
   var request = event.request;
   if (request.method !== "GET") return;
   var url = new URL(request.url);
@@ -261,7 +268,10 @@ function sendAll() {
 
 function syncOutbox() {
   return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (pages) {
-    if (!pages.length) return sendWaiting();
+    if (!pages.length) {
+      if (Date.now() - lastPageAt < PAGE_GONE_MS) throw new Error("a page was open a moment ago");
+      return sendWaiting();
+    }
     return Promise.all(pages.map(askToFlush)).then(function (left) {
       if (left.indexOf(0) < 0) throw new Error("outbox not empty yet");
       return null;
