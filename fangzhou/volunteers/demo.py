@@ -160,17 +160,19 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
     if residents_all:
         picks = rng.sample(residents_all, k=min(12, len(residents_all)))
         jobs = (
-            (Kind.RETEST, "上门单采复核", Priority.URGENT, 3),
-            (Kind.MEDICINE, "代配降压药", Priority.NORMAL, 24),
-            (Kind.SUPPLY_DELIVERY, "保供物资送上门", Priority.NORMAL, 12),
-            (Kind.CARE_CHECKIN, "独居老人电话+上门探访", Priority.NORMAL, 8),
+            (Kind.RETEST, "上门单采复核", "demo.retest", Priority.URGENT, 3),
+            (Kind.MEDICINE, "代配降压药", "demo.medicine", Priority.NORMAL, 24),
+            (Kind.SUPPLY_DELIVERY, "保供物资送上门", "demo.supplies", Priority.NORMAL, 12),
+            (Kind.CARE_CHECKIN, "独居老人电话+上门探访", "demo.care", Priority.NORMAL, 8),
         )
         for i, r in enumerate(picks):
-            kind, title, priority, due_h = jobs[i % len(jobs)]
+            kind, title, code, priority, due_h = jobs[i % len(jobs)]
             work_order_create(
                 community=community,
                 kind=kind,
                 title=f"{title} · {r.name}",
+                title_code=code,
+                title_args={"name": r.name},
                 actor=secretary,
                 priority=priority,
                 due_at=now + dt.timedelta(hours=due_h - (30 if i == 0 else 0)),
@@ -184,6 +186,8 @@ def volunteers_demo(community: Community, *, count: int = 40, seed: int = 7) -> 
                 community=community,
                 kind=Kind.MEDICAL_ESCORT,
                 title=f"明早血透接送 · {dialysis.name}",
+                title_code="demo.dialysis",
+                title_args={"name": dialysis.name},
                 actor=secretary,
                 due_at=now + dt.timedelta(hours=14),
                 resident=dialysis,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangzhou.workorders import rules
@@ -124,6 +127,19 @@ class WorkOrder(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    @property
+    def due_day(self) -> dt.date | None:
+        """The day this order is due on the clock in force (the community's, set by the middleware)."""
+        return timezone.localdate(self.due_at) if self.due_at is not None else None
+
+    def same_due_day(self) -> Q:
+        """The orders due on the same day as this one (a door task is one knock on one day)."""
+        day = self.due_day
+        if day is None:
+            return Q(due_at__isnull=True)
+        starts = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+        return Q(due_at__gte=starts, due_at__lt=starts + dt.timedelta(days=1))
 
     @property
     def is_door_to_door(self) -> bool:

@@ -79,19 +79,23 @@ def is_door_to_door(kind: str, place_id: int | None) -> bool:
 
 # One door, one task: the jobs of one purpose at one household are done in one knock (the re-tests
 # of three members, a household check). A resident's own request or a free-text job stays alone:
-# two requests from one door are two different errands.
+# two requests from one door are two different errands. Orders due on different days are different
+# knocks too: a close contact's seven daily tests are seven visits, not one task of "7 people".
 DOOR_GROUPED_KINDS = frozenset({"retest", "household_check", "care_checkin", "medicine", "supply_delivery"})
 
-DoorKey = tuple[int, str, str, int | None]
+DoorKey = tuple[int, str, str, int | None, dt.date | None]
 T = TypeVar("T")
 
 
-def door_key(*, kind: str, household_id: int | None, status: str, assignee_id: int | None) -> DoorKey | None:
-    """The key that puts orders into one door task (same household, purpose and holder; open, or
-    taken: claimed and under way are one task), or None for an order that stays a task of its own."""
+def door_key(
+    *, kind: str, household_id: int | None, status: str, assignee_id: int | None, due_day: dt.date | None = None
+) -> DoorKey | None:
+    """The key that puts orders into one door task (same household, purpose, holder and day due;
+    open, or taken: claimed and under way are one task), or None for an order that stays a task of
+    its own. ``due_day`` is the day the order is due on the community's clock (None: no due time)."""
     if household_id is None or kind not in DOOR_GROUPED_KINDS:
         return None
-    return (household_id, kind, "open" if status == "open" else "taken", assignee_id)
+    return (household_id, kind, "open" if status == "open" else "taken", assignee_id, due_day)
 
 
 def group_by_door(items: Iterable[T], key: Callable[[T], DoorKey | None]) -> list[list[T]]:

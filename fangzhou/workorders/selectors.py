@@ -112,7 +112,11 @@ ACTIVE_STATUSES = frozenset({Status.OPEN, Status.CLAIMED, Status.IN_PROGRESS})
 
 def _door_key(order: WorkOrder) -> rules.DoorKey | None:
     return rules.door_key(
-        kind=order.kind, household_id=order.household_id, status=order.status, assignee_id=order.assignee_id
+        kind=order.kind,
+        household_id=order.household_id,
+        status=order.status,
+        assignee_id=order.assignee_id,
+        due_day=order.due_day,
     )
 
 
@@ -135,6 +139,7 @@ def door_members(order: WorkOrder) -> list[WorkOrder]:
         return [order]
     others = (
         WorkOrder.objects.filter(
+            order.same_due_day(),
             community_id=order.community_id,
             household_id=household_id,
             kind=order.kind,

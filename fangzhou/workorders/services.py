@@ -355,13 +355,14 @@ def work_order_claim(
 
 
 def _door_siblings(order: WorkOrder, statuses: Iterable[str], assignee: User | None) -> list[int]:
-    """The other orders of ``order``'s door task (same household, purpose and group) in one of
-    ``statuses`` and held by ``assignee`` (None: nobody)."""
+    """The other orders of ``order``'s door task (same household, purpose, group and day due) in one
+    of ``statuses`` and held by ``assignee`` (None: nobody)."""
     household_id = order.household_id
     if household_id is None or order.kind not in rules.DOOR_GROUPED_KINDS:
         return []
     return list(
         WorkOrder.objects.filter(
+            order.same_due_day(),
             community_id=order.community_id,
             household_id=household_id,
             kind=order.kind,

@@ -29,6 +29,12 @@ TITLES: dict[str, Promise] = {
     "supplies.redeliver": _("Deliver supplies again: %(place)s"),
     "testing.retest": _("Door-to-door single-tube re-test: %(name)s (%(place)s)"),
     "request.order": _("%(kind)s: %(place)s · %(text)s"),
+    # The demo's orders, written as a secretary would type them, shown in the reader's language.
+    "demo.retest": _("Door-to-door single-tube re-test: %(name)s"),
+    "demo.medicine": _("Fetch blood-pressure medicine: %(name)s"),
+    "demo.supplies": _("Bring supplies to the door: %(name)s"),
+    "demo.care": _("Call and visit, living alone: %(name)s"),
+    "demo.dialysis": _("Dialysis ride tomorrow morning: %(name)s"),
 }
 
 

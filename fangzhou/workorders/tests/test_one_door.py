@@ -4,11 +4,13 @@ event, audit row and cause (a member's re-test coming back closes only that memb
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from fangzhou.accounts.models import AuditLog
 from fangzhou.registry.tests.factories import World
@@ -107,6 +109,46 @@ def test_door_grouping_is_by_household_purpose_and_holder() -> None:
     ]
     groups = rules.group_by_door(items, lambda item: item[1])
     assert [[name for name, _ in g] for g in groups] == [["a", "c"], ["b"], ["d"], ["e"], ["f", "g"], ["h"]]
+
+
+def test_orders_due_on_different_days_are_different_knocks() -> None:
+    monday, tuesday = dt.date(2022, 4, 4), dt.date(2022, 4, 5)
+    items = [
+        ("day1", rules.door_key(kind="retest", household_id=1, status="open", assignee_id=None, due_day=monday)),
+        ("day2", rules.door_key(kind="retest", household_id=1, status="open", assignee_id=None, due_day=tuesday)),
+        ("wife", rules.door_key(kind="retest", household_id=1, status="open", assignee_id=None, due_day=monday)),
+    ]
+    groups = rules.group_by_door(items, lambda item: item[1])
+    assert [[name for name, _ in g] for g in groups] == [["day1", "wife"], ["day2"]]
+
+
+def test_a_contacts_daily_tests_are_one_card_a_day_and_one_tap_takes_only_that_day(world: World) -> None:
+    """A close contact at home is tested at the door every day for a week: seven visits. The queue
+    shows seven cards (not "one door, 7 people"), and claiming the first day's leaves the others open."""
+    volunteer = approved(world.community, "丙", "13811110103", groups=("testing",))
+    resident = world.resident("王秀英")
+    today = timezone.localdate()
+    orders = []
+    for i in range(3):
+        order, _ = work_order_create(
+            community=world.community,
+            kind=Kind.RETEST,
+            title=f"day {i + 1}",
+            actor=None,
+            household=resident.household,
+            resident=resident,
+            due_at=timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=i), dt.time(10))),
+            source_key=f"contact-test-{i}",
+        )
+        orders.append(order)
+    client = Client()
+    client.force_login(volunteer.user)
+    page = client.get("/orders/").content.decode()
+    nearby = page[page.index('id="nearby"') :]
+    assert {str(o.pk) for o in orders} <= set(cards(nearby))
+    assert "7 people" not in page and "3 people" not in page
+    client.post(f"/orders/{orders[0].pk}/claim/", {"door": "1"}, HTTP_HX_REQUEST="true")
+    assert [WorkOrder.objects.get(pk=o.pk).status for o in orders] == [Status.CLAIMED, Status.OPEN, Status.OPEN]
 
 
 def test_the_api_answers_one_task_per_door_too(world: World, door: dict[str, Any]) -> None:
