@@ -35,6 +35,7 @@ from fangzhou.registry.addressing import PlaceQuery, building_label, parse_place
 from fangzhou.registry.hooks import call_permitted_by_hooks
 from fangzhou.registry.models import Building, Community, Household, Resident, ResidentTransfer, TransferStatus
 from fangzhou.registry.namekeys import pinyin_query
+from fangzhou.registry.roster import normalize as nz
 
 
 class Access(enum.Enum):
@@ -241,7 +242,7 @@ def community_overview(user: User | AnonymousUser, community: Community) -> Over
         overview.residents += s.residents
         overview.special += s.special
     overview.compounds = list(by_compound.values())
-    overview.grids = sorted(by_grid.values(), key=lambda g: str(g["name"]))
+    overview.grids = sorted(by_grid.values(), key=lambda g: nz.label_order_key(str(g["name"])))
     return overview
 
 

@@ -88,6 +88,39 @@ def building_sort_key(number: str) -> int:
     return int(digits.group(0)) * 100 + (ord(number[-1]) - 64 if number[-1].isalpha() else 0) if digits else 0
 
 
+_CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+_NUMBER_RUN = re.compile(r"(\d+|[零〇一二两三四五六七八九十百]+)")
+
+
+def _cn_number(run: str) -> int:
+    """一 1, 十 10, 十二 12, 二十 20, 二十三 23, 一百零五 105; a run of plain digits (一二 12) as written."""
+    if "十" not in run and "百" not in run:
+        return int("".join(str(_CN_DIGITS[c]) for c in run))
+    total, digit = 0, 0
+    for c in run:
+        if c == "百":
+            total += (digit or 1) * 100
+            digit = 0
+        elif c == "十":
+            total += (digit or 1) * 10
+            digit = 0
+        else:
+            digit = _CN_DIGITS[c]
+    return total + digit
+
+
+def label_order_key(label: str) -> tuple[tuple[int, int | str], ...]:
+    """Order names the way people count: 第二网格 before 第十网格, 2号楼 before 10号楼 (text order
+    would put 第三 before 第二, and 10 before 2). Numbers in digits or Chinese numerals compare as
+    numbers, the rest as text."""
+    key: list[tuple[int, int | str]] = []
+    for i, part in enumerate(_NUMBER_RUN.split(label)):
+        if not part:
+            continue
+        key.append((0, int(part)) if part.isdigit() else (0, _cn_number(part)) if i % 2 else (1, part))
+    return tuple(key)
+
+
 def room_number(value: Cell) -> str:
     """'1201', '1201室', '１２０１' are all room '1201'."""
     raw = compact(value).upper()

@@ -181,3 +181,18 @@ def test_masks() -> None:
     assert nz.mask_id("310104198005170012") == "3101**********0012"
     assert nz.mask_phone("13800001234") == "138****1234"
     assert nz.mask_id("") == ""
+
+
+def test_names_order_the_way_people_count() -> None:
+    grids = ["第三网格", "第一网格", "第十网格", "第二网格", "第十二网格", "第四网格"]
+    assert sorted(grids, key=nz.label_order_key) == [
+        "第一网格",
+        "第二网格",
+        "第三网格",
+        "第四网格",
+        "第十网格",
+        "第十二网格",
+    ]
+    assert sorted(["10号楼", "2号楼", "1号楼"], key=nz.label_order_key) == ["1号楼", "2号楼", "10号楼"]
+    assert sorted(["东区", "西区", "Grid 2", "Grid 10"], key=nz.label_order_key)[:2] == ["Grid 2", "Grid 10"]
+    assert nz.label_order_key("二十三") == ((0, 23),) and nz.label_order_key("一百零五") == ((0, 105),)
