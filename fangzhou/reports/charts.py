@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from fangzhou.cases.models import Case, Source
 from fangzhou.registry.models import Building, Community
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.reports.selectors import (
     ReportError,
     ZoneFigures,
@@ -298,7 +299,7 @@ def antigen_series(community: Community, window: Window) -> AntigenSeries:
         positive=Series("positive", _("Positive"), [per_day.get(d, {}).get("p", 0) for d in window.days]),
         rate=[round(100 * n / residents) if residents else 0 for n in reported],
         buildings=rows,
-        grids=sorted(grids.values(), key=lambda g: g.name),
+        grids=sorted(grids.values(), key=lambda g: nz.label_order_key(g.name)),
     )
 
 

@@ -23,6 +23,7 @@ from fangzhou.cases.selectors import residents_exempt_from_testing
 from fangzhou.lib.fastsql import hot_cursor
 from fangzhou.registry import selectors as registry
 from fangzhou.registry.models import Building, Community, Household, Resident, SpecialCare
+from fangzhou.registry.roster import normalize as nz
 from fangzhou.registry.roster.normalize import room_stair_key
 from fangzhou.testing import pooling
 from fangzhou.testing.models import (
@@ -142,7 +143,7 @@ def round_counts(user: User | AnonymousUser, rnd: Round) -> RoundCounts:
             bucket.sampled += row.sampled
             bucket.exempt += row.exempt
             bucket.residents += row.residents
-    return RoundCounts(list(rows.values()), sorted(grids.values(), key=lambda g: g.name), total)
+    return RoundCounts(list(rows.values()), sorted(grids.values(), key=lambda g: nz.label_order_key(g.name)), total)
 
 
 def missing_residents(user: User | AnonymousUser, rnd: Round, building_id: int | None = None) -> list[Resident]:
@@ -735,7 +736,7 @@ def antigen_glance(
     return AntigenGlance(
         day=day,
         buildings=result_buildings,
-        grids=sorted(grid_rows.values(), key=lambda g: str(g["name"])),
+        grids=sorted(grid_rows.values(), key=lambda g: nz.label_order_key(str(g["name"]))),
         residents=sum(b.residents for b in result_buildings),
         reported=sum(b.reported for b in result_buildings),
         positives=positives,
