@@ -176,17 +176,20 @@ def closed_for_me(user: User, *, hours: int = 24) -> list[WorkOrder]:
 
 
 def open_orders_near(user: User, *, limit: int = 30) -> list[WorkOrder]:
-    """Open orders of the user's groups: emergencies first, then nearest to the volunteer's building;
-    one task per door (:func:`door_tasks`), ``limit`` doors."""
+    """Open orders of the user's groups due by the end of tomorrow: emergencies first, then nearest
+    to the volunteer's building; one task per door (:func:`door_tasks`), ``limit`` doors."""
     groups = membership_of(user)
     pairs = groups.member | groups.led
     if not pairs:
         return []
     q = _groups_q(pairs)
+    # A visit planned for a later day (a close contact's test on day 5) waits for its day: today's
+    # list holds what is due by the end of tomorrow, or has no due time.
+    later = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=2)
     orders = list(
-        WorkOrder.objects.filter(q, status=Status.OPEN).select_related("building__compound", "household", "resident")[
-            :500
-        ]
+        WorkOrder.objects.filter(q, status=Status.OPEN)
+        .exclude(due_at__gte=later)
+        .select_related("building__compound", "household", "resident")[:500]
     )
     home = groups.home
     for o in orders:
