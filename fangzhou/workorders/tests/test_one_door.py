@@ -41,6 +41,26 @@ def door(world: World) -> dict[str, Any]:
     return {"volunteer": volunteer, "orders": orders, "check": check}
 
 
+def daily_visits(world: World, resident: Any, days: tuple[int, ...]) -> list[WorkOrder]:
+    """A re-test at ``resident``'s door due at 10:00 on each of ``days`` (0: today), like a close
+    contact's daily tests."""
+    today = timezone.localdate()
+    orders = []
+    for i in days:
+        order, _ = work_order_create(
+            community=world.community,
+            kind=Kind.RETEST,
+            title=f"day {i + 1}",
+            actor=None,
+            household=resident.household,
+            resident=resident,
+            due_at=timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=i), dt.time(10))),
+            source_key=f"visit-{resident.pk}-{i}",
+        )
+        orders.append(order)
+    return orders
+
+
 def cards(html: str) -> list[str]:
     return re.findall(r'<article class="order card[^"]*" id="o(\d+)"', html)
 
@@ -127,20 +147,7 @@ def test_a_contacts_daily_tests_are_one_card_a_day_and_one_tap_takes_only_that_d
     shows seven cards (not "one door, 7 people"), and claiming the first day's leaves the others open."""
     volunteer = approved(world.community, "丙", "13811110103", groups=("testing",))
     resident = world.resident("王秀英")
-    today = timezone.localdate()
-    orders = []
-    for i in range(2):
-        order, _ = work_order_create(
-            community=world.community,
-            kind=Kind.RETEST,
-            title=f"day {i + 1}",
-            actor=None,
-            household=resident.household,
-            resident=resident,
-            due_at=timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=i), dt.time(10))),
-            source_key=f"contact-test-{i}",
-        )
-        orders.append(order)
+    orders = daily_visits(world, resident, (0, 1))
     client = Client()
     client.force_login(volunteer.user)
     page = client.get("/orders/").content.decode()
@@ -184,20 +191,7 @@ def test_a_visit_planned_for_a_later_day_waits_for_its_day(world: World) -> None
     """Today's list holds the contact's tests of today and tomorrow; day 5's appears on day 5."""
     volunteer = approved(world.community, "丁", "13811110104", groups=("testing",))
     resident = world.resident("王秀英")
-    today = timezone.localdate()
-    ids = []
-    for i in (0, 1, 4):
-        order, _ = work_order_create(
-            community=world.community,
-            kind=Kind.RETEST,
-            title=f"day {i + 1}",
-            actor=None,
-            household=resident.household,
-            resident=resident,
-            due_at=timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=i), dt.time(10))),
-            source_key=f"planned-{i}",
-        )
-        ids.append(str(order.pk))
+    ids = [str(o.pk) for o in daily_visits(world, resident, (0, 1, 4))]
     client = Client()
     client.force_login(volunteer.user)
     page = client.get("/orders/").content.decode()
