@@ -60,13 +60,10 @@ def _load(conn: psycopg.Connection, table: str, data: bytes, *, indexes: bool, k
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    with psycopg.connect(args.database_url) as conn:
-        rows = {}
+def measure(database_url: str, *, repeat: int = 3) -> dict[str, object]:
+    """The three floors summed over the tables (seconds: ``bare``, ``indexed``, ``full``), each the
+    best of ``repeat``; ``lines``: the table per table."""
+    with psycopg.connect(database_url) as conn:
         lines = [
             "| table | rows | bare COPY s | with its indexes s | with its indexes and keys s | ratio to bare |",
             "|---|---:|---:|---:|---:|---:|",
@@ -75,22 +72,28 @@ def main() -> None:
         for table in TABLES:
             with conn.cursor() as cur:
                 cur.execute(f"SELECT COUNT(*) FROM {table}")
-                rows[table] = cur.fetchone()[0]  # type: ignore[index]
+                rows = cur.fetchone()[0]  # type: ignore[index]
             data = _copy_out(conn, table)
-            bare = min(_load(conn, table, data, indexes=False, keys=False) for _ in range(args.repeat))
-            indexed = min(_load(conn, table, data, indexes=True, keys=False) for _ in range(args.repeat))
-            full = min(_load(conn, table, data, indexes=True, keys=True) for _ in range(args.repeat))
+            bare = min(_load(conn, table, data, indexes=False, keys=False) for _ in range(repeat))
+            indexed = min(_load(conn, table, data, indexes=True, keys=False) for _ in range(repeat))
+            full = min(_load(conn, table, data, indexes=True, keys=True) for _ in range(repeat))
             total_bare += bare
             total_indexed += indexed
             total_full += full
-            lines.append(
-                f"| {table} | {rows[table]:,} | {bare:.2f} | {indexed:.2f} | {full:.2f} | {full / bare:.1f}× |"
-            )
+            lines.append(f"| {table} | {rows:,} | {bare:.2f} | {indexed:.2f} | {full:.2f} | {full / bare:.1f}× |")
         lines.append(
             f"| all three | | {total_bare:.2f} | {total_indexed:.2f} | {total_full:.2f} | "
             f"{total_full / total_bare:.1f}× |"
         )
-    print("\n".join(lines))
+    return {"bare": total_bare, "indexed": total_indexed, "full": total_full, "lines": lines}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print("\n".join(measure(args.database_url, repeat=args.repeat)["lines"]))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

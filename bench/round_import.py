@@ -8,7 +8,10 @@ One community with N residents (households of 1-5, 100 households a building) an
 ORF1ab Ct, N Ct, 检测时间), N samples in N/10 tubes, 1 % of the tubes positive.
 
 Baseline: the same two files loaded into two plain tables, COPY on PostgreSQL (psycopg
-``cursor.copy``), ``executemany`` on SQLite. Measured: ``samples_import`` then ``results_import``
+``cursor.copy``), ``executemany`` on SQLite. Second baseline (PostgreSQL), after the imports: the
+rows they wrote (tubes, samples, lab results) COPYed into copies of the real tables with their
+indexes and deferred foreign keys (``bench/round_floor.py``, ``--floor-repeat`` runs, best kept):
+no import into these tables can be faster. Both ratios are recorded (``bench/ratios.py``). Measured: ``samples_import`` then ``results_import``
 through the services (tubes, samples, results, re-tests with their door-to-door orders, audit),
 then the same samples file again (an idempotent no-op). Each phase runs in a process of its own,
 so its peak resident memory (VmHWM) is its own; the baseline's process pays the same
@@ -66,10 +69,18 @@ def phase(args: argparse.Namespace) -> None:
 
     statements = 0
 
+    slow = os.environ.get("FZ_BENCH_STATEMENTS")  # each statement's seconds to stderr, for whoever tunes it
+
     def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         nonlocal statements
         statements += 1
-        return execute(sql, params, many, context)
+        if not slow:
+            return execute(sql, params, many, context)
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            print(f"{time.perf_counter() - t:8.3f} {' '.join(sql.split())[:160]}", file=sys.stderr)
 
     work = Path(args.work)
     from fangzhou.testing.models import Round
@@ -219,10 +230,21 @@ def _run(args: argparse.Namespace, name: str, rnd: int) -> dict[str, object]:
     if args.database_url:
         argv += ["--database-url", args.database_url]
     done = subprocess.run(argv, capture_output=True, text=True, env=os.environ.copy())
+    if os.environ.get("FZ_BENCH_STATEMENTS"):
+        print(f"--- {name}\n{done.stderr}", file=sys.stderr)
     if done.returncode:
         print(done.stdout[-2000:], done.stderr[-6000:], file=sys.stderr)
         raise SystemExit(f"phase {name} failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _floor(args: argparse.Namespace) -> dict[str, object]:
+    """The real-table floor of this run's rows (``round_floor.measure``), in this process."""
+    from django.db import connection
+    from round_floor import measure
+
+    connection.close()  # the floor's own connection; none of Django's left open beside it
+    return measure(args.database_url, repeat=args.floor_repeat)
 
 
 def main() -> None:
@@ -231,6 +253,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 residents")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--out", default="")
+    parser.add_argument(
+        "--floor-repeat",
+        type=int,
+        default=1,
+        help="runs of the real-table floor (bench/round_floor.py) after the imports, best kept; 0: none",
+    )
     parser.add_argument("--phase", default="", help=argparse.SUPPRESS)
     parser.add_argument("--work", default="", help=argparse.SUPPRESS)
     parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
@@ -250,6 +278,7 @@ def main() -> None:
     samples = _run(args, "samples", rnd)
     results = _run(args, "results", rnd)
     again = _run(args, "samples", rnd)
+    floor = _floor(args) if vendor == "postgresql" and args.floor_repeat > 0 else None
     tubes = (args.residents + 9) // 10
     measured = float(samples["seconds"]) + float(results["seconds"])  # type: ignore[arg-type]
     peak = max(float(samples["maxrss_mb"]), float(results["maxrss_mb"]))  # type: ignore[arg-type]
@@ -259,6 +288,9 @@ def main() -> None:
     ratio = record(
         f"{label} / COPY" if vendor == "postgresql" else f"{label} / executemany", measured, float(base["seconds"])
     )  # type: ignore[arg-type]
+    floor_ratio = None
+    if floor is not None:
+        floor_ratio = record(f"{label} / COPY into the real tables", measured, floor["full"])
     record(f"{label}: peak MB / baseline's", peak, float(base["maxrss_mb"]), "MB")  # type: ignore[arg-type]
     lines = [
         f"City round, {args.residents:,} samples in {tubes:,} tubes (1 % positive), {vendor}:",
@@ -282,6 +314,16 @@ def main() -> None:
         f"Imported and resolved (samples + results): {measured:.2f} s, {ratio:.2f}× the baseline's "
         f"{float(base['seconds']):.2f} s; peak {peak:.0f} MB (baseline process {float(base['maxrss_mb']):.0f} MB).",  # type: ignore[arg-type]
     ]
+    if floor is not None and floor_ratio is not None:
+        lines += [
+            f"Against the same rows COPYed into tables shaped like the real ones (bench/round_floor.py, "
+            f"best of {args.floor_repeat}, after the imports): {floor_ratio:.2f}× the floor's "
+            f"{floor['full']:.2f} s with indexes and deferred foreign keys (indexes only {floor['indexed']:.2f} s, "
+            f"bare tables {floor['bare']:.2f} s); the floor itself is "
+            f"{float(floor['full']) / float(base['seconds']):.1f}× the baseline's plain COPY.",  # type: ignore[arg-type]
+            "",
+            *floor["lines"],
+        ]
     text = "\n".join(lines)
     print(text)
     if args.out:

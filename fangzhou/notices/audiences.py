@@ -8,13 +8,16 @@ community reaches nobody.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from fangzhou.lib.bulk import LOOKUP_CHUNK
+from fangzhou.lib.importing import chunks
 from fangzhou.registry.models import Community, Household, Resident
 from fangzhou.supplies.models import Delivery
 from fangzhou.testing.models import AntigenReport, Retest, Sample
@@ -158,6 +161,41 @@ def audience_resolve(community: Community, kind: str, args: dict[str, Any]) -> A
     if resolver is None:
         raise AudienceError(kind)
     return resolver(community, args)
+
+
+def _tube_many(community: Community, args_list: Sequence[dict[str, Any]]) -> list[Audience]:
+    """:func:`_tube` for many audiences in one query: every (tube, household) pair of the tubes
+    named, then each audience the households of its own tubes (a sampled resident's household is
+    lived in, so the households with someone living there are these)."""
+    wanted = [_ids(args, "tube_id") for args in args_list]
+    tube_ids = sorted({tube_id for ids in wanted for tube_id in ids})
+    homes: dict[int, set[int]] = defaultdict(set)
+    for batch in chunks(tube_ids, LOOKUP_CHUNK):
+        pairs = Sample.objects.filter(
+            tube_id__any_of=batch,
+            round__community=community,
+            resident__household__building__community=community,
+        ).values_list("tube_id", "resident__household_id")
+        for tube_id, household_id in pairs.distinct():
+            homes[tube_id].add(household_id)
+    return [Audience(sorted(set().union(*(homes.get(t, set()) for t in ids)))) for ids in wanted]
+
+
+# Audiences with a resolver for many at once (one query whatever their number).
+MANY_RESOLVERS: dict[str, Callable[[Community, Sequence[dict[str, Any]]], list[Audience]]] = {
+    "tube": _tube_many,
+}
+
+
+def audiences_resolve_many(community: Community, kind: str, args_list: Sequence[dict[str, Any]]) -> list[Audience]:
+    """:func:`audience_resolve` for each of ``args_list``, in that order: in one query for the kinds
+    of :data:`MANY_RESOLVERS`, one audience at a time for the others."""
+    if kind not in RESOLVERS:
+        raise AudienceError(kind)
+    many = MANY_RESOLVERS.get(kind)
+    if many is not None:
+        return many(community, args_list)
+    return [audience_resolve(community, kind, args) for args in args_list]
 
 
 def audience_label(kind: str) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from fangzhou.care.models import MedicineRequest
 from fangzhou.cases.models import Case
-from fangzhou.notices.services import notice_send
+from fangzhou.notices.services import NoticeSpec, notice_send, notices_send_many
 from fangzhou.registry.models import Community
 from fangzhou.supplies.models import Delivery
 from fangzhou.testing.models import Result, Tube
@@ -43,13 +43,21 @@ def _logged(receiver: Callable[..., None]) -> Callable[..., None]:
 
 @_logged
 def on_pooled_positive(*, tube_ids: list[int], **_: Any) -> None:
-    for tube in Tube.objects.filter(pk__in=tube_ids).select_related("round__community"):
-        notice_send(
-            community=tube.round.community,
+    """One notice per positive pooled tube to its households, written for all the tubes of an
+    import at once (``notices_send_many``: a city round's hundreds of tubes in a few statements)."""
+    by_community: dict[int, tuple[Community, list[int]]] = {}
+    for tube in Tube.objects.filter(pk__in=tube_ids).select_related("round__community").order_by("pk"):
+        community = tube.round.community
+        by_community.setdefault(community.pk, (community, []))[1].append(tube.pk)
+    for community, tubes in by_community.values():
+        notices_send_many(
+            community=community,
             kind="pool_positive",
             audience="tube",
-            audience_args={"tube_id": [tube.pk]},
-            event_key=f"pool_positive:tube:{tube.pk}",
+            specs=[
+                NoticeSpec(audience_args={"tube_id": [tube_id]}, event_key=f"pool_positive:tube:{tube_id}")
+                for tube_id in tubes
+            ],
         )
 
 

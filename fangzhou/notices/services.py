@@ -13,19 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from fangzhou.accounts.audit import AuditAction, audit_record
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row
 from fangzhou.accounts.models import User
+from fangzhou.lib.bulk import LOOKUP_CHUNK
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.importing import chunks
 from fangzhou.lib.jobs import job_enqueue
-from fangzhou.notices.audiences import AudienceError, audience_resolve
+from fangzhou.notices.audiences import AudienceError, audience_resolve, audiences_resolve_many
 from fangzhou.notices.channels import Outcome, channel_for
 from fangzhou.notices.models import (
     Channel,
@@ -163,11 +166,170 @@ def notice_send(
     return SendOutcome(notice, True)
 
 
-def _deliveries(notice: Notice, household_ids: list[int], volunteer_ids: list[int]) -> list[NoticeDelivery]:
+@dataclass(frozen=True)
+class NoticeSpec:
+    """One notice of :func:`notices_send_many`: whom (the audience's parameters), its event key,
+    its template's variables."""
+
+    audience_args: dict[str, Any]
+    event_key: str
+    args: dict[str, Any] | None = None
+
+
+def notices_send_many(
+    *,
+    community: Community,
+    kind: str,
+    audience: str,
+    specs: Sequence[NoticeSpec],
+    actor: User | None = None,
+    urgent: bool | None = None,
+) -> list[SendOutcome]:
+    """:func:`notice_send` for many events of one kind and audience at once (the positive pooled
+    tubes of a results import): the same notices, deliveries, audit rows and idempotency on
+    (community, event key), in a few statements whatever their number: the stored notices of the
+    keys in one read, the audiences in one query (:func:`audiences_resolve_many`), the settings,
+    phones and subscriptions once, then one insert each of the notices, their deliveries and their
+    audit rows, and one job that sends every queued delivery. An event key given twice is one
+    notice. If another writer stores one of the notices meanwhile (the unique constraint refuses the
+    insert), the savepoint rolls back and each is sent one by one, as :func:`notice_send` would.
+    Outcomes in the order of ``specs``."""
+    if kind not in KINDS or kind == CUSTOM:
+        raise NoticeError(f"未知的通知类型「{kind}」", f"unknown notice kind {kind!r}")
+    keyed = [(spec, spec.event_key.strip()[:200]) for spec in specs]
+    if any(not key for _, key in keyed):
+        raise NoticeError("缺少通知编号", "the notice has no id")
+    if not keyed:
+        return []
+    try:
+        with transaction.atomic():  # a savepoint (or the transaction, when there is none around)
+            found = _notices_send_bulk(community, kind, audience, keyed, actor, urgent)
+    except IntegrityError:
+        found = {}
+        for spec, key in keyed:
+            if key not in found:
+                found[key] = notice_send(
+                    community=community,
+                    kind=kind,
+                    audience=audience,
+                    audience_args=spec.audience_args,
+                    event_key=key,
+                    actor=actor,
+                    args=spec.args,
+                    urgent=urgent,
+                )
+    return [found[key] for _, key in keyed]
+
+
+def _notices_send_bulk(
+    community: Community,
+    kind: str,
+    audience: str,
+    keyed: Sequence[tuple[NoticeSpec, str]],
+    actor: User | None,
+    urgent: bool | None,
+) -> dict[str, SendOutcome]:
+    found = {
+        notice.event_key: SendOutcome(notice, False)
+        for notice in _stored_notices(community, list(dict.fromkeys(key for _, key in keyed)))
+    }
+    fresh: dict[str, NoticeSpec] = {}
+    for spec, key in keyed:
+        if key not in found and key not in fresh:
+            fresh[key] = spec
+    if not fresh:
+        return found
+    try:
+        reached = audiences_resolve_many(community, audience, [spec.audience_args for spec in fresh.values()])
+    except AudienceError as exc:
+        raise NoticeError("无法确定通知对象", f"the audience cannot be read ({exc})") from exc
+    is_urgent = KINDS[kind].urgent if urgent is None else urgent
+    notices = [
+        Notice(
+            community=community,
+            kind=kind,
+            args=clean_args(kind, spec.args or {}),
+            audience=audience,
+            audience_args=spec.audience_args,
+            urgent=is_urgent,
+            created_by=actor,
+            recipients=who.count,
+            event_key=key,
+        )
+        for (key, spec), who in zip(fresh.items(), reached, strict=True)
+    ]
+    Notice.objects.bulk_create(notices, batch_size=1000)
+    if any(notice.pk is None for notice in notices):  # a database that does not return the new ids
+        ids = dict(Notice.objects.filter(community=community, event_key__in=list(fresh)).values_list("event_key", "pk"))
+        for notice in notices:
+            notice.pk = ids[notice.event_key]
+    households = sorted({h for who in reached for h in who.household_ids})
+    context = _DeliveryContext.of(community.pk, households)
+    deliveries: list[NoticeDelivery] = []
+    audits = []
+    queued: list[int] = []
+    for notice, who in zip(notices, reached, strict=True):
+        rows = _deliveries(notice, who.household_ids, who.volunteer_ids, context)
+        deliveries.extend(rows)
+        counts = Counter(f"{row.channel}_{row.status}" for row in rows)
+        audits.append(
+            audit_row(
+                action=AuditAction.NOTICE_SEND,
+                actor=actor,
+                target_type="notice",
+                target_id=notice.pk,
+                community=community,
+                detail={"kind": kind, "audience": audience, "recipients": who.count, **dict(sorted(counts.items()))},
+            )
+        )
+        if any(row.status == DeliveryStatus.QUEUED for row in rows):
+            queued.append(notice.pk)
+        found[notice.event_key] = SendOutcome(notice, True)
+    NoticeDelivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=1000)
+    audit_record_many(audits)
+    if queued:
+        job_enqueue("fangzhou.notices.tasks.notices_dispatch_notices", notice_ids=queued)
+    return found
+
+
+def _stored_notices(community: Community, keys: list[str]) -> list[Notice]:
+    """The community's notices of these event keys already stored (one query a batch of keys)."""
+    found: list[Notice] = []
+    for batch in chunks(keys, LOOKUP_CHUNK):
+        found.extend(Notice.objects.filter(community=community, event_key__any_of=batch))
+    return found
+
+
+@dataclass(frozen=True)
+class _DeliveryContext:
+    """What a notice's deliveries depend on besides its audience, read once for many notices: the
+    community's settings, the households' SMS holders and push subscriptions, one clock."""
+
+    options: NoticeSettings
+    phones: dict[int, tuple[int | None, str]]
+    subscriptions: dict[int, list[int]]
+    now: dt.datetime
+
+    @classmethod
+    def of(cls, community_id: int, household_ids: list[int]) -> _DeliveryContext:
+        options = notice_settings_of(community_id)
+        return cls(
+            options=options,
+            phones=_sms_holders(household_ids) if options.sms_on else {},
+            subscriptions=_subscriptions(household_ids) if options.push_on else {},
+            now=timezone.now(),
+        )
+
+
+def _deliveries(
+    notice: Notice, household_ids: list[int], volunteer_ids: list[int], context: _DeliveryContext | None = None
+) -> list[NoticeDelivery]:
     """Every (recipient, channel) row of a notice, each with its status: page rows sent at once,
     SMS and push rows queued, or skipped with why."""
-    now = timezone.now()
-    options = notice_settings_of(notice.community_id)
+    if context is None:
+        context = _DeliveryContext.of(notice.community_id, household_ids)
+    now = context.now
+    options = context.options
     rows: list[NoticeDelivery] = []
 
     def row(key: str, channel: str, status: str = DeliveryStatus.QUEUED, reason: str = "", **kw: Any) -> None:
@@ -185,8 +347,8 @@ def _deliveries(notice: Notice, household_ids: list[int], volunteer_ids: list[in
         )
 
     skipped = DeliveryStatus.SKIPPED
-    phones = _sms_holders(household_ids) if options.sms_on else {}
-    subscriptions = _subscriptions(household_ids) if options.push_on else {}
+    phones = context.phones
+    subscriptions = context.subscriptions
     for household_id in household_ids:
         key = f"h:{household_id}"
         row(key, Channel.PAGE, DeliveryStatus.SENT, household_id=household_id)
@@ -285,14 +447,19 @@ def _due(now: dt.datetime) -> QuerySet[NoticeDelivery]:
     )
 
 
-def notices_dispatch(*, notice_id: int | None = None, now: dt.datetime | None = None) -> DispatchReport:
-    """Send what is due (of one notice, or of all): per community and channel, within quiet hours
-    and the rate cap. Safe to run twice and at once: rows are claimed before they are sent."""
+def notices_dispatch(
+    *, notice_id: int | None = None, notice_ids: Sequence[int] | None = None, now: dt.datetime | None = None
+) -> DispatchReport:
+    """Send what is due (of one notice, of these notices, or of all): per community and channel,
+    within quiet hours and the rate cap. Safe to run twice and at once: rows are claimed before
+    they are sent."""
     now = now or timezone.now()
     report = DispatchReport()
     due = _due(now).exclude(channel=Channel.PAGE)
     if notice_id is not None:
         due = due.filter(notice_id=notice_id)
+    if notice_ids is not None:
+        due = due.filter(notice_id__in=list(notice_ids))
     pairs = sorted(set(due.values_list("community_id", "channel")))
     for community_id, channel in pairs:
         _dispatch(community_id, channel, due.filter(community_id=community_id, channel=channel), now, report)

@@ -16,6 +16,13 @@ def notices_dispatch_notice(*, notice_id: int) -> dict[str, Any]:
 
 
 @job
+def notices_dispatch_notices(*, notice_ids: list[int]) -> dict[str, Any]:
+    """Send the queued deliveries of many notices written at once (``notices_send_many``)."""
+    report = notices_dispatch(notice_ids=notice_ids)
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+
+
+@job
 def notices_dispatch_due() -> dict[str, Any]:
     """Send every delivery that is due: retries whose backoff ended, notices held by quiet hours or
     the rate cap. Run it every minute from the in-app schedule (or Celery beat)."""
