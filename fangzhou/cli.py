@@ -103,6 +103,31 @@ def cmd_roster_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_roster_counts(args: argparse.Namespace) -> int:
+    from fangzhou.registry.services import community_counts_check, community_counts_repair
+
+    differ = community_counts_repair() if args.repair else community_counts_check()
+    rows = [
+        {
+            "community": m.code,
+            "kept": {"residents": m.kept_residents, "households": m.kept_households},
+            "counted": {"residents": m.residents, "households": m.households},
+        }
+        for m in differ
+    ]
+    lines = [
+        f"{m.code}: kept {m.kept_residents} residents, {m.kept_households} households; "
+        f"counted {m.residents}, {m.households}"
+        for m in differ
+    ]
+    if args.repair:
+        lines.append(f"重建完成 / rebuilt ({len(differ)} communities differed)")
+    elif not differ:
+        lines.append("居民、户数计数一致 / the kept counts agree with a fresh count")
+    emit(args, {"differ": rows, "repaired": bool(args.repair)}, "\n".join(lines))
+    return EXIT_OK if args.repair or not differ else EXIT_REFUSED
+
+
 def _token_row(token: Any) -> dict[str, Any]:
     return {
         "id": token.pk,
@@ -265,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_roster_export, "export the roster as .xlsx", roster)
     p.add_argument("--community", required=True)
     p.add_argument("-o", "--output", required=True)
+    p = add(
+        "counts",
+        cmd_roster_counts,
+        "check the residents and households kept per community against a fresh count (exit 2 if they differ)",
+        roster,
+    )
+    p.add_argument("--repair", action="store_true", help="rebuild the kept counts from a fresh count")
 
     tokens = sub.add_parser("tokens", help="machine clients' API keys").add_subparsers(dest="action", required=True)
     p = add("create", cmd_tokens_create, "make an API key (printed once) for a community or a subdistrict", tokens)

@@ -139,6 +139,28 @@ class Household(models.Model):
         return household_label(self.building.compound.name, self.building.number, self.room)
 
 
+class CommunityCount(models.Model):
+    """How many residents and households a community has, kept by the database itself: triggers
+    on the resident, household and building tables (migration 0010) change the row inside the
+    statement that inserts, deletes or moves a row, whatever wrote it (the services, the roster's
+    COPY, the demo's raw rows, a cascade), so it commits or rolls back with the write. Read by the
+    daily report and the subdistrict table, which would otherwise count every resident of every
+    community on each request. Residents are counted by their own community, households by their
+    building's (as the figures always were). A community without any may have no row (read as 0).
+    ``fangzhou roster counts --repair`` rebuilds the table from a fresh count."""
+
+    # No foreign-key constraint and no cascade from Django: the triggers own the rows (a
+    # community's delete removes its row), so Django's collector never deletes or re-creates them.
+    community = models.OneToOneField(
+        Community, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="counts"
+    )
+    residents = models.IntegerField(default=0)
+    households = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.community_id}: {self.residents} residents, {self.households} households"
+
+
 class IdType(models.TextChoices):
     RESIDENT_ID = "resident_id", _("Resident ID card")
     PASSPORT = "passport", _("Passport")

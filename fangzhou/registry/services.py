@@ -7,7 +7,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record
@@ -18,6 +19,7 @@ from fangzhou.lib.importing import ImportReport
 from fangzhou.registry.models import (
     Building,
     Community,
+    CommunityCount,
     Compound,
     Household,
     Resident,
@@ -34,6 +36,8 @@ __all__ = [
     "ImportReport",
     "building_token_rotate",
     "building_tokens_ensure",
+    "community_counts_check",
+    "community_counts_repair",
     "community_create",
     "compound_upsert",
     "roster_export",
@@ -320,3 +324,69 @@ def resident_transfer_decide(*, transfer_id: int, actor: User, approve: bool) ->
         detail={"transfer": transfer.pk, "from": transfer.from_community_id, "to": transfer.to_community_id},
     )
     return transfer
+
+
+# --------------------------------------------------------------------------------------------------
+# The kept counts (CommunityCount): checked against a fresh count, rebuilt on demand
+
+
+@dataclass(frozen=True)
+class CountMismatch:
+    community_id: int
+    code: str
+    kept_residents: int | None  # None: no row kept
+    kept_households: int | None
+    residents: int
+    households: int
+
+
+# The same statement as migration 0010's fill: one row per community, from a fresh count.
+_COUNTS_FILL = """
+INSERT INTO registry_communitycount (community_id, residents, households)
+SELECT c.id,
+  (SELECT COUNT(*) FROM registry_resident r WHERE r.community_id = c.id),
+  (SELECT COUNT(*) FROM registry_household h JOIN registry_building b ON b.id = h.building_id
+   WHERE b.community_id = c.id)
+FROM registry_community c
+"""
+
+
+def community_counts_check() -> list[CountMismatch]:
+    """Every community whose kept counts differ from a fresh count (empty: all agree). A missing
+    row agrees with a community that has no residents and no households."""
+    kept = {c.community_id: c for c in CommunityCount.objects.all()}
+    residents = dict(Resident.objects.order_by().values_list("community_id").annotate(n=Count("id")))
+    households = dict(Household.objects.order_by().values_list("building__community_id").annotate(n=Count("id")))
+    communities = Community.objects.order_by("pk").only("pk", "code")
+    out = []
+    for c in communities:
+        row = kept.get(c.pk)
+        have = (row.residents, row.households) if row else (0, 0)
+        fresh = (residents.get(c.pk, 0), households.get(c.pk, 0))
+        if have != fresh:
+            out.append(
+                CountMismatch(
+                    c.pk,
+                    c.code,
+                    row.residents if row else None,
+                    row.households if row else None,
+                    *fresh,
+                )
+            )
+    return out
+
+
+@transaction.atomic
+def community_counts_repair() -> list[CountMismatch]:
+    """Rebuild the kept counts from a fresh count (the triggers keep them; this is for a database
+    whose triggers were off, or restored without them). Returns what differed before. On
+    PostgreSQL the registry's tables are locked against writers (SHARE) until the rebuild commits,
+    so no write falls between the count and the rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE registry_resident, registry_household, registry_building IN SHARE MODE")
+    before = community_counts_check()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM registry_communitycount")
+        cursor.execute(_COUNTS_FILL)
+    return before

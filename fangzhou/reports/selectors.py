@@ -33,7 +33,7 @@ from fangzhou.care.selectors import at_risk_count
 from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
 from fangzhou.registry.hooks import OverviewPanel
-from fangzhou.registry.models import Community, Household, Resident
+from fangzhou.registry.models import Community, CommunityCount, Resident
 from fangzhou.registry.selectors import communities_read, community_time_zone_activate
 from fangzhou.supplies.models import DeliveryStatus, Distribution
 from fangzhou.testing.models import AntigenReport, AntigenResult, Result, Retest, Round, Sample, Tube
@@ -132,6 +132,13 @@ def _count_of(qs: QuerySet[Any], community_path: str, counted: str = "id", *, di
     return Coalesce(Subquery(counted_rows, output_field=IntegerField()), 0)
 
 
+def _kept(column: str) -> Coalesce:
+    """The community's ``column`` as the database keeps it (``CommunityCount``, one row a community,
+    0 if none): a residents' count that reads one row, however many residents."""
+    kept = CommunityCount.objects.filter(community_id=OuterRef("pk")).values(column)[:1]
+    return Coalesce(Subquery(kept, output_field=IntegerField()), 0)
+
+
 def _with_figures(
     communities: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False
 ) -> QuerySet[Community]:
@@ -155,9 +162,10 @@ def _with_figures(
     reports = AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
     latest = Round.objects.filter(community_id=OuterRef("pk"), date__lte=day).order_by("-date", "-id")
     figures: dict[str, Any] = {
-        "f_residents": _count_of(Resident.objects.all(), "community_id"),
-        "f_households": _count_of(Household.objects.all(), "building__community_id"),
-        "f_antigen_residents": _count_of(Resident.objects.all(), "household__building__community_id"),
+        # Residents and households as the database keeps them per community (CommunityCount),
+        # never by counting the residents: that read grew with the subdistrict's residents.
+        "f_residents": _kept("residents"),
+        "f_households": _kept("households"),
         "f_antigen_reported": _count_of(reports, "community_id"),
         "f_antigen_positive": _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id"),
         "f_retests": _count_of(Retest.objects.filter(pending), "community_id"),
@@ -233,7 +241,7 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: boo
     ``community`` names the outer row's community id: ``pk`` on a community row, ``community_id``
     on a round row (the rounds chart: every round with the same figures). ``residents=False``
     leaves out the count of the community's residents, for a row that has it already
-    (``f_antigen_residents``: the same count).
+    (``f_residents``, from the kept counts: the same count).
 
     A row without a round costs nothing more than its round look-up: the sampled residents are
     counted from the round's samples (an index range of one round, never every resident of the
@@ -241,7 +249,10 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: boo
     rid = OuterRef("f_round_id")
     tubes = Tube.objects.filter(round_id=rid)
     in_community = OuterRef(community)
-    people = Resident.objects.filter(household__building__community_id=in_community)
+    # The community's residents by their own community column (the same people as through their
+    # households' buildings: a resident's community is always their building's; the round page
+    # counts them the same way), one index range instead of buildings -> households -> residents.
+    people = Resident.objects.filter(community_id=in_community)
     sampled = Exists(Sample.objects.filter(round_id=OuterRef(rid), resident_id=OuterRef("pk")))
     round_day = OuterRef(OuterRef("f_round_date"))
     exempt = Exists(
@@ -256,22 +267,24 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: boo
 
     # Residents of the community's buildings with a sample in the round: the round's samples,
     # each resident once (a resident may have a pooled and a single sample).
-    sampled_people = Sample.objects.filter(round_id=rid, resident__household__building__community_id=in_community)
+    sampled_people = Sample.objects.filter(round_id=rid, resident__community_id=in_community)
     resulted = Q(lab_result__isnull=False, lab_result__imported_at__lte=moment)
     positive = Q(lab_result__result=Result.POSITIVE, lab_result__imported_at__lte=moment)
+
+    def if_round(figure: Coalesce) -> DbCase:
+        """0 without a round, the figure otherwise: PostgreSQL runs a CASE's subquery only when it
+        reaches it, so a community without a round reads none of its samples or tubes."""
+        return DbCase(When(Q(f_round_id__isnull=True), then=Value(0)), default=figure, output_field=IntegerField())
+
     figures: dict[str, Any] = {
-        "f_round_sampled": counted(sampled_people, "round_id", "resident_id", distinct=True),
-        "f_round_exempt": DbCase(
-            When(Q(f_round_id__isnull=True), then=Value(0)),
-            default=counted(people.filter(~sampled & exempt), "household__building__community_id"),
-            output_field=IntegerField(),
-        ),
-        "f_round_tubes": counted(tubes, "round_id"),
-        "f_round_resulted": counted(tubes.filter(resulted), "round_id"),
-        "f_round_positive": counted(tubes.filter(positive), "round_id"),
+        "f_round_sampled": if_round(counted(sampled_people, "round_id", "resident_id", distinct=True)),
+        "f_round_exempt": if_round(counted(people.filter(~sampled & exempt), "community_id")),
+        "f_round_tubes": if_round(counted(tubes, "round_id")),
+        "f_round_resulted": if_round(counted(tubes.filter(resulted), "round_id")),
+        "f_round_positive": if_round(counted(tubes.filter(positive), "round_id")),
     }
     if residents:
-        figures["f_round_residents"] = counted(people, "household__building__community_id")
+        figures["f_round_residents"] = counted(people, "community_id")
     return figures
 
 
@@ -392,7 +405,7 @@ def _requests_of(c: Any) -> RequestFigures:
 
 
 def _antigen_of(c: Any) -> AntigenFigures:
-    return AntigenFigures(residents=c.f_antigen_residents, reported=c.f_antigen_reported, positive=c.f_antigen_positive)
+    return AntigenFigures(residents=c.f_residents, reported=c.f_antigen_reported, positive=c.f_antigen_positive)
 
 
 def _cases_of(c: Any, moment: dt.datetime) -> CaseFigures:
@@ -412,8 +425,8 @@ def _cases_of(c: Any, moment: dt.datetime) -> CaseFigures:
 def _round_of(c: Any) -> RoundFigures | None:
     if c.f_round_id is None:
         return None
-    # A community row counts its residents once (``f_antigen_residents``); a round row (the chart) has its own.
-    residents = c.f_round_residents if hasattr(c, "f_round_residents") else c.f_antigen_residents
+    # A community row counts its residents once (``f_residents``); a round row (the chart) has its own.
+    residents = c.f_round_residents if hasattr(c, "f_round_residents") else c.f_residents
     return RoundFigures(
         id=c.f_round_id,
         date=c.f_round_date,
