@@ -179,5 +179,30 @@ def test_xlsx_merged_cells_fill_every_row_they_cover() -> None:
     assert [(number, r, name) for number, r, name, _ in rows] == [(2, "101", "张伟"), (3, "101", "李娜")]
 
 
+@pytest.mark.parametrize("merged", [False, True], ids=["streamed", "loaded whole for its merged cells"])
+def test_xlsx_rows_are_read_as_written_without_the_empty_cells_after_the_last(merged: bool) -> None:
+    written: list[list[Cell]] = [
+        ["室号", "姓名", None, "备注"],
+        ["101", "张伟", 3, None],  # the last cell empty
+        ["102", None, None, "老人", None, None, None, "右边很远的一格"],  # a cell far right of the header
+        ["103", "李娜"],
+    ]
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    for values in written:
+        ws.append(values)
+    ws.append(["标题"] if merged else [])
+    if merged:
+        ws.merge_cells("A5:B5")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    read = sheet_read(data=buffer.getvalue(), filename="r.xlsx").rows
+    expected = [list(row) for row in written]
+    expected[1] = ["101", "张伟", 3]
+    assert read[:4] == [(n, cells) for n, cells in enumerate(expected, start=1)]
+    assert read[4:] == ([(5, ["标题", "标题"])] if merged else [])
+
+
 def test_chunks_cover_every_item_once() -> None:
     assert [list(c) for c in chunks(list(range(5)), size=2)] == [[0, 1], [2, 3], [4]]
