@@ -465,28 +465,39 @@ def _probe_xlsx(data: bytes, limits: ReadLimits) -> None:
         workbook.close()
 
 
-def _has_merges(data: bytes) -> bool:
-    """Whether any worksheet of the (checked) workbook declares merged cells: a look for the
-    element's name in each sheet's XML, without parsing it."""
+def _sheets_mention(data: bytes, *needles: bytes) -> bool:
+    """Whether any worksheet's XML of the (checked) workbook holds one of ``needles``: a look for
+    the bytes, without parsing it."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():
             if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
                 with archive.open(info) as part:
                     tail = b""
                     while chunk := part.read(1 << 20):
-                        if b"<mergeCell" in tail + chunk or b":mergeCell" in tail + chunk:
+                        if any(needle in tail + chunk for needle in needles):
                             return True
                         tail = chunk[-16:]
     return False
 
 
+def _has_merges(data: bytes) -> bool:
+    """Whether any worksheet declares merged cells."""
+    return _sheets_mention(data, b"<mergeCell", b":mergeCell")
+
+
+def _has_error_cells(data: bytes) -> bool:
+    """Whether any worksheet holds an error cell (#N/A …): python-calamine reads one as empty,
+    openpyxl as its text, which a column's check refuses."""
+    return _sheets_mention(data, b't="e"', b"t='e'")
+
+
 def _read_xlsx(data: bytes, limits: ReadLimits) -> tuple[str, Iterator[tuple[int, list[Cell]]]]:
     _check_zip(data)
     _probe_xlsx(data, limits)
-    if len(data) <= MERGE_FILL_LIMIT_BYTES:
+    if len(data) <= MERGE_FILL_LIMIT_BYTES and not _has_error_cells(data):
         # A small workbook is read whole by python-calamine (ten times openpyxl's speed: 0.06 s
         # against 0.6 s for a roster of 6,500 rows), its cells as openpyxl gives them; a file it
-        # cannot read goes to openpyxl as before.
+        # cannot read, or with an error cell, goes to openpyxl as before.
         try:
             whole = _read_calamine(data, limits, _xlsx_cell, trim=True)
         except UnreadableFile:

@@ -248,5 +248,17 @@ def test_a_small_xlsx_read_by_calamine_gives_the_cells_openpyxl_gives() -> None:
     assert [type(c) for c in read[2][1]] == [type(c) for c in expected[2][1]]
 
 
+def test_an_xlsx_error_cell_is_read_as_its_text() -> None:
+    """#N/A from a look-up formula is text a column's check refuses, never an empty cell."""
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.append(["室号", "姓名", "电话"])
+    ws.append(["101", "张伟", "#N/A"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert read_table(buffer.getvalue(), "r.xlsx").rows[1] == (2, ["101", "张伟", "#N/A"])
+
+
 def test_chunks_cover_every_item_once() -> None:
     assert [list(c) for c in chunks(list(range(5)), size=2)] == [[0, 1], [2, 3], [4]]
