@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import openpyxl
 import pytest
 
+from fangzhou.lib import sheets
 from fangzhou.lib.importing import (
     CellError,
     Columns,
@@ -18,7 +20,7 @@ from fangzhou.lib.importing import (
     sheet_map,
     sheet_read,
 )
-from fangzhou.lib.sheets import Cell, Sheet, UnreadableFile
+from fangzhou.lib.sheets import Cell, Sheet, UnreadableFile, read_table
 
 COLUMNS = Columns({"room": ("室号", "房号"), "name": ("姓名",), "age": ("年龄",)}, required=("room", "name"))
 
@@ -177,6 +179,85 @@ def test_xlsx_merged_cells_fill_every_row_they_cover() -> None:
     report = ImportReport()
     rows = rows_check(sheet_map(sheet_read(data=buffer.getvalue(), filename="r.xlsx"), COLUMNS, report), parse, report)
     assert [(number, r, name) for number, r, name, _ in rows] == [(2, "101", "张伟"), (3, "101", "李娜")]
+
+
+@pytest.mark.parametrize("calamine", [True, False], ids=["calamine", "openpyxl, when calamine cannot read it"])
+@pytest.mark.parametrize("merged", [False, True], ids=["no merged cells", "merged cells"])
+def test_xlsx_rows_are_read_as_written_without_the_empty_cells_after_the_last(
+    merged: bool, calamine: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not calamine:  # openpyxl: streamed, or loaded whole for its merged cells
+
+        def cannot(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("calamine cannot read this workbook")
+
+        monkeypatch.setattr(sheets, "_read_calamine", cannot)
+    written: list[list[Cell]] = [
+        ["室号", "姓名", None, "备注"],
+        ["101", "张伟", 3, None],  # the last cell empty
+        ["102", None, None, "老人", None, None, None, "右边很远的一格"],  # a cell far right of the header
+        ["103", "李娜"],
+    ]
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    for values in written:
+        ws.append(values)
+    ws.append(["标题"] if merged else [])
+    if merged:
+        ws.merge_cells("A5:B5")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    read = sheet_read(data=buffer.getvalue(), filename="r.xlsx").rows
+    expected = [list(row) for row in written]
+    expected[1] = ["101", "张伟", 3]
+    assert read[:4] == [(n, cells) for n, cells in enumerate(expected, start=1)]
+    assert read[4:] == ([(5, ["标题", "标题"])] if merged else [])
+
+
+def test_a_small_xlsx_read_by_calamine_gives_the_cells_openpyxl_gives() -> None:
+    """A small workbook is read by python-calamine: every kind of cell as openpyxl hands it over
+    (what the importers and the roster's row digests were written for)."""
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.append(["室号", "姓名", "数", "日期"])
+    ws["B3"] = "张伟"  # row 2 empty, column A empty: row numbers and columns as Excel shows them
+    ws["C3"] = 3
+    ws["D3"] = 3.5
+    ws["E3"] = True
+    ws["F3"] = dt.datetime(2022, 4, 1)
+    ws["G3"] = dt.datetime(2022, 4, 1, 8, 30)
+    ws["H3"] = dt.time(8, 30)
+    ws["I3"] = 13812345678
+    ws["J3"] = "=1+2"  # a formula never calculated: no cached value
+    ws["K3"] = " 101 "
+    ws["A4"] = "102"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    data = buffer.getvalue()
+    loaded = openpyxl.load_workbook(io.BytesIO(data), data_only=True).worksheets[0]
+    expected = []
+    for number, values in enumerate(loaded.iter_rows(values_only=True), start=1):
+        cells = list(values)
+        while cells and cells[-1] is None:
+            cells.pop()
+        expected.append((number, cells))
+    read = read_table(data, "r.xlsx").rows
+    assert read == expected
+    assert [type(c) for c in read[2][1]] == [type(c) for c in expected[2][1]]
+
+
+def test_an_xlsx_error_cell_is_read_as_its_text() -> None:
+    """#N/A from a look-up formula is text a column's check refuses, never an empty cell."""
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.append(["室号", "姓名", "电话"])
+    ws.append(["101", "张伟", "#N/A"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert read_table(buffer.getvalue(), "r.xlsx").rows[1] == (2, ["101", "张伟", "#N/A"])
 
 
 def test_chunks_cover_every_item_once() -> None:

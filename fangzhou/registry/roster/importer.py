@@ -568,7 +568,8 @@ def _write(
         building_id = building_ids.get(key)
         grid = grids.get(row.grid) if row.grid else None
         if building_id is None:
-            if key not in new_buildings:
+            building = new_buildings.get(key)
+            if building is None:
                 new_buildings[key] = Building(
                     community=community,
                     compound=compound,
@@ -576,6 +577,8 @@ def _write(
                     sort_key=nz.building_sort_key(row.building),
                     grid=grid,
                 )
+            elif grid is not None:  # a later row names the new building's grid: as for a stored one
+                building.grid = grid
         elif grid is not None and building_grids[building_id] != grid.pk:
             building_grids[building_id] = grid.pk
             regrid[building_id] = Building(pk=building_id, grid=grid)

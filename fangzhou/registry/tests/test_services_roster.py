@@ -214,6 +214,18 @@ class TestImportMessyRoster:
         roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
         assert Building.objects.get(pk=building.pk).grid.name == "一网格"
 
+    def test_grid_named_by_a_later_row_of_a_new_building_is_set_at_once(self, community) -> None:  # type: ignore[no-untyped-def]
+        rows = [
+            ["楼号", "室号", "姓名", "身份证号", "网格"],
+            ["3", "201", "王小明", make_id("310104", BORN, 23, True), ""],  # creates the building, no grid
+            ["3", "202", "李小红", make_id("310104", BORN, 24, False), "一网格"],  # a later row names its grid
+        ]
+        report = roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        assert report.created == 2 and not report.rejected
+        assert Building.objects.get(community=community).grid.name == "一网格"
+        again = roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
+        assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
     def test_match_on_place_and_name_when_no_document(self, community) -> None:  # type: ignore[no-untyped-def]
         rows = [["楼号", "室号", "姓名", "手机号"], ["7", "101", "老李", "13600001111"]]
         roster_import(community=community, actor=None, data=xlsx(rows, title=None), filename="r.xlsx")
