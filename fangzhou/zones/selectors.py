@@ -250,10 +250,10 @@ def zone_reports(
     """:func:`zone_report` for many communities at once, in a fixed number of queries.
 
     Three statements whatever the size: every compound with its last case date up to ``on``, its
-    number of cases and of buildings, summed in the database (``_COMPOUNDS``, with the zone
-    settings unless the caller passes them: ``settings``, community id -> rule set name,
-    clean-round gate); the active micro-zones with their members and, per building, the cases of
-    the compounds they are drawn in (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
+    number of cases and of buildings, summed in the database (``_COMPOUNDS``: one row per building
+    instead in the compounds with an active micro-zone; with the zone settings unless the caller
+    passes them: ``settings``, community id -> rule set name, clean-round gate); the active
+    micro-zones with their members (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
     core classifies each compound and micro-zone from its last case date (:class:`DayClassifier`),
     so the Python work is linear in compounds, not buildings. The per-building list
     (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement;
