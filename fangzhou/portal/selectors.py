@@ -265,7 +265,7 @@ def _business(household: Household, members: list[Member], limit: int = 30) -> l
 
 def _zone(building: Building, on: dt.date) -> ZoneLine | None:
     report = zone_report(building.community, on)
-    mine = next((b for b in report.buildings if b.id == building.pk), None)
+    mine = report.building(building.pk)
     if mine is None:
         return None
     state, lang = mine.state, _lang()

@@ -8,18 +8,20 @@ and building.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import re
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
-from django.db import connections
-from django.db.models import BooleanField, CharField, Count, F, Max, Q, QuerySet, TextField, Value, When
+from django.db import connections, router
 from django.db.models import Case as DbCase
-from django.db.models.functions import Cast
+from django.db.models import Count, F, Field, Max, Model, Q, QuerySet, When
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q
@@ -87,6 +89,8 @@ def _map_status(status: str, rules: RuleSet) -> str | None:
     return None
 
 
+# A community has tens of thousands of compounds: no list of its own for each (a compound's
+# ``building_ids`` is the shared empty tuple; a micro-zone's are its members).
 @dataclass
 class PlaceZone:
     key: str
@@ -95,17 +99,23 @@ class PlaceZone:
     compound: str
     state: ZoneState
     cases: int = 0
-    building_ids: list[int] = field(default_factory=list)
+    building_ids: Sequence[int] = ()
     override_id: int | None = None
     # The timeline is drawn on one page only: it is loaded for the whole report on first use.
     _timeline: list[tuple[dt.date, str]] | None = field(default=None, repr=False, compare=False)
-    _load_timelines: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # A weak reference: the report keeps its loader alive, and nothing the loader holds leads back
+    # to the report, so a report is freed as soon as it is dropped (no cycle for the garbage
+    # collector to find among tens of thousands of places).
+    _load_timelines: weakref.ref[_TimelineLoader] | None = field(default=None, repr=False, compare=False)
 
     @property
     def timeline(self) -> list[tuple[dt.date, str]]:
         """Change points of the last ``TIMELINE_DAYS`` days up to the report's day."""
         if self._timeline is None and self._load_timelines is not None:
-            self._load_timelines()
+            load = self._load_timelines()
+            if load is None:
+                raise RuntimeError("PlaceZone.timeline: keep the ZoneReport this place came from while reading it")
+            load()
         return self._timeline or []
 
     @property
@@ -148,16 +158,25 @@ class ZoneReport:
     gated: bool = False
     # Buildings per place key ("c<compound>" or "z<micro-zone>"): enough for the counts per status.
     building_counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    # The per-building list is drawn on some pages only: it is made for the whole batch on first use.
+    # The per-building list is drawn on some pages only: it is read for the whole batch on first use.
     _buildings: list[BuildingZone] | None = field(default=None, repr=False, compare=False)
-    _load_buildings: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    _building_loader: _BuildingLoader | None = field(default=None, repr=False, compare=False)
+    _timeline_loader: _TimelineLoader | None = field(default=None, repr=False, compare=False)
+    _places: dict[str, PlaceZone] | None = field(default=None, repr=False, compare=False)
 
     @property
     def buildings(self) -> list[BuildingZone]:
         """Every building with its zone (empty for a report read with ``buildings=False``)."""
-        if self._buildings is None and self._load_buildings is not None:
-            self._load_buildings()
+        if self._buildings is None and self._building_loader is not None:
+            self._building_loader()
         return self._buildings or []
+
+    def building(self, pk: int) -> BuildingZone | None:
+        """One building's row of :attr:`buildings` (None if it is not in the report), without
+        reading the whole list when it has not been read."""
+        if self._buildings is None and self._building_loader is not None:
+            return self._building_loader.one(pk)
+        return next((b for b in self.buildings if b.id == pk), None)
 
     def buildings_by_status(self) -> dict[str, int]:
         """How many buildings are in each status of the rule set (every status, 0 if none),
@@ -176,7 +195,9 @@ class ZoneReport:
         return SEVERITY_COLOURS[min(self.rules.severity(status), len(SEVERITY_COLOURS) - 1)]
 
     def place(self, key: str) -> PlaceZone | None:
-        return next((p for p in [*self.compounds, *self.microzones] if p.key == key), None)
+        if self._places is None:  # an index, not a scan: the site plan asks once per building
+            self._places = {p.key: p for p in [*self.compounds, *self.microzones]}
+        return self._places.get(key)
 
     def holding_block(self, state: ZoneState) -> PlaceZone | None:
         """The micro sealed block whose floor holds ``state`` at its status (None if none)."""
@@ -228,55 +249,29 @@ def zone_reports(
 ) -> dict[int, ZoneReport]:
     """:func:`zone_report` for many communities at once, in a fixed number of queries.
 
-    One set-based read gives, per building, the last case date up to ``on`` and the number of
-    cases; the pure core classifies each compound and micro-zone from its last case date
-    (:class:`DayClassifier`), so the work is linear in compounds and buildings. With
-    ``buildings=False`` the per-building list is left empty (the subdistrict table needs only the
-    compounds and micro-zones). ``settings`` (community id -> rule set name, clean-round gate)
-    spares the settings query when the caller has read them with its own row (the daily report).
-    Timelines are read on first use, for the whole batch at once; the per-building list is made
-    on first use from the rows already read (``ZoneReport.buildings_by_status`` never makes it).
+    Three statements whatever the size: every compound with its last case date up to ``on``, its
+    number of cases and of buildings, summed in the database (``_COMPOUNDS``: one row per building
+    instead in the compounds with an active micro-zone; with the zone settings unless the caller
+    passes them: ``settings``, community id -> rule set name, clean-round gate); the active
+    micro-zones with their members (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
+    core classifies each compound and micro-zone from its last case date (:class:`DayClassifier`),
+    so the Python work is linear in compounds, not buildings. The per-building list
+    (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement;
+    ``ZoneReport.building(pk)`` reads one building's row; ``ZoneReport.buildings_by_status()``
+    counts without either. With ``buildings=False`` there is no per-building list (the
+    subdistrict table needs only the compounds and micro-zones). Timelines are read on first use.
     """
     ids = [c.pk for c in communities]
-    # The community's zone settings ride along on each compound row (one query fewer per page):
-    # a community without compounds has nothing to classify, so its default rule set is enough.
-    # A join (one-to-one with the community), not a subquery per row: 50,000 building rows made
-    # 100,000 sub-plan runs. Not read at all when the caller has them (``settings``).
-    with_settings = Compound.objects.filter(community_id__in=ids)
-    if settings is None:
-        with_settings = with_settings.annotate(
-            zs_rule=F("community__zone_settings__rule_set"), zs_gate=F("community__zone_settings__clean_round_gate")
-        )
-    else:
-        with_settings = with_settings.annotate(zs_rule=Value(None, CharField()), zs_gate=Value(None, BooleanField()))
-    compound_rows: list[tuple[Any, ...]]
-    if buildings:
-        compound_rows = _plain_rows(
-            with_settings.order_by("id", "buildings__sort_key", "buildings__number")
-            .annotate(footprint_text=Cast("buildings__footprint", TextField()))
-            .values_list(
-                "id",
-                "community_id",
-                "name",
-                "buildings__id",
-                "buildings__number",
-                "buildings__x",
-                "buildings__y",
-                "buildings__width",
-                "buildings__depth",
-                "footprint_text",
-                "zs_rule",
-                "zs_gate",
-            )
-        )
-    else:
-        compound_rows = _plain_rows(
-            with_settings.order_by("id").values_list("id", "community_id", "name", "zs_rule", "zs_gate")
-        )
+    if not ids:
+        return {}
+    alias = router.db_for_read(Compound)
+    day = connections[alias].ops.adapt_datefield_value(on)
+    as_date = _DateReader()
+    compound_rows = _rows(alias, _COMPOUNDS_WITH_SETTINGS if settings is None else _COMPOUNDS, ids, day)
     settings_rows: Mapping[int, tuple[str | None, bool]] = (
         settings
         if settings is not None
-        else {row[1]: (row[-2], bool(row[-1])) for row in compound_rows if row[-1] is not None}
+        else {row[1]: (row[7], bool(row[8])) for row in compound_rows if row[8] is not None}
     )
     rules_of: dict[int, RuleSet] = {}
     gated_ids: list[int] = []
@@ -289,59 +284,31 @@ def zone_reports(
     if rounds is None:  # no testing app: the gate cannot apply
         rounds, gated_ids = {}, []
 
+    # The micro-zones, and in the compounds they are drawn in each building with its last case
+    # date and number of cases (one row each in ``_COMPOUNDS``): these compounds are classified
+    # building by building.
     blocks_of: dict[int, dict[str, list[str]]] = defaultdict(dict)
     zone_names: dict[str, str] = {}
     zone_ids: dict[str, int] = {}
-    for mz_id, compound_id, name, building_id in (
-        microzones_active_in(ids, on)
-        .order_by("compound_id", "name", "id", "buildings__sort_key", "buildings__number")
-        .values_list("id", "compound_id", "name", "buildings__id")
-    ):
+    for mz_id, compound_id, name, building_id in _rows(alias, _MICRO, ids, day):
         key = f"z{mz_id}"
         zone_names[key], zone_ids[key] = name, mz_id
         members = blocks_of[compound_id].setdefault(key, [])
         if building_id is not None:
             members.append(str(building_id))
-    # Per compound: (last case date up to ``on``, number of cases); per building only in the
-    # compounds with a micro-zone, whose buildings may be classified apart.
-    cases = Case.objects.filter(community_id__in=ids, report_date__lte=on)
-    per_compound: dict[int, dict[str, tuple[dt.date, int]]] = defaultdict(dict)
-    totals: dict[int, tuple[dt.date, int]] = {}
-    building_cases: dict[int, int] = {}
-    as_date = _DateReader()
-
-    def add(compound_id: int, building_id: int, raw_last: dt.date | str, n: int) -> None:
-        last = as_date(raw_last)
-        if compound_id in blocks_of:
-            per_compound[compound_id][str(building_id)] = (last, n)
-            return
-        total = totals.get(compound_id)
-        totals[compound_id] = (last, n) if total is None else (max(last, total[0]), total[1] + n)
-
-    if buildings:
-        compound_of: dict[int, int] = {row[3]: row[0] for row in compound_rows if row[3] is not None}
-        for building_id, last, n in _plain_rows(
-            cases.values_list("building_id").annotate(last=Max("report_date"), n=Count("id")).order_by()
-        ):
-            found = compound_of.get(building_id)
-            if found is not None:
-                add(found, building_id, last, n)
-                building_cases[building_id] = n
-    else:
-        for compound_id, building_id, last, n in _plain_rows(
-            cases.values_list("building__compound_id", "building_id")
-            .annotate(last=Max("report_date"), n=Count("id"))
-            .order_by()
-        ):
-            add(compound_id, building_id, last, n)
-    overrides: dict[str, ZoneOverride] = {}
-    for o in (
-        ZoneOverride.objects.filter(community_id__in=ids, since__lte=on, until__gte=on)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=on))
-        .select_related("created_by")
-        .order_by("created_at", "id")
+    micro_buildings: dict[int, list[tuple[str, dt.date | None, int]]] = defaultdict(list)
+    for row in compound_rows:
+        if row[3] is not None:
+            micro_buildings[row[0]].append((str(row[3]), None if row[5] is None else as_date(row[5]), row[6] or 0))
+    overrides: dict[str, Override] = {}
+    override_ids: dict[str, int] = {}
+    for oid, compound_id, microzone_id, status, reason, since, until, display_name, username in _rows(
+        alias, _OVERRIDES, ids, day
     ):
-        overrides[f"c{o.compound_id}" if o.compound_id else f"z{o.microzone_id}"] = o
+        key = f"c{compound_id}" if compound_id else f"z{microzone_id}"
+        by = (display_name or username) if username is not None else "—"  # str(User), "—" if no one
+        overrides[key] = Override(status, reason, by, as_date(until), as_date(since))
+        override_ids[key] = oid
 
     reports: dict[int, ZoneReport] = {}
     classifiers: dict[int, DayClassifier] = {}
@@ -349,8 +316,11 @@ def zone_reports(
         cid = c.pk
         reports[cid] = ZoneReport(c, on, rules_of[cid], [], [], gated=cid in gated_ids)
         classifiers[cid] = DayClassifier(on, rules_of[cid], rounds.get(cid, {}) if cid in gated_ids else None)
-    loader = _TimelineLoader(ids, on, reports, classifiers)
-    owners = loader.owners
+    timelines = _TimelineLoader(ids, on, reports, classifiers)
+    for report in reports.values():
+        report._timeline_loader = timelines
+    loader = weakref.ref(timelines)
+    owners = timelines.owners
 
     def overridden(key: str, state: ZoneState, rules: RuleSet) -> tuple[ZoneState, int | None]:
         o = overrides.get(key)
@@ -359,101 +329,236 @@ def zone_reports(
         status = _map_status(o.status, rules)
         if status is None:
             return state, None
-        by = str(o.created_by) if o.created_by else "—"
-        return apply_override(state, Override(status, o.reason, by, o.until, o.since), on, rules), o.pk
+        return apply_override(state, replace(o, status=status), on, rules), override_ids[key]
 
-    no_cases: dict[str, tuple[dt.date, int]] = {}
-    seen = -1
-    owner: dict[str, str] = {}
-    zone_state: dict[str, ZoneState] = {}
-    key = ""
-    state: ZoneState | None = None
-    report: ZoneReport | None = None
-    for row in compound_rows:
-        compound_id = row[0]
-        name = row[2]
-        if compound_id != seen:  # the first row of a compound: classify it and its blocks
-            seen = compound_id
-            report = reports[row[1]]
-            classifier = classifiers[row[1]]
-            blocks = blocks_of.get(compound_id)
-            lasts = per_compound.get(compound_id, no_cases)
-            key = f"c{compound_id}"
-            proper_last: dt.date | None = None
-            proper_count = 0
-            if blocks:
-                owner = owners[compound_id] = smallest_block_per_building(blocks)
-                block_last: dict[str, dt.date] = {}
-                block_count: dict[str, int] = {}
-                for b, (last, n) in lasts.items():
-                    zone = owner.get(b)
-                    if zone is None:
-                        proper_count += n
-                        if proper_last is None or last > proper_last:
-                            proper_last = last
-                    else:
-                        block_count[zone] = block_count.get(zone, 0) + n
-                        if zone not in block_last or last > block_last[zone]:
-                            block_last[zone] = last
-            else:
-                owner = {}
-                total = totals.get(compound_id)
-                if total is not None:
-                    proper_last, proper_count = total
-            zone_state = {}
-            if blocks:
-                # the smallest blocks first: a block is held at the floor of the blocks inside it
-                inside = nested_blocks(blocks)
-                block_oid: dict[str, int | None] = {}
-                for bkey in sorted(blocks, key=lambda k: len(inside[k])):
-                    block_own = classifier.state(block_last.get(bkey))
-                    held_at = floor_state(block_own, {k: zone_state[k] for k in inside[bkey]}, report.rules)
-                    zone_state[bkey], block_oid[bkey] = overridden(bkey, held_at, report.rules)
-                for bkey, members in blocks.items():
-                    report.microzones.append(
-                        PlaceZone(
-                            bkey,
-                            zone_ids[bkey],
-                            zone_names[bkey],
-                            name,
-                            zone_state[bkey],
-                            block_count.get(bkey, 0),
-                            [int(m) for m in members],
-                            block_oid[bkey],
-                            None,
-                            loader,
-                        )
-                    )
-            # the compound proper: its own cases, held at the floor of every block inside it
-            state = floor_state(classifier.state(proper_last), zone_state, report.rules)
+    # The states of a community by the driver's value of the last case date (a few hundred
+    # distinct dates for any number of compounds).
+    memo: dict[int, dict[Any, ZoneState]] = {cid: {} for cid in ids}
+    classified: set[int] = set()  # the compounds with a micro-zone have one row per building
+    for compound_id, community_id, name, _, n_buildings, raw_last, n_cases, *_ in compound_rows:
+        report = reports[community_id]
+        rules_here = report.rules
+        classifier = classifiers[community_id]
+        key = f"c{compound_id}"
+        counts = report.building_counts
+        blocks = blocks_of.get(compound_id)
+        if not blocks:
+            known = memo[community_id]
+            state = known.get(raw_last)
+            if state is None:
+                state = known[raw_last] = classifier.state(None if raw_last is None else as_date(raw_last))
             oid = None
             if key in overrides:
-                state, oid = overridden(key, state, report.rules)
-            report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, [], oid, None, loader))
-        if not buildings:
+                state, oid = overridden(key, state, rules_here)
+            report.compounds.append(PlaceZone(key, compound_id, name, name, state, n_cases or 0, (), oid, None, loader))
+            if n_buildings:
+                counts[key] = n_buildings
             continue
-        building_id = row[3]
-        if building_id is None or report is None:
+        if compound_id in classified:
             continue
-        zkey = owner.get(str(building_id), key) if owner else key
-        counts = report.building_counts
-        counts[zkey] = counts.get(zkey, 0) + 1
+        classified.add(compound_id)
+        # A compound with micro-zones: each building's cases go to its smallest block, or to the
+        # compound proper; a block is held at the floor of the blocks inside it, the compound
+        # proper at the floor of every block.
+        owner = owners[compound_id] = smallest_block_per_building(blocks)
+        proper_last: dt.date | None = None
+        proper_count = 0
+        block_last: dict[str, dt.date] = {}
+        block_count: dict[str, int] = {}
+        for b, last, n in micro_buildings.get(compound_id, ()):
+            zone = owner.get(b)
+            zkey = key if zone is None else zone
+            counts[zkey] = counts.get(zkey, 0) + 1
+            if last is None:
+                continue
+            if zone is None:
+                proper_count += n
+                if proper_last is None or last > proper_last:
+                    proper_last = last
+            else:
+                block_count[zone] = block_count.get(zone, 0) + n
+                if zone not in block_last or last > block_last[zone]:
+                    block_last[zone] = last
+        zone_state: dict[str, ZoneState] = {}
+        inside = nested_blocks(blocks)
+        block_oid: dict[str, int | None] = {}
+        for bkey in sorted(blocks, key=lambda k: len(inside[k])):  # the smallest blocks first
+            block_own = classifier.state(block_last.get(bkey))
+            held_at = floor_state(block_own, {k: zone_state[k] for k in inside[bkey]}, rules_here)
+            zone_state[bkey], block_oid[bkey] = overridden(bkey, held_at, rules_here)
+        for bkey, members in blocks.items():
+            report.microzones.append(
+                PlaceZone(
+                    bkey,
+                    zone_ids[bkey],
+                    zone_names[bkey],
+                    name,
+                    zone_state[bkey],
+                    block_count.get(bkey, 0),
+                    tuple(int(m) for m in members),
+                    block_oid[bkey],
+                    None,
+                    loader,
+                )
+            )
+        state = floor_state(classifier.state(proper_last), zone_state, rules_here)
+        state, oid = overridden(key, state, rules_here)
+        report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, (), oid, None, loader))
     if buildings:
-        load = _BuildingLoader(compound_rows, reports, loader.owners, zone_names, building_cases)
+        load = _BuildingLoader(alias, ids, day, reports, owners, zone_names)
         for report in reports.values():
-            report._load_buildings = load
+            report._building_loader = load
     return reports
 
 
-def _plain_rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a ``values_list`` query as the driver gives them, through a plain cursor:
-    none of the ORM's per-value converters, which cost most of the time on 50,000 rows. The
-    caller converts what differs between databases (a date is a string on SQLite: ``_DateReader``;
-    a boolean an integer)."""
-    sql, params = qs.query.sql_with_params()
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
+# The statements of a report, written once with the models' own table and column names
+# (``_statement``): ``{Model}`` is a table, ``{Model.field}`` a column, ``{ids}`` the communities'
+# ids and ``{on}`` the report's day (``{one}`` a building's id). Plain cursors: none of the ORM's
+# compiling or per-value converters (a date is a ``date`` on PostgreSQL, an ISO string on SQLite:
+# ``_DateReader``; a boolean an integer on SQLite).
+
+# Per compound: its number of buildings, and the last case date and the number of cases of its
+# buildings up to the day (summed per building, then per compound).
+_COMPOUNDS = """
+SELECT p.{Compound.id}, p.{Compound.community}, p.{Compound.name}, agg.one, agg.nb, agg.last_on, agg.n{settings_columns}
+FROM {Compound} p
+LEFT JOIN (
+    SELECT b.{Building.compound} AS compound_id,
+        CASE WHEN mc.compound_id IS NULL THEN NULL ELSE b.{Building.id} END AS one,
+        COUNT(*) AS nb, MAX(k.last_on) AS last_on, SUM(k.n) AS n
+    FROM {Building} b
+    LEFT JOIN (
+        SELECT DISTINCT a.{MicroZone.compound} AS compound_id
+        FROM {MicroZone} a
+        WHERE a.{MicroZone.community} IN ({ids}) AND a.{MicroZone.drawn_on} <= {on}
+            AND (a.{MicroZone.dissolved_on} IS NULL OR a.{MicroZone.dissolved_on} > {on})
+    ) mc ON mc.compound_id = b.{Building.compound}
+    LEFT JOIN (
+        SELECT c.{Case.building} AS building_id, MAX(c.{Case.report_date}) AS last_on, COUNT(*) AS n
+        FROM {Case} c
+        WHERE c.{Case.community} IN ({ids}) AND c.{Case.report_date} <= {on}
+        GROUP BY c.{Case.building}
+    ) k ON k.building_id = b.{Building.id}
+    WHERE b.{Building.community} IN ({ids})
+    GROUP BY b.{Building.compound}, CASE WHEN mc.compound_id IS NULL THEN NULL ELSE b.{Building.id} END
+) agg ON agg.compound_id = p.{Compound.id}{settings_join}
+WHERE p.{Compound.community} IN ({ids})
+ORDER BY p.{Compound.id}
+"""
+# The community's zone settings ride along on each compound row (one query fewer per page): a
+# community without compounds has nothing to classify, so its default rule set is enough.
+_COMPOUNDS_WITH_SETTINGS = _COMPOUNDS.replace(
+    "{settings_columns}", ", zs.{ZoneSettings.rule_set}, zs.{ZoneSettings.clean_round_gate}"
+).replace("{settings_join}", "\nLEFT JOIN {ZoneSettings} zs ON zs.{ZoneSettings.community} = p.{Compound.community}")
+_COMPOUNDS = _COMPOUNDS.replace("{settings_columns}", "").replace("{settings_join}", "")
+
+# Each active micro-zone with each of its buildings (in the zones' order, members by building order).
+_MICRO = """
+SELECT m.{MicroZone.id}, m.{MicroZone.compound}, m.{MicroZone.name}, mb.{Members.building}
+FROM {MicroZone} m
+LEFT JOIN {Members} mb ON mb.{Members.microzone} = m.{MicroZone.id}
+LEFT JOIN {Building} bb ON bb.{Building.id} = mb.{Members.building}
+WHERE m.{MicroZone.community} IN ({ids}) AND m.{MicroZone.drawn_on} <= {on}
+    AND (m.{MicroZone.dissolved_on} IS NULL OR m.{MicroZone.dissolved_on} > {on})
+ORDER BY m.{MicroZone.compound}, m.{MicroZone.name}, m.{MicroZone.id}, bb.{Building.sort_key}, bb.{Building.number}
+"""
+# The overrides active on the day, oldest first (a later one for the same place wins), with the
+# name of who made them (``str(User)``: the display name, else the user name).
+_OVERRIDES = """
+SELECT o.{ZoneOverride.id}, o.{ZoneOverride.compound}, o.{ZoneOverride.microzone}, o.{ZoneOverride.status},
+    o.{ZoneOverride.reason}, o.{ZoneOverride.since}, o.{ZoneOverride.until}, u.{User.display_name}, u.{User.username}
+FROM {ZoneOverride} o
+LEFT JOIN {User} u ON u.{User.id} = o.{ZoneOverride.created_by}
+WHERE o.{ZoneOverride.community} IN ({ids}) AND o.{ZoneOverride.since} <= {on} AND o.{ZoneOverride.until} >= {on}
+    AND (o.{ZoneOverride.ended_on} IS NULL OR o.{ZoneOverride.ended_on} > {on})
+ORDER BY o.{ZoneOverride.created_at}, o.{ZoneOverride.id}
+"""
+# The per-building list: every building in its compound's order, with its number of cases.
+_BUILDINGS = """
+SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
+    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT), k.n
+FROM {Building} b
+LEFT JOIN (
+    SELECT c.{Case.building} AS building_id, COUNT(*) AS n
+    FROM {Case} c
+    WHERE c.{Case.community} IN ({ids}) AND c.{Case.report_date} <= {on}
+    GROUP BY c.{Case.building}
+) k ON k.building_id = b.{Building.id}
+WHERE b.{Building.community} IN ({ids})
+ORDER BY b.{Building.compound}, b.{Building.sort_key}, b.{Building.number}
+"""
+# One building's row of that list.
+_ONE_BUILDING = """
+SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
+    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT),
+    (SELECT COUNT(*) FROM {Case} c
+     WHERE c.{Case.building} = b.{Building.id} AND c.{Case.community} IN ({ids}) AND c.{Case.report_date} <= {on})
+FROM {Building} b
+WHERE b.{Building.id} = {one} AND b.{Building.community} IN ({ids})
+"""
+
+_MODELS: dict[str, type[Model]] = {
+    "Building": Building,
+    "Case": Case,
+    "Compound": Compound,
+    "Members": MicroZone.buildings.through,
+    "MicroZone": MicroZone,
+    "User": User,
+    "ZoneOverride": ZoneOverride,
+    "ZoneSettings": ZoneSettings,
+}
+_NAME = re.compile(r"\{(\w+)(?:\.(\w+))?\}")
+
+
+@functools.cache
+def _statement(alias: str, template: str, n_ids: int) -> tuple[str, tuple[str, ...]]:
+    """``template`` with the tables' and columns' quoted names, and the order of its parameters."""
+    quote = connections[alias].ops.quote_name
+    order: list[str] = []
+
+    def name(match: re.Match[str]) -> str:
+        head, attr = match.group(1), match.group(2)
+        if head in ("ids", "on", "one"):
+            order.append(head)
+            return ", ".join(["%s"] * n_ids) if head == "ids" else "%s"
+        model = _MODELS[head]
+        if attr is None:
+            return quote(model._meta.db_table)
+        column = model._meta.get_field(attr)
+        assert isinstance(column, Field)
+        return quote(str(column.column))
+
+    return _NAME.sub(name, template), tuple(order)
+
+
+def _params(order: tuple[str, ...], ids: list[int], day: Any, one: int | None) -> list[Any]:
+    params: list[Any] = []
+    for part in order:
+        if part == "ids":
+            params.extend(ids)
+        else:
+            params.append(day if part == "on" else one)
+    return params
+
+
+def _rows(alias: str, template: str, ids: list[int], day: Any, one: int | None = None) -> list[tuple[Any, ...]]:
+    sql, order = _statement(alias, template, len(ids))
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, _params(order, ids, day, one))
         return list(cursor.fetchall())
+
+
+def _stream(alias: str, template: str, ids: list[int], day: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of a large result a chunk at a time: each row is garbage once used, so the
+    garbage collector does not count tens of thousands of live rows (read to the end)."""
+    sql, order = _statement(alias, template, len(ids))
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, _params(order, ids, day, None))
+        while chunk := cursor.fetchmany(_CHUNK):
+            yield from chunk
+
+
+_CHUNK = 2000
 
 
 class _DateReader:
@@ -472,65 +577,121 @@ class _DateReader:
         return found
 
 
+_make_building = BuildingZone._make
+
+
 class _BuildingLoader:
-    """Makes every report's per-building list of a batch, once, on first use, from the rows the
-    report was classified from (no further query): each building takes the state of its
-    smallest micro-zone, or of its compound."""
+    """Reads the per-building list of every report of a batch, once, on first use (one
+    statement), or one building's row (``one``): each building takes the state of its smallest
+    micro-zone, or of its compound."""
 
     def __init__(
         self,
-        rows: list[tuple[Any, ...]],
+        alias: str,
+        ids: list[int],
+        day: Any,
         reports: dict[int, ZoneReport],
         owners: dict[int, dict[str, str]],
         zone_names: dict[str, str],
-        building_cases: dict[int, int],
     ) -> None:
-        self.rows = rows
-        self.reports = reports
+        self.alias = alias
+        self.ids = ids
+        self.day = day
+        self.reports: Mapping[int, ZoneReport] = weakref.WeakValueDictionary(reports)  # no cycle: see PlaceZone
         self.owners = owners
         self.zone_names = zone_names
-        self.building_cases = building_cases
         self.done = False
+
+    def _places(self) -> tuple[dict[int, PlaceZone], dict[int, int], dict[str, ZoneState]]:
+        """Each compound's place and community, each micro-zone's state (no new object per compound)."""
+        compounds: dict[int, PlaceZone] = {}
+        community_of: dict[int, int] = {}
+        states: dict[str, ZoneState] = {}
+        for cid, report in self.reports.items():
+            places = {p.id: p for p in report.compounds}
+            compounds.update(places)
+            community_of.update(dict.fromkeys(places, cid))
+            for p in report.microzones:
+                states[p.key] = p.state
+        return compounds, community_of, states
+
+    def _building(self, row: tuple[Any, ...], compound: PlaceZone, states: dict[str, ZoneState]) -> BuildingZone:
+        building_id, compound_id, number, x, y, width, depth, footprint, n = row
+        key, state = compound.key, compound.state
+        zone: str | None = None
+        owner = self.owners.get(compound_id)
+        if owner:
+            zkey = owner.get(str(building_id), key)
+            if zkey != key:
+                zone, key, state = self.zone_names[zkey], zkey, states[zkey]
+        return _make_building(
+            (
+                building_id,
+                compound_id,
+                compound.name,
+                f"{number}号楼",
+                number,
+                zone,
+                key,
+                state,
+                n or 0,
+                x,
+                y,
+                width,
+                depth,
+                (json.loads(footprint) or ()) if footprint and footprint != "[]" else (),
+            )
+        )
 
     def __call__(self) -> None:
         if self.done:
             return
         self.done = True
-        states: dict[str, ZoneState] = {}
+        compounds, community_of, states = self._places()
         lists: dict[int, list[BuildingZone]] = {}
-        for report in self.reports.values():
-            lists[report.community.pk] = report._buildings = []
-            for p in [*report.compounds, *report.microzones]:
-                states[p.key] = p.state
-        no_owner: dict[str, str] = {}
-        names, cases = self.zone_names, self.building_cases
-        for row in self.rows:
-            building_id = row[3]
-            if building_id is None:
+        for cid, report in self.reports.items():
+            lists[cid] = report._buildings = []
+        owners, make, new = self.owners, self._building, tuple.__new__
+        for row in _stream(self.alias, _BUILDINGS, self.ids, self.day):
+            building_id, compound_id, number, x, y, width, depth, footprint, n = row
+            compound = compounds.get(compound_id)
+            if compound is None:
                 continue
-            compound_id = row[0]
-            key = f"c{compound_id}"
-            owner = self.owners.get(compound_id, no_owner)
-            zkey = owner.get(str(building_id), key) if owner else key
-            footprint = row[9]
-            lists[row[1]].append(
-                BuildingZone(
-                    building_id,
-                    compound_id,
-                    row[2],
-                    f"{row[4]}号楼",
-                    row[4],
-                    names.get(zkey) if zkey != key else None,
-                    zkey,
-                    states[zkey],
-                    cases.get(building_id, 0),
-                    row[5],
-                    row[6],
-                    row[7],
-                    row[8],
-                    (json.loads(footprint) or ()) if footprint and footprint != "[]" else (),
+            out = lists[community_of[compound_id]]
+            if compound_id in owners:  # a compound with micro-zones: the building's own zone
+                out.append(make(row, compound, states))
+                continue
+            # the compound proper (inlined: tens of thousands of rows)
+            shape = (json.loads(footprint) or ()) if footprint and footprint != "[]" else ()
+            out.append(
+                new(
+                    BuildingZone,
+                    (
+                        building_id,
+                        compound_id,
+                        compound.name,
+                        f"{number}号楼",
+                        number,
+                        None,
+                        compound.key,
+                        compound.state,
+                        n or 0,
+                        x,
+                        y,
+                        width,
+                        depth,
+                        shape,
+                    ),
                 )
             )
+
+    def one(self, building_id: int) -> BuildingZone | None:
+        compounds, _, states = self._places()
+        for row in _rows(self.alias, _ONE_BUILDING, self.ids, self.day, building_id):
+            compound = compounds.get(row[1])
+            if compound is not None:
+                return self._building(row, compound, states)
+        return None
 
 
 class _TimelineLoader:
@@ -543,7 +704,7 @@ class _TimelineLoader:
     ) -> None:
         self.ids = ids
         self.on = on
-        self.reports = reports
+        self.reports: Mapping[int, ZoneReport] = weakref.WeakValueDictionary(reports)  # no cycle: see PlaceZone
         self.classifiers = classifiers
         self.owners: dict[int, dict[str, str]] = {}  # compound -> building -> its block
         self.done = False

@@ -293,7 +293,9 @@ def public_building(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404(_("This link is not valid any more."))
     on = timezone.localdate()
     report = zone_report(building.community, on)
-    mine = next(b for b in report.buildings if b.id == building.pk)
+    mine = report.building(building.pk)
+    if mine is None:
+        raise Http404(_("This link is not valid any more."))
     lang = _lang()
     state = mine.state
     holding = report.holding_block(state)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 MAX_QUERIES = 10
 # The daily report: session, user, one statement for the access check and every count (cases by
-# stage, the round, zone settings), four for the zones, the distributions, the care count (two
+# stage, the round, zone settings), three for the zones, the distributions, the care count (two
 # with escort sessions in the next 48 hours). Was 40, then 19.
 DAILY_MAX_QUERIES = 10
 

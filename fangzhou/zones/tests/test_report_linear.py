@@ -192,3 +192,35 @@ def test_the_gate_holds_as_the_scan_held(history: World) -> None:
         report = zone_report(history.community, on)
         assert report.gated
         assert observed(report) == reference(history, on, rules, rounds={}), on
+
+
+@pytest.mark.django_db
+def test_one_building_is_its_row_of_the_list(history: World) -> None:
+    """``ZoneReport.building(pk)`` (the public building page) reads one building's row: the same
+    row as the whole list's, for a building in a micro-zone and one outside; None for a building
+    of another community."""
+    for on in (D(2022, 3, 21), D(2022, 4, 1), D(2022, 4, 30)):
+        listed = zone_report(history.community, on).buildings
+        for b in listed:
+            assert zone_report(history.community, on).building(b.id) == b, on
+        assert zone_report(history.community, on).building(history.other_building.pk) is None
+
+
+@pytest.mark.django_db
+def test_a_dropped_report_is_freed_without_the_collector(history: World) -> None:
+    """No reference cycle between a report, its places and its loaders: a report dropped after
+    its buildings and timelines were read is freed at once (the garbage collector off)."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        report = zone_report(history.community, D(2022, 4, 1))
+        assert report.buildings and report.compounds[0].timeline
+        gone = weakref.ref(report)
+        place = weakref.ref(report.compounds[0])
+        del report
+        assert gone() is None and place() is None
+    finally:
+        gc.enable()
