@@ -44,6 +44,7 @@ class AuditAction(models.TextChoices):
     ROSTER_IMPORT = "roster.import", _("Roster imported")
     ROSTER_IMPORT_DRY_RUN = "roster.import.dry_run", _("Roster import checked (not saved)")
     ROSTER_EXPORT = "roster.export", _("Roster exported")
+    COUNTS_REPAIR = "registry.counts_repair", _("Residents and households counts rebuilt")
     RESIDENT_UPDATE = "resident.update", _("Resident changed")
     RESIDENT_UNMASK = "resident.unmask", _("Resident's ID number or phone shown")
     RESIDENT_CALL = "resident.call", _("Resident's phone dialled (the number not shown)")

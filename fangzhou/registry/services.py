@@ -377,7 +377,7 @@ def community_counts_check() -> list[CountMismatch]:
 
 
 @transaction.atomic
-def community_counts_repair() -> list[CountMismatch]:
+def community_counts_repair(*, actor: User | None = None) -> list[CountMismatch]:
     """Rebuild the kept counts from a fresh count (the triggers keep them; this is for a database
     whose triggers were off, or restored without them). Returns what differed before. On
     PostgreSQL the registry's tables are locked against writers (SHARE) until the rebuild commits,
@@ -389,4 +389,11 @@ def community_counts_repair() -> list[CountMismatch]:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM registry_communitycount")
         cursor.execute(_COUNTS_FILL)
+    audit_record(
+        action=AuditAction.COUNTS_REPAIR,
+        actor=actor,
+        target_type="community_count",
+        target_id="all",
+        detail={"differed": [m.code for m in before]},
+    )
     return before

@@ -67,6 +67,7 @@ READ_ONLY = {
     "care.escort_lead_hours",
     "care.escort_source_key",
     "cases.case_discharge_check",
+    "registry.community_counts_check",
     "cases.case_rules",
     "cases.default_case_rules",
     "cases.parse_date",
@@ -190,6 +191,11 @@ def _deputy_revoke(w: World) -> Callable[[], object]:
 @case("registry.community_create", A.COMMUNITY_CREATE)
 def _community_create(w: World) -> Callable[[], object]:
     return lambda: registry_services.community_create(code="T03", name="第三居民区", actor=w.officer)
+
+
+@case("registry.community_counts_repair", A.COUNTS_REPAIR)
+def _community_counts_repair(w: World) -> Callable[[], object]:
+    return lambda: registry_services.community_counts_repair(actor=None)
 
 
 @case("registry.roster_export", A.ROSTER_EXPORT)
