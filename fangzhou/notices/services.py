@@ -23,7 +23,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from fangzhou.accounts.audit import AuditAction, audit_record, audit_record_many, audit_row
-from fangzhou.accounts.models import User
+from fangzhou.accounts.models import AuditLog, User
 from fangzhou.lib.bulk import LOOKUP_CHUNK
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.importing import chunks
@@ -152,15 +152,7 @@ def notice_send(
             return SendOutcome(notice, False)
         rows = _deliveries(notice, reached.household_ids, reached.volunteer_ids)
         NoticeDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        counts = Counter(f"{row.channel}_{row.status}" for row in rows)
-        audit_record(
-            action=AuditAction.NOTICE_SEND,
-            actor=actor,
-            target_type="notice",
-            target_id=notice.pk,
-            community=community,
-            detail={"kind": kind, "audience": audience, "recipients": reached.count, **dict(sorted(counts.items()))},
-        )
+        audit_record_many([_send_audit_row(notice, rows, actor=actor, recipients=reached.count)])
         if any(row.status == DeliveryStatus.QUEUED for row in rows):
             job_enqueue("fangzhou.notices.tasks.notices_dispatch_notice", notice_id=notice.pk)
     return SendOutcome(notice, True)
@@ -271,17 +263,7 @@ def _notices_send_bulk(
     for notice, who in zip(notices, reached, strict=True):
         rows = _deliveries(notice, who.household_ids, who.volunteer_ids, context)
         deliveries.extend(rows)
-        counts = Counter(f"{row.channel}_{row.status}" for row in rows)
-        audits.append(
-            audit_row(
-                action=AuditAction.NOTICE_SEND,
-                actor=actor,
-                target_type="notice",
-                target_id=notice.pk,
-                community=community,
-                detail={"kind": kind, "audience": audience, "recipients": who.count, **dict(sorted(counts.items()))},
-            )
-        )
+        audits.append(_send_audit_row(notice, rows, actor=actor, recipients=who.count))
         if any(row.status == DeliveryStatus.QUEUED for row in rows):
             queued.append(notice.pk)
         found[notice.event_key] = SendOutcome(notice, True)
@@ -290,6 +272,25 @@ def _notices_send_bulk(
     if queued:
         job_enqueue("fangzhou.notices.tasks.notices_dispatch_notices", notice_ids=queued)
     return found
+
+
+def _send_audit_row(notice: Notice, rows: list[NoticeDelivery], *, actor: User | None, recipients: int) -> AuditLog:
+    """The audit row of one notice sent (unsaved): its kind, audience, recipients and deliveries
+    counted by channel and status; the same row whether it was sent alone or with others."""
+    counts = Counter(f"{row.channel}_{row.status}" for row in rows)
+    return audit_row(
+        action=AuditAction.NOTICE_SEND,
+        actor=actor,
+        target_type="notice",
+        target_id=notice.pk,
+        community_id=notice.community_id,
+        detail={
+            "kind": notice.kind,
+            "audience": notice.audience,
+            "recipients": recipients,
+            **dict(sorted(counts.items())),
+        },
+    )
 
 
 def _stored_notices(community: Community, keys: list[str]) -> list[Notice]:
