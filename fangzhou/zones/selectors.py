@@ -771,7 +771,11 @@ def sealed_buildings(community: Community, on: dt.date) -> dict[int, BuildingZon
 
 
 def building_is_sealed(building: Building, on: dt.date) -> bool:
-    return building.pk in sealed_building_ids(Community.objects.get(pk=building.community_id), on)
+    """Whether ``building`` is sealed on ``on`` (the rule of :func:`sealed_building_ids`), from its
+    own row of the zone report: the community's other buildings are not read."""
+    report = zone_report(building.community, on)
+    row = report.building(building.pk)
+    return row is not None and row.state.status == report.rules.most_severe
 
 
 def zone_report_json(report: ZoneReport, *, case_buildings: set[int] | None = None) -> dict[str, Any]:
