@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--profile", type=int, default=0, help="print the N top functions by cumulative time")
+    parser.add_argument("--dump", default="", help="write the profile (pstats) to this file (implies profiling)")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("give --database-url postgres://… (a database of its own: it is flushed)")
@@ -155,7 +156,7 @@ def main() -> None:
     psycopg.Connection.execute = conn_execute  # type: ignore[method-assign]
     psycopg.Connection.commit = commit  # type: ignore[method-assign]
     n = args.n
-    profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
+    profiler = cProfile.Profile(time.process_time) if args.profile or args.dump else None  # CPU, not waits
     backend = connection.connection.info.backend_pid  # the PostgreSQL process serving this connection
     with connection.execute_wrapper(count):
         server_cpu = backend_cpu(backend)
@@ -178,9 +179,15 @@ def main() -> None:
     print("Django cursor statements per submission:", {k: v / n for k, v in statements.items()})
     print("psycopg executes per submission:", {k: v / n for k, v in sent.items()})
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-        print("statements prepared on the connection:", cursor.fetchone()[0])
-    if profiler:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements")
+        plans = cursor.fetchall()
+        print(
+            f"statements prepared on the connection: {len(plans)}; generic plans "
+            f"{sum(g for g, _ in plans)}, custom plans {sum(c for _, c in plans)} (a custom plan is made anew on every run)"
+        )
+    if profiler and args.dump:
+        profiler.dump_stats(args.dump)
+    if profiler and args.profile:
         stats = pstats.Stats(profiler, stream=sys.stdout)
         stats.sort_stats("cumulative").print_stats(args.profile)
         stats.sort_stats("tottime").print_stats(args.profile)

@@ -232,6 +232,30 @@ def audit_row(
     return _checked(row)
 
 
+def audit_values(
+    *,
+    action: AuditAction,
+    actor_id: int | None,
+    target_type: str,
+    target_id: str | int,
+    community_id: int | None,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """:func:`audit_row`'s checks, and the row's values by attribute name (``at`` left to the
+    writer), for a hot write that sends its own INSERT without building the model instance (the
+    public antigen submit). ``AuditLog(**values)`` is the same row as ``audit_row`` makes."""
+    detail = dict(detail)
+    _check(detail, key="detail", sensitive=False)
+    return {
+        "actor_id": actor_id,
+        "action": AuditAction(action).value,  # an action that is not a member is refused here
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "community_id": community_id,
+        "detail": detail,
+    }
+
+
 def _checked(row: AuditLog) -> AuditLog:
     row.action = AuditAction(row.action).value  # an action that is not a member is refused here
     _check(row.detail, key="detail", sensitive=False)

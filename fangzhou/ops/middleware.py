@@ -43,7 +43,8 @@ class RequestLogMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
             if not (request.path in HEALTH_PATHS and response.status_code == 200):
-                request_log.info("request", extra={"fields": self.fields(request, response, start)})
+                if request_log.isEnabledFor(logging.INFO):  # FANGZHOU_REQUEST_LOG off: no fields to build
+                    request_log.info("request", extra={"fields": self.fields(request, response, start)})
                 match = request.resolver_match
                 view = match.view_name if match else ("health" if request.path in HEALTH_PATHS else None)
                 metrics.observe(view, request.method, response.status_code, time.perf_counter() - start)

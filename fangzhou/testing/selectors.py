@@ -574,31 +574,41 @@ def _public_antigen_sql(vendor: str) -> str:
         return f"{alias or q(model._meta.db_table)}.{q(model._meta.get_field(name).column)}"
 
     b, h, r = (q(m._meta.db_table) for m in (Building, Household, Resident))
-    names = [q(str(f.column)) for f in Building._meta.concrete_fields]
-    bcols = ", ".join(f"{b}.{n}" for n in names)
-    pad = ", NULL" * len(names)
+    names = [q(str(f.column)) for f in Building._meta.concrete_fields if f.name in ("id", "community")]
     household = f"(SELECT {q('id')} FROM h)"  # noqa: S608 - a name from _meta
     return (
-        f"WITH b AS (SELECT {bcols} FROM {b} WHERE {c(Building, 'public_token')} = %s"  # noqa: S608 - names from _meta
-        f" ORDER BY {c(Building, 'id')} LIMIT 1),"
+        f"WITH b AS (SELECT {', '.join(f'{b}.{n}' for n in names)} FROM {b}"  # noqa: S608 - names from _meta
+        f" WHERE {c(Building, 'public_token')} = %s ORDER BY {c(Building, 'id')} LIMIT 1),"
         f" h AS (SELECT {c(Household, 'id')} AS {q('id')} FROM {h} INNER JOIN b ON {c(Household, 'building')} ="
         f" {c(Building, 'id', 'b')} WHERE {c(Household, 'room')} = %s AND EXISTS"
         f" (SELECT 1 FROM {r} WHERE {c(Resident, 'household')} = {c(Household, 'id')}"
         f" AND {c(Resident, 'phone')} LIKE %s) LIMIT 1)"
-        f" SELECT 'b', {household}, NULL, {', '.join(f'b.{n}' for n in names)} FROM b"
-        f" UNION ALL " + _antigen_read_branches(q, household, c(Building, "community", "b"), pad, " CROSS JOIN b")
+        f" SELECT 'b', {household}, {c(Building, 'id', 'b')} FROM b"
+        f" UNION ALL " + _antigen_read_branches(q, household, c(Building, "community", "b"), "", " CROSS JOIN b")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdKey:
+    """A household the public page identified, as plain values: its key, its building's and the
+    room as typed (cleaned). What the public antigen submit writes with; no model instance."""
+
+    pk: int
+    building_id: int
+    room: str
 
 
 def public_antigen_lookup(
     token: str, room: str, phone_last4: str, *, client_id: str, day: dt.date
-) -> tuple[Building | None, Household | None, AntigenRead | None]:
+) -> tuple[int | None, HouseholdKey | None, AntigenRead | None]:
     """:func:`public_household` and, for the household it finds, :func:`antigen_read`, in one
-    statement: what the public antigen submit needs before it writes."""
+    statement: what the public antigen submit needs before it writes. The building's key (None
+    for an unknown token), the household (None when room and digits match none) and the read."""
     clean = _room(room, phone_last4)
     if not token or len(token) < 16 or clean is None:
         building, household = public_household(token, room, phone_last4)
-        return building, household, None
+        key = HouseholdKey(household.pk, household.building_id, household.room) if household is not None else None
+        return (building.pk if building is not None else None), key, None
     # ``phone_last4`` is four digits here (``_room``), so the pattern needs no escaping.
     params = [token, clean, f"%{phone_last4}", *_antigen_read_params(client_id, day)]
     with hot_cursor(connection) as cursor:
@@ -607,14 +617,10 @@ def public_antigen_lookup(
     head = next((row for row in rows if row[0] == "b"), None)
     if head is None:
         return None, None, None
-    names = [f.attname for f in Building._meta.concrete_fields]
-    building = Building.from_db(connection.alias, names, head[3:])
-    if head[1] is None:
-        return building, None, None
-    household = Household(pk=head[1], building=building, room=clean)
-    household._state.adding = False  # the row exists: it was just read
-    household._state.db = connection.alias
-    return building, household, _antigen_read_rows(rows)
+    _kind, household_pk, building_pk = head
+    if household_pk is None:
+        return building_pk, None, None
+    return building_pk, HouseholdKey(household_pk, building_pk, clean), _antigen_read_rows(rows)
 
 
 CELL_STATES = ("positive", "negative", "partial", "none")

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, Min
 from django.utils import timezone, translation
 
-from fangzhou.accounts.audit import AuditAction, audit_record, audit_row, masked
+from fangzhou.accounts.audit import AuditAction, audit_record, audit_row, audit_values, masked
 from fangzhou.accounts.models import AuditLog, User
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm_in_transaction
@@ -59,7 +59,13 @@ from fangzhou.testing.models import (
     TubeKind,
 )
 from fangzhou.testing.pooling import TubeFiller
-from fangzhou.testing.selectors import AntigenRead, antigen_read, antigen_retest_cause, exempt_resident_ids
+from fangzhou.testing.selectors import (
+    AntigenRead,
+    HouseholdKey,
+    antigen_read,
+    antigen_retest_cause,
+    exempt_resident_ids,
+)
 from fangzhou.workorders.models import CloseReason, Kind, Priority, Status, WorkOrder
 from fangzhou.workorders.services import (
     OrderSpec,
@@ -1564,14 +1570,35 @@ def manifest_csv(*, round: Round) -> str:
 
 @dataclass
 class AntigenOutcome:
-    submission: AntigenSubmission
+    """What an antigen submission did: its client id, whether this call stored it (False: a retry of
+    one stored before), the members it reported positive, and the stored submission. The public
+    page's one-statement write answers with the client id alone, so there the submission is built
+    from its values (``row``) only when asked for."""
+
+    client_id: str
     created: bool
     positives: list[int]
+    stored: AntigenSubmission | None = None
+    row: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, submission: AntigenSubmission, created: bool, positives: list[int]) -> AntigenOutcome:
+        return cls(submission.client_id, created, positives, submission)
+
+    @property
+    def submission(self) -> AntigenSubmission:
+        if self.stored is None:
+            assert self.row is not None
+            stored = AntigenSubmission(**self.row)
+            stored._state.adding = False  # the row was just written
+            stored._state.db = connection.alias
+            self.stored = stored
+        return self.stored
 
 
 def antigen_report_submit(
     *,
-    household: Household,
+    household: Household | HouseholdKey,
     day: dt.date,
     results: Mapping[int, str],
     client_id: str,
@@ -1584,6 +1611,7 @@ def antigen_report_submit(
     Idempotent on ``client_id``: a retry returns the stored submission. A later submission the same
     day overwrites each resident's report (one row per resident per day); every submission is kept.
     A positive puts the resident on the re-test list with a door-to-door PCR work order.
+    ``household`` may be the public page's ``HouseholdKey`` (plain values) instead of the model.
     ``known`` is what ``selectors.antigen_read`` (or the public page's lookup) read for this
     household, client id and day, when the caller has it: the service does not read it again.
     """
@@ -1611,7 +1639,7 @@ def antigen_report_submit(
             raise
         if existing.household_id != household.pk:
             raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page") from None
-        return AntigenOutcome(existing, False, [])
+        return AntigenOutcome.of(existing, False, [])
 
 
 class AntigenNewer(TestingError):
@@ -1661,7 +1689,7 @@ def antigen_report_on_behalf(
             raise
         if existing.household_id != household.pk:
             raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page") from None
-        return AntigenOutcome(existing, False, [])
+        return AntigenOutcome.of(existing, False, [])
 
 
 def _antigen_newer(
@@ -1696,20 +1724,23 @@ def _antigen_key(day: dt.date) -> str:
     return antigen_retest_cause(day)
 
 
+_RESULT_VALUES = frozenset(AntigenResult.values)  # Django builds the list anew on each read of ``values``
+
+
 def _antigen_checked(
-    read: AntigenRead, household: Household, results: Mapping[int, str]
+    read: AntigenRead, household: Household | HouseholdKey, results: Mapping[int, str]
 ) -> dict[int, str] | AntigenOutcome:
     """The results to write, checked against what was read; or the stored outcome of a retry."""
     if read.existing is not None:
         existing_id, existing_household = read.existing
         if existing_household != household.pk:
             raise TestingError("提交编号冲突，请刷新页面", "submission id clash; reload the page")
-        return AntigenOutcome(AntigenSubmission.objects.get(pk=existing_id), False, [])
+        return AntigenOutcome.of(AntigenSubmission.objects.get(pk=existing_id), False, [])
     clean: dict[int, str] = {}
     for resident_id, value in results.items():
         if resident_id not in read.members:
             raise TestingError("所报人员不属于本户", "a reported person is not in this household")
-        if value not in AntigenResult.values:
+        if value not in _RESULT_VALUES:
             raise TestingError(f"结果「{value}」无效", f"unknown result {value!r}")
         clean[resident_id] = value
     if not clean:
@@ -1718,14 +1749,14 @@ def _antigen_checked(
 
 
 def _antigen_audit(
-    household: Household, day: dt.date, clean: Mapping[int, str], read: AntigenRead, actor: User | None
-) -> AuditLog:
-    """The audit row of a submission, checked here (an action of AuditAction, nothing unmasked)
-    and written with the submission's rows."""
+    household: Household | HouseholdKey, day: dt.date, clean: Mapping[int, str], read: AntigenRead, actor: User | None
+) -> dict[str, Any]:
+    """The audit row of a submission (its values), checked here (an action of AuditAction, nothing
+    unmasked) and written with the submission's rows."""
     positives = sum(value == AntigenResult.POSITIVE for value in clean.values())
-    return audit_row(
+    return audit_values(
         action=AuditAction.ANTIGEN_SUBMIT,
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         target_type="household",
         target_id=str(household.pk),
         community_id=next(iter(read.members.values())),
@@ -1735,7 +1766,7 @@ def _antigen_audit(
 
 def _antigen_report_write(
     *,
-    household: Household,
+    household: Household | HouseholdKey,
     day: dt.date,
     results: Mapping[int, str],
     client_id: str,
@@ -1769,7 +1800,7 @@ def _antigen_report_write(
         if lone:
             audit = _antigen_audit(household, day, checked, known, actor)
             with one_statement():
-                submission = _antigen_rows_write(
+                return _antigen_rows_write(
                     household=household,
                     day=day,
                     clean=checked,
@@ -1778,7 +1809,6 @@ def _antigen_report_write(
                     actor=actor,
                     community_id=next(iter(known.members.values())),
                 )
-            return AntigenOutcome(submission, True, [])
     with transaction.atomic(durable=True):
         read = known
         if read is None:
@@ -1789,9 +1819,10 @@ def _antigen_report_write(
         assert isinstance(checked, dict)
         clean = checked
         if tapped_at is not None:
+            assert isinstance(household, Household)  # a leader's entry (antigen_report_on_behalf)
             _antigen_newer(household, day, sorted(clean), tapped_at, actor)
         audit = _antigen_audit(household, day, clean, read, actor)
-        submission = _antigen_rows_write(
+        written = _antigen_rows_write(
             household=household,
             day=day,
             clean=clean,
@@ -1800,6 +1831,7 @@ def _antigen_report_write(
             actor=actor,
             community_id=next(iter(read.members.values())),
         )
+        submission = written.submission
         if photo:
             file_store_on_commit(submission, "photo", ContentFile(photo), photo_name or "strip.jpg")
             submission.save(update_fields=["photo"])
@@ -1819,30 +1851,43 @@ def _antigen_report_write(
             _retest_resolve(
                 resident, Retest.Status.CLEARED, None, ended=(Status.CANCELLED, CloseReason.ANTIGEN_CORRECTED)
             )
-        outcome = AntigenOutcome(submission, True, positives)
+        outcome = AntigenOutcome.of(submission, True, positives)
         if receipt is not None:
             receipt(outcome)
     return outcome
 
 
-# The columns of the hot write, in one place: the submission's, the audit row's, and each report's.
-# A report's own columns are ``resident`` and ``result``; ``submission`` is the new submission's key;
-# the rest are the same for every member of the household (``_antigen_rows_write`` gives their
-# values by name). On a conflict (the resident's report of that day) every column but the key is
-# overwritten: the latest answer wins.
-_SUBMISSION_FIELDS = (
-    "client_id",
-    "building",
-    "household",
-    "day",
-    "received_at",
-    "results",
-    "photo",
-    "recorded_by",
-    "community",
-)
-_AUDIT_FIELDS = ("at", "actor", "action", "target_type", "target_id", "community", "detail")
-_REPORT_SHARED = ("day", "household", "reported_at", "community")
+# The hot write's columns and the name of the value each takes (``_antigen_rows_write``): the
+# submission's, the audit row's, and each report's (``resident`` and ``result`` are a report's own;
+# ``submission`` is the new submission's key). A value named twice (the time, the day, the
+# household, the community, the actor) is sent to PostgreSQL once. On a conflict (the resident's
+# report of that day) every column of a report but the key is overwritten: the latest answer wins.
+_SUBMISSION_VALUES = {
+    "client_id": "%(client_id)s",
+    "building": "%(building)s",
+    "household": "%(household)s",
+    "day": "%(day)s",
+    "received_at": "%(now)s",
+    "results": "%(results)s::jsonb",
+    "photo": "''",  # none: the caller stores a photo after the commit
+    "recorded_by": "%(actor)s",
+    "community": "%(community)s",
+}
+_AUDIT_VALUES = {
+    "at": "%(now)s",
+    "actor": "%(actor)s",
+    "action": "%(action)s",
+    "target_type": "%(target_type)s",
+    "target_id": "%(target_id)s",
+    "community": "%(audit_community)s",
+    "detail": "%(detail)s::jsonb",
+}
+_REPORT_SHARED = {
+    "day": "%(day)s",
+    "household": "%(household)s",
+    "reported_at": "%(now)s",
+    "community": "%(community)s",
+}
 _REPORT_KEY = ("resident", "day")
 _REPORT_UPDATED = tuple(n for n in ("result", "submission", *_REPORT_SHARED) if n not in _REPORT_KEY)
 
@@ -1860,49 +1905,49 @@ def _antigen_write_sql(using: str, members: int) -> str:
     s, r, a = (q(m._meta.db_table) for m in (AntigenSubmission, AntigenReport, AuditLog))
     report: Any = AntigenReport
     updated = [q(report._meta.get_field(n).column) for n in _REPORT_UPDATED]
-    rows = ", ".join(["(%s::bigint, %s::varchar)"] * members)
-    shared = ", ".join(["%s"] * len(_REPORT_SHARED))
+    rows = ", ".join(f"(%(r{i})s::bigint, %(v{i})s::varchar)" for i in range(members))
     return (
-        f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, _SUBMISSION_FIELDS)})"  # noqa: S608 - names from _meta
-        f" VALUES ({', '.join(['%s'] * len(_SUBMISSION_FIELDS))}) RETURNING {q('id')}),"
+        f"WITH s AS (INSERT INTO {s} ({cols(AntigenSubmission, list(_SUBMISSION_VALUES))})"  # noqa: S608 - names from _meta
+        f" VALUES ({', '.join(_SUBMISSION_VALUES.values())}) RETURNING {q('id')}),"
         f" r AS (INSERT INTO {r} ({cols(AntigenReport, ('resident', 'result', 'submission', *_REPORT_SHARED))})"
-        f" SELECT v.resident, v.result, s.{q('id')}, {shared} FROM s, (VALUES {rows}) AS v (resident, result)"
+        f" SELECT v.resident, v.result, s.{q('id')}, {', '.join(_REPORT_SHARED.values())}"
+        f" FROM s, (VALUES {rows}) AS v (resident, result)"
         f" ON CONFLICT ({cols(AntigenReport, _REPORT_KEY)}) DO UPDATE SET"
         f" {', '.join(f'{c} = excluded.{c}' for c in updated)}),"
-        f" a AS (INSERT INTO {a} ({cols(AuditLog, _AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))}))"
+        f" a AS (INSERT INTO {a} ({cols(AuditLog, list(_AUDIT_VALUES))}) VALUES ({', '.join(_AUDIT_VALUES.values())}))"
         f" SELECT {q('id')} FROM s"
     )
 
 
 def _antigen_rows_write(
     *,
-    household: Household,
+    household: Household | HouseholdKey,
     day: dt.date,
     clean: Mapping[int, str],
     client_id: str,
-    audit: AuditLog,
+    audit: dict[str, Any],
     actor: User | None = None,
     community_id: int,
-) -> AntigenSubmission:
-    """Write the submission, every member's report and the audit row; the submission, saved.
-    One statement on PostgreSQL; three on SQLite (the same rows, through ``lib.fastsql``)."""
+) -> AntigenOutcome:
+    """Write the submission, every member's report and the audit row (``audit``: its values).
+    One statement on PostgreSQL, sent with plain values (no model instance is built: the outcome
+    builds the submission if asked); three on SQLite (the same rows, through ``lib.fastsql``)."""
     now = timezone.now()
-    submission = AntigenSubmission(
-        client_id=client_id,
-        community_id=community_id,
-        building_id=household.building_id,
-        household_id=household.pk,
-        day=day,
-        received_at=now,
-        results={str(k): v for k, v in clean.items()},
-        recorded_by=actor,
-    )
-    # Every member's report shares these (by field name, in ``_REPORT_SHARED``'s order).
-    shared: dict[str, Any] = {"day": day, "household": household.pk, "reported_at": now, "community": community_id}
-    assert tuple(shared) == _REPORT_SHARED
+    row: dict[str, Any] = {
+        "client_id": client_id,
+        "community_id": community_id,
+        "building_id": household.building_id,
+        "household_id": household.pk,
+        "day": day,
+        "received_at": now,
+        "results": {str(k): v for k, v in clean.items()},
+        "recorded_by": actor,
+    }
     if connection.vendor != "postgresql":
+        submission = AntigenSubmission(**row)
         insert(submission)
         report: Any = AntigenReport
+        shared = {"day": day, "household": household.pk, "reported_at": now, "community": community_id}
         attnames = {name: report._meta.get_field(name).attname for name in shared}
         upsert(
             [
@@ -1917,38 +1962,39 @@ def _antigen_rows_write(
             unique_fields=list(_REPORT_KEY),
             update_fields=list(_REPORT_UPDATED),
         )
-        insert(audit)
-        return submission
-    audit.at = now
-    params: list[Any] = [  # in the statement's order
-        client_id,
-        household.building_id,
-        household.pk,
-        day,
-        now,
-        AntigenSubmission._meta.get_field("results").get_db_prep_save(submission.results, connection),
-        "",  # no photo (the caller stores one after the commit)
-        actor.pk if actor is not None else None,
-        community_id,
-    ]
-    params += shared.values()
-    for resident_id, value in clean.items():
-        params += [resident_id, value]
-    params += [
-        now,
-        actor.pk if actor is not None else None,
-        audit.action,
-        audit.target_type,
-        audit.target_id,
-        audit.community_id,
-        AuditLog._meta.get_field("detail").get_db_prep_save(audit.detail, connection),
-    ]
+        insert(
+            audit_row(
+                action=AuditAction(audit["action"]),
+                actor=actor,
+                target_type=audit["target_type"],
+                target_id=audit["target_id"],
+                community_id=audit["community_id"],
+                detail=audit["detail"],
+            )
+        )
+        return AntigenOutcome.of(submission, True, [])
+    params: dict[str, Any] = {
+        "client_id": client_id,
+        "building": household.building_id,
+        "household": household.pk,
+        "day": day,
+        "now": now,
+        "results": json.dumps(row["results"]),  # as JSONField's own encoding (no encoder)
+        "actor": actor.pk if actor is not None else None,
+        "community": community_id,
+        "action": audit["action"],
+        "target_type": audit["target_type"],
+        "target_id": audit["target_id"],
+        "audit_community": audit["community_id"],
+        "detail": json.dumps(audit["detail"]),
+    }
+    for i, (resident_id, value) in enumerate(clean.items()):
+        params[f"r{i}"] = resident_id
+        params[f"v{i}"] = value
     with hot_cursor(connection) as cursor:
         cursor.execute(_antigen_write_sql(connection.alias, len(clean)), params)
-        (submission.pk,) = cursor.fetchone()
-    submission._state.adding = False
-    submission._state.db = connection.alias
-    return submission
+        (row["id"],) = cursor.fetchone()
+    return AntigenOutcome(client_id, True, [], row=row)
 
 
 @transaction.atomic(durable=True)

@@ -741,9 +741,9 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
         day = dt.date.fromisoformat(request.POST.get("day", ""))
     except ValueError:
         day = today
-    found: list[tuple[Building | None, selectors.AntigenRead | None]] = []
+    found: list[tuple[int | None, selectors.AntigenRead | None]] = []
 
-    def attempt() -> Household | None:
+    def attempt() -> selectors.HouseholdKey | None:
         # One query: the building, the household, the phone check, and what the service must
         # know before it writes (the members, an earlier submission with this client id, today's
         # pending re-tests).
@@ -784,6 +784,4 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
         )
     except TestingError as exc:
         return _fail(exc.zh if get_language().startswith("zh") else exc.en)
-    return JsonResponse(
-        {"ok": True, "stored": True, "client_id": outcome.submission.client_id, "duplicate": not outcome.created}
-    )
+    return JsonResponse({"ok": True, "stored": True, "client_id": outcome.client_id, "duplicate": not outcome.created})
