@@ -275,6 +275,47 @@ class TestAntigen:
         assert Retest.objects.filter(resident=li, status="pending").count() == 0
         assert len(corrected) <= 5 + 12, "\n".join(corrected)
 
+    def test_the_public_write_from_plain_values_stores_what_it_answers(self, world: World) -> None:
+        """The public page's lookup gives plain values (``HouseholdKey``), its one-statement write
+        builds no model instance: the submission the outcome builds when asked is the stored row,
+        and the audit row is the one ``audit_row`` would have made."""
+        from fangzhou.accounts.models import AuditLog
+        from fangzhou.testing.services import antigen_report_submit
+
+        token = self._public(world)
+        zhang, li = world.resident("张伟"), world.resident("李娜")
+        today = timezone.localdate()
+        building, household, read = selectors.public_antigen_lookup(
+            token, "101", "1234", client_id="plain-values-0001", day=today
+        )
+        assert household is not None and read is not None and building == zhang.household.building_id
+        assert (household.pk, household.building_id, household.room) == (zhang.household_id, building, "101")
+        assert read.members == {zhang.pk: world.community.pk, li.pk: world.community.pk}
+        outcome = antigen_report_submit(
+            household=household,
+            day=today,
+            results={zhang.pk: "negative", li.pk: "invalid"},
+            client_id="plain-values-0001",
+            known=read,
+        )
+        assert outcome.created and outcome.client_id == "plain-values-0001"
+        stored = AntigenSubmission.objects.get(client_id="plain-values-0001")
+        built = outcome.submission
+        fields = ("pk", "client_id", "community_id", "building_id", "household_id", "day", "received_at", "results")
+        assert [getattr(built, f) for f in fields] == [getattr(stored, f) for f in fields]
+        assert stored.results == {str(zhang.pk): "negative", str(li.pk): "invalid"} and not stored.photo
+        assert stored.recorded_by_id is None
+        reports = {r.resident_id: r for r in AntigenReport.objects.filter(submission=stored)}
+        assert {k: r.result for k, r in reports.items()} == {zhang.pk: "negative", li.pk: "invalid"}
+        assert {(r.day, r.household_id, r.community_id) for r in reports.values()} == {
+            (today, zhang.household_id, world.community.pk)
+        }
+        audit = AuditLog.objects.get(action="antigen.submit", target_id=str(zhang.household_id))
+        assert (audit.actor_id, audit.target_type, audit.community_id) == (None, "household", world.community.pk)
+        assert audit.detail == {"day": today.isoformat(), "reported": 2, "positive": 0}
+        if connection.vendor == "postgresql":  # one statement, one clock (SQLite's inserts read their own)
+            assert {r.reported_at for r in reports.values()} == {audit.at} == {stored.received_at}
+
     def test_rate_limited_with_chinese_message(self, world: World, settings: Any) -> None:
         token = self._public(world)
         cache.clear()
