@@ -160,8 +160,8 @@ class Signal:
 
     ``context.set_offline`` tells the page it is offline, but Chromium's emulation reaches a service
     worker only once Playwright has attached to it; a worker started by a Background Sync event can
-    run its first fetch before that, and a tap "made without signal" reached the server (CI, stop
-    21). A stairwell cuts the radio, not one tab: ``lost()`` closes every open connection and
+    run its first fetch before that (the likeliest way a tap "made without signal" reached the
+    server in CI, stop 21). A stairwell cuts the radio, not one tab: ``lost()`` closes every open connection and
     refuses new ones for the page and its worker alike, ``back()`` lets them through again."""
 
     def __init__(self, target: str) -> None:
