@@ -256,10 +256,13 @@ def zone_reports(
     micro-zones with their members (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
     core classifies each compound and micro-zone from its last case date (:class:`DayClassifier`),
     so the Python work is linear in compounds, not buildings. The per-building list
-    (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement;
-    ``ZoneReport.building(pk)`` reads one building's row; ``ZoneReport.buildings_by_status()``
-    counts without either. With ``buildings=False`` there is no per-building list (the
-    subdistrict table needs only the compounds and micro-zones). Timelines are read on first use.
+    (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement
+    (the buildings alone: each one's number of cases came on the compound rows, so the cases are
+    aggregated once); ``ZoneReport.building(pk)`` reads one building's row;
+    ``ZoneReport.buildings_by_status()`` counts without either. With ``buildings=False`` there is
+    no per-building list and the compound rows carry no per-building counts (the subdistrict table
+    needs only the compounds and micro-zones, the daily report their counts per status).
+    Timelines are read on first use.
     """
     ids = [c.pk for c in communities]
     if not ids:
@@ -267,7 +270,7 @@ def zone_reports(
     alias = router.db_for_read(Compound)
     day = connections[alias].ops.adapt_datefield_value(on)
     as_date = _DateReader()
-    compound_rows = _rows(alias, _COMPOUNDS_WITH_SETTINGS if settings is None else _COMPOUNDS, ids, day)
+    compound_rows = _rows(alias, _COMPOUND_STATEMENTS[settings is None, buildings], ids, day)
     settings_rows: Mapping[int, tuple[str | None, bool]] = (
         settings
         if settings is not None
@@ -421,9 +424,9 @@ def zone_reports(
 # ``_DateReader``; a boolean an integer on SQLite).
 
 # Per compound: its number of buildings, and the last case date and the number of cases of its
-# buildings up to the day (summed per building, then per compound), and each building's number of
-# cases as text ("id:n,id:n", the buildings with a case: the building list's counts, so the cases
-# are aggregated once per report).
+# buildings up to the day (summed per building, then per compound); for a report that may draw its
+# building list, each building's number of cases as text ("id:n,id:n", the buildings with a case:
+# the list's counts, so the cases are aggregated once per report).
 _COMPOUNDS = """
 SELECT p.{Compound.id}, p.{Compound.community}, p.{Compound.name}, agg.one, agg.nb, agg.last_on, agg.n,
     agg.per{settings_columns}
@@ -432,7 +435,7 @@ LEFT JOIN (
     SELECT b.{Building.compound} AS compound_id,
         CASE WHEN mc.compound_id IS NULL THEN NULL ELSE b.{Building.id} END AS one,
         COUNT(*) AS nb, MAX(k.last_on) AS last_on, SUM(k.n) AS n,
-        STRING_AGG(CAST(b.{Building.id} AS TEXT) || ':' || CAST(k.n AS TEXT), ',') AS per
+        {per_building} AS per
     FROM {Building} b
     LEFT JOIN (
         SELECT DISTINCT a.{MicroZone.compound} AS compound_id
@@ -454,10 +457,22 @@ ORDER BY p.{Compound.id}
 """
 # The community's zone settings ride along on each compound row (one query fewer per page): a
 # community without compounds has nothing to classify, so its default rule set is enough.
-_COMPOUNDS_WITH_SETTINGS = _COMPOUNDS.replace(
-    "{settings_columns}", ", zs.{ZoneSettings.rule_set}, zs.{ZoneSettings.clean_round_gate}"
-).replace("{settings_join}", "\nLEFT JOIN {ZoneSettings} zs ON zs.{ZoneSettings.community} = p.{Compound.community}")
-_COMPOUNDS = _COMPOUNDS.replace("{settings_columns}", "").replace("{settings_join}", "")
+_SETTINGS_PARTS = {
+    True: (
+        ", zs.{ZoneSettings.rule_set}, zs.{ZoneSettings.clean_round_gate}",
+        "\nLEFT JOIN {ZoneSettings} zs ON zs.{ZoneSettings.community} = p.{Compound.community}",
+    ),
+    False: ("", ""),
+}
+_PER_BUILDING = {True: "STRING_AGG(CAST(b.{Building.id} AS TEXT) || ':' || CAST(k.n AS TEXT), ',')", False: "NULL"}
+# (with the zone settings, with each building's number of cases) -> the statement
+_COMPOUND_STATEMENTS = {
+    (read_settings, per_building): _COMPOUNDS.replace("{settings_columns}", _SETTINGS_PARTS[read_settings][0])
+    .replace("{settings_join}", _SETTINGS_PARTS[read_settings][1])
+    .replace("{per_building}", _PER_BUILDING[per_building])
+    for read_settings in (True, False)
+    for per_building in (True, False)
+}
 
 # Each active micro-zone with each of its buildings (in the zones' order, members by building order).
 _MICRO = """
