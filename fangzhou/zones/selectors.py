@@ -496,10 +496,10 @@ WHERE o.{ZoneOverride.community} IN ({ids}) AND o.{ZoneOverride.since} <= {on} A
 ORDER BY o.{ZoneOverride.created_at}, o.{ZoneOverride.id}
 """
 # The per-building list: every building in its compound's order (the buildings alone: their
-# numbers of cases came with the compounds).
+# numbers of cases came with the compounds), an empty footprint as NULL (no string per building).
 _BUILDINGS = """
 SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
-    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT)
+    b.{Building.width}, b.{Building.depth}, NULLIF(CAST(b.{Building.footprint} AS TEXT), '[]')
 FROM {Building} b
 WHERE b.{Building.community} IN ({ids})
 ORDER BY b.{Building.compound}, b.{Building.sort_key}, b.{Building.number}
@@ -507,7 +507,7 @@ ORDER BY b.{Building.compound}, b.{Building.sort_key}, b.{Building.number}
 # One building's row of that list.
 _ONE_BUILDING = """
 SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
-    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT)
+    b.{Building.width}, b.{Building.depth}, NULLIF(CAST(b.{Building.footprint} AS TEXT), '[]')
 FROM {Building} b
 WHERE b.{Building.id} = {one} AND b.{Building.community} IN ({ids})
 """
@@ -675,7 +675,7 @@ class _BuildingLoader:
                 y,
                 width,
                 depth,
-                (json.loads(footprint) or ()) if footprint and footprint != "[]" else (),
+                (json.loads(footprint) or ()) if footprint else (),
             )
         )
 
@@ -687,7 +687,7 @@ class _BuildingLoader:
         lists: dict[int, list[BuildingZone]] = {}
         for cid, report in self.reports.items():
             lists[cid] = report._buildings = []
-        owners, make, new = self.owners, self._building, tuple.__new__
+        owners, make, new, loads = self.owners, self._building, tuple.__new__, json.loads
         cases = _case_counts(self.case_counts).get
         for row in _stream(self.alias, _BUILDINGS, self.ids, None):
             building_id, compound_id, number, x, y, width, depth, footprint = row
@@ -699,7 +699,6 @@ class _BuildingLoader:
                 out.append(make(row, cases(building_id, 0), compound, states))
                 continue
             # the compound proper (inlined: tens of thousands of rows)
-            shape = (json.loads(footprint) or ()) if footprint and footprint != "[]" else ()
             out.append(
                 new(
                     BuildingZone,
@@ -717,7 +716,7 @@ class _BuildingLoader:
                         y,
                         width,
                         depth,
-                        shape,
+                        (loads(footprint) or ()) if footprint else (),
                     ),
                 )
             )
