@@ -11,10 +11,12 @@ Rows are bulk-inserted (this measures the read, not the writes), then ANALYZE.
 Baseline, in the same run: ``SELECT compound_id, max(report_date), count(*) FROM cases JOIN
 buildings … GROUP BY compound_id``, the least any classification must read. Measured:
 ``zone_report(community, day)``, which returns the status of every compound, micro-zone and
-building, with the per-building list made (``.buildings``); and the classification as the daily
-report and the overview read it (``buildings_by_status()``: every compound and micro-zone, and
-the buildings counted per status without the per-building list). Each is timed ``--reps``
-times, alternating; the best of each is compared.
+building, with the per-building list made (``.buildings``: what the zones page, the overview's
+plan and ``sealed_buildings`` read); and the classification as the daily report reads it
+(``zone_reports(…, buildings=False)`` and ``buildings_by_status()``: every compound and
+micro-zone, and the buildings counted per status, without the per-building list or its
+per-building case counts). Each is timed ``--reps`` times, alternating; the best of each is
+compared.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def main() -> None:
     from fangzhou.registry.models import Building, Community, Compound, Household, Resident
     from fangzhou.registry.services import community_create
     from fangzhou.zones.models import MicroZone
-    from fangzhou.zones.selectors import zone_report
+    from fangzhou.zones.selectors import zone_report, zone_reports
 
     if args.database_url:
         call_command("flush", interactive=False, verbosity=0)
@@ -134,7 +136,8 @@ def main() -> None:
             return len(zone_report(community, DAY).buildings)
 
         def counted(community: Community = community) -> int:
-            return sum(zone_report(community, DAY).buildings_by_status().values())
+            report = zone_reports([community], DAY, buildings=False)[community.pk]
+            return sum(report.buildings_by_status().values())
 
         base_times, times, count_times = [], [], []
         baseline(), measured(), counted()  # warm the connection and the caches of every path alike
