@@ -261,6 +261,7 @@ def parse_sheet(
     unchanged = known.unchanged if known is not None else {}
     claimed = known.claimed if known is not None else {}
     one_compound = known is not None and len(known.compounds) == 1
+    rooms = known.rooms() if known is not None and unchanged else {}
 
     digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
 
@@ -270,7 +271,8 @@ def parse_sheet(
         if hit is None or hit[0] in claimed:
             digests[number] = digest
             return False
-        pk, building, room, name, id_type, id_number = hit
+        pk, household_id, name, id_type, id_number = hit
+        building, room = rooms[household_id]
         compound = _compound_name(cells[compound_at] if 0 <= compound_at < len(cells) else None)
         doc = (id_type, id_number)
         place = (compound, building, room, name)
@@ -331,8 +333,8 @@ def row_digest(salt: str, cells: Sequence[Cell]) -> str:
 
 
 # A resident as a re-import finds it, enough to count a row unchanged without parsing it: its id,
-# building, room, name, document type and number (a plain tuple: one is made per resident).
-_Resident = tuple[int, str, str, str, str, str]
+# household, name, document type and number (a plain tuple: one is made per resident).
+_Resident = tuple[int, int, str, str, str]
 
 
 @dataclass
@@ -355,6 +357,11 @@ class _Known:
     unchanged: dict[str, _Resident]
     claimed: dict[int, int]  # resident id → the row counted unchanged for them
 
+    def rooms(self) -> dict[int, tuple[str, str]]:
+        """Each household's building number and room, by the household's id."""
+        numbers = {pk: number for (_, number), pk in self.building_ids.items()}
+        return {pk: (numbers[building_id], room) for (building_id, room), pk in self.households.items()}
+
 
 def _known(community: Community) -> _Known:
     compounds = {c.name: c for c in Compound.objects.filter(community=community)}
@@ -366,12 +373,7 @@ def _known(community: Community) -> _Known:
     ):
         building_ids[(compound_id, number)] = pk
         building_grids[pk] = grid_id
-    households = {
-        (building_id, room): pk
-        for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-            "building_id", "room", "pk"
-        )
-    }
+    households = _households(community)
     return _Known(compounds, grids, building_ids, building_grids, households, _unchanged_read(community), {})
 
 
@@ -380,16 +382,27 @@ def _unchanged_read(community: Community) -> dict[str, _Resident]:
     not cleared), by the digest of the cells that import read, with only the columns a skipped
     row is checked with."""
     q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in ("id", "household_id", "name", "id_type", "id_number"))
     sql = (
-        "SELECT r.roster_digest, r.id, b.number, h.room, r.name, r.id_type, r.id_number "  # noqa: S608 - names from the models
-        f"FROM {q(Resident._meta.db_table)} r "
-        f"JOIN {q(Household._meta.db_table)} h ON h.id = r.household_id "
-        f"JOIN {q(Building._meta.db_table)} b ON b.id = h.building_id "
-        "WHERE r.community_id = %s AND r.roster_digest <> ''"
+        f"SELECT {q('roster_digest')}, {columns} FROM {q(Resident._meta.db_table)} "  # noqa: S608 - names from the model
+        f"WHERE {q('community_id')} = %s AND {q('roster_digest')} <> ''"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [community.pk])
         return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def _households(community: Community) -> dict[tuple[int, str], int]:
+    """The community's households' ids by (building id, room), from a plain cursor."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT h.{q('building_id')}, h.{q('room')}, h.{q('id')} FROM {q(Household._meta.db_table)} h "  # noqa: S608 - names from the models
+            f"JOIN {q(Building._meta.db_table)} b ON b.{q('id')} = h.{q('building_id')} "
+            f"WHERE b.{q('community_id')} = %s",
+            [community.pk],
+        )
+        return {(building_id, room): pk for building_id, room, pk in cursor.fetchall()}
 
 
 def _residents(community: Community) -> list[tuple[Any, ...]]:
@@ -553,12 +566,7 @@ def _write(
             new_households[key] = None
     if new_households:
         rows_copy(Household, ["building_id", "room"], list(new_households))
-        households.update(
-            ((building_id, room), pk)
-            for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-                "building_id", "room", "pk"
-            )
-        )
+        households.update(_households(community))
 
     # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
     existing = [
