@@ -261,7 +261,7 @@ def parse_sheet(
     unchanged = known.unchanged if known is not None else {}
     claimed = known.claimed if known is not None else {}
     one_compound = known is not None and len(known.compounds) == 1
-    rooms = known.rooms() if known is not None and unchanged else {}
+    rooms = known.rooms() if known is not None else {}
 
     digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
 
@@ -358,9 +358,20 @@ class _Known:
     claimed: dict[int, int]  # resident id → the row counted unchanged for them
 
     def rooms(self) -> dict[int, tuple[str, str]]:
-        """Each household's building number and room, by the household's id."""
+        """The building number and room of each household a resident in ``unchanged`` lives in, by
+        the household's id: the community's from what was read, any other (a building moved to
+        another community since) in one query."""
+        if not self.unchanged:
+            return {}
         numbers = {pk: number for (_, number), pk in self.building_ids.items()}
-        return {pk: (numbers[building_id], room) for (building_id, room), pk in self.households.items()}
+        rooms = {pk: (numbers[building_id], room) for (building_id, room), pk in self.households.items()}
+        missing = {hit[1] for hit in self.unchanged.values()} - rooms.keys()
+        if missing:
+            for pk, number, room in Household.objects.filter(pk__in=missing).values_list(
+                "pk", "building__number", "room"
+            ):
+                rooms[pk] = (number, room)
+        return rooms
 
 
 def _known(community: Community) -> _Known:

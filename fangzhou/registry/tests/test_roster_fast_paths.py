@@ -389,3 +389,20 @@ def test_any_edit_of_what_an_import_compares_clears_the_digest() -> None:
     assert Resident.objects.get(pk=stale.pk).roster_digest == ""
     third = roster_import(community=community, actor=None, sheet=Sheet(rows), today=TODAY)
     assert (third.created, third.updated, third.rejected) == (0, 0, []) and all(digests(community).values())
+
+
+@pytest.mark.django_db
+def test_a_resident_whose_building_went_to_another_community_is_still_found() -> None:
+    # The residents' digests are read without joining their households: a household outside the
+    # community's buildings is looked up on its own, and the re-import counts the row as before.
+    from fangzhou.registry.models import Building
+
+    home = community_create(code="F06", name="快六")
+    sheet = Sheet(
+        [(1, ["楼号", "室号", "姓名", "身份证号"]), (2, ["5", "501", "赵敏", make_id("310104", TODAY, 7, False)])]
+    )
+    roster_import(community=home, actor=None, sheet=sheet, today=TODAY)
+    Building.objects.filter(community=home).update(community=community_create(code="F07", name="快七"))
+    assert im._known(home).rooms() == {Resident.objects.get(community=home).household_id: ("5", "501")}
+    again = roster_import(community=home, actor=None, sheet=sheet, today=TODAY)
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 1, [])
