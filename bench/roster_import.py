@@ -277,7 +277,9 @@ def main() -> None:
         "(issue 12 goal ≥ 25 %); the no-op re-import costs "
         f"{again_s / first_s:.0%} of a first import (goal ≤ 25 %). "
         f"All runs: first {', '.join(f'{x:.3f}' for x in firsts)} s; re-import "
-        f"{', '.join(f'{x:.3f}' for x in agains)} s; raw {', '.join(f'{x:.3f}' for x in raws)} s.",
+        f"{', '.join(f'{x:.3f}' for x in agains)} s; raw {', '.join(f'{x:.3f}' for x in raws)} s. CPU: first "
+        f"{', '.join(f'{x:.3f}' for x in first_cpus)} s; re-import {', '.join(f'{x:.3f}' for x in again_cpus)} s; "
+        f"raw {', '.join(f'{x:.3f}' for x in raw_cpus)} s.",
         "",
         f"CPU seconds of this process (medians): first {first_cpu:.3f}, re-import {again_cpu:.3f}, raw {raw_cpu:.3f}: "
         f"first import {raw_cpu / first_cpu:.0%} of raw rows/s, re-import {again_cpu / first_cpu:.0%} of a first"

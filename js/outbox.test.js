@@ -28,7 +28,7 @@ beforeAll(() => {
     '<input type="hidden" name="csrfmiddlewaretoken" value="stale"><button name="status" value="ok">送达</button></form></li></ul>';
   window.fetch = vi.fn((url, init) => {
     sent.push({ url, init, fields: Object.fromEntries(init.body.entries()) });
-    return Promise.resolve(answer());
+    return new Promise((resolve) => resolve(answer()));  // an answer that throws: no signal
   });
   window.eval(SOURCE);
 });
@@ -74,6 +74,25 @@ describe("outbox", () => {
     expect(Date.parse(last.fields.done_at_client)).not.toBeNaN();
     expect(document.querySelector("#outbox-news .error").textContent).toContain("101 · 已由王芳于 08:12 送达。");
     expect(document.getElementById("signin-again").hidden).toBe(true);
+  });
+
+  it("sends again the moment the signal is back after a send that found none (no backoff)", async () => {
+    online = false;
+    tap();
+    await waitFor(() => document.getElementById("outbox-count").textContent === "待发送 1");
+    online = true;
+    answer = () => { throw new TypeError("Failed to fetch"); };  // the bar said online; the stairwell did not
+    const before = sent.length;
+    window.dispatchEvent(new Event("online"));
+    await waitFor(() => sent.length === before + 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(document.getElementById("outbox-count").textContent).toBe("待发送 1");
+    answer = () => new Response(JSON.stringify({ ok: true, message: "已送达" }),
+      { status: 200, headers: { "Content-Type": "application/json" } });
+    window.dispatchEvent(new Event("online"));
+    await waitFor(() => document.getElementById("outbox-count").hidden);
+    expect(sent.length).toBe(before + 2);
+    expect(sent[before + 1].fields.client_id).toBe(sent[before].fields.client_id);
   });
 
   it("backs off on a server error and keeps the tap", async () => {

@@ -249,6 +249,14 @@ describe("sw.js sends the outbox itself when no page is open", () => {
     expect(r.answers).toEqual({});
   });
 
+  it("keeps the tap without a backoff and fails the sync when there is no signal", async () => {
+    const r = await run([tap("a", "abc", "2022-04-12T08:01:00Z"), tap("b", "abc", "2022-04-12T08:02:00Z")],
+      () => { throw new TypeError("Failed to fetch"); });
+    expect(r.outcome).toBe("outbox waits for the signal");
+    expect(r.posts.map((p) => p.id)).toEqual(["a"]);
+    expect(r.left).toEqual([["a", 0], ["b", 0]]);  // no backoff: both go the moment the signal is back
+  });
+
   it("keeps everything for the page when the session ended or the token was refused", async () => {
     for (const answer of [() => new Response("<html>403</html>", { status: 403, headers: { "Content-Type": "text/html" } }),
       () => new Response("", { status: 401 })]) {

@@ -215,8 +215,10 @@ class Resident(models.Model):
     note = models.CharField(max_length=500, blank=True)
     # The name as typed letters ("zhangsanfeng zsf", namekeys.py); kept by save() and the roster import.
     search_key = models.CharField(max_length=255, blank=True, default="")
-    # What the last roster import read for this person and what it left (roster/importer.py): a
-    # re-import skips a row whose cells are the same while the resident is still as it was left.
+    # The digest of the cells the last roster import read for this person (roster/importer.py): a
+    # re-import skips a row whose cells are the same while it is there. The database clears it when
+    # anything the import compared changes (the resident, its household, building, compound or
+    # grid: triggers, migration registry.0011).
     roster_digest = models.CharField(max_length=48, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -568,7 +568,8 @@ def zone_figures(
     """The zone figures of the daily report (days without a new case, each place's status and
     countdown): the one definition, for the report and the charts alike. ``settings`` spares the
     settings query when the caller read them with its own row."""
-    report = zone_reports([community], day, settings=settings)[community.pk]
+    # counted per status, never listed: no per-building list (nor its per-building counts) read
+    report = zone_reports([community], day, buildings=False, settings=settings)[community.pk]
     rules = report.rules
 
     def place(kind: str, p: Any) -> ZonePlace:

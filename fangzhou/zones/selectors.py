@@ -256,10 +256,13 @@ def zone_reports(
     micro-zones with their members (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
     core classifies each compound and micro-zone from its last case date (:class:`DayClassifier`),
     so the Python work is linear in compounds, not buildings. The per-building list
-    (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement;
-    ``ZoneReport.building(pk)`` reads one building's row; ``ZoneReport.buildings_by_status()``
-    counts without either. With ``buildings=False`` there is no per-building list (the
-    subdistrict table needs only the compounds and micro-zones). Timelines are read on first use.
+    (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement
+    (the buildings alone: each one's number of cases came on the compound rows, so the cases are
+    aggregated once); ``ZoneReport.building(pk)`` reads one building's row;
+    ``ZoneReport.buildings_by_status()`` counts without either. With ``buildings=False`` there is
+    no per-building list and the compound rows carry no per-building counts (the subdistrict table
+    needs only the compounds and micro-zones, the daily report their counts per status).
+    Timelines are read on first use.
     """
     ids = [c.pk for c in communities]
     if not ids:
@@ -267,11 +270,11 @@ def zone_reports(
     alias = router.db_for_read(Compound)
     day = connections[alias].ops.adapt_datefield_value(on)
     as_date = _DateReader()
-    compound_rows = _rows(alias, _COMPOUNDS_WITH_SETTINGS if settings is None else _COMPOUNDS, ids, day)
+    compound_rows = _rows(alias, _COMPOUND_STATEMENTS[settings is None, buildings], ids, day)
     settings_rows: Mapping[int, tuple[str | None, bool]] = (
         settings
         if settings is not None
-        else {row[1]: (row[7], bool(row[8])) for row in compound_rows if row[8] is not None}
+        else {row[1]: (row[8], bool(row[9])) for row in compound_rows if row[9] is not None}
     )
     rules_of: dict[int, RuleSet] = {}
     gated_ids: list[int] = []
@@ -405,7 +408,10 @@ def zone_reports(
         state, oid = overridden(key, state, rules_here)
         report.compounds.append(PlaceZone(key, compound_id, name, name, state, proper_count, (), oid, None, loader))
     if buildings:
-        load = _BuildingLoader(alias, ids, day, reports, owners, zone_names)
+        # Each building's number of cases ("id:n,id:n", the buildings with a case), read with the
+        # compounds and kept as one string for the building list (parsed only if a page draws it).
+        case_counts = ",".join([row[7] for row in compound_rows if row[7]])
+        load = _BuildingLoader(alias, ids, reports, owners, zone_names, case_counts)
         for report in reports.values():
             report._building_loader = load
     return reports
@@ -418,14 +424,18 @@ def zone_reports(
 # ``_DateReader``; a boolean an integer on SQLite).
 
 # Per compound: its number of buildings, and the last case date and the number of cases of its
-# buildings up to the day (summed per building, then per compound).
+# buildings up to the day (summed per building, then per compound); for a report that may draw its
+# building list, each building's number of cases as text ("id:n,id:n", the buildings with a case:
+# the list's counts, so the cases are aggregated once per report).
 _COMPOUNDS = """
-SELECT p.{Compound.id}, p.{Compound.community}, p.{Compound.name}, agg.one, agg.nb, agg.last_on, agg.n{settings_columns}
+SELECT p.{Compound.id}, p.{Compound.community}, p.{Compound.name}, agg.one, agg.nb, agg.last_on, agg.n,
+    agg.per{settings_columns}
 FROM {Compound} p
 LEFT JOIN (
     SELECT b.{Building.compound} AS compound_id,
         CASE WHEN mc.compound_id IS NULL THEN NULL ELSE b.{Building.id} END AS one,
-        COUNT(*) AS nb, MAX(k.last_on) AS last_on, SUM(k.n) AS n
+        COUNT(*) AS nb, MAX(k.last_on) AS last_on, SUM(k.n) AS n,
+        {per_building} AS per
     FROM {Building} b
     LEFT JOIN (
         SELECT DISTINCT a.{MicroZone.compound} AS compound_id
@@ -447,10 +457,22 @@ ORDER BY p.{Compound.id}
 """
 # The community's zone settings ride along on each compound row (one query fewer per page): a
 # community without compounds has nothing to classify, so its default rule set is enough.
-_COMPOUNDS_WITH_SETTINGS = _COMPOUNDS.replace(
-    "{settings_columns}", ", zs.{ZoneSettings.rule_set}, zs.{ZoneSettings.clean_round_gate}"
-).replace("{settings_join}", "\nLEFT JOIN {ZoneSettings} zs ON zs.{ZoneSettings.community} = p.{Compound.community}")
-_COMPOUNDS = _COMPOUNDS.replace("{settings_columns}", "").replace("{settings_join}", "")
+_SETTINGS_PARTS = {
+    True: (
+        ", zs.{ZoneSettings.rule_set}, zs.{ZoneSettings.clean_round_gate}",
+        "\nLEFT JOIN {ZoneSettings} zs ON zs.{ZoneSettings.community} = p.{Compound.community}",
+    ),
+    False: ("", ""),
+}
+_PER_BUILDING = {True: "STRING_AGG(CAST(b.{Building.id} AS TEXT) || ':' || CAST(k.n AS TEXT), ',')", False: "NULL"}
+# (with the zone settings, with each building's number of cases) -> the statement
+_COMPOUND_STATEMENTS = {
+    (read_settings, per_building): _COMPOUNDS.replace("{settings_columns}", _SETTINGS_PARTS[read_settings][0])
+    .replace("{settings_join}", _SETTINGS_PARTS[read_settings][1])
+    .replace("{per_building}", _PER_BUILDING[per_building])
+    for read_settings in (True, False)
+    for per_building in (True, False)
+}
 
 # Each active micro-zone with each of its buildings (in the zones' order, members by building order).
 _MICRO = """
@@ -473,26 +495,19 @@ WHERE o.{ZoneOverride.community} IN ({ids}) AND o.{ZoneOverride.since} <= {on} A
     AND (o.{ZoneOverride.ended_on} IS NULL OR o.{ZoneOverride.ended_on} > {on})
 ORDER BY o.{ZoneOverride.created_at}, o.{ZoneOverride.id}
 """
-# The per-building list: every building in its compound's order, with its number of cases.
+# The per-building list: every building in its compound's order (the buildings alone: their
+# numbers of cases came with the compounds), an empty footprint as NULL (no string per building).
 _BUILDINGS = """
 SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
-    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT), k.n
+    b.{Building.width}, b.{Building.depth}, NULLIF(CAST(b.{Building.footprint} AS TEXT), '[]')
 FROM {Building} b
-LEFT JOIN (
-    SELECT c.{Case.building} AS building_id, COUNT(*) AS n
-    FROM {Case} c
-    WHERE c.{Case.community} IN ({ids}) AND c.{Case.report_date} <= {on}
-    GROUP BY c.{Case.building}
-) k ON k.building_id = b.{Building.id}
 WHERE b.{Building.community} IN ({ids})
 ORDER BY b.{Building.compound}, b.{Building.sort_key}, b.{Building.number}
 """
 # One building's row of that list.
 _ONE_BUILDING = """
 SELECT b.{Building.id}, b.{Building.compound}, b.{Building.number}, b.{Building.x}, b.{Building.y},
-    b.{Building.width}, b.{Building.depth}, CAST(b.{Building.footprint} AS TEXT),
-    (SELECT COUNT(*) FROM {Case} c
-     WHERE c.{Case.building} = b.{Building.id} AND c.{Case.community} IN ({ids}) AND c.{Case.report_date} <= {on})
+    b.{Building.width}, b.{Building.depth}, NULLIF(CAST(b.{Building.footprint} AS TEXT), '[]')
 FROM {Building} b
 WHERE b.{Building.id} = {one} AND b.{Building.community} IN ({ids})
 """
@@ -512,8 +527,12 @@ _NAME = re.compile(r"\{(\w+)(?:\.(\w+))?\}")
 
 @functools.cache
 def _statement(alias: str, template: str, n_ids: int) -> tuple[str, tuple[str, ...]]:
-    """``template`` with the tables' and columns' quoted names, and the order of its parameters."""
-    quote = connections[alias].ops.quote_name
+    """``template`` with the tables' and columns' quoted names, and the order of its parameters
+    (``STRING_AGG`` is SQLite's ``GROUP_CONCAT``)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        template = template.replace("STRING_AGG(", "GROUP_CONCAT(")
     order: list[str] = []
 
     def name(match: re.Match[str]) -> str:
@@ -580,23 +599,38 @@ class _DateReader:
 _make_building = BuildingZone._make
 
 
+def _case_counts(text: str) -> dict[int, int]:
+    """Building id -> number of cases, from the compounds' "id:n,id:n" (one split for the batch)."""
+    if not text:
+        return {}
+    numbers = iter(json.loads(f"[{text.replace(':', ',')}]"))  # the parser's C speed, not int() per value
+    return dict(zip(numbers, numbers, strict=False))  # consecutive pairs
+
+
+def _case_count(text: str, building_id: int) -> int:
+    """One building's number of cases in the compounds' "id:n,id:n" (0 if it has none)."""
+    found = re.search(rf"(?:^|,){building_id}:(\d+)", text)
+    return int(found.group(1)) if found else 0
+
+
 class _BuildingLoader:
     """Reads the per-building list of every report of a batch, once, on first use (one
-    statement), or one building's row (``one``): each building takes the state of its smallest
-    micro-zone, or of its compound."""
+    statement: the buildings alone, their numbers of cases came with the compounds), or one
+    building's row (``one``): each building takes the state of its smallest micro-zone, or of
+    its compound."""
 
     def __init__(
         self,
         alias: str,
         ids: list[int],
-        day: Any,
         reports: dict[int, ZoneReport],
         owners: dict[int, dict[str, str]],
         zone_names: dict[str, str],
+        case_counts: str,
     ) -> None:
         self.alias = alias
         self.ids = ids
-        self.day = day
+        self.case_counts = case_counts
         self.reports: Mapping[int, ZoneReport] = weakref.WeakValueDictionary(reports)  # no cycle: see PlaceZone
         self.owners = owners
         self.zone_names = zone_names
@@ -615,8 +649,10 @@ class _BuildingLoader:
                 states[p.key] = p.state
         return compounds, community_of, states
 
-    def _building(self, row: tuple[Any, ...], compound: PlaceZone, states: dict[str, ZoneState]) -> BuildingZone:
-        building_id, compound_id, number, x, y, width, depth, footprint, n = row
+    def _building(
+        self, row: tuple[Any, ...], n: int, compound: PlaceZone, states: dict[str, ZoneState]
+    ) -> BuildingZone:
+        building_id, compound_id, number, x, y, width, depth, footprint = row
         key, state = compound.key, compound.state
         zone: str | None = None
         owner = self.owners.get(compound_id)
@@ -634,12 +670,12 @@ class _BuildingLoader:
                 zone,
                 key,
                 state,
-                n or 0,
+                n,
                 x,
                 y,
                 width,
                 depth,
-                (json.loads(footprint) or ()) if footprint and footprint != "[]" else (),
+                (json.loads(footprint) or ()) if footprint else (),
             )
         )
 
@@ -651,18 +687,18 @@ class _BuildingLoader:
         lists: dict[int, list[BuildingZone]] = {}
         for cid, report in self.reports.items():
             lists[cid] = report._buildings = []
-        owners, make, new = self.owners, self._building, tuple.__new__
-        for row in _stream(self.alias, _BUILDINGS, self.ids, self.day):
-            building_id, compound_id, number, x, y, width, depth, footprint, n = row
+        owners, make, new, loads = self.owners, self._building, tuple.__new__, json.loads
+        cases = _case_counts(self.case_counts).get
+        for row in _stream(self.alias, _BUILDINGS, self.ids, None):
+            building_id, compound_id, number, x, y, width, depth, footprint = row
             compound = compounds.get(compound_id)
             if compound is None:
                 continue
             out = lists[community_of[compound_id]]
             if compound_id in owners:  # a compound with micro-zones: the building's own zone
-                out.append(make(row, compound, states))
+                out.append(make(row, cases(building_id, 0), compound, states))
                 continue
             # the compound proper (inlined: tens of thousands of rows)
-            shape = (json.loads(footprint) or ()) if footprint and footprint != "[]" else ()
             out.append(
                 new(
                     BuildingZone,
@@ -675,22 +711,22 @@ class _BuildingLoader:
                         None,
                         compound.key,
                         compound.state,
-                        n or 0,
+                        cases(building_id, 0),
                         x,
                         y,
                         width,
                         depth,
-                        shape,
+                        (loads(footprint) or ()) if footprint else (),
                     ),
                 )
             )
 
     def one(self, building_id: int) -> BuildingZone | None:
         compounds, _, states = self._places()
-        for row in _rows(self.alias, _ONE_BUILDING, self.ids, self.day, building_id):
+        for row in _rows(self.alias, _ONE_BUILDING, self.ids, None, building_id):
             compound = compounds.get(row[1])
             if compound is not None:
-                return self._building(row, compound, states)
+                return self._building(row, _case_count(self.case_counts, building_id), compound, states)
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -152,3 +153,104 @@ def settle(page: Any, quiet_ms: int = 600) -> None:
         })""",
         arg=quiet_ms,
     )
+
+
+class Signal:
+    """One phone's signal: a TCP relay in front of the live server, the phone's only way to it.
+
+    ``context.set_offline`` tells the page it is offline, but Chromium's emulation reaches a service
+    worker only once Playwright has attached to it; a worker started by a Background Sync event can
+    run its first fetch before that (the likeliest way a tap "made without signal" reached the
+    server in CI, stop 21). A stairwell cuts the radio, not one tab: ``lost()`` closes every open connection and
+    refuses new ones for the page and its worker alike, ``back()`` lets them through again."""
+
+    def __init__(self, target: str) -> None:
+        import socket
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        self._target = (parts.hostname or "localhost", parts.port or 80)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._up = True
+        self._open: set[Any] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def lost(self) -> None:
+        with self._lock:
+            self._up = False
+            cut, self._open = self._open, set()
+        for sock in cut:
+            self._shut(sock)
+
+    def back(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self.lost()
+        self._listener.close()
+
+    @staticmethod
+    def _shut(sock: Any) -> None:
+        import socket
+
+        for step in (lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
+            with contextlib.suppress(OSError):
+                step()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                phone, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            if not self._up:  # no signal: cut before anything goes on towards the server
+                self._shut(phone)
+                continue
+            try:
+                server = socket.create_connection(self._target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                self._shut(phone)
+                continue
+            with self._lock:
+                up = self._up
+                if up:
+                    self._open.update((phone, server))
+            if not up:  # the signal went while connecting: not a byte was relayed
+                self._shut(phone)
+                self._shut(server)
+                continue
+            for source, sink in ((phone, server), (server, phone)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._open.discard(source)
+                self._open.discard(sink)
+            self._shut(source)
+            self._shut(sink)
+
+
+@pytest.fixture
+def signals(live_server: Any) -> Iterator[Any]:
+    """``signals()`` gives a new phone its own signal (its own address in front of the server)."""
+    made: list[Signal] = []
+
+    def new() -> Signal:
+        made.append(Signal(live_server.url))
+        return made[-1]
+
+    yield new
+    for signal in made:
+        signal.close()

@@ -37,9 +37,10 @@ def _answers_kept(context: Any) -> int:
 
 
 def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what_happened(
-    live_server: Any, browser: Any, live_world: World
+    live_server: Any, signals: Any, browser: Any, live_world: World
 ) -> None:
-    base = live_server.url
+    signal = signals()  # the phone's radio: off means nothing it or its worker sends gets out
+    base = signal.url
     work = delivery_round(live_world)
     fang, qiang, doors, order = work.fang, work.qiang, work.doors, work.order
     door_list = work.door_list(base, live_world)
@@ -59,6 +60,7 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
     session.send("ServiceWorker.enable")
 
     phone.context.set_offline(True)
+    signal.lost()
     for d in doors:
         phone.locator("li.door", has_text=d.household.room).locator("form.mark button").tap()
     phone.wait_for_selector(f"#outbox-count:has-text('待发送 {len(doors)}')")
@@ -67,8 +69,8 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
     phone.wait_for_selector(f"#outbox-count:has-text('待发送 {len(doors) + 1}')")
     assert phone.evaluate(WAITING) == len(doors) + 1
     # Meanwhile a colleague with signal claims the same order.
-    colleague = signed_in(browser, base, qiang)
-    colleague.goto(f"{base}/orders/")
+    colleague = signed_in(browser, live_server.url, qiang)
+    colleague.goto(f"{live_server.url}/orders/")
     colleague.locator(f"#o{order.pk} button.claim").tap()
     colleague.wait_for_selector(f"#o{order.pk} .holder")
     colleague.context.close()
@@ -76,6 +78,7 @@ def test_the_worker_sends_the_taps_with_no_page_open_and_the_next_page_says_what
 
     # The phone goes back in the pocket: no page of the app is open. The signal returns.
     phone.goto("about:blank")
+    signal.back()
     phone.context.set_offline(False)
     deadline = time.monotonic() + 10
     while not registrations and time.monotonic() < deadline:

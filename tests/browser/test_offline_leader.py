@@ -42,9 +42,10 @@ def signed_in(browser: Any, base: str, user: User) -> Any:
 
 
 def test_antigen_on_behalf_and_typed_requests_without_signal_reach_the_server_once(
-    live_server: Any, browser: Any, live_world: World
+    signals: Any, browser: Any, live_world: World
 ) -> None:
-    base = live_server.url
+    signal = signals()  # the phone's radio: off means nothing it or its worker sends gets out
+    base = signal.url
     leader = live_world.leader
     zhang, li = live_world.resident("张伟"), live_world.resident("李娜")
     building_page = f"{base}/testing/antigen/b/{live_world.b3.pk}/"
@@ -54,6 +55,7 @@ def test_antigen_on_behalf_and_typed_requests_without_signal_reach_the_server_on
     phone.wait_for_selector("html[data-fz-offline=ready]")
     phone.wait_for_function("navigator.serviceWorker.controller !== null")
     phone.context.set_offline(True)
+    signal.lost()
     phone.reload()
     phone.wait_for_selector("#stale:not([hidden])")
     assert "数据更新于" in phone.inner_text("#stale")
@@ -82,6 +84,7 @@ def test_antigen_on_behalf_and_typed_requests_without_signal_reach_the_server_on
     shot(phone, "offline-typed-request-waiting-phone")
     assert not AntigenSubmission.objects.exists() and not ResidentRequest.objects.exists()
 
+    signal.back()
     phone.context.set_offline(False)
     phone.wait_for_selector("#outbox-count", state="hidden", timeout=40000)
     assert phone.evaluate(WAITING) == 0

@@ -105,7 +105,7 @@ def morning(transactional_db: None) -> dict[str, Any]:
 def phone_of(browser: Any, base: str, user: User) -> Any:
     client = Client()
     client.force_login(user)
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
+    context = browser.new_context(base_url=base, viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
     return context
 
@@ -137,22 +137,22 @@ def tap_order(page: Any, order: WorkOrder, button: str) -> None:
 
 
 def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
-    live_server: Any, browser: Any, morning: dict[str, Any]
+    signals: Any, browser: Any, morning: dict[str, Any]
 ) -> None:
-    base = live_server.url
+    signal = {"fang": signals(), "leader": signals()}  # each phone its own radio
     world: World = morning["world"]
     fang, leader, dist, made, rnd = (morning[k] for k in ("fang", "leader", "dist", "orders", "round"))
-    b3_list = f"{base}/supplies/d/{dist.pk}/b/{world.b3.pk}/"
-    b5_list = f"{base}/supplies/d/{dist.pk}/b/{world.b5.pk}/"
-    checkins = f"{base}/care/c/{world.community.code}/checkins/"
-    doors = f"{base}/testing/r/{rnd.pk}/doors/"
-    fang_pages = [f"{base}/orders/", b3_list, b5_list]
-    leader_pages = [f"{base}/orders/", b3_list, checkins, doors]
+    b3_list = f"/supplies/d/{dist.pk}/b/{world.b3.pk}/"
+    b5_list = f"/supplies/d/{dist.pk}/b/{world.b5.pk}/"
+    checkins = f"/care/c/{world.community.code}/checkins/"
+    doors = f"/testing/r/{rnd.pk}/doors/"
+    fang_pages = ["/orders/", b3_list, b5_list]
+    leader_pages = ["/orders/", b3_list, checkins, doors]
 
     # With signal, once: each phone opens its pages of the day (the service worker saves them).
     phones = {}
     for who, user, urls in (("fang", fang, fang_pages), ("leader", leader, leader_pages)):
-        context = phone_of(browser, base, user)
+        context = phone_of(browser, signal[who].url, user)
         page = opened(context, urls[0])
         page.wait_for_function("navigator.serviceWorker.controller !== null")
         for url in urls:
@@ -160,9 +160,10 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
             page.wait_for_selector("html[data-fz-offline=ready]")
         phones[who] = page
 
-    # The stairwell: no signal on either phone.
-    for page in phones.values():
+    # The stairwell: no signal on either phone (the page is told; nothing it or its worker sends gets out).
+    for who, page in phones.items():
         page.context.set_offline(True)
+        signal[who].lost()
 
     a = phones["fang"]
     saved(a, b3_list)
@@ -172,7 +173,7 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
     saved(a, b5_list)
     for room in ("201", "202", "203", "204", "205", "206"):
         tap_door(a, room)
-    saved(a, f"{base}/orders/")
+    saved(a, "/orders/")
     tap_order(a, made["A"], "start")
     a.locator(f"#o{made['B'].pk} .done-form input[name=note]").fill("放在门口了")
     tap_order(a, made["B"], "done")
@@ -198,7 +199,7 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
         row.locator("button").tap()
         b.wait_for_selector(f"form.door-take:has(input[name=resident][value='{resident.pk}'])", state="hidden")
     b.wait_for_selector("#outbox-count:has-text('待发送 11')")
-    saved(b, f"{base}/orders/")
+    saved(b, "/orders/")
     for name in ("F", "G", "H"):
         tap_order(b, made[name], "claim")
     saved(b, b3_list)
@@ -210,7 +211,7 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
     assert not OutboxReceipt.objects.exists()
 
     # Both put their phones away (the pages close) and take them out again, still without signal.
-    for who, url in (("fang", f"{base}/orders/"), ("leader", checkins)):
+    for who, url in (("fang", "/orders/"), ("leader", checkins)):
         context = phones[who].context
         phones[who].close()
         page = context.new_page()
@@ -224,6 +225,7 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
     # The leader finds signal first: all 15 go through; then the volunteer's 18.
     for who in ("leader", "fang"):
         page = phones[who]
+        signal[who].back()
         page.context.set_offline(False)
         page.wait_for_selector("#outbox-count", state="hidden", timeout=60000)
         assert page.evaluate(WAITING) == 0
@@ -278,7 +280,7 @@ def test_two_phones_offline_all_morning_every_tap_reaches_the_server_once(
     assert Round.objects.get(pk=rnd.pk).status == Round.Status.OPEN
 
     # Opened again with signal, nothing is sent twice.
-    a.goto(f"{base}/orders/")
+    a.goto("/orders/")
     a.wait_for_selector("html[data-fz-offline=ready]")
     assert OutboxReceipt.objects.count() == 33
     for page in phones.values():

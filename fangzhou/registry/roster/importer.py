@@ -94,7 +94,7 @@ RESIDENT_COLUMNS = [
     "updated_at",
 ]
 FIELDS = tuple(FIELD_COLUMNS)
-DIGEST_BYTES = 12  # each half of Resident.roster_digest, as hex: the cells read, the state left
+DIGEST_BYTES = 12  # Resident.roster_digest, as hex: the cells the last import read
 
 
 @dataclass(slots=True)
@@ -261,6 +261,7 @@ def parse_sheet(
     unchanged = known.unchanged if known is not None else {}
     claimed = known.claimed if known is not None else {}
     one_compound = known is not None and len(known.compounds) == 1
+    rooms = known.rooms() if known is not None else {}
 
     digests: dict[int, str] = {}  # row number → its cells' digest, for the rows parsed
 
@@ -270,7 +271,8 @@ def parse_sheet(
         if hit is None or hit[0] in claimed:
             digests[number] = digest
             return False
-        pk, building, room, name, id_type, id_number = hit
+        pk, household_id, name, id_type, id_number = hit
+        building, room = rooms[household_id]
         compound = _compound_name(cells[compound_at] if 0 <= compound_at < len(cells) else None)
         doc = (id_type, id_number)
         place = (compound, building, room, name)
@@ -330,36 +332,9 @@ def row_digest(salt: str, cells: Sequence[Cell]) -> str:
     return _digest(salt + repr(cells))
 
 
-def resident_state(place: tuple[str, str, str], grid: str, values: Mapping[str, Any]) -> str:
-    """The digest of what an import compares for one resident: compound, building and room, the
-    building's grid (when the row named one) and every field an import may set."""
-    return _state_of((*place, grid), tuple(values[f] for f in FIELDS))
-
-
-_BIRTH_AT = 4 + FIELDS.index("birth_date")  # in [compound, building, room, grid, *FIELDS]
-
-
-_NEVER = "-" * (DIGEST_BYTES * 2)  # a state no digest equals (not hex): its row is always checked
-
-
-def _state_of(at: tuple[str, str, str, str], values: tuple[Any, ...]) -> str:
-    """:func:`resident_state` of compound, building, room and grid (``at``) and the fields' values:
-    the md5 of their text joined by U+001F, as :func:`_unchanged_read` digests it in SQL. Where a
-    value holds that separator the joined text could be another state's: :data:`_NEVER`."""
-    # Every field but the birth date is text (never NULL in the table); the date as ISO, "" when none.
-    parts = [*at, *values]
-    born = parts[_BIRTH_AT]
-    if type(born) is not str:  # a date, or None; as read from SQLite, already its ISO text
-        parts[_BIRTH_AT] = born.isoformat() if born is not None else ""
-    text = "\x1f".join(parts)
-    if text.count("\x1f") != len(parts) - 1:
-        return _NEVER
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[: DIGEST_BYTES * 2]
-
-
 # A resident as a re-import finds it, enough to count a row unchanged without parsing it: its id,
-# building, room, name, document type and number (a plain tuple: one is made per resident).
-_Resident = tuple[int, str, str, str, str, str]
+# household, name, document type and number (a plain tuple: one is made per resident).
+_Resident = tuple[int, int, str, str, str]
 
 
 @dataclass
@@ -367,11 +342,12 @@ class _Known:
     """What the community holds, read once per table as tuples before the rows are checked.
 
     ``Resident.roster_digest`` keeps the digest of the cells the last import read for the person
-    and of the resident's state that import left (:func:`resident_state`). Where the state now is
-    still that state, the cells' digest leads to the resident in ``unchanged``: a row with the same
-    cells would change nothing. Anyone editing the resident since changes the state, and the row is
-    parsed and compared in full again. The state is compared in the database
-    (:func:`_unchanged_read`); the residents' fields are read only when rows are left to write."""
+    (:func:`row_digest`), and the database clears it whenever anything the import compares changes
+    afterwards: the resident's fields, its household's room or building, the building's number,
+    compound or grid, the compound's or the grid's name (triggers, migration registry.0011). A
+    digest still there leads to the resident in ``unchanged``: a row with the same cells would
+    change nothing. Anyone editing the resident since has cleared it, and the row is parsed and
+    compared in full again. The residents' fields are read only when rows are left to write."""
 
     compounds: dict[str, Compound]
     grids: dict[str, Grid]
@@ -380,6 +356,22 @@ class _Known:
     households: dict[tuple[int, str], int]
     unchanged: dict[str, _Resident]
     claimed: dict[int, int]  # resident id → the row counted unchanged for them
+
+    def rooms(self) -> dict[int, tuple[str, str]]:
+        """The building number and room of each household a resident in ``unchanged`` lives in, by
+        the household's id: the community's from what was read, any other (a building moved to
+        another community since) in one query."""
+        if not self.unchanged:
+            return {}
+        numbers = {pk: number for (_, number), pk in self.building_ids.items()}
+        rooms = {pk: (numbers[building_id], room) for (building_id, room), pk in self.households.items()}
+        missing = {hit[1] for hit in self.unchanged.values()} - rooms.keys()
+        if missing:
+            for pk, number, room in Household.objects.filter(pk__in=missing).values_list(
+                "pk", "building__number", "room"
+            ):
+                rooms[pk] = (number, room)
+        return rooms
 
 
 def _known(community: Community) -> _Known:
@@ -392,55 +384,43 @@ def _known(community: Community) -> _Known:
     ):
         building_ids[(compound_id, number)] = pk
         building_grids[pk] = grid_id
-    households = {
-        (building_id, room): pk
-        for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-            "building_id", "room", "pk"
-        )
-    }
+    households = _households(community)
     return _Known(compounds, grids, building_ids, building_grids, households, _unchanged_read(community), {})
 
 
 def _unchanged_read(community: Community) -> dict[str, _Resident]:
-    """The community's residents still in the state their last import left, by the digest of the
-    cells that import read: one query that digests each resident's state in the database as
-    :func:`_state_of` does in Python (md5 of the same text; tested to agree), so only the residents
-    it finds come back, and only the columns a skipped row is checked with."""
+    """The community's residents still as their last import left them (a digest the triggers have
+    not cleared), by the digest of the cells that import read, with only the columns a skipped
+    row is checked with."""
     q = connection.ops.quote_name
-    sqlite = connection.vendor == "sqlite"
-    sep = " || char(31) || " if sqlite else " || chr(31) || "
-    # SQLite keeps a date as its ISO text; PostgreSQL writes it so.
-    born = "CAST(r.birth_date AS TEXT)" if sqlite else "to_char(r.birth_date, 'YYYY-MM-DD')"
-    fields = [f"COALESCE({born}, '')" if f == "birth_date" else f"r.{q(f)}" for f in FIELDS]
-    half = DIGEST_BYTES * 2
-
-    def state(grid: str) -> str:  # MD5: PostgreSQL's md5(); on SQLite the function Django registers
-        text = sep.join(["c.name", "b.number", "h.room", grid, *fields])
-        return f"substr(MD5({text}), 1, {half})"
-
-    left = f"substr(r.roster_digest, {half + 1})"
-    with_grid, without_grid = state("COALESCE(g.name, '')"), state("''")
+    columns = ", ".join(q(c) for c in ("id", "household_id", "name", "id_type", "id_number"))
     sql = (
-        f"SELECT substr(r.roster_digest, 1, {half}), r.id, b.number, h.room, r.name, r.id_type, r.id_number "  # noqa: S608 - names from the models
-        f"FROM {q(Resident._meta.db_table)} r "
-        f"JOIN {q(Household._meta.db_table)} h ON h.id = r.household_id "
-        f"JOIN {q(Building._meta.db_table)} b ON b.id = h.building_id "
-        f"JOIN {q(Compound._meta.db_table)} c ON c.id = b.compound_id "
-        f"LEFT JOIN {q(Grid._meta.db_table)} g ON g.id = b.grid_id "
-        f"WHERE r.community_id = %s AND length(r.roster_digest) = {2 * half} "
-        # The state as left with the building's grid, or without it (the row named no grid).
-        f"AND ({left} = {with_grid} OR (g.id IS NOT NULL AND {left} = {without_grid}))"
+        f"SELECT {q('roster_digest')}, {columns} FROM {q(Resident._meta.db_table)} "  # noqa: S608 - names from the model
+        f"WHERE {q('community_id')} = %s AND {q('roster_digest')} <> ''"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [community.pk])
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
-def _residents(community: Community) -> list[tuple[Any, ...]]:
-    """The community's residents as (pk, household_id, *FIELDS), from a plain cursor (no model
-    instances); a birth date as SQLite keeps it, its ISO text."""
+def _households(community: Community) -> dict[tuple[int, str], int]:
+    """The community's households' ids by (building id, room), from a plain cursor."""
     q = connection.ops.quote_name
-    columns = ", ".join(q(c) for c in ("id", "household_id", *FIELDS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT h.{q('building_id')}, h.{q('room')}, h.{q('id')} FROM {q(Household._meta.db_table)} h "  # noqa: S608 - names from the models
+            f"JOIN {q(Building._meta.db_table)} b ON b.{q('id')} = h.{q('building_id')} "
+            f"WHERE b.{q('community_id')} = %s",
+            [community.pk],
+        )
+        return {(building_id, room): pk for building_id, room, pk in cursor.fetchall()}
+
+
+def _residents(community: Community) -> list[tuple[Any, ...]]:
+    """The community's residents as (pk, household_id, *FIELDS, roster_digest), from a plain
+    cursor (no model instances); a birth date as SQLite keeps it, its ISO text."""
+    q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in ("id", "household_id", *FIELDS, "roster_digest"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {q(Resident._meta.db_table)} WHERE {q('community_id')} = %s",  # noqa: S608 - names from the model
@@ -597,20 +577,17 @@ def _write(
             new_households[key] = None
     if new_households:
         rows_copy(Household, ["building_id", "room"], list(new_households))
-        households.update(
-            ((building_id, room), pk)
-            for building_id, room, pk in Household.objects.filter(building__community=community).values_list(
-                "building_id", "room", "pk"
-            )
-        )
+        households.update(_households(community))
 
     # Each resident as a dict of the compared columns ("pk" None: created by an earlier row).
     existing = [
-        {"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[2:], strict=True))} for r in _residents(community)
+        {"pk": r[0], "household_id": r[1], **dict(zip(FIELDS, r[2:-1], strict=True)), "digest": r[-1]}
+        for r in _residents(community)
     ]
     for resident in existing:  # a birth date read as text (SQLite) compared as the date it is
         if type(resident["birth_date"]) is str:
             resident["birth_date"] = parse_date(resident["birth_date"])  # as Django reads it
+    digest_of = {r["pk"]: r["digest"] for r in existing}
     by_doc = {(r["id_type"], r["id_number"]): r for r in existing if r["id_number"]}
     by_place: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for resident in existing:
@@ -633,7 +610,6 @@ def _write(
             ]
             match = candidates[0] if candidates else None
         fields = row.fields()
-        place = (row.compound, row.building, row.room)
         if match is None:
             to_create.append(
                 (
@@ -641,7 +617,7 @@ def _write(
                     household_id,
                     *fields,
                     name_search_key(row.name),
-                    row.digest + _state_of((*place, row.grid), fields),
+                    row.digest,
                     now,
                     now,
                 )
@@ -669,7 +645,7 @@ def _write(
             if old != new:
                 diff[name] = [_mask(name, old), _mask(name, new)]
                 match[name] = new
-        digests[match["pk"]] = row.digest + resident_state(place, row.grid, match)
+        digests[match["pk"]] = row.digest
         if not diff:
             report.unchanged += 1
             continue
@@ -697,14 +673,15 @@ def _write(
                 community=community,
                 household_id=r["household_id"],
                 search_key=name_search_key(r["name"]),
-                roster_digest=digests[pk],
                 updated_at=now,
                 **{f: r[f] for f in FIELD_COLUMNS},
             )
             for pk, r in to_update.items()
         ]
-        Resident.objects.bulk_update(updated, sorted(changed_fields | {"updated_at", "roster_digest"}), batch_size=500)
-    _digests_set({pk: d for pk, d in digests.items() if pk not in to_update})
+        Resident.objects.bulk_update(updated, sorted(changed_fields | {"updated_at"}), batch_size=500)
+    # The digests last, in statements of their own: an update of a resident's fields clears its
+    # digest (a trigger). A resident found unchanged whose digest is this row's keeps it.
+    _digests_set({pk: d for pk, d in digests.items() if pk in to_update or digest_of[pk] != d})
     audit_record_many(audits)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pypinyin import Style, lazy_pinyin
 
@@ -100,11 +100,18 @@ def test_any_name_gives_a_short_lowercase_ascii_key(name: str) -> None:
 
 @given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=2, max_size=4))
 def test_every_chinese_name_is_found_by_its_initials_and_full_reading(name: str) -> None:
+    assume(all(lazy_pinyin(ch, errors="ignore") for ch in name))  # a character without a reading: below
     key = name_search_key(name).split()
     readings = all_readings(name)
     assert readings
     assert readings[0] in key
     assert readings[0][0] in {w[0] for w in key if len(w) == len(name)}  # the initials, one per character
+
+
+def test_a_character_without_a_reading_leaves_the_rest_of_the_name_findable() -> None:
+    # 瓼 has no reading in pypinyin (Hypothesis found it): 丁瓼 is found by what can be read of it.
+    assert lazy_pinyin("瓼", errors="ignore") == []
+    assert name_search_key("丁瓼").split() == ["ding", "d"]
 
 
 @given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=4))

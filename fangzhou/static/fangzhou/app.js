@@ -21,6 +21,14 @@
     if (target.matches && target.matches("[data-autosubmit]") && target.form) target.form.submit();
   });
 
+  // <input type=file data-photo-chosen>: its label shows that a photo was taken (the input is hidden).
+  document.addEventListener("change", function (e) {
+    var target = e.target;
+    if (!target.matches || !target.matches("[data-photo-chosen]")) return;
+    var label = target.closest("label");
+    if (label) label.classList.toggle("chosen", !!(target.files && target.files.length));
+  });
+
   // The sampling desk: a scanned tube code is used once; clear it after a successful sample and
   // keep the focus on the search box.
   document.addEventListener("sampled", function () {

@@ -5,7 +5,7 @@
 // is kept in IndexedDB under the user's KEY before anything is sent. With signal, htmx sends it as
 // before and the kept copy is dropped once the server answered; without signal (or when the send
 // fails) it stays, "待发送 N" shows in the header, and it is sent later (on `online`, on page load,
-// every 20 s), oldest first, with backoff. The server answers a replayed client_id with its stored
+// every 20 s), oldest first; a server error backs off, no signal does not. The server answers a replayed client_id with its stored
 // outcome, so a tap reaches it once however often it is sent. A conflict or refusal is shown to the
 // person and the tap is dropped; an ended session keeps everything and asks to sign in again.
 // Where the browser has Background Sync (Android Chrome) a waiting tap also registers the sync tag
@@ -379,7 +379,11 @@
               else if (!r.data.replay) say("✓ " + prefix + text, false);
               return true;
             });
-          }, function () { return backoff(item).then(askSync).then(function () { return false; }); });
+          }, function () {
+            // No signal (the request never reached a server): no backoff, so the tap goes the moment
+            // the signal is back (`online`, the timer, the next page); Background Sync is asked too.
+            return askSync().then(function () { return false; });
+          });
         });
       });
       return chain;

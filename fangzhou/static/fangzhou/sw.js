@@ -14,7 +14,8 @@
 // navigations still sends its own) the worker sends the taps itself:
 // those of the person last seen signed in, oldest first, each with the CSRF token its page had
 // when it was tapped, by the same rules as the page (an ended session or a refused token keeps
-// everything for the page to send; a server error or no answer backs off and fails the sync). A
+// everything for the page to send; a server error backs off and fails the sync, no signal fails it
+// without a backoff). A
 // tap the server answered is dropped from the outbox, and its outcome (a conflict above all) is
 // kept in the cache "fz-meta" under /__fz/answers/<client id> for the next page to show once.
 "use strict";
@@ -258,7 +259,11 @@ function sendAll() {
               return keepAnswer(item, status, r.data).then(function () {
                 return outboxDo(conn, "readwrite", function (s) { s.delete(item.client_id); });
               });
-            }, later);
+            }, function () {
+              // No signal: the sync fails (the browser fires it again when the phone is online) and
+              // the tap keeps its place without a backoff, so it goes the moment the signal is back.
+              throw new Error("outbox waits for the signal");
+            });
           });
         }, Promise.resolve()).then(function () { return null; });
       });

@@ -176,11 +176,15 @@ class TestMarking:
         delivery = Delivery.objects.get(distribution=dist, building=placed.b5, household__room="201")
         page = client_for(placed.secretary).get(f"/supplies/d/{dist.pk}/b/{placed.b5.pk}/").content.decode()
         assert 'name="photo"' in page
+        # A word on the photo button, not a picture a phone without an emoji font shows as a box.
+        assert '">拍照<input type="file" name="photo"' in page and "📷" not in page
         photo = SimpleUploadedFile("door.jpg", b"\xff\xd8\xff" + b"0" * 100, content_type="image/jpeg")
         r = client_for(placed.secretary).post(f"/supplies/delivery/{delivery.pk}/mark/", {"photo": photo})
         assert r.status_code == 302
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.LEFT_AT_DOOR and delivery.photo
+        page = client_for(placed.secretary).get(f"/supplies/d/{dist.pk}/b/{placed.b5.pk}/").content.decode()
+        assert "有照片" in page and "📷" not in page
         first_at = delivery.delivered_at
         services.delivery_mark(delivery_id=delivery.pk, actor=placed.secretary)
         delivery.refresh_from_db()
