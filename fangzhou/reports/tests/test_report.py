@@ -297,6 +297,36 @@ class TestSubdistrict:
         assert row["zone"]["status"] == "sealed" and row["zone"]["sealed_places"] == 1
         assert row["zone"]["days_without_case"] == report["zones"]["days_without_case"] == 0
 
+    def test_the_table_row_prints_the_rows_figures_in_both_languages(self, world: World) -> None:
+        day = busy_day(world)
+        work_order_create(
+            community=world.community,
+            kind=Kind.PATROL,
+            title="巡逻 西门",
+            actor=world.secretary,
+            due_at=timezone.now() - dt.timedelta(hours=1),
+        )
+        client = client_for(world.officer)
+        row = client.get("/api/reports/subdistrict").json()["communities"][0]
+        assert row["work_orders"]["overdue"] == 1 and row["zone"]["sealed_places"] == 1
+        rate = round(row["antigen"]["reported"] / row["antigen"]["residents"] * 100)
+        for lang, label, overdue in (
+            ("zh-hans", row["zone"]["label_zh"], "1 张超时"),
+            ("en", row["zone"]["label_en"], "1 overdue"),
+        ):
+            client.cookies["django_language"] = lang
+            page = client.get("/reports/").content.decode()
+            tr = page[page.index('<tr id="row-T01">') : page.index("</tr>", page.index('<tr id="row-T01">'))]
+            cells = [c.split(">", 1)[1] for c in tr.split("<td")[1:]]
+            assert cells[1] == f"{row['residents']:,}</td>\n  "
+            assert cells[2].startswith(f"<strong>{row['cases']['new']}</strong>")
+            assert cells[3].startswith(f"{row['cases']['total']}<")
+            assert cells[7].startswith(f"{rate}%<")
+            assert cells[8].startswith(f"{day.today:%m-%d} · {row['round']['sampled']}<")
+            assert cells[11].startswith('<span class="zone-badge sev-') and f">{label}</span><" in cells[11]
+            assert cells[13].startswith(f"{row['work_orders']['open']} <small")
+            assert overdue in cells[13]
+
     def test_the_committee_goes_to_its_own_report(self, world: World) -> None:
         response = client_for(world.secretary).get("/reports/?day=2022-04-20")
         assert response.status_code == 302 and response["Location"] == "/reports/c/T01/?day=2022-04-20"
