@@ -140,8 +140,35 @@ def _kept(column: str) -> Coalesce:
     return Coalesce(Subquery(kept, output_field=IntegerField()), 0)
 
 
+def _antigen_reports(day: dt.date) -> QuerySet[AntigenReport]:
+    """The day's antigen reports that count for ``antigen_glance``: every answer but "not tested"."""
+    return AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
+
+
+def _antigen_counted(rows: list[Any], day: dt.date) -> None:
+    """``f_antigen_reported`` and ``f_antigen_positive`` of each community row, in one grouped
+    read of the day's reports of all of them (the subdistrict table): as scalar subqueries, one
+    per community, PostgreSQL read the day's reports once for each community of the table."""
+    counted = (
+        _antigen_reports(day)
+        .filter(community_id__in=[r.pk for r in rows])
+        .order_by()
+        .values("community_id")
+        .annotate(n=Count("id"), positive=Count("id", filter=Q(result=AntigenResult.POSITIVE)))
+        .values_list("community_id", "n", "positive")
+    )
+    found = {c: (n, positive) for c, n, positive in counted} if rows else {}
+    for r in rows:
+        r.f_antigen_reported, r.f_antigen_positive = found.get(r.pk, (0, 0))
+
+
 def _with_figures(
-    communities: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False
+    communities: QuerySet[Community],
+    day: dt.date,
+    moment: dt.datetime,
+    *,
+    volunteers: bool = False,
+    antigen: bool = True,
 ) -> QuerySet[Community]:
     """The communities, each with every count of its report row, in one statement: one scalar
     subquery per figure (an index lookup per community), never a join of two many-valued sides.
@@ -149,7 +176,8 @@ def _with_figures(
     residents' requests open, closed and new; residents pending re-test; close contacts in home
     isolation; the antigen figures of ``antigen_glance`` (residents of the community's buildings,
     those with a result for the day, positives); the latest round up to ``day`` with its residents
-    sampled and its positive tubes."""
+    sampled and its positive tubes. ``antigen=False`` leaves the two antigen counts out, for rows
+    that get them from ``_antigen_counted``."""
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
     orders = WorkOrder.objects.all()
@@ -160,15 +188,13 @@ def _with_figures(
     pending = Q(created_at__lte=moment) & (
         Q(resolved_at__isnull=True, status=Retest.Status.PENDING) | Q(resolved_at__gt=moment)
     )
-    reports = AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
+    reports = _antigen_reports(day)
     latest = Round.objects.filter(community_id=OuterRef("pk"), date__lte=day).order_by("-date", "-id")
     figures: dict[str, Any] = {
         # Residents and households as the database keeps them per community (CommunityCount),
         # never by counting the residents: that read grew with the subdistrict's residents.
         "f_residents": _kept("residents"),
         "f_households": _kept("households"),
-        "f_antigen_reported": _count_of(reports, "community_id"),
-        "f_antigen_positive": _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id"),
         "f_retests": _count_of(Retest.objects.filter(pending), "community_id"),
         "f_orders_open": _count_of(orders.filter(open_now), "community_id"),
         "f_orders_overdue": _count_of(orders.filter(open_now & Q(due_at__lt=moment)), "community_id"),
@@ -197,6 +223,9 @@ def _with_figures(
             ZoneSettings.objects.filter(community_id=OuterRef("pk")).values("clean_round_gate")[:1]
         ),
     }
+    if antigen:
+        figures["f_antigen_reported"] = _count_of(reports, "community_id")
+        figures["f_antigen_positive"] = _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id")
     if volunteers:
         sd, ed = day_bounds(day)
         figures["f_volunteers_approved"] = _count_of(
@@ -363,10 +392,19 @@ def _figure_rows(
     scope: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False, first: bool = False
 ) -> list[Any]:
     """``_with_figures(scope, day, moment)`` (its first row only with ``first``, as ``.first()``), run
-    from the compiled statement of its shape: one statement, the same rows."""
+    from the compiled statement of its shape: one statement, the same rows. Rows of a table (not
+    ``first``) get their antigen counts from one more, grouped, read (``_antigen_counted``)."""
+    rows = _statement_rows(scope, day, moment, volunteers=volunteers, first=first)
+    if not first:
+        _antigen_counted(rows, day)
+    return rows
 
+
+def _statement_rows(
+    scope: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool, first: bool
+) -> list[Any]:
     def queryset(d: dt.date, m: dt.datetime) -> QuerySet[Community]:
-        qs = _with_figures(scope, d, m, volunteers=volunteers)
+        qs = _with_figures(scope, d, m, volunteers=volunteers, antigen=first)
         return (qs if qs.ordered else qs.order_by("pk"))[:1] if first else qs
 
     if getattr(scope, "_known_related_objects", None) or scope.query.is_empty():  # not a plain scope: the ORM's own way
@@ -832,7 +870,8 @@ def subdistrict_table(
     narrowed by ``only`` (a filter on Community: an API key's communities).
 
     A fixed number of queries whatever the number of communities: the communities with their
-    counts (one statement), the cases, and the zone reports of all of them at once."""
+    counts (one statement), the day's antigen reports counted per community (one grouped read),
+    and the zone reports of all of them at once."""
     moment = as_of(day, now)
     readable = communities_read(user) if only is None else communities_read(user).filter(only)
     communities: list[Community] = _figure_rows(readable, day, moment)
