@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import can_read_counts
-from fangzhou.care.selectors import at_risk_count
+from fangzhou.care.selectors import at_risk_count, at_risk_profiles, at_risk_window_end
 from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
 from fangzhou.lib.fastsql import hot_cursor
@@ -169,6 +169,7 @@ def _with_figures(
     *,
     volunteers: bool = False,
     antigen: bool = True,
+    care_end: dt.date | None = None,
 ) -> QuerySet[Community]:
     """The communities, each with every count of its report row, in one statement: one scalar
     subquery per figure (an index lookup per community), never a join of two many-valued sides.
@@ -177,7 +178,9 @@ def _with_figures(
     isolation; the antigen figures of ``antigen_glance`` (residents of the community's buildings,
     those with a result for the day, positives); the latest round up to ``day`` with its residents
     sampled and its positive tubes. ``antigen=False`` leaves the two antigen counts out, for rows
-    that get them from ``_antigen_counted``."""
+    that get them from ``_antigen_counted``. With ``volunteers`` (the daily report's row) also the
+    volunteers approved and on duty, and the care figures of ``care.selectors.at_risk_profiles``
+    with births due by ``care_end`` (``f_care_flagged``, ``f_care_beyond``: ``_at_risk``)."""
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
     orders = WorkOrder.objects.all()
@@ -237,6 +240,9 @@ def _with_figures(
             "volunteer_id",
             distinct=True,
         )
+        flagged, beyond = at_risk_profiles(care_end or day)
+        figures["f_care_flagged"] = _count_of(flagged, "community_id")
+        figures["f_care_beyond"] = Exists(beyond.filter(community_id=OuterRef("pk")))
     qs = communities.annotate(**figures)
     return qs.annotate(**_round_figures(moment, residents=False))
 
@@ -328,6 +334,7 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: boo
 # of some forty subqueries was 2 ms of every report). Rows are turned into communities exactly as
 # the ORM does (its converters, select_related, annotations).
 _DAY0 = dt.date(1900, 1, 3)
+_END0 = dt.date(1900, 1, 5)  # the last day of the care window (``care.selectors.at_risk_window_end``)
 _MOMENT0 = dt.datetime(1900, 1, 3, 12, 34, 56, 789, tzinfo=dt.UTC)
 
 
@@ -342,13 +349,15 @@ class _Compiled:
 _COMPILED: dict[tuple[Any, ...], _Compiled | None] = {}
 
 
-def _stand_ins(db: str, day: dt.date, moment: dt.datetime) -> list[tuple[Any, Any]]:
-    """(stand-in parameter, real parameter) for the day, its bounds and the moment, as the backend sends them."""
+def _stand_ins(db: str, day: dt.date, moment: dt.datetime, end: dt.date) -> list[tuple[Any, Any]]:
+    """(stand-in parameter, real parameter) for the day, its bounds, the moment and the care
+    window's last day, as the backend sends them."""
     ops = connections[db].ops
     start0, end0 = day_bounds(_DAY0)
     start, end = day_bounds(day)
     return [
         (ops.adapt_datefield_value(_DAY0), ops.adapt_datefield_value(day)),
+        (ops.adapt_datefield_value(_END0), ops.adapt_datefield_value(end)),
         (ops.adapt_datetimefield_value(start0), ops.adapt_datetimefield_value(start)),
         (ops.adapt_datetimefield_value(end0), ops.adapt_datetimefield_value(end)),
         (ops.adapt_datetimefield_value(_MOMENT0), ops.adapt_datetimefield_value(moment)),
@@ -403,22 +412,24 @@ def _figure_rows(
 def _statement_rows(
     scope: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool, first: bool
 ) -> list[Any]:
-    def queryset(d: dt.date, m: dt.datetime) -> QuerySet[Community]:
-        qs = _with_figures(scope, d, m, volunteers=volunteers, antigen=first)
+    end = at_risk_window_end(moment)
+
+    def queryset(d: dt.date, m: dt.datetime, e: dt.date) -> QuerySet[Community]:
+        qs = _with_figures(scope, d, m, volunteers=volunteers, antigen=first, care_end=e)
         return (qs if qs.ordered else qs.order_by("pk"))[:1] if first else qs
 
     if getattr(scope, "_known_related_objects", None) or scope.query.is_empty():  # not a plain scope: the ORM's own way
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     try:
         scope_sql, scope_params = scope.query.sql_with_params()
     except EmptyResultSet:
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     key = (scope.db, connections[scope.db].vendor, timezone.get_current_timezone_name(), volunteers, first, scope_sql)
-    pairs = _stand_ins(scope.db, day, moment)
+    pairs = _stand_ins(scope.db, day, moment, end)
     if key not in _COMPILED:
-        compiler = queryset(_DAY0, _MOMENT0).query.get_compiler(using=scope.db)
+        compiler = queryset(_DAY0, _MOMENT0, _END0).query.get_compiler(using=scope.db)
         sql, params = compiler.as_sql()
-        real_sql, real_params = queryset(day, moment).query.get_compiler(using=scope.db).as_sql()
+        real_sql, real_params = queryset(day, moment, end).query.get_compiler(using=scope.db).as_sql()
         n = len(scope_params)
         same = (
             sql == real_sql
@@ -428,7 +439,7 @@ def _statement_rows(
         _COMPILED[key] = _Compiled(sql, tuple(params), n, _builder(compiler, scope.db)) if same else None
     compiled = _COMPILED[key]
     if compiled is None:
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     head = compiled.params[: len(compiled.params) - compiled.scope_params]
     params = (*_swapped(head, pairs), *scope_params)
     with hot_cursor(connections[scope.db]) as cursor:
@@ -661,8 +672,13 @@ def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> l
     return [DistributionFigures(r["id"], r["name"], r["kind"], r["on"], r["total"], r["done"]) for r in rows]
 
 
-def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
-    return at_risk_count(user, community, now=moment)
+def _at_risk(user: AnyUser, row: Any, moment: dt.datetime) -> int:
+    """The care figure of a daily report's row: counted in its statement (``f_care_flagged``)
+    unless a profile needs ``at_risk_count`` (``f_care_beyond``), or the community's clock, active
+    now, ends the 48 hours on another day than the clock the statement counted births due by."""
+    if not row.f_care_beyond and row.f_care_end == at_risk_window_end(moment):
+        return int(row.f_care_flagged)
+    return at_risk_count(user, row, now=moment)
 
 
 def community_row(user: AnyUser, community: Community | str, day: dt.date, *, now: dt.datetime | None = None) -> Any:
@@ -676,6 +692,7 @@ def community_row(user: AnyUser, community: Community | str, day: dt.date, *, no
     row: Any = found[0] if found else None
     if row is None:
         raise Http404(gettext("Community not found"))
+    row.f_care_end = at_risk_window_end(moment)  # the clock the statement counted by
     community_time_zone_activate(row)
     return row
 

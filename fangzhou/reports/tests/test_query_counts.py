@@ -29,8 +29,9 @@ pytestmark = pytest.mark.django_db
 
 MAX_QUERIES = 10
 # The daily report: session, user, one statement for the access check and every count (cases by
-# stage, the round, zone settings), three for the zones, the distributions, the care count (two
-# with escort sessions in the next 48 hours). Was 40, then 19.
+# stage, the round, zone settings, the care count while no profile has a treatment schedule), three
+# for the zones, the distributions; the care list's two (profiles with schedules, escort orders)
+# when a profile has a schedule. Was 40, then 19.
 DAILY_MAX_QUERIES = 10
 
 

@@ -8,10 +8,19 @@ import json
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from fangzhou.care.services import care_registry_sync
+from fangzhou.care.models import CareProfile
+from fangzhou.care.selectors import at_risk_next_48h, at_risk_window_end
+from fangzhou.care.services import (
+    care_profile_update,
+    care_registry_sync,
+    medicine_request_create,
+    treatment_schedule_set,
+)
 from fangzhou.cases.services import case_confirm
 from fangzhou.cli import main
 from fangzhou.registry.models import Resident
@@ -374,3 +383,47 @@ class TestCli:
 
 def test_residents_count_is_the_registry_count(world: World) -> None:
     assert api(world)["residents"] == Resident.objects.filter(community=world.community).count() == 4
+
+
+class TestAtRisk:
+    def test_the_reports_count_is_the_care_lists_as_needs_change(self, world: World) -> None:
+        """Counted inside the report's statement while no profile has a treatment schedule, by the
+        care list's own rules otherwise: the same number either way, for each reader."""
+        now = timezone.now()
+        today = timezone.localdate()
+
+        def listed() -> int:
+            return len({r.profile.pk for r in at_risk_next_48h(world.secretary, world.community, now=now)})
+
+        def reported() -> tuple[int, int, list[str]]:
+            with CaptureQueriesContext(connection) as queries:
+                secretary = selectors.daily_report(world.secretary, world.community, today, now=now).at_risk_48h
+            officer = selectors.daily_report(world.officer, world.community, today, now=now).at_risk_48h
+            return secretary, officer, [q["sql"] for q in queries.captured_queries if "care_careprofile" in q["sql"]]
+
+        care_registry_sync(community=world.community, actor=None)  # 王秀英 lives alone, 刘洋 needs dialysis
+        secretary, officer, care_sql = reported()
+        assert secretary == officer == listed() >= 1
+        assert len(care_sql) == 1  # the report's own statement: no query of the care list
+        liu = CareProfile.objects.get(resident__name="刘洋")
+        last_day = at_risk_window_end(now)
+        care_profile_update(profile_id=liu.pk, actor=world.secretary, needs=["pregnant"], due_date=last_day)
+        before = listed()
+        assert reported()[:2] == (before, before)
+        care_profile_update(profile_id=liu.pk, actor=world.secretary, due_date=last_day + dt.timedelta(days=1))
+        assert listed() == before - 1 and reported()[:2] == (before - 1, before - 1)
+        medicine_request_create(resident=liu.resident, actor=None, medicines=[{"name": "叶酸"}], pharmacy="华山医院")
+        assert listed() == before and reported()[:2] == (before, before)
+        wang = CareProfile.objects.get(resident__name="王秀英")
+        care_profile_update(profile_id=wang.pk, actor=world.secretary, carer=world.volunteer)
+        assert listed() == before - 1 and reported()[:2] == (before - 1, before - 1)
+        treatment_schedule_set(
+            profile_id=wang.pk,
+            actor=None,
+            kind="dialysis",
+            weekdays="1,2,3,4,5,6,7",
+            at=dt.time(8),
+            hospital="瑞金医院",
+        )
+        secretary, officer, care_sql = reported()
+        assert secretary == officer == listed() == before and len(care_sql) > 1
