@@ -349,7 +349,7 @@ class _Compiled:
 _COMPILED: dict[tuple[Any, ...], _Compiled | None] = {}
 
 
-def _stand_ins(db: str, day: dt.date, moment: dt.datetime, end: dt.date) -> list[tuple[Any, Any]]:
+def _stand_ins(db: str, day: dt.date, moment: dt.datetime, care_end: dt.date) -> list[tuple[Any, Any]]:
     """(stand-in parameter, real parameter) for the day, its bounds, the moment and the care
     window's last day, as the backend sends them."""
     ops = connections[db].ops
@@ -357,7 +357,7 @@ def _stand_ins(db: str, day: dt.date, moment: dt.datetime, end: dt.date) -> list
     start, end = day_bounds(day)
     return [
         (ops.adapt_datefield_value(_DAY0), ops.adapt_datefield_value(day)),
-        (ops.adapt_datefield_value(_END0), ops.adapt_datefield_value(end)),
+        (ops.adapt_datefield_value(_END0), ops.adapt_datefield_value(care_end)),
         (ops.adapt_datetimefield_value(start0), ops.adapt_datetimefield_value(start)),
         (ops.adapt_datetimefield_value(end0), ops.adapt_datetimefield_value(end)),
         (ops.adapt_datetimefield_value(_MOMENT0), ops.adapt_datetimefield_value(moment)),

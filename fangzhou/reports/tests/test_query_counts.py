@@ -174,3 +174,15 @@ class TestWorkOrderQueue:
         add(20)
         many, sql = _count(client, "/orders/")
         assert many == few and many <= MAX_QUERIES, "\n".join(sql)
+
+
+def test_each_shape_of_the_figures_statement_is_compiled_once_and_reused(world: World) -> None:
+    """A shape whose stand-in check fails falls back to the ORM on every request: the same figures,
+    at several times the cost. Each shape the hot pages use passes its check."""
+    from fangzhou.reports import selectors
+
+    busy_day(world)
+    selectors._COMPILED.clear()
+    for user, url in [(world.secretary, "/reports/c/T01/"), (world.officer, "/reports/"), (world.secretary, "/c/T01/")]:
+        assert client_for(user).get(url).status_code == 200
+    assert selectors._COMPILED and all(c is not None for c in selectors._COMPILED.values())
