@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -957,6 +957,11 @@ def subdistrict_table(
     return SubdistrictTable(day=day, as_of=moment, rows=rows)
 
 
+def _flat(figures: CaseFigures | OrderFigures | RequestFigures) -> dict[str, int]:
+    """``asdict`` of a dataclass of counts, without its deep copy of each count (a table row has three)."""
+    return {f.name: getattr(figures, f.name) for f in fields(figures)}
+
+
 def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
     return {
         "day": table.day.isoformat(),
@@ -967,7 +972,7 @@ def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
                 "name": r.community.name,
                 "subdistrict": r.community.subdistrict.name,
                 "residents": r.residents,
-                "cases": asdict(r.cases),
+                "cases": _flat(r.cases),
                 "antigen": {
                     "residents": r.antigen.residents,
                     "reported": r.antigen.reported,
@@ -983,8 +988,8 @@ def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
                     "sealed_places": r.sealed_places,
                     "days_without_case": r.days_without_case,
                 },
-                "work_orders": asdict(r.work_orders),
-                "requests": asdict(r.requests),
+                "work_orders": _flat(r.work_orders),
+                "requests": _flat(r.requests),
             }
             for r in table.rows
         ],
