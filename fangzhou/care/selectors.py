@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -180,6 +180,49 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
     return risks
 
 
+def _open_medicine(resident: OuterRef) -> QuerySet[MedicineRequest]:
+    """The resident's medicine requests not yet on a trip a volunteer claimed."""
+    return MedicineRequest.objects.filter(
+        resident_id=resident, status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]
+    ).filter(Q(trip__isnull=True) | Q(trip__order__isnull=True) | Q(trip__order__assignee__isnull=True))
+
+
+def _has_need(code: str) -> Q:
+    """``code`` is one of the profile's comma-joined needs (as ``code in needs.split(",")``)."""
+    inside = Q(needs__startswith=f"{code},") | Q(needs__endswith=f",{code}") | Q(needs__contains=f",{code},")
+    return Q(needs=code) | inside
+
+
+def at_risk_window_end(now: dt.datetime | None = None) -> dt.date:
+    """The last day of the 48 hours after ``now`` on the current clock: a birth due by then is at risk."""
+    return (timezone.localtime(now or timezone.now()) + WINDOW).date()
+
+
+def at_risk_profiles(end: dt.date) -> tuple[QuerySet[CareProfile], QuerySet[CareProfile]]:
+    """For a count per community inside another statement (the daily report's): the active
+    profiles at risk by the rules that need no schedule (an open medicine request; no carer and
+    living alone, bedridden, or a birth due by ``end``), among those living in their community;
+    and the active profiles for which that is not the whole answer (an active treatment schedule,
+    or a home in another community): where there is one, count with :func:`at_risk_count`.
+
+    No user scope: for a reader of the whole community (the daily report's readers) every
+    profile living in it is visible, which is all the first set holds."""
+    active = CareProfile.objects.filter(active=True)
+    at_home = Q(resident__household__building__community_id=F("community_id"))
+    flagged = active.filter(at_home).filter(
+        Exists(_open_medicine(OuterRef("resident_id")))
+        | Q(carer__isnull=True)
+        & (
+            _has_need(SpecialCare.ELDERLY_ALONE)
+            | _has_need(SpecialCare.BEDRIDDEN)
+            | (_has_need(SpecialCare.PREGNANT) & Q(due_date__isnull=False, due_date__lte=end))
+        )
+    )
+    scheduled = TreatmentSchedule.objects.filter(profile_id=OuterRef("pk"), active=True)
+    beyond = active.filter(Exists(scheduled) | ~at_home)
+    return flagged, beyond
+
+
 def at_risk_count(user: AnyUser, community: Community, now: dt.datetime | None = None) -> int:
     """How many residents :func:`at_risk_next_48h` lists (the daily report's figure), by the same
     rules, in two queries whatever the size: the profiles joined with their schedules (one
@@ -187,9 +230,7 @@ def at_risk_count(user: AnyUser, community: Community, now: dt.datetime | None =
     sessions in the window."""
     now = timezone.localtime(now or timezone.now())
     end = now + WINDOW
-    open_medicine = MedicineRequest.objects.filter(
-        resident_id=OuterRef("resident_id"), status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]
-    ).filter(Q(trip__isnull=True) | Q(trip__order__isnull=True) | Q(trip__order__assignee__isnull=True))
+    open_medicine = _open_medicine(OuterRef("resident_id"))
     rows = (
         profiles_visible(user)
         .filter(community=community, active=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -29,9 +29,10 @@ from django.utils.translation import gettext
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import can_read_counts
-from fangzhou.care.selectors import at_risk_count
+from fangzhou.care.selectors import at_risk_count, at_risk_profiles, at_risk_window_end
 from fangzhou.cases.models import Case, CloseContact
 from fangzhou.lib.errors import Refused
+from fangzhou.lib.fastsql import hot_cursor
 from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Community, CommunityCount, Resident
 from fangzhou.registry.selectors import communities_read, community_time_zone_activate
@@ -139,8 +140,36 @@ def _kept(column: str) -> Coalesce:
     return Coalesce(Subquery(kept, output_field=IntegerField()), 0)
 
 
+def _antigen_reports(day: dt.date) -> QuerySet[AntigenReport]:
+    """The day's antigen reports that count for ``antigen_glance``: every answer but "not tested"."""
+    return AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
+
+
+def _antigen_counted(rows: list[Any], day: dt.date) -> None:
+    """``f_antigen_reported`` and ``f_antigen_positive`` of each community row, in one grouped
+    read of the day's reports of all of them (the subdistrict table): as scalar subqueries, one
+    per community, PostgreSQL read the day's reports once for each community of the table."""
+    counted = (
+        _antigen_reports(day)
+        .filter(community_id__in=[r.pk for r in rows])
+        .order_by()
+        .values("community_id")
+        .annotate(n=Count("id"), positive=Count("id", filter=Q(result=AntigenResult.POSITIVE)))
+        .values_list("community_id", "n", "positive")
+    )
+    found = {c: (n, positive) for c, n, positive in counted} if rows else {}
+    for r in rows:
+        r.f_antigen_reported, r.f_antigen_positive = found.get(r.pk, (0, 0))
+
+
 def _with_figures(
-    communities: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False
+    communities: QuerySet[Community],
+    day: dt.date,
+    moment: dt.datetime,
+    *,
+    volunteers: bool = False,
+    antigen: bool = True,
+    care_end: dt.date | None = None,
 ) -> QuerySet[Community]:
     """The communities, each with every count of its report row, in one statement: one scalar
     subquery per figure (an index lookup per community), never a join of two many-valued sides.
@@ -148,7 +177,10 @@ def _with_figures(
     residents' requests open, closed and new; residents pending re-test; close contacts in home
     isolation; the antigen figures of ``antigen_glance`` (residents of the community's buildings,
     those with a result for the day, positives); the latest round up to ``day`` with its residents
-    sampled and its positive tubes."""
+    sampled and its positive tubes. ``antigen=False`` leaves the two antigen counts out, for rows
+    that get them from ``_antigen_counted``. With ``volunteers`` (the daily report's row) also the
+    volunteers approved and on duty, and the care figures of ``care.selectors.at_risk_profiles``
+    with births due by ``care_end`` (``f_care_flagged``, ``f_care_beyond``: ``_at_risk``)."""
     start, _end = day_bounds(day)
     open_now = _open_at(moment)
     orders = WorkOrder.objects.all()
@@ -159,15 +191,13 @@ def _with_figures(
     pending = Q(created_at__lte=moment) & (
         Q(resolved_at__isnull=True, status=Retest.Status.PENDING) | Q(resolved_at__gt=moment)
     )
-    reports = AntigenReport.objects.filter(day=day).exclude(result=AntigenResult.NOT_TESTED)
+    reports = _antigen_reports(day)
     latest = Round.objects.filter(community_id=OuterRef("pk"), date__lte=day).order_by("-date", "-id")
     figures: dict[str, Any] = {
         # Residents and households as the database keeps them per community (CommunityCount),
         # never by counting the residents: that read grew with the subdistrict's residents.
         "f_residents": _kept("residents"),
         "f_households": _kept("households"),
-        "f_antigen_reported": _count_of(reports, "community_id"),
-        "f_antigen_positive": _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id"),
         "f_retests": _count_of(Retest.objects.filter(pending), "community_id"),
         "f_orders_open": _count_of(orders.filter(open_now), "community_id"),
         "f_orders_overdue": _count_of(orders.filter(open_now & Q(due_at__lt=moment)), "community_id"),
@@ -196,6 +226,9 @@ def _with_figures(
             ZoneSettings.objects.filter(community_id=OuterRef("pk")).values("clean_round_gate")[:1]
         ),
     }
+    if antigen:
+        figures["f_antigen_reported"] = _count_of(reports, "community_id")
+        figures["f_antigen_positive"] = _count_of(reports.filter(result=AntigenResult.POSITIVE), "community_id")
     if volunteers:
         sd, ed = day_bounds(day)
         figures["f_volunteers_approved"] = _count_of(
@@ -207,6 +240,9 @@ def _with_figures(
             "volunteer_id",
             distinct=True,
         )
+        flagged, beyond = at_risk_profiles(care_end or day)
+        figures["f_care_flagged"] = _count_of(flagged, "community_id")
+        figures["f_care_beyond"] = Exists(beyond.filter(community_id=OuterRef("pk")))
     qs = communities.annotate(**figures)
     return qs.annotate(**_round_figures(moment, residents=False))
 
@@ -293,9 +329,12 @@ def _round_figures(moment: dt.datetime, *, community: str = "pk", residents: boo
 # ORM cost about half of a daily report's CPU (about 30 ms), so it is compiled once per shape with
 # stand-in values for the day and the moment, checked on its first use against the ORM's own
 # compilation with the real values (same SQL, same parameters once the stand-ins are swapped), and
-# then run with the real values swapped in; a shape whose check fails is never reused. Rows are
-# turned into communities exactly as the ORM does (its converters, select_related, annotations).
+# then run with the real values swapped in; a shape whose check fails is never reused. Its text
+# repeats, so PostgreSQL prepares it once per connection (``hot_cursor``: planning the statement
+# of some forty subqueries was 2 ms of every report). Rows are turned into communities exactly as
+# the ORM does (its converters, select_related, annotations).
 _DAY0 = dt.date(1900, 1, 3)
+_END0 = dt.date(1900, 1, 5)  # the last day of the care window (``care.selectors.at_risk_window_end``)
 _MOMENT0 = dt.datetime(1900, 1, 3, 12, 34, 56, 789, tzinfo=dt.UTC)
 
 
@@ -310,13 +349,15 @@ class _Compiled:
 _COMPILED: dict[tuple[Any, ...], _Compiled | None] = {}
 
 
-def _stand_ins(db: str, day: dt.date, moment: dt.datetime) -> list[tuple[Any, Any]]:
-    """(stand-in parameter, real parameter) for the day, its bounds and the moment, as the backend sends them."""
+def _stand_ins(db: str, day: dt.date, moment: dt.datetime, care_end: dt.date) -> list[tuple[Any, Any]]:
+    """(stand-in parameter, real parameter) for the day, its bounds, the moment and the care
+    window's last day, as the backend sends them."""
     ops = connections[db].ops
     start0, end0 = day_bounds(_DAY0)
     start, end = day_bounds(day)
     return [
         (ops.adapt_datefield_value(_DAY0), ops.adapt_datefield_value(day)),
+        (ops.adapt_datefield_value(_END0), ops.adapt_datefield_value(care_end)),
         (ops.adapt_datetimefield_value(start0), ops.adapt_datetimefield_value(start)),
         (ops.adapt_datetimefield_value(end0), ops.adapt_datetimefield_value(end)),
         (ops.adapt_datetimefield_value(_MOMENT0), ops.adapt_datetimefield_value(moment)),
@@ -356,28 +397,49 @@ def _builder(compiler: Any, db: str) -> Callable[[list[Any]], list[Any]]:
     return build
 
 
+def _converted(compiler: Any) -> Callable[[list[Any]], list[Any]]:
+    """Rows of ``compiler``'s statement -> its values, converted as ``values_list`` converts them."""
+    converters = compiler.get_converters([e[0] for e in compiler.select[0 : compiler.col_count]])
+
+    def build(rows: list[Any]) -> list[Any]:
+        return [tuple(r) for r in compiler.apply_converters(rows, converters)] if converters else rows
+
+    return build
+
+
 def _figure_rows(
     scope: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool = False, first: bool = False
 ) -> list[Any]:
     """``_with_figures(scope, day, moment)`` (its first row only with ``first``, as ``.first()``), run
-    from the compiled statement of its shape: one statement, the same rows."""
+    from the compiled statement of its shape: one statement, the same rows. Rows of a table (not
+    ``first``) get their antigen counts from one more, grouped, read (``_antigen_counted``)."""
+    rows = _statement_rows(scope, day, moment, volunteers=volunteers, first=first)
+    if not first:
+        _antigen_counted(rows, day)
+    return rows
 
-    def queryset(d: dt.date, m: dt.datetime) -> QuerySet[Community]:
-        qs = _with_figures(scope, d, m, volunteers=volunteers)
+
+def _statement_rows(
+    scope: QuerySet[Community], day: dt.date, moment: dt.datetime, *, volunteers: bool, first: bool
+) -> list[Any]:
+    end = at_risk_window_end(moment)
+
+    def queryset(d: dt.date, m: dt.datetime, e: dt.date) -> QuerySet[Community]:
+        qs = _with_figures(scope, d, m, volunteers=volunteers, antigen=first, care_end=e)
         return (qs if qs.ordered else qs.order_by("pk"))[:1] if first else qs
 
     if getattr(scope, "_known_related_objects", None) or scope.query.is_empty():  # not a plain scope: the ORM's own way
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     try:
         scope_sql, scope_params = scope.query.sql_with_params()
     except EmptyResultSet:
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     key = (scope.db, connections[scope.db].vendor, timezone.get_current_timezone_name(), volunteers, first, scope_sql)
-    pairs = _stand_ins(scope.db, day, moment)
+    pairs = _stand_ins(scope.db, day, moment, end)
     if key not in _COMPILED:
-        compiler = queryset(_DAY0, _MOMENT0).query.get_compiler(using=scope.db)
+        compiler = queryset(_DAY0, _MOMENT0, _END0).query.get_compiler(using=scope.db)
         sql, params = compiler.as_sql()
-        real_sql, real_params = queryset(day, moment).query.get_compiler(using=scope.db).as_sql()
+        real_sql, real_params = queryset(day, moment, end).query.get_compiler(using=scope.db).as_sql()
         n = len(scope_params)
         same = (
             sql == real_sql
@@ -387,10 +449,10 @@ def _figure_rows(
         _COMPILED[key] = _Compiled(sql, tuple(params), n, _builder(compiler, scope.db)) if same else None
     compiled = _COMPILED[key]
     if compiled is None:
-        return list(queryset(day, moment))
+        return list(queryset(day, moment, end))
     head = compiled.params[: len(compiled.params) - compiled.scope_params]
     params = (*_swapped(head, pairs), *scope_params)
-    with connections[scope.db].cursor() as cursor:
+    with hot_cursor(connections[scope.db]) as cursor:
         cursor.execute(compiled.sql, params)
         rows = cursor.fetchall()
     return compiled.build(rows)
@@ -605,24 +667,53 @@ def zone_figures(
     )
 
 
-def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> list[DistributionFigures]:
-    """Distributions open at ``moment`` (started by ``day``, not closed): doors done and pending."""
+def _distributions_of(community_id: int, day: dt.date, moment: dt.datetime) -> QuerySet[Distribution, Any]:
     done = Q(
         deliveries__status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.LEFT_AT_DOOR],
         deliveries__delivered_at__lte=moment,
     )
-    rows = (
-        Distribution.objects.filter(community=community, on__lte=day)
+    return (
+        Distribution.objects.filter(community_id=community_id, on__lte=day)
         .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=moment))
         .annotate(total=Count("deliveries"), done=Count("deliveries", filter=done))
         .order_by("-on", "-id")
-        .values("id", "name", "kind", "on", "total", "done")
+        .values_list("id", "name", "kind", "on", "total", "done")
     )
-    return [DistributionFigures(r["id"], r["name"], r["kind"], r["on"], r["total"], r["done"]) for r in rows]
 
 
-def _at_risk(user: AnyUser, community: Community, moment: dt.datetime) -> int:
-    return at_risk_count(user, community, now=moment)
+_COMMUNITY0 = -190_001  # a community id no row has: the stand-in of the distributions' statement
+
+
+def _distributions(community: Community, day: dt.date, moment: dt.datetime) -> list[DistributionFigures]:
+    """Distributions open at ``moment`` (started by ``day``, not closed): doors done and pending.
+    Compiled once with stand-ins, as the figures statement (the ORM's building and compiling of
+    this small statement cost more than running it), checked the same way."""
+    db = Distribution.objects.db
+    key = ("distributions", db, connections[db].vendor, timezone.get_current_timezone_name())
+    pairs = [(_COMMUNITY0, community.pk), *_stand_ins(db, day, moment, day)]
+    if key not in _COMPILED:
+        compiler = _distributions_of(_COMMUNITY0, _DAY0, _MOMENT0).query.get_compiler(using=db)
+        sql, params = compiler.as_sql()
+        real_sql, real_params = _distributions_of(community.pk, day, moment).query.get_compiler(using=db).as_sql()
+        same = sql == real_sql and _swapped(tuple(params), pairs) == tuple(real_params)
+        _COMPILED[key] = _Compiled(sql, tuple(params), 0, _converted(compiler)) if same else None
+    compiled = _COMPILED[key]
+    if compiled is None:
+        rows: list[Any] = list(_distributions_of(community.pk, day, moment))
+    else:
+        with hot_cursor(connections[db]) as cursor:
+            cursor.execute(compiled.sql, _swapped(compiled.params, pairs))
+            rows = compiled.build(cursor.fetchall())
+    return [DistributionFigures(*r) for r in rows]
+
+
+def _at_risk(user: AnyUser, row: Any, moment: dt.datetime) -> int:
+    """The care figure of a daily report's row: counted in its statement (``f_care_flagged``)
+    unless a profile needs ``at_risk_count`` (``f_care_beyond``), or the community's clock, active
+    now, ends the 48 hours on another day than the clock the statement counted births due by."""
+    if not row.f_care_beyond and row.f_care_end == at_risk_window_end(moment):
+        return int(row.f_care_flagged)
+    return at_risk_count(user, row, now=moment)
 
 
 def community_row(user: AnyUser, community: Community | str, day: dt.date, *, now: dt.datetime | None = None) -> Any:
@@ -636,6 +727,7 @@ def community_row(user: AnyUser, community: Community | str, day: dt.date, *, no
     row: Any = found[0] if found else None
     if row is None:
         raise Http404(gettext("Community not found"))
+    row.f_care_end = at_risk_window_end(moment)  # the clock the statement counted by
     community_time_zone_activate(row)
     return row
 
@@ -830,7 +922,8 @@ def subdistrict_table(
     narrowed by ``only`` (a filter on Community: an API key's communities).
 
     A fixed number of queries whatever the number of communities: the communities with their
-    counts (one statement), the cases, and the zone reports of all of them at once."""
+    counts (one statement), the day's antigen reports counted per community (one grouped read),
+    and the zone reports of all of them at once."""
     moment = as_of(day, now)
     readable = communities_read(user) if only is None else communities_read(user).filter(only)
     communities: list[Community] = _figure_rows(readable, day, moment)
@@ -865,6 +958,11 @@ def subdistrict_table(
     return SubdistrictTable(day=day, as_of=moment, rows=rows)
 
 
+def _flat(figures: CaseFigures | OrderFigures | RequestFigures) -> dict[str, int]:
+    """``asdict`` of a dataclass of counts, without its deep copy of each count (a table row has three)."""
+    return {f.name: getattr(figures, f.name) for f in fields(figures)}
+
+
 def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
     return {
         "day": table.day.isoformat(),
@@ -875,7 +973,7 @@ def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
                 "name": r.community.name,
                 "subdistrict": r.community.subdistrict.name,
                 "residents": r.residents,
-                "cases": asdict(r.cases),
+                "cases": _flat(r.cases),
                 "antigen": {
                     "residents": r.antigen.residents,
                     "reported": r.antigen.reported,
@@ -891,8 +989,8 @@ def subdistrict_json(table: SubdistrictTable) -> dict[str, Any]:
                     "sealed_places": r.sealed_places,
                     "days_without_case": r.days_without_case,
                 },
-                "work_orders": asdict(r.work_orders),
-                "requests": asdict(r.requests),
+                "work_orders": _flat(r.work_orders),
+                "requests": _flat(r.requests),
             }
             for r in table.rows
         ],

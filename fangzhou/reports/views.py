@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
@@ -58,6 +59,7 @@ def index(request: HttpRequest) -> HttpResponse:
     table = selectors.subdistrict_table(request.user, day)
     context = {
         "table": table,
+        "rows": _table_rows(table, day, _lang()),
         "day": day,
         "today": timezone.localdate(),
         "error": error,
@@ -72,6 +74,50 @@ def index(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "reports/subdistrict.html", context, status=400 if error else 200)
+
+
+def _percent(part: int, whole: int) -> str:
+    """``{% widthratio part whole|default:1 100 %}``, as the template tag computes it."""
+    return str(round(float(part) / float(whole or 1) * 100))
+
+
+def _table_rows(table: selectors.SubdistrictTable, day: dt.date, lang: str) -> list[dict[str, Any]]:
+    """The table's rows as the page prints them, one plain dict a community: each cell the text
+    the template writes as it is (looked up by key, no filter, tag, URL or number formatting per
+    cell), the same text its filters and tags made of the row: a count as ``{{ n }}`` prints it
+    (``str``: the settings group no thousands), the residents with ``intcomma``, the antigen rate
+    as ``widthratio``, the round's date as ``m-d``; the flags the template tests stay booleans."""
+    query = f"?day={day:%Y-%m-%d}"
+    rows = []
+    for r in table.rows:
+        code = r.community.code
+        cases, orders = r.cases, r.work_orders
+        rows.append(
+            {
+                "code": code,
+                "name": r.community.name,
+                "url": reverse("reports:daily", args=[code]) + query,
+                "residents": intcomma(r.residents),
+                "new": str(cases.new),
+                "any_new": bool(cases.new),
+                "total": str(cases.total),
+                "awaiting_transfer": str(cases.awaiting_transfer),
+                "in_isolation": str(cases.in_isolation),
+                "home_monitoring": str(cases.home_monitoring),
+                "antigen_rate": _percent(r.antigen.reported, r.antigen.residents),
+                "round": f"{r.round_date:%m-%d} · {r.round_sampled}" if r.round_date else "—",
+                "positive_tubes": str(r.positive_tubes),
+                "pending_retests": str(r.pending_retests),
+                "zone_severity": str(r.zone_severity),
+                "zone_label": r.zone_label_en if lang == "en" else r.zone_label_zh,
+                "sealed_places": f" ×{r.sealed_places}" if r.sealed_places > 1 else "",
+                "days_without_case": "—" if r.days_without_case is None else str(r.days_without_case),
+                "orders_open": str(orders.open),
+                "orders_overdue": orders.overdue,
+                "requests_open": str(r.requests.open),
+            }
+        )
+    return rows
 
 
 def _screens(request: HttpRequest, table: selectors.SubdistrictTable) -> list[tuple[int, str]]:

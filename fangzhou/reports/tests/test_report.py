@@ -8,10 +8,19 @@ import json
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from fangzhou.care.services import care_registry_sync
+from fangzhou.care.models import CareProfile
+from fangzhou.care.selectors import at_risk_next_48h, at_risk_window_end
+from fangzhou.care.services import (
+    care_profile_update,
+    care_registry_sync,
+    medicine_request_create,
+    treatment_schedule_set,
+)
 from fangzhou.cases.services import case_confirm
 from fangzhou.cli import main
 from fangzhou.registry.models import Resident
@@ -297,6 +306,36 @@ class TestSubdistrict:
         assert row["zone"]["status"] == "sealed" and row["zone"]["sealed_places"] == 1
         assert row["zone"]["days_without_case"] == report["zones"]["days_without_case"] == 0
 
+    def test_the_table_row_prints_the_rows_figures_in_both_languages(self, world: World) -> None:
+        day = busy_day(world)
+        work_order_create(
+            community=world.community,
+            kind=Kind.PATROL,
+            title="巡逻 西门",
+            actor=world.secretary,
+            due_at=timezone.now() - dt.timedelta(hours=1),
+        )
+        client = client_for(world.officer)
+        row = client.get("/api/reports/subdistrict").json()["communities"][0]
+        assert row["work_orders"]["overdue"] == 1 and row["zone"]["sealed_places"] == 1
+        rate = round(row["antigen"]["reported"] / row["antigen"]["residents"] * 100)
+        for lang, label, overdue in (
+            ("zh-hans", row["zone"]["label_zh"], "1 张超时"),
+            ("en", row["zone"]["label_en"], "1 overdue"),
+        ):
+            client.cookies["django_language"] = lang
+            page = client.get("/reports/").content.decode()
+            tr = page[page.index('<tr id="row-T01">') : page.index("</tr>", page.index('<tr id="row-T01">'))]
+            cells = [c.split(">", 1)[1] for c in tr.split("<td")[1:]]
+            assert cells[1] == f"{row['residents']:,}</td>\n  "
+            assert cells[2].startswith(f"<strong>{row['cases']['new']}</strong>")
+            assert cells[3].startswith(f"{row['cases']['total']}<")
+            assert cells[7].startswith(f"{rate}%<")
+            assert cells[8].startswith(f"{day.today:%m-%d} · {row['round']['sampled']}<")
+            assert cells[11].startswith('<span class="zone-badge sev-') and f">{label}</span><" in cells[11]
+            assert cells[13].startswith(f"{row['work_orders']['open']} <small")
+            assert overdue in cells[13]
+
     def test_the_committee_goes_to_its_own_report(self, world: World) -> None:
         response = client_for(world.secretary).get("/reports/?day=2022-04-20")
         assert response.status_code == 302 and response["Location"] == "/reports/c/T01/?day=2022-04-20"
@@ -344,3 +383,47 @@ class TestCli:
 
 def test_residents_count_is_the_registry_count(world: World) -> None:
     assert api(world)["residents"] == Resident.objects.filter(community=world.community).count() == 4
+
+
+class TestAtRisk:
+    def test_the_reports_count_is_the_care_lists_as_needs_change(self, world: World) -> None:
+        """Counted inside the report's statement while no profile has a treatment schedule, by the
+        care list's own rules otherwise: the same number either way, for each reader."""
+        now = timezone.now()
+        today = timezone.localdate()
+
+        def listed() -> int:
+            return len({r.profile.pk for r in at_risk_next_48h(world.secretary, world.community, now=now)})
+
+        def reported() -> tuple[int, int, list[str]]:
+            with CaptureQueriesContext(connection) as queries:
+                secretary = selectors.daily_report(world.secretary, world.community, today, now=now).at_risk_48h
+            officer = selectors.daily_report(world.officer, world.community, today, now=now).at_risk_48h
+            return secretary, officer, [q["sql"] for q in queries.captured_queries if "care_careprofile" in q["sql"]]
+
+        care_registry_sync(community=world.community, actor=None)  # 王秀英 lives alone, 刘洋 needs dialysis
+        secretary, officer, care_sql = reported()
+        assert secretary == officer == listed() >= 1
+        assert len(care_sql) == 1  # the report's own statement: no query of the care list
+        liu = CareProfile.objects.get(resident__name="刘洋")
+        last_day = at_risk_window_end(now)
+        care_profile_update(profile_id=liu.pk, actor=world.secretary, needs=["pregnant"], due_date=last_day)
+        before = listed()
+        assert reported()[:2] == (before, before)
+        care_profile_update(profile_id=liu.pk, actor=world.secretary, due_date=last_day + dt.timedelta(days=1))
+        assert listed() == before - 1 and reported()[:2] == (before - 1, before - 1)
+        medicine_request_create(resident=liu.resident, actor=None, medicines=[{"name": "叶酸"}], pharmacy="华山医院")
+        assert listed() == before and reported()[:2] == (before, before)
+        wang = CareProfile.objects.get(resident__name="王秀英")
+        care_profile_update(profile_id=wang.pk, actor=world.secretary, carer=world.volunteer)
+        assert listed() == before - 1 and reported()[:2] == (before - 1, before - 1)
+        treatment_schedule_set(
+            profile_id=wang.pk,
+            actor=None,
+            kind="dialysis",
+            weekdays="1,2,3,4,5,6,7",
+            at=dt.time(8),
+            hospital="瑞金医院",
+        )
+        secretary, officer, care_sql = reported()
+        assert secretary == officer == listed() == before and len(care_sql) > 1
