@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -165,9 +167,6 @@ class Signal:
     refuses new ones for the page and its worker alike, ``back()`` lets them through again."""
 
     def __init__(self, target: str) -> None:
-        import socket
-        from urllib.parse import urlsplit
-
         parts = urlsplit(target)
         self._target = (parts.hostname or "localhost", parts.port or 80)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -194,15 +193,11 @@ class Signal:
 
     @staticmethod
     def _shut(sock: Any) -> None:
-        import socket
-
         for step in (lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
             with contextlib.suppress(OSError):
                 step()
 
     def _accept(self) -> None:
-        import socket
-
         while True:
             try:
                 phone, _ = self._listener.accept()
