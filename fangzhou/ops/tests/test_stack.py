@@ -84,7 +84,9 @@ def stack(tmp_path: Path, world: World) -> Iterator[Stack]:
     (tmp_path / "stack_settings.py").write_text(
         "from fangzhou.settings import *  # noqa: F403\n"
         "FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 3\n"
-        "FANGZHOU_API_TOKEN_RATE = 5\n"  # and a machine client's key: 5 a minute across both
+        "FANGZHOU_API_TOKEN_RATE = 5\n"  # and a machine client's key: 5 a window across both
+        # windows of a day, as in every test (conftest): a count never straddles a window's end
+        "FANGZHOU_PUBLIC_RATE_WINDOW_S = FANGZHOU_API_TOKEN_RATE_WINDOW_S = 86400\n"
         # beat fires the escalation every 2 seconds (production: 5 minutes); routes solve fast
         "FANGZHOU_SCHEDULE_EVERY_S = {'escalate': 2}\n"
         "FANGZHOU_ROUTE_TIME_LIMIT_S = 0.5\n"
