@@ -21,9 +21,10 @@ def zone_overview_panel(user: User, community: Community) -> OverviewPanel | Non
     lang = "en" if (translation.get_language() or "zh").startswith("en") else "zh"
     on = timezone.localdate()
     report = zone_report(community, on)
-    # The committee sees every building's case count; others only those of the buildings they see.
-    counts_for = None if user.role in COMMITTEE else visible_building_ids(user, community)
-    plan = zone_plan(report, counts_for=counts_for, lang=lang)
+    # Every building is drawn with its zone. The committee sees every building's case count and
+    # may open every building; others only those of the buildings they see (no link to a 404).
+    mine = None if user.role in COMMITTEE else visible_building_ids(user, community)
+    plan = zone_plan(report, counts_for=mine, links_for=mine, lang=lang)
     per_status = report.buildings_by_status()
     counts = [
         {"status": s, "label": report.label(s, lang), "colour": report.colour(s), "buildings": per_status.get(s, 0)}

@@ -29,6 +29,7 @@ class Shape:
     count: int | None
     selected: bool = False
     flagged: bool = False
+    linked: bool = True  # drawn as a link to the building's page (only where the viewer may open it)
     name: str = ""  # the building with its compound, for a list beside the plan
 
 
@@ -78,8 +79,12 @@ def zone_plan(
     selected: set[int] | None = None,
     flagged: set[int] | None = None,
     compound_ids: set[int] | None = None,
+    links_for: set[int] | None = None,
     lang: str = "zh",
 ) -> Plan:
+    """The report's buildings (or ``buildings``) as shapes coloured by zone. ``counts_for`` and
+    ``links_for``: the buildings whose case count is shown and which link to their page (None:
+    every one); a building outside them is still drawn with its zone."""
     chosen = list(buildings if buildings is not None else report.buildings)
     if compound_ids is not None:
         chosen = [b for b in chosen if b.compound_id in compound_ids]
@@ -113,6 +118,7 @@ def zone_plan(
                 count=count,
                 selected=bool(selected and b.id in selected),
                 flagged=bool(flagged and b.id in flagged),
+                linked=links_for is None or b.id in links_for,
             )
         )
     plan = Plan("0 0 100 100", shapes, unplaced=len(chosen) - len(placed))
