@@ -19,6 +19,7 @@ from fangzhou.accounts.permissions import (
 )
 from fangzhou.lib.offline import offline_key
 from fangzhou.registry.selectors import Access, communities_for, communities_visible
+from fangzhou.volunteers.selectors import volunteer_of
 
 
 def _nav_community(request: HttpRequest) -> Any:
@@ -58,6 +59,9 @@ def role_context(request: HttpRequest) -> dict[str, Any]:
         "is_committee": is_committee(user),
         "is_leader": is_leader(user),
         "is_volunteer": role == Role.VOLUNTEER,
+        # Whether "my shifts and health" opens (a leader need not be a volunteer): asked only
+        # by a page that links to it (a template calls it), so no other page pays the query.
+        "has_volunteer_profile": lambda: volunteer_of(user) is not None if user is not None else False,
         "is_officer": is_officer(user),
         "is_property": role == Role.PROPERTY_MANAGER,
         "is_manager": is_manager(user),
