@@ -26,6 +26,7 @@ from fangzhou.accounts.permissions import (
     acting_user,
     can_close_tube,
     can_manage_community,
+    can_unmask,
     is_committee,
     is_leader,
     is_officer,
@@ -128,6 +129,12 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "testing/rounds.html", context, status=400 if error else 200)
 
 
+def _no_call(request: HttpRequest, community_id: int) -> bool:
+    """No call button for someone who may not dial the residents (the subdistrict officer, whose
+    job is counts): it would open a "not found" (``registry.selectors.resident_to_call``)."""
+    return not can_unmask(request.user, community_id, field="phone")
+
+
 @login_required
 def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
     rnd = _round(request, round_id)
@@ -140,6 +147,7 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
         "can_run": can_manage_community(request.user, rnd.community_id),
         "can_confirm": can_manage_community(request.user, rnd.community_id),
         "retests": list(selectors.retests_visible(request.user, rnd.community)),
+        "no_call": _no_call(request, rnd.community_id),
     }
     if context["can_run"]:
         context["tubes"] = selectors.round_tubes(rnd, limit=50)
@@ -204,7 +212,8 @@ def missing(request: HttpRequest, round_id: int) -> HttpResponse:
     groups: dict[str, list[Resident]] = {}
     for r in residents:
         groups.setdefault(f"{r.household.building.compound.name} {r.household.building.label}", []).append(r)
-    return render(request, "testing/missing.html", {"round": rnd, "groups": groups, "total": len(residents)})
+    context = {"round": rnd, "groups": groups, "total": len(residents), "no_call": _no_call(request, rnd.community_id)}
+    return render(request, "testing/missing.html", context)
 
 
 @login_required
@@ -490,7 +499,13 @@ def antigen_glance(request: HttpRequest, code: str) -> HttpResponse:
     day = _day(request)
     glance = selectors.antigen_glance(request.user, community, day)
     wall = request.GET.get("wall") == "1"
-    context: dict[str, Any] = {"community": community, "glance": glance, "wall": wall, "day": day}
+    context: dict[str, Any] = {
+        "community": community,
+        "glance": glance,
+        "wall": wall,
+        "day": day,
+        "no_call": _no_call(request, community.pk),
+    }
     if request.headers.get("HX-Request"):
         return render(request, "testing/_glance.html", context)
     if not wall:
@@ -556,6 +571,7 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
         "on_behalf": _by_household(not_reported) if _may_enter(request, building) else [],
         "results": [c for c in AntigenResult.choices if c[0] != AntigenResult.NOT_TESTED],
         "kits": selectors.kit_reconciliation(request.user, building, day),
+        "no_call": _no_call(request, building.community_id),
     }
     return render(request, "testing/antigen_building.html", context)
 

@@ -338,8 +338,12 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def requests_board(request: HttpRequest) -> HttpResponse:
     community = _committee_community(request)
     if community is None:
-        if selectors.requests_visible(request.user).exists():
-            community = selectors.requests_visible(request.user).first().community  # type: ignore[union-attr]
+        first = selectors.requests_visible(request.user).first()
+        user = acting_user(request)
+        if first is not None:
+            community = first.community
+        elif is_leader(user) and getattr(user, "community", None) is not None:
+            community = user.community  # a leader with no request yet: their (empty) board, not a refusal
         else:
             return HttpResponseForbidden(_("Only the committee and building leaders see requests."))
     buildings = list(Building.objects.filter(community=community).select_related("compound"))
