@@ -342,7 +342,7 @@ def requests_board(request: HttpRequest) -> HttpResponse:
         user = acting_user(request)
         if first is not None:
             community = first.community
-        elif is_leader(user) and getattr(user, "community", None) is not None:
+        elif is_leader(user) and user.community is not None:
             community = user.community  # a leader with no request yet: their (empty) board, not a refusal
         else:
             return HttpResponseForbidden(_("Only the committee and building leaders see requests."))
