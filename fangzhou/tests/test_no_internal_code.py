@@ -38,6 +38,7 @@ ALLOWED = {
     "Fangzhou", "HXDEMO", "OTHER1", "YYYY", "htmx", "Unicode", "UTF-8", "UTF", "API", "JSON", "OpenAPI",
     "Chromium", "Noto", "Sans", "CJK", "Leaflet", "OpenStreetMap", "PyVRP",
 }  # fmt: skip
+KEBAB = re.compile(r"(?<![A-Za-z0-9_@./:-])[a-z]{3,}(?:-[a-z0-9]+)+(?![A-Za-z0-9_@/:-])")
 WORD = re.compile(r"(?<![A-Za-z0-9_@./:-])[A-Za-z][A-Za-z_]{3,}(?![A-Za-z0-9_@/:-])")
 SKIP_TAGS = {"script", "style", "template", "noscript", "code"}
 ATTRS = ("placeholder", "title", "aria-label", "alt")
@@ -114,6 +115,8 @@ def findings(text: str, codes: set[str], allowed: set[str] = ALLOWED) -> list[st
             continue
         kind = "enum" if word in codes else "English"
         found.append(f"{kind} {word!r} in «{around(match.start(), match.end())}»")
+    for match in KEBAB.finditer(text):  # a machine name such as a rule set's "shanghai-2022-04"
+        found.append(f"code {match[0]!r} in «{around(match.start(), match.end())}»")
     for match in re.finditer(r"(?<![A-Za-z])(?:inf|nan|None)(?![A-Za-z])", text):  # a number that is not one
         found.append(f"not a number {match[0]!r} in «{around(match.start(), match.end())}»")
     for code in codes:
