@@ -11,8 +11,7 @@ import pytest
 from django.test import Client
 
 from fangzhou.accounts.models import User
-from fangzhou.registry.services import PlacedBuilding, site_plan_apply
-from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.registry.tests.factories import World, build_world, place
 from fangzhou.volunteers.tests.helpers import approved
 
 HREF = re.compile(r'<a\b[^>]*\bhref="(/[^"#]*)"')
@@ -24,15 +23,7 @@ CAP = 400
 
 @pytest.fixture
 def placed(db: None) -> World:
-    world = build_world()
-    site_plan_apply(
-        community=world.community,
-        buildings=[
-            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
-            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
-        ],
-    )
-    return world
+    return place(build_world())
 
 
 def _dead_links(user: User) -> tuple[list[tuple[str, str, int]], int]:

@@ -7,22 +7,15 @@ from typing import Any
 
 import pytest
 
-from fangzhou.registry.services import PlacedBuilding, building_tokens_ensure, site_plan_apply
-from fangzhou.registry.tests.factories import PASSWORD, World, build_world
+from fangzhou.registry.services import building_tokens_ensure
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world, place
 from fangzhou.testing.services import round_create
 from tests.browser.conftest import shot, sign_in
 
 
 @pytest.fixture
 def live_world(transactional_db: None) -> World:
-    world = build_world()
-    site_plan_apply(
-        community=world.community,
-        buildings=[
-            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
-            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
-        ],
-    )
+    world = place(build_world())
     building_tokens_ensure(community=world.community)
     world.round_id = round_create(  # type: ignore[attr-defined]
         community=world.community, date=dt.date(2022, 4, 12), pool_size=10, actor=None

@@ -9,21 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from fangzhou.registry.models import Resident
-from fangzhou.registry.services import PlacedBuilding, site_plan_apply
-from fangzhou.registry.tests.factories import PASSWORD, World, build_world, make_id
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world, make_id, place
 from tests.browser.conftest import shot, sign_in
 
 
 @pytest.fixture
 def live_world(transactional_db: None) -> World:
-    world = build_world()
-    site_plan_apply(
-        community=world.community,
-        buildings=[
-            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
-            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
-        ],
-    )
+    world = place(build_world())
     return world
 
 

@@ -10,7 +10,7 @@ from fangzhou.accounts.services import user_upsert
 from fangzhou.lib.sheets import Sheet
 from fangzhou.registry.models import Building, Community, Resident
 from fangzhou.registry.roster.normalize import Cell, id_check_digit
-from fangzhou.registry.services import community_create, roster_import
+from fangzhou.registry.services import PlacedBuilding, community_create, roster_import, site_plan_apply
 
 HEADER = ["小区", "楼号", "室号", "姓名", "证件号码", "手机号", "特殊人群", "网格"]
 PASSWORD = "correct-horse-battery"
@@ -98,3 +98,15 @@ def build_world() -> World:
         b5=b5,
         other_building=other_building,
     )
+
+
+def place(world: World) -> World:
+    """Put the world's two buildings of 阳光小区 on the site plan (3号楼 north of 5号楼)."""
+    site_plan_apply(
+        community=world.community,
+        buildings=[
+            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
+            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
+        ],
+    )
+    return world

@@ -5,19 +5,9 @@ from typing import Any
 
 import pytest
 
-from fangzhou.registry.services import PlacedBuilding, site_plan_apply
-from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.registry.tests.factories import World, build_world, place
 
-
-def place(world: World) -> World:
-    site_plan_apply(
-        community=world.community,
-        buildings=[
-            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
-            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
-        ],
-    )
-    return world
+__all__ = ["place"]  # imported from here by other apps' tests
 
 
 @pytest.fixture

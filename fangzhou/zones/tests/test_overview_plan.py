@@ -10,21 +10,12 @@ from django.test import Client
 from django.urls import reverse
 
 from fangzhou.accounts.models import User
-from fangzhou.registry.services import PlacedBuilding, site_plan_apply
-from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.registry.tests.factories import World, build_world, place
 
 
 @pytest.fixture
 def placed(db: None) -> World:
-    world = build_world()
-    site_plan_apply(
-        community=world.community,
-        buildings=[
-            PlacedBuilding(world.b3.pk, 40, 30, 40, 12, 6, []),
-            PlacedBuilding(world.b5.pk, 40, 80, 40, 12, 6, []),
-        ],
-    )
-    return world
+    return place(build_world())
 
 
 def _zone_plan(user: User, world: World) -> str:
