@@ -33,10 +33,9 @@ from fangzhou.cases import services as cases_services
 from fangzhou.cases.models import Case
 from fangzhou.registry import services as registry_services
 from fangzhou.registry.models import Household, Resident, ResidentTransfer
-from fangzhou.registry.tests.factories import World, make_id, roster_sheet
+from fangzhou.registry.tests.factories import World, make_id, place, roster_sheet
 from fangzhou.supplies import services as supplies_services
 from fangzhou.supplies.models import Delivery, Distribution, RoutePlan
-from fangzhou.supplies.tests.conftest import place
 from fangzhou.testing import services as testing_services
 from fangzhou.testing.models import Round, Tube
 from fangzhou.testing.tests.helpers import DAY, csv_bytes, sampled_round

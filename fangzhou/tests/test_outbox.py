@@ -16,10 +16,9 @@ from django.utils import timezone
 from fangzhou.accounts.models import User
 from fangzhou.care import services as care_services
 from fangzhou.care.models import CareProfile, CheckIn
-from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.registry.tests.factories import World, build_world, place
 from fangzhou.supplies import services as supplies_services
 from fangzhou.supplies.models import Delivery, DeliveryStatus
-from fangzhou.supplies.tests.conftest import place
 from fangzhou.volunteers.tests.helpers import approved
 from fangzhou.workorders.models import Kind, OutboxReceipt, Status, WorkOrder, WorkOrderEvent
 from fangzhou.workorders.services import work_order_create

@@ -338,7 +338,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def requests_board(request: HttpRequest) -> HttpResponse:
     community = _committee_community(request)
     if community is None:
-        first = selectors.requests_visible(request.user).first()
+        first = selectors.requests_visible(request.user).select_related("community").first()
         user = acting_user(request)
         if first is not None:
             community = first.community

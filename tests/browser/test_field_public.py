@@ -12,10 +12,9 @@ from django.core.cache import cache
 
 from fangzhou.care.services import care_registry_sync
 from fangzhou.registry.services import building_tokens_ensure, roster_import
-from fangzhou.registry.tests.factories import PASSWORD, World, build_world, roster_sheet
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world, place, roster_sheet
 from fangzhou.supplies import services
 from fangzhou.supplies.models import Delivery, DeliveryStatus, RoutePlan
-from fangzhou.supplies.tests.conftest import place
 from tests.browser.conftest import PHONE, shot, sign_in
 
 WIDE = {"width": 1366, "height": 900}

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.registry.tests.factories import World, build_world, place
 from fangzhou.supplies.models import DeliveryStatus
-from fangzhou.supplies.tests.conftest import place
 from fangzhou.workorders.models import OutboxReceipt, Status
 from tests.browser.conftest import IN_FLIGHT, shot
 from tests.browser.test_offline_outbox import WAITING, delivery_round, signed_in

@@ -23,10 +23,9 @@ from fangzhou.care import services as care_services
 from fangzhou.care.models import CareProfile, CheckIn
 from fangzhou.registry.models import Resident
 from fangzhou.registry.services import roster_import
-from fangzhou.registry.tests.factories import World, build_world, make_id, roster_sheet
+from fangzhou.registry.tests.factories import World, build_world, make_id, place, roster_sheet
 from fangzhou.supplies import services as supplies_services
 from fangzhou.supplies.models import Delivery, DeliveryStatus
-from fangzhou.supplies.tests.conftest import place
 from fangzhou.testing.models import Round, Sample
 from fangzhou.testing.services import round_create
 from fangzhou.volunteers.models import WorkGroup

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from fangzhou.registry.tests.factories import PASSWORD, World, build_world
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world, place
 from fangzhou.supplies import services
 from fangzhou.supplies.models import Delivery, DeliveryStatus
-from fangzhou.supplies.tests.conftest import place
 from tests.browser.conftest import shot, sign_in
 
 

@@ -15,10 +15,9 @@ from django.utils.translation import gettext as _
 from playwright.sync_api import expect
 
 from fangzhou.care.services import care_registry_sync
-from fangzhou.registry.tests.factories import PASSWORD, World, build_world
+from fangzhou.registry.tests.factories import PASSWORD, World, build_world, place
 from fangzhou.supplies import services as supplies
 from fangzhou.supplies.models import Delivery, DeliveryStatus
-from fangzhou.supplies.tests.conftest import place
 from fangzhou.volunteers.models import Post, ShiftAssignment, Volunteer
 from fangzhou.volunteers.services import shift_assign, shift_create, signup_link_ensure, work_groups_ensure
 from fangzhou.workorders.models import Kind, Status, WorkOrder

@@ -4,8 +4,7 @@ from typing import Any
 
 import pytest
 
-from fangzhou.registry.tests.factories import World, build_world
-from fangzhou.supplies.tests.conftest import place
+from fangzhou.registry.tests.factories import World, build_world, place
 
 
 @pytest.fixture

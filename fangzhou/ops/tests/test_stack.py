@@ -334,8 +334,8 @@ def test_a_route_plan_on_the_worker_and_the_schedule_on_beat(stack: Stack, world
     import requests
 
     from fangzhou.ops.models import JobRun
+    from fangzhou.registry.tests.factories import place
     from fangzhou.supplies.models import PlanStatus, RoutePlan
-    from fangzhou.supplies.tests.conftest import place
 
     place(world)
     browser = requests.Session()

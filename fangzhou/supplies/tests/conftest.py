@@ -7,8 +7,6 @@ import pytest
 
 from fangzhou.registry.tests.factories import World, build_world, place
 
-__all__ = ["place"]  # imported from here by other apps' tests
-
 
 @pytest.fixture
 def placed(db: None, settings: Any) -> World:
