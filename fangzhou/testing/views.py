@@ -534,7 +534,14 @@ def antigen_glance(request: HttpRequest, code: str) -> HttpResponse:
 def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
     building = _building(request, building_id)
     day = _day(request)
+    # Kits are handed out, and the building's links posted, by its leader or the committee; the
+    # subdistrict officer reads the counts and changes nothing (nor does anyone else who may look).
+    may_enter = _may_enter(request, building)
     if request.method == "POST":
+        if not may_enter:
+            return HttpResponseForbidden(
+                _("Only the building leader or the committee records kits. / 只有楼组长或居委会可以登记发放试剂。")
+            )
         household_id = request.POST.get("household", "")
         household = building.households.filter(pk=int(household_id)).first() if household_id.isdigit() else None
         try:
@@ -552,23 +559,30 @@ def antigen_building(request: HttpRequest, building_id: int) -> HttpResponse:
                 messages.success(request, _("Kits recorded."))
         return redirect(reverse("testing:antigen_building", args=[building.pk]) + f"?day={day.isoformat()}")
     glance = selectors.antigen_glance(request.user, building.community, day, building_id=building.pk)
-    if not building.public_token:  # as the poster does: the building's QR link exists once asked for
-        building_tokens_ensure(community=building.community)
-        building.refresh_from_db(fields=["public_token"])
-    # The links as text, to paste into the building's WeChat group (the poster carries the same).
+    links: list[tuple[str, str, str]] = []
+    if may_enter:
+        if not building.public_token:  # as the poster does: the building's QR link exists once asked for
+            building_tokens_ensure(community=building.community)
+            building.refresh_from_db(fields=["public_token"])
+        # The links as text, to paste into the building's WeChat group (the poster carries the same).
+        links = [
+            ("antigen", _("Antigen report"), reverse("testing:public", args=[building.public_token])),
+            (
+                "home",
+                _("All residents' pages of the building"),
+                reverse("registry:public", args=[building.public_token]),
+            ),
+        ]
     not_reported = selectors.antigen_not_reported(request.user, building, day)
-    links = [
-        ("antigen", _("Antigen report"), reverse("testing:public", args=[building.public_token])),
-        ("home", _("All residents' pages of the building"), reverse("registry:public", args=[building.public_token])),
-    ]
     context = {
+        "may_enter": may_enter,
         "links": [(key, label, public_url(path, request=request)) for key, label, path in links],
         "building": building,
         "grid": glance.buildings[0] if glance.buildings else None,
         "glance": glance,
         "day": day,
         "not_reported": not_reported,
-        "on_behalf": _by_household(not_reported) if _may_enter(request, building) else [],
+        "on_behalf": _by_household(not_reported) if may_enter else [],
         "results": [c for c in AntigenResult.choices if c[0] != AntigenResult.NOT_TESTED],
         "kits": selectors.kit_reconciliation(request.user, building, day),
         "no_call": _no_call(request, building.community_id),
@@ -800,4 +814,14 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
         )
     except TestingError as exc:
         return _fail(exc.zh if get_language().startswith("zh") else exc.en)
-    return JsonResponse({"ok": True, "stored": True, "client_id": outcome.client_id, "duplicate": not outcome.created})
+    # When it was stored, on the server's clock (a phone's clock may be wrong): what the page shows.
+    at = timezone.now() if outcome.created else outcome.submission.received_at
+    return JsonResponse(
+        {
+            "ok": True,
+            "stored": True,
+            "client_id": outcome.client_id,
+            "duplicate": not outcome.created,
+            "reported_at": timezone.localtime(at).strftime("%H:%M"),
+        }
+    )

@@ -201,11 +201,20 @@ class TestAntigen:
         first = client.post(
             f"/testing/a/{token}/submit/", {**form, "results": json.dumps({zhang.pk: "negative", li.pk: "negative"})}
         )
-        assert first.json() == {"ok": True, "stored": True, "client_id": "client-aaaa-0001", "duplicate": False}
+        stored_at = timezone.localtime(AntigenSubmission.objects.get().received_at).strftime("%H:%M")
+        # The page shows when it was stored on the server's clock (a phone's clock may be wrong).
+        assert first.json() == {
+            "ok": True,
+            "stored": True,
+            "client_id": "client-aaaa-0001",
+            "duplicate": False,
+            "reported_at": first.json()["reported_at"],
+        }
+        assert first.json()["reported_at"] in {stored_at, timezone.localtime().strftime("%H:%M")}
         retry = client.post(
             f"/testing/a/{token}/submit/", {**form, "results": json.dumps({zhang.pk: "negative", li.pk: "negative"})}
         )
-        assert retry.json()["duplicate"] is True
+        assert retry.json()["duplicate"] is True and retry.json()["reported_at"] == stored_at  # the first's time
         assert AntigenSubmission.objects.count() == 1 and AntigenReport.objects.count() == 2
         later = client.post(
             f"/testing/a/{token}/submit/",

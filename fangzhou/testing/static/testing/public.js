@@ -126,8 +126,9 @@
         say(text.sent, "success");
         if (household && entry.room === household.room) {
           members.forEach(function (m) { if (entry.results[m.id]) m.result = entry.results[m.id]; });
+          // The server's clock (the phone's may be wrong); the phone's only if the answer has none.
           var now = new Date();
-          showDone(pad(now.getHours()) + ":" + pad(now.getMinutes()));
+          showDone(body.reported_at || pad(now.getHours()) + ":" + pad(now.getMinutes()));
         }
         return true;
       }
