@@ -122,7 +122,7 @@ def rounds(request: HttpRequest, code: str) -> HttpResponse:
         "today": timezone.localdate(),
         "error": error,
         "committee": is_committee(request.user),
-        "can_confirm": can_manage_community(request.user, community.pk),
+        "can_confirm": can_manage_community(request.user, community.pk),  # also: may create a round
         "retests": selectors.retests_visible(request.user, community),
         "plan": selectors.pool_recommendation(community, timezone.localdate()) if is_committee(request.user) else None,
     }
