@@ -21,6 +21,8 @@ from django.apps import apps
 from django.test import Client
 
 from fangzhou.registry.tests.factories import World, build_world, place
+from fangzhou.workorders.models import Kind
+from fangzhou.workorders.services import resident_request_submit, work_order_create
 
 HREF = re.compile(r'<a\b[^>]*\bhref="(/[^"#]*)"')
 SKIP = re.compile(r"^/(accounts/logout|i18n/|static/|media/)|\.(xlsx|csv|pdf|png|jpg|zip)$|/export|/download|/print")
@@ -124,11 +126,11 @@ def _walk_and_post(client: Client, *, changes_nothing: bool) -> tuple[list[str],
             if key in posted:
                 continue
             posted.add(key)
-            before = _fingerprint()
+            before = _fingerprint() if changes_nothing else {}
             reply: Any = client.post(target, fields)
-            after = _fingerprint()
+            after = _fingerprint() if changes_nothing else {}
             changed = sorted(label for label in after if after[label] != before.get(label))
-            if changes_nothing and changed and not ALLOWED.match(target):
+            if changed and not ALLOWED.match(target):
                 problems.append(f"{target} (on {url}) changed {changed}")
             if reply.status_code >= 500 or reply.status_code == 403:  # 403: a form shown to be refused
                 problems.append(f"{target} (on {url}) answered {reply.status_code}")
@@ -140,9 +142,20 @@ def _walk_and_post(client: Client, *, changes_nothing: bool) -> tuple[list[str],
     return problems, len(posted)
 
 
+def _busy_world() -> World:
+    """The test world with the site plan, an open work order and a resident's request: the forms
+    that only appear once there is work (claim, escalate) are shown too."""
+    world = place(build_world())
+    work_order_create(
+        community=world.community, kind=Kind.DISINFECTION, title="消杀3号楼", actor=None, building=world.b3
+    )
+    resident_request_submit(building=world.b3, kind="food", text="没有菜了", client_id="q" * 32)
+    return world
+
+
 @pytest.mark.django_db
 def test_the_officer_changes_nothing_through_any_form_they_are_shown() -> None:
-    world: World = place(build_world())
+    world = _busy_world()
     client = Client()
     client.force_login(world.officer)
     problems, forms = _walk_and_post(client, changes_nothing=True)
@@ -155,8 +168,26 @@ def test_the_officer_changes_nothing_through_any_form_they_are_shown() -> None:
 def test_no_role_is_shown_a_form_that_refuses_them(persona: str) -> None:
     """Every form a person is shown, sent as it stands, answers them (an error about what they
     typed is an answer); never 403 (a button they may not use) and never 500."""
-    world: World = place(build_world())
+    world = _busy_world()
     client = Client()
     client.force_login(getattr(world, persona))
     problems, _forms = _walk_and_post(client, changes_nothing=False)
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_the_officer_neither_escalates_nor_claims_when_posting_directly() -> None:
+    """Hidden is not enough: a post of the officer's own making is refused, and nothing changes."""
+    from fangzhou.workorders.models import ResidentRequest, WorkOrder
+
+    world = _busy_world()
+    client = Client()
+    client.force_login(world.officer)
+    request = ResidentRequest.objects.get()
+    refused = client.post(f"/orders/requests/{request.pk}/escalate/")
+    assert refused.status_code == 403 and "居委会" in refused.content.decode()
+    order = WorkOrder.objects.get(title="消杀3号楼")
+    assert client.post(f"/orders/{order.pk}/claim/").status_code == 403
+    request.refresh_from_db()
+    order.refresh_from_db()
+    assert request.escalated_at is None and order.status == "open" and order.assignee_id is None

@@ -398,6 +398,8 @@ def request_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     req = selectors.requests_visible(request.user).filter(pk=pk).first()
     if req is None or not is_committee(request.user):
         raise Http404(_("Request not found"))
+    if is_officer(request.user):  # the subdistrict is where an escalation goes, not who makes one
+        return HttpResponseForbidden(_("The committee escalates a request to the subdistrict."))
     services.resident_request_escalate(request=req, actor=acting_user(request), note=request.POST.get("note", ""))
     messages.success(request, _("Escalated to the subdistrict."))
     return redirect(f"{reverse('workorders:requests')}?c={req.community.code}")
