@@ -117,3 +117,29 @@ def test_all_negative_in_one_tap_with_the_members_still_listed(live_server: Any,
     phone.click("#send")
     expect(phone.locator("#status")).to_contain_text("已提交")
     assert sorted(AntigenReport.objects.values_list("result", flat=True)) == ["negative", "negative"]
+
+
+def test_the_time_shown_after_sending_is_the_servers_not_the_phones(
+    live_server: Any, phone: Any, live_world: World
+) -> None:
+    """A phone whose clock is hours wrong: "already reported today" shows when the server stored
+    the report (the community's clock), not the phone's time."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    wrong = timezone.now() + dt.timedelta(hours=5, minutes=17)
+    phone.clock.set_fixed_time(wrong)
+    token = live_world.b3.public_token
+    phone.goto(f"{live_server.url}/testing/a/{token}/")
+    phone.fill("input[name=room]", "101")
+    phone.fill("input[name=phone4]", "1234")
+    phone.click("#identify button")
+    phone.wait_for_selector("#members fieldset")
+    for fieldset in phone.locator("#members fieldset").all():
+        fieldset.locator("input[value=negative]").check()
+    phone.click("#send")
+    expect(phone.locator("#status")).to_contain_text("已提交")
+    stored = timezone.localtime(AntigenSubmission.objects.get().received_at).strftime("%H:%M")
+    shown = phone.inner_text("#done-at")
+    assert stored in shown and timezone.localtime(wrong).strftime("%H:%M") not in shown
