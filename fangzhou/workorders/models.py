@@ -67,6 +67,15 @@ class Group(models.TextChoices):
     DATA = "data", _("Information and data")
 
 
+# Why an order is an emergency (``rules.emergency_reason``), as a person reads it.
+EMERGENCY_REASONS = {
+    "acute_illness": _("Acute illness"),
+    "dialysis": _("Dialysis"),
+    "chemotherapy": _("Chemotherapy"),
+    "pregnant": _("Pregnant"),
+}
+
+
 class WorkOrder(models.Model):
     community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="work_orders")
     building = models.ForeignKey(
@@ -145,6 +154,11 @@ class WorkOrder(models.Model):
     def is_door_to_door(self) -> bool:
         """Work at a door or in a building: the health gate applies to whoever claims it."""
         return rules.is_door_to_door(self.kind, self.building_id or self.household_id)
+
+    @property
+    def emergency_label(self) -> str:
+        """Why it is an emergency, in the reader's language ("" if it is not, or the reason is unknown)."""
+        return str(EMERGENCY_REASONS.get(self.emergency_reason, ""))
 
     @property
     def display_title(self) -> str:

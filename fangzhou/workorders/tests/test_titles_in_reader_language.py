@@ -55,3 +55,26 @@ def test_a_residents_request_order_names_its_kind_in_the_readers_language(world:
     assert "报修" in order.display_title or "维修" in order.display_title, order.display_title
     client.cookies["django_language"] = "en"
     assert "Repair: " in client.get(f"/orders/{order.pk}/").content.decode()
+
+
+def test_why_an_order_is_an_emergency_reads_in_the_readers_language(world: World) -> None:
+    """The reason is kept as a code ("acute_illness", "dialysis"); a person reads its label."""
+    from fangzhou.workorders.models import Kind
+    from fangzhou.workorders.services import work_order_create
+
+    order, _created = work_order_create(
+        community=world.community,
+        kind=Kind.OTHER,
+        title="胸痛",
+        actor=None,
+        resident=world.resident("张伟"),
+        acute=True,
+    )
+    assert order.emergency_reason == "acute_illness"
+    client = client_for(world.secretary)
+    for url in ("/orders/", f"/orders/{order.pk}/"):
+        zh = client.get(url).content.decode()
+        assert "急症" in zh and "acute_illness" not in zh and "Acute illness" not in zh
+    client.cookies["django_language"] = "en"
+    en = client.get(f"/orders/{order.pk}/").content.decode()
+    assert "Acute illness" in en and "acute_illness" not in en
