@@ -78,3 +78,16 @@ def test_why_an_order_is_an_emergency_reads_in_the_readers_language(world: World
     client.cookies["django_language"] = "en"
     en = client.get(f"/orders/{order.pk}/").content.decode()
     assert "Acute illness" in en and "acute_illness" not in en
+
+
+def test_an_orders_history_reads_as_sentences(world: World) -> None:
+    """Who did it (the system when nobody did), "created" for the first line, and no "open → open"
+    for a note that changed nothing (an escalation)."""
+    from fangzhou.workorders.models import Kind, WorkOrderEvent
+    from fangzhou.workorders.services import work_order_create
+
+    order, _created = work_order_create(community=world.community, kind=Kind.DISINFECTION, title="消杀", actor=None)
+    WorkOrderEvent.objects.create(order=order, from_status="open", to_status="open", note="逾期，已上报居委会")
+    history = client_for(world.secretary).get(f"/orders/{order.pk}/").content.decode().split('id="history"', 1)[1]
+    assert "系统: 新建，待处理" in history and "待处理 → 待处理" not in history and "系统: 待处理 · 逾期" in history
+    assert "—:" not in history
