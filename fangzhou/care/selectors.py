@@ -170,7 +170,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
         codes = profile.need_codes
         if SpecialCare.PREGNANT in codes and profile.due_date and profile.due_date <= end.date():
             when = dt.datetime.combine(profile.due_date, dt.time(0, 0), tzinfo=tz)
-            risks.append(Risk(profile, SpecialCare.PREGNANT, when, str(profile.due_date)))
+            risks.append(Risk(profile, SpecialCare.PREGNANT, when, str(SpecialCare.PREGNANT.label)))
         for code in (SpecialCare.ELDERLY_ALONE, SpecialCare.BEDRIDDEN):
             if code in codes:
                 risks.append(Risk(profile, code, None, str(code.label)))

@@ -333,3 +333,17 @@ def test_public_medicine_page_stops_guessing_phone_digits(world: World, settings
     assert codes[:4] == [200] * 4 and codes[-2:] == [429, 429]
     refused = client.post(f"/care/p/{token}/", {"room": "101", "last4": "1234"}, HTTP_ACCEPT="text/html")
     assert refused.status_code == 429 and "请稍后再试" in refused.content.decode()
+
+
+def test_a_birth_due_reads_as_pregnant_due_on_a_day_not_a_date_at_midnight(placed: World) -> None:
+    """The at-risk list says what the need is (孕妇) and when the birth is due (a day, no hour)."""
+    services.care_registry_sync(community=placed.community, actor=None)
+    profile = profile_of("刘洋")
+    due = timezone.localdate() + dt.timedelta(days=1)
+    services.care_profile_update(
+        profile_id=profile.pk, actor=placed.secretary, needs=["pregnant"], due_date=due, carer=None
+    )
+    page = client_for(placed.secretary).get(f"/care/c/{placed.community.code}/").content.decode()
+    row = page.split("刘洋", 1)[1].split("</li>", 1)[0]
+    assert "孕妇" in row and f"预产期 {due:%m-%d}" in row
+    assert due.isoformat() not in row and "00:00" not in row
