@@ -38,6 +38,15 @@ def _png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def _identify(phone: Any, page: str) -> None:
+    """Open a building's public antigen page and identify room 101 by its phone's last digits."""
+    phone.goto(page)
+    phone.fill("input[name=room]", "101")
+    phone.fill("input[name=phone4]", "1234")
+    phone.click("#identify button")
+    phone.wait_for_selector("#members fieldset")
+
+
 def test_antigen_report_resent_after_a_failed_submission(
     live_server: Any, phone: Any, live_world: World, tmp_path: Any
 ) -> None:
@@ -100,11 +109,7 @@ def test_sampling_desk_on_a_phone(live_server: Any, phone: Any, live_world: Worl
 
 def test_all_negative_in_one_tap_with_the_members_still_listed(live_server: Any, phone: Any, live_world: World) -> None:
     token = live_world.b3.public_token
-    phone.goto(f"{live_server.url}/testing/a/{token}/")
-    phone.fill("input[name=room]", "101")
-    phone.fill("input[name=phone4]", "1234")
-    phone.click("#identify button")
-    phone.wait_for_selector("#members fieldset")
+    _identify(phone, f"{live_server.url}/testing/a/{token}/")
     expect(phone.locator("#all-negative")).to_be_visible()
     assert "全部阴性" in phone.inner_text("#all-negative")
     phone.click("#all-negative")
@@ -131,11 +136,7 @@ def test_the_time_shown_after_sending_is_the_servers_not_the_phones(
     wrong = timezone.now() + dt.timedelta(hours=5, minutes=17)
     phone.clock.set_fixed_time(wrong)
     token = live_world.b3.public_token
-    phone.goto(f"{live_server.url}/testing/a/{token}/")
-    phone.fill("input[name=room]", "101")
-    phone.fill("input[name=phone4]", "1234")
-    phone.click("#identify button")
-    phone.wait_for_selector("#members fieldset")
+    _identify(phone, f"{live_server.url}/testing/a/{token}/")
     for fieldset in phone.locator("#members fieldset").all():
         fieldset.locator("input[value=negative]").check()
     phone.click("#send")
