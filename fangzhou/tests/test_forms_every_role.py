@@ -21,7 +21,7 @@ from django.apps import apps
 from django.test import Client
 
 from fangzhou.registry.tests.factories import World, build_world, place
-from fangzhou.workorders.models import Kind
+from fangzhou.workorders.models import Kind, ResidentRequest, WorkOrder
 from fangzhou.workorders.services import resident_request_submit, work_order_create
 
 HREF = re.compile(r'<a\b[^>]*\bhref="(/[^"#]*)"')
@@ -178,8 +178,6 @@ def test_no_role_is_shown_a_form_that_refuses_them(persona: str) -> None:
 @pytest.mark.django_db
 def test_the_officer_neither_escalates_nor_claims_when_posting_directly() -> None:
     """Hidden is not enough: a post of the officer's own making is refused, and nothing changes."""
-    from fangzhou.workorders.models import ResidentRequest, WorkOrder
-
     world = _busy_world()
     client = Client()
     client.force_login(world.officer)

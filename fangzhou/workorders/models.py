@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangzhou.registry.models import SpecialCare
 from fangzhou.workorders import rules
 from fangzhou.workorders.texts import title_text
 
@@ -67,12 +68,11 @@ class Group(models.TextChoices):
     DATA = "data", _("Information and data")
 
 
-# Why an order is an emergency (``rules.emergency_reason``), as a person reads it.
+# Why an order is an emergency (``rules.emergency_reason``), as a person reads it: the special-care
+# need's own label, or an acute illness.
 EMERGENCY_REASONS = {
     "acute_illness": _("Acute illness"),
-    "dialysis": _("Dialysis"),
-    "chemotherapy": _("Chemotherapy"),
-    "pregnant": _("Pregnant"),
+    **{code: SpecialCare(code).label for code in rules.EMERGENCY_CONDITIONS},
 }
 
 

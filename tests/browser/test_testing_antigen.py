@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from fangzhou.registry.services import building_tokens_ensure
@@ -129,10 +131,6 @@ def test_the_time_shown_after_sending_is_the_servers_not_the_phones(
 ) -> None:
     """A phone whose clock is hours wrong: "already reported today" shows when the server stored
     the report (the community's clock), not the phone's time."""
-    import datetime as dt
-
-    from django.utils import timezone
-
     wrong = timezone.now() + dt.timedelta(hours=5, minutes=17)
     phone.clock.set_fixed_time(wrong)
     token = live_world.b3.public_token

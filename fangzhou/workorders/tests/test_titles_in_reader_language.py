@@ -8,7 +8,8 @@ from django.utils import timezone
 from fangzhou.cases.services import case_confirm
 from fangzhou.registry.tests.factories import World
 from fangzhou.reports.tests.helpers import client_for
-from fangzhou.workorders.models import WorkOrder
+from fangzhou.workorders.models import Kind, WorkOrder, WorkOrderEvent
+from fangzhou.workorders.services import work_order_create
 from fangzhou.workorders.texts import title_text
 
 pytestmark = pytest.mark.django_db
@@ -59,9 +60,6 @@ def test_a_residents_request_order_names_its_kind_in_the_readers_language(world:
 
 def test_why_an_order_is_an_emergency_reads_in_the_readers_language(world: World) -> None:
     """The reason is kept as a code ("acute_illness", "dialysis"); a person reads its label."""
-    from fangzhou.workorders.models import Kind
-    from fangzhou.workorders.services import work_order_create
-
     order, _created = work_order_create(
         community=world.community,
         kind=Kind.OTHER,
@@ -83,9 +81,6 @@ def test_why_an_order_is_an_emergency_reads_in_the_readers_language(world: World
 def test_an_orders_history_reads_as_sentences(world: World) -> None:
     """Who did it (the system when nobody did), "created" for the first line, and no "open → open"
     for a note that changed nothing (an escalation)."""
-    from fangzhou.workorders.models import Kind, WorkOrderEvent
-    from fangzhou.workorders.services import work_order_create
-
     order, _created = work_order_create(community=world.community, kind=Kind.DISINFECTION, title="消杀", actor=None)
     WorkOrderEvent.objects.create(order=order, from_status="open", to_status="open", note="逾期，已上报居委会")
     history = client_for(world.secretary).get(f"/orders/{order.pk}/").content.decode().split('id="history"', 1)[1]
