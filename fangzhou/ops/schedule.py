@@ -42,4 +42,5 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("federation", "fangzhou.reports.tasks.federation_pull", every=dt.timedelta(minutes=15)),
     Periodic("notices", "fangzhou.notices.tasks.notices_dispatch_due", every=dt.timedelta(minutes=1)),
     Periodic("notices-clock", "fangzhou.notices.tasks.notices_time_events", every=dt.timedelta(minutes=15)),
+    Periodic("vacuum", "fangzhou.ops.tasks.hot_tables_vacuum", every=dt.timedelta(minutes=10)),
 )
