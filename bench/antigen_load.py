@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -78,8 +79,8 @@ def redis_up() -> bool:
         return False
 
 
-def seed() -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
-    """One building of HOUSEHOLDS households of two; its public token and (room, phone4, results)."""
+def seed(households: int = HOUSEHOLDS) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
+    """One building of ``households`` households of two; its public token and (room, phone4, results)."""
     from django.core.management import call_command
 
     from fangzhou.registry.models import Building, Compound, Household, Resident
@@ -90,28 +91,51 @@ def seed() -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
     community = community_create(code="LOAD", name="压测社区")
     compound = Compound.objects.create(community=community, name="压测小区")
     building = Building.objects.create(community=community, compound=compound, number="1", sort_key=1)
-    households = Household.objects.bulk_create(
-        [Household(building=building, room=f"{101 + i}") for i in range(HOUSEHOLDS)]
+    made = Household.objects.bulk_create(
+        [Household(building=building, room=f"{101 + i}") for i in range(households)], batch_size=5000
     )
     Resident.objects.bulk_create(
         [
-            Resident(community=community, household=h, name=f"住户{i}-{k}", phone=f"1390000{i:04d}" if k == 0 else "")
-            for i, h in enumerate(households)
+            Resident(community=community, household=h, name=f"住户{i}-{k}", phone=f"139{i:08d}" if k == 0 else "")
+            for i, h in enumerate(made)
             for k in range(2)
-        ]
+        ],
+        batch_size=5000,
     )
     building_tokens_ensure(community=community)
     building.refresh_from_db()
-    forms = []
-    for i, h in enumerate(households):
-        pks = list(Resident.objects.filter(household=h).order_by("pk").values_list("pk", flat=True))
-        forms.append((h.room, f"{i:04d}", {str(pk): "negative" for pk in pks}))
+    members: dict[int, list[int]] = {}
+    for pk, household in (
+        Resident.objects.filter(household__building=building).order_by("pk").values_list("pk", "household_id")
+    ):
+        members.setdefault(household, []).append(pk)
+    forms = [(h.room, f"{i % 10000:04d}", {str(pk): "negative" for pk in members[h.pk]}) for i, h in enumerate(made)]
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return building.public_token, forms
+
+
+def settle() -> None:
+    """VACUUM the tables the runs write, before each run: every run starts from the same state.
+
+    Each submission of a household that reported earlier the same day (every one after the first
+    pass over the building's households) updates its members' reports, and each update leaves a
+    dead row version and new index entries behind. Without a vacuum (autovacuum may be off on a
+    server: it is off on this one) they pile up through the runs, every later upsert walks them,
+    and a run is charged for what the runs before it left."""
+    from bare_wsgi import TABLE
+    from django.db import connection
+
+    from fangzhou.accounts.models import AuditLog
+    from fangzhou.testing.models import AntigenReport, AntigenSubmission
+
+    tables = [m._meta.db_table for m in (AntigenReport, AntigenSubmission, AuditLog)] + [TABLE]
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM " + ", ".join(connection.ops.quote_name(t) for t in tables))
+    connection.close()  # its backend stays out of the runs' accounting
 
 
 def statements_per_submission(token: str, form: tuple[str, str, dict[str, str]]) -> int:
@@ -214,17 +238,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def client_loop(
     args: tuple[int, str, list[tuple[str, str, dict[str, str]]], float, float, int, str],
-) -> tuple[int, int, list[float]]:
-    """One process of the load: ``threads`` clients; (answers ok, answers not ok, latencies)."""
+) -> tuple[int, int, list[float], int]:
+    """One process of the load: ``threads`` clients; (answers ok, answers not ok, latencies, answers
+    in all, the warm-up's included)."""
     port, path, forms, warmup, seconds, threads, prefix = args
-    ok = bad = 0
+    start = zlib.crc32(prefix.encode())  # each run starts elsewhere in the households' list
+    ok = bad = answered = 0
     latencies: list[float] = []
     lock = threading.Lock()
     begin = time.monotonic() + warmup
     end = begin + seconds
 
     def one(k: int) -> None:
-        nonlocal ok, bad
+        nonlocal ok, bad, answered
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Connection": "keep-alive"}
         if "testing" in path:  # the real page: its CSRF cookie first, as a browser would
@@ -239,14 +265,14 @@ def client_loop(
             cookie = answer.getheader("Set-Cookie", "")
             csrf = cookie.split("csrftoken=", 1)[1].split(";", 1)[0] if "csrftoken=" in cookie else ""
             headers |= {"Cookie": f"csrftoken={csrf}", "X-CSRFToken": csrf}
-        n = 0
+        n = 0  # posts sent, the warm-up's included
         mine: list[float] = []
         good = wrong = 0
         while True:
             now = time.monotonic()
             if now >= end:
                 break
-            room, phone4, results = forms[(k * 7919 + n) % len(forms)]
+            room, phone4, results = forms[(start + k * 7919 + n) % len(forms)]
             n += 1
             body = urllib.parse.urlencode(
                 {
@@ -277,6 +303,7 @@ def client_loop(
         with lock:
             ok += good
             bad += wrong
+            answered += n
             latencies.extend(mine)
 
     workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
@@ -284,12 +311,34 @@ def client_loop(
         w.start()
     for w in workers:
         w.join()
-    return ok, bad, latencies
+    return ok, bad, latencies, answered
 
 
 def load(
-    port: int, path: str, forms: list[tuple[str, str, dict[str, str]]], clients: int, seconds: float, tag: str
+    port: int,
+    path: str,
+    forms: list[tuple[str, str, dict[str, str]]],
+    clients: int,
+    seconds: float,
+    tag: str,
+    server: subprocess.Popen[bytes] | None = None,
+    database: str = "",
 ) -> dict[str, float]:
+    """``clients`` posting for ``seconds``: req/s, failures, p50 and p99; with ``server`` (and the
+    database's name), also the CPU per answer of its workers, of the database's PostgreSQL backends
+    and of Redis, from /proc over the whole run (warm-up included, and so are its answers)."""
+    from capacity import _children, _cpu_of, _postgres_backends
+
+    watched: dict[str, list[int]] = {}
+    if server is not None:
+        watched = {
+            "web": _children(server.pid),
+            "pg": _postgres_backends(database),
+            "redis": [
+                int(p) for p in subprocess.run(["pgrep", "redis-server"], capture_output=True, text=True).stdout.split()
+            ],
+        }
+    before = {k: _cpu_of(v) for k, v in watched.items()}
     procs = 2 if clients >= 2 else 1
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     with multiprocessing.get_context("spawn").Pool(procs) as pool:
@@ -300,8 +349,10 @@ def load(
     ok = sum(p[0] for p in parts)
     bad = sum(p[1] for p in parts)
     lat = sorted(x for p in parts for x in p[2])
+    answered = max(1, sum(p[3] for p in parts))
+    cpu = {f"{k}_ms": (_cpu_of(v) - before[k]) / answered * 1000 for k, v in watched.items()}
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
-    return {"rps": ok / seconds, "errors": bad, "p50": q[49], "p99": q[98], "n": len(lat)}
+    return {"rps": ok / seconds, "errors": bad, "p50": q[49], "p99": q[98], "n": len(lat), **cpu}
 
 
 def main() -> None:
@@ -313,6 +364,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="3 s runs, 2 repetitions")
+    parser.add_argument("--households", type=int, default=HOUSEHOLDS, help="households of two in the building")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the submit's own work in the bare view's frame, the ceiling (bench/floor_wsgi.py)",
+    )
     parser.add_argument("--out", default="")
     parser.add_argument(
         "--port",
@@ -344,7 +401,7 @@ def main() -> None:
     django.setup()
     from ratios import record
 
-    token, forms = seed()
+    token, forms = seed(args.households)
     phase("database seeded")
     statements = statements_per_submission(token, forms[0])
     from django.db import connection
@@ -365,7 +422,13 @@ def main() -> None:
     real_port, bare_port = (args.port, args.port + 1) if args.port else (free_port(), free_port())
     real = start("fangzhou.wsgi:application", real_port, app_env, args.workers, args.threads)
     bare = start("bench.bare_wsgi:application", bare_port, base_env, args.workers, args.threads)
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "real": []}
+    floor_port = free_port()
+    floor = (
+        start("bench.floor_wsgi:application", floor_port, app_env, args.workers, args.threads) if args.floor else None
+    )
+    floor_path = f"/a/{token}/submit/"
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "real": [], "floor": []}
+    dbname = urllib.parse.urlsplit(args.database_url).path.lstrip("/")
     real_path = f"/testing/a/{token}/submit/"
     try:
         # Not counted: every client's first answer from each server (a worker's first request
@@ -377,18 +440,34 @@ def main() -> None:
                 warm.submit(load, real_port, real_path, forms, args.clients, 1.0, "warm-real"),
             ]:
                 done.result()
+        if floor is not None:
+            load(floor_port, floor_path, forms, args.clients, 1.0, "warm-floor")
         phase("servers started and warmed")
         for rep in range(args.reps):
-            runs["bare"].append(load(bare_port, "/submit/", forms, args.clients, args.seconds, f"bare{rep}"))
-            runs["real"].append(load(real_port, real_path, forms, args.clients, args.seconds, f"real{rep}"))
+            settle()
+            runs["bare"].append(
+                load(bare_port, "/submit/", forms, args.clients, args.seconds, f"bare{rep}", bare, dbname)
+            )
+            if floor is not None:
+                settle()
+                runs["floor"].append(
+                    load(floor_port, floor_path, forms, args.clients, args.seconds, f"floor{rep}", floor, dbname)
+                )
+            settle()
+            runs["real"].append(
+                load(real_port, real_path, forms, args.clients, args.seconds, f"real{rep}", real, dbname)
+            )
             print(
-                f"rep {rep + 1}: bare {runs['bare'][-1]['rps']:.0f} req/s, real {runs['real'][-1]['rps']:.0f} req/s",
+                f"rep {rep + 1}: bare {runs['bare'][-1]['rps']:.0f} req/s, real {runs['real'][-1]['rps']:.0f} req/s"
+                + (f", floor {runs['floor'][-1]['rps']:.0f} req/s" if floor is not None else ""),
                 file=sys.stderr,
                 flush=True,
             )
     finally:
         stop(real)
         stop(bare)
+        if floor is not None:
+            stop(floor)
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
@@ -400,22 +479,54 @@ def main() -> None:
         "req/s",
         lower_is_better=False,
     )
-    errors = sum(r["errors"] for r in runs["real"])
+    errors = sum(r["errors"] for r in runs["real"]) + sum(r["errors"] for r in runs["floor"])
+    shown = [
+        ("bare", "bare one-INSERT Django view (baseline)"),
+        ("real", "Fangzhou public antigen submit"),
+        *([("floor", "the submit's own work in the bare view's frame (ceiling)")] if floor is not None else []),
+    ]
+
+    def cpu(name: str) -> float:
+        return sum(median(name, f"{part}_ms") for part in ("web", "pg", "redis"))
+
+    def row(name: str, title: str) -> str:
+        parts = " + ".join(f"{median(name, f'{part}_ms'):.2f}" for part in ("web", "pg", "redis"))
+        return (
+            f"| {title} | {median(name, 'rps'):.0f} | {median(name, 'p50') * 1000:.1f} | "
+            f"{median(name, 'p99') * 1000:.1f} | {sum(r['errors'] for r in runs[name])} | {parts} = {cpu(name):.2f} |"
+        )
+
+    floor_lines = []
+    if floor is not None:
+        floor_ratio = record(
+            f"antigen submit's own work in the bare view's frame (ceiling), {args.clients} clients: "
+            "req/s / bare one-INSERT view",
+            median("floor", "rps"),
+            median("bare", "rps"),
+            "req/s",
+            lower_is_better=False,
+        )
+        floor_lines = [
+            f"Ceiling (the submit's own work in the bare view's frame / bare req/s): **{floor_ratio:.2f}**; "
+            f"the real submit is {median('real', 'rps') / median('floor', 'rps'):.2f} of it.",
+        ]
     lines = [
         f"Antigen submit under gunicorn ({args.workers} workers × {args.threads} threads), {args.clients} clients, "
         f"{args.seconds:g} s per run, {args.reps} runs each, alternating; {connection.vendor}; "
         f"cache {'Redis' if 'CACHE_URL' in base_env else 'local memory'}.",
         "",
-        "| server | req/s (median) | p50 ms | p99 ms | failed answers |",
-        "|---|---:|---:|---:|---:|",
-        f"| bare one-INSERT Django view (baseline) | {median('bare', 'rps'):.0f} | {median('bare', 'p50') * 1000:.1f} | "
-        f"{median('bare', 'p99') * 1000:.1f} | {sum(r['errors'] for r in runs['bare'])} |",
-        f"| Fangzhou public antigen submit | {median('real', 'rps'):.0f} | {median('real', 'p50') * 1000:.1f} | "
-        f"{median('real', 'p99') * 1000:.1f} | {errors} |",
+        "| server | req/s (median) | p50 ms | p99 ms | failed answers | CPU ms per answer: web + PostgreSQL + Redis |",
+        "|---|---:|---:|---:|---:|---|",
+        *(row(name, title) for name, title in shown),
         "",
         f"Ratio (real / bare req/s): **{ratio:.2f}** (goal ≥ 0.50). "
         f"SQL statements per household submission: {statements} (transaction control not counted; pinned ≤ 2 "
         "on PostgreSQL, ≤ 4 on SQLite in testing/tests/test_pages.py).",
+        *floor_lines,
+        f"By CPU per answer (the servers' side; the load generator's is not counted): bare / real "
+        f"**{cpu('bare') / cpu('real'):.2f}**"
+        + (f", bare / ceiling **{cpu('bare') / cpu('floor'):.2f}**" if floor is not None else "")
+        + ".",
     ]
     report = "\n".join(lines)
     phase("done")

@@ -50,7 +50,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
             ("round_import", ["--residents", "5000", *db]),
             ("pooling", ["--people", "5000", "--reps", "1", "--out", str(out / "pooling.md")]),
             ("cvrp", ["--only", "n101", "n110", "--time-limit", "1", "--skip-community", *cvrp]),
-            *([("antigen_load", ["--quick", *db])] if db else []),
+            *([("antigen_load", ["--quick", "--floor", *db])] if db else []),
             # hot_pages and routes_demo: the run's small demo (SHARED_DEMO), one after the other.
             ("hot_pages", ["--quick", *db]),
             ("routes_demo", ["--sizes", "50", "--time-limit", "1", "--demo-size", "small"]),
@@ -65,7 +65,7 @@ def plan(quick: bool, out: Path, db: list[str], cvrp: list[str]) -> list[tuple[s
         ("round_import", [*db, "--out", str(out / "round_import.md")]),
         ("pooling", ["--people", "100000", "--reps", "10", "--out", str(out / "pooling.md")]),
         ("cvrp", ["--out", str(out / "routing.md"), *cvrp]),
-        *([("antigen_load", [*db, "--out", str(out / "antigen_load.md")])] if db else []),
+        *([("antigen_load", [*db, "--floor", "--out", str(out / "antigen_load.md")])] if db else []),
         ("hot_pages", [*db]),
         ("routes_demo", ["--out", str(out / "routes_demo.md")]),
         ("grid_render", [*db, "--out", str(out / "grid_render.md")]),
