@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from procstat import children, cpu_of, postgres_backends  # noqa: E402
+
 HOUSEHOLDS = 600
 
 
@@ -327,18 +329,16 @@ def load(
     """``clients`` posting for ``seconds``: req/s, failures, p50 and p99; with ``server`` (and the
     database's name), also the CPU per answer of its workers, of the database's PostgreSQL backends
     and of Redis, from /proc over the whole run (warm-up included, and so are its answers)."""
-    from capacity import _children, _cpu_of, _postgres_backends
-
     watched: dict[str, list[int]] = {}
     if server is not None:
         watched = {
-            "web": _children(server.pid),
-            "pg": _postgres_backends(database),
+            "web": children(server.pid),
+            "pg": postgres_backends(database),
             "redis": [
                 int(p) for p in subprocess.run(["pgrep", "redis-server"], capture_output=True, text=True).stdout.split()
             ],
         }
-    before = {k: _cpu_of(v) for k, v in watched.items()}
+    before = {k: cpu_of(v) for k, v in watched.items()}
     procs = 2 if clients >= 2 else 1
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     with multiprocessing.get_context("spawn").Pool(procs) as pool:
@@ -350,7 +350,7 @@ def load(
     bad = sum(p[1] for p in parts)
     lat = sorted(x for p in parts for x in p[2])
     answered = max(1, sum(p[3] for p in parts))
-    cpu = {f"{k}_ms": (_cpu_of(v) - before[k]) / answered * 1000 for k, v in watched.items()}
+    cpu = {f"{k}_ms": (cpu_of(v) - before[k]) / answered * 1000 for k, v in watched.items()}
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
     return {"rps": ok / seconds, "errors": bad, "p50": q[49], "p99": q[98], "n": len(lat), **cpu}
 

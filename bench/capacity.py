@@ -34,50 +34,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from antigen_load import PRODUCTION_ENV, free_port, load, redis_up, seed, start, stop  # noqa: E402
+from procstat import children, cpu_of, postgres_backends  # noqa: E402
 
 PEAK_REPORTS_PER_S = 1000.0
 DISTRICT_RESIDENTS = 250_000
 HEADROOM = 0.7
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_of(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (the fields after the name)
-    return total / TICK
-
-
-def _children(root: int) -> list[int]:
-    found = [root]
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == root:
-            found.append(pid)
-    return found
-
-
-def _postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL backends serving ``database`` (their title names it); the shared WAL writer and
-    checkpointer, which other databases on the server use too, are left out."""
-    pids = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
-                continue
-            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f" {database} " in title:
-            pids.append(int(pid))
-    return pids
 
 
 def main() -> None:
@@ -122,10 +83,10 @@ def main() -> None:
     try:
         load(port, f"/testing/a/{token}/submit/", forms, 2, 1.0, "warm")  # imports, connections, plans
         database = urllib.parse.urlparse(args.database_url).path.lstrip("/")
-        web, pg = _children(server.pid), _postgres_backends(database)
-        web0, pg0 = _cpu_of(web), _cpu_of(pg)
+        web, pg = children(server.pid), postgres_backends(database)
+        web0, pg0 = cpu_of(web), cpu_of(pg)
         run = load(port, f"/testing/a/{token}/submit/", forms, args.clients, args.seconds, "capacity")
-        web_cpu, pg_cpu = _cpu_of(_children(server.pid)) - web0, _cpu_of(_postgres_backends(database)) - pg0
+        web_cpu, pg_cpu = cpu_of(children(server.pid)) - web0, cpu_of(postgres_backends(database)) - pg0
     finally:
         stop(server)
     answered = run["rps"] * args.seconds
