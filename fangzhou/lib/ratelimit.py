@@ -12,6 +12,9 @@
 - ``identify_guarded``: room + the last 4 phone digits is a small secret, so each household (per
   building token and room) is locked after a few wrong answers, for longer each time, and the
   resident is told when to try again. A guesser locks only the households they guess at.
+- ``public_rate_limited_at_identify``: for the public antigen submit, the hot path, the public
+  limit is counted inside ``identify_guarded``; on Redis in the same script as the household's
+  lock, so that a right answer with no wrong one before it takes one round trip, not three.
 
 The numbers and why they fit a building of 300 households behind one carrier NAT are in
 docs/architecture.md ("Public pages at the edge").
@@ -168,6 +171,18 @@ def public_limit_exceeded(request: HttpRequest, token: str) -> int:
     )
 
 
+class PublicLimitExceeded(Exception):
+    """Past the public limit of the request's address or token (``identify_guarded(request=…)``)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+# Set in a request's META once its public limit was counted (``identify_guarded``).
+_COUNTED = "fangzhou.public_limit_counted"
+
+
 def _limited(view: Callable[..., HttpResponse], *, api: bool) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -187,6 +202,30 @@ def public_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., Http
     Posts from a page's own script (``fetch``, which does not ask for HTML) get the refusal as
     JSON ``{"ok", "detail", "retry_after"}``; a browser's page or form gets it as text."""
     return _limited(view, api=False)
+
+
+def public_rate_limited_at_identify(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``public_rate_limited`` for a view ``view(request, token, ...)`` whose first step is
+    ``identify_guarded(token, room, attempt, request=request)``: the limit is counted there, before
+    any SQL (on Redis in the household's own script, ``identify_guarded``), and refused as
+    ``public_rate_limited`` refuses it. A request the view answers without that step (a GET, a
+    form it rejects first) is counted after, and refused if it was past the limit."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = str(kwargs.get("token", args[0] if args else ""))
+        try:
+            response = view(request, *args, **kwargs)
+        except PublicLimitExceeded as exc:
+            return _refusal(request, exc.retry_after, api=False)
+        if not request.META.get(_COUNTED):
+            wait = public_limit_exceeded(request, token)
+            if wait:
+                return _refusal(request, wait, api=False)
+        return response
+
+    wrapper.public_rate_limited = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _api_limited(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -241,7 +280,70 @@ return {0, n}
 """
 
 
-def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> T | None:
+# Before the lookup, when the public limit is counted in the same step (``identify_guarded(request=…)``).
+# KEYS: the address's and the token's counters, the household's lock, its count of wrong answers
+# and its "in flight" marker; ARGV: the two counters' lifetimes and limits, the marker's lifetime
+# in ms. Past either limit: {address count, token count, 0, 0, 0}, the household's keys untouched.
+# Else {address count, token count, the lock's ms left (0: none), wrong answers so far, guesses
+# at this household started within the marker's lifetime, this one included}.
+_ADMIT_LUA = """
+local a = redis.call('INCR', KEYS[1])
+if a == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local t = redis.call('INCR', KEYS[2])
+if t == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+if a > tonumber(ARGV[3]) or t > tonumber(ARGV[4]) then return {a, t, 0, 0, 0} end
+local left = redis.call('PTTL', KEYS[3])
+if left > 0 then return {a, t, left, 0, 0} end
+local n = tonumber(redis.call('GET', KEYS[4]) or '0')
+local alone = redis.call('INCR', KEYS[5])
+if alone == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[5]) end
+return {a, t, 0, n, alone}
+"""
+# How long a guess keeps its household "in flight" for the check above: longer than a lookup takes.
+ALONE_S = 2.0
+
+
+def _admit(request: HttpRequest, token: str, household_keys: tuple[str, str, str, str], max_failures: int) -> int:
+    """Count the public limit and check the household before its lookup, in one script on Redis.
+    Raises ``PublicLimitExceeded`` or ``HouseholdLocked``; answers the guesses at this household in
+    flight (1: this one alone), or 0 when a wrong answer was counted since the last right one."""
+    window, now = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S, time.time()
+    (by_address_key, ttl), (by_token_key, _) = (
+        _window("addr", client_address(request), window, now),
+        _window("tok", token[:128], window, now),
+    )
+    lock_key, fails_key, level_key, fly_key = household_keys
+    by_address, by_token, locked_ms, failures, alone = (
+        int(n)
+        for n in cache.script(  # type: ignore[attr-defined]  # fangzhou.lib.cache.RedisCache
+            _ADMIT_LUA,
+            [by_address_key, by_token_key, lock_key, fails_key, fly_key],
+            [
+                ttl,
+                ttl,
+                settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS,
+                settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN,
+                int(ALONE_S * 1000),
+            ],
+        )
+    )
+    request.META[_COUNTED] = True
+    wait = max(
+        _wait(by_address, settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window, now),
+        _wait(by_token, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window, now),
+    )
+    if wait:
+        raise PublicLimitExceeded(wait)
+    if locked_ms > 0:
+        raise HouseholdLocked(math.ceil(locked_ms / 1000))
+    if failures >= max_failures:  # the limit was reached meanwhile: lock without looking
+        raise HouseholdLocked(_lock(lock_key, level_key, fails_key))
+    return alone if failures == 0 else 0
+
+
+def identify_guarded(
+    token: str, room: str, attempt: Callable[[], T | None], *, request: HttpRequest | None = None
+) -> T | None:
     """Run ``attempt`` (room + digits → the household, or None) unless this household is locked.
 
     After ``FANGZHOU_IDENTIFY_MAX_FAILURES`` wrong answers the household (of this token) is
@@ -251,13 +353,26 @@ def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> 
     A burst of parallel guesses cannot get more answers than the limit. On Redis the answer is
     looked up first, then checked and counted in one atomic script (one round trip): it is told
     only while fewer than the limit of wrong answers have been counted. On any other cache each
-    attempt is counted before it runs and the count of a right one is cleared after."""
+    attempt is counted before it runs and the count of a right one is cleared after.
+
+    With ``request`` (``public_rate_limited_at_identify``), the public limit of the request's
+    address and the token is counted first, before any lookup; past it ``PublicLimitExceeded`` is
+    raised and the household's count is not touched. On Redis that count and a first check of
+    the household (locked? wrong answers so far?) are one script before the lookup; a right answer
+    then needs no second script when no wrong answer is counted and no other guess at the household
+    started within ``ALONE_S``: nothing could have been counted between the check and the answer
+    that a second script would see. Every other answer takes the second script as above, so a
+    burst (many guesses in flight at once) is still checked and counted one by one."""
     key = _household_key(token, room)
     fails_key, lock_key, level_key = f"fz:idf:n:{key}", f"fz:idf:lock:{key}", f"fz:idf:lvl:{key}"
     max_failures = settings.FANGZHOU_IDENTIFY_MAX_FAILURES
     script = getattr(cache, "script", None)
     if script is not None:
+        household_keys = (lock_key, fails_key, level_key, f"fz:idf:fly:{key}")
+        alone = _admit(request, token, household_keys, max_failures) if request is not None else 0
         result = attempt()
+        if result is not None and alone == 1:
+            return result
         right = 1 if result is not None else 0
         locked_ms, count = (
             int(n) for n in script(_IDENTIFY_LUA, [lock_key, fails_key], [right, max_failures, IDENTIFY_LOCK_MAX_S])
@@ -269,6 +384,11 @@ def identify_guarded(token: str, room: str, attempt: Callable[[], T | None]) -> 
         if result is not None:
             return result
     else:
+        if request is not None:
+            request.META[_COUNTED] = True
+            wait = public_limit_exceeded(request, token)
+            if wait:
+                raise PublicLimitExceeded(wait)
         locked_until = cache.get(lock_key)
         now = time.time()
         if locked_until is not None and locked_until > now:

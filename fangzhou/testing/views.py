@@ -33,7 +33,12 @@ from fangzhou.accounts.permissions import (
 )
 from fangzhou.cases.models import Source
 from fangzhou.lib.filters import building_param
-from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded, public_rate_limited
+from fangzhou.lib.ratelimit import (
+    HouseholdLocked,
+    identify_guarded,
+    public_rate_limited,
+    public_rate_limited_at_identify,
+)
 from fangzhou.lib.rejected import rejected_download, rejected_keep
 from fangzhou.lib.sheets import UnreadableFile, read_upload
 from fangzhou.lib.urls import public_url
@@ -761,7 +766,7 @@ def public_identify(request: HttpRequest, token: str) -> HttpResponse:
     return JsonResponse({"ok": True, "room": household.room, "members": members, "reported_at": reported_at})
 
 
-@public_rate_limited
+@public_rate_limited_at_identify  # counted in the household's check, before any SQL (one round trip on Redis)
 @require_POST
 def public_submit(request: HttpRequest, token: str) -> HttpResponse:
     room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
@@ -782,7 +787,7 @@ def public_submit(request: HttpRequest, token: str) -> HttpResponse:
         return household
 
     try:
-        household = identify_guarded(token, room, attempt)
+        household = identify_guarded(token, room, attempt, request=request)
     except HouseholdLocked as exc:
         return _locked(exc)
     if found and found[0][0] is None:

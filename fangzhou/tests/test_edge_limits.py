@@ -391,3 +391,121 @@ def test_a_submit_refused_on_redis_costs_no_database_work(world: World, settings
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
     assert refused.json()["retry_after"] >= 1
     assert queries.captured_queries == []
+
+
+@pytest.mark.parametrize("with_request", [False, True], ids=["identify alone", "with the public limit"])
+def test_a_burst_of_guesses_gets_no_more_answers_than_the_limit(
+    redis_cache: Any, settings: Any, with_request: bool
+) -> None:
+    """The worst order for the guard: every wrong guess of a burst is in flight (looked up, not yet
+    counted) when the right one starts, and the right one is checked last. It must be refused: a
+    burst gets no more answers than a guesser sending one guess at a time."""
+    import threading
+
+    from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded
+
+    settings.FANGZHOU_IDENTIFY_MAX_FAILURES = 3
+    token, room = f"burst-{uuid.uuid4().hex}", "101"
+    request = RequestFactory().post("/", REMOTE_ADDR="198.51.100.90") if with_request else None
+    kwargs = {"request": request} if with_request else {}
+    entered = threading.Semaphore(0)
+    release_wrong, release_right = threading.Event(), threading.Event()
+    told: list[str] = []
+
+    def guess(right: bool) -> None:
+        def attempt() -> str | None:
+            entered.release()
+            (release_right if right else release_wrong).wait(10)
+            return "the household" if right else None
+
+        try:
+            answer = identify_guarded(token, room, attempt, **kwargs)
+            told.append("right" if answer else "wrong")
+        except HouseholdLocked:
+            told.append("locked")
+
+    wrong = [threading.Thread(target=guess, args=(False,)) for _ in range(8)]
+    for thread in wrong:
+        thread.start()
+    for _ in wrong:
+        assert entered.acquire(timeout=10)
+    right = threading.Thread(target=guess, args=(True,))
+    right.start()
+    assert entered.acquire(timeout=10)
+    release_wrong.set()
+    for thread in wrong:
+        thread.join(10)
+    release_right.set()
+    right.join(10)
+    assert len(told) == 9
+    assert told[-1] == "locked", told  # the right digits, checked after the limit: not told
+    assert told.count("wrong") == 2 and told.count("locked") == 7, told
+
+
+def test_a_right_answer_alone_takes_one_script_and_clears_nothing_it_need_not(
+    redis_cache: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """A household's report with the right digits and no wrong answers before it: one script,
+    the public limit's and the household's checks together (one round trip to Redis)."""
+    from fangzhou.lib import ratelimit
+    from fangzhou.lib.ratelimit import HouseholdLocked, identify_guarded
+
+    monkeypatch.setattr(ratelimit, "ALONE_S", 0.3)
+    settings.FANGZHOU_IDENTIFY_MAX_FAILURES = 2
+    settings.FANGZHOU_IDENTIFY_LOCK_S = 60
+    from django.core.cache import caches
+
+    calls: list[int] = []
+    shared = caches["default"]  # the RedisCache itself, not the proxy (restored with the settings)
+    script = shared.script
+
+    def counted(source: str, keys: Any, args: Any) -> Any:
+        calls.append(len(keys))
+        return script(source, keys, args)
+
+    monkeypatch.setattr(shared, "script", counted)
+    token = f"alone-{uuid.uuid4().hex}"
+    request = RequestFactory().post("/", REMOTE_ADDR="198.51.100.91")
+    assert identify_guarded(token, "101", lambda: "home", request=request) == "home"
+    assert len(calls) == 1
+    # One wrong answer, then the right one: two scripts (the count is cleared), then one again.
+    assert identify_guarded(token, "102", lambda: None, request=request) is None
+    assert identify_guarded(token, "102", lambda: "home", request=request) == "home"
+    time.sleep(ratelimit.ALONE_S + 0.1)  # past the window in which another guess at the household was in flight
+    calls.clear()
+    assert identify_guarded(token, "102", lambda: "home", request=request) == "home"
+    assert len(calls) == 1
+    # Two wrong answers lock the household; while it is locked nothing is looked up.
+    assert identify_guarded(token, "103", lambda: None, request=request) is None
+    with pytest.raises(HouseholdLocked):
+        identify_guarded(token, "103", lambda: None, request=request)
+    looked: list[int] = []
+    with pytest.raises(HouseholdLocked):
+        identify_guarded(token, "103", lambda: looked.append(1) or "home", request=request)
+    assert looked == []
+
+
+@pytest.mark.django_db
+def test_a_locked_household_submit_on_redis_costs_no_database_work(
+    world: World, settings: Any, redis_cache: Any
+) -> None:
+    """Wrong digits lock the household through the submit itself; then even the right digits are
+    refused, with the time to retry, before any SQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = building_token_rotate(building=world.b3, actor=None)
+    settings.FANGZHOU_IDENTIFY_MAX_FAILURES = 2
+    client = Client(REMOTE_ADDR="198.51.100.72")
+    results = json.dumps({world.resident("张伟").pk: "negative"})
+
+    def submit(phone4: str, n: int) -> Any:
+        form = {"room": "101", "phone4": phone4, "results": results, "client_id": f"locked-{n:04d}"}
+        return client.post(f"/testing/a/{token}/submit/", form)
+
+    assert [submit("0000", 0).status_code, submit("0001", 1).status_code] == [404, 429]
+    with CaptureQueriesContext(connection) as queries:
+        refused = submit("1234", 2)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1 and "锁定" in refused.json()["detail"]
+    assert queries.captured_queries == []
+    assert not AntigenSubmission.objects.filter(client_id="locked-0002").exists()
