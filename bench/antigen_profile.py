@@ -1,7 +1,7 @@
 """Where one public antigen submission's time goes, in one process, without a load generator.
 
     python bench/antigen_profile.py --database-url postgres://fangzhou:fangzhou@127.0.0.1:5432/fz_bench \
-        [--n 500] [--profile 30]
+        [--n 500] [--households N] [--profile 30]
 
 Seeds the same building as ``bench/antigen_load.py`` (the database is flushed), then calls the
 production WSGI application (``FANGZHOU_ENV=production``, every middleware, the shared cache in
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--households", type=int, default=0, help="households of two (default: antigen_load's)")
     parser.add_argument("--profile", type=int, default=0, help="print the N top functions by cumulative time")
     parser.add_argument("--dump", default="", help="write the profile (pstats) to this file (implies profiling)")
     args = parser.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
     antigen_load.static_cached(Path(data_dir) / "static", {**os.environ})
     from django.db import connection
 
-    token, forms = antigen_load.seed()
+    token, forms = antigen_load.seed(args.households or antigen_load.HOUSEHOLDS)
     connection.close()
     from fangzhou.wsgi import application
 
