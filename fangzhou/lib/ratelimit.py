@@ -14,7 +14,7 @@
   resident is told when to try again. A guesser locks only the households they guess at.
 - ``public_rate_limited_at_identify``: for the public antigen submit, the hot path, the public
   limit is counted inside ``identify_guarded``; on Redis in the same script as the household's
-  lock, so that a right answer with no wrong one before it takes one round trip, not three.
+  lock, so that a right answer with no wrong one before it takes one round trip, not two.
 
 The numbers and why they fit a building of 300 households behind one carrier NAT are in
 docs/architecture.md ("Public pages at the edge").
