@@ -44,6 +44,13 @@ def backend_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _wal_lsn(connection: Any) -> int:
+    """PostgreSQL's current write-ahead log position, in bytes (includes other databases' writes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
@@ -160,6 +167,7 @@ def main() -> None:
     profiler = cProfile.Profile(time.process_time) if args.profile or args.dump else None  # CPU, not waits
     backend = connection.connection.info.backend_pid  # the PostgreSQL process serving this connection
     with connection.execute_wrapper(count):
+        wal = _wal_lsn(connection)
         server_cpu = backend_cpu(backend)
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:
@@ -171,12 +179,16 @@ def main() -> None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         server_cpu = backend_cpu(backend) - server_cpu if server_cpu is not None else None
+        wal = _wal_lsn(connection) - wal
     psycopg.Cursor.execute = original  # type: ignore[method-assign]
     psycopg.Connection.execute = original_conn  # type: ignore[method-assign]
     psycopg.Connection.commit = original_commit  # type: ignore[method-assign]
     print(f"{n} submissions: CPU {cpu / n * 1000:.2f} ms, wall {wall / n * 1000:.2f} ms per submission")
     if server_cpu is not None:
         print(f"PostgreSQL backend CPU {server_cpu / n * 1000:.2f} ms per submission (its /proc clock, 10 ms ticks)")
+    # Write-ahead log per submission: every row and index entry written is a WAL record, so this
+    # counts the write's work whatever else the machine is doing (nothing else writes to this database).
+    print(f"WAL {wal / n:,.0f} bytes per submission")
     print("Django cursor statements per submission:", {k: v / n for k, v in statements.items()})
     print("psycopg executes per submission:", {k: v / n for k, v in sent.items()})
     with connection.cursor() as cursor:
