@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -62,7 +63,8 @@ class AuditLog(models.Model):
     """Who did what to which record, when. Never stores an unmasked sensitive value."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (Meta): the public pages' rows (no account) write no entry.
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     # Every write of the hot path adds a row here, so no index it does not need: ``target_id`` is
     # found through (target_type, target_id), and neither column is searched by prefix (their
     # ``varchar_pattern_ops`` twins on PostgreSQL are dropped: migration accounts 0006).
@@ -76,7 +78,10 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["actor"], name="audit_actor", condition=Q(actor__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.target_type}:{self.target_id}"

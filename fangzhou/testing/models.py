@@ -232,11 +232,19 @@ class AntigenSubmission(models.Model):
     results: models.JSONField[Any, Any] = models.JSONField(default=dict)
     photo = models.FileField(upload_to="antigen/%Y/%m/%d/", null=True, blank=True)
     # A building leader who entered the household's results from their phone (None: the household).
-    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (Meta): a household's own submission, nearly all of them, writes no entry.
+    recorded_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["community", "day"], name="antigen_sub_community_day")]
+        indexes = [
+            models.Index(fields=["community", "day"], name="antigen_sub_community_day"),
+            models.Index(
+                fields=["recorded_by"], name="antigen_sub_recorded_by", condition=Q(recorded_by__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.client_id
