@@ -6,7 +6,24 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+INDEX = "audit_actor"
+
+
+def create_partial(apps, schema_editor):  # type: ignore[no-untyped-def]
+    # CONCURRENTLY on PostgreSQL: the table takes writes while the index is built (every public
+    # submit writes to it); hence ``atomic = False`` below.
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(
+        f'CREATE INDEX {concurrently}IF NOT EXISTS "{INDEX}" ON "accounts_auditlog" ("actor_id") WHERE "actor_id" IS NOT NULL'
+    )
+
+
+def drop_partial(apps, schema_editor):  # type: ignore[no-untyped-def]
+    schema_editor.execute(f'DROP INDEX IF EXISTS "{INDEX}"')
+
+
 class Migration(migrations.Migration):
+    atomic = False
 
     dependencies = [
         ('accounts', '0006_hot_path_indexes'),
@@ -23,16 +40,17 @@ class Migration(migrations.Migration):
                     name='actor',
                     field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
                 ),
+                migrations.AddIndex(
+                    model_name='auditlog',
+                    index=models.Index(condition=models.Q(('actor__isnull', False)), fields=['actor'], name='audit_actor'),
+                ),
             ],
             database_operations=[
                 migrations.RunSQL(
                     'DROP INDEX IF EXISTS "accounts_auditlog_actor_id_f3348b18"',
                     reverse_sql='CREATE INDEX IF NOT EXISTS "accounts_auditlog_actor_id_f3348b18" ON "accounts_auditlog" ("actor_id")',
-                )
+                ),
+                migrations.RunPython(create_partial, drop_partial),
             ],
-        ),
-        migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(condition=models.Q(('actor__isnull', False)), fields=['actor'], name='audit_actor'),
         ),
     ]

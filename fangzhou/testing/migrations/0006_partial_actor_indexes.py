@@ -6,7 +6,24 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+INDEX = "antigen_sub_recorded_by"
+
+
+def create_partial(apps, schema_editor):  # type: ignore[no-untyped-def]
+    # CONCURRENTLY on PostgreSQL: the table takes writes while the index is built (every public
+    # submit writes to it); hence ``atomic = False`` below.
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(
+        f'CREATE INDEX {concurrently}IF NOT EXISTS "{INDEX}" ON "testing_antigensubmission" ("recorded_by_id") WHERE "recorded_by_id" IS NOT NULL'
+    )
+
+
+def drop_partial(apps, schema_editor):  # type: ignore[no-untyped-def]
+    schema_editor.execute(f'DROP INDEX IF EXISTS "{INDEX}"')
+
+
 class Migration(migrations.Migration):
+    atomic = False
 
     dependencies = [
         ('registry', '0011_roster_digest_triggers'),
@@ -24,16 +41,17 @@ class Migration(migrations.Migration):
                     name='recorded_by',
                     field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
                 ),
+                migrations.AddIndex(
+                    model_name='antigensubmission',
+                    index=models.Index(condition=models.Q(('recorded_by__isnull', False)), fields=['recorded_by'], name='antigen_sub_recorded_by'),
+                ),
             ],
             database_operations=[
                 migrations.RunSQL(
                     'DROP INDEX IF EXISTS "testing_antigensubmission_recorded_by_id_8955f2dd"',
                     reverse_sql='CREATE INDEX IF NOT EXISTS "testing_antigensubmission_recorded_by_id_8955f2dd" ON "testing_antigensubmission" ("recorded_by_id")',
-                )
+                ),
+                migrations.RunPython(create_partial, drop_partial),
             ],
-        ),
-        migrations.AddIndex(
-            model_name='antigensubmission',
-            index=models.Index(condition=models.Q(('recorded_by__isnull', False)), fields=['recorded_by'], name='antigen_sub_recorded_by'),
         ),
     ]
