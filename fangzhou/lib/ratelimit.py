@@ -12,7 +12,7 @@
 - ``identify_guarded``: room + the last 4 phone digits is a small secret, so each household (per
   building token and room) is locked after a few wrong answers, for longer each time, and the
   resident is told when to try again. A guesser locks only the households they guess at.
-- ``public_rate_limited_at_identify``: for the public antigen submit, the hot path, the public
+- ``public_rate_limited_at_identify``: for the public antigen page's posts, the hot path, the public
   limit is counted inside ``identify_guarded``; on Redis in the same script as the household's
   lock, so that a right answer with no wrong one before it takes one round trip, not two.
 
@@ -209,7 +209,8 @@ def public_rate_limited_at_identify(view: Callable[..., HttpResponse]) -> Callab
     ``identify_guarded(token, room, attempt, request=request)``: the limit is counted there, before
     any SQL (on Redis in the household's own script, ``identify_guarded``), and refused as
     ``public_rate_limited`` refuses it. A request the view answers without that step (a GET, a
-    form it rejects first) is counted after, and refused if it was past the limit."""
+    form it rejects first) or that raises before it is counted after, and refused if it was past
+    the limit."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -218,10 +219,12 @@ def public_rate_limited_at_identify(view: Callable[..., HttpResponse]) -> Callab
             response = view(request, *args, **kwargs)
         except PublicLimitExceeded as exc:
             return _refusal(request, exc.retry_after, api=False)
-        if not request.META.get(_COUNTED):
-            wait = public_limit_exceeded(request, token)
-            if wait:
+        except Exception:  # a 404 for an unknown token, say: counted all the same
+            if not request.META.get(_COUNTED) and (wait := public_limit_exceeded(request, token)):
                 return _refusal(request, wait, api=False)
+            raise
+        if not request.META.get(_COUNTED) and (wait := public_limit_exceeded(request, token)):
+            return _refusal(request, wait, api=False)
         return response
 
     wrapper.public_rate_limited = True  # type: ignore[attr-defined]

@@ -728,10 +728,16 @@ def _locked(exc: HouseholdLocked) -> JsonResponse:
     return response
 
 
-def _identify(request: HttpRequest, token: str, building: Building) -> Household | None:
-    """Room + last 4 phone digits, counted per household: raises HouseholdLocked after a few wrong."""
+def _identify(request: HttpRequest, token: str) -> Household | None:
+    """Room + last 4 phone digits, counted per household: raises HouseholdLocked after a few wrong.
+    The page's public limit is counted in the same step, before the building is read
+    (``public_rate_limited_at_identify``); an unknown token is a 404 then."""
     room, phone4 = request.POST.get("room", ""), request.POST.get("phone4", "")
-    return identify_guarded(token, room, lambda: selectors.household_identify(building, room, phone4))
+
+    def attempt() -> Household | None:
+        return selectors.household_identify(_public_building(token), room, phone4)
+
+    return identify_guarded(token, room, attempt, request=request)
 
 
 @public_rate_limited
@@ -745,12 +751,11 @@ def public(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@public_rate_limited
+@public_rate_limited_at_identify  # every resident's first post: one round trip to Redis, as the submit
 @require_POST
 def public_identify(request: HttpRequest, token: str) -> HttpResponse:
-    building = _public_building(token)
     try:
-        household = _identify(request, token, building)
+        household = _identify(request, token)
     except HouseholdLocked as exc:
         return _locked(exc)
     if household is None:

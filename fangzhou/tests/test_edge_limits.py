@@ -509,3 +509,37 @@ def test_a_locked_household_submit_on_redis_costs_no_database_work(
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1 and "锁定" in refused.json()["detail"]
     assert queries.captured_queries == []
     assert not AntigenSubmission.objects.filter(client_id="locked-0002").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("step", ["identify", "submit"])
+def test_posts_with_an_unknown_token_are_counted_too(world: World, settings: Any, step: str) -> None:
+    """A 404 for a token that names no building still counts against the address's budget."""
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 2
+    client = Client(REMOTE_ADDR="198.51.100.73")
+    url = f"/testing/a/{'x' * 32}/{step}/"
+    codes = [client.post(url, {"room": "101", "phone4": "1234"}).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
+
+
+@pytest.mark.django_db
+def test_the_identify_step_on_redis_takes_one_script_and_a_refusal_no_sql(
+    world: World, settings: Any, redis_cache: Any, monkeypatch: Any
+) -> None:
+    from django.core.cache import caches
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = building_token_rotate(building=world.b3, actor=None)
+    shared = caches["default"]
+    script, calls = shared.script, []
+    monkeypatch.setattr(shared, "script", lambda *a: calls.append(a[0]) or script(*a))
+    client = Client(REMOTE_ADDR="198.51.100.74")
+    answer = client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "1234"})
+    assert answer.status_code == 200 and len(answer.json()["members"]) == 2
+    assert len(calls) == 1
+    settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS = 1
+    with CaptureQueriesContext(connection) as queries:
+        refused = client.post(f"/testing/a/{token}/identify/", {"room": "101", "phone4": "1234"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert queries.captured_queries == []
