@@ -8,8 +8,8 @@ then the service's one-statement write of the submission, the upsert of every me
 the audit row (``services.antigen_report_submit``), in autocommit, through Django's cursors as in
 production. Around it is only what the baseline (``bench/bare_wsgi.py``) has: Django's handler and
 ``CommonMiddleware``. Left out is everything else the real submit has: the rate limit and the
-identify guard (two Redis scripts), the CSRF check, the other middleware, the language and the
-community's clock. So its req/s against the bare one-INSERT view is the most the submit could reach
+identify guard (one Redis script, two after a wrong answer), the CSRF check, the other
+middleware, the language and the community's clock. So its req/s against the bare one-INSERT view is the most the submit could reach
 on this machine with every guard and header taken away: what the work the issue asks for (one
 lookup, one upsert of the household's reports, the audit row) costs by itself.
 
