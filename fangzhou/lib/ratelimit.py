@@ -159,16 +159,26 @@ def _refusal(request: HttpRequest, retry_after: int, *, api: bool) -> HttpRespon
     return response
 
 
-def public_limit_exceeded(request: HttpRequest, token: str) -> int:
-    """Count this request against its address and its token; the seconds to wait, or 0."""
-    window, now = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S, time.time()
-    by_address, by_token = _counts(
-        [_window("addr", client_address(request), window, now), _window("tok", token[:128], window, now)]
-    )
+def _public_windows(request: HttpRequest, token: str, now: float) -> list[tuple[str, int]]:
+    """The public limit's two counters of this request, ``(key, lifetime_s)``: its address's, its token's."""
+    window = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S
+    return [_window("addr", client_address(request), window, now), _window("tok", token[:128], window, now)]
+
+
+def _public_wait(by_address: int, by_token: int, now: float) -> int:
+    """The seconds to wait after those counts (0: within both limits)."""
+    window = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S
     return max(
         _wait(by_address, settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window, now),
         _wait(by_token, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window, now),
     )
+
+
+def public_limit_exceeded(request: HttpRequest, token: str) -> int:
+    """Count this request against its address and its token; the seconds to wait, or 0."""
+    now = time.time()
+    by_address, by_token = _counts(_public_windows(request, token, now))
+    return _public_wait(by_address, by_token, now)
 
 
 class PublicLimitExceeded(Exception):
@@ -215,15 +225,19 @@ def public_rate_limited_at_identify(view: Callable[..., HttpResponse]) -> Callab
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         token = str(kwargs.get("token", args[0] if args else ""))
+
+        def late_wait() -> int:  # the count of a request the guard did not see
+            return 0 if request.META.get(_COUNTED) else public_limit_exceeded(request, token)
+
         try:
             response = view(request, *args, **kwargs)
         except PublicLimitExceeded as exc:
             return _refusal(request, exc.retry_after, api=False)
         except Exception:  # a 404 for an unknown token, say: counted all the same
-            if not request.META.get(_COUNTED) and (wait := public_limit_exceeded(request, token)):
+            if wait := late_wait():
                 return _refusal(request, wait, api=False)
             raise
-        if not request.META.get(_COUNTED) and (wait := public_limit_exceeded(request, token)):
+        if wait := late_wait():
             return _refusal(request, wait, api=False)
         return response
 
@@ -310,11 +324,8 @@ def _admit(request: HttpRequest, token: str, household_keys: tuple[str, str, str
     """Count the public limit and check the household before its lookup, in one script on Redis.
     Raises ``PublicLimitExceeded`` or ``HouseholdLocked``; answers the guesses at this household in
     flight (1: this one alone), or 0 when a wrong answer was counted since the last right one."""
-    window, now = settings.FANGZHOU_PUBLIC_RATE_WINDOW_S, time.time()
-    (by_address_key, ttl), (by_token_key, _) = (
-        _window("addr", client_address(request), window, now),
-        _window("tok", token[:128], window, now),
-    )
+    now = time.time()
+    (by_address_key, by_address_ttl), (by_token_key, by_token_ttl) = _public_windows(request, token, now)
     lock_key, fails_key, level_key, fly_key = household_keys
     by_address, by_token, locked_ms, failures, alone = (
         int(n)
@@ -322,8 +333,8 @@ def _admit(request: HttpRequest, token: str, household_keys: tuple[str, str, str
             _ADMIT_LUA,
             [by_address_key, by_token_key, lock_key, fails_key, fly_key],
             [
-                ttl,
-                ttl,
+                by_address_ttl,
+                by_token_ttl,
                 settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS,
                 settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN,
                 int(ALONE_S * 1000),
@@ -331,11 +342,7 @@ def _admit(request: HttpRequest, token: str, household_keys: tuple[str, str, str
         )
     )
     request.META[_COUNTED] = True
-    wait = max(
-        _wait(by_address, settings.FANGZHOU_PUBLIC_RATE_PER_ADDRESS, window, now),
-        _wait(by_token, settings.FANGZHOU_PUBLIC_RATE_PER_TOKEN, window, now),
-    )
-    if wait:
+    if wait := _public_wait(by_address, by_token, now):
         raise PublicLimitExceeded(wait)
     if locked_ms > 0:
         raise HouseholdLocked(math.ceil(locked_ms / 1000))
