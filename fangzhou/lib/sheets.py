@@ -396,6 +396,16 @@ def _read_calamine(data: bytes, limits: ReadLimits, cell: Callable[[object], Cel
         pad: list[Cell] = [None] * first_col
         seen: dict[int, list[Cell]] = {}  # the rows that hold a merged range's top-left value
         tops = {top for row_spans in spans.values() for _, _, top in row_spans}
+        if trim and not spans and not first_col:
+            # The common sheet (no merged cells, from the first column): each row's cells made in
+            # one pass, a text cell (most of a roster) as it is.
+            collected = _plain_rows(worksheet.iter_rows(), cell)
+            if sum(map(len, (cells for _, cells in collected))) <= limits.max_cells:
+                budget = _Budget(limits)  # rows checked above, cells here: the header is left
+                budget.top = collected[:HEADER_PROBE_ROWS]
+                budget.probe(name)
+                return Sheet(collected, name)
+            return Sheet(list(_checked(collected, limits, name)), name)  # refused where the rows pass it
         for row, values in enumerate(worksheet.iter_rows()):
             cells = (pad + [cell(v) for v in values])[:MAX_COLUMNS]
             if row in tops:
@@ -415,6 +425,22 @@ def _read_calamine(data: bytes, limits: ReadLimits, cell: Callable[[object], Cel
         return Sheet(list(_checked(collected, limits, name)), name)
     finally:
         book.close()
+
+
+def _plain_rows(rows: Iterable[list[object]], cell: Callable[[object], Cell]) -> list[tuple[int, list[Cell]]]:
+    """Each row numbered from 1, its cells through ``cell`` (a non-empty text as it is), without the
+    empty cells after its last one and at most ``MAX_COLUMNS`` of them."""
+    out: list[tuple[int, list[Cell]]] = []
+    append = out.append
+    for number, values in enumerate(rows, start=1):
+        cells: list[Cell] = [v if v.__class__ is str and v else cell(v) for v in values[:MAX_COLUMNS]]
+        end = len(cells)
+        while end and cells[end - 1] is None:
+            end -= 1
+        if end < len(cells):
+            del cells[end:]
+        append((number, cells))
+    return out
 
 
 # --- Excel (.xlsx) ------------------------------------------------------------------------------

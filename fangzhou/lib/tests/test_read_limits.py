@@ -88,6 +88,19 @@ def test_cells_are_capped_too() -> None:
     assert "单元格" in refused.value.zh and "cells" in refused.value.en
 
 
+def test_a_workbooks_cells_are_capped_and_a_workbook_under_the_cap_is_read_whole() -> None:
+    rows = [
+        ["姓名", "室号", *[f"列{i}" for i in range(48)]],
+        *[["张三", str(100 + i), *["v"] * 48] for i in range(299)],
+    ]
+    data = _xlsx(rows)
+    with pytest.raises(UnreadableFile) as refused:
+        read_table(data, "wide.xlsx", ReadLimits(max_cells=10_000))
+    assert "单元格" in refused.value.zh and "cells" in refused.value.en
+    sheet = read_table(data, "wide.xlsx", ReadLimits(max_cells=15_000))
+    assert len(sheet.rows) == 300 and sheet.rows[-1] == (300, ["张三", "398", *["v"] * 48])
+
+
 def test_a_read_that_runs_past_its_time_is_stopped() -> None:
     data = "\n".join(f"{i},a,b" for i in range(5_000)).encode()
     with pytest.raises(UnreadableFile) as refused:
