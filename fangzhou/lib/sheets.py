@@ -427,7 +427,7 @@ def _read_calamine(data: bytes, limits: ReadLimits, cell: Callable[[object], Cel
         book.close()
 
 
-def _plain_rows(rows: Iterable[list[object]], cell: Callable[[object], Cell]) -> list[tuple[int, list[Cell]]]:
+def _plain_rows(rows: Iterable[Sequence[object]], cell: Callable[[object], Cell]) -> list[tuple[int, list[Cell]]]:
     """Each row numbered from 1, its cells through ``cell`` (a non-empty text as it is), without the
     empty cells after its last one and at most ``MAX_COLUMNS`` of them."""
     out: list[tuple[int, list[Cell]]] = []
