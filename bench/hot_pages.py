@@ -10,8 +10,10 @@ database given (flushed first, then ANALYZE on PostgreSQL), then requests, in tu
 page (anonymous, the baseline), the secretary's daily report and overview, the subdistrict
 officer's table (``/reports/`` and ``/api/reports/subdistrict``; one community) and the work-order
 queue, in-process through Django's test client (every middleware, the templates, the database;
-no network). Each is requested ``--reps`` times, interleaved; the ratio is the page's p95 over
-the login page's p95, and the number of SQL statements of each page is printed beside it.
+no network), configured as a production server answers: DEBUG off, and the sessions in Redis
+(``CACHE_URL``) when Redis runs here. Each is requested ``--reps`` times, interleaved; the ratio
+is the page's p95 over the login page's p95, and the number of SQL statements of each page is
+printed beside it.
 
 Phase 2 (unless ``--skip-subdistrict``): the 29 other communities of the large demo are seeded
 beside the first (``demo_seed(size="large", beside_only=True)``; ``--quick``: at a tenth of their
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -38,6 +41,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+CACHE_URL = "redis://127.0.0.1:6379/6"
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _redis_flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 def _p95(samples: list[float]) -> float:
@@ -61,6 +81,13 @@ def main() -> None:
     os.environ["FANGZHOU_DATA_DIR"] = scratch
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
     os.environ.setdefault("FANGZHOU_REQUEST_LOG", "0")
+    # As a production server answers (docs/deploy.md): DEBUG off (no query log, which cost a page
+    # per statement and the login page nothing), and the shared Redis cache when one is running
+    # here (sessions read from it; its database emptied first: nothing of an earlier run is read).
+    os.environ.setdefault("DEBUG", "false")
+    if _redis_up():
+        os.environ.setdefault("CACHE_URL", CACHE_URL)
+        _redis_flush(os.environ["CACHE_URL"])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")
     import django
 

@@ -272,6 +272,10 @@ VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:admin@fangzhou.invalid")
 FANGZHOU_NOTICE_ATTEMPTS = envint("FANGZHOU_NOTICE_ATTEMPTS", 5, minimum=1, maximum=20)
 FANGZHOU_NOTICE_BACKOFF_SECONDS = envint("FANGZHOU_NOTICE_BACKOFF_SECONDS", 60, minimum=1)
 
+# With a shared Redis cache, a session is read from it and written to both (Django's cached_db):
+# a signed-in page costs no session query. Without one, the cache is each process's own memory,
+# where a signing-out in one worker would not reach the others: the sessions stay in the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if _cache_url else "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12
 X_FRAME_OPTIONS = "DENY"
