@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangzhou.lib.choices import ChoiceLabels
 from fangzhou.registry.models import SpecialCare
 from fangzhou.workorders import rules
 from fangzhou.workorders.texts import title_text
@@ -76,7 +77,7 @@ EMERGENCY_REASONS = {
 }
 
 
-class WorkOrder(models.Model):
+class WorkOrder(ChoiceLabels, models.Model):
     community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="work_orders")
     building = models.ForeignKey(
         "registry.Building", null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders"
@@ -166,7 +167,7 @@ class WorkOrder(models.Model):
         return title_text(self.title_code, self.title_args, self.title, {"request.order": {"kind": RequestKind}})
 
 
-class WorkOrderEvent(models.Model):
+class WorkOrderEvent(ChoiceLabels, models.Model):
     """The full history of one order: every status change and note."""
 
     order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
@@ -214,7 +215,7 @@ class RequestSource(models.TextChoices):
     STAFF = "staff", _("Recorded by staff")
 
 
-class ResidentRequest(models.Model):
+class ResidentRequest(ChoiceLabels, models.Model):
     """A resident's request (诉求). Each becomes one work order; the reference lets the resident check it."""
 
     community = models.ForeignKey("registry.Community", on_delete=models.CASCADE, related_name="resident_requests")
