@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,16 +41,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from antigen_load import redis_up
 
 CACHE_URL = "redis://127.0.0.1:6379/6"
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _redis_flush(url: str) -> None:
@@ -85,7 +77,7 @@ def main() -> None:
     # per statement and the login page nothing), and the shared Redis cache when one is running
     # here (sessions read from it; its database emptied first: nothing of an earlier run is read).
     os.environ.setdefault("DEBUG", "false")
-    if _redis_up():
+    if redis_up():
         os.environ.setdefault("CACHE_URL", CACHE_URL)
         _redis_flush(os.environ["CACHE_URL"])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangzhou.settings")

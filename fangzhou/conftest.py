@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from fangzhou.registry.tests.factories import World, build_world
+from fangzhou.tests.redis_fixtures import redis_cache  # noqa: F401 - a fixture for every test module
 
 
 @pytest.fixture(autouse=True)

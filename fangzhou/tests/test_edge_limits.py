@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,17 +26,9 @@ from fangzhou.registry.roster.importer import roster_import
 from fangzhou.registry.services import building_token_rotate
 from fangzhou.registry.tests.factories import World, make_id, roster_sheet
 from fangzhou.testing.models import AntigenSubmission
+from fangzhou.tests.redis_fixtures import redis_up
 from fangzhou.tests.test_every_route import PUBLIC, _routes
 from fangzhou.volunteers.services import signup_link_ensure
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
 
 # --------------------------------------------------------------------------------------------------
 # The client's address
@@ -191,7 +182,7 @@ def test_three_hundred_households_behind_one_address_all_report(world: World) ->
 # Two processes, one cache
 
 
-@pytest.mark.skipif(not _redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
+@pytest.mark.skipif(not redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
 def test_limit_holds_across_two_processes_sharing_redis(tmp_path: Any) -> None:
     subject = f"203.0.113.{os.getpid() % 250}-{uuid.uuid4().hex}"
     script = textwrap.dedent(
@@ -291,23 +282,6 @@ def test_medicine_page_locks_the_household_in_both_languages(world: World, setti
 
 # --------------------------------------------------------------------------------------------------
 # The same limits on Redis (production's cache: Lua scripts, one round trip each)
-
-
-@pytest.fixture
-def redis_cache(settings: Any) -> Any:
-    if not _redis_up():
-        pytest.skip("Redis is not running here")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "fangzhou.lib.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/7",
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
-    from django.core.cache import cache as shared
-
-    assert hasattr(shared, "script")
-    return shared
 
 
 @pytest.mark.django_db

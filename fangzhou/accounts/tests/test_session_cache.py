@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 
 from fangzhou.accounts.services import signin_link_create
 from fangzhou.registry.tests.factories import World
-from fangzhou.tests.test_edge_limits import _redis_up
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +23,7 @@ CACHED = "django.contrib.sessions.backends.cached_db"
 
 
 @pytest.fixture
-def redis_sessions(settings: Any) -> None:
-    if not _redis_up():
-        pytest.skip("Redis is not running here")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "fangzhou.lib.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/7",
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
+def redis_sessions(settings: Any, redis_cache: Any) -> None:
     settings.SESSION_ENGINE = CACHED
 
 
