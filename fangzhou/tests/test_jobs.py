@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,9 @@ from django.db import transaction
 
 from fangzhou.lib.jobs import UnknownJob, celery_app, job_enqueue, jobs_registered, run_job
 from fangzhou.tests import jobs_sample  # registers write_marker
+from fangzhou.tests.redis_fixtures import redis_up
 
 assert jobs_sample.write_marker
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.django_db(transaction=True)
@@ -74,7 +66,7 @@ def test_a_message_naming_os_system_is_refused_and_logged(tmp_path: Path, caplog
     assert not marker.exists()
 
 
-@pytest.mark.skipif(not _redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
+@pytest.mark.skipif(not redis_up() and not os.environ.get("CI"), reason="Redis is not running here")
 @pytest.mark.django_db(transaction=True)
 def test_celery_worker_runs_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     queue = f"fz-test-{os.getpid()}"
