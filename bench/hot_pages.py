@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,8 +49,6 @@ CACHE_URL = "redis://127.0.0.1:6379/6"
 
 
 def _redis_flush(url: str) -> None:
-    import redis
-
     redis.Redis.from_url(url).flushdb()
 
 

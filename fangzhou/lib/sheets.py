@@ -401,9 +401,8 @@ def _read_calamine(data: bytes, limits: ReadLimits, cell: Callable[[object], Cel
             # one pass, a text cell (most of a roster) as it is.
             collected = _plain_rows(worksheet.iter_rows(), cell)
             if sum(map(len, (cells for _, cells in collected))) <= limits.max_cells:
-                budget = _Budget(limits)  # rows checked above, cells here: the header is left
-                budget.top = collected[:HEADER_PROBE_ROWS]
-                budget.probe(name)
+                if limits.header_check is not None:  # rows checked above, cells here: the header is left
+                    limits.header_check(Sheet(collected[:HEADER_PROBE_ROWS], name))
                 return Sheet(collected, name)
             return Sheet(list(_checked(collected, limits, name)), name)  # refused where the rows pass it
         for row, values in enumerate(worksheet.iter_rows()):
@@ -415,12 +414,7 @@ def _read_calamine(data: bytes, limits: ReadLimits, cell: Callable[[object], Cel
                 for c in range(c0, min(c1 + 1, len(cells))):
                     if cells[c] is None:
                         cells[c] = value
-            if trim:
-                end = len(cells)
-                while end and cells[end - 1] is None:
-                    end -= 1
-                del cells[end:]
-            collected.append((row + 1, cells))
+            collected.append((row + 1, _trimmed(cells) if trim else cells))
         # Rows, cells, time and the header checked as for the other formats.
         return Sheet(list(_checked(collected, limits, name)), name)
     finally:
@@ -433,14 +427,19 @@ def _plain_rows(rows: Iterable[Sequence[object]], cell: Callable[[object], Cell]
     out: list[tuple[int, list[Cell]]] = []
     append = out.append
     for number, values in enumerate(rows, start=1):
-        cells: list[Cell] = [v if v.__class__ is str and v else cell(v) for v in values[:MAX_COLUMNS]]
-        end = len(cells)
-        while end and cells[end - 1] is None:
-            end -= 1
-        if end < len(cells):
-            del cells[end:]
-        append((number, cells))
+        append((number, _trimmed([v if v.__class__ is str and v else cell(v) for v in values[:MAX_COLUMNS]])))
     return out
+
+
+def _trimmed(cells: list[Cell]) -> list[Cell]:
+    """``cells`` without the empty cells after the last one (the rows of one sheet read the same
+    however wide the sheet or the read: an import's row digests are of these cells)."""
+    end = len(cells)
+    while end and cells[end - 1] is None:
+        end -= 1
+    if end < len(cells):
+        del cells[end:]
+    return cells
 
 
 # --- Excel (.xlsx) ------------------------------------------------------------------------------
@@ -558,13 +557,7 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> tuple[str, Iterator[tuple[int
                     for c in range(len(cells)):
                         if cells[c] is None and (index, c + 1) in fills:
                             cells[c] = fills[(index, c + 1)]
-                # Without the empty cells after the last one (the rows of one sheet read the same
-                # however wide the sheet or the read: an import's row digests are of these cells).
-                end = len(cells)
-                while end and cells[end - 1] is None:
-                    end -= 1
-                del cells[end:]
-                yield index, cells
+                yield index, _trimmed(cells)
         finally:
             workbook.close()
 

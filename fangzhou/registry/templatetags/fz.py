@@ -1,14 +1,6 @@
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 from django import template
-from django.conf import settings
-from django.template.loader import get_template
-from django.urls import get_script_prefix, get_urlconf
-from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 
 from fangzhou.registry.roster import normalize as nz
 
@@ -53,29 +45,3 @@ def ink(background: str) -> str:
     on_white = 1.05 / (light + 0.05)
     on_dark = (light + 0.05) / (_luminance("#102030") + 0.05)
     return "#fff" if on_white >= on_dark else "#102030"
-
-
-# The section bar's flags, in the order they key its memo.
-_SECTION_FLAGS = ("is_officer", "is_property", "is_volunteer", "is_committee")
-
-
-@register.simple_tag(takes_context=True)
-def sections_nav(context: template.Context, community: Any) -> str:
-    """The section bar of every signed-in page (``_sections.html``): made once per process for
-    each role, community and language, then reused (a score of links and labels that depend on
-    nothing else: no user's name, no token, no page)."""
-    flags = tuple(bool(context.get(name)) for name in _SECTION_FLAGS)
-    # An officer's and a volunteer's bar link to no community: it is not even read (a query).
-    links_community = not (flags[0] or flags[2])
-    code = getattr(community, "code", None) if links_community and community else None
-    admin = context.get("user_role") == "admin"
-    return _sections(flags, admin, code, get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
-
-
-@functools.lru_cache(maxsize=4096)
-def _sections(
-    flags: tuple[bool, ...], admin: bool, code: str | None, language: str, prefix: str, urlconf: object
-) -> str:
-    values: dict[str, Any] = dict(zip(_SECTION_FLAGS, flags, strict=True))
-    values.update(code=code, user_role="admin" if admin else "")
-    return mark_safe(get_template("_sections.html").render(values))  # noqa: S308 - our template, escaped
