@@ -249,11 +249,11 @@ def zone_reports(
 ) -> dict[int, ZoneReport]:
     """:func:`zone_report` for many communities at once, in a fixed number of queries.
 
-    Three statements whatever the size: every compound with its last case date up to ``on``, its
+    Two statements whatever the size: every compound with its last case date up to ``on``, its
     number of cases and of buildings, summed in the database (``_COMPOUNDS``: one row per building
     instead in the compounds with an active micro-zone; with the zone settings unless the caller
     passes them: ``settings``, community id -> rule set name, clean-round gate); the active
-    micro-zones with their members (``_MICRO``); the active overrides (``_OVERRIDES``). The pure
+    micro-zones with their members and the active overrides (``_MICRO_AND_OVERRIDES``). The pure
     core classifies each compound and micro-zone from its last case date (:class:`DayClassifier`),
     so the Python work is linear in compounds, not buildings. The per-building list
     (``ZoneReport.buildings``) is read on first use, for the whole batch, in one more statement
@@ -287,31 +287,32 @@ def zone_reports(
     if rounds is None:  # no testing app: the gate cannot apply
         rounds, gated_ids = {}, []
 
-    # The micro-zones, and in the compounds they are drawn in each building with its last case
-    # date and number of cases (one row each in ``_COMPOUNDS``): these compounds are classified
-    # building by building.
+    # The micro-zones and the overrides. In the compounds a micro-zone is drawn in, each building
+    # came with its last case date and number of cases (one row each in ``_COMPOUNDS``): these
+    # compounds are classified building by building.
     blocks_of: dict[int, dict[str, list[str]]] = defaultdict(dict)
     zone_names: dict[str, str] = {}
     zone_ids: dict[str, int] = {}
-    for mz_id, compound_id, name, building_id in _rows(alias, _MICRO, ids, day):
-        key = f"z{mz_id}"
-        zone_names[key], zone_ids[key] = name, mz_id
-        members = blocks_of[compound_id].setdefault(key, [])
-        if building_id is not None:
-            members.append(str(building_id))
+    overrides: dict[str, Override] = {}
+    override_ids: dict[str, int] = {}
+    for kind, row_id, compound_id, name, place_id, status, reason, since, until, display_name, username, *_ in _rows(
+        alias, _MICRO_AND_OVERRIDES, ids, day
+    ):
+        if kind == 0:  # a micro-zone, with one of its buildings (None: none drawn)
+            key = f"z{row_id}"
+            zone_names[key], zone_ids[key] = name, row_id
+            members = blocks_of[compound_id].setdefault(key, [])
+            if place_id is not None:
+                members.append(str(place_id))
+            continue
+        key = f"c{compound_id}" if compound_id else f"z{place_id}"  # an override of a compound or a micro-zone
+        by = (display_name or username) if username is not None else "—"  # str(User), "—" if no one
+        overrides[key] = Override(status, reason, by, as_date(until), as_date(since))
+        override_ids[key] = row_id
     micro_buildings: dict[int, list[tuple[str, dt.date | None, int]]] = defaultdict(list)
     for row in compound_rows:
         if row[3] is not None:
             micro_buildings[row[0]].append((str(row[3]), None if row[5] is None else as_date(row[5]), row[6] or 0))
-    overrides: dict[str, Override] = {}
-    override_ids: dict[str, int] = {}
-    for oid, compound_id, microzone_id, status, reason, since, until, display_name, username in _rows(
-        alias, _OVERRIDES, ids, day
-    ):
-        key = f"c{compound_id}" if compound_id else f"z{microzone_id}"
-        by = (display_name or username) if username is not None else "—"  # str(User), "—" if no one
-        overrides[key] = Override(status, reason, by, as_date(until), as_date(since))
-        override_ids[key] = oid
 
     reports: dict[int, ZoneReport] = {}
     classifiers: dict[int, DayClassifier] = {}
@@ -474,26 +475,32 @@ _COMPOUND_STATEMENTS = {
     for per_building in (True, False)
 }
 
-# Each active micro-zone with each of its buildings (in the zones' order, members by building order).
-_MICRO = """
-SELECT m.{MicroZone.id}, m.{MicroZone.compound}, m.{MicroZone.name}, mb.{Members.building}
+# In one statement (one round trip fewer on every page that classifies): each active micro-zone
+# with each of its buildings (kind 0: in the zones' order, members by building order), then the
+# overrides active on the day (kind 1: oldest first, so a later one for the same place wins) with
+# the name of who made them (``str(User)``: the display name, else the user name). A column one
+# kind does not use is NULL in its rows; the sort columns of the other kind are NULL, so each kind
+# keeps its own order.
+_MICRO_AND_OVERRIDES = """
+SELECT 0 AS kind, m.{MicroZone.id} AS id, m.{MicroZone.compound} AS compound_id, m.{MicroZone.name} AS name,
+    mb.{Members.building} AS place_id, NULL AS status, NULL AS reason, NULL AS since, NULL AS until,
+    NULL AS display_name, NULL AS username,
+    m.{MicroZone.compound} AS s_compound, m.{MicroZone.name} AS s_name, NULL AS s_created,
+    bb.{Building.sort_key} AS s_sort, bb.{Building.number} AS s_number
 FROM {MicroZone} m
 LEFT JOIN {Members} mb ON mb.{Members.microzone} = m.{MicroZone.id}
 LEFT JOIN {Building} bb ON bb.{Building.id} = mb.{Members.building}
 WHERE m.{MicroZone.community} IN ({ids}) AND m.{MicroZone.drawn_on} <= {on}
     AND (m.{MicroZone.dissolved_on} IS NULL OR m.{MicroZone.dissolved_on} > {on})
-ORDER BY m.{MicroZone.compound}, m.{MicroZone.name}, m.{MicroZone.id}, bb.{Building.sort_key}, bb.{Building.number}
-"""
-# The overrides active on the day, oldest first (a later one for the same place wins), with the
-# name of who made them (``str(User)``: the display name, else the user name).
-_OVERRIDES = """
-SELECT o.{ZoneOverride.id}, o.{ZoneOverride.compound}, o.{ZoneOverride.microzone}, o.{ZoneOverride.status},
-    o.{ZoneOverride.reason}, o.{ZoneOverride.since}, o.{ZoneOverride.until}, u.{User.display_name}, u.{User.username}
+UNION ALL
+SELECT 1, o.{ZoneOverride.id}, o.{ZoneOverride.compound}, NULL, o.{ZoneOverride.microzone}, o.{ZoneOverride.status},
+    o.{ZoneOverride.reason}, o.{ZoneOverride.since}, o.{ZoneOverride.until}, u.{User.display_name}, u.{User.username},
+    NULL, NULL, o.{ZoneOverride.created_at}, NULL, NULL
 FROM {ZoneOverride} o
 LEFT JOIN {User} u ON u.{User.id} = o.{ZoneOverride.created_by}
 WHERE o.{ZoneOverride.community} IN ({ids}) AND o.{ZoneOverride.since} <= {on} AND o.{ZoneOverride.until} >= {on}
     AND (o.{ZoneOverride.ended_on} IS NULL OR o.{ZoneOverride.ended_on} > {on})
-ORDER BY o.{ZoneOverride.created_at}, o.{ZoneOverride.id}
+ORDER BY kind, s_compound, s_name, s_created, id, s_sort, s_number
 """
 # The per-building list: every building in its compound's order (the buildings alone: their
 # numbers of cases came with the compounds), an empty footprint as NULL (no string per building).

@@ -226,3 +226,20 @@ def test_a_dropped_report_is_freed_without_the_collector(history: World) -> None
         assert gone() is None and place() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.django_db
+def test_places_with_blocks_and_an_override_in_two_statements(history: World) -> None:
+    """The compounds (with the zone settings), then the micro-zones with their members and the
+    overrides together: two round trips for the places however many blocks and overrides are active."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    on = D(2022, 4, 1)
+    with CaptureQueriesContext(connection) as queries:
+        report = zone_report(history.community, on)
+        keys = {p.key for p in [*report.compounds, *report.microzones]}
+        moon = next(p for p in report.compounds if p.name == "月亮小区")
+    assert len(queries) == 2, [q["sql"] for q in queries.captured_queries]
+    assert len(report.microzones) == 2 and len(keys) == 4
+    assert moon.state.overridden and moon.override_id is not None
