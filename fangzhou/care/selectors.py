@@ -13,9 +13,17 @@ from django.utils.translation import gettext_lazy
 
 from fangzhou.accounts.models import User
 from fangzhou.accounts.permissions import building_q, is_committee, is_volunteer
-from fangzhou.care.models import CareProfile, CheckIn, MedicineRequest, MedicineStatus, TreatmentSchedule
+from fangzhou.care.models import (
+    CareProfile,
+    CheckIn,
+    MedicineRequest,
+    MedicineStatus,
+    TreatmentKind,
+    TreatmentSchedule,
+)
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
 from fangzhou.care.services import escort_source_key
+from fangzhou.lib.aggregates import json_value, rows_of
 from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Building, Community, Resident, SpecialCare
 from fangzhou.workorders.models import Status, WorkOrder
@@ -110,61 +118,81 @@ class Risk:
 def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | None = None) -> list[Risk]:
     """Every vulnerable resident with a need in the next 48 hours and no volunteer assigned yet:
     treatment sessions whose escort order is missing or unclaimed, medicine not yet on a claimed
-    trip, births due, and people living alone or bedridden with no carer. Soonest first."""
+    trip, births due, and people living alone or bedridden with no carer. Soonest first.
+
+    One statement: each profile carries its active schedules, its open medicine requests and its
+    escort orders due from an hour before now (an order is due an hour before its session) as
+    JSON rows (:mod:`fangzhou.lib.aggregates`), so the committee's overview does not pay a round
+    trip for each kind."""
     now = timezone.localtime(now or timezone.now())
     end = now + WINDOW
-    profiles = {
-        p.pk: p
-        for p in profiles_visible(user)
+    profiles = list(
+        profiles_visible(user)
         .filter(community=community, active=True)
         .select_related("resident__household__building__compound", "carer")
-    }
+        .annotate(
+            schedule_rows=rows_of(
+                TreatmentSchedule.objects.filter(active=True),
+                "profile_id",
+                id="pk",
+                kind="kind",
+                weekdays="weekdays",
+                at="at",
+                hospital="hospital",
+                starts_on="starts_on",
+                ends_on="ends_on",
+            ),
+            medicine_rows=rows_of(
+                MedicineRequest.objects.filter(status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]),
+                "resident_id",
+                "resident_id",
+                id="pk",
+                pharmacy="pharmacy",
+                medicines="medicines",
+                urgency="urgency",
+                created_at="created_at",
+                order_id="trip__order_id",
+                assignee_id="trip__order__assignee_id",
+            ),
+            escort_rows=rows_of(
+                WorkOrder.objects.filter(source_key__startswith="escort:", due_at__gte=now - dt.timedelta(hours=1)),
+                "resident_id",
+                "resident_id",
+                key="source_key",
+                id="pk",
+                assignee_id="assignee_id",
+                status="status",
+            ),
+        )
+    )
     risks: list[Risk] = []
-    sessions: list[tuple[TreatmentSchedule, dt.datetime, str]] = []
-    for schedule in TreatmentSchedule.objects.filter(active=True, profile_id__in=list(profiles)):
-        weekly = WeeklySchedule(parse_weekdays(schedule.weekdays), schedule.at, schedule.starts_on, schedule.ends_on)
-        for session in sessions_between(weekly, now, end):
-            sessions.append((schedule, session, escort_source_key(schedule.pk, session)))
-    orders = {
-        o.source_key: o
-        for o in WorkOrder.objects.filter(source_key__in=[s[2] for s in sessions]).only(
-            "pk", "source_key", "assignee_id", "status"
-        )
-    }
-    for schedule, session, key in sessions:
-        order = orders.get(key)
-        if order is not None and order.assignee_id is not None and order.status != Status.CANCELLED:
-            continue
-        risks.append(
-            Risk(
-                profiles[schedule.profile_id],
-                schedule.kind,
-                session,
-                f"{schedule.get_kind_display()} {schedule.hospital}",
-                order.pk if order else None,
+    for profile in profiles:
+        orders = {o["key"]: o for o in profile.escort_rows or ()}
+        for row in sorted(profile.schedule_rows or (), key=lambda r: r["id"]):
+            weekly = WeeklySchedule(
+                parse_weekdays(row["weekdays"]),
+                dt.time.fromisoformat(row["at"]),
+                _day(row["starts_on"]),
+                _day(row["ends_on"]),
             )
-        )
-    for request in (
-        MedicineRequest.objects.filter(
-            resident__care__in=list(profiles), status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]
-        )
-        .select_related("trip__order", "resident__care")
-        .order_by("urgency", "created_at")
-    ):
-        trip_order = request.trip.order if request.trip else None
-        if trip_order is not None and trip_order.assignee_id is not None:
+            what = f"{TreatmentKind(row['kind']).label} {row['hospital']}"
+            for session in sessions_between(weekly, now, end):
+                order = orders.get(escort_source_key(row["id"], session))
+                if order is not None and order["assignee_id"] is not None and order["status"] != Status.CANCELLED:
+                    continue
+                risks.append(Risk(profile, row["kind"], session, what, order["id"] if order else None))
+    # Open medicine, most urgent and oldest first (the later sort keeps this order within a person).
+    medicine = sorted(
+        ((row, profile) for profile in profiles for row in profile.medicine_rows or ()),
+        key=lambda pair: (pair[0]["urgency"], pair[0]["created_at"], pair[0]["id"]),
+    )
+    for row, profile in medicine:
+        if row["order_id"] is not None and row["assignee_id"] is not None:
             continue
-        risks.append(
-            Risk(
-                profiles[request.resident.care.pk],
-                "medicine",
-                None,
-                f"{request.pharmacy}: " + "、".join(m["name"] for m in request.medicines),
-                trip_order.pk if trip_order else None,
-            )
-        )
+        names = "、".join(m["name"] for m in json_value(row["medicines"]))
+        risks.append(Risk(profile, "medicine", None, f"{row['pharmacy']}: {names}", row["order_id"]))
     tz = now.tzinfo
-    for profile in profiles.values():
+    for profile in profiles:
         if profile.carer_id is not None:
             continue
         codes = profile.need_codes
@@ -178,6 +206,10 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
     far = dt.datetime.max.replace(tzinfo=tz)
     risks.sort(key=lambda r: (r.when or far, r.profile.pk))
     return risks
+
+
+def _day(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
 
 
 def _open_medicine(resident: OuterRef) -> QuerySet[MedicineRequest]:

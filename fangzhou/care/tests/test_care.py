@@ -138,6 +138,9 @@ class TestEscortScheduler:
                 services.care_escorts_ensure(community=placed.community, now=now + dt.timedelta(hours=hours)).order_ids
             )
         assert order_ids
+        # unclaimed, the session is still at risk, and the list names its escort order
+        waiting = [r for r in selectors.at_risk_next_48h(placed.secretary, placed.community) if r.need == "dialysis"]
+        assert waiting and {r.order_id for r in waiting} == order_ids
         for order_id in order_ids:
             work_order_claim(order_id=order_id, actor=placed.volunteer)
         risks = selectors.at_risk_next_48h(placed.secretary, placed.community)
