@@ -91,6 +91,25 @@ def _another_community(world: World, n: int) -> Community:
     return community
 
 
+def _block_and_dialysis(world: World) -> None:
+    """A micro-zone around building 5, and special care with a daily dialysis schedule whose
+    sessions fall in the next 48 hours."""
+    building = Building.objects.get(community=world.community, number="5")
+    microzone_draw(
+        compound=building.compound,
+        name="五号楼",
+        building_ids=[building.pk],
+        drawn_on=timezone.localdate(),
+        actor=None,
+        accept_cut_off=True,
+    )
+    care_registry_sync(community=world.community, actor=None)
+    profile = CareProfile.objects.get(resident__name="刘洋")
+    treatment_schedule_set(
+        profile_id=profile.pk, actor=None, kind="dialysis", weekdays="1,2,3,4,5,6,7", at=dt.time(8), hospital="瑞金医院"
+    )
+
+
 class TestSubdistrictTable:
     def test_constant_in_the_number_of_communities(self, world: World) -> None:
         busy_day(world)
@@ -115,26 +134,7 @@ class TestDailyReport:
         more = [["阳光小区", "3", str(300 + n), f"新住户{chr(0x4E00 + n)}", "", "", "", ""] for n in range(20)]
         more += [["新建小区", str(n), "101", f"新区户{chr(0x5000 + n)}", "", "", "", ""] for n in range(5)]
         roster_import(community=world.community, actor=None, sheet=roster_sheet(more), filename="more.xlsx")
-        building = Building.objects.get(community=world.community, number="5")
-        microzone_draw(
-            compound=building.compound,
-            name="五号楼",
-            building_ids=[building.pk],
-            drawn_on=timezone.localdate(),
-            actor=None,
-            accept_cut_off=True,
-        )
-        # special care with a dialysis schedule whose sessions fall in the next 48 hours
-        care_registry_sync(community=world.community, actor=None)
-        profile = CareProfile.objects.get(resident__name="刘洋")
-        treatment_schedule_set(
-            profile_id=profile.pk,
-            actor=None,
-            kind="dialysis",
-            weekdays="1,2,3,4,5,6,7",
-            at=dt.time(8),
-            hospital="瑞金医院",
-        )
+        _block_and_dialysis(world)
         large = [_count(client, u) for u in urls]
         for n_large, sql in large:
             assert n_large <= DAILY_MAX_QUERIES, "\n".join(sql)
@@ -148,15 +148,7 @@ class TestDailyReport:
         small, small_sql = _count(client, "/c/T01/")
         # With everything its panels read: a micro-zone and an override (the zone plan), treatment
         # sessions with an escort order and open medicine (the at-risk list).
-        building = Building.objects.get(community=world.community, number="5")
-        microzone_draw(
-            compound=building.compound,
-            name="五号楼",
-            building_ids=[building.pk],
-            drawn_on=timezone.localdate(),
-            actor=None,
-            accept_cut_off=True,
-        )
+        _block_and_dialysis(world)
         zone_override_create(
             community=world.community,
             compound=world.b3.compound,
@@ -165,11 +157,6 @@ class TestDailyReport:
             until=timezone.localdate() + dt.timedelta(days=3),
             actor=world.secretary,
             since=timezone.localdate(),
-        )
-        care_registry_sync(community=world.community, actor=None)
-        liu = CareProfile.objects.get(resident__name="刘洋")
-        treatment_schedule_set(
-            profile_id=liu.pk, actor=None, kind="dialysis", weekdays="1,2,3,4,5,6,7", at=dt.time(8), hospital="瑞金医院"
         )
         assert care_escorts_ensure(community=world.community, now=timezone.now() + dt.timedelta(hours=12)).order_ids
         medicine_request_create(
