@@ -175,7 +175,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
                 _day(row["starts_on"]),
                 _day(row["ends_on"]),
             )
-            what = f"{TreatmentKind(row['kind']).label} {row['hospital']}"
+            what = f"{_TREATMENT_KINDS.get(row['kind'], row['kind'])} {row['hospital']}"
             for session in sessions_between(weekly, now, end):
                 order = orders.get(escort_source_key(row["id"], session))
                 if order is not None and order["assignee_id"] is not None and order["status"] != Status.CANCELLED:
@@ -206,6 +206,9 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
     far = dt.datetime.max.replace(tzinfo=tz)
     risks.sort(key=lambda r: (r.when or far, r.profile.pk))
     return risks
+
+
+_TREATMENT_KINDS = dict(TreatmentKind.choices)  # code -> label, as get_kind_display() reads it
 
 
 def _day(value: str | None) -> dt.date | None:
