@@ -18,12 +18,12 @@ from fangzhou.care.models import (
     CheckIn,
     MedicineRequest,
     MedicineStatus,
-    TreatmentKind,
     TreatmentSchedule,
 )
 from fangzhou.care.schedule import WeeklySchedule, parse_weekdays, sessions_between
 from fangzhou.care.services import escort_source_key
 from fangzhou.lib.aggregates import json_value, rows_of
+from fangzhou.lib.choices import choice_label
 from fangzhou.registry.hooks import OverviewPanel
 from fangzhou.registry.models import Building, Community, Resident, SpecialCare
 from fangzhou.workorders.models import Status, WorkOrder
@@ -133,35 +133,22 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
         .annotate(
             schedule_rows=rows_of(
                 TreatmentSchedule.objects.filter(active=True),
-                "profile_id",
-                id="pk",
-                kind="kind",
-                weekdays="weekdays",
-                at="at",
-                hospital="hospital",
-                starts_on="starts_on",
-                ends_on="ends_on",
+                ("id", "kind", "weekdays", "at", "hospital", "starts_on", "ends_on"),
+                owner="profile_id",
             ),
             medicine_rows=rows_of(
-                MedicineRequest.objects.filter(status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]),
-                "resident_id",
-                "resident_id",
-                id="pk",
-                pharmacy="pharmacy",
-                medicines="medicines",
-                urgency="urgency",
-                created_at="created_at",
+                MedicineRequest.objects.filter(_OPEN_MEDICINE),
+                ("id", "pharmacy", "medicines", "urgency", "created_at"),
+                owner="resident_id",
+                outer="resident_id",
                 order_id="trip__order_id",
-                assignee_id="trip__order__assignee_id",
             ),
             escort_rows=rows_of(
                 WorkOrder.objects.filter(source_key__startswith="escort:", due_at__gte=now - dt.timedelta(hours=1)),
-                "resident_id",
-                "resident_id",
+                ("id", "assignee_id", "status"),
+                owner="resident_id",
+                outer="resident_id",
                 key="source_key",
-                id="pk",
-                assignee_id="assignee_id",
-                status="status",
             ),
         )
     )
@@ -175,7 +162,7 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
                 _day(row["starts_on"]),
                 _day(row["ends_on"]),
             )
-            what = f"{_TREATMENT_KINDS.get(row['kind'], row['kind'])} {row['hospital']}"
+            what = f"{choice_label(_KIND, row['kind'])} {row['hospital']}"
             for session in sessions_between(weekly, now, end):
                 order = orders.get(escort_source_key(row["id"], session))
                 if order is not None and order["assignee_id"] is not None and order["status"] != Status.CANCELLED:
@@ -187,8 +174,6 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
         key=lambda pair: (pair[0]["urgency"], pair[0]["created_at"], pair[0]["id"]),
     )
     for row, profile in medicine:
-        if row["order_id"] is not None and row["assignee_id"] is not None:
-            continue
         names = "、".join(m["name"] for m in json_value(row["medicines"]))
         risks.append(Risk(profile, "medicine", None, f"{row['pharmacy']}: {names}", row["order_id"]))
     tz = now.tzinfo
@@ -208,18 +193,22 @@ def at_risk_next_48h(user: AnyUser, community: Community, now: dt.datetime | Non
     return risks
 
 
-_TREATMENT_KINDS = dict(TreatmentKind.choices)  # code -> label, as get_kind_display() reads it
+_KIND = TreatmentSchedule._meta.get_field("kind")
 
 
 def _day(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
+# A medicine request still open and not on a trip a volunteer claimed: at risk.
+_OPEN_MEDICINE = Q(status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]) & (
+    Q(trip__isnull=True) | Q(trip__order__isnull=True) | Q(trip__order__assignee__isnull=True)
+)
+
+
 def _open_medicine(resident: OuterRef) -> QuerySet[MedicineRequest]:
     """The resident's medicine requests not yet on a trip a volunteer claimed."""
-    return MedicineRequest.objects.filter(
-        resident_id=resident, status__in=[MedicineStatus.REQUESTED, MedicineStatus.ON_TRIP]
-    ).filter(Q(trip__isnull=True) | Q(trip__order__isnull=True) | Q(trip__order__assignee__isnull=True))
+    return MedicineRequest.objects.filter(_OPEN_MEDICINE, resident_id=resident)
 
 
 def _has_need(code: str) -> Q:

@@ -13,6 +13,7 @@ PostgreSQL as the value itself: :func:`json_value` reads either.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
@@ -29,14 +30,17 @@ class JSONRows(Aggregate):
         return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
 
 
-def rows_of(queryset: QuerySet[Any], owner: str, outer: str = "pk", **fields: Any) -> Subquery:
+def rows_of(
+    queryset: QuerySet[Any], names: Sequence[str], *, owner: str, outer: str = "pk", **renamed: Any
+) -> Subquery:
     """For an annotation: the rows of ``queryset`` whose ``owner`` is the outer row's ``outer``,
-    each as a JSON object of ``fields`` (name -> field name or expression); ``None`` if none."""
+    each as a JSON object of the fields ``names`` and of ``renamed`` (key -> field name or
+    expression); ``None`` if there are none."""
     grouped = (
         queryset.filter(**{owner: OuterRef(outer)})
         .order_by()
         .values(owner)
-        .annotate(rows=JSONRows(JSONObject(**fields)))
+        .annotate(rows=JSONRows(JSONObject(**{name: name for name in names}, **renamed)))
         .values("rows")
     )
     return Subquery(grouped, output_field=JSONField())

@@ -479,14 +479,13 @@ _COMPOUND_STATEMENTS = {
 # with each of its buildings (kind 0: in the zones' order, members by building order), then the
 # overrides active on the day (kind 1: oldest first, so a later one for the same place wins) with
 # the name of who made them (``str(User)``: the display name, else the user name). A column one
-# kind does not use is NULL in its rows; the sort columns of the other kind are NULL, so each kind
-# keeps its own order.
+# kind does not use is NULL in its rows (a micro-zone's creation time, an override's name and
+# building), so one ORDER BY keeps each kind in its own order.
 _MICRO_AND_OVERRIDES = """
 SELECT 0 AS kind, m.{MicroZone.id} AS id, m.{MicroZone.compound} AS compound_id, m.{MicroZone.name} AS name,
     mb.{Members.building} AS place_id, NULL AS status, NULL AS reason, NULL AS since, NULL AS until,
     NULL AS display_name, NULL AS username,
-    m.{MicroZone.compound} AS s_compound, m.{MicroZone.name} AS s_name, NULL AS s_created,
-    bb.{Building.sort_key} AS s_sort, bb.{Building.number} AS s_number
+    NULL AS s_created, bb.{Building.sort_key} AS s_sort, bb.{Building.number} AS s_number
 FROM {MicroZone} m
 LEFT JOIN {Members} mb ON mb.{Members.microzone} = m.{MicroZone.id}
 LEFT JOIN {Building} bb ON bb.{Building.id} = mb.{Members.building}
@@ -495,12 +494,12 @@ WHERE m.{MicroZone.community} IN ({ids}) AND m.{MicroZone.drawn_on} <= {on}
 UNION ALL
 SELECT 1, o.{ZoneOverride.id}, o.{ZoneOverride.compound}, NULL, o.{ZoneOverride.microzone}, o.{ZoneOverride.status},
     o.{ZoneOverride.reason}, o.{ZoneOverride.since}, o.{ZoneOverride.until}, u.{User.display_name}, u.{User.username},
-    NULL, NULL, o.{ZoneOverride.created_at}, NULL, NULL
+    o.{ZoneOverride.created_at}, NULL, NULL
 FROM {ZoneOverride} o
 LEFT JOIN {User} u ON u.{User.id} = o.{ZoneOverride.created_by}
 WHERE o.{ZoneOverride.community} IN ({ids}) AND o.{ZoneOverride.since} <= {on} AND o.{ZoneOverride.until} >= {on}
     AND (o.{ZoneOverride.ended_on} IS NULL OR o.{ZoneOverride.ended_on} > {on})
-ORDER BY kind, s_compound, s_name, s_created, id, s_sort, s_number
+ORDER BY kind, s_created, compound_id, name, id, s_sort, s_number
 """
 # The per-building list: every building in its compound's order (the buildings alone: their
 # numbers of cases came with the compounds), an empty footprint as NULL (no string per building).
