@@ -8,6 +8,8 @@ import random
 from collections import Counter, defaultdict
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fangzhou.cases.models import Case
 from fangzhou.cases.services import case_confirm
@@ -232,9 +234,6 @@ def test_a_dropped_report_is_freed_without_the_collector(history: World) -> None
 def test_places_with_blocks_and_an_override_in_two_statements(history: World) -> None:
     """The compounds (with the zone settings), then the micro-zones with their members and the
     overrides together: two round trips for the places however many blocks and overrides are active."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     on = D(2022, 4, 1)
     with CaptureQueriesContext(connection) as queries:
         report = zone_report(history.community, on)
